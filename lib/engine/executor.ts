@@ -1,0 +1,62 @@
+import { DaggrError, ErrorCode, type Node, type NodeKind } from "../graph/index.js";
+import type { Progress } from "./events.js";
+import type { FileMeta, PutFileInput } from "./store.js";
+
+/** What an executor gets for one execution. */
+export interface ExecContext {
+  /** Aborted on cancel, on a newer edit, or on timeout. Executors must stop remote work too. */
+  signal: AbortSignal;
+  progress(progress: Progress): void;
+  /** Reports a partial raw result (a generator step, streamed tokens); mapped like the final one. */
+  partial(raw: unknown): void;
+  /** The files store: save produced files here, and read uploaded ones. */
+  files: FileSink;
+  /** App-level cache surviving restarts (API info, model tasks). */
+  cache: MetaCache;
+  nodeId: string;
+  runId: string;
+}
+
+export interface FileSink {
+  /** Directory of the files store. */
+  readonly dir: string;
+  put(input: PutFileInput): Promise<FileMeta>;
+  /** The stored file at this path, if the path is inside the files store. */
+  lookup(path: string): Promise<FileMeta | undefined>;
+}
+
+export interface MetaCache {
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  set(key: string, value: unknown): Promise<void>;
+}
+
+/**
+ * Runs nodes of one kind. One interface, one implementation per kind in `lib/nodes`,
+ * checked by one shared suite.
+ */
+export interface Executor<N extends Node = Node> {
+  /** Produces the node's raw result from its resolved (and preprocessed) inputs. */
+  execute(node: N, inputs: Record<string, unknown>, ctx: ExecContext): Promise<unknown>;
+  /**
+   * Whether an array raw result maps to outputs in order (Gradio endpoints return a
+   * tuple). Otherwise one output takes the raw value and several take an object's keys.
+   */
+  readonly positional?: boolean;
+  /** Start-up checks against the remote (endpoint exists, parameters…); throws coded errors. */
+  validate?(node: N, ctx: { cache: MetaCache; signal?: AbortSignal }): Promise<void>;
+}
+
+const executors = new Map<string, Executor<any>>();
+
+/** Installs the executor of a node kind (done by `lib/nodes/index.ts`). */
+export function registerExecutor<N extends Node>(kind: NodeKind, executor: Executor<N>): void {
+  executors.set(kind, executor);
+}
+
+export function executorFor(node: Node): Executor {
+  const e = executors.get(node.kind);
+  if (!e) {
+    throw new DaggrError(ErrorCode.NO_EXECUTOR, `No executor is registered for ${node.kind} nodes. Import from 'daggr' so the node kinds are loaded.`);
+  }
+  return e;
+}

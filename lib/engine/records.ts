@@ -1,0 +1,79 @@
+/** How an execution ended. A `const` object plus a derived union, as `@lit/task` does. */
+export const ResultStatus = {
+  SUCCESS: "success",
+  FAILED: "failed",
+  CANCELLED: "cancelled",
+  /** In flight when the process died; set by recovery, never by a live run. */
+  INTERRUPTED: "interrupted",
+} as const;
+export type ResultStatus = (typeof ResultStatus)[keyof typeof ResultStatus];
+
+export interface ResultError {
+  code?: string;
+  message: string;
+  /** Extra facts for the user (retry time of a quota error, the Space's status…). */
+  details?: Record<string, unknown>;
+}
+
+/**
+ * One execution of one node: what went in, what came out, and where it came from.
+ * `upstream` maps each wired input port to the id of the result it consumed, which is
+ * the provenance chain that restoring an old result walks.
+ */
+export interface ResultRecord {
+  id: string;
+  nodeId: string;
+  sheetId: string;
+  runId: string;
+  /** The recipe key, computed before executing (see `recipe-key.ts`). */
+  key: string;
+  /** The node's own resolved inputs: component, fixed and realised function values. */
+  inputs: Record<string, unknown>;
+  /** Wired input port → id of the upstream result consumed. */
+  upstream: Record<string, string>;
+  outputs: Record<string, unknown>;
+  /** Content hash of each output value; what downstream recipe keys are made of. */
+  outputHashes: Record<string, string>;
+  status: ResultStatus;
+  error?: ResultError;
+  startedAt: number;
+  ms: number;
+  /** Ids of files in the files store that this result references (inputs and outputs). */
+  files: string[];
+  /** When a backup node produced the outputs, its id. */
+  servedBy?: string;
+}
+
+/** Run records track a run as a whole, so recovery can mark what a crash cut short. */
+export const RunStatus = {
+  RUNNING: "running",
+  DONE: "done",
+  FAILED: "failed",
+  CANCELLED: "cancelled",
+  INTERRUPTED: "interrupted",
+} as const;
+export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus];
+
+export const RunMode = { STEP: "step", TO_HERE: "to-here", ALL: "all", AUTO: "auto" } as const;
+export type RunMode = (typeof RunMode)[keyof typeof RunMode];
+
+export interface RunRecord {
+  id: string;
+  sheetId: string;
+  mode: RunMode;
+  target?: string;
+  nodes: string[];
+  status: RunStatus;
+  startedAt: number;
+  finishedAt?: number;
+}
+
+let counter = 0;
+/**
+ * Ids that sort by creation time (base-36 milliseconds, then a counter), so stores can
+ * page history newest-first by key order.
+ */
+export function newId(prefix: string): string {
+  counter = (counter + 1) % 46656;
+  return `${prefix}${Date.now().toString(36).padStart(9, "0")}${counter.toString(36).padStart(3, "0")}${Math.random().toString(36).slice(2, 6)}`;
+}

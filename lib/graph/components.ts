@@ -1,0 +1,140 @@
+/**
+ * `gr.*` component descriptors. They mirror Gradio's component names and prop names, and
+ * are plain serialisable objects: the graph holds them, the wire protocol sends them to the
+ * canvas, and the canvas picks a view by `type`.
+ *
+ * @example
+ * const prompt = gr.Textbox({ label: "Prompt", lines: 3, value: "A cheetah" });
+ */
+
+/** Props shared by every component (Gradio's names). */
+export interface BaseProps<T = unknown> {
+  label?: string;
+  value?: T;
+  info?: string;
+  visible?: boolean;
+  placeholder?: string;
+  interactive?: boolean;
+  show_label?: boolean;
+  elem_id?: string;
+  [prop: string]: unknown;
+}
+
+export interface Component<T = unknown> {
+  readonly $kind: "component";
+  readonly type: ComponentType;
+  readonly props: BaseProps<T>;
+  /** Phantom field carrying the value type for inference; never set. */
+  readonly __value?: T;
+}
+
+export const COMPONENT_TYPES = [
+  "Textbox", "Number", "Slider", "Checkbox", "Dropdown", "Radio", "CheckboxGroup", "ColorPicker",
+  "Image", "Audio", "Video", "File", "Gallery", "JSON", "Markdown", "HTML", "Code", "Dataframe",
+  "Label", "HighlightedText", "Model3D", "Chatbot",
+] as const;
+export type ComponentType = (typeof COMPONENT_TYPES)[number];
+
+/** Components whose values are files (local path strings on the server side). */
+export const FILE_COMPONENTS: ReadonlySet<ComponentType> = new Set(["Image", "Audio", "Video", "File", "Model3D", "Gallery"]);
+
+export function isComponent(x: unknown): x is Component {
+  return typeof x === "object" && x !== null && (x as Component).$kind === "component";
+}
+
+export function isFileComponent(c: Component | null | undefined): boolean {
+  return !!c && FILE_COMPONENTS.has(c.type);
+}
+
+type Choice = string | number | readonly [string, string | number];
+
+export interface TextboxProps extends BaseProps<string> { lines?: number; max_lines?: number; type?: "text" | "password" | "email" }
+export interface NumberProps extends BaseProps<number> { minimum?: number; maximum?: number; step?: number; precision?: number }
+export interface SliderProps extends BaseProps<number> { minimum?: number; maximum?: number; step?: number }
+export interface ChoiceProps<T> extends BaseProps<T> { choices?: readonly Choice[]; multiselect?: boolean; allow_custom_value?: boolean }
+export interface CodeProps extends BaseProps<string> { language?: string; lines?: number }
+export interface DataframeValue { headers: string[]; data: unknown[][] }
+export interface DataframeProps extends BaseProps<DataframeValue> { headers?: string[]; col_count?: number; row_count?: number }
+export interface FileProps<T = string> extends BaseProps<T> { type?: string; file_types?: string[]; sources?: string[] }
+
+function make<T, P extends BaseProps<T>>(type: ComponentType) {
+  return (props: P = {} as P): Component<T> => Object.freeze({ $kind: "component", type, props: Object.freeze({ ...props }) }) as Component<T>;
+}
+
+export type ChatMessage = { role: "user" | "assistant" | "system"; content: string };
+export type LabelValue = { label: string; confidences?: { label: string; confidence: number }[] } | string;
+export type HighlightedTextValue = Array<[string, string | number | null]> | { text: string; entities: unknown[] };
+
+/** Gradio-style component descriptors. */
+export const gr = {
+  Textbox: make<string, TextboxProps>("Textbox"),
+  Number: make<number, NumberProps>("Number"),
+  Slider: make<number, SliderProps>("Slider"),
+  Checkbox: make<boolean, BaseProps<boolean>>("Checkbox"),
+  Dropdown: make<any, ChoiceProps<any>>("Dropdown"),
+  Radio: make<string | number, ChoiceProps<string | number>>("Radio"),
+  CheckboxGroup: make<Array<string | number>, ChoiceProps<Array<string | number>>>("CheckboxGroup"),
+  ColorPicker: make<string, BaseProps<string>>("ColorPicker"),
+  Image: make<string, FileProps>("Image"),
+  Audio: make<string, FileProps>("Audio"),
+  Video: make<string, FileProps>("Video"),
+  File: make<string, FileProps>("File"),
+  Gallery: make<string[], FileProps<string[]> & { columns?: number }>("Gallery"),
+  JSON: make<unknown, BaseProps<unknown>>("JSON"),
+  Markdown: make<string, BaseProps<string>>("Markdown"),
+  HTML: make<string, BaseProps<string>>("HTML"),
+  Code: make<string, CodeProps>("Code"),
+  Dataframe: make<DataframeValue, DataframeProps>("Dataframe"),
+  Label: make<LabelValue, BaseProps<LabelValue> & { num_top_classes?: number }>("Label"),
+  HighlightedText: make<HighlightedTextValue, BaseProps<HighlightedTextValue>>("HighlightedText"),
+  Model3D: make<string, FileProps>("Model3D"),
+  Chatbot: make<ChatMessage[], BaseProps<ChatMessage[]>>("Chatbot"),
+} as const;
+
+/** The value a component starts with: its `value` prop, else an empty value of its type. */
+export function initialValue(c: Component): unknown {
+  if (c.props.value !== undefined) return c.props.value;
+  switch (c.type) {
+    case "Textbox": case "Code": case "Markdown": case "HTML": case "ColorPicker":
+      return c.type === "ColorPicker" ? "#000000" : "";
+    case "Number": return 0;
+    case "Slider": return typeof c.props.minimum === "number" ? c.props.minimum : 0;
+    case "Checkbox": return false;
+    case "CheckboxGroup": case "Gallery": case "Chatbot": return [];
+    case "Dropdown": case "Radio": {
+      const first = (c.props.choices as Choice[] | undefined)?.[0];
+      if (first === undefined) return null;
+      return Array.isArray(first) ? first[1] : first;
+    }
+    case "Dataframe": return { headers: (c.props.headers as string[]) ?? [], data: [] };
+    default: return null;
+  }
+}
+
+/**
+ * A plausible value for trying a node without typing anything (`node.test()`): the
+ * component's own value if set, else a small example of its type. File components have
+ * no built-in example (there is no file to point at); the caller provides one.
+ */
+export function exampleValue(c: Component): unknown {
+  if (c.props.value !== undefined && c.props.value !== null) return c.props.value;
+  switch (c.type) {
+    case "Textbox": return "Hello!!";
+    case "Code": return "print('hello')";
+    case "Markdown": return "# Hello";
+    case "HTML": return "<p>Hello</p>";
+    case "Number": return 3;
+    case "Slider": {
+      const lo = typeof c.props.minimum === "number" ? c.props.minimum : 0;
+      const hi = typeof c.props.maximum === "number" ? c.props.maximum : 100;
+      return (lo + hi) / 2;
+    }
+    case "Checkbox": return true;
+    case "ColorPicker": return "#ff7f0e";
+    case "JSON": return { hello: "world" };
+    case "Chatbot": return [{ role: "user", content: "Hello!!" }];
+    case "Dataframe": return { headers: ["a", "b"], data: [[1, 2]] };
+    case "Label": return "hello";
+    default: return initialValue(c);
+  }
+}

@@ -1,0 +1,262 @@
+import { DaggrError, ErrorCode, checkOptions, unknownName } from "./errors.js";
+import { inputId, slug } from "./ids.js";
+import { Node, type NodeDescription } from "./node.js";
+import { getRuntime, type CallOptions, type LaunchOptions, type SessionOptions } from "./runtime.js";
+
+export interface GraphOptions {
+  /** The app's name, shown on the canvas; required. */
+  name: string;
+  /** Nodes of the graph; the nodes they read from are added automatically. */
+  nodes: Node[];
+  /**
+   * The database key for this app's sheets. Derived from the name ("My Cool App!" →
+   * "my_cool_app") unless given; `false` keeps everything in memory.
+   */
+  persistKey?: string | false;
+  /** Overrides the per-kind autorun default for every node that does not set its own. */
+  autorun?: boolean;
+}
+
+/** A wire between an output port and an input port. */
+export interface Edge {
+  /** `from.node.from.port->to.node.to.port`, stable across reloads. */
+  id: string;
+  from: { node: string; port: string };
+  to: { node: string; port: string };
+}
+
+/** A weakly connected part of the graph, callable on its own through `/api/call/<id>`. */
+export interface Subgraph {
+  id: string;
+  nodes: string[];
+}
+
+/**
+ * A workflow: a DAG of nodes. Construction checks everything that can be checked
+ * without the network: duplicate node ids, cycles and references to unknown ports.
+ *
+ * @example
+ * export default new Graph({ name: "Transparent background", nodes: [cut, caption] });
+ */
+export class Graph {
+  readonly name: string;
+  readonly persistKey: string | false;
+  readonly autorun: boolean | undefined;
+  /** Nodes in a topological order (every node after all the nodes it reads from). */
+  readonly nodes: readonly Node[];
+  readonly edges: readonly Edge[];
+  readonly subgraphs: readonly Subgraph[];
+  private readonly byId = new Map<string, Node>();
+  private readonly index = new Map<string, number>();
+  private readonly parentIds = new Map<string, string[]>();
+  private readonly childIds = new Map<string, string[]>();
+
+  constructor(options: GraphOptions) {
+    checkOptions("Graph", options, ["name", "nodes", "persistKey", "autorun"]);
+    if (!options || typeof options.name !== "string" || !options.name.trim()) {
+      throw new DaggrError(ErrorCode.GRAPH_NAME_REQUIRED, 'A Graph needs a name, e.g. new Graph({ name: "My app", nodes: [...] }).');
+    }
+    if (!Array.isArray(options.nodes) || options.nodes.some((n) => !(n instanceof Node))) {
+      throw new DaggrError(ErrorCode.BAD_OPTION, "Graph `nodes` must be an array of nodes (FnNode, GradioNode, InferenceNode, InputNode…).");
+    }
+    this.name = options.name;
+    this.persistKey = options.persistKey === false ? false : (options.persistKey ?? slug(options.name, true));
+    this.autorun = options.autorun;
+    const all = collect(options.nodes);
+    for (const n of all) {
+      const clash = this.byId.get(n.id);
+      if (clash && clash !== n) {
+        throw new DaggrError(
+          ErrorCode.DUPLICATE_NODE,
+          `Two nodes have the id '${n.id}' (${clash} and ${n}). Give one of them a distinct \`name\`.`,
+          { got: n.id },
+        );
+      }
+      this.byId.set(n.id, n);
+    }
+    this.nodes = topoSort(all);
+    this.nodes.forEach((n, i) => this.index.set(n.id, i));
+    const edges: Edge[] = [];
+    for (const n of this.nodes) {
+      this.parentIds.set(n.id, n.upstreamNodes().map((u) => u.id));
+      for (const [port, spec] of Object.entries(n.inputs)) {
+        if (spec.kind !== "port") continue;
+        const from = { node: spec.from.node.id, port: spec.from.port };
+        edges.push({ id: `${from.node}.${from.port}->${n.id}.${port}`, from, to: { node: n.id, port } });
+      }
+    }
+    for (const n of this.nodes) this.childIds.set(n.id, []);
+    for (const [child, parents] of this.parentIds) for (const p of parents) this.childIds.get(p)!.push(child);
+    this.edges = edges;
+    this.subgraphs = components(this.nodes, this.parentIds, this.childIds);
+  }
+
+  /** The node with this id; a coded error naming the nearest id otherwise. */
+  node(id: string): Node {
+    const n = this.byId.get(id);
+    if (!n) throw unknownName(ErrorCode.UNKNOWN_NODE, "node", id, [...this.byId.keys()]);
+    return n;
+  }
+
+  has(id: string): boolean {
+    return this.byId.has(id);
+  }
+
+  /** Position of a node in the topological order. */
+  order(id: string): number {
+    return this.index.get(id) ?? -1;
+  }
+
+  parents(id: string): readonly string[] {
+    return this.parentIds.get(id) ?? [];
+  }
+
+  children(id: string): readonly string[] {
+    return this.childIds.get(id) ?? [];
+  }
+
+  /** Every node reachable downstream of `ids` (excluding them unless `inclusive`), in topological order. */
+  descendants(ids: Iterable<string>, inclusive = false): string[] {
+    return this.walk(ids, (id) => this.children(id), inclusive);
+  }
+
+  /** Every node upstream of `ids` (excluding them unless `inclusive`), in topological order. */
+  ancestors(ids: Iterable<string>, inclusive = false): string[] {
+    return this.walk(ids, (id) => this.parents(id), inclusive);
+  }
+
+  private walk(ids: Iterable<string>, next: (id: string) => readonly string[], inclusive: boolean): string[] {
+    const start = [...ids];
+    const seen = new Set<string>(inclusive ? start : []);
+    const stack = [...start];
+    while (stack.length) {
+      for (const m of next(stack.pop()!)) {
+        if (!seen.has(m)) {
+          seen.add(m);
+          stack.push(m);
+        }
+      }
+    }
+    return [...seen].sort((a, b) => this.order(a) - this.order(b));
+  }
+
+  /** Effective autorun of a node: its own option, else the graph's, else its kind's default. */
+  autorunOf(node: Node): boolean {
+    return node.options.autorun ?? this.autorun ?? node.defaultAutorun;
+  }
+
+  /** The subgraph holding a node, or the one with this id. */
+  subgraph(id: string): Subgraph {
+    const sg = this.subgraphs.find((s) => s.id === id) ?? this.subgraphs.find((s) => s.nodes.includes(id));
+    if (!sg) throw unknownName(ErrorCode.UNKNOWN_SUBGRAPH, "subgraph", id, this.subgraphs.map((s) => s.id));
+    return sg;
+  }
+
+  /** Ids of every editable input, `node__port`, as the REST API names them. */
+  inputIds(): string[] {
+    return this.nodes.flatMap((n) => n.editablePorts().map((p) => inputId(n.id, p)));
+  }
+
+  describe(): { name: string; nodes: NodeDescription[]; edges: Edge[]; subgraphs: Subgraph[] } {
+    return {
+      name: this.name,
+      nodes: this.nodes.map((n) => n.describe(this.autorunOf(n))),
+      edges: [...this.edges],
+      subgraphs: [...this.subgraphs],
+    };
+  }
+
+  /**
+   * Opens a headless session on a sheet: observe values, edit inputs, run nodes.
+   * Sessions on the same sheet (and store) share their state.
+   *
+   * @example
+   * const s = await graph.session();
+   * s.set(caption.in.text, "hi");
+   * s.value(caption.out.upper).subscribe(console.log);
+   */
+  session(options: SessionOptions = {}) {
+    return getRuntime().session(this, options);
+  }
+
+  /**
+   * Runs a subgraph once, as `POST /api/call` does: inputs by `node__port` id, the
+   * outputs of its leaf nodes returned by node id.
+   */
+  call(inputs: Record<string, unknown> = {}, options: CallOptions = {}) {
+    return getRuntime().call(this, inputs, options);
+  }
+
+  /** Serves the canvas and API: `http://127.0.0.1:7860` by default. */
+  launch(options: LaunchOptions = {}) {
+    return getRuntime().launch(this, options);
+  }
+}
+
+function collect(roots: Node[]): Node[] {
+  const seen = new Set<Node>();
+  const stack = [...roots];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (seen.has(n)) continue;
+    seen.add(n);
+    stack.push(...n.upstreamNodes());
+  }
+  return [...seen];
+}
+
+/** Kahn's algorithm, keeping the user's order among independent nodes; reports a cycle by its members. */
+function topoSort(nodes: Node[]): Node[] {
+  const indeg = new Map<Node, number>();
+  const kids = new Map<Node, Node[]>();
+  for (const n of nodes) {
+    indeg.set(n, n.upstreamNodes().length);
+    kids.set(n, []);
+  }
+  for (const n of nodes) for (const u of n.upstreamNodes()) kids.get(u)!.push(n);
+  const ready = nodes.filter((n) => indeg.get(n) === 0);
+  const out: Node[] = [];
+  for (let i = 0; i < ready.length; i++) {
+    const n = ready[i]!;
+    out.push(n);
+    for (const k of kids.get(n)!) {
+      const d = indeg.get(k)! - 1;
+      indeg.set(k, d);
+      if (d === 0) ready.push(k);
+    }
+  }
+  if (out.length !== nodes.length) {
+    const stuck = nodes.filter((n) => !out.includes(n)).map((n) => n.id);
+    throw new DaggrError(ErrorCode.CYCLE, `The graph has a cycle through: ${stuck.join(" → ")}. A workflow must be acyclic.`, {
+      nodes: stuck,
+    });
+  }
+  return out;
+}
+
+function components(nodes: readonly Node[], parents: Map<string, string[]>, children: Map<string, string[]>): Subgraph[] {
+  const seen = new Set<string>();
+  const groups: string[][] = [];
+  for (const n of nodes) {
+    if (seen.has(n.id)) continue;
+    const group: string[] = [];
+    const stack = [n.id];
+    seen.add(n.id);
+    while (stack.length) {
+      const id = stack.pop()!;
+      group.push(id);
+      for (const m of [...(parents.get(id) ?? []), ...(children.get(id) ?? [])]) {
+        if (!seen.has(m)) {
+          seen.add(m);
+          stack.push(m);
+        }
+      }
+    }
+    groups.push(group);
+  }
+  const order = new Map(nodes.map((n, i) => [n.id, i]));
+  return groups.map((g, i) => ({
+    id: groups.length === 1 ? "main" : `subgraph_${i}`,
+    nodes: g.sort((a, b) => order.get(a)! - order.get(b)!),
+  }));
+}

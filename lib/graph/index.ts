@@ -1,0 +1,17 @@
+export { gr, isComponent, isFileComponent, exampleValue, initialValue, COMPONENT_TYPES, FILE_COMPONENTS } from "./components.js";
+export type { Component, ComponentType, BaseProps, DataframeValue, ChatMessage } from "./components.js";
+export { DaggrError, ErrorCode, nearestChoice, unknownName } from "./errors.js";
+export type { DaggrErrorDetails } from "./errors.js";
+export { slug, inputId } from "./ids.js";
+export { OutPort, InPort, isOutPort, isInPort } from "./ports.js";
+export { Node, NodeKind } from "./node.js";
+export type { InputSpec, NodeOptions, NodeDescription, InputValues, InputSources, OutputSpecs } from "./node.js";
+export { FnNode } from "./fn-node.js";
+export type { FnContext } from "./fn-node.js";
+export { InputNode } from "./input-node.js";
+export { GradioNode, InferenceNode } from "./remote-nodes.js";
+export type { GradioNodeOptions, InferenceNodeOptions, RemoteOptions } from "./remote-nodes.js";
+export { Graph } from "./graph.js";
+export type { GraphOptions, Edge, Subgraph } from "./graph.js";
+export { setRuntime, getRuntime } from "./runtime.js";
+export type { Runtime, SessionOptions, CallOptions, LaunchOptions } from "./runtime.js";

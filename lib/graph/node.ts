@@ -1,0 +1,284 @@
+import { type Component, isComponent } from "./components.js";
+import { DaggrError, ErrorCode, checkOptions, unknownName } from "./errors.js";
+import { slug } from "./ids.js";
+import { InPort, OutPort, isInPort, isOutPort } from "./ports.js";
+
+/** The node kinds; each has one executor in `lib/nodes`. */
+export const NodeKind = {
+  FN: "fn",
+  GRADIO: "gradio",
+  INFERENCE: "inference",
+  INPUT: "input",
+  CHOICE: "choice",
+} as const;
+export type NodeKind = (typeof NodeKind)[keyof typeof NodeKind];
+
+/** How one input port gets its value; the normalised form of what the user wrote. */
+export type InputSpec =
+  | { kind: "component"; component: Component }
+  | { kind: "port"; from: OutPort }
+  | { kind: "fixed"; value: unknown }
+  | { kind: "fn"; fn: () => unknown };
+
+export type InputSources = Record<string, unknown>;
+export type OutputSpecs = Record<string, Component | null>;
+
+/** The value type a source produces: a component's value, a port's value, a function's result. */
+export type ValueOf<S> = S extends { $kind: "component"; __value?: infer T }
+  ? T
+  : S extends { $kind: "out-port"; __value?: infer T }
+    ? T
+    : S extends (...args: never[]) => infer R
+      ? Awaited<R>
+      : S;
+export type InputValues<I> = { [K in keyof I]: ValueOf<I[K]> };
+export type OutPorts<O> = { readonly [K in keyof O & string]: OutPort<O[K] extends Component<infer T> ? T : any> };
+export type InPorts<I> = { readonly [K in keyof I & string]: InPort<ValueOf<I[K]>> };
+
+/** Options every node kind accepts. */
+export interface NodeOptions<I extends InputSources, O extends OutputSpecs> {
+  /** Display name; the node id is derived from it. Defaults depend on the kind. */
+  name?: string;
+  /** Where each input comes from: a `gr` component, a port, a fixed value or a function. */
+  inputs?: I;
+  /** Output ports: a `gr` component to show the value, or `null` for a hidden port. */
+  outputs?: O;
+  /** Reshapes the resolved inputs right before the call. */
+  preprocess?: (inputs: Record<string, any>) => Record<string, any> | Promise<Record<string, any>>;
+  /** Reshapes the raw result into the node's outputs. */
+  postprocess?: (raw: any) => unknown;
+  /** Re-run automatically when an upstream value changes (default: on for fn/input, off for remote). */
+  autorun?: boolean;
+  /** For FnNode: allow several runs at once (default false: one FnNode at a time per process). */
+  concurrent?: boolean;
+  /** Nodes sharing a group share one process-wide limit of `maxConcurrent` runs. */
+  concurrencyGroup?: string;
+  maxConcurrent?: number;
+  /** Abort a run that takes longer than this many milliseconds. */
+  timeoutMs?: number;
+}
+
+export const COMMON_OPTIONS = [
+  "name", "inputs", "outputs", "preprocess", "postprocess", "autorun", "concurrent",
+  "concurrencyGroup", "maxConcurrent", "timeoutMs",
+] as const;
+
+/** A serialisable description of a node, for the wire protocol and `/api/schema`. */
+export interface NodeDescription {
+  id: string;
+  name: string;
+  kind: NodeKind;
+  inputs: Array<{
+    port: string;
+    source: InputSpec["kind"];
+    component?: Component;
+    from?: { node: string; port: string };
+    value?: unknown;
+  }>;
+  outputs: Array<{ port: string; component: Component | null }>;
+  autorun: boolean;
+  /** A page about the node's remote (a Space or a model), when there is one. */
+  link?: string;
+  /** Kind-specific details (endpoint, model, task, variants…). */
+  config: Record<string, unknown>;
+}
+
+const RESERVED = new Set(["then", "toJSON", "constructor", "inspect", "$$typeof", "asymmetricMatch", "nodeType"]);
+
+function portProxy<P extends object>(node: Node, side: "out" | "in", ports: Record<string, P>, valid: () => string[]): P {
+  return new Proxy(ports, {
+    get(target, prop, receiver) {
+      if (typeof prop === "symbol" || RESERVED.has(prop)) return Reflect.get(target, prop, receiver);
+      if (prop in target) return target[prop];
+      const what = side === "out" ? `output port of node '${node.id}'` : `editable input of node '${node.id}'`;
+      throw unknownName(ErrorCode.UNKNOWN_PORT, what, prop, valid());
+    },
+  }) as P;
+}
+
+/**
+ * The base of every node kind. A node knows where its inputs come from and which outputs
+ * it has; it never runs itself (executors in `lib/nodes` do, driven by the engine).
+ */
+export abstract class Node<I extends InputSources = InputSources, O extends OutputSpecs = OutputSpecs> {
+  abstract readonly kind: NodeKind;
+  readonly name: string;
+  readonly id: string;
+  readonly inputs: Readonly<Record<string, InputSpec>>;
+  readonly outputs: Readonly<Record<string, Component | null>>;
+  readonly options: NodeOptions<I, O>;
+  /** Output ports: `node.out.image`. A misspelt name is a type error, and a coded error at run time. */
+  readonly out: OutPorts<O>;
+  /** Editable inputs: `node.in.prompt`, for `session.set` and `session.value`. */
+  readonly in: InPorts<I>;
+  /** Backup nodes tried in order when this one fails (`primary.fallback(backup)`). */
+  readonly backups: Node[] = [];
+
+  protected constructor(defaultName: string, options: NodeOptions<I, O>, extraOptions: readonly string[] = []) {
+    checkOptions(`${this.constructor.name}`, options, [...COMMON_OPTIONS, ...extraOptions]);
+    this.options = options;
+    this.name = options.name ?? defaultName;
+    if (typeof this.name !== "string" || !this.name.trim()) {
+      throw new DaggrError(ErrorCode.BAD_OPTION, `A node name must be a non-empty string (got ${JSON.stringify(this.name)}).`);
+    }
+    this.id = slug(this.name);
+    const inputs: Record<string, InputSpec> = {};
+    for (const [port, src] of Object.entries(options.inputs ?? {})) inputs[port] = normaliseInput(this.id, port, src);
+    this.inputs = inputs;
+    const outputs: Record<string, Component | null> = {};
+    for (const [port, c] of Object.entries(options.outputs ?? this.defaultOutputs())) {
+      if (c !== null && !isComponent(c)) {
+        throw new DaggrError(
+          ErrorCode.BAD_OPTION,
+          `Output '${port}' of node '${this.id}' must be a gr component or null (hidden), got ${typeof c}.`,
+        );
+      }
+      outputs[port] = c;
+    }
+    this.outputs = outputs;
+    const outPorts: Record<string, OutPort> = {};
+    for (const port of Object.keys(outputs)) outPorts[port] = new OutPort(this, port);
+    this.out = portProxy(this, "out", outPorts, () => Object.keys(this.outputs)) as unknown as OutPorts<O>;
+    const inPorts: Record<string, InPort> = {};
+    for (const port of this.editablePorts()) inPorts[port] = new InPort(this, port);
+    this.in = portProxy(this, "in", inPorts, () => this.editablePorts()) as unknown as InPorts<I>;
+  }
+
+  /** Outputs used when the user gives none. */
+  protected defaultOutputs(): OutputSpecs {
+    return { output: null };
+  }
+
+  /** Ports whose value the sheet holds and the user can edit (component inputs). */
+  editablePorts(): string[] {
+    return Object.entries(this.inputs)
+      .filter(([, s]) => s.kind === "component")
+      .map(([p]) => p);
+  }
+
+  /** The component of an editable port. */
+  editableComponent(port: string): Component | undefined {
+    const s = this.inputs[port];
+    return s?.kind === "component" ? s.component : undefined;
+  }
+
+  /** Whether this node re-runs by itself when its inputs change, before graph overrides. */
+  get defaultAutorun(): boolean {
+    return this.kind === NodeKind.FN || this.kind === NodeKind.INPUT;
+  }
+
+  /** Nodes this one reads from (through wired ports, its own and its backups'). */
+  upstreamNodes(): Node[] {
+    const seen = new Set<Node>();
+    for (const spec of Object.values(this.inputs)) if (spec.kind === "port") seen.add(spec.from.node);
+    for (const b of this.backups) for (const n of b.upstreamNodes()) seen.add(n);
+    return [...seen];
+  }
+
+  /**
+   * Kind-specific configuration that changes what the node computes (endpoint, model…).
+   * It enters the fingerprint and the node description.
+   */
+  protected kindConfig(): Record<string, unknown> {
+    return {};
+  }
+
+  /** Source text of code that shapes the result (functions, hooks): editing it makes results stale. */
+  protected codeSources(): string[] {
+    const { preprocess, postprocess } = this.options;
+    return [preprocess ? `pre:${preprocess}` : "", postprocess ? `post:${postprocess}` : ""];
+  }
+
+  /**
+   * What identifies this node's computation, apart from its input values: kind,
+   * configuration, the shape of its inputs and outputs, and its code. It enters every
+   * recipe key, so changing any of these makes old results stale.
+   */
+  fingerprint(): string {
+    const inputs = Object.entries(this.inputs).map(([port, s]) => [
+      port,
+      s.kind,
+      s.kind === "fixed" ? s.value : s.kind === "port" ? `${s.from.node.id}.${s.from.port}` : null,
+    ]);
+    return JSON.stringify([this.kind, this.kindConfig(), inputs, Object.keys(this.outputs), this.codeSources(), this.backups.map((b) => b.fingerprint())]);
+  }
+
+  /** A page about this node's remote, when it has one. */
+  link(): string | undefined {
+    return undefined;
+  }
+
+  describe(autorun: boolean): NodeDescription {
+    return {
+      id: this.id,
+      name: this.name,
+      kind: this.kind,
+      inputs: Object.entries(this.inputs).map(([port, s]) => ({
+        port,
+        source: s.kind,
+        ...(s.kind === "component" ? { component: s.component } : {}),
+        ...(s.kind === "port" ? { from: { node: s.from.node.id, port: s.from.port } } : {}),
+        ...(s.kind === "fixed" && isJsonable(s.value) ? { value: s.value } : {}),
+      })),
+      outputs: Object.entries(this.outputs).map(([port, component]) => ({ port, component })),
+      autorun,
+      link: this.link(),
+      config: this.kindConfig(),
+    };
+  }
+
+  /**
+   * Adds a backup run when this node fails after its own retries. The backup must have
+   * the same outputs. Returns this node, so `a.fallback(b).fallback(c)` chains.
+   */
+  fallback(backup: Node): this {
+    const mine = Object.keys(this.outputs).sort().join(",");
+    const theirs = Object.keys(backup.outputs).sort().join(",");
+    if (mine !== theirs) {
+      throw new DaggrError(
+        ErrorCode.BAD_OPTION,
+        `Backup '${backup.id}' of node '${this.id}' must have the same outputs (${mine || "none"}), but has (${theirs || "none"}).`,
+      );
+    }
+    this.backups.push(backup);
+    return this;
+  }
+
+  /**
+   * Runs this node alone, once, without a canvas: missing inputs are filled with the
+   * example values of their components (or of the upstream output components). Handy to
+   * discover what a Space endpoint returns.
+   *
+   * @example
+   * const { image } = await gen.test({ prompt: "a cat" });
+   */
+  async test(inputs: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+    const { getRuntime } = await import("./runtime.js");
+    return getRuntime().testNode(this, inputs);
+  }
+
+  toString() {
+    return `${this.constructor.name}(${this.id})`;
+  }
+}
+
+function normaliseInput(nodeId: string, port: string, src: unknown): InputSpec {
+  if (isComponent(src)) return { kind: "component", component: src };
+  if (isOutPort(src)) return { kind: "port", from: src };
+  if (isInPort(src)) {
+    throw new DaggrError(
+      ErrorCode.BAD_INPUT,
+      `Input '${port}' of node '${nodeId}' is wired to '${src}', an editable input. Wire an output ('${src.node.id}.out.<port>') instead, or share one value through an InputNode.`,
+    );
+  }
+  if (typeof src === "function") return { kind: "fn", fn: src as () => unknown };
+  return { kind: "fixed", value: src };
+}
+
+function isJsonable(v: unknown): boolean {
+  try {
+    return JSON.stringify(v) !== undefined;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,129 @@
+import { DaggrError, ErrorCode } from "./errors.js";
+import { Node, NodeKind, type InputSources, type NodeOptions, type OutputSpecs } from "./node.js";
+
+/** Retry and wait policy of a remote node. */
+export interface RemoteOptions {
+  /** Attempts after the first on 429 and transient network errors (default 3). */
+  retries?: number;
+  /** How long to wait for a sleeping or building Space / a loading model (default 5 min). */
+  wakeTimeoutMs?: number;
+  /** Largest file output downloaded into the files store (default 512 MiB). */
+  maxFileBytes?: number;
+}
+
+export interface GradioNodeOptions<I extends InputSources, O extends OutputSpecs> extends NodeOptions<I, O>, RemoteOptions {
+  /** The endpoint, e.g. "/predict" (default) or "/generate_image". */
+  apiName?: string;
+  /** Check the endpoint, parameters and outputs against the app's API info at start-up (default true). */
+  validate?: boolean;
+}
+
+const REMOTE_OPTIONS = ["retries", "wakeTimeoutMs", "maxFileBytes"] as const;
+const SPACE_ID = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+
+/**
+ * Calls an endpoint of a Gradio app: a Space id (`owner/name`) or any Gradio URL.
+ * Inputs map to the endpoint's parameter names, outputs to its return values in order.
+ *
+ * @example
+ * const gen = new GradioNode("hf-applications/Z-Image-Turbo", {
+ *   apiName: "/generate_image",
+ *   inputs: { prompt: gr.Textbox({ label: "Prompt" }), height: 1024 },
+ *   outputs: { image: gr.Image() },
+ * });
+ */
+export class GradioNode<I extends InputSources = InputSources, O extends OutputSpecs = OutputSpecs> extends Node<I, O> {
+  readonly kind = NodeKind.GRADIO;
+  readonly space: string;
+  readonly apiName: string;
+
+  constructor(spaceOrUrl: string, options: GradioNodeOptions<I, O> = {}) {
+    if (typeof spaceOrUrl !== "string" || !(SPACE_ID.test(spaceOrUrl.trim()) || /^https?:\/\//.test(spaceOrUrl.trim()))) {
+      throw new DaggrError(
+        ErrorCode.BAD_OPTION,
+        `GradioNode needs a Space id like 'owner/name' or an app URL like 'http://127.0.0.1:7861/', got ${JSON.stringify(spaceOrUrl)}.`,
+      );
+    }
+    const space = spaceOrUrl.trim();
+    super(defaultGradioName(space), options, ["apiName", "validate", ...REMOTE_OPTIONS]);
+    this.space = space;
+    const api = options.apiName ?? "/predict";
+    this.apiName = api.startsWith("/") ? api : `/${api}`;
+  }
+
+  get gradioOptions(): GradioNodeOptions<I, O> {
+    return this.options as GradioNodeOptions<I, O>;
+  }
+
+  /** Whether `space` is a Space id rather than a URL. */
+  get isSpaceId(): boolean {
+    return SPACE_ID.test(this.space);
+  }
+
+  protected override kindConfig(): Record<string, unknown> {
+    return { space: this.space, apiName: this.apiName };
+  }
+
+  override link(): string | undefined {
+    return this.isSpaceId ? `https://huggingface.co/spaces/${this.space}` : this.space;
+  }
+}
+
+function defaultGradioName(space: string): string {
+  if (SPACE_ID.test(space)) return space.split("/")[1]!;
+  try {
+    const u = new URL(space);
+    return u.hostname.replace(/\.hf\.space$/, "") + (u.port ? `_${u.port}` : "");
+  } catch {
+    return "gradio";
+  }
+}
+
+export interface InferenceNodeOptions<I extends InputSources, O extends OutputSpecs> extends NodeOptions<I, O>, RemoteOptions {
+  /** The task, e.g. "text-to-image"; by default the model's pipeline tag on the Hub. */
+  task?: string;
+  /** Check the model and task at start-up (default true). */
+  validate?: boolean;
+}
+
+/**
+ * Calls a model through Hugging Face Inference Providers: `"org/model"` or
+ * `"org/model:provider"`. The task comes from the model's pipeline tag unless given.
+ *
+ * @example
+ * const chat = new InferenceNode("meta-llama/Llama-3.1-8B-Instruct:novita", {
+ *   task: "chat-completion",
+ *   inputs: { prompt: gr.Textbox(), max_tokens: 256 },
+ *   outputs: { text: gr.Markdown() },
+ * });
+ */
+export class InferenceNode<I extends InputSources = InputSources, O extends OutputSpecs = OutputSpecs> extends Node<I, O> {
+  readonly kind = NodeKind.INFERENCE;
+  readonly model: string;
+  readonly provider: string | undefined;
+
+  constructor(model: string, options: InferenceNodeOptions<I, O> = {}) {
+    const [id, provider, ...rest] = typeof model === "string" ? model.trim().split(":") : [];
+    if (!id || !SPACE_ID.test(id) || rest.length) {
+      throw new DaggrError(
+        ErrorCode.BAD_OPTION,
+        `InferenceNode needs a model id like 'org/model' or 'org/model:provider', got ${JSON.stringify(model)}.`,
+      );
+    }
+    super(id.split("/")[1]!, options, ["task", "validate", ...REMOTE_OPTIONS]);
+    this.model = id;
+    this.provider = provider || undefined;
+  }
+
+  get inferenceOptions(): InferenceNodeOptions<I, O> {
+    return this.options as InferenceNodeOptions<I, O>;
+  }
+
+  protected override kindConfig(): Record<string, unknown> {
+    return { model: this.model, provider: this.provider, task: this.inferenceOptions.task };
+  }
+
+  override link(): string {
+    return `https://huggingface.co/${this.model}`;
+  }
+}

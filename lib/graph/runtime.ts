@@ -1,0 +1,52 @@
+import type { Graph } from "./graph.js";
+import type { Node } from "./node.js";
+import { DaggrError, ErrorCode } from "./errors.js";
+// Type-only: the graph layer never loads the engine; `lib/index.ts` installs the runtime.
+import type { Session } from "../engine/session.js";
+import type { Store } from "../engine/store.js";
+
+export interface SessionOptions {
+  /** Sheet id to open; by default the user's newest sheet (created if there is none). */
+  sheet?: string;
+  /** The user owning the sheet (default "local"). */
+  user?: string;
+  /** Where results live; default: LevelDB under DAGGR_HOME, or memory when `persistKey` is false. */
+  store?: Store;
+  /** Delay between an edit and the automatic re-run it triggers (default 150 ms). */
+  debounceMs?: number;
+}
+
+export interface CallOptions {
+  /** Which weakly connected part to run ("main" when there is one part). */
+  subgraph?: string;
+  signal?: AbortSignal;
+}
+
+export interface LaunchOptions {
+  host?: string;
+  port?: number;
+  /** Open the canvas in a browser (default false). */
+  open?: boolean;
+  [option: string]: unknown;
+}
+
+/** What `Graph` and `Node` delegate to; installed by the package root. */
+export interface Runtime {
+  session(graph: Graph, options: SessionOptions): Promise<Session>;
+  call(graph: Graph, inputs: Record<string, unknown>, options: CallOptions): Promise<Record<string, Record<string, unknown>>>;
+  testNode(node: Node, inputs: Record<string, unknown>): Promise<Record<string, unknown>>;
+  launch(graph: Graph, options: LaunchOptions): Promise<{ url: string; close(): Promise<void> }>;
+}
+
+let runtime: Runtime | undefined;
+
+export function setRuntime(r: Runtime): void {
+  runtime = r;
+}
+
+export function getRuntime(): Runtime {
+  if (!runtime) {
+    throw new DaggrError(ErrorCode.NO_RUNTIME, "No daggr runtime is loaded. Import from 'daggr' (the package root), not from an internal module.");
+  }
+  return runtime;
+}

@@ -1,0 +1,79 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { copyFile, mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { basename, join, resolve, sep } from "node:path";
+import mime from "mime";
+import type { FileMeta, PutFileInput } from "../engine/store.js";
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/**
+ * The disk half of the files store: content-addressed blobs at `<dir>/<sha256>`.
+ * Metadata (name, MIME type) lives in the database of whichever store owns this.
+ */
+export class FilesDir {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = resolve(dir);
+  }
+
+  /** Copies a file or bytes in; returns its metadata. Writing is atomic (temp file, then rename). */
+  async put(input: PutFileInput): Promise<FileMeta> {
+    await mkdir(this.dir, { recursive: true });
+    const tmp = join(this.dir, `.tmp-${randomBytes(8).toString("hex")}`);
+    let id: string;
+    let size: number;
+    if (input.bytes) {
+      id = createHash("sha256").update(input.bytes).digest("hex");
+      size = input.bytes.byteLength;
+      await writeFile(tmp, input.bytes);
+    } else if (input.path) {
+      id = await hashFile(input.path);
+      size = (await stat(input.path)).size;
+      await copyFile(input.path, tmp);
+    } else {
+      throw new Error("putFile needs `path` or `bytes`.");
+    }
+    const target = join(this.dir, id);
+    await rename(tmp, target).catch(async (e) => {
+      await rm(tmp, { force: true });
+      throw e;
+    });
+    const name = input.name ?? (input.path ? basename(input.path) : id);
+    const type = input.mime ?? mime.getType(name) ?? "application/octet-stream";
+    return { id, name, mime: type, size, path: target };
+  }
+
+  /** The id of the file at `path` when the path is a blob of this store; undefined otherwise. */
+  idForPath(path: string): string | undefined {
+    if (typeof path !== "string") return undefined;
+    const abs = resolve(path);
+    if (!abs.startsWith(this.dir + sep)) return undefined;
+    const id = abs.slice(this.dir.length + 1);
+    return SHA256.test(id) ? id : undefined;
+  }
+
+  pathOf(id: string): string {
+    if (!SHA256.test(id)) throw new Error(`Not a file id: ${id}`);
+    return join(this.dir, id);
+  }
+
+  async remove(id: string): Promise<void> {
+    await rm(this.pathOf(id), { force: true });
+  }
+}
+
+export function isFileId(id: string): boolean {
+  return SHA256.test(id);
+}
+
+function hashFile(path: string): Promise<string> {
+  return new Promise((ok, fail) => {
+    const h = createHash("sha256");
+    createReadStream(path)
+      .on("data", (c) => h.update(c))
+      .on("error", fail)
+      .on("end", () => ok(h.digest("hex")));
+  });
+}

@@ -1,0 +1,202 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DaggrError, ErrorCode } from "../graph/index.js";
+import { ResultStatus, type ResultRecord, type RunRecord } from "../engine/records.js";
+import { newId } from "../engine/records.js";
+import type { FileMeta, HistoryPage, PutFileInput, SheetInfo, SheetState, Store, StoreChange } from "../engine/store.js";
+import { FilesDir } from "./files.js";
+
+interface SheetData {
+  info: SheetInfo;
+  inputs: Record<string, unknown>;
+  selections: Record<string, string>;
+  results: Map<string, ResultRecord>;
+  /** Result ids per node, oldest first. */
+  byNode: Map<string, string[]>;
+  /** Newest successful result id per `node\0key`. */
+  byKey: Map<string, string>;
+  runs: Map<string, RunRecord>;
+}
+
+/**
+ * A store that keeps everything in memory (files still go to a temp directory, since
+ * nodes receive file paths). Used with `persistKey: false`, by `graph.call` and in tests.
+ */
+export class MemoryStore implements Store {
+  readonly filesDir: string;
+  private readonly files: FilesDir;
+  private readonly sheets = new Map<string, SheetData>();
+  private readonly fileMeta = new Map<string, FileMeta>();
+  private readonly meta = new Map<string, unknown>();
+  private readonly listeners = new Set<(c: StoreChange) => void>();
+
+  constructor(options: { filesDir?: string } = {}) {
+    this.filesDir = options.filesDir ?? join(mkdtempSync(join(tmpdir(), "daggr-mem-")), "files");
+    this.files = new FilesDir(this.filesDir);
+  }
+
+  private sheet(id: string): SheetData {
+    const s = this.sheets.get(id);
+    if (!s) throw new DaggrError(ErrorCode.UNKNOWN_SHEET, `Unknown sheet '${id}'.`, { got: id });
+    return s;
+  }
+
+  private emit(change: StoreChange) {
+    for (const l of this.listeners) l(change);
+  }
+
+  async listSheets(user: string): Promise<SheetInfo[]> {
+    return [...this.sheets.values()]
+      .map((s) => s.info)
+      .filter((i) => i.user === user)
+      .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
+  }
+
+  async createSheet(user: string, name?: string): Promise<SheetInfo> {
+    const taken = new Set((await this.listSheets(user)).map((s) => s.name));
+    let n = 1;
+    while (taken.has(`Sheet ${n}`)) n++;
+    const now = Date.now();
+    const info: SheetInfo = { id: newId("s"), user, name: name ?? `Sheet ${n}`, createdAt: now, updatedAt: now, revision: 0 };
+    this.sheets.set(info.id, { info, inputs: {}, selections: {}, results: new Map(), byNode: new Map(), byKey: new Map(), runs: new Map() });
+    this.emit({ type: "sheets", user });
+    return { ...info };
+  }
+
+  async getSheet(sheetId: string): Promise<SheetInfo | undefined> {
+    const s = this.sheets.get(sheetId);
+    return s && { ...s.info };
+  }
+
+  async updateSheet(sheetId: string, patch: Partial<Pick<SheetInfo, "name" | "viewport" | "choices">>): Promise<SheetInfo> {
+    const s = this.sheet(sheetId);
+    s.info = { ...s.info, ...patch, updatedAt: Date.now() };
+    this.emit({ type: "sheets", user: s.info.user });
+    return { ...s.info };
+  }
+
+  async deleteSheet(sheetId: string): Promise<void> {
+    const s = this.sheet(sheetId);
+    this.sheets.delete(sheetId);
+    const stillUsed = new Set<string>();
+    for (const other of this.sheets.values()) for (const r of other.results.values()) for (const f of r.files) stillUsed.add(f);
+    for (const r of s.results.values()) {
+      for (const f of r.files) {
+        if (!stillUsed.has(f) && this.fileMeta.has(f)) {
+          this.fileMeta.delete(f);
+          await this.files.remove(f);
+        }
+      }
+    }
+    this.emit({ type: "sheets", user: s.info.user });
+  }
+
+  async loadSheet(sheetId: string): Promise<SheetState> {
+    const s = this.sheet(sheetId);
+    const selected = Object.values(s.selections)
+      .map((id) => s.results.get(id))
+      .filter((r): r is ResultRecord => !!r);
+    const counts: Record<string, number> = {};
+    for (const [node, ids] of s.byNode) counts[node] = ids.length;
+    return { sheet: { ...s.info }, inputs: { ...s.inputs }, selections: { ...s.selections }, selected, counts };
+  }
+
+  async setInputs(sheetId: string, values: Record<string, unknown>): Promise<number> {
+    const s = this.sheet(sheetId);
+    Object.assign(s.inputs, values);
+    const revision = ++s.info.revision;
+    this.emit({ type: "inputs", sheetId, values, revision });
+    return revision;
+  }
+
+  async setSelections(sheetId: string, selections: Record<string, string | null>): Promise<number> {
+    const s = this.sheet(sheetId);
+    for (const [node, id] of Object.entries(selections)) {
+      if (id === null) delete s.selections[node];
+      else s.selections[node] = id;
+    }
+    const revision = ++s.info.revision;
+    this.emit({ type: "selections", sheetId, selections, revision });
+    return revision;
+  }
+
+  async commitResult(record: ResultRecord, options: { select: boolean }): Promise<void> {
+    const s = this.sheet(record.sheetId);
+    s.results.set(record.id, record);
+    let ids = s.byNode.get(record.nodeId);
+    if (!ids) s.byNode.set(record.nodeId, (ids = []));
+    ids.push(record.id);
+    if (record.status === ResultStatus.SUCCESS) s.byKey.set(`${record.nodeId}\0${record.key}`, record.id);
+    if (options.select) {
+      s.selections[record.nodeId] = record.id;
+      s.info.revision++;
+    }
+    this.emit({ type: "result", sheetId: record.sheetId, record, selected: options.select });
+  }
+
+  async getResult(sheetId: string, resultId: string): Promise<ResultRecord | undefined> {
+    return this.sheets.get(sheetId)?.results.get(resultId);
+  }
+
+  async findByKey(sheetId: string, nodeId: string, key: string): Promise<ResultRecord | undefined> {
+    const s = this.sheets.get(sheetId);
+    const id = s?.byKey.get(`${nodeId}\0${key}`);
+    return id ? s!.results.get(id) : undefined;
+  }
+
+  async listResults(sheetId: string, nodeId: string, page: { before?: string; limit?: number } = {}): Promise<HistoryPage> {
+    const s = this.sheet(sheetId);
+    const ids = s.byNode.get(nodeId) ?? [];
+    let end = ids.length;
+    if (page.before) {
+      const at = ids.indexOf(page.before);
+      end = at < 0 ? ids.length : at;
+    }
+    const limit = page.limit ?? 20;
+    const slice = ids.slice(Math.max(0, end - limit), end).reverse();
+    return { results: slice.map((id) => s.results.get(id)!), total: ids.length };
+  }
+
+  async putRun(run: RunRecord): Promise<void> {
+    this.sheet(run.sheetId).runs.set(run.id, { ...run });
+  }
+
+  async getRun(sheetId: string, runId: string): Promise<RunRecord | undefined> {
+    return this.sheets.get(sheetId)?.runs.get(runId);
+  }
+
+  async putFile(input: PutFileInput): Promise<FileMeta> {
+    const meta = await this.files.put(input);
+    const known = this.fileMeta.get(meta.id);
+    if (known) return known;
+    this.fileMeta.set(meta.id, meta);
+    return meta;
+  }
+
+  async getFile(id: string): Promise<FileMeta | undefined> {
+    return this.fileMeta.get(id);
+  }
+
+  async fileForPath(path: string): Promise<FileMeta | undefined> {
+    const id = this.files.idForPath(path);
+    return id ? this.fileMeta.get(id) : undefined;
+  }
+
+  async getMeta<T>(key: string): Promise<T | undefined> {
+    return this.meta.get(key) as T | undefined;
+  }
+
+  async setMeta(key: string, value: unknown): Promise<void> {
+    this.meta.set(key, value);
+  }
+
+  onChange(listener: (change: StoreChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+  }
+}
