@@ -28,6 +28,7 @@ export const ErrorCode = {
   UNKNOWN_SHEET: "E_UNKNOWN_SHEET",
   UNKNOWN_RESULT: "E_UNKNOWN_RESULT",
   NO_RUNTIME: "E_NO_RUNTIME",
+  TIMEOUT: "E_TIMEOUT",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -1,0 +1,14 @@
+export { Session } from "./session.js";
+export type { RunSummary, RunOptions, NodeOutcome } from "./session.js";
+export { Activity, SheetView } from "./state.js";
+export type { NodeState } from "./state.js";
+export type { EngineEvent, EngineEventType, Freshness, Progress } from "./events.js";
+export { ResultStatus, RunStatus, RunMode, newId } from "./records.js";
+export type { ResultRecord, RunRecord, ResultError } from "./records.js";
+export type { Store, SheetInfo, SheetState, FileMeta, PutFileInput, HistoryPage, StoreChange, Viewport } from "./store.js";
+export { registerExecutor, executorFor } from "./executor.js";
+export type { Executor, ExecContext, FileSink, MetaCache } from "./executor.js";
+export { callNode, fileSink, metaCache } from "./execute.js";
+export { canonical, contentHash, recipeKey } from "./recipe-key.js";
+export { Semaphore, limits } from "./limits.js";
+export { openSession } from "./open.js";

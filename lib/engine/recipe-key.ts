@@ -1,0 +1,48 @@
+import { createHash } from "node:crypto";
+
+/**
+ * Canonical JSON: object keys sorted, `undefined` dropped, so equal values hash equal
+ * whatever order their keys were built in.
+ */
+export function canonical(value: unknown): string {
+  if (value === null || typeof value !== "object") {
+    if (typeof value === "number" && !Number.isFinite(value)) return `"${value}"`;
+    if (typeof value === "bigint") return `"${value}n"`;
+    if (typeof value === "function" || value === undefined) return "null";
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value instanceof Uint8Array) return `{"$bytes":"${createHash("sha256").update(value).digest("hex")}"}`;
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
+  const keys = Object.keys(value).sort();
+  let out = "{";
+  for (const k of keys) {
+    const v = (value as Record<string, unknown>)[k];
+    if (v === undefined) continue;
+    if (out.length > 1) out += ",";
+    out += `${JSON.stringify(k)}:${canonical(v)}`;
+  }
+  return `${out}}`;
+}
+
+export function hashText(text: string): string {
+  return createHash("sha256").update(text).digest("hex").slice(0, 40);
+}
+
+/** Content hash of a value. Files are path strings inside the content-addressed store, so a path names its content. */
+export function contentHash(value: unknown): string {
+  return hashText(canonical(value));
+}
+
+/** Marker entering the key for a function input: its realised value changes every run and must not make the node stale. */
+export const FN_INPUT_MARKER = "$fn";
+
+/**
+ * The recipe key of a node's next execution: its fingerprint, its own resolved inputs and
+ * the content hashes of the upstream output values it would consume. Upstream *values*
+ * enter the key, not upstream recipes, because AI nodes are not deterministic: two runs
+ * of the same recipe may differ, and what matters downstream is what was actually produced.
+ */
+export function recipeKey(fingerprintHash: string, ownInputs: Record<string, unknown>, upstreamHashes: Record<string, string>): string {
+  return hashText(`${fingerprintHash}|${canonical(ownInputs)}|${canonical(upstreamHashes)}`);
+}

@@ -1,0 +1,536 @@
+import { type Observable, distinctUntilChanged } from "rxjs";
+import {
+  DaggrError, ErrorCode, type Graph, type Node, InPort, OutPort, inputId, unknownName,
+} from "../graph/index.js";
+import type { EngineEvent } from "./events.js";
+import { executeNode } from "./execute.js";
+import { limits } from "./limits.js";
+import { type ResultRecord, type RunMode, RunMode as Modes, RunStatus, ResultStatus, newId } from "./records.js";
+import { runPlan, type Outcome } from "./scheduler.js";
+import { Activity, type NodeState, SheetView } from "./state.js";
+import type { HistoryPage, SheetInfo, Store } from "./store.js";
+
+/** How each node of a run was handled, for callers and tests. */
+export type NodeOutcome = "ran" | "cached" | "reused" | "failed" | "cancelled" | "blocked";
+
+export interface RunSummary {
+  runId: string;
+  status: RunStatus;
+  nodes: Record<string, NodeOutcome>;
+}
+
+export interface RunOptions {
+  /** `step`: this node alone; `to-here`: stale ancestors then this node; `all`: every stale node of its subgraph. */
+  mode?: RunMode;
+}
+
+interface RunHandle {
+  id: string;
+  mode: RunMode;
+  controller: AbortController;
+  done: Promise<RunSummary>;
+  roots: string[];
+}
+
+interface Active {
+  runId: string;
+  controller: AbortController;
+  done: Promise<Outcome>;
+}
+
+export interface SessionInit {
+  graph: Graph;
+  store: Store;
+  sheet: SheetInfo;
+  view: SheetView;
+  debounceMs: number;
+  /** Whether edits trigger automatic recomputes (off for one-shot `graph.call`). */
+  autorun: boolean;
+  onClose?: () => void;
+}
+
+/**
+ * A live session on one sheet: observe values and node states, edit inputs, run nodes,
+ * restore old results. Everything that happens is emitted on `events`.
+ *
+ * @example
+ * const s = await graph.session();
+ * s.value(upper.out.upper).subscribe((v) => console.log(v));
+ * s.set(upper.in.text, "hello");          // autorun FnNodes recompute
+ * await s.run(gen, { mode: "to-here" });   // remote nodes run when asked
+ */
+export class Session {
+  readonly graph: Graph;
+  readonly store: Store;
+  readonly sheetId: string;
+  /** Every engine event of this sheet. */
+  readonly events: Observable<EngineEvent>;
+  private readonly view: SheetView;
+  private readonly debounceMs: number;
+  private readonly autorun: boolean;
+  private readonly runs = new Map<string, RunHandle>();
+  private readonly active = new Map<string, Active>();
+  private readonly pendingEdits = new Set<string>();
+  private autorunTimer: ReturnType<typeof setTimeout> | undefined;
+  private autorunRun: RunHandle | undefined;
+  private writes: Promise<unknown> = Promise.resolve();
+  private refs = 1;
+  private closed = false;
+  private readonly onClose?: () => void;
+  sheet: SheetInfo;
+
+  constructor(init: SessionInit) {
+    this.graph = init.graph;
+    this.store = init.store;
+    this.sheet = init.sheet;
+    this.sheetId = init.sheet.id;
+    this.view = init.view;
+    this.debounceMs = init.debounceMs;
+    this.autorun = init.autorun;
+    this.events = this.view.events.asObservable();
+    this.onClose = init.onClose;
+  }
+
+  // ── reading ────────────────────────────────────────────────────────────────
+
+  /**
+   * The selected value of an output port (or the value of an editable input), as an
+   * Observable that emits the current value, then each change. Values change only when
+   * a node completes or a result is selected, so subscribers never see a half-updated graph.
+   */
+  value<T>(port: OutPort<T> | InPort<T>): Observable<T> {
+    this.checkPort(port);
+    if (port instanceof InPort) {
+      return this.view.value$(port.node.id, "in", port.port, () => this.view.inputValue(port.node, port.port)).pipe(distinctUntilChanged<unknown>()) as Observable<T>;
+    }
+    return this.view
+      .value$(port.node.id, "out", port.port, () => this.view.selected.get(port.node.id)?.outputs[port.port])
+      .pipe(distinctUntilChanged<unknown>()) as Observable<T>;
+  }
+
+  /** The current value of a port, synchronously. */
+  get<T>(port: OutPort<T> | InPort<T>): T {
+    this.checkPort(port);
+    if (port instanceof InPort) return this.view.inputValue(port.node, port.port) as T;
+    return this.view.selected.get(port.node.id)?.outputs[port.port] as T;
+  }
+
+  /** A node's state (freshness, activity, selection, progress, error) as an Observable. */
+  state(node: Node | string): Observable<NodeState> {
+    return this.view.state$(this.nodeOf(node).id).asObservable();
+  }
+
+  /** A node's state now. */
+  nodeState(node: Node | string): NodeState {
+    return this.view.state(this.nodeOf(node).id);
+  }
+
+  /** The selected result of a node, if it has one. */
+  selected(node: Node | string): ResultRecord | undefined {
+    return this.view.selected.get(this.nodeOf(node).id);
+  }
+
+  /** Whether an edge's downstream consumed its upstream's selected result. */
+  edgeFresh(edgeId: string): boolean {
+    return this.view.edgeIsFresh(edgeId);
+  }
+
+  /** The recipe key a node would run with now. */
+  currentKey(node: Node | string): string | undefined {
+    return this.view.key(this.nodeOf(node).id);
+  }
+
+  /** A page of a node's history, newest first. */
+  history(node: Node | string, page?: { before?: string; limit?: number }): Promise<HistoryPage> {
+    return this.store.listResults(this.sheetId, this.nodeOf(node).id, page);
+  }
+
+  /** Every editable input value by `node__port` (defaults included). */
+  inputValues(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const n of this.graph.nodes) for (const p of n.editablePorts()) out[inputId(n.id, p)] = this.view.inputValue(n, p);
+    return out;
+  }
+
+  // ── editing ────────────────────────────────────────────────────────────────
+
+  /**
+   * Edits an input (`node.in.port`, or its id `node__port`). Everything downstream turns
+   * stale at once; autorun nodes recompute after a short debounce, and a newer edit
+   * cancels the older recompute.
+   */
+  set(target: InPort | string, value: unknown, origin?: string): void {
+    this.setMany({ [typeof target === "string" ? target : inputId(target.node.id, target.port)]: value }, origin);
+  }
+
+  /** Edits several inputs at once (one recompute). */
+  setMany(values: Record<string, unknown>, origin?: string): void {
+    this.assertOpen();
+    const touched = new Set<string>();
+    const resolved = Object.entries(values).map(([id, v]) => ({ ...this.resolveInput(id), id, v }));
+    for (const { node, port, v } of resolved) {
+      this.view.setInput(node, port, v);
+      touched.add(node.id);
+      this.view.emit({ type: "input-changed", sheetId: this.sheetId, nodeId: node.id, port, value: v, origin });
+    }
+    this.persist(() => this.store.setInputs(this.sheetId, Object.fromEntries(resolved.map((r) => [r.id, r.v]))));
+    this.view.refresh(touched);
+    if (!this.autorun) return;
+    for (const id of touched) this.pendingEdits.add(id);
+    this.scheduleAutorun();
+  }
+
+  private scheduleAutorun(): void {
+    clearTimeout(this.autorunTimer);
+    this.autorunTimer = setTimeout(() => {
+      this.autorunTimer = undefined;
+      const roots = new Set(this.pendingEdits);
+      this.pendingEdits.clear();
+      const older = this.autorunRun;
+      if (older) {
+        for (const r of older.roots) roots.add(r);
+        older.controller.abort(new DaggrError(ErrorCode.CANCELLED, "Superseded by a newer edit."));
+      }
+      this.autorunRun = this.startRun(Modes.AUTO, [...roots]);
+      const mine = this.autorunRun;
+      void mine.done.then(() => {
+        if (this.autorunRun === mine) this.autorunRun = undefined;
+      });
+    }, this.debounceMs);
+  }
+
+  // ── running ────────────────────────────────────────────────────────────────
+
+  /**
+   * Runs a node. `step` executes it alone on the selected upstream values; `to-here`
+   * (the default) first brings every stale ancestor up to date (reusing stored results
+   * whose key matches) and then executes the node; `all` brings every stale node of the
+   * node's subgraph up to date (or of the whole graph when no node is given). An
+   * explicit run always executes the target anew and selects the new result.
+   */
+  run(node?: Node | string, options: RunOptions = {}): Promise<RunSummary> {
+    this.assertOpen();
+    const mode = options.mode ?? (node ? Modes.TO_HERE : Modes.ALL);
+    if (!Object.values(Modes).includes(mode) || mode === Modes.AUTO) {
+      throw unknownName(ErrorCode.BAD_OPTION, "run mode", String(mode), [Modes.STEP, Modes.TO_HERE, Modes.ALL]);
+    }
+    const target = node === undefined ? undefined : this.nodeOf(node).id;
+    if (mode !== Modes.ALL && !target) throw new DaggrError(ErrorCode.BAD_OPTION, `Run mode '${mode}' needs a node.`);
+    return this.startRun(mode, target ? [target] : []).done;
+  }
+
+  /** Cancels a run (its executing nodes are aborted, remote jobs included). */
+  cancel(runId: string): boolean {
+    const run = this.runs.get(runId);
+    run?.controller.abort(new DaggrError(ErrorCode.CANCELLED, "Cancelled by the user."));
+    return !!run;
+  }
+
+  /** Cancels the node's execution in progress, whichever run it belongs to. */
+  cancelNode(node: Node | string): boolean {
+    const a = this.active.get(this.nodeOf(node).id);
+    a?.controller.abort(new DaggrError(ErrorCode.CANCELLED, "Cancelled by the user."));
+    return !!a;
+  }
+
+  /** Resolves once no edit is waiting for its debounce and no run is in progress. */
+  async settled(): Promise<void> {
+    for (;;) {
+      if (this.autorunTimer) await new Promise((r) => setTimeout(r, this.debounceMs + 1));
+      else if (this.runs.size) await Promise.all([...this.runs.values()].map((r) => r.done));
+      else break;
+    }
+    await this.writes;
+  }
+
+  private startRun(mode: RunMode, roots: string[]): RunHandle {
+    const id = newId("r");
+    const controller = new AbortController();
+    const handle: RunHandle = { id, mode, controller, roots, done: undefined as unknown as Promise<RunSummary> };
+    this.runs.set(id, handle);
+    handle.done = this.execRun(handle).finally(() => this.runs.delete(id));
+    return handle;
+  }
+
+  private plan(mode: RunMode, roots: string[]): string[] {
+    const g = this.graph;
+    switch (mode) {
+      case Modes.STEP:
+        return roots;
+      case Modes.TO_HERE:
+        return g.ancestors(roots, true);
+      case Modes.ALL:
+        return roots.length ? g.subgraph(roots[0]!).nodes : g.nodes.map((n) => n.id);
+      default:
+        return g.descendants(roots, true);
+    }
+  }
+
+  private async execRun(run: RunHandle): Promise<RunSummary> {
+    const plan = this.plan(run.mode, run.roots);
+    const target = run.mode === Modes.STEP || run.mode === Modes.TO_HERE ? run.roots[0] : undefined;
+    const startedAt = Date.now();
+    const summary: RunSummary = { runId: run.id, status: RunStatus.DONE, nodes: {} };
+    if (run.mode !== Modes.AUTO) this.persist(() => this.store.putRun({ id: run.id, sheetId: this.sheetId, mode: run.mode, target, nodes: plan, status: RunStatus.RUNNING, startedAt }));
+    this.view.emit({ type: "run-started", sheetId: this.sheetId, runId: run.id, mode: run.mode, target, nodes: plan });
+    await runPlan(this.graph, plan, async (id, parents) => {
+      const { outcome, how } = await this.visit(run, id, id === target, parents);
+      if (how) summary.nodes[id] = how;
+      return outcome;
+    });
+    const values = Object.values(summary.nodes);
+    summary.status = run.controller.signal.aborted
+      ? RunStatus.CANCELLED
+      : values.includes("failed") || (target && summary.nodes[target] !== "ran")
+        ? RunStatus.FAILED
+        : RunStatus.DONE;
+    if (run.mode !== Modes.AUTO) {
+      this.persist(() => this.store.putRun({ id: run.id, sheetId: this.sheetId, mode: run.mode, target, nodes: plan, status: summary.status, startedAt, finishedAt: Date.now() }));
+    }
+    this.view.emit({ type: "run-finished", sheetId: this.sheetId, runId: run.id, status: summary.status });
+    return summary;
+  }
+
+  /** Decides what one node of a run does: reuse, restore a cached result, execute, or stop. */
+  private async visit(run: RunHandle, id: string, forced: boolean, parents: ReadonlyMap<string, Outcome>): Promise<{ outcome: Outcome; how?: NodeOutcome }> {
+    const node = this.graph.node(id);
+    const blocked = (reason: string) => {
+      if (run.mode !== Modes.AUTO) this.view.emit({ type: "node-blocked", sheetId: this.sheetId, runId: run.id, nodeId: id, reason });
+      return { outcome: "blocked" as Outcome, how: run.mode === Modes.AUTO ? undefined : ("blocked" as NodeOutcome) };
+    };
+    if (run.controller.signal.aborted) return { outcome: "cancelled" };
+    // A node already executing in another run is awaited, then judged afresh.
+    const busy = this.active.get(id);
+    if (busy && busy.runId !== run.id) await busy.done.catch(() => undefined);
+    if (run.controller.signal.aborted) return { outcome: "cancelled" };
+
+    const badParent = [...parents].find(([, o]) => o !== "ok");
+    if (badParent) return blocked(`'${badParent[0]}' ${badParent[1] === "blocked" ? "did not run" : badParent[1]}`);
+    if (forced) {
+      const missing = this.graph.parents(id).find((p) => !this.view.selected.has(p));
+      if (missing) {
+        const err = new DaggrError(ErrorCode.UPSTREAM_MISSING, `Node '${id}' reads from '${missing}', which has no result yet. Run '${id}' with mode 'to-here' to run '${missing}' first.`);
+        return this.fail(run, node, err);
+      }
+      return this.execute(run, node);
+    }
+    const stale = this.graph.parents(id).find((p) => this.view.freshnessOf(p) !== "fresh");
+    if (stale) return blocked(`'${stale}' is not up to date`);
+    if (this.view.freshnessOf(id) === "fresh") return { outcome: "ok", how: run.mode === Modes.AUTO ? undefined : "reused" };
+    const key = this.view.key(id);
+    const hit = key === undefined ? undefined : await this.store.findByKey(this.sheetId, id, key);
+    if (hit && this.view.key(id) === key) {
+      this.selectResult(hit);
+      this.view.emit({ type: "node-cached", sheetId: this.sheetId, runId: run.id, nodeId: id, result: hit });
+      return { outcome: "ok", how: "cached" };
+    }
+    if (run.mode === Modes.AUTO && !this.graph.autorunOf(node)) return { outcome: "blocked" };
+    return this.execute(run, node);
+  }
+
+  private async execute(run: RunHandle, node: Node): Promise<{ outcome: Outcome; how: NodeOutcome }> {
+    const id = node.id;
+    const controller = new AbortController();
+    const onRunAbort = () => controller.abort(run.controller.signal.reason);
+    run.controller.signal.addEventListener("abort", onRunAbort, { once: true });
+    let resolveDone!: (o: Outcome) => void;
+    const done = new Promise<Outcome>((r) => (resolveDone = r));
+    this.active.set(id, { runId: run.id, controller, done });
+    try {
+      const record = await executeNode({
+        node,
+        view: this.view,
+        store: this.store,
+        runId: run.id,
+        signal: controller.signal,
+        limiter: limits.for(node),
+        onQueued: () => {
+          this.view.patchState(id, { activity: Activity.QUEUED, runId: run.id, error: undefined, progress: undefined, partial: undefined });
+          this.view.emit({ type: "node-queued", sheetId: this.sheetId, runId: run.id, nodeId: id });
+        },
+        onStarted: (startedAt) => {
+          this.view.patchState(id, { activity: Activity.RUNNING, runId: run.id, startedAt, error: undefined, progress: undefined, partial: undefined });
+          this.view.emit({ type: "node-started", sheetId: this.sheetId, runId: run.id, nodeId: id, startedAt });
+        },
+        onProgress: (progress) => {
+          this.view.patchState(id, { progress });
+          this.view.emit({ type: "node-progress", sheetId: this.sheetId, runId: run.id, nodeId: id, progress });
+        },
+        onPartial: (outputs) => {
+          this.view.patchState(id, { partial: outputs });
+          this.view.emit({ type: "node-partial", sheetId: this.sheetId, runId: run.id, nodeId: id, outputs });
+        },
+      });
+      const ok = record.status === ResultStatus.SUCCESS;
+      await this.store.commitResult(record, { select: ok });
+      const count = this.view.state(id).count + 1;
+      if (ok) {
+        this.view.patchState(id, { activity: Activity.IDLE, count, progress: undefined, partial: undefined, error: undefined });
+        this.selectResult(record, false);
+        this.view.emit({ type: "node-completed", sheetId: this.sheetId, runId: run.id, nodeId: id, result: record });
+        resolveDone("ok");
+        return { outcome: "ok", how: "ran" };
+      }
+      const cancelled = record.status === ResultStatus.CANCELLED;
+      this.view.patchState(id, { activity: cancelled ? Activity.CANCELLED : Activity.FAILED, count, error: record.error, progress: undefined });
+      this.view.emit(
+        cancelled
+          ? { type: "node-cancelled", sheetId: this.sheetId, runId: run.id, nodeId: id, result: record }
+          : { type: "node-failed", sheetId: this.sheetId, runId: run.id, nodeId: id, result: record, error: record.error! },
+      );
+      resolveDone(cancelled ? "cancelled" : "failed");
+      return { outcome: cancelled ? "cancelled" : "failed", how: cancelled ? "cancelled" : "failed" };
+    } finally {
+      run.controller.signal.removeEventListener("abort", onRunAbort);
+      resolveDone("failed");
+      if (this.active.get(id)?.done === done) this.active.delete(id);
+    }
+  }
+
+  private async fail(run: RunHandle, node: Node, err: DaggrError): Promise<{ outcome: Outcome; how: NodeOutcome }> {
+    const now = Date.now();
+    const record: ResultRecord = {
+      id: newId("x"), nodeId: node.id, sheetId: this.sheetId, runId: run.id, key: this.view.key(node.id) ?? "",
+      inputs: {}, upstream: {}, outputs: {}, outputHashes: {}, status: ResultStatus.FAILED,
+      error: { code: err.code, message: err.message }, startedAt: now, ms: 0, files: [],
+    };
+    await this.store.commitResult(record, { select: false });
+    this.view.patchState(node.id, { activity: Activity.FAILED, error: record.error, count: this.view.state(node.id).count + 1 });
+    this.view.emit({ type: "node-failed", sheetId: this.sheetId, runId: run.id, nodeId: node.id, result: record, error: record.error! });
+    return { outcome: "failed", how: "failed" };
+  }
+
+  private selectResult(record: ResultRecord, persist = true): void {
+    this.view.select(record);
+    this.view.refresh([record.nodeId], [record.nodeId]);
+    if (persist) this.persist(() => this.store.setSelections(this.sheetId, { [record.nodeId]: record.id }));
+  }
+
+  // ── history ────────────────────────────────────────────────────────────────
+
+  /**
+   * Selects an older result of a node and restores what made it: that result's own
+   * inputs go back into the sheet, and the upstream results it consumed are selected,
+   * recursively. Every other node downstream then selects its newest result whose key
+   * matches its new current key, if there is one; otherwise it shows stale.
+   */
+  async select(node: Node | string, resultId: string): Promise<void> {
+    this.assertOpen();
+    const nodeId = this.nodeOf(node).id;
+    const first = await this.store.getResult(this.sheetId, resultId);
+    if (!first || first.nodeId !== nodeId) {
+      throw new DaggrError(ErrorCode.UNKNOWN_RESULT, `Node '${nodeId}' has no result '${resultId}' in this sheet.`, { got: resultId });
+    }
+    if (first.status !== ResultStatus.SUCCESS) {
+      throw new DaggrError(ErrorCode.UNKNOWN_RESULT, `Result '${resultId}' of node '${nodeId}' ${first.status}; only successful results can be selected.`, { got: resultId });
+    }
+    // 1. Walk the provenance chain upward, restoring inputs and selections.
+    const restored = new Map<string, ResultRecord>();
+    const inputs: Record<string, unknown> = {};
+    const stack = [first];
+    while (stack.length) {
+      const r = stack.pop()!;
+      if (restored.has(r.nodeId) || !this.graph.has(r.nodeId)) continue;
+      restored.set(r.nodeId, r);
+      const n = this.graph.node(r.nodeId);
+      for (const port of n.editablePorts()) {
+        if (port in r.inputs) {
+          inputs[inputId(n.id, port)] = r.inputs[port];
+          this.view.setInput(n, port, r.inputs[port]);
+        }
+      }
+      for (const upId of Object.values(r.upstream)) {
+        const up = await this.store.getResult(this.sheetId, upId);
+        if (up) stack.push(up);
+      }
+    }
+    const selections: Record<string, string | null> = {};
+    for (const r of restored.values()) {
+      this.view.select(r);
+      selections[r.nodeId] = r.id;
+    }
+    for (const [id, value] of Object.entries(inputs)) {
+      const { node: n, port } = this.resolveInput(id);
+      this.view.emit({ type: "input-changed", sheetId: this.sheetId, nodeId: n.id, port, value, origin: "restore" });
+    }
+    this.view.refresh(restored.keys(), restored.keys());
+    // 2. Cascade: every other downstream node picks its newest result matching its new key.
+    for (const id of this.graph.descendants(restored.keys())) {
+      if (restored.has(id)) continue;
+      const key = this.view.key(id);
+      const sel = this.view.selected.get(id);
+      if (key === undefined || sel?.key === key) continue;
+      const match = await this.store.findByKey(this.sheetId, id, key);
+      if (match) {
+        this.view.select(match);
+        this.view.refresh([id], [id]);
+        selections[id] = match.id;
+      }
+    }
+    this.persist(async () => {
+      if (Object.keys(inputs).length) await this.store.setInputs(this.sheetId, inputs);
+      await this.store.setSelections(this.sheetId, selections);
+    });
+    await this.writes;
+  }
+
+  // ── lifecycle ──────────────────────────────────────────────────────────────
+
+  /** @internal Another handle on the same sheet. */
+  retain(): this {
+    this.refs++;
+    return this;
+  }
+
+  /** Releases this handle; the last one cancels pending runs and frees the session. */
+  async close(): Promise<void> {
+    if (--this.refs > 0 || this.closed) return;
+    this.closed = true;
+    clearTimeout(this.autorunTimer);
+    for (const r of this.runs.values()) r.controller.abort(new DaggrError(ErrorCode.CANCELLED, "Session closed."));
+    await Promise.all([...this.runs.values()].map((r) => r.done));
+    await this.writes;
+    this.view.complete();
+    this.onClose?.();
+  }
+
+  // ── helpers ────────────────────────────────────────────────────────────────
+
+  /** Serialises store writes of edits and selections so they land in order. */
+  private persist(write: () => Promise<unknown>): void {
+    this.writes = this.writes.then(write).catch((e) => {
+      this.view.emit({ type: "node-progress", sheetId: this.sheetId, runId: "", nodeId: "", progress: { text: `Could not save: ${(e as Error).message}` } });
+    });
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new DaggrError(ErrorCode.BAD_OPTION, "This session is closed.");
+  }
+
+  private nodeOf(node: Node | string): Node {
+    if (typeof node === "string") return this.graph.node(node);
+    if (!this.graph.has(node.id) || this.graph.node(node.id) !== node) {
+      throw unknownName(ErrorCode.UNKNOWN_NODE, "node", node.id, this.graph.nodes.map((n) => n.id), "It is not part of this graph.");
+    }
+    return node;
+  }
+
+  private checkPort(port: OutPort | InPort): void {
+    if (!(port instanceof OutPort) && !(port instanceof InPort)) {
+      throw new DaggrError(ErrorCode.UNKNOWN_PORT, `Expected a port reference such as node.out.image or node.in.prompt, got ${typeof port}.`);
+    }
+    this.nodeOf(port.node);
+  }
+
+  /** Parses `node__port` (or the node and port of an InPort) into an editable input, with did-you-mean errors. */
+  private resolveInput(id: string): { node: Node; port: string } {
+    const all = this.graph.inputIds();
+    const sep = id.lastIndexOf("__");
+    const nodeId = sep > 0 ? id.slice(0, sep) : "";
+    const port = sep > 0 ? id.slice(sep + 2) : "";
+    if (!this.graph.has(nodeId) || !this.graph.node(nodeId).editablePorts().includes(port)) {
+      throw unknownName(ErrorCode.UNKNOWN_INPUT_ID, "input", id, all, "Inputs are named node__port.");
+    }
+    return { node: this.graph.node(nodeId), port };
+  }
+}

@@ -1,0 +1,16 @@
+import { Graph, FnNode, InputNode, gr, MemoryStore } from "../../lib/index.js";
+const a = new FnNode(({ text }: any) => text.toUpperCase(), { name: "upper", inputs: { text: gr.Textbox({ value: "hi" }) }, outputs: { upper: gr.Textbox() } });
+const b = new FnNode(({ x }: any) => x + "!", { name: "bang", inputs: { x: a.out.upper }, outputs: { y: gr.Textbox() } });
+const c = new FnNode(({ x }: any) => x + "?", { name: "q", inputs: { x: a.out.upper }, outputs: { y: gr.Textbox() } });
+let joins = 0;
+const d = new FnNode(({ p, q }: any) => { joins++; return p + q; }, { name: "join", inputs: { p: b.out.y, q: c.out.y }, outputs: { z: gr.Textbox() } });
+const g = new Graph({ name: "Smoke", nodes: [d], persistKey: false });
+const s = await g.session({ store: new MemoryStore(), debounceMs: 10 });
+s.value(d.out.z).subscribe((v) => console.log("z =", v));
+console.log(await s.run(d, { mode: "to-here" }));
+s.set(a.in.text, "yo");
+console.log(s.nodeState("join").freshness);
+await s.settled();
+console.log("joins", joins, s.nodeState("join"));
+console.log(await g.call({ upper__text: "call" }));
+console.log(await b.test());
