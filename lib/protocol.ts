@@ -1,0 +1,226 @@
+/**
+ * The wire protocol between a daggr server and `<daggr-canvas>` (documented in
+ * docs/protocol.md). Types only: the browser bundle imports this file and nothing
+ * else of the server. Every message carries the protocol version `v`.
+ *
+ * On connect the client sends `hello`; the server answers with one `snapshot` (graph,
+ * sheet state, first history page of each node). After that it sends only deltas:
+ * `event` messages (the engine's event union, serialised) and `sheets` when the sheet
+ * list changes. No message ever re-sends the whole graph.
+ */
+export const PROTOCOL_VERSION = 1;
+
+// ── values on the wire ───────────────────────────────────────────────────────
+
+/** A file as the browser sees it: only a server-minted id and its URL, never a path. */
+export interface FileRef {
+  $file: string;
+  url: string;
+  name: string;
+  mime: string;
+  size: number;
+}
+
+/** A component descriptor (`gr.*`), as the graph holds it. */
+export interface ComponentWire {
+  $kind: "component";
+  type: string;
+  props: Record<string, unknown>;
+}
+
+export interface NodeWire {
+  id: string;
+  name: string;
+  kind: "fn" | "gradio" | "inference" | "input" | "choice";
+  inputs: Array<{ port: string; source: "component" | "port" | "fixed" | "fn"; component?: ComponentWire; from?: { node: string; port: string }; value?: unknown }>;
+  outputs: Array<{ port: string; component: ComponentWire | null }>;
+  autorun: boolean;
+  link?: string;
+  config: Record<string, unknown>;
+}
+
+export interface EdgeWire {
+  id: string;
+  from: { node: string; port: string };
+  to: { node: string; port: string };
+}
+
+export interface GraphWire {
+  name: string;
+  nodes: NodeWire[];
+  edges: EdgeWire[];
+  subgraphs: Array<{ id: string; nodes: string[] }>;
+}
+
+export type Freshness = "fresh" | "stale" | "empty";
+export type Activity = "idle" | "queued" | "running" | "failed" | "cancelled";
+
+export interface ProgressWire {
+  fraction?: number;
+  text?: string;
+  queuePosition?: number;
+  queueSize?: number;
+  eta?: number;
+}
+
+export interface ErrorWire {
+  code?: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/** A result record with file paths replaced by FileRefs. */
+export interface ResultWire {
+  id: string;
+  nodeId: string;
+  runId: string;
+  key: string;
+  inputs: Record<string, unknown>;
+  upstream: Record<string, string>;
+  outputs: Record<string, unknown>;
+  status: "success" | "failed" | "cancelled" | "interrupted";
+  error?: ErrorWire;
+  startedAt: number;
+  ms: number;
+  servedBy?: string;
+}
+
+export interface NodeStateWire {
+  nodeId: string;
+  freshness: Freshness;
+  activity: Activity;
+  selectedId: string | null;
+  count: number;
+  runId?: string;
+  startedAt?: number;
+  lastMs?: number;
+  progress?: ProgressWire;
+  partial?: Record<string, unknown>;
+  error?: ErrorWire;
+}
+
+export interface SheetWire {
+  id: string;
+  name: string;
+  createdAt: number;
+  updatedAt: number;
+  revision: number;
+  viewport?: { x: number; y: number; zoom: number };
+  choices?: Record<string, string>;
+}
+
+export type RunModeWire = "step" | "to-here" | "all";
+
+/** The engine's event union, serialised (results as ResultWire, values with FileRefs). */
+export type EventWire =
+  | { type: "run-started"; runId: string; mode: RunModeWire | "auto"; target?: string; nodes: string[] }
+  | { type: "run-finished"; runId: string; status: "running" | "done" | "failed" | "cancelled" | "interrupted" }
+  | { type: "node-queued"; runId: string; nodeId: string }
+  | { type: "node-started"; runId: string; nodeId: string; startedAt: number }
+  | { type: "node-progress"; runId: string; nodeId: string; progress: ProgressWire }
+  | { type: "node-partial"; runId: string; nodeId: string; outputs: Record<string, unknown> }
+  | { type: "node-cached"; runId: string; nodeId: string; result: ResultWire }
+  | { type: "node-completed"; runId: string; nodeId: string; result: ResultWire }
+  | { type: "node-failed"; runId: string; nodeId: string; result: ResultWire; error: ErrorWire }
+  | { type: "node-cancelled"; runId: string; nodeId: string; result: ResultWire }
+  | { type: "node-blocked"; runId: string; nodeId: string; reason: string }
+  | { type: "input-changed"; nodeId: string; port: string; value: unknown; origin?: string }
+  | { type: "selection-changed"; nodeId: string; resultId: string | null; result?: ResultWire }
+  | { type: "freshness-changed"; nodes: Record<string, Freshness>; edges: Record<string, boolean> };
+
+// ── server → client ──────────────────────────────────────────────────────────
+
+export interface SnapshotMessage {
+  v: typeof PROTOCOL_VERSION;
+  type: "snapshot";
+  /** Echoes the `hello` request id. */
+  re?: string;
+  user: string;
+  graph: GraphWire;
+  sheet: SheetWire;
+  sheets: SheetWire[];
+  /** Every editable input's value by `node__port` (defaults included). */
+  inputs: Record<string, unknown>;
+  nodes: Record<string, NodeStateWire>;
+  edges: Record<string, boolean>;
+  /** The selected result of each node that has one. */
+  results: Record<string, ResultWire>;
+  /** How many results each node has (history arrows show ‹ i/n ›). */
+  counts: Record<string, number>;
+}
+
+export interface EventMessage {
+  v: typeof PROTOCOL_VERSION;
+  type: "event";
+  sheetId: string;
+  event: EventWire;
+}
+
+export interface SheetsMessage {
+  v: typeof PROTOCOL_VERSION;
+  type: "sheets";
+  sheets: SheetWire[];
+  /** The sheet this connection is on now. */
+  current: string;
+}
+
+export interface HistoryMessage {
+  v: typeof PROTOCOL_VERSION;
+  type: "history";
+  re?: string;
+  nodeId: string;
+  /** Newest first. */
+  results: ResultWire[];
+  total: number;
+}
+
+export interface AckMessage {
+  v: typeof PROTOCOL_VERSION;
+  type: "ack";
+  re: string;
+  /** The run id for `run`, the sheet for sheet actions. */
+  result?: unknown;
+}
+
+export interface ErrorMessage {
+  v: typeof PROTOCOL_VERSION;
+  type: "error";
+  re?: string;
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export type ServerMessage = SnapshotMessage | EventMessage | SheetsMessage | HistoryMessage | AckMessage | ErrorMessage;
+
+// ── client → server ──────────────────────────────────────────────────────────
+
+interface Base {
+  v: typeof PROTOCOL_VERSION;
+  /** Request id, echoed as `re` in the reply. */
+  id?: string;
+}
+
+export type ClientMessage =
+  | (Base & { type: "hello"; sheet?: string })
+  | (Base & { type: "set-input"; nodeId: string; port: string; value: unknown })
+  | (Base & { type: "run"; nodeId?: string; mode: RunModeWire })
+  | (Base & { type: "cancel"; runId?: string; nodeId?: string })
+  | (Base & { type: "select-result"; nodeId: string; resultId: string })
+  | (Base & { type: "history"; nodeId: string; before?: string; limit?: number })
+  | (Base & { type: "sheet-create"; name?: string })
+  | (Base & { type: "sheet-rename"; sheetId: string; name: string })
+  | (Base & { type: "sheet-delete"; sheetId: string })
+  | (Base & { type: "sheet-switch"; sheetId: string })
+  | (Base & { type: "viewport"; x: number; y: number; zoom: number })
+  | (Base & { type: "choice"; nodeId: string; variant: string });
+
+export type ClientMessageType = ClientMessage["type"];
+
+/**
+ * Uploads: `POST /upload` with the raw file as the body (`Content-Type` its MIME type,
+ * `X-Filename` its name) returns a FileRef; the client then sends `set-input` with the
+ * FileRef as the value. The server turns a FileRef into the stored file's local path,
+ * so a client can never make a node read an arbitrary path.
+ */
+export type UploadResponse = FileRef;
