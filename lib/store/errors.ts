@@ -1,0 +1,43 @@
+import { DaggrError, type DaggrErrorDetails, type ErrorCode } from "../graph/index.js";
+
+/**
+ * Codes of the mistakes and conditions the store can name. They live here rather than
+ * in `graph/errors.ts` so persistence stays one folder; the strings follow the same
+ * `E_…` scheme and a `StoreError` is a `DaggrError`, so callers catch one type.
+ */
+export const StoreErrorCode = {
+  /** Another process (or another handle in this one) holds the database. */
+  STORE_LOCKED: "E_STORE_LOCKED",
+  /** The database was written by a newer daggr, or no migration path exists. */
+  STORE_SCHEMA: "E_STORE_SCHEMA",
+  /** A `persistKey` that cannot name a directory. */
+  BAD_PERSIST_KEY: "E_BAD_PERSIST_KEY",
+  /** A finished result is immutable: its id was committed already. */
+  RESULT_EXISTS: "E_RESULT_EXISTS",
+  /** A record names a file id the files store does not hold. */
+  UNKNOWN_FILE: "E_UNKNOWN_FILE",
+  /** A key part (node id, input name…) contains a character the key layout reserves. */
+  BAD_KEY: "E_BAD_KEY",
+} as const;
+export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];
+
+/**
+ * A coded store error. `instanceof DaggrError` holds, and `code` is one of
+ * {@link StoreErrorCode}.
+ *
+ * @example
+ * try { await openStore({ persistKey: "my-app" }); }
+ * catch (e) { if (isStoreLocked(e)) { console.error(e.message); process.exit(1); } throw e; }
+ */
+export class StoreError extends DaggrError {
+  override name = "StoreError";
+  constructor(code: StoreErrorCode, message: string, details: DaggrErrorDetails = {}) {
+    // DaggrError types its code as the graph's union; the store's codes extend it.
+    super(code as unknown as ErrorCode, message, details);
+  }
+}
+
+/** True when `e` is the "already in use by another daggr process" error. */
+export function isStoreLocked(e: unknown): e is StoreError {
+  return e instanceof StoreError && (e.code as string) === StoreErrorCode.STORE_LOCKED;
+}

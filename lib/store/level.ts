@@ -1,0 +1,338 @@
+import { DaggrError, ErrorCode } from "../graph/index.js";
+import { newId, ResultStatus, RunStatus, type ResultRecord, type RunRecord } from "../engine/records.js";
+import type { FileMeta, HistoryPage, PutFileInput, SheetInfo, SheetState, Store, StoreChange } from "../engine/store.js";
+import { Claims } from "./claims.js";
+import { StoreError, StoreErrorCode } from "./errors.js";
+import { fileIdsIn } from "./file-refs.js";
+import { FilesDir, isFileId } from "./files.js";
+import { purgeSheet } from "./level-gc.js";
+import { holder, K, lastPart, under } from "./level-keys.js";
+import { openLocked, type DB } from "./lock.js";
+import { migrate, MIGRATIONS, SCHEMA_VERSION, type Migration } from "./migrations.js";
+import { recover } from "./recovery.js";
+
+export interface LevelStoreOptions {
+  /** The app's directory, `<home>/apps/<persistKey>`: holds `db/`, `claims/`, `owner.json`. */
+  appDir: string;
+  /** The shared blobs directory, `<home>/files`. */
+  filesDir: string;
+  /** Target schema version and steps; for upgrade tests. */
+  schemaVersion?: number;
+  migrations?: readonly Migration[];
+}
+
+type StoredFile = Omit<FileMeta, "path">;
+type Op = { type: "put"; key: string; value: unknown } | { type: "del"; key: string };
+
+/**
+ * The store on LevelDB (`level`): one database per app, every multi-key change in one
+ * atomic batch, history paged by key range. See `level-keys.ts` for the layout and
+ * `index.ts` for where it lives on disk.
+ *
+ * Writes go through one queue, so read-modify-write steps (counts, revisions, file
+ * references) never interleave; reads of several keys use a LevelDB snapshot instead.
+ *
+ * @example
+ * const store = await LevelStore.open({ appDir: "/tmp/d/apps/demo", filesDir: "/tmp/d/files" });
+ * const sheet = await store.createSheet("local");
+ */
+export class LevelStore implements Store {
+  readonly filesDir: string;
+  private readonly files: FilesDir;
+  private readonly claims: Claims;
+  private readonly listeners = new Set<(c: StoreChange) => void>();
+  /** Files put through this handle and not referenced yet: the GC must not take them. */
+  private readonly unreferenced = new Set<string>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed?: Promise<void>;
+
+  private constructor(
+    private readonly db: DB,
+    options: LevelStoreOptions,
+    /** Runs recovery found in flight and marked interrupted on open. */
+    readonly interruptedRuns: readonly string[],
+  ) {
+    this.files = new FilesDir(options.filesDir);
+    this.filesDir = this.files.dir;
+    this.claims = new Claims(options.appDir, this.files);
+  }
+
+  /**
+   * Opens (creating if needed) the app's database: takes the single-writer lock
+   * (`E_STORE_LOCKED` if taken), migrates the schema, then recovers from any crash.
+   */
+  static async open(options: LevelStoreOptions): Promise<LevelStore> {
+    const db = await openLocked(options.appDir);
+    try {
+      await migrate(db, options.schemaVersion ?? SCHEMA_VERSION, options.migrations ?? MIGRATIONS);
+      const claims = new Claims(options.appDir, new FilesDir(options.filesDir));
+      const { interrupted } = await recover(db, claims);
+      return new LevelStore(db, options, interrupted);
+    } catch (e) {
+      await db.close();
+      throw e;
+    }
+  }
+
+  /** Runs `fn` after every write queued before it. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private emit(change: StoreChange) {
+    for (const l of this.listeners) {
+      try {
+        l(change);
+      } catch (e) {
+        // The change is committed whatever a listener does; do not fail the write.
+        process.emitWarning(`daggr store listener threw: ${(e as Error)?.stack ?? e}`);
+      }
+    }
+  }
+
+  private async sheetOrThrow(id: string): Promise<SheetInfo> {
+    const info = (await this.db.get(K.sheet(id))) as SheetInfo | undefined;
+    if (!info) throw new DaggrError(ErrorCode.UNKNOWN_SHEET, `Unknown sheet '${id}'.`, { got: id });
+    return info;
+  }
+
+  async listSheets(user: string): Promise<SheetInfo[]> {
+    const ids: string[] = [];
+    for await (const k of this.db.keys({ ...under("user-sheet", user), reverse: true })) ids.push(lastPart(k));
+    if (!ids.length) return [];
+    const infos = (await this.db.getMany(ids.map(K.sheet))) as (SheetInfo | undefined)[];
+    return infos.filter((i): i is SheetInfo => !!i);
+  }
+
+  createSheet(user: string, name?: string): Promise<SheetInfo> {
+    return this.serial(async () => {
+      const taken = new Set((await this.listSheets(user)).map((s) => s.name));
+      let n = 1;
+      while (taken.has(`Sheet ${n}`)) n++;
+      const now = Date.now();
+      const info: SheetInfo = { id: newId("s"), user, name: name ?? `Sheet ${n}`, createdAt: now, updatedAt: now, revision: 0 };
+      await this.db.batch([
+        { type: "put", key: K.sheet(info.id), value: info },
+        { type: "put", key: K.userSheet(user, info.id), value: 0 },
+      ]);
+      this.emit({ type: "sheets", user });
+      return info;
+    });
+  }
+
+  async getSheet(sheetId: string): Promise<SheetInfo | undefined> {
+    return (await this.db.get(K.sheet(sheetId))) as SheetInfo | undefined;
+  }
+
+  updateSheet(sheetId: string, patch: Partial<Pick<SheetInfo, "name" | "viewport" | "choices">>): Promise<SheetInfo> {
+    return this.serial(async () => {
+      const info: SheetInfo = { ...(await this.sheetOrThrow(sheetId)), ...patch, updatedAt: Date.now() };
+      await this.db.put(K.sheet(sheetId), info);
+      this.emit({ type: "sheets", user: info.user });
+      return info;
+    });
+  }
+
+  deleteSheet(sheetId: string): Promise<void> {
+    return this.serial(async () => {
+      const info = await this.sheetOrThrow(sheetId);
+      await this.db.batch([
+        { type: "del", key: K.sheet(sheetId) },
+        { type: "del", key: K.userSheet(info.user, sheetId) },
+        { type: "put", key: K.trash(sheetId), value: info.user },
+      ]);
+      await purgeSheet(this.db, this.claims, sheetId, this.unreferenced);
+      this.emit({ type: "sheets", user: info.user });
+    });
+  }
+
+  async loadSheet(sheetId: string): Promise<SheetState> {
+    const snapshot = this.db.snapshot();
+    try {
+      const sheet = (await this.db.get(K.sheet(sheetId), { snapshot })) as SheetInfo | undefined;
+      if (!sheet) throw new DaggrError(ErrorCode.UNKNOWN_SHEET, `Unknown sheet '${sheetId}'.`, { got: sheetId });
+      const read = async (family: string) => {
+        const out: Record<string, any> = {};
+        for await (const [k, v] of this.db.iterator({ ...under(family, sheetId), snapshot })) out[lastPart(k)] = v;
+        return out;
+      };
+      const [inputs, selections, counts] = await Promise.all([read("input"), read("sel"), read("count")]);
+      const picked = Object.entries(selections as Record<string, string>);
+      const records = picked.length ? await this.db.getMany(picked.map(([node, id]) => K.result(sheetId, node, id)), { snapshot }) : [];
+      const selected = records.filter((r): r is ResultRecord => !!r);
+      return { sheet, inputs, selections, selected, counts };
+    } finally {
+      await snapshot.close();
+    }
+  }
+
+  setInputs(sheetId: string, values: Record<string, unknown>): Promise<number> {
+    return this.serial(async () => {
+      const info = await this.sheetOrThrow(sheetId);
+      const names = Object.keys(values);
+      const old = names.length ? await this.db.getMany(names.map((n) => K.input(sheetId, n))) : [];
+      const ops: Op[] = [];
+      for (const [i, name] of names.entries()) {
+        const v = values[name];
+        ops.push(v === undefined ? { type: "del", key: K.input(sheetId, name) } : { type: "put", key: K.input(sheetId, name), value: v });
+        ops.push(...(await this.refOps(sheetId, holder.input(name), fileIdsIn(old[i], this.files), fileIdsIn(v, this.files))));
+      }
+      const revision = info.revision + 1;
+      ops.push({ type: "put", key: K.sheet(sheetId), value: { ...info, revision } });
+      await this.db.batch(ops as any);
+      this.emit({ type: "inputs", sheetId, values, revision });
+      return revision;
+    });
+  }
+
+  /** Ops moving a holder's file references from `before` to `after` (known files only). */
+  private async refOps(sheetId: string, who: string, before: string[], after: string[]): Promise<Op[]> {
+    const ops: Op[] = [];
+    for (const id of before) {
+      if (after.includes(id)) continue;
+      ops.push({ type: "del", key: K.ref(id, sheetId, who) }, { type: "del", key: K.sheetRef(sheetId, id, who) });
+    }
+    const known = after.length ? await this.db.getMany(after.map(K.file)) : [];
+    for (const [i, id] of after.entries()) {
+      if (known[i] === undefined) continue;
+      ops.push({ type: "put", key: K.ref(id, sheetId, who), value: 0 }, { type: "put", key: K.sheetRef(sheetId, id, who), value: 0 });
+      this.unreferenced.delete(id);
+    }
+    return ops;
+  }
+
+  setSelections(sheetId: string, selections: Record<string, string | null>): Promise<number> {
+    return this.serial(async () => {
+      const info = await this.sheetOrThrow(sheetId);
+      const ops: Op[] = Object.entries(selections).map(([node, id]) =>
+        id === null ? { type: "del", key: K.sel(sheetId, node) } : { type: "put", key: K.sel(sheetId, node), value: id },
+      );
+      const revision = info.revision + 1;
+      ops.push({ type: "put", key: K.sheet(sheetId), value: { ...info, revision } });
+      await this.db.batch(ops as any);
+      this.emit({ type: "selections", sheetId, selections, revision });
+      return revision;
+    });
+  }
+
+  commitResult(record: ResultRecord, options: { select: boolean }): Promise<void> {
+    return this.serial(async () => {
+      const { sheetId, nodeId, id } = record;
+      const info = await this.sheetOrThrow(sheetId);
+      if ((await this.db.get(K.resultNode(sheetId, id))) !== undefined) {
+        throw new StoreError(StoreErrorCode.RESULT_EXISTS, `Result '${id}' of node '${nodeId}' is already committed; a finished result never changes. Commit a new record with a new id (newId("r")).`, { got: id });
+      }
+      const fileIds = [...new Set(record.files)];
+      const metas = fileIds.length ? await this.db.getMany(fileIds.map((f) => (isFileId(f) ? K.file(f) : K.file("-")))) : [];
+      const missing = fileIds.filter((_, i) => metas[i] === undefined);
+      if (missing.length) {
+        throw new StoreError(StoreErrorCode.UNKNOWN_FILE, `Result '${id}' of node '${nodeId}' references file(s) ${missing.map((m) => `'${m}'`).join(", ")} that the files store does not hold. Put each file with store.putFile() and reference the returned id.`, { got: missing[0] });
+      }
+      const count = ((await this.db.get(K.count(sheetId, nodeId))) as number | undefined) ?? 0;
+      const ops: Op[] = [
+        { type: "put", key: K.result(sheetId, nodeId, id), value: record },
+        { type: "put", key: K.resultNode(sheetId, id), value: nodeId },
+        { type: "put", key: K.count(sheetId, nodeId), value: count + 1 },
+        ...(await this.refOps(sheetId, holder.result(id), [], fileIds)),
+      ];
+      if (record.status === ResultStatus.SUCCESS) ops.push({ type: "put", key: K.byKey(sheetId, nodeId, record.key), value: id });
+      if (options.select) {
+        ops.push({ type: "put", key: K.sel(sheetId, nodeId), value: id });
+        ops.push({ type: "put", key: K.sheet(sheetId), value: { ...info, revision: info.revision + 1 } });
+      }
+      await this.db.batch(ops as any);
+      this.emit({ type: "result", sheetId, record, selected: options.select });
+    });
+  }
+
+  async getResult(sheetId: string, resultId: string): Promise<ResultRecord | undefined> {
+    const nodeId = (await this.db.get(K.resultNode(sheetId, resultId))) as string | undefined;
+    return nodeId === undefined ? undefined : ((await this.db.get(K.result(sheetId, nodeId, resultId))) as ResultRecord | undefined);
+  }
+
+  async findByKey(sheetId: string, nodeId: string, key: string): Promise<ResultRecord | undefined> {
+    const id = (await this.db.get(K.byKey(sheetId, nodeId, key))) as string | undefined;
+    return id === undefined ? undefined : ((await this.db.get(K.result(sheetId, nodeId, id))) as ResultRecord | undefined);
+  }
+
+  async listResults(sheetId: string, nodeId: string, page: { before?: string; limit?: number } = {}): Promise<HistoryPage> {
+    const snapshot = this.db.snapshot();
+    try {
+      if ((await this.db.get(K.sheet(sheetId), { snapshot })) === undefined) {
+        throw new DaggrError(ErrorCode.UNKNOWN_SHEET, `Unknown sheet '${sheetId}'.`, { got: sheetId });
+      }
+      const total = ((await this.db.get(K.count(sheetId, nodeId), { snapshot })) as number | undefined) ?? 0;
+      const range = under("result", sheetId, nodeId);
+      if (page.before) range.lt = K.result(sheetId, nodeId, page.before);
+      const results = (await this.db.values({ ...range, reverse: true, limit: page.limit ?? 20, snapshot }).all()) as ResultRecord[];
+      return { results, total };
+    } finally {
+      await snapshot.close();
+    }
+  }
+
+  putRun(run: RunRecord): Promise<void> {
+    return this.serial(async () => {
+      await this.sheetOrThrow(run.sheetId);
+      const live = run.status === RunStatus.RUNNING;
+      await this.db.batch([
+        { type: "put", key: K.run(run.sheetId, run.id), value: run },
+        live ? { type: "put", key: K.running(run.sheetId, run.id), value: 0 } : { type: "del", key: K.running(run.sheetId, run.id) },
+      ]);
+    });
+  }
+
+  async getRun(sheetId: string, runId: string): Promise<RunRecord | undefined> {
+    return (await this.db.get(K.run(sheetId, runId))) as RunRecord | undefined;
+  }
+
+  async putFile(input: PutFileInput): Promise<FileMeta> {
+    // Hashing and copying happen outside the write queue; only the bookkeeping is serial.
+    const put = await this.files.put(input);
+    return this.serial(async () => {
+      // Another app may have released the blob between our write and our claim.
+      if (!(await this.claims.claim(put.id))) await this.files.put(input);
+      this.unreferenced.add(put.id);
+      const known = (await this.db.get(K.file(put.id))) as StoredFile | undefined;
+      if (known) return { ...known, path: put.path };
+      const stored: StoredFile = { id: put.id, name: put.name, mime: put.mime, size: put.size };
+      await this.db.put(K.file(put.id), stored);
+      return put;
+    });
+  }
+
+  async getFile(id: string): Promise<FileMeta | undefined> {
+    if (!isFileId(id)) return undefined;
+    const known = (await this.db.get(K.file(id))) as StoredFile | undefined;
+    return known && { ...known, path: this.files.pathOf(id) };
+  }
+
+  async fileForPath(path: string): Promise<FileMeta | undefined> {
+    const id = this.files.idForPath(path);
+    return id ? this.getFile(id) : undefined;
+  }
+
+  async getMeta<T = unknown>(key: string): Promise<T | undefined> {
+    return (await this.db.get(K.meta(key))) as T | undefined;
+  }
+
+  setMeta(key: string, value: unknown): Promise<void> {
+    return this.serial(() => (value === undefined ? this.db.del(K.meta(key)) : this.db.put(K.meta(key), value)));
+  }
+
+  onChange(listener: (change: StoreChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Waits for queued writes, then releases the database (and its lock). Idempotent. */
+  close(): Promise<void> {
+    this.closed ??= this.queue.then(async () => {
+      this.listeners.clear();
+      await this.db.close();
+    });
+    return this.closed;
+  }
+}

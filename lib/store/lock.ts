@@ -1,0 +1,61 @@
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { Level } from "level";
+import { StoreError, StoreErrorCode } from "./errors.js";
+
+/** One app's LevelDB, values JSON-encoded. */
+export type DB = Level<string, any>;
+
+interface Owner {
+  pid: number;
+  host: string;
+  startedAt: number;
+}
+
+/**
+ * Opens the database at `<appDir>/db`, holding LevelDB's own `LOCK` for as long as it
+ * stays open: that lock is the single-writer guarantee (across processes, and across
+ * handles within one process). A refused lock becomes an `E_STORE_LOCKED` error naming
+ * the holder, whose pid we leave in `<appDir>/owner.json` once we hold the lock.
+ */
+export async function openLocked(appDir: string): Promise<DB> {
+  await mkdir(appDir, { recursive: true });
+  const location = join(appDir, "db");
+  const db: DB = new Level<string, any>(location, { valueEncoding: "json" });
+  try {
+    await db.open();
+  } catch (e) {
+    if (isLockError(e)) throw await lockedError(appDir, location);
+    throw e;
+  }
+  const owner: Owner = { pid: process.pid, host: hostname(), startedAt: Date.now() };
+  await writeFile(join(appDir, "owner.json"), JSON.stringify(owner) + "\n");
+  return db;
+}
+
+function isLockError(e: unknown): boolean {
+  const err = e as { code?: string; cause?: { code?: string; message?: string } } | undefined;
+  return err?.cause?.code === "LEVEL_LOCKED" || /\block\b.*(held|temporarily unavailable)/i.test(String(err?.cause?.message ?? ""));
+}
+
+async function lockedError(appDir: string, location: string): Promise<StoreError> {
+  let holder = "";
+  try {
+    const o = JSON.parse(await readFile(join(appDir, "owner.json"), "utf8")) as Owner;
+    holder =
+      o.pid === process.pid && o.host === hostname()
+        ? ` (here: another open handle in this same process, pid ${o.pid})`
+        : ` (pid ${o.pid} on ${o.host}, since ${new Date(o.startedAt).toISOString()})`;
+  } catch {
+    // No owner file yet: the holder is still starting up.
+  }
+  return new StoreError(
+    StoreErrorCode.STORE_LOCKED,
+    `The database ${location} is already in use by another daggr process${holder}. ` +
+      `Only one server may open an app's state at a time: stop the other one, ` +
+      `or give this one its own state with a different persistKey or DAGGR_HOME ` +
+      `(or persistKey: false to keep state in memory).`,
+    { location },
+  );
+}
