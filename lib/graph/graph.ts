@@ -193,16 +193,20 @@ export class Graph {
   }
 }
 
+/** The listed nodes and everything upstream of them, each after what it reads from, in the user's order. */
 function collect(roots: Node[]): Node[] {
   const seen = new Set<Node>();
-  const stack = [...roots];
-  while (stack.length) {
-    const n = stack.pop()!;
-    if (seen.has(n)) continue;
+  const out: Node[] = [];
+  const visit = (n: Node, path: Set<Node>) => {
+    if (seen.has(n) || path.has(n)) return; // a cycle is reported by topoSort
+    path.add(n);
+    for (const u of n.upstreamNodes()) visit(u, path);
+    path.delete(n);
     seen.add(n);
-    stack.push(...n.upstreamNodes());
-  }
-  return [...seen];
+    out.push(n);
+  };
+  for (const r of roots) visit(r, new Set());
+  return out;
 }
 
 /** Kahn's algorithm, keeping the user's order among independent nodes; reports a cycle by its members. */

@@ -41,3 +41,21 @@ export class StoreError extends DaggrError {
 export function isStoreLocked(e: unknown): e is StoreError {
   return e instanceof StoreError && (e.code as string) === StoreErrorCode.STORE_LOCKED;
 }
+
+/** `E_RESULT_EXISTS`: both stores refuse to rewrite a committed result. */
+export function resultExists(record: { id: string; nodeId: string }): StoreError {
+  return new StoreError(
+    StoreErrorCode.RESULT_EXISTS,
+    `Result '${record.id}' of node '${record.nodeId}' is already committed; a finished result never changes. Commit a new record with a new id (newId("r")).`,
+    { got: record.id },
+  );
+}
+
+/** `E_UNKNOWN_FILE`: a record may only reference files the store holds. */
+export function unknownFiles(record: { id: string; nodeId: string }, missing: string[]): StoreError {
+  return new StoreError(
+    StoreErrorCode.UNKNOWN_FILE,
+    `Result '${record.id}' of node '${record.nodeId}' references file(s) ${missing.map((m) => `'${m}'`).join(", ")} that the files store does not hold. Put each file with store.putFile() and reference the returned id.`,
+    { got: missing[0] },
+  );
+}

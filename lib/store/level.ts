@@ -2,7 +2,7 @@ import { DaggrError, ErrorCode } from "../graph/index.js";
 import { newId, ResultStatus, RunStatus, type ResultRecord, type RunRecord } from "../engine/records.js";
 import type { FileMeta, HistoryPage, PutFileInput, SheetInfo, SheetState, Store, StoreChange } from "../engine/store.js";
 import { Claims } from "./claims.js";
-import { StoreError, StoreErrorCode } from "./errors.js";
+import { resultExists, unknownFiles } from "./errors.js";
 import { fileIdsIn } from "./file-refs.js";
 import { FilesDir, isFileId } from "./files.js";
 import { purgeSheet } from "./level-gc.js";
@@ -221,15 +221,11 @@ export class LevelStore implements Store {
     return this.serial(async () => {
       const { sheetId, nodeId, id } = record;
       const info = await this.sheetOrThrow(sheetId);
-      if ((await this.db.get(K.resultNode(sheetId, id))) !== undefined) {
-        throw new StoreError(StoreErrorCode.RESULT_EXISTS, `Result '${id}' of node '${nodeId}' is already committed; a finished result never changes. Commit a new record with a new id (newId("r")).`, { got: id });
-      }
+      if ((await this.db.get(K.resultNode(sheetId, id))) !== undefined) throw resultExists(record);
       const fileIds = [...new Set(record.files)];
       const metas = fileIds.length ? await this.db.getMany(fileIds.map((f) => (isFileId(f) ? K.file(f) : K.file("-")))) : [];
       const missing = fileIds.filter((_, i) => metas[i] === undefined);
-      if (missing.length) {
-        throw new StoreError(StoreErrorCode.UNKNOWN_FILE, `Result '${id}' of node '${nodeId}' references file(s) ${missing.map((m) => `'${m}'`).join(", ")} that the files store does not hold. Put each file with store.putFile() and reference the returned id.`, { got: missing[0] });
-      }
+      if (missing.length) throw unknownFiles(record, missing);
       const count = ((await this.db.get(K.count(sheetId, nodeId))) as number | undefined) ?? 0;
       const ops: Op[] = [
         { type: "put", key: K.result(sheetId, nodeId, id), value: record },

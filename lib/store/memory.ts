@@ -5,6 +5,8 @@ import { DaggrError, ErrorCode } from "../graph/index.js";
 import { ResultStatus, type ResultRecord, type RunRecord } from "../engine/records.js";
 import { newId } from "../engine/records.js";
 import type { FileMeta, HistoryPage, PutFileInput, SheetInfo, SheetState, Store, StoreChange } from "../engine/store.js";
+import { resultExists, unknownFiles } from "./errors.js";
+import { fileIdsIn } from "./file-refs.js";
 import { FilesDir } from "./files.js";
 
 interface SheetData {
@@ -80,9 +82,13 @@ export class MemoryStore implements Store {
     const s = this.sheet(sheetId);
     this.sheets.delete(sheetId);
     const stillUsed = new Set<string>();
-    for (const other of this.sheets.values()) for (const r of other.results.values()) for (const f of r.files) stillUsed.add(f);
+    for (const other of this.sheets.values()) {
+      for (const r of other.results.values()) for (const f of r.files) stillUsed.add(f);
+      // An input value holding a store path keeps its file too (an uploaded image).
+      for (const f of fileIdsIn(other.inputs, this.files)) stillUsed.add(f);
+    }
     for (const r of s.results.values()) {
-      for (const f of r.files) {
+      for (const f of new Set(r.files)) {
         if (!stillUsed.has(f) && this.fileMeta.has(f)) {
           this.fileMeta.delete(f);
           await this.files.remove(f);
@@ -123,6 +129,9 @@ export class MemoryStore implements Store {
 
   async commitResult(record: ResultRecord, options: { select: boolean }): Promise<void> {
     const s = this.sheet(record.sheetId);
+    if (s.results.has(record.id)) throw resultExists(record);
+    const missing = [...new Set(record.files)].filter((f) => !this.fileMeta.has(f));
+    if (missing.length) throw unknownFiles(record, missing);
     s.results.set(record.id, record);
     let ids = s.byNode.get(record.nodeId);
     if (!ids) s.byNode.set(record.nodeId, (ids = []));

@@ -1,0 +1,290 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { createHash } from "node:crypto";
+import { Client as RawClient } from "@gradio/client";
+import { DaggrError, ErrorCode } from "../graph/index.js";
+import type { Progress } from "../engine/events.js";
+import { RetryableError, isNetworkError, parseRetryAfter, raceSignal } from "./hf-retry.js";
+import { waitForSpace } from "./hf-space.js";
+import { tokenAllowed } from "./hf-token.js";
+
+/**
+ * What the client's requests reveal about one call. `@gradio/client` swallows statuses
+ * and headers (a 429's Retry-After, a failed upload), so the subclass below records them
+ * here; `AsyncLocalStorage` ties each request to the call that caused it, even when
+ * several calls share one client.
+ */
+export interface CallState {
+  signal?: AbortSignal;
+  joinStatus?: number;
+  retryAfterMs?: number;
+  uploadError?: string;
+  configStatus?: number;
+}
+export const callState = new AsyncLocalStorage<CallState>();
+
+/**
+ * The parts of `@gradio/client`'s `Client` daggr uses. Its shipped `.d.ts` files use
+ * extension-less relative imports, which NodeNext resolution cannot follow, so the
+ * package's types arrive as `any`; this states the surface we rely on.
+ */
+export interface SubmitJob extends AsyncIterable<{ type: string } & Record<string, unknown>> {
+  cancel(): Promise<void>;
+  event_id(): string;
+  wait_for_id(): Promise<string | null>;
+  return?(value?: unknown): Promise<unknown>;
+}
+interface ClientOptions {
+  token?: string;
+  events?: string[];
+  headers?: Record<string, string>;
+}
+interface GradioClient {
+  options: ClientOptions;
+  config?: { root: string; api_prefix?: string };
+  api_info?: unknown;
+  stream_status: { open: boolean };
+  event_callbacks: Record<string, unknown>;
+  closed: boolean;
+  submit(endpoint: string | number, data: unknown, eventData?: unknown, triggerId?: number | null, allEvents?: boolean): SubmitJob;
+  open_stream(): Promise<void>;
+  close(): void;
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  stream(url: URL): EventSource;
+}
+const Client = RawClient as unknown as {
+  new (app: string, options: ClientOptions): GradioClient;
+  connect(app: string, options: ClientOptions): Promise<GradioClient>;
+};
+
+/** The message our cancel acknowledgement is rewritten to (see `patchMessages`). */
+export const CANCELLED_BY_SERVER = "The job was cancelled.";
+
+/**
+ * `@gradio/client` with three fixes, all at its request seams:
+ * - the token reaches only huggingface.co, `*.hf.space` and the app's own origin (the
+ *   client would also send it to whatever `root` the app's config names);
+ * - statuses and headers the client drops are recorded in the call's {@link CallState},
+ *   and a join is never sent after the call was cancelled or an input upload failed
+ *   (the client would send the job with the file silently replaced by `{}`);
+ * - the server's cancel acknowledgement (`process_completed` with `output: {}`) makes
+ *   the client throw inside its stream handler and abort the stream shared by every
+ *   job of the session; it is rewritten into an ordinary error for that job only.
+ */
+export class DaggrClient extends Client {
+  appOrigin: string | undefined;
+
+  constructor(app: string, options: ClientOptions) {
+    super(app, options);
+    this.appOrigin = originOf(app);
+  }
+
+  override fetch(input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
+    const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
+    const state = callState.getStore();
+    const headers = new Headers(init.headers);
+    if (!tokenAllowed(url, this.appOrigin)) headers.delete("authorization");
+    const path = url.pathname;
+    const isJoin = path.endsWith("/queue/join");
+    const isUpload = path.endsWith("/upload");
+    let signal = init.signal ?? undefined;
+    if (state && (isJoin || isUpload)) {
+      if (state.signal?.aborted) return Promise.reject(new Error("cancelled before the job was sent"));
+      if (isJoin && state.uploadError) return Promise.reject(new Error(`input upload failed: ${state.uploadError}`));
+      signal = state.signal;
+    }
+    return super.fetch(input, { ...init, headers, signal }).then(async (res: Response) => {
+      if (state) {
+        if (isJoin) {
+          state.joinStatus = res.status;
+          state.retryAfterMs = parseRetryAfter(res.headers.get("retry-after"));
+        } else if (isUpload && !res.ok) {
+          const text = await res.clone().text().catch(() => "");
+          state.uploadError = `HTTP ${res.status}${text ? `: ${text.slice(0, 300)}` : ""}`;
+        } else if (path.endsWith("/config")) {
+          state.configStatus = res.status;
+          state.retryAfterMs = parseRetryAfter(res.headers.get("retry-after"));
+        }
+      }
+      return res;
+    });
+  }
+
+  override stream(url: URL): EventSource {
+    let es: EventSource;
+    if (tokenAllowed(url, this.appOrigin)) es = super.stream(url);
+    else {
+      const token = this.options.token;
+      this.options.token = undefined;
+      try {
+        es = super.stream(url);
+      } finally {
+        this.options.token = token;
+      }
+    }
+    return patchMessages(es);
+  }
+}
+
+/** Wraps the stream's `onmessage` so every message the client sees is one it can handle. */
+function patchMessages(es: EventSource): EventSource {
+  let handler: ((ev: MessageEvent) => unknown) | null = null;
+  Object.defineProperty(es, "onmessage", {
+    configurable: true,
+    get: () => handler,
+    set(fn: ((ev: MessageEvent) => unknown) | null) {
+      handler = fn ? (ev: MessageEvent) => fn(fixMessage(ev)) : null;
+    },
+  });
+  return es;
+}
+
+function fixMessage(ev: MessageEvent): MessageEvent {
+  let m: Record<string, unknown> | undefined;
+  try {
+    m = JSON.parse(ev.data);
+  } catch {
+    m = undefined;
+  }
+  // A frame without JSON data would throw in the client's async handler (an unhandled rejection).
+  if (!m || typeof m !== "object") return { ...ev, data: '{"msg":"heartbeat","event_id":null}' } as MessageEvent;
+  const out = m.output as Record<string, unknown> | undefined;
+  if (m.msg === "process_completed" && out && typeof out === "object" && !("data" in out) && !("error" in out)) {
+    const fixed = { ...m, success: false, output: { error: CANCELLED_BY_SERVER, title: "Cancelled", visible: false } };
+    return { ...ev, data: JSON.stringify(fixed) } as MessageEvent;
+  }
+  return ev;
+}
+
+function originOf(app: string): string | undefined {
+  try {
+    return /^https?:\/\//.test(app) ? new URL(app).origin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** "Space 'owner/name'" or "Gradio app 'http://…'", for messages. */
+export function appLabel(space: string): string {
+  return /^https?:\/\//.test(space) ? `Gradio app '${space}'` : `Space '${space}'`;
+}
+
+interface Entry {
+  promise: Promise<DaggrClient>;
+  waiters: number;
+  controller: AbortController;
+  listeners: Set<(p: Progress) => void>;
+}
+const clients = new Map<string, Entry>();
+
+function clientKey(space: string, token: string | undefined): string {
+  return `${space}\0${token ? createHash("sha256").update(token).digest("hex").slice(0, 16) : ""}`;
+}
+
+export interface ConnectOptions {
+  signal: AbortSignal;
+  wakeTimeoutMs: number;
+  progress?: (p: Progress) => void;
+}
+
+/**
+ * The connected client for (app, token), created once and reused across runs. A Space
+ * id is first checked on the Hub: a sleeping or building Space is waited for, a paused or
+ * broken one fails fast. Concurrent callers share one connection attempt; it is given up
+ * only when every caller has gone.
+ */
+export async function getClient(space: string, token: string | undefined, o: ConnectOptions): Promise<DaggrClient> {
+  const key = clientKey(space, token);
+  let entry = clients.get(key);
+  if (!entry) {
+    const controller = new AbortController();
+    const listeners = new Set<(p: Progress) => void>();
+    const promise = connect(space, token, controller.signal, o.wakeTimeoutMs, (p) => listeners.forEach((l) => l(p)));
+    const created: Entry = { promise, waiters: 0, controller, listeners };
+    entry = created;
+    clients.set(key, created);
+    promise.catch(() => {
+      if (clients.get(key) === created) clients.delete(key);
+    });
+  }
+  const e = entry;
+  e.waiters++;
+  if (o.progress) e.listeners.add(o.progress);
+  try {
+    return await raceSignal(e.promise, o.signal);
+  } finally {
+    e.waiters--;
+    if (o.progress) e.listeners.delete(o.progress);
+    if (e.waiters === 0 && o.signal.aborted) e.controller.abort(o.signal.reason);
+  }
+}
+
+/** Drops a cached client (after a broken connection), so the next call reconnects. */
+export function evictClient(space: string, token: string | undefined, client?: DaggrClient): void {
+  const key = clientKey(space, token);
+  const entry = clients.get(key);
+  if (!entry) return;
+  void entry.promise.then((c) => {
+    if (client && c !== client) return;
+    if (clients.get(key) === entry) clients.delete(key);
+    c.close();
+  }, () => {});
+}
+
+/** Closes every cached client (tests, shutdown). */
+export async function closeGradioClients(): Promise<void> {
+  const all = [...clients.values()];
+  clients.clear();
+  await Promise.all(all.map((e) => e.promise.then((c) => c.close(), () => {})));
+}
+
+async function connect(space: string, token: string | undefined, signal: AbortSignal, wakeTimeoutMs: number, progress: (p: Progress) => void): Promise<DaggrClient> {
+  const isSpaceId = !/^https?:\/\//.test(space);
+  if (isSpaceId) await waitForSpace(space, { token, signal, wakeTimeoutMs, progress });
+  const state: CallState = { signal };
+  let client: DaggrClient;
+  try {
+    client = await callState.run(state, () =>
+      DaggrClient.connect(space, { token, events: ["data", "status", "log"] }),
+    ) as DaggrClient;
+  } catch (e) {
+    if (signal.aborted) throw signal.reason;
+    throw connectError(space, e, state, !!token);
+  }
+  if (!client.api_info) {
+    client.close();
+    throw new RetryableError(new DaggrError(ErrorCode.NETWORK, `${appLabel(space)}: its API description (/gradio_api/info) could not be loaded`), undefined, true);
+  }
+  return client;
+}
+
+/** Turns the client's connect errors into coded, retry-aware ones. */
+function connectError(space: string, e: unknown, state: CallState, hasToken: boolean): Error {
+  const label = appLabel(space);
+  const msg = e instanceof Error ? e.message : String(e);
+  if (e instanceof DaggrError || e instanceof RetryableError) return e;
+  if (isNetworkError(e) || msg.startsWith("Space metadata could not be loaded")) {
+    return new RetryableError(new DaggrError(ErrorCode.NETWORK, `${label} could not be reached (${(e as Error & { cause?: { code?: string } }).cause?.code ?? msg.trim()})`), undefined, true);
+  }
+  if (/could not be accessed \(received a (\d+)/.test(msg)) {
+    const status = Number(/received a (\d+)/.exec(msg)![1]);
+    return new DaggrError(status === 404 ? ErrorCode.REMOTE_NOT_FOUND : ErrorCode.REMOTE_AUTH, `${label} was not found or is private (HTTP ${status}). Check the spelling; a private Space needs HF_TOKEN.`, { status });
+  }
+  if (msg.startsWith("Could not access this app (received a 401")) {
+    return new DaggrError(ErrorCode.REMOTE_AUTH, `${label} refused access (HTTP 401): ${hasToken ? "your Hugging Face token cannot read it" : "it is private; set HF_TOKEN or run `hf auth login`"}.`, { status: 401 });
+  }
+  const status = state.configStatus ?? Number(/received status (\d+)/.exec(msg)?.[1] ?? NaN);
+  if (msg.startsWith("Could not resolve app config")) {
+    const err = new DaggrError(
+      status === 404 ? ErrorCode.REMOTE_NOT_FOUND : status === 401 || status === 403 ? ErrorCode.REMOTE_AUTH : ErrorCode.REMOTE_FAILED,
+      `${label}: its config could not be loaded (HTTP ${status})${status === 404 ? "; is this the URL of a Gradio app?" : ""}`,
+      { status },
+    );
+    if (status >= 500 || status === 429) return new RetryableError(new DaggrError(ErrorCode.NETWORK, err.message, { status }), state.retryAfterMs, true);
+    return err;
+  }
+  if (state.configStatus === 401 || /Login credentials|Invalid credentials|log in/i.test(msg)) {
+    return new DaggrError(ErrorCode.REMOTE_AUTH, `${label} asks for a Gradio login (${msg.trim()}); daggr cannot sign in to apps with \`auth=\`.`);
+  }
+  if (/legacy version of Gradio/.test(msg)) return new DaggrError(ErrorCode.REMOTE_FAILED, `${label} runs Gradio 3.x or older (WebSocket protocol), which is not supported.`);
+  return new DaggrError(ErrorCode.REMOTE_FAILED, `${label} could not be connected to: ${msg.trim()}`);
+}

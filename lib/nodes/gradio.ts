@@ -1,0 +1,250 @@
+import { DaggrError, ErrorCode, type GradioNode } from "../graph/index.js";
+import type { ExecContext, Executor, MetaCache } from "../engine/executor.js";
+import type { Progress } from "../engine/events.js";
+import { type ApiSummary, apiCacheKey, cachedApi, checkNode, checkParams, endpointOf, summariseApi } from "./gradio-api.js";
+import { CANCELLED_BY_SERVER, type CallState, type DaggrClient, appLabel, callState, evictClient, getClient } from "./gradio-client.js";
+import { prepareInputs, processOutputs } from "./gradio-files.js";
+import { REMOTE_DEFAULTS, RetryableError, abortError, withRetries } from "./hf-retry.js";
+import { hfToken, redactError } from "./hf-token.js";
+
+/** Clients whose API description was already written to the cache. */
+const cachedFor = new WeakSet<DaggrClient>();
+
+/**
+ * Runs GradioNodes on `@gradio/client`: one client per (app, token), reused; the
+ * endpoint's return tuple maps to the outputs in order (`positional`). Queue position,
+ * ETA and progress reach `ctx.progress`, generator steps `ctx.partial`; cancelling the
+ * signal cancels the remote job. 429s, busy queues and dropped connections are retried
+ * with jittered backoff (honouring Retry-After); ZeroGPU quota errors are not.
+ *
+ * @example
+ * registerExecutor(NodeKind.GRADIO, gradioExecutor);
+ */
+export const gradioExecutor: Executor<GradioNode> = {
+  positional: true,
+
+  async validate(node, { cache, signal }) {
+    if (node.gradioOptions.validate === false) return;
+    const token = hfToken();
+    const ac = signal ?? new AbortController().signal;
+    try {
+      const cached = await cachedApi(cache, node.space);
+      const api = cached ?? (await fetchApi(node, token, ac, cache));
+      try {
+        checkNode(node, api);
+      } catch (e) {
+        // The app may have changed since it was cached: check against a fresh copy before failing.
+        if (!cached) throw e;
+        checkNode(node, await fetchApi(node, token, ac, cache));
+      }
+    } catch (e) {
+      throw redactError(e, token);
+    }
+  },
+
+  async execute(node, inputs, ctx) {
+    const token = hfToken();
+    const opts = node.gradioOptions;
+    const label = `${appLabel(node.space)} endpoint '${node.apiName}'`;
+    try {
+      return await withRetries(
+        async () => {
+          const client = await getClient(node.space, token, {
+            signal: ctx.signal,
+            wakeTimeoutMs: opts.wakeTimeoutMs ?? REMOTE_DEFAULTS.wakeTimeoutMs,
+            progress: (p) => ctx.progress(p),
+          });
+          const api = summariseApi(client.api_info as never);
+          if (!cachedFor.has(client)) {
+            cachedFor.add(client);
+            await ctx.cache.set(apiCacheKey(node.space), api).catch(() => {});
+          }
+          const ep = endpointOf(api, node);
+          checkParams(node, ep, Object.keys(inputs));
+          const data = await prepareInputs(node, ep, inputs, ctx);
+          try {
+            return await runJob(client, node, api, data, ctx, { token, label, maxBytes: opts.maxFileBytes ?? REMOTE_DEFAULTS.maxFileBytes });
+          } catch (e) {
+            if (e instanceof RetryableError && e.reconnect) evictClient(node.space, token, client);
+            throw e;
+          }
+        },
+        { retries: opts.retries ?? REMOTE_DEFAULTS.retries, signal: ctx.signal, label, progress: (p) => ctx.progress(p) },
+      );
+    } catch (e) {
+      throw redactError(e, token);
+    }
+  },
+};
+
+async function fetchApi(node: GradioNode, token: string | undefined, signal: AbortSignal, cache: MetaCache): Promise<ApiSummary> {
+  const client = await withRetries(
+    () => getClient(node.space, token, { signal, wakeTimeoutMs: node.gradioOptions.wakeTimeoutMs ?? REMOTE_DEFAULTS.wakeTimeoutMs }),
+    { retries: node.gradioOptions.retries ?? REMOTE_DEFAULTS.retries, signal, label: appLabel(node.space) },
+  );
+  const api = summariseApi(client.api_info as never);
+  cachedFor.add(client);
+  await cache.set(apiCacheKey(node.space), api).catch(() => {});
+  return api;
+}
+
+interface JobOptions {
+  token: string | undefined;
+  label: string;
+  maxBytes: number;
+}
+
+interface StatusEvent {
+  type: "status";
+  stage: string;
+  message?: string;
+  title?: string;
+  position?: number;
+  size?: number;
+  eta?: number | null;
+  original_msg?: string;
+  broken?: boolean;
+  session_not_found?: boolean;
+  progress_data?: Array<{ index: number | null; length: number | null; unit: string | null; progress: number | null; desc: string | null }>;
+}
+
+/** Submits one job and follows it to the end. */
+async function runJob(client: DaggrClient, node: GradioNode, api: ApiSummary, data: Record<string, unknown>, ctx: ExecContext, o: JobOptions): Promise<unknown[]> {
+  const state: CallState = { signal: ctx.signal };
+  const ep = api.endpoints[node.apiName];
+  const endpoint = /^\/\d+$/.test(node.apiName) ? Number(node.apiName.slice(1)) : node.apiName;
+  const job = callState.run(state, () => client.submit(endpoint, data, undefined, undefined, true));
+
+  const onAbort = () => {
+    // Cancel on the server too; before the join is answered there is no event id yet, and
+    // `CallState.signal` keeps the join from being sent at all.
+    void (async () => {
+      const id = job.event_id() || (await job.wait_for_id().catch(() => null));
+      if (id) await job.cancel().catch(() => {});
+    })();
+    void job.return?.(undefined);
+  };
+  ctx.signal.addEventListener("abort", onAbort, { once: true });
+  // If a new job's join races the server's `close_stream`, the client believes its stream
+  // is open and never reads the job's messages (which the server keeps); reopen it.
+  const watchdog = setInterval(() => {
+    const id = job.event_id();
+    if (id && !client.stream_status.open && client.event_callbacks[id] && !client.closed) void client.open_stream().catch(() => {});
+  }, 1000);
+  watchdog.unref?.();
+
+  let last: unknown[] | undefined;
+  let stage = "pending";
+  let failure: StatusEvent | undefined;
+  const seen = new Map<string, string>();
+  const outputOptions = { ctx, label: o.label, root: client.config?.root ?? node.space, token: o.token, appOrigin: client.appOrigin ?? originOfRoot(client), maxBytes: o.maxBytes, seen };
+  try {
+    for await (const ev of job as AsyncIterable<{ type: string } & Record<string, unknown>>) {
+      if (ctx.signal.aborted) break;
+      if (ev.type === "status") {
+        const s = ev as unknown as StatusEvent;
+        stage = s.stage;
+        if (s.stage === "error") {
+          failure = s;
+          break;
+        }
+        const p = progressOf(s);
+        if (p) ctx.progress(p);
+      } else if (ev.type === "data") {
+        last = await processOutputs(ev.data as unknown[], ep, outputOptions);
+        if (stage === "generating" || stage === "streaming") ctx.partial(last);
+      } else if (ev.type === "log" && typeof ev.log === "string") {
+        ctx.progress({ text: ev.log });
+      }
+    }
+  } finally {
+    clearInterval(watchdog);
+    ctx.signal.removeEventListener("abort", onAbort);
+  }
+  if (ctx.signal.aborted) throw abortError(ctx.signal, o.label);
+  if (failure) throw jobError(failure, state, o.label, !!o.token);
+  if (last === undefined) throw new DaggrError(ErrorCode.REMOTE_FAILED, `${o.label} finished without returning any data.`);
+  return last;
+}
+
+function originOfRoot(client: DaggrClient): string | undefined {
+  try {
+    return client.config?.root ? new URL(client.config.root).origin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Queue position, ETA and progress bars as `Progress`. */
+export function progressOf(s: StatusEvent): Progress | undefined {
+  const pd = s.progress_data?.find((p) => p && (p.progress !== null || p.length));
+  if (pd) {
+    const fraction = pd.progress ?? (pd.length ? (pd.index ?? 0) / pd.length : undefined);
+    const text = pd.desc ?? (pd.length ? `${pd.index ?? 0}/${pd.length}${pd.unit ? ` ${pd.unit}` : ""}` : undefined);
+    return { ...(fraction !== undefined ? { fraction } : {}), ...(text ? { text } : {}) };
+  }
+  const eta = typeof s.eta === "number" ? { eta: s.eta } : {};
+  if (s.original_msg === "process_starts") return { text: "Running", queuePosition: 0, ...eta };
+  if (typeof s.position === "number") {
+    const size = typeof s.size === "number" ? s.size : undefined;
+    return {
+      queuePosition: s.position,
+      ...(size !== undefined ? { queueSize: size } : {}),
+      ...eta,
+      text: s.position > 0 ? `In queue: ${s.position + 1}${size ? ` of ${size}` : ""}` : "Next in queue",
+    };
+  }
+  return undefined;
+}
+
+/** Turns the client's error status into a coded error, retryable when worth retrying. */
+function jobError(s: StatusEvent, state: CallState, label: string, hasToken: boolean): Error {
+  const msg = (s.message ?? "").trim();
+  const join = state.joinStatus;
+  if (state.uploadError) return new DaggrError(ErrorCode.REMOTE_FAILED, `${label}: uploading an input file failed (${state.uploadError}).`);
+  if (join === 429) return new RetryableError(new DaggrError(ErrorCode.RATE_LIMITED, `${label} is rate limited (HTTP 429${msg ? `: ${msg}` : ""})`, { status: 429 }), state.retryAfterMs);
+  if (join === 503) return new RetryableError(new DaggrError(ErrorCode.RATE_LIMITED, `${label}: the app's queue is full (HTTP 503)`, { status: 503 }), state.retryAfterMs);
+  if (join === 401 || join === 403) {
+    return new DaggrError(ErrorCode.REMOTE_AUTH, `${label} refused the job (HTTP ${join}${msg ? `: ${msg}` : ""}).${hasToken ? "" : " Set HF_TOKEN if the app needs a signed-in user."}`, { status: join });
+  }
+  if (join === 422) return new DaggrError(ErrorCode.REMOTE_FAILED, `${label} rejected the inputs (HTTP 422): ${msg}`, { status: 422 });
+  if (join !== undefined && join >= 500) return new RetryableError(new DaggrError(ErrorCode.NETWORK, `${label}: the app answered HTTP ${join} when the job was sent`, { status: join }), state.retryAfterMs, true);
+  const quota = zeroGpuQuota(msg, s.title);
+  if (quota) {
+    const when = quota.retryInSeconds !== undefined ? ` Try again in ${human(quota.retryInSeconds)} (at ${new Date(Date.now() + quota.retryInSeconds * 1000).toISOString()}).` : "";
+    const hint = hasToken ? "" : " Signing in (HF_TOKEN) gives a larger quota.";
+    return new DaggrError(ErrorCode.QUOTA_EXCEEDED, `${label}: ZeroGPU quota exceeded — ${msg}.${when}${hint}`.replace(/\.\./g, "."), {
+      ...(quota.retryInSeconds !== undefined ? { retryInSeconds: quota.retryInSeconds, retryAt: new Date(Date.now() + quota.retryInSeconds * 1000).toISOString() } : {}),
+    });
+  }
+  if (s.broken || s.session_not_found || msg.startsWith("Connection errored out")) {
+    return new RetryableError(new DaggrError(ErrorCode.NETWORK, `${label}: the connection to the app was lost (${msg || "stream closed"})`), undefined, true);
+  }
+  if (msg === CANCELLED_BY_SERVER) return new DaggrError(ErrorCode.REMOTE_FAILED, `${label}: the app cancelled the job.`);
+  const title = s.title && s.title !== "Error" ? `${s.title}: ` : "";
+  const hidden = msg === "An error occurred" ? " (the app hides its error details; its logs on the Space page may say more)" : "";
+  return new DaggrError(ErrorCode.REMOTE_FAILED, `${label} failed: ${title}${msg || "unknown error"}${hidden}`);
+}
+
+/** Recognises a ZeroGPU quota error and the wait it names ("Try again in 0:12:34"). */
+export function zeroGpuQuota(message: string, title?: string): { retryInSeconds?: number } | undefined {
+  const text = `${title ?? ""} ${message}`;
+  if (!/GPU quota|ZeroGPU/i.test(text)) return undefined;
+  const hms = /(?:try again|retry) (?:in|after) (?:(\d+):)?(\d{1,2}):(\d{2})/i.exec(text);
+  if (hms) return { retryInSeconds: Number(hms[1] ?? 0) * 3600 + Number(hms[2]) * 60 + Number(hms[3]) };
+  const unit = /(?:try again|retry) (?:in|after) (\d+)\s*(second|sec|s|minute|min|m|hour|h)\w*/i.exec(text);
+  if (unit) {
+    const n = Number(unit[1]);
+    const u = unit[2]!.toLowerCase();
+    return { retryInSeconds: u.startsWith("h") ? n * 3600 : u.startsWith("m") ? n * 60 : n };
+  }
+  return {};
+}
+
+function human(seconds: number): string {
+  if (seconds < 90) return `${seconds} s`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  const h = Math.floor(seconds / 3600);
+  const m = Math.round((seconds % 3600) / 60);
+  return `${h} h ${m} min`;
+}

@@ -1,0 +1,58 @@
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+/**
+ * The Hugging Face token, found the way `huggingface_hub` finds it: `HF_TOKEN`, else the
+ * file at `HF_TOKEN_PATH`, else `$HF_HOME/token` (`HF_HOME` defaults to
+ * `~/.cache/huggingface`). Read at each call, so a `hf auth login` while the server runs
+ * is picked up. The token must never reach a log, an error or a response: pass every
+ * message that might quote a request through {@link redactToken}.
+ *
+ * @example
+ * const client = await Client.connect(space, { token: hfToken() });
+ */
+export function hfToken(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const fromEnv = env.HF_TOKEN?.trim();
+  if (fromEnv) return fromEnv;
+  const path = env.HF_TOKEN_PATH || join(env.HF_HOME || join(homedir(), ".cache", "huggingface"), "token");
+  try {
+    return readFileSync(path, "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Replaces every occurrence of the token (and any `hf_…` bearer value) in a text. */
+export function redactToken(text: string, token: string | undefined = hfToken()): string {
+  let out = token && token.length >= 4 ? text.split(token).join("hf_***") : text;
+  out = out.replace(/\bBearer\s+[A-Za-z0-9_\-.]{8,}/g, "Bearer ***");
+  return out.replace(/\bhf_[A-Za-z0-9]{8,}\b/g, "hf_***");
+}
+
+/** Removes the token from an error's message (in place) before it leaves the executor. */
+export function redactError<E>(e: E, token: string | undefined): E {
+  if (e instanceof Error) {
+    const clean = redactToken(e.message, token);
+    if (clean !== e.message) e.message = clean;
+    if (e.stack) e.stack = redactToken(e.stack, token);
+  }
+  return e;
+}
+
+/**
+ * Whether a request to `url` may carry the HF token: only huggingface.co (and its
+ * subdomains, e.g. the router), Spaces on `*.hf.space`, and the app's own origin.
+ */
+export function tokenAllowed(url: string | URL, appOrigin?: string): boolean {
+  let u: URL;
+  try {
+    u = typeof url === "string" ? new URL(url) : url;
+  } catch {
+    return false;
+  }
+  if (appOrigin && u.origin === appOrigin) return true;
+  if (u.protocol !== "https:") return false;
+  const host = u.hostname.toLowerCase();
+  return host === "huggingface.co" || host.endsWith(".huggingface.co") || host.endsWith(".hf.space");
+}

@@ -1,0 +1,417 @@
+import t from "tap";
+import { FnNode, Graph, GradioNode, MemoryStore, gr, type EngineEvent } from "../lib/index.js";
+import { nextEvent, open, sleep } from "./helpers/engine.js";
+
+/** a → (b, c) → d: a diamond, with counters of how often each node ran. */
+function diamond() {
+  const runs = { a: 0, b: 0, c: 0, d: 0 };
+  const a = new FnNode(({ text }) => (runs.a++, text.toUpperCase()), { name: "a", inputs: { text: gr.Textbox({ value: "x" }) }, outputs: { up: gr.Textbox() } });
+  const b = new FnNode(({ v }) => (runs.b++, `${v}!`), { name: "b", inputs: { v: a.out.up }, outputs: { v: gr.Textbox() } });
+  const c = new FnNode(({ v }) => (runs.c++, `${v}?`), { name: "c", inputs: { v: a.out.up }, outputs: { v: gr.Textbox() } });
+  const d = new FnNode(({ l, r }) => (runs.d++, `${l}${r}`), { name: "d", inputs: { l: b.out.v, r: c.out.v }, outputs: { v: gr.Textbox() } });
+  return { runs, a, b, c, d, graph: new Graph({ name: "diamond", nodes: [d] }) };
+}
+
+t.test("a result record holds id, key, own inputs, upstream result ids, outputs, status and timing", async (t) => {
+  const { a, b, graph } = diamond();
+  const { s } = await open(graph);
+  await s.run(b, { mode: "to-here" });
+  const rec = s.selected(b)!;
+  t.match(rec, { nodeId: "b", status: "success", inputs: {}, outputs: { v: "X!" }, upstream: { v: s.selected(a)!.id } });
+  t.type(rec.id, "string");
+  t.type(rec.key, "string");
+  t.type(rec.startedAt, "number");
+  t.type(rec.ms, "number");
+  t.same(s.selected(a)!.inputs, { text: "x" });
+});
+
+t.test("recipe keys use upstream values: an upstream rerun with the same value keeps downstream fresh", async (t) => {
+  let n = 0;
+  const src = new FnNode(({ mode }) => (mode === "same" ? "constant" : `v${++n}`), { name: "src", inputs: { mode: gr.Textbox({ value: "same" }) }, outputs: { v: null } });
+  const down = new FnNode(({ v }) => v.length, { name: "down", inputs: { v: src.out.v }, outputs: { n: gr.Number() } });
+  const { s } = await open(new Graph({ name: "g", nodes: [down], autorun: false }));
+  await s.run(down);
+  const key = s.currentKey(down);
+  await s.run(src, { mode: "step" }); // a new sample with the same value
+  t.equal(s.currentKey(down), key, "same upstream value, same key");
+  t.equal(s.nodeState(down).freshness, "fresh");
+  s.set(src.in.mode, "vary");
+  await s.run(src, { mode: "step" });
+  t.not(s.currentKey(down), key, "a different upstream value changes the key");
+  t.equal(s.nodeState(down).freshness, "stale");
+});
+
+t.test("the fingerprint covers an FnNode's source: editing the function makes its results stale", async (t) => {
+  const store = new MemoryStore();
+  const v1 = new FnNode(({ x }) => x + 1, { name: "f", inputs: { x: gr.Number({ value: 1 }) } });
+  const s1 = await new Graph({ name: "g", nodes: [v1] }).session({ store });
+  await s1.run(v1);
+  t.equal(s1.nodeState(v1).freshness, "fresh");
+  await s1.close();
+  const same = new FnNode(({ x }) => x + 1, { name: "f", inputs: { x: gr.Number({ value: 1 }) } });
+  const s2 = await new Graph({ name: "g", nodes: [same] }).session({ store, sheet: s1.sheetId });
+  t.equal(s2.nodeState(same).freshness, "fresh", "same source after a reload: still fresh");
+  await s2.close();
+  const edited = new FnNode(({ x }) => x + 2, { name: "f", inputs: { x: gr.Number({ value: 1 }) } });
+  const s3 = await new Graph({ name: "g", nodes: [edited] }).session({ store, sheet: s1.sheetId });
+  t.equal(s3.nodeState(edited).freshness, "stale", "edited source: stale");
+  await s3.close();
+});
+
+t.test("freshness: a node is fresh when its selection matches its key; an edge when it consumed the upstream's selection", async (t) => {
+  const { a, b, d, graph } = diamond();
+  const { s, events } = await open(graph);
+  t.equal(s.nodeState(d).freshness, "empty");
+  await s.run(d);
+  for (const n of ["a", "b", "c", "d"]) t.equal(s.nodeState(n).freshness, "fresh", `${n} fresh`);
+  t.ok(s.edgeFresh("a.up->b.v"));
+  await s.run(a, { mode: "step" }); // same value, new result: b consumed the old one
+  t.notOk(s.edgeFresh("a.up->b.v"), "edge stale: b's result consumed a's previous result");
+  t.equal(s.nodeState(b).freshness, "fresh", "node still fresh: same value, same key");
+  const changes = events.filter((e): e is Extract<EngineEvent, { type: "freshness-changed" }> => e.type === "freshness-changed");
+  t.ok(changes.some((e) => e.edges["a.up->b.v"] === false), "freshness-changed carries edge deltas");
+});
+
+t.test("editing an input makes everything downstream stale at once, before any rerun", async (t) => {
+  const { a, graph } = diamond();
+  const { s } = await open(graph, 50);
+  await s.run("d");
+  s.set(a.in.text, "y");
+  t.same(["a", "b", "c", "d"].map((n) => s.nodeState(n).freshness), ["stale", "stale", "stale", "stale"]);
+  await s.settled();
+  t.same(["a", "b", "c", "d"].map((n) => s.nodeState(n).freshness), ["fresh", "fresh", "fresh", "fresh"]);
+});
+
+t.test("glitch-free: one edit runs each affected node once, the diamond's join once", async (t) => {
+  const { runs, a, d, graph } = diamond();
+  const { s } = await open(graph);
+  await s.run(d);
+  const seen: unknown[] = [];
+  s.value(d.out.v).subscribe((v) => seen.push(v));
+  s.set(a.in.text, "q");
+  await s.settled();
+  t.same(runs, { a: 2, b: 2, c: 2, d: 2 });
+  t.same(seen, ["X!X?", "Q!Q?"], "subscribers see the old value, then the new one, nothing between");
+});
+
+t.test("autorun edits are debounced: three quick edits cause one recompute", async (t) => {
+  const { runs, a, d, graph } = diamond();
+  const { s } = await open(graph, 30);
+  await s.run(d);
+  s.set(a.in.text, "1");
+  s.set(a.in.text, "12");
+  s.set(a.in.text, "123");
+  await s.settled();
+  t.same(runs, { a: 2, b: 2, c: 2, d: 2 });
+  t.equal(s.get(d.out.v), "123!123?");
+});
+
+t.test("a newer edit cancels the older recompute (its signal aborts) and wins", async (t) => {
+  const aborted: string[] = [];
+  const slow = new FnNode(
+    async ({ text }, { signal }) => {
+      signal.addEventListener("abort", () => aborted.push(text));
+      await sleep(text === "first" ? 300 : 5);
+      return text;
+    },
+    { name: "slow", inputs: { text: gr.Textbox() }, outputs: { v: gr.Textbox() } },
+  );
+  const { s } = await open(new Graph({ name: "g", nodes: [slow] }));
+  s.set(slow.in.text, "first");
+  await nextEvent(s, "node-started", "slow");
+  s.set(slow.in.text, "second");
+  await s.settled();
+  t.same(aborted, ["first"]);
+  t.equal(s.get(slow.out.v), "second");
+  const history = await s.history(slow);
+  t.same(history.results.map((r) => r.status), ["success", "cancelled"], "the cancelled run is recorded");
+});
+
+t.test("autorun is off for remote kinds: editing upstream leaves them stale and does not run them", async (t) => {
+  let ran = 0;
+  const a = new FnNode(({ x }) => x, { name: "a", inputs: { x: gr.Number({ value: 1 }) }, outputs: { x: null } });
+  const manual = new FnNode(({ x }) => (ran++, x * 2), { name: "manual", inputs: { x: a.out.x }, autorun: false, outputs: { y: null } });
+  const after = new FnNode(({ y }) => y + 1, { name: "after", inputs: { y: manual.out.y }, outputs: { z: gr.Number() } });
+  const { s } = await open(new Graph({ name: "g", nodes: [after] }));
+  await s.run(after);
+  s.set(a.in.x, 5);
+  await s.settled();
+  t.equal(ran, 1, "the non-autorun node did not rerun");
+  t.equal(s.nodeState(a).freshness, "fresh", "autorun upstream recomputed");
+  t.equal(s.nodeState(manual).freshness, "stale");
+  t.equal(s.nodeState(after).freshness, "stale", "and what reads from it waits, stale");
+  t.equal(new Graph({ name: "r", nodes: [new GradioNode("a/b")] }).autorunOf(new GradioNode("a/b")), false);
+});
+
+t.test("run modes: step runs the node alone on selected (even stale) upstream values", async (t) => {
+  const { runs, a, b, d, graph } = diamond();
+  const { s } = await open(graph, 10_000);
+  await s.run(d);
+  s.set(a.in.text, "new"); // a is stale now; long debounce, so no autorun
+  const summary = await s.run(b, { mode: "step" });
+  t.same(summary.nodes, { b: "ran" });
+  t.equal(s.get(b.out.v), "X!", "used a's selected value");
+  t.equal(runs.a, 1);
+  const c2 = new FnNode(({ v }) => v, { name: "lonely", inputs: { v: new FnNode(() => 1, { name: "never" }).out.output } });
+  const s2 = (await open(new Graph({ name: "g2", nodes: [c2] }))).s;
+  const res = await s2.run(c2, { mode: "step" });
+  t.same(res.nodes, { lonely: "failed" });
+  t.equal(s2.nodeState(c2).error!.code, "E_UPSTREAM_MISSING");
+  t.match(s2.nodeState(c2).error!.message, /to-here/);
+});
+
+t.test("run modes: to-here reuses fresh ancestors and runs only stale ones, then the target anew", async (t) => {
+  const { runs, a, b, c, d, graph } = diamond();
+  const { s } = await open(graph, 10_000);
+  t.same((await s.run(d)).nodes, { a: "ran", b: "ran", c: "ran", d: "ran" });
+  t.same((await s.run(d)).nodes, { a: "reused", b: "reused", c: "reused", d: "ran" }, "an explicit run always executes the target anew");
+  await s.run(c, { mode: "step" }); // new sample of c (same value), d's edge goes stale but d's key is unchanged
+  s.set(a.in.text, "y");
+  const summary = await s.run(b);
+  t.same(summary.nodes, { a: "ran", b: "ran" });
+  t.equal(s.nodeState(c).freshness, "stale");
+  s.set(a.in.text, "x"); // back to the first value: a's stored result matches the key again
+  const back = await s.run(d);
+  t.same(back.nodes, { a: "cached", b: "cached", c: "reused", d: "ran" }, "ancestors whose key has a stored success are restored from the cache; c's selection matched again");
+  t.same(runs, { a: 2, b: 2, c: 2, d: 3 });
+});
+
+t.test("run modes: all brings every stale node of the subgraph up to date", async (t) => {
+  const { runs, a, d, graph } = diamond();
+  const { s } = await open(graph, 10_000);
+  await s.run(undefined, { mode: "all" });
+  t.same(runs, { a: 1, b: 1, c: 1, d: 1 });
+  s.set(a.in.text, "z");
+  t.same((await s.run(d, { mode: "all" })).nodes, { a: "ran", b: "ran", c: "ran", d: "ran" });
+  t.same((await s.run(d, { mode: "all" })).nodes, { a: "reused", b: "reused", c: "reused", d: "reused" }, "nothing stale, nothing runs");
+  t.throws(() => s.run(d, { mode: "sideways" as never }), { code: "E_BAD_OPTION" });
+});
+
+t.test("selecting an old result restores its inputs and upstream selections, and cascades downstream", async (t) => {
+  const { a, b, d, graph } = diamond();
+  const { s } = await open(graph);
+  await s.run(d);
+  const oldB = s.selected(b)!;
+  const oldD = s.selected(d)!;
+  s.set(a.in.text, "second");
+  await s.settled();
+  t.equal(s.get(d.out.v), "SECOND!SECOND?");
+  await s.select(b, oldB.id);
+  t.equal(s.get(a.in.text), "x", "b's upstream chain restored a's input");
+  t.equal(s.selected(a)!.id, oldB.upstream.v, "and selected the a result b consumed");
+  t.equal(s.selected(d)!.id, oldD.id, "d re-selected its result matching the restored keys (cascade)");
+  t.equal(s.get(d.out.v), "X!X?");
+  for (const n of ["a", "b", "c", "d"]) t.equal(s.nodeState(n).freshness, "fresh", `${n} fresh after restore`);
+  await t.rejects(s.select(b, "nope"), { code: "E_UNKNOWN_RESULT" });
+});
+
+t.test("restoring with no matching downstream result leaves downstream stale", async (t) => {
+  const { a, b, c, d, graph } = diamond();
+  const { s } = await open(graph, 10_000);
+  await s.run(b); // a, b only
+  const oldA = s.selected(a)!;
+  s.set(a.in.text, "two");
+  await s.run(d); // all on "two"
+  await s.select(a, oldA.id);
+  t.equal(s.selected(b)!.upstream.v, oldA.id, "b matched its old result");
+  t.equal(s.nodeState(c).freshness, "stale", "c never ran on the old value: stale");
+  t.equal(s.nodeState(d).freshness, "stale");
+});
+
+t.test("parallelism: ready concurrent nodes run at once; plain FnNodes one at a time per process", async (t) => {
+  const probe = (concurrent: boolean) => {
+    let active = 0;
+    let peak = 0;
+    const src = new FnNode(() => 1, { name: "src", outputs: { v: null } });
+    const workers = Array.from({ length: 6 }, (_, i) =>
+      new FnNode(async ({ v }) => {
+        peak = Math.max(peak, ++active);
+        await sleep(20);
+        active--;
+        return v + i;
+      }, { name: `w${i}`, inputs: { v: src.out.v }, concurrent, outputs: { v: null } }),
+    );
+    const join = new FnNode((vals) => Object.values(vals).reduce((x: number, y) => x + (y as number), 0), {
+      name: "join",
+      inputs: Object.fromEntries(workers.map((w, i) => [`i${i}`, w.out.v])),
+      outputs: { sum: gr.Number() },
+    });
+    return { graph: new Graph({ name: "p", nodes: [join] }), peak: () => peak, join };
+  };
+  const par = probe(true);
+  await (await open(par.graph)).s.run(par.join);
+  t.equal(par.peak(), 6, "concurrent FnNodes all ran at once");
+  const ser = probe(false);
+  await (await open(ser.graph)).s.run(ser.join);
+  t.equal(ser.peak(), 1, "non-concurrent FnNodes ran one at a time");
+});
+
+t.test("concurrencyGroup + maxConcurrent is a process-wide limit, shared across sessions", async (t) => {
+  let active = 0;
+  let peak = 0;
+  const make = (prefix: string) => {
+    const nodes = Array.from({ length: 4 }, (_, i) =>
+      new FnNode(async () => {
+        peak = Math.max(peak, ++active);
+        await sleep(15);
+        active--;
+        return i;
+      }, { name: `${prefix}${i}`, concurrent: true, concurrencyGroup: "gpu", maxConcurrent: 2, outputs: { v: null } }),
+    );
+    return new Graph({ name: prefix, nodes });
+  };
+  const [one, two] = await Promise.all([open(make("x")), open(make("y"))]);
+  await Promise.all([one.s.run(undefined, { mode: "all" }), two.s.run(undefined, { mode: "all" })]);
+  t.equal(peak, 2);
+});
+
+t.test("cancellation: the executor's AbortSignal fires; a cancelled result is recorded but never a cache hit", async (t) => {
+  let calls = 0;
+  let sawAbort = false;
+  const f = new FnNode(
+    async (_i, { signal }) => {
+      calls++;
+      if (calls === 1) {
+        await new Promise((resolve) => signal.addEventListener("abort", resolve));
+        sawAbort = true;
+        throw signal.reason;
+      }
+      return "done";
+    },
+    { name: "f", concurrent: true, outputs: { v: gr.Textbox() } },
+  );
+  const { s } = await open(new Graph({ name: "g", nodes: [f] }));
+  const running = s.run(f);
+  const started = await nextEvent(s, "node-started", "f");
+  await sleep(5); // let the function start waiting on its signal
+  t.ok(s.cancel(started.runId));
+  const summary = await running;
+  t.equal(summary.status, "cancelled");
+  t.same(summary.nodes, { f: "cancelled" });
+  t.ok(sawAbort);
+  t.equal(s.nodeState(f).activity, "cancelled");
+  t.equal(s.nodeState(f).freshness, "empty");
+  const again = await s.run(undefined, { mode: "all" });
+  t.same(again.nodes, { f: "ran" }, "the same key reran: the cancelled record was not reused");
+  t.equal(s.get(f.out.v), "done");
+  t.equal((await s.history(f)).total, 2);
+});
+
+t.test("cancelNode stops a node that ignores its signal at once, but keeps its slot until it really ends", async (t) => {
+  const f = new FnNode(async () => (await sleep(80), "late"), { name: "stubborn", outputs: { v: null } });
+  const other = new FnNode(() => "other", { name: "other", outputs: { v: null } });
+  const { s } = await open(new Graph({ name: "g", nodes: [f, other] }));
+  const running = s.run(f);
+  await nextEvent(s, "node-started", "stubborn");
+  const t0 = Date.now();
+  s.cancelNode(f);
+  await running;
+  t.ok(Date.now() - t0 < 50, "cancelled promptly");
+  const t1 = Date.now();
+  await s.run(other);
+  t.ok(Date.now() - t1 >= 40, "the FnNode slot was held until the stubborn function returned");
+});
+
+t.test("a failure stops only its dependants", async (t) => {
+  const src = new FnNode(() => 1, { name: "src", outputs: { v: null } });
+  const bad = new FnNode(() => {
+    throw new Error("kaboom");
+  }, { name: "bad", inputs: { v: src.out.v }, outputs: { v: null } });
+  const good = new FnNode(({ v }) => v + 1, { name: "good", inputs: { v: src.out.v }, outputs: { v: null } });
+  const afterBad = new FnNode(({ v }) => v, { name: "afterBad", inputs: { v: bad.out.v }, outputs: { v: null } });
+  const afterGood = new FnNode(({ v }) => v, { name: "afterGood", inputs: { v: good.out.v }, outputs: { v: null } });
+  const { s, events } = await open(new Graph({ name: "g", nodes: [afterBad, afterGood] }));
+  const summary = await s.run(undefined, { mode: "all" });
+  t.same(summary.nodes, { src: "ran", bad: "failed", good: "ran", afterBad: "blocked", afterGood: "ran" });
+  t.equal(summary.status, "failed");
+  t.equal(s.nodeState(bad).error!.message, "kaboom");
+  t.ok(events.some((e) => e.type === "node-blocked" && e.nodeId === "afterBad" && /bad/.test(e.reason)));
+  const failed = (await s.history(bad)).results[0]!;
+  t.equal(failed.status, "failed");
+  t.equal(await s.store.findByKey(s.sheetId, "bad", failed.key), undefined, "failed results are never cache hits");
+});
+
+t.test("async-generator FnNodes stream partial outputs, then the final one", async (t) => {
+  const stream = new FnNode(
+    async function* ({ text }) {
+      let acc = "";
+      for (const w of text.split(" ")) {
+        acc += (acc ? " " : "") + w;
+        yield acc;
+      }
+    },
+    { name: "stream", inputs: { text: gr.Textbox({ value: "one two three" }) }, outputs: { text: gr.Textbox() } },
+  );
+  const { s, events } = await open(new Graph({ name: "g", nodes: [stream] }));
+  await s.run(stream);
+  const partials = events.filter((e): e is Extract<EngineEvent, { type: "node-partial" }> => e.type === "node-partial").map((e) => e.outputs.text);
+  t.same(partials, ["one", "one two", "one two three"]);
+  t.equal(s.get(stream.out.text), "one two three");
+});
+
+t.test("ctx.progress(fraction, text) reaches the node's state and the event stream", async (t) => {
+  const f = new FnNode(async (_i, ctx) => {
+    ctx.progress(0.5, "halfway");
+    await sleep(1);
+    return 1;
+  }, { name: "f", outputs: { v: null } });
+  const { s, events } = await open(new Graph({ name: "g", nodes: [f] }));
+  const states: unknown[] = [];
+  s.state(f).subscribe((st) => st.progress && states.push(st.progress));
+  await s.run(f);
+  t.ok(events.some((e) => e.type === "node-progress" && e.progress.fraction === 0.5 && e.progress.text === "halfway"));
+  t.same(states, [{ fraction: 0.5, text: "halfway" }]);
+});
+
+t.test("one closed event union: a run emits only known event types, in order", async (t) => {
+  const { d, graph } = diamond();
+  const { s, events } = await open(graph);
+  await s.run(d);
+  const known = new Set(["run-started", "run-finished", "node-queued", "node-started", "node-progress", "node-partial", "node-cached", "node-completed", "node-failed", "node-cancelled", "node-blocked", "input-changed", "selection-changed", "freshness-changed"]);
+  t.ok(events.every((e) => known.has(e.type)));
+  t.equal(events[0]!.type, "run-started");
+  t.equal(events.at(-1)!.type, "run-finished");
+  const order = events.filter((e) => e.type === "node-completed").map((e) => (e as { nodeId: string }).nodeId);
+  t.equal(order[0], "a");
+  t.equal(order.at(-1), "d");
+});
+
+t.test("a timeoutMs stops a slow node with a readable error", async (t) => {
+  const f = new FnNode(async (_i, { signal }) => {
+    await new Promise((r) => signal.addEventListener("abort", r));
+    return 1;
+  }, { name: "f", timeoutMs: 20, concurrent: true, outputs: { v: null } });
+  const { s } = await open(new Graph({ name: "g", nodes: [f] }));
+  await s.run(f);
+  t.equal(s.nodeState(f).error!.code, "E_TIMEOUT");
+});
+
+t.test("primary.fallback(backup) runs the backup when the primary fails, and records who served", async (t) => {
+  const primary = new FnNode(() => {
+    throw new Error("quota");
+  }, { name: "primary", inputs: { p: gr.Textbox({ value: "cat" }) }, outputs: { img: gr.Textbox() } });
+  const backup = new FnNode(({ p }) => `backup:${p}`, { name: "backup", inputs: { p: "dog" }, outputs: { img: gr.Textbox() } });
+  primary.fallback(backup);
+  const { s } = await open(new Graph({ name: "g", nodes: [primary] }));
+  await s.run(primary);
+  t.equal(s.get(primary.out.img), "backup:dog");
+  t.equal(s.selected(primary)!.servedBy, "backup");
+  t.throws(() => primary.fallback(new FnNode(() => 1, { name: "x", outputs: { other: null } })), { code: "E_BAD_OPTION" });
+});
+
+t.test("file outputs are copied into the content-addressed files store", async (t) => {
+  const dir = t.testdir({ "pic.png": "not really a png" });
+  const f = new FnNode(() => `${dir}/pic.png`, { name: "f", outputs: { image: gr.Image() } });
+  const { s, store } = await open(new Graph({ name: "g", nodes: [f] }));
+  await s.run(f);
+  const path = s.get(f.out.image) as string;
+  t.match(path, /\/[0-9a-f]{64}$/);
+  const meta = await store.fileForPath(path);
+  t.equal(meta!.mime, "image/png");
+  t.equal(meta!.name, "pic.png");
+  t.same(s.selected(f)!.files, [meta!.id]);
+  const missing = new FnNode(() => "/definitely/not/here.png", { name: "m", outputs: { image: gr.Image() } });
+  const s2 = (await open(new Graph({ name: "g2", nodes: [missing] }))).s;
+  await s2.run(missing);
+  t.match(s2.nodeState(missing).error!.message, /could not be read/);
+});

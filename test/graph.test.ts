@@ -1,0 +1,212 @@
+import t from "tap";
+import {
+  DaggrError, FnNode, GradioNode, Graph, InferenceNode, InputNode, MemoryStore, gr,
+} from "../lib/index.js";
+import { open } from "./helpers/engine.js";
+
+const codeOf = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (e) {
+    return e as DaggrError;
+  }
+  throw new Error("did not throw");
+};
+
+t.test("Graph({ name }) requires a name and derives persistKey from it", async (t) => {
+  const n = new FnNode(() => 1, { name: "one" });
+  t.equal(codeOf(() => new Graph({ name: "", nodes: [n] })).code, "E_GRAPH_NAME_REQUIRED");
+  t.equal(new Graph({ name: "My Cool App!", nodes: [n] }).persistKey, "my_cool_app");
+  t.equal(new Graph({ name: "x", nodes: [n], persistKey: "custom" }).persistKey, "custom");
+  t.equal(new Graph({ name: "x", nodes: [n], persistKey: false }).persistKey, false);
+});
+
+t.test("Graph adds upstream nodes of the listed nodes, in topological order", async (t) => {
+  const a = new FnNode(() => 1, { name: "a", outputs: { v: gr.Number() } });
+  const b = new FnNode(({ v }) => v, { name: "b", inputs: { v: a.out.v } });
+  const c = new FnNode(({ v }) => v, { name: "c", inputs: { v: b.out.output } });
+  const g = new Graph({ name: "g", nodes: [c] });
+  t.same(g.nodes.map((n) => n.id), ["a", "b", "c"]);
+  t.same(g.edges.map((e) => e.id), ["a.v->b.v", "b.output->c.v"]);
+  t.same(g.subgraphs, [{ id: "main", nodes: ["a", "b", "c"] }]);
+});
+
+t.test("duplicate node ids are an error at construction, not a silent suffix", async (t) => {
+  const a = new FnNode(() => 1, { name: "same" });
+  const b = new FnNode(() => 2, { name: "same" });
+  const e = codeOf(() => new Graph({ name: "g", nodes: [a, b] }));
+  t.equal(e.code, "E_DUPLICATE_NODE");
+  t.match(e.message, /distinct `name`/);
+  // Derived names are deterministic: two anonymous functions collide and must be named.
+  t.equal(codeOf(() => new Graph({ name: "g", nodes: [new FnNode(() => 1), new FnNode(() => 2)] })).code, "E_DUPLICATE_NODE");
+});
+
+t.test("a cycle is an error naming its members", async (t) => {
+  const a = new FnNode(() => 1, { name: "a", outputs: { v: null } });
+  const b = new FnNode(({ v }) => v, { name: "b", inputs: { v: a.out.v }, outputs: { v: null } });
+  const backup = new FnNode(({ v }) => v, { name: "backup", inputs: { v: b.out.v }, outputs: { v: null } });
+  a.fallback(backup); // a's backup reads from b, which reads from a
+  const e = codeOf(() => new Graph({ name: "g", nodes: [b] }));
+  t.equal(e.code, "E_CYCLE");
+  t.match(e.message, /a/);
+});
+
+t.test("node.out.<typo> and node.in.<typo> are coded errors with the nearest port", async (t) => {
+  const gen = new FnNode(() => "x", { name: "gen", inputs: { prompt: gr.Textbox() }, outputs: { image: gr.Image() } });
+  const e = codeOf(() => (gen.out as Record<string, unknown>).imgae);
+  t.equal(e.code, "E_UNKNOWN_PORT");
+  t.equal(e.details.nearest, "image");
+  t.same(e.details.choices, ["image"]);
+  t.match(e.message, /Did you mean 'image'\?/);
+  const e2 = codeOf(() => (gen.in as Record<string, unknown>).promt);
+  t.equal(e2.details.nearest, "prompt");
+});
+
+t.test("an unknown option is a coded error with the nearest option", async (t) => {
+  const e = codeOf(() => new FnNode(() => 1, { input: {} } as never));
+  t.equal(e.code, "E_UNKNOWN_OPTION");
+  t.equal(e.details.nearest, "inputs");
+  t.equal(codeOf(() => new Graph({ name: "g", node: [] } as never)).code, "E_UNKNOWN_OPTION");
+  t.equal(codeOf(() => new GradioNode("not a space")).code, "E_BAD_OPTION");
+  t.equal(codeOf(() => new InferenceNode("nomodel")).code, "E_BAD_OPTION");
+  t.equal(codeOf(() => new FnNode(() => 1, { outputs: { x: "text" } } as never)).code, "E_BAD_OPTION");
+});
+
+t.test("wiring an editable input instead of an output is a coded error", async (t) => {
+  const a = new FnNode(() => 1, { name: "a", inputs: { x: gr.Number() } });
+  t.equal(codeOf(() => new FnNode(() => 1, { inputs: { y: a.in.x } })).code, "E_BAD_INPUT");
+});
+
+t.test("gr components are plain serialisable descriptors with Gradio's prop names", async (t) => {
+  const c = gr.Slider({ label: "Steps", minimum: 1, maximum: 50, step: 1, value: 4 });
+  t.same(JSON.parse(JSON.stringify(c)), { $kind: "component", type: "Slider", props: { label: "Steps", minimum: 1, maximum: 50, step: 1, value: 4 } });
+  for (const name of Object.keys(gr)) t.equal((gr as Record<string, () => { type: string }>)[name]!().type, name);
+});
+
+t.test("remote nodes derive names and links from their Space or model", async (t) => {
+  const g = new GradioNode("hf-applications/Z-Image-Turbo", { apiName: "generate_image" });
+  t.equal(g.id, "Z_Image_Turbo");
+  t.equal(g.apiName, "/generate_image");
+  t.equal(g.link(), "https://huggingface.co/spaces/hf-applications/Z-Image-Turbo");
+  const m = new InferenceNode("black-forest-labs/FLUX.1-dev:fal-ai");
+  t.equal(m.provider, "fal-ai");
+  t.equal(m.model, "black-forest-labs/FLUX.1-dev");
+  const graph = new Graph({ name: "r", nodes: [g, m, new FnNode(() => 1, { name: "f" }), new InputNode({ ports: { a: gr.Textbox() } })] });
+  t.same(graph.nodes.map((n) => graph.autorunOf(n)), [false, false, true, true], "autorun defaults: off for remote, on for fn/input");
+  const forced = new Graph({ name: "r", nodes: [new FnNode(() => 1, { name: "f", autorun: true })], autorun: false });
+  t.equal(forced.autorunOf(forced.nodes[0]!), true, "a node's own autorun wins over the graph's");
+  const off = new Graph({ name: "r", nodes: [new FnNode(() => 1, { name: "f" })], autorun: false });
+  t.equal(off.autorunOf(off.nodes[0]!), false, "the graph's autorun overrides the kind default");
+});
+
+t.test("an FnNode returning a misspelt output key fails with the nearest output", async (t) => {
+  const f = new FnNode(() => ({ imge: 1, caption: "x" }), { name: "f", outputs: { image: gr.JSON(), caption: gr.Textbox() } });
+  const { s } = await open(new Graph({ name: "g", nodes: [f] }));
+  const summary = await s.run(f, { mode: "step" });
+  t.equal(summary.nodes.f, "failed");
+  const err = s.nodeState(f).error!;
+  t.equal(err.code, "E_OUTPUT_KEY");
+  t.match(err.message, /Did you mean 'image'\?/);
+});
+
+t.test("input kinds: component, port, fixed value and function (called each run, realised value recorded)", async (t) => {
+  let calls = 0;
+  const src = new FnNode(() => 10, { name: "src", outputs: { n: null } });
+  const f = new FnNode(({ text, n, fixed, seed }) => `${text}:${n}:${fixed}:${seed}`, {
+    name: "f",
+    inputs: { text: gr.Textbox({ value: "hi" }), n: src.out.n, fixed: 7, seed: () => ++calls },
+    outputs: { out: gr.Textbox() },
+  });
+  const { s } = await open(new Graph({ name: "g", nodes: [f] }));
+  await s.run(f, { mode: "to-here" });
+  t.equal(s.get(f.out.out), "hi:10:7:1", "hidden output (null) is still wireable");
+  const first = s.selected(f)!;
+  t.same(first.inputs, { text: "hi", fixed: 7, seed: 1 }, "own inputs recorded, the function's realised value included");
+  t.equal(first.upstream.n, s.selected(src)!.id);
+  t.equal(s.nodeState(f).freshness, "fresh", "a function input does not make the node stale by itself");
+  await s.run(f, { mode: "step" });
+  t.equal(s.get(f.out.out), "hi:10:7:2");
+  t.equal(s.selected(f)!.key, first.key, "the function input enters the key as a marker");
+});
+
+t.test("preprocess(inputs) and postprocess(raw) reshape around the call", async (t) => {
+  const f = new FnNode(({ a }) => [a, a * 2], {
+    name: "f",
+    inputs: { a: gr.Number({ value: 2 }) },
+    outputs: { one: gr.Number(), two: gr.Number() },
+    preprocess: (i) => ({ a: i.a + 1 }),
+    postprocess: ([x, y]) => ({ one: x, two: y }),
+  });
+  const { s } = await open(new Graph({ name: "g", nodes: [f] }));
+  await s.run(f);
+  t.equal(s.get(f.out.one), 3);
+  t.equal(s.get(f.out.two), 6);
+});
+
+t.test("InputNode ports are editable values and wireable outputs", async (t) => {
+  const settings = new InputNode({ name: "Settings", ports: { prompt: gr.Textbox({ value: "cat" }), n: gr.Number({ value: 2 }) } });
+  const rep = new FnNode(({ p, n }) => p.repeat(n), { name: "rep", inputs: { p: settings.out.prompt, n: settings.out.n }, outputs: { s: gr.Textbox() } });
+  const { s } = await open(new Graph({ name: "g", nodes: [rep] }));
+  await s.run(rep);
+  t.equal(s.get(rep.out.s), "catcat");
+  s.set(settings.in.n, 3);
+  await s.settled();
+  t.equal(s.get(rep.out.s), "catcatcat", "editing an InputNode port recomputes its autorun dependants");
+  const e = codeOf(() => s.set("Settings__promt", "x"));
+  t.equal(e.code, "E_UNKNOWN_INPUT_ID");
+  t.equal(e.details.nearest, "Settings__prompt");
+});
+
+t.test("graph.call(inputs, { subgraph }) runs a subgraph once and returns its leaf outputs", async (t) => {
+  const a = new FnNode(({ x }) => x + 1, { name: "a", inputs: { x: gr.Number({ value: 1 }) }, outputs: { y: gr.Number() } });
+  const b = new FnNode(({ y }) => y * 10, { name: "b", inputs: { y: a.out.y }, outputs: { z: gr.Number() } });
+  const lone = new FnNode(({ s }) => s.length, { name: "lone", inputs: { s: gr.Textbox({ value: "abc" }) }, outputs: { n: gr.Number() } });
+  const g = new Graph({ name: "g", nodes: [b, lone], persistKey: false });
+  t.same(g.subgraphs.map((s) => s.id), ["subgraph_0", "subgraph_1"]);
+  t.equal((await g.call({}, { subgraph: "subgraph_0" }).catch((e) => e)).b?.z ?? null, 20);
+  t.same(await g.call({ a__x: 4 }, { subgraph: "subgraph_0" }), { b: { z: 50 } });
+  t.equal((await g.call({}).catch((e: DaggrError) => e.code)), "E_AMBIGUOUS_SUBGRAPH");
+  const bad = await g.call({ a__z: 1 }, { subgraph: "subgraph_0" }).catch((e: DaggrError) => e);
+  t.equal(bad.code, "E_UNKNOWN_INPUT_ID");
+  t.equal(bad.details.nearest, "a__x");
+  const failing = new FnNode(() => {
+    throw new Error("boom");
+  }, { name: "failing" });
+  t.equal(await new Graph({ name: "f", nodes: [failing], persistKey: false }).call().catch((e: DaggrError) => e.code), "E_NODE_FAILED");
+});
+
+t.test("node.test(inputs?) runs one node, filling missing inputs from example values", async (t) => {
+  const up = new FnNode(() => "x", { name: "up", outputs: { text: gr.Textbox({ value: "from upstream example" }) } });
+  const f = new FnNode(({ prompt, n, other }) => `${prompt}|${n}|${other}`, {
+    name: "f",
+    inputs: { prompt: gr.Textbox(), n: gr.Slider({ minimum: 0, maximum: 10 }), other: up.out.text },
+    outputs: { out: gr.Textbox() },
+  });
+  t.same(await f.test(), { out: "Hello!!|5|from upstream example" });
+  t.same(await f.test({ prompt: "yo" }), { out: "yo|5|from upstream example" });
+  t.equal((await f.test({ promt: 1 }).catch((e: DaggrError) => e)).details.nearest, "prompt");
+  const img = new FnNode(({ image }) => image, { name: "img", inputs: { image: gr.Image() } });
+  t.match((await img.test().catch((e: DaggrError) => e)).message, /pass a path/);
+});
+
+t.test("sessions on the same store and sheet share state (two tabs)", async (t) => {
+  const f = new FnNode(({ a, b }) => `${a}-${b}`, { name: "f", inputs: { a: gr.Textbox(), b: gr.Textbox() }, outputs: { o: gr.Textbox() } });
+  const g = new Graph({ name: "g", nodes: [f] });
+  const store = new MemoryStore();
+  const one = await g.session({ store, debounceMs: 5 });
+  const two = await g.session({ store, sheet: one.sheetId, debounceMs: 5 });
+  const seen: unknown[] = [];
+  two.value(f.in.a).subscribe((v) => seen.push(v));
+  one.set(f.in.a, "A");
+  two.set(f.in.b, "B");
+  await one.settled();
+  t.equal(two.get(f.out.o), "A-B", "edits to different inputs are both kept");
+  one.set(f.in.a, "first");
+  two.set(f.in.a, "last");
+  t.equal(one.get(f.in.a), "last", "edits to the same input converge on the last write");
+  t.same(seen, ["", "A", "first", "last"]);
+  await one.close();
+  await two.settled();
+  two.set(f.in.b, "still open");
+  await two.close();
+});
