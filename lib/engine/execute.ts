@@ -33,7 +33,8 @@ export function fileSink(store: Store): FileSink {
  */
 export async function executeNode(o: ExecuteOptions): Promise<ResultRecord> {
   const { node, view } = o;
-  const key = view.currentKey(node) ?? "";
+  // Keys are kept current by SheetView.refresh; recomputing here would hash twice per node.
+  const key = view.key(node.id) ?? view.currentKey(node) ?? "";
   const record: ResultRecord = {
     id: newId("x"), nodeId: node.id, sheetId: view.sheetId, runId: o.runId, key,
     inputs: {}, upstream: {}, outputs: {}, outputHashes: {}, status: ResultStatus.SUCCESS,

@@ -65,6 +65,7 @@ function describe(v: unknown): string {
  * a plain string is never taken for a file.
  */
 export async function ingestFiles(node: Node, outputs: Record<string, unknown>, files: FileSink): Promise<{ outputs: Record<string, unknown>; fileIds: string[] }> {
+  if (!hasFilePorts(node).outputs) return { outputs, fileIds: [] };
   const ids: string[] = [];
   const out: Record<string, unknown> = { ...outputs };
   const one = async (port: string, v: unknown): Promise<unknown> => {
@@ -100,6 +101,7 @@ export async function ingestFiles(node: Node, outputs: Record<string, unknown>, 
 
 /** Ids of stored files that inputs of file components point at (kept alive by the record). */
 export async function inputFileIds(node: Node, inputs: Record<string, unknown>, files: FileSink): Promise<string[]> {
+  if (!hasFilePorts(node).inputs) return [];
   const ids: string[] = [];
   for (const [port, spec] of Object.entries(node.inputs)) {
     if (spec.kind !== "component" || !isFileComponent(spec.component)) continue;
@@ -111,4 +113,18 @@ export async function inputFileIds(node: Node, inputs: Record<string, unknown>, 
     }
   }
   return ids;
+}
+
+const filePorts = new WeakMap<Node, { inputs: boolean; outputs: boolean }>();
+/** Whether a node has file-typed inputs or outputs (cached: checked on every execution). */
+function hasFilePorts(node: Node): { inputs: boolean; outputs: boolean } {
+  let f = filePorts.get(node);
+  if (!f) {
+    f = {
+      inputs: Object.values(node.inputs).some((s) => s.kind === "component" && isFileComponent(s.component)),
+      outputs: Object.values(node.outputs).some((c) => isFileComponent(c)),
+    };
+    filePorts.set(node, f);
+  }
+  return f;
 }

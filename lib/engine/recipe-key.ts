@@ -1,4 +1,8 @@
-import { createHash } from "node:crypto";
+import * as crypto from "node:crypto";
+
+const { createHash } = crypto;
+/** One-shot hashing (Node >= 20.12) avoids a Hash object per call: keys are hashed on every completion. */
+const oneShot = (crypto as { hash?: (alg: string, data: string) => string }).hash;
 
 /**
  * Canonical JSON: object keys sorted, `undefined` dropped, so equal values hash equal
@@ -26,7 +30,7 @@ export function canonical(value: unknown): string {
 }
 
 export function hashText(text: string): string {
-  return createHash("sha256").update(text).digest("hex").slice(0, 40);
+  return (oneShot ? oneShot("sha256", text) : createHash("sha256").update(text).digest("hex")).slice(0, 40);
 }
 
 /** Content hash of a value. Files are path strings inside the content-addressed store, so a path names its content. */

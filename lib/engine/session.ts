@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { type Observable, distinctUntilChanged } from "rxjs";
 import {
   DaggrError, ErrorCode, type Graph, type Node, InPort, OutPort, inputId, unknownName,
@@ -246,6 +247,7 @@ export class Session {
   private startRun(mode: RunMode, roots: string[]): RunHandle {
     const id = newId("r");
     const controller = new AbortController();
+    setMaxListeners(0, controller.signal); // every executing node of the run listens for its abort
     const handle: RunHandle = { id, mode, controller, roots, done: undefined as unknown as Promise<RunSummary> };
     this.runs.set(id, handle);
     handle.done = this.execRun(handle).finally(() => this.runs.delete(id));
@@ -524,12 +526,11 @@ export class Session {
 
   /** Parses `node__port` (or the node and port of an InPort) into an editable input, with did-you-mean errors. */
   private resolveInput(id: string): { node: Node; port: string } {
-    const all = this.graph.inputIds();
     const sep = id.lastIndexOf("__");
     const nodeId = sep > 0 ? id.slice(0, sep) : "";
     const port = sep > 0 ? id.slice(sep + 2) : "";
     if (!this.graph.has(nodeId) || !this.graph.node(nodeId).editablePorts().includes(port)) {
-      throw unknownName(ErrorCode.UNKNOWN_INPUT_ID, "input", id, all, "Inputs are named node__port.");
+      throw unknownName(ErrorCode.UNKNOWN_INPUT_ID, "input", id, this.graph.inputIds(), "Inputs are named node__port.");
     }
     return { node: this.graph.node(nodeId), port };
   }
