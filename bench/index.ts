@@ -3,7 +3,7 @@
  * measured side by side in one process) and one table at the end. A suite that cannot
  * run here (no Chromium, say) is reported and skipped.
  */
-import { type Figure, report } from "./util.js";
+import { type Figure, table } from "./util.js";
 
 const suites: Array<[string, () => Promise<Figure[]>]> = [
   ["engine", async () => (await import("./engine.js")).benchEngine()],
@@ -26,5 +26,5 @@ for (const [name, run] of suites) {
   }
 }
 console.log("");
-report(all);
+table(all);
 process.exit(0);

@@ -33,5 +33,10 @@ export function round(x: number, digits = 3): number {
 /** Prints `BENCH <name> <value>` lines and a readable table. */
 export function report(figures: Figure[]): void {
   for (const f of figures) console.log(`BENCH ${f.name} ${round(f.value)}`);
+  table(figures);
+}
+
+/** The readable table alone. */
+export function table(figures: Figure[]): void {
   console.table(figures.map((f) => ({ name: f.name, value: round(f.value), unit: f.unit, target: f.target ?? "" })));
 }
