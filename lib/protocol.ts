@@ -32,7 +32,21 @@ export interface NodeWire {
   id: string;
   name: string;
   kind: "fn" | "gradio" | "inference" | "input" | "choice";
-  inputs: Array<{ port: string; source: "component" | "port" | "fixed" | "fn"; component?: ComponentWire; from?: { node: string; port: string }; value?: unknown }>;
+  inputs: Array<{
+    port: string;
+    source: "component" | "port" | "first" | "fixed" | "fn";
+    component?: ComponentWire;
+    from?: { node: string; port: string };
+    /** Scatter: true, or the item field passed (a MAP node). */
+    each?: string | true;
+    /** Gathers a mapped node's per-item values. */
+    all?: boolean;
+    /** `firstOf(...)`: the first non-skipped of these. */
+    firstOf?: Array<{ node: string; port: string }>;
+    value?: unknown;
+  }>;
+  /** Set when a branch routes to this node. */
+  guard?: { from: { node: string; port: string }; label: string };
   outputs: Array<{ port: string; component: ComponentWire | null }>;
   autorun: boolean;
   link?: string;
@@ -43,6 +57,8 @@ export interface EdgeWire {
   id: string;
   from: { node: string; port: string };
   to: { node: string; port: string };
+  /** Scatter, gather, a firstOf source, or a branch condition (into port `$when`). */
+  kind?: "each" | "all" | "first" | "when";
 }
 
 export interface GraphWire {
@@ -53,7 +69,7 @@ export interface GraphWire {
 }
 
 export type Freshness = "fresh" | "stale" | "empty";
-export type Activity = "idle" | "queued" | "running" | "failed" | "cancelled";
+export type Activity = "idle" | "skipped" | "queued" | "running" | "failed" | "cancelled";
 
 export interface ProgressWire {
   fraction?: number;
@@ -78,11 +94,13 @@ export interface ResultWire {
   inputs: Record<string, unknown>;
   upstream: Record<string, string>;
   outputs: Record<string, unknown>;
-  status: "success" | "failed" | "cancelled" | "interrupted";
+  status: "success" | "failed" | "cancelled" | "interrupted" | "skipped";
   error?: ErrorWire;
   startedAt: number;
   ms: number;
   servedBy?: string;
+  /** A mapped node's items, in order. */
+  items?: Array<{ key: string; inputs: Record<string, unknown>; outputs: Record<string, unknown>; status: string; error?: ErrorWire; ms: number }>;
 }
 
 export interface NodeStateWire {
@@ -97,6 +115,7 @@ export interface NodeStateWire {
   progress?: ProgressWire;
   partial?: Record<string, unknown>;
   error?: ErrorWire;
+  items?: Array<{ status: string; ms: number; error?: ErrorWire }>;
 }
 
 export interface SheetWire {
@@ -123,7 +142,9 @@ export type EventWire =
   | { type: "node-completed"; runId: string; nodeId: string; result: ResultWire }
   | { type: "node-failed"; runId: string; nodeId: string; result: ResultWire; error: ErrorWire }
   | { type: "node-cancelled"; runId: string; nodeId: string; result: ResultWire }
+  | { type: "node-skipped"; runId: string; nodeId: string; result: ResultWire; reason: string }
   | { type: "node-blocked"; runId: string; nodeId: string; reason: string }
+  | { type: "node-skipped"; runId: string; nodeId: string; result: ResultWire; reason: string }
   | { type: "input-changed"; nodeId: string; port: string; value: unknown; origin?: string }
   | { type: "selection-changed"; nodeId: string; resultId: string | null; result?: ResultWire }
   | { type: "freshness-changed"; nodes: Record<string, Freshness>; edges: Record<string, boolean> };
@@ -136,6 +157,11 @@ export interface SnapshotMessage {
   /** Echoes the `hello` request id. */
   re?: string;
   user: string;
+  /**
+   * This connection's id. Edits made through it come back as `input-changed` events
+   * with `origin` equal to it, so a tab can tell its own edits from other tabs'.
+   */
+  client?: string;
   graph: GraphWire;
   sheet: SheetWire;
   sheets: SheetWire[];
@@ -191,6 +217,30 @@ export interface ErrorMessage {
   details?: Record<string, unknown>;
 }
 
+/**
+ * Codes of protocol-level errors (an `error` reply's `code`). Engine errors pass through
+ * with their own `E_…` codes (E_UNKNOWN_NODE, E_UNKNOWN_INPUT_ID, E_UNKNOWN_RESULT…).
+ */
+export const WireErrorCode = {
+  /** The frame is not JSON, or not a JSON object. */
+  BAD_JSON: "E_BAD_JSON",
+  /** `v` is missing or not this server's protocol version. */
+  PROTOCOL_VERSION: "E_PROTOCOL_VERSION",
+  /** `type` names no client message. */
+  UNKNOWN_TYPE: "E_UNKNOWN_TYPE",
+  /** A field is missing, unknown, of the wrong type, too deep, or a reserved key (`__proto__`…). */
+  BAD_MESSAGE: "E_BAD_MESSAGE",
+  /** A message other than `hello` arrived before `hello`. */
+  NO_HELLO: "E_NO_HELLO",
+  /** A file value that is not a server-minted file (a FileRef from `/upload` or an output). */
+  BAD_FILE: "E_BAD_FILE",
+  /** A REST call left out an input that has no default. */
+  MISSING_INPUT: "E_MISSING_INPUT",
+  /** Something failed inside the server; the message says what, without internals. */
+  INTERNAL: "E_INTERNAL",
+} as const;
+export type WireErrorCode = (typeof WireErrorCode)[keyof typeof WireErrorCode];
+
 export type ServerMessage = SnapshotMessage | EventMessage | SheetsMessage | HistoryMessage | AckMessage | ErrorMessage;
 
 // ── client → server ──────────────────────────────────────────────────────────
@@ -204,7 +254,7 @@ interface Base {
 export type ClientMessage =
   | (Base & { type: "hello"; sheet?: string })
   | (Base & { type: "set-input"; nodeId: string; port: string; value: unknown })
-  | (Base & { type: "run"; nodeId?: string; mode: RunModeWire })
+  | (Base & { type: "run"; nodeId?: string; mode: RunModeWire; /** Rerun one item of a MAP node (mode step). */ item?: number })
   | (Base & { type: "cancel"; runId?: string; nodeId?: string })
   | (Base & { type: "select-result"; nodeId: string; resultId: string })
   | (Base & { type: "history"; nodeId: string; before?: string; limit?: number })

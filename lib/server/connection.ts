@@ -1,0 +1,137 @@
+import type { WebSocket } from "ws";
+import { filter, take } from "rxjs";
+import { DaggrError, ErrorCode, type Graph, NodeKind, inputId } from "../graph/index.js";
+import { type ClientMessage, type ErrorMessage, type HistoryMessage, PROTOCOL_VERSION, WireErrorCode } from "../protocol.js";
+import { WireError, errorPayload } from "./errors.js";
+import { type Client, type Hub, sheetWire } from "./hub.js";
+import { parseJson, validateMessage } from "./validate.js";
+import type { Wire } from "./wire.js";
+
+/** A tab that stops reading is cut off past this much unsent data; it reconnects and gets a fresh snapshot. */
+const MAX_BUFFERED = 16 * 1024 * 1024;
+let counter = 0;
+
+/**
+ * One WebSocket: validates each message, applies it to the hub's session for the
+ * client's sheet, and replies with an `ack` (when the message had an `id`) or a coded
+ * `error`. Messages are handled one at a time in arrival order, so an edit followed by
+ * a run runs on the edit. Nothing a client sends can close the server or another socket.
+ */
+export class Connection implements Client {
+  readonly id = `c${(++counter).toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  sheetId?: string;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly hub: Hub,
+    private readonly graph: Graph,
+    private readonly wire: Wire,
+  ) {
+    // Without an 'error' listener an oversize or malformed frame would throw in the
+    // server process; with it, ws closes this socket (1009 / 1002) and nothing else.
+    ws.on("error", () => ws.terminate());
+    ws.on("close", () => hub.detach(this));
+    ws.on("message", (data, isBinary) => {
+      const text = isBinary ? undefined : data.toString();
+      this.queue = this.queue.then(() => this.handle(text));
+    });
+  }
+
+  send(text: string): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.bufferedAmount > MAX_BUFFERED) {
+      this.ws.close(1013, "Too far behind; reconnect for a fresh snapshot.");
+      return;
+    }
+    this.ws.send(text);
+  }
+
+  private async handle(text: string | undefined): Promise<void> {
+    let re: string | undefined;
+    try {
+      if (text === undefined) throw new WireError(WireErrorCode.BAD_JSON, "Binary frames are not part of the protocol; send JSON text.");
+      const raw = parseJson(text);
+      if (raw && typeof raw === "object" && typeof (raw as { id?: unknown }).id === "string") re = ((raw as { id: string }).id).slice(0, 256);
+      const msg = validateMessage(raw);
+      const result = await this.apply(msg);
+      if (result !== NO_ACK && msg.id) this.send(this.wire.encode({ v: PROTOCOL_VERSION, type: "ack", re: msg.id, ...(result !== undefined ? { result } : {}) }));
+    } catch (e) {
+      const err: ErrorMessage = { v: PROTOCOL_VERSION, type: "error", ...(re ? { re } : {}), ...errorPayload(e) };
+      this.send(this.wire.encode(err));
+    }
+  }
+
+  /** Applies one message; returns the ack's `result`, or NO_ACK when the reply is another message. */
+  private async apply(msg: ClientMessage): Promise<unknown> {
+    if (msg.type === "hello") {
+      await this.hub.attach(this, msg.sheet, msg.id);
+      return NO_ACK;
+    }
+    if (!this.sheetId) throw new WireError(WireErrorCode.NO_HELLO, `Send 'hello' before '${msg.type}'.`);
+    const session = await this.hub.session(this);
+    switch (msg.type) {
+      case "set-input": {
+        const node = this.graph.node(msg.nodeId);
+        const value = await this.wire.decodeInput(node, msg.port, msg.value);
+        session.set(inputId(node.id, msg.port), value, this.id);
+        return undefined;
+      }
+      case "run": {
+        // The run id is known once the engine emits run-started, synchronously inside run().
+        let runId: string | undefined;
+        const sub = session.events.pipe(filter((e) => e.type === "run-started"), take(1)).subscribe((e) => (runId = (e as { runId: string }).runId));
+        try {
+          const done = session.run(msg.nodeId, { mode: msg.mode });
+          done.catch(() => undefined); // failures arrive as events
+        } finally {
+          sub.unsubscribe();
+        }
+        return { runId };
+      }
+      case "cancel":
+        if (msg.runId) return session.cancel(msg.runId);
+        if (msg.nodeId) return session.cancelNode(msg.nodeId);
+        throw new WireError(WireErrorCode.BAD_MESSAGE, "A 'cancel' message needs 'runId' or 'nodeId'.");
+      case "select-result":
+        await session.select(msg.nodeId, msg.resultId);
+        return undefined;
+      case "history": {
+        const page = await session.history(msg.nodeId, { before: msg.before, limit: msg.limit ?? 20 });
+        const reply: HistoryMessage = {
+          v: PROTOCOL_VERSION,
+          type: "history",
+          ...(msg.id ? { re: msg.id } : {}),
+          nodeId: this.graph.node(msg.nodeId).id,
+          results: await Promise.all(page.results.map((r) => this.wire.result(r))),
+          total: page.total,
+        };
+        this.send(this.wire.encode(reply));
+        return NO_ACK;
+      }
+      case "sheet-create":
+        return sheetWire(await session.store.createSheet(this.hub.user, msg.name));
+      case "sheet-rename":
+        await this.hub.ownSheet(msg.sheetId);
+        return sheetWire(await session.store.updateSheet(msg.sheetId, { name: msg.name }));
+      case "sheet-delete":
+        await this.hub.deleteSheet(msg.sheetId);
+        return undefined;
+      case "sheet-switch":
+        await this.hub.ownSheet(msg.sheetId);
+        await this.hub.attach(this, msg.sheetId, msg.id);
+        return NO_ACK;
+      case "viewport":
+        await session.store.updateSheet(this.sheetId, { viewport: { x: msg.x, y: msg.y, zoom: msg.zoom } });
+        return undefined;
+      case "choice": {
+        const node = this.graph.node(msg.nodeId);
+        if (node.kind !== NodeKind.CHOICE) throw new DaggrError(ErrorCode.BAD_OPTION, `Node '${node.id}' is a ${node.kind} node, not a choice node.`);
+        const sheet = await this.hub.ownSheet(this.sheetId);
+        return sheetWire(await session.store.updateSheet(this.sheetId, { choices: { ...sheet.choices, [node.id]: msg.variant } }));
+      }
+    }
+  }
+}
+
+const NO_ACK = Symbol("no-ack");

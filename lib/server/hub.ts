@@ -1,0 +1,283 @@
+import type { Subscription } from "rxjs";
+import { type EngineEvent, type Session, type SheetInfo, type Store, openSession } from "../engine/index.js";
+import { DaggrError, ErrorCode, type Graph } from "../graph/index.js";
+import { PROTOCOL_VERSION, type SheetWire, type SheetsMessage, type SnapshotMessage } from "../protocol.js";
+import type { Wire } from "./wire.js";
+
+/** A connected client as the hub sees it. */
+export interface Client {
+  readonly id: string;
+  /** The sheet this client is on, once it said `hello`. */
+  sheetId?: string;
+  send(text: string): void;
+}
+
+/** One open sheet: the server's own handle on its session, and who listens to it. */
+interface Entry {
+  sheetId: string;
+  session: Session;
+  clients: Set<Client>;
+  sub: Subscription;
+  /** Outgoing messages of this sheet, serialised in emission order (file lookups are async). */
+  queue: Promise<void>;
+  /** The promise stored in the hub's map for this entry. */
+  opened?: Promise<Entry>;
+  /** Waiting for its runs to finish before closing (nobody watches). */
+  idle?: Promise<void>;
+  /** Closing for good; a newcomer waits for it, then reopens the sheet. */
+  closing?: Promise<void>;
+  /** A selection held back until the completion it belongs to has been sent (see `publish`). */
+  held?: { event: Extract<EngineEvent, { type: "selection-changed" }>; to: Client[] };
+}
+
+/**
+ * Keeps one session per open sheet and fans its events out to every client on it.
+ *
+ * Runs belong to the server, not to a socket: the hub holds its own handle on each
+ * session, so a closed tab cancels nothing. A sheet nobody watches is released once its
+ * runs have finished; a tab that comes back reopens it from the store and sees their
+ * results. Every tab on a sheet gets the same events, in the order the engine emitted them.
+ */
+export class Hub {
+  private readonly entries = new Map<string, Promise<Entry>>();
+  private readonly clients = new Set<Client>();
+  private readonly unlisten: () => void;
+  private sheetsSignature = "";
+  private sheetsTimer: ReturnType<typeof setTimeout> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly graph: Graph,
+    private readonly store: Store,
+    private readonly wire: Wire,
+    readonly user: string,
+  ) {
+    this.unlisten = store.onChange((c) => {
+      if (c.type === "sheets" && c.user === user) this.sheetsChanged();
+    });
+  }
+
+  /** Puts a client on a sheet (the one asked for if it is this user's, else the newest) and sends it a snapshot. */
+  async attach(client: Client, requested: string | undefined, re?: string): Promise<void> {
+    this.clients.add(client);
+    const sheetId = await this.resolveSheet(requested);
+    const entry = await this.entry(sheetId);
+    if (!this.clients.has(client)) return; // disconnected meanwhile
+    // From here to the enqueue everything is synchronous: the snapshot reflects exactly
+    // the events emitted before it, and the client receives exactly those emitted after.
+    if (client.sheetId && client.sheetId !== sheetId) this.leave(client);
+    client.sheetId = sheetId;
+    entry.clients.add(client);
+    const s = entry.session;
+    const inputs = s.inputValues();
+    const states = this.graph.nodes.map((n) => s.nodeState(n.id));
+    const selected = this.graph.nodes.map((n) => s.selected(n.id)).filter((r) => r !== undefined);
+    const edges = Object.fromEntries(this.graph.edges.map((e) => [e.id, s.edgeFresh(e.id)]));
+    this.enqueue(entry, async () => {
+      const [sheet, sheets, graph] = await Promise.all([this.store.getSheet(sheetId), this.store.listSheets(this.user), this.wire.graphDescription()]);
+      const msg: SnapshotMessage = {
+        v: PROTOCOL_VERSION,
+        type: "snapshot",
+        ...(re ? { re } : {}),
+        user: this.user,
+        client: client.id,
+        graph,
+        sheet: sheetWire(sheet ?? s.sheet),
+        sheets: sheets.map(sheetWire),
+        inputs: await this.wire.inputs(inputs),
+        nodes: Object.fromEntries(await Promise.all(states.map(async (st) => [st.nodeId, await this.wire.nodeState(st)] as const))),
+        edges,
+        results: Object.fromEntries(await Promise.all(selected.map(async (r) => [r.nodeId, await this.wire.result(r)] as const))),
+        counts: Object.fromEntries(states.map((st) => [st.nodeId, st.count])),
+      };
+      if (client.sheetId === sheetId) client.send(this.wire.encode(msg));
+    });
+  }
+
+  /** The session a client is on. */
+  async session(client: Client): Promise<Session> {
+    if (!client.sheetId) throw new DaggrError(ErrorCode.UNKNOWN_SHEET, "Say hello first.");
+    return (await this.entry(client.sheetId)).session;
+  }
+
+  /** A sheet of this server's user, or a coded error (no sheet of another user is reachable). */
+  async ownSheet(sheetId: string): Promise<SheetInfo> {
+    const sheet = await this.store.getSheet(sheetId);
+    if (!sheet || sheet.user !== this.user) {
+      const choices = (await this.store.listSheets(this.user)).map((s) => s.id);
+      throw new DaggrError(ErrorCode.UNKNOWN_SHEET, `Unknown sheet '${sheetId.slice(0, 100)}'.`, { got: sheetId.slice(0, 100), choices });
+    }
+    return sheet;
+  }
+
+  /** Deletes a sheet: its runs are cancelled and its clients move to another sheet. */
+  async deleteSheet(sheetId: string): Promise<void> {
+    await this.ownSheet(sheetId);
+    const open = this.entries.get(sheetId);
+    const moving = open ? [...(await open).clients] : [];
+    if (open) await this.release(await open, true);
+    await this.store.deleteSheet(sheetId);
+    for (const c of moving) {
+      c.sheetId = undefined;
+      await this.attach(c, undefined);
+    }
+  }
+
+  /** Forgets a client (its tab closed). Its sheet's runs go on. */
+  detach(client: Client): void {
+    this.clients.delete(client);
+    this.leave(client);
+    client.sheetId = undefined;
+  }
+
+  private leave(client: Client): void {
+    const id = client.sheetId;
+    const open = id && this.entries.get(id);
+    if (!open) return;
+    void open.then((entry) => {
+      entry.clients.delete(client);
+      if (entry.clients.size === 0) void this.release(entry, false);
+    });
+  }
+
+  /**
+   * Closes a sheet's session: at once (deletion, shutdown: runs are cancelled), or, when
+   * nobody watches any more, once its runs have finished, if still nobody watches then.
+   * A tab arriving while the runs go on joins the live session and sees them progress.
+   */
+  private release(entry: Entry, now: boolean): Promise<void> {
+    if (entry.closing) return entry.closing;
+    if (!now) {
+      entry.idle ??= entry.session.settled().then(() => {
+        entry.idle = undefined;
+        if (entry.clients.size === 0) return this.release(entry, true);
+      });
+      return entry.idle;
+    }
+    entry.closing = (async () => {
+      entry.sub.unsubscribe();
+      await entry.session.close();
+      await entry.queue;
+      if (this.entries.get(entry.sheetId) === entry.opened) this.entries.delete(entry.sheetId);
+    })();
+    return entry.closing;
+  }
+
+  private async resolveSheet(requested: string | undefined): Promise<string> {
+    if (requested) {
+      const sheet = await this.store.getSheet(requested);
+      if (sheet && sheet.user === this.user) return sheet.id;
+    }
+    const [newest] = await this.store.listSheets(this.user);
+    return newest ? newest.id : (await this.store.createSheet(this.user)).id;
+  }
+
+  private async entry(sheetId: string): Promise<Entry> {
+    for (;;) {
+      const open = this.entries.get(sheetId);
+      if (!open) break;
+      const entry = await open;
+      if (!entry.closing) return entry;
+      await entry.closing; // closing for good: wait, then open it afresh
+    }
+    let opening!: Promise<Entry>;
+    opening = (async () => {
+      const session = await openSession(this.graph, this.store, { sheet: sheetId, user: this.user });
+      const entry: Entry = { sheetId, session, clients: new Set(), queue: Promise.resolve(), sub: undefined as unknown as Subscription };
+      entry.sub = session.events.subscribe((event) => this.publish(entry, event));
+      entry.opened = opening;
+      return entry;
+    })();
+    this.entries.set(sheetId, opening);
+    opening.catch(() => this.entries.delete(sheetId));
+    return opening;
+  }
+
+  /**
+   * Sends an event to everyone on the sheet now (recipients are fixed at emission, so a
+   * client attached later, whose snapshot already holds the event's effect, skips it).
+   *
+   * One saving: when a node completes, the engine emits `selection-changed` (with the
+   * result), `freshness-changed`, then `node-completed` (with the same result). The
+   * selection is held back until the completion has gone out, then sent without the
+   * result, so each result crosses the wire once.
+   */
+  private publish(entry: Entry, event: EngineEvent): void {
+    const held = entry.held;
+    if (event.type === "selection-changed" && event.result) {
+      if (held) this.send(entry, held.event, held.to);
+      entry.held = { event, to: [...entry.clients] };
+      queueMicrotask(() => {
+        if (entry.held?.event !== event) return;
+        entry.held = undefined;
+        this.send(entry, event, [...entry.clients]);
+      });
+      return;
+    }
+    if (held && event.type !== "freshness-changed") {
+      entry.held = undefined;
+      const same = "result" in event && event.result?.id === held.event.resultId;
+      if (same) {
+        this.send(entry, event, [...entry.clients]);
+        this.send(entry, { ...held.event, result: undefined }, held.to);
+        return;
+      }
+      this.send(entry, held.event, held.to);
+    }
+    this.send(entry, event, [...entry.clients]);
+  }
+
+  private send(entry: Entry, event: EngineEvent, to: Client[]): void {
+    if (!to.length) return;
+    this.enqueue(entry, async () => {
+      const text = this.wire.encode({ v: PROTOCOL_VERSION, type: "event", sheetId: entry.sheetId, event: await this.wire.event(event) });
+      for (const c of to) if (c.sheetId === entry.sheetId) c.send(text);
+    });
+  }
+
+  private enqueue(entry: Entry, job: () => Promise<void>): void {
+    entry.queue = entry.queue.then(job).catch((e) => {
+      // A value that cannot be serialised must not stop the sheet's stream.
+      process.emitWarning(`daggr: could not send an update: ${(e as Error).message}`);
+    });
+  }
+
+  /** The sheet list changed (created, renamed, deleted): tell every client, once per real change. */
+  private sheetsChanged(): void {
+    clearTimeout(this.sheetsTimer);
+    this.sheetsTimer = setTimeout(async () => {
+      if (this.closed) return;
+      const sheets = (await this.store.listSheets(this.user)).map(sheetWire);
+      // Viewport moves also touch a sheet; only names and membership are news to other tabs.
+      const signature = JSON.stringify(sheets.map((s) => [s.id, s.name]));
+      if (signature === this.sheetsSignature) return;
+      this.sheetsSignature = signature;
+      for (const c of this.clients) {
+        if (!c.sheetId) continue;
+        const msg: SheetsMessage = { v: PROTOCOL_VERSION, type: "sheets", sheets, current: c.sheetId };
+        c.send(this.wire.encode(msg));
+      }
+    }, 10);
+  }
+
+  /** Cancels every run and closes every session (server shutdown). */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.sheetsTimer);
+    this.unlisten();
+    const entries = await Promise.all([...this.entries.values()].map((p) => p.catch(() => undefined)));
+    await Promise.all(entries.map((e) => e && this.release(e, true)));
+  }
+}
+
+export function sheetWire(s: SheetInfo): SheetWire {
+  return {
+    id: s.id,
+    name: s.name,
+    createdAt: s.createdAt,
+    updatedAt: s.updatedAt,
+    revision: s.revision,
+    ...(s.viewport ? { viewport: s.viewport } : {}),
+    ...(s.choices ? { choices: s.choices } : {}),
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * The daggr server: the canvas page, the elements bundle, the REST API, the file route
+ * and the WebSocket wire protocol (docs/protocol.md), on `node:http` + `ws`.
+ *
+ * @example
+ * import { launch } from "daggr/server";
+ * const server = await launch(graph, { port: 7860 });
+ * console.log(server.url);
+ * await server.close();
+ */
+import { spawn } from "node:child_process";
+import { EventEmitter } from "node:events";
+import { type IncomingMessage, createServer } from "node:http";
+import type { Duplex } from "node:stream";
+import { type WebSocket, WebSocketServer } from "ws";
+import type { Store } from "../engine/index.js";
+import type { Graph } from "../graph/index.js";
+import { Connection } from "./connection.js";
+import { Hub } from "./hub.js";
+import { type ServerOptions, isLoopback, listen, resolveOptions } from "./options.js";
+import { router } from "./routes.js";
+import { Guard, suspiciousPath } from "./security.js";
+import { Wire } from "./wire.js";
+
+export type { ServerOptions } from "./options.js";
+export { apiSchema } from "./api.js";
+
+export interface LaunchedServer {
+  /** Where the canvas is, e.g. `http://127.0.0.1:7860` (without the token). */
+  url: string;
+  port: number;
+  host: string;
+  /** The access token, when this server requires one (`url + "/?token=" + token` opens it). */
+  token?: string;
+  /** Stops serving: closes sockets and cancels the runs in progress. */
+  close(): Promise<void>;
+}
+
+/** Servers of this process, and a signal when one starts: the `daggr` command's child watches them. */
+export const running = new Set<LaunchedServer>();
+export const launches = new EventEmitter<{ starting: []; listening: [LaunchedServer] }>();
+
+const HEARTBEAT_MS = 30_000;
+
+/**
+ * Serves a graph. Defaults: 127.0.0.1:7860 (`GRADIO_SERVER_NAME` / `GRADIO_SERVER_PORT`;
+ * the next free port when taken), the app's own store, and a token only when bound
+ * beyond loopback.
+ */
+export async function launch(graph: Graph, options: ServerOptions & { open?: boolean } = {}): Promise<LaunchedServer> {
+  launches.emit("starting");
+  const opts = resolveOptions(options);
+  // The store opens first: a database locked by another daggr process fails the launch before anything listens.
+  const store: Store = options.store ?? (await (await import("../runtime.js")).storeFor(graph));
+  const wire = new Wire(graph, store);
+  const hub = new Hub(graph, store, wire, opts.user);
+  const http = createServer({ requestTimeout: 0, headersTimeout: 30_000 });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxMessageBytes });
+  const port = await listen(http, opts.host, opts.port, opts.strictPort);
+  const guard = new Guard(opts, port);
+  http.on("request", router({ graph, store, wire, guard, options: opts }));
+  http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on("error", () => socket.destroy());
+    const raw = req.url ?? "";
+    const q = raw.indexOf("?");
+    const path = q < 0 ? raw : raw.slice(0, q);
+    const deny = (status: string) => {
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    if (!guard.hostAllowed(req)) return deny("403 Forbidden");
+    if (suspiciousPath(path) || path !== "/ws") return deny("404 Not Found");
+    if (guard.origin(req) === "refused") return deny("403 Forbidden");
+    if (!guard.tokenOk(req, new URLSearchParams(q < 0 ? "" : raw.slice(q + 1)))) return deny("401 Unauthorized");
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      alive.set(ws, true);
+      ws.on("pong", () => alive.set(ws, true));
+      new Connection(ws, hub, graph, wire);
+    });
+  });
+  // Drops sockets whose peer vanished without a close (a sleeping laptop, a dead proxy).
+  const alive = new WeakMap<WebSocket, boolean>();
+  const heartbeat = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (!alive.get(ws)) ws.terminate();
+      else {
+        alive.set(ws, false);
+        ws.ping();
+      }
+    }
+  }, HEARTBEAT_MS).unref();
+
+  const wildcard = opts.host === "0.0.0.0" || opts.host === "::";
+  const shownHost = wildcard ? "127.0.0.1" : opts.host.includes(":") ? `[${opts.host}]` : opts.host;
+  const url = `http://${shownHost}:${port}`;
+  let closing: Promise<void> | undefined;
+  const server: LaunchedServer = {
+    url,
+    port,
+    host: opts.host,
+    ...(opts.token ? { token: opts.token } : {}),
+    close: () =>
+      (closing ??= (async () => {
+        running.delete(server);
+        clearInterval(heartbeat);
+        for (const ws of wss.clients) ws.close(1001, "Server shutting down");
+        await hub.close();
+        await new Promise<void>((ok) => {
+          http.close(() => ok());
+          http.closeAllConnections();
+        });
+        for (const ws of wss.clients) ws.terminate();
+      })()),
+  };
+  running.add(server);
+  if (!opts.quiet) {
+    const open = opts.token ? `${url}/?token=${opts.token}` : url;
+    console.log(`daggr: serving "${graph.name}" at ${open}`);
+    if (wildcard) console.log(`daggr: listening on all interfaces (${opts.host}); the token is required from other machines.`);
+    else if (!isLoopback(opts.host)) console.log(`daggr: bound beyond loopback (${opts.host}); the token is required.`);
+    if (!opts.token && !isLoopback(opts.host)) console.warn("daggr: WARNING: no access token: anyone who can reach this port can run this app's code.");
+  }
+  if (options.open) openBrowser(opts.token ? `${url}/?token=${opts.token}` : url);
+  launches.emit("listening", server);
+  return server;
+}
+
+function openBrowser(url: string): void {
+  const cmd = process.platform === "darwin" ? "open" : process.platform === "win32" ? "explorer" : "xdg-open";
+  try {
+    spawn(cmd, [url], { stdio: "ignore", detached: true }).on("error", () => undefined).unref();
+  } catch {
+    // No browser here: the URL is printed.
+  }
+}

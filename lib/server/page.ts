@@ -1,0 +1,115 @@
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+
+/** The package root: two levels above this file, in `lib/server/` and in `dist/server/` alike. */
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const PREBUILT = join(ROOT, "dist", "elements");
+const ENTRY = join(ROOT, "elements", "index.ts");
+
+/**
+ * The canvas page: one `<daggr-canvas>` pointed at this server, and its script. Nothing
+ * else, so any other page can embed the canvas the same way.
+ */
+export function canvasPage(title: string, server: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)} · daggr</title>
+<style>html,body{margin:0;height:100%}daggr-canvas{display:block;height:100vh}</style>
+<script type="module" src="/assets/daggr-canvas.js"></script>
+</head>
+<body>
+<daggr-canvas server="${escapeHtml(server)}"></daggr-canvas>
+</body>
+</html>
+`;
+}
+
+/** The page's CSP: scripts only from this server; connections back to it. */
+export function pageCsp(host: string): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "worker-src 'self' blob:",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "media-src 'self' data: blob:",
+    `connect-src 'self' ws://${host} wss://${host}`,
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+  ].join("; ");
+}
+
+export interface Asset {
+  body: string | Uint8Array;
+  type: string;
+}
+
+const PLACEHOLDER = `// The daggr canvas is not built: elements/index.ts is missing and dist/elements/ is empty.
+customElements.get("daggr-canvas") || customElements.define("daggr-canvas", class extends HTMLElement {
+  connectedCallback() {
+    this.style.cssText = "display:flex;align-items:center;justify-content:center;height:100vh;font:16px system-ui";
+    this.textContent = "The daggr canvas is not built. Run \\"npm run build\\", or restore elements/index.ts. The API works meanwhile: GET /api/schema.";
+  }
+});
+`;
+
+let built: Promise<Map<string, Asset>> | undefined;
+
+/**
+ * `/assets/<name>`: the prebuilt `dist/elements/<name>` when there is one, else a bundle
+ * of `elements/index.ts` built with esbuild on first request and kept in memory, else a
+ * placeholder script that says the canvas is not built. Names are checked by the router
+ * (`[a-z0-9-]+.(js|css|map)`), never joined from raw input.
+ */
+export async function asset(name: string): Promise<Asset | undefined> {
+  const prebuilt = join(PREBUILT, name);
+  if (existsSync(join(PREBUILT, "daggr-canvas.js"))) {
+    return existsSync(prebuilt) ? { body: await readFile(prebuilt), type: typeOf(name) } : undefined;
+  }
+  if (existsSync(ENTRY)) {
+    built ??= bundle().catch((e) => {
+      built = undefined; // try again on the next request, after a fix
+      throw e;
+    });
+    try {
+      return (await built).get(name);
+    } catch (e) {
+      if (name !== "daggr-canvas.js") return undefined;
+      return { body: `console.error(${JSON.stringify(`daggr: the canvas failed to build: ${(e as Error).message}`)});\n${PLACEHOLDER}`, type: typeOf(name) };
+    }
+  }
+  return name === "daggr-canvas.js" ? { body: PLACEHOLDER, type: typeOf(name) } : undefined;
+}
+
+async function bundle(): Promise<Map<string, Asset>> {
+  const { build } = await import("esbuild");
+  const result = await build({
+    entryPoints: { "daggr-canvas": ENTRY },
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    minify: true,
+    sourcemap: false,
+    write: false,
+    outdir: "/assets",
+    logLevel: "silent",
+  });
+  return new Map(result.outputFiles.map((f) => [f.path.split("/").pop()!, { body: f.contents, type: typeOf(f.path) }]));
+}
+
+function typeOf(name: string): string {
+  if (name.endsWith(".js")) return "text/javascript; charset=utf-8";
+  if (name.endsWith(".css")) return "text/css; charset=utf-8";
+  return "application/json; charset=utf-8";
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

@@ -1,0 +1,123 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Store } from "../engine/index.js";
+import type { Graph } from "../graph/index.js";
+import { apiSchema, call } from "./api.js";
+import { serveFile, upload } from "./files.js";
+import type { ResolvedOptions } from "./options.js";
+import { asset, canvasPage, pageCsp } from "./page.js";
+import { baseHeaders, refuse, sendJson } from "./respond.js";
+import { Guard, isCorsSimpleType, isJson, suspiciousPath } from "./security.js";
+import type { Wire } from "./wire.js";
+
+export interface RouteContext {
+  graph: Graph;
+  store: Store;
+  wire: Wire;
+  guard: Guard;
+  options: ResolvedOptions;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, match: RegExpExecArray, query: URLSearchParams) => Promise<void> | void;
+interface Route {
+  method: "GET" | "POST";
+  path: RegExp;
+  handler: Handler;
+  /** What a POST body must be: JSON, or a raw upload (any type but the CORS-simple ones). */
+  body?: "json" | "raw";
+}
+
+/**
+ * The HTTP side: a fixed route table of exact patterns, behind the guard. Every path is
+ * matched raw (never decoded or normalised first), and anything that is not one of the
+ * patterns below is a 404, so there is no path a client can steer into the file system.
+ *
+ * | route | what |
+ * |---|---|
+ * | `GET /` | the canvas page (`/?token=…` sets the token cookie and redirects to `/`) |
+ * | `GET /assets/<name>.js` | the elements bundle |
+ * | `GET /files/<sha256>` | a stored file |
+ * | `POST /upload` | a raw upload → FileRef |
+ * | `GET /api/schema`, `POST /api/call[/<subgraph>]` | the REST API |
+ */
+export function router(ctx: RouteContext): (req: IncomingMessage, res: ServerResponse) => void {
+  const { graph, store, wire, guard, options } = ctx;
+  const encode = (o: object) => wire.encode(o);
+  const origin = (req: IncomingMessage) => `${req.headers["x-forwarded-proto"] === "https" ? "https" : "http"}://${req.headers.host}`;
+  const routes: Route[] = [
+    {
+      method: "GET",
+      path: /^\/$/,
+      handler: (req, res, _m, query) => {
+        if (query.has("token")) {
+          // Trade the URL's token for a cookie, and drop it from the address bar.
+          res.writeHead(302, { Location: "/", "Set-Cookie": guard.tokenCookie(), "Cache-Control": "no-store" });
+          return void res.end();
+        }
+        const html = canvasPage(graph.name, origin(req));
+        res.writeHead(200, {
+          "Content-Type": "text/html; charset=utf-8",
+          "Content-Security-Policy": pageCsp(req.headers.host!),
+          "Cache-Control": "no-store",
+          "Content-Length": Buffer.byteLength(html),
+        });
+        res.end(req.method === "HEAD" ? undefined : html);
+      },
+    },
+    {
+      method: "GET",
+      path: /^\/assets\/([a-z0-9][a-z0-9-]*\.(?:js|css|map))$/,
+      handler: async (req, res, m) => {
+        const a = await asset(m[1]!);
+        if (!a) return refuse(res, 404, "Not found");
+        res.writeHead(200, { "Content-Type": a.type, "Cache-Control": "no-cache", "Content-Length": Buffer.byteLength(a.body) });
+        res.end(req.method === "HEAD" ? undefined : a.body);
+      },
+    },
+    { method: "GET", path: /^\/files\/([0-9a-f]{64})$/, handler: (req, res, m) => serveFile(req, res, store, m[1]!) },
+    { method: "POST", path: /^\/upload$/, body: "raw", handler: (req, res) => upload(req, res, store, wire, options.maxUploadBytes) },
+  ];
+  if (options.api) {
+    routes.push(
+      { method: "GET", path: /^\/api\/schema$/, handler: (_req, res) => sendJson(res, 200, encode(apiSchema(graph))) },
+      {
+        method: "POST",
+        path: /^\/api\/call(?:\/([A-Za-z0-9_]+))?$/,
+        body: "json",
+        handler: (req, res, m) => call(req, res, { graph, store, wire, limit: options.maxMessageBytes, subgraph: m[1], origin: origin(req) }),
+      },
+    );
+  }
+
+  return (req, res) => {
+    baseHeaders(res);
+    if (!guard.hostAllowed(req)) return refuse(res, 403, "Host not allowed. Add it with allowedHosts (or DAGGR_ALLOWED_HOSTS) if it is yours.");
+    const raw = req.url ?? "";
+    const q = raw.indexOf("?");
+    const path = q < 0 ? raw : raw.slice(0, q);
+    const query = new URLSearchParams(q < 0 ? "" : raw.slice(q + 1));
+    if (suspiciousPath(path)) return refuse(res, 404, "Not found");
+    const found = routes.map((r) => ({ r, m: r.path.exec(path) })).filter((x) => x.m);
+    if (!found.length) return refuse(res, 404, "Not found");
+    const method = req.method === "HEAD" ? "GET" : req.method;
+    const hit = found.find((x) => x.r.method === method);
+    if (!hit) {
+      res.setHeader("Allow", [...new Set(found.map((x) => x.r.method))].join(", "));
+      return refuse(res, 405, "Method not allowed");
+    }
+    if (!guard.tokenOk(req, query)) {
+      return refuse(res, 401, "This daggr server needs its access token: open the URL it printed (…/?token=…), or send Authorization: Bearer <token>.");
+    }
+    if (method === "POST") {
+      if (!guard.originAllowed(req)) return refuse(res, 403, "Cross-origin request refused.");
+      const rawBody = hit.r.body === "raw";
+      if (rawBody ? isCorsSimpleType(req) : !isJson(req)) {
+        return refuse(res, 415, rawBody ? "Send the file's own MIME type (or application/octet-stream) as Content-Type." : "Send Content-Type: application/json.");
+      }
+    }
+    Promise.resolve(hit.r.handler(req, res, hit.m!, query)).catch((e) => {
+      console.error(wire.encode({ daggr: "request failed", url: path, error: String((e as Error)?.stack ?? e) }));
+      if (!res.headersSent) refuse(res, 500, "Internal error");
+      else res.destroy();
+    });
+  };
+}
