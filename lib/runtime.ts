@@ -42,7 +42,7 @@ export const runtime: Runtime = {
     for (const id of Object.keys(inputs)) {
       if (!valid.includes(id)) throw unknownName(ErrorCode.UNKNOWN_INPUT_ID, `input of subgraph '${subgraph.id}'`, id, valid, "Inputs are named node__port.");
     }
-    const store = new MemoryStore();
+    const store = options.store ?? new MemoryStore();
     const session = await openSession(graph, store, { autorun: false });
     try {
       session.setMany(inputs, "api");
@@ -57,7 +57,7 @@ export const runtime: Runtime = {
       return Object.fromEntries(leaves.map((id) => [id, session.selected(id)?.outputs ?? {}]));
     } finally {
       await session.close();
-      await store.close();
+      if (!options.store) await store.close();
     }
   },
 

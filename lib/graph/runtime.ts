@@ -20,6 +20,11 @@ export interface CallOptions {
   /** Which weakly connected part to run ("main" when there is one part). */
   subgraph?: string;
   signal?: AbortSignal;
+  /**
+   * A store for this one call (default: a fresh memory store). The server passes one
+   * that shares its files store, so uploaded inputs are found and outputs can be served.
+   */
+  store?: Store;
 }
 
 export interface LaunchOptions {
