@@ -73,7 +73,8 @@ export const K = {
   gc: (fileId: string) => key("gc", fileId),
   trash: (sheetId: string) => key("trash", sheetId),
   meta: (k: string) => key("meta", k),
-  backup: (from: number, k: string) => key("backup", String(from), k),
+  /** The replaced key is kept whole, NULs included: it is the last part. */
+  backup: (from: number, k: string) => key("backup", String(from)) + SEP + k,
 } as const;
 
 /** Ref holders: a result record, or one input value of the sheet. */

@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, realpath, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { Level } from "level";
@@ -14,18 +14,30 @@ interface Owner {
 }
 
 /**
+ * Databases open in this process. LevelDB refuses a second in-process open itself, but
+ * in doing so it closes a descriptor of the `LOCK` file, and POSIX drops a process's
+ * fcntl lock when any of its descriptors for the file closes: another process could
+ * then open the database too. So a second open here never reaches LevelDB.
+ */
+const openHere = new Set<string>();
+
+/**
  * Opens the database at `<appDir>/db`, holding LevelDB's own `LOCK` for as long as it
- * stays open: that lock is the single-writer guarantee (across processes, and across
- * handles within one process). A refused lock becomes an `E_STORE_LOCKED` error naming
- * the holder, whose pid we leave in `<appDir>/owner.json` once we hold the lock.
+ * stays open: that lock is the single-writer guarantee across processes, and
+ * `openHere` within one. A refused lock becomes an `E_STORE_LOCKED` error naming the
+ * holder, whose pid we leave in `<appDir>/owner.json` once we hold the lock.
  */
 export async function openLocked(appDir: string): Promise<DB> {
   await mkdir(appDir, { recursive: true });
-  const location = join(appDir, "db");
+  const location = join(await realpath(appDir), "db");
+  if (openHere.has(location)) throw await lockedError(appDir, location);
+  openHere.add(location);
   const db: DB = new Level<string, any>(location, { valueEncoding: "json" });
+  db.once("closed", () => openHere.delete(location));
   try {
     await db.open();
   } catch (e) {
+    openHere.delete(location);
     if (isLockError(e)) throw await lockedError(appDir, location);
     throw e;
   }
