@@ -117,7 +117,7 @@ export async function withRetries<T>(attempt: (n: number) => Promise<T>, o: Retr
       if (n >= o.retries || tooLong) {
         const extra = n > 0 ? ` (after ${n + 1} attempts)` : "";
         const when = e.retryAfterMs !== undefined ? ` The server asks to retry in ${Math.ceil(e.retryAfterMs / 1000)} s.` : "";
-        throw new DaggrError(e.error.code, `${e.error.message}${extra}.${when}`.replace(/\.\./g, "."), {
+        throw new DaggrError(e.error.code, `${stripCode(e.error.message)}${extra}.${when}`.replace(/\.\./g, "."), {
           ...e.error.details,
           attempts: n + 1,
           ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs, retryAt: new Date(Date.now() + e.retryAfterMs).toISOString() } : {}),

@@ -1,0 +1,227 @@
+import { modelInfo } from "@huggingface/hub";
+import { InferenceClient, setLogger } from "@huggingface/inference";
+import { DaggrError, ErrorCode, unknownName, type InferenceNode } from "../graph/index.js";
+import type { Executor, MetaCache } from "../engine/executor.js";
+import { REMOTE_DEFAULTS, RetryableError, isNetworkError, parseRetryAfter, remoteTiming, sleep, stripCode, withRetries } from "./hf-retry.js";
+import { hfToken, redactError, redactToken } from "./hf-token.js";
+import { TASKS, type TaskResult, canonicalTask } from "./inference-tasks.js";
+
+// The client logs its provider choice on every call; keep warnings, drop the chatter.
+setLogger({
+  debug: () => {},
+  info: () => {},
+  log: () => {},
+  warn: (m: string) => console.warn(redactToken(String(m))),
+  error: (m: string) => console.error(redactToken(String(m))),
+});
+
+/** A provider answered 503: the model is loading (hf-inference), with its own estimate. */
+class LoadingError extends Error {
+  constructor(
+    message: string,
+    readonly estimatedMs: number | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Runs InferenceNodes on `@huggingface/inference`. The task is the node's `task`, else
+ * the model's pipeline tag on the Hub (cached across restarts); chat models stream their
+ * tokens as partial results. The client's own 503 retry (immediate, endless) is off: a
+ * loading model is waited for with the provider's estimate, up to `wakeTimeoutMs`; 429s
+ * and dropped connections are retried with backoff, honouring Retry-After.
+ *
+ * @example
+ * registerExecutor(NodeKind.INFERENCE, inferenceExecutor);
+ */
+export const inferenceExecutor: Executor<InferenceNode> = {
+  async validate(node, { cache, signal }) {
+    if (node.inferenceOptions.validate === false) return;
+    const token = hfToken();
+    try {
+      await resolveTask(node, token, cache, signal ?? new AbortController().signal);
+    } catch (e) {
+      throw redactError(e, token);
+    }
+  },
+
+  async execute(node, inputs, ctx) {
+    const token = hfToken();
+    // Only an HF token goes to the client: anything else would be taken for a provider key
+    // and sent to the provider directly, outside huggingface.co.
+    const hfOnly = token?.startsWith("hf_") ? token : undefined;
+    const opts = node.inferenceOptions;
+    try {
+      const task = await resolveTask(node, token, ctx.cache, ctx.signal);
+      const spec = TASKS[task]!;
+      const label = `InferenceNode '${node.id}' (model '${node.model}'${node.provider ? ` on ${node.provider}` : ""}, task ${task})`;
+      const client = new InferenceClient(hfOnly ?? "", { retry_on_error: false });
+      const single = Object.keys(node.outputs).length <= 1 && !node.options.postprocess;
+      const shape = (r: TaskResult) => (single ? r.primary : r.full);
+      const wakeTimeoutMs = opts.wakeTimeoutMs ?? REMOTE_DEFAULTS.wakeTimeoutMs;
+      const loadingSince = { at: 0 };
+      return await withRetries(
+        async () => {
+          let streamed = false;
+          for (let poll = remoteTiming.pollMs; ; ) {
+            const last: { status?: number; retryAfterMs?: number } = {};
+            const fetchWithHeaders = (input: RequestInfo | URL, init?: RequestInit) =>
+              fetch(input, { ...init, signal: init?.signal ?? ctx.signal }).then((r) => {
+                last.status = r.status;
+                last.retryAfterMs = parseRetryAfter(r.headers.get("retry-after"));
+                return r;
+              });
+            try {
+              const result = await spec.run({
+                client, node, inputs, ctx, label,
+                options: { signal: ctx.signal, fetch: fetchWithHeaders as typeof fetch, retry_on_error: false },
+                maxBytes: opts.maxFileBytes ?? REMOTE_DEFAULTS.maxFileBytes,
+                emit: (r) => {
+                  streamed = true;
+                  ctx.partial(shape(r));
+                },
+              });
+              return shape(result);
+            } catch (e) {
+              if (ctx.signal.aborted) throw e;
+              const err = classify(e, last, label, !!hfOnly);
+              if (err instanceof LoadingError && !streamed) {
+                loadingSince.at ||= Date.now();
+                const waited = Date.now() - loadingSince.at;
+                if (waited >= wakeTimeoutMs) {
+                  throw new DaggrError(ErrorCode.REMOTE_UNAVAILABLE, `${label}: the model is still loading after ${Math.round(waited / 1000)} s (wakeTimeoutMs is ${wakeTimeoutMs} ms). Try again later or raise wakeTimeoutMs.`, {
+                    loading: true,
+                  });
+                }
+                const wait = Math.min(err.estimatedMs ?? poll, remoteTiming.maxPollMs, wakeTimeoutMs - waited);
+                ctx.progress({ text: `Model is loading${err.estimatedMs ? ` (about ${Math.round(err.estimatedMs / 1000)} s)` : ""}; waiting` });
+                await sleep(Math.max(50, wait), ctx.signal);
+                poll = Math.min(remoteTiming.maxPollMs, Math.round(poll * 1.5));
+                continue;
+              }
+              if (err instanceof LoadingError) throw new DaggrError(ErrorCode.REMOTE_UNAVAILABLE, `${label}: ${err.message}`);
+              // After tokens were shown, a retry would restart the answer: report instead.
+              if (err instanceof RetryableError && streamed) throw err.error;
+              throw err;
+            }
+          }
+        },
+        { retries: opts.retries ?? REMOTE_DEFAULTS.retries, signal: ctx.signal, label, progress: (p) => ctx.progress(p) },
+      );
+    } catch (e) {
+      throw redactError(e, token);
+    }
+  },
+};
+
+interface ModelMeta {
+  pipeline_tag?: string;
+  tags?: string[];
+}
+
+export function taskCacheKey(model: string): string {
+  return `inference:model:${model}`;
+}
+
+/**
+ * The task to call: `task` if given (checked against what daggr supports), else the
+ * model's pipeline tag from the Hub, cached. A text-generation model tagged
+ * `conversational` is called through chat completion, as the providers serve it.
+ */
+export async function resolveTask(node: InferenceNode, token: string | undefined, cache: MetaCache, signal: AbortSignal): Promise<string> {
+  const explicit = node.inferenceOptions.task;
+  const supported = Object.keys(TASKS);
+  if (explicit) {
+    const t = canonicalTask(explicit);
+    if (!t) throw unknownName(ErrorCode.UNSUPPORTED_TASK, `task of InferenceNode '${node.id}'`, explicit, supported);
+    return t;
+  }
+  let meta = await cache.get<ModelMeta>(taskCacheKey(node.model)).catch(() => undefined);
+  if (!meta) {
+    meta = await withRetries(() => fetchModelMeta(node, token, signal), { retries: node.inferenceOptions.retries ?? REMOTE_DEFAULTS.retries, signal, label: `Model '${node.model}'` });
+    await cache.set(taskCacheKey(node.model), meta).catch(() => {});
+  }
+  const tag = meta.pipeline_tag;
+  if (!tag) {
+    throw new DaggrError(ErrorCode.UNSUPPORTED_TASK, `InferenceNode '${node.id}': model '${node.model}' has no pipeline tag on the Hub, so its task is unknown. Set \`task\` (one of ${supported.join(", ")}).`, {
+      choices: supported,
+    });
+  }
+  const task = tag === "text-generation" && meta.tags?.includes("conversational") ? "chat-completion" : canonicalTask(tag);
+  if (!task) {
+    throw new DaggrError(
+      ErrorCode.UNSUPPORTED_TASK,
+      `InferenceNode '${node.id}': model '${node.model}' is a '${tag}' model, a task daggr cannot call yet. Supported: ${supported.join(", ")}. Use an FnNode with @huggingface/inference for other tasks.`,
+      { got: tag, choices: supported },
+    );
+  }
+  return task;
+}
+
+async function fetchModelMeta(node: InferenceNode, token: string | undefined, signal: AbortSignal): Promise<ModelMeta> {
+  try {
+    const info = await modelInfo({
+      name: node.model,
+      additionalFields: ["tags"],
+      ...(token?.startsWith("hf_") ? { accessToken: token as `hf_${string}` } : {}),
+      fetch: ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, { ...init, signal })) as typeof fetch,
+    });
+    return { pipeline_tag: (info as { task?: string }).task ?? undefined, tags: (info as { tags?: string[] }).tags ?? [] };
+  } catch (e) {
+    if (signal.aborted) throw e;
+    const status = (e as { statusCode?: number }).statusCode;
+    const where = `Model '${node.model}' (InferenceNode '${node.id}')`;
+    if (status === 404) throw new DaggrError(ErrorCode.REMOTE_NOT_FOUND, `${where} was not found on the Hugging Face Hub. Check the id (org/name); a private or gated model also needs HF_TOKEN.`, { model: node.model, status });
+    if (status === 401 || status === 403) throw new DaggrError(ErrorCode.REMOTE_AUTH, `${where} is private or gated (HTTP ${status}). Set HF_TOKEN with access to it, or accept its terms on the Hub.`, { status });
+    if (isNetworkError(e) || (status !== undefined && (status >= 500 || status === 429))) {
+      throw new RetryableError(new DaggrError(ErrorCode.NETWORK, `${where}: the Hugging Face Hub could not be asked for its task (${status ? `HTTP ${status}` : (e as Error).message})`));
+    }
+    throw new DaggrError(ErrorCode.REMOTE_FAILED, `${where}: the Hub answered ${(e as Error).message}`);
+  }
+}
+
+/** Turns the client's errors into coded ones; retryable, or a LoadingError for a 503. */
+function classify(e: unknown, last: { status?: number; retryAfterMs?: number }, label: string, hasToken: boolean): Error {
+  if (e instanceof DaggrError || e instanceof RetryableError) return e;
+  const err = e as Error & { httpResponse?: { status?: number; body?: unknown } };
+  const msg = stripCode(String(err?.message ?? e)).replace(/^Failed to perform inference: /, "");
+  const status = err?.httpResponse?.status ?? (err?.name === "ProviderApiError" ? last.status : undefined);
+  if (isNetworkError(e)) return new RetryableError(new DaggrError(ErrorCode.NETWORK, `${label}: the provider could not be reached (${err.message})`));
+  if (err?.name === "HubApiError") {
+    if (status === 404 || /Repository not found|not found/i.test(msg)) {
+      return new DaggrError(ErrorCode.REMOTE_NOT_FOUND, `${label}: the model was not found on the Hugging Face Hub. Check the id; a private or gated model needs HF_TOKEN.`, { status });
+    }
+    if (status === 401 || status === 403) return new DaggrError(ErrorCode.REMOTE_AUTH, `${label}: the Hub refused access (HTTP ${status}): ${msg}`, { status });
+    if (/have not been able to find inference provider information/.test(msg)) {
+      return new DaggrError(ErrorCode.REMOTE_NOT_FOUND, `${label}: no Inference Provider serves this model.`);
+    }
+    if (status !== undefined && status >= 500) return new RetryableError(new DaggrError(ErrorCode.NETWORK, `${label}: the Hub answered HTTP ${status}`, { status }));
+    return new DaggrError(ErrorCode.REMOTE_FAILED, `${label}: ${msg}`, { status });
+  }
+  const wrongTask = /is not supported for task (\S+) and provider (\S+)\. Supported task: ([^.]+)\./.exec(msg);
+  if (wrongTask) {
+    return new DaggrError(ErrorCode.UNSUPPORTED_TASK, `${label}: provider ${wrongTask[2]} serves this model for task '${wrongTask[3]}', not '${wrongTask[1]}'. Set \`task: "${wrongTask[3]}"\` if daggr supports it.`, {
+      got: wrongTask[1],
+      nearest: wrongTask[3],
+    });
+  }
+  if (/have not been able to find inference provider information|No Inference Provider available/.test(msg)) {
+    return new DaggrError(ErrorCode.REMOTE_NOT_FOUND, `${label}: ${msg} Choose another provider ('org/model:provider') or check the model's "Inference Providers" section on the Hub.`);
+  }
+  if (err?.name === "RoutingError") return new DaggrError(ErrorCode.REMOTE_AUTH, `${label}: ${msg}${hasToken ? "" : " Set HF_TOKEN (an hf_… token) to use the router."}`);
+  if (err?.name === "InputError") return new DaggrError(ErrorCode.BAD_INPUT, `${label}: ${msg}`);
+  if (err?.name === "ProviderOutputError") return new DaggrError(ErrorCode.REMOTE_FAILED, `${label}: the provider's answer was not understood (${msg.slice(0, 300)})`);
+  if (status === 503) {
+    const body = err.httpResponse?.body as { estimated_time?: number } | undefined;
+    const est = typeof body?.estimated_time === "number" ? Math.round(body.estimated_time * 1000) : last.retryAfterMs;
+    return new LoadingError(`the model is unavailable or loading (HTTP 503: ${msg})`, est);
+  }
+  if (status === 429) return new RetryableError(new DaggrError(ErrorCode.RATE_LIMITED, `${label} is rate limited (HTTP 429: ${msg})`, { status }), last.retryAfterMs);
+  if (status === 401 || status === 403) {
+    return new DaggrError(ErrorCode.REMOTE_AUTH, `${label}: access refused (HTTP ${status}: ${msg}).${hasToken ? " Check that your token may use Inference Providers." : " Set HF_TOKEN."}`, { status });
+  }
+  if (status === 404) return new DaggrError(ErrorCode.REMOTE_NOT_FOUND, `${label}: the provider does not know this model (HTTP 404: ${msg}).`, { status });
+  if (status === 502 || status === 504) return new RetryableError(new DaggrError(ErrorCode.NETWORK, `${label}: the provider answered HTTP ${status} (${msg})`, { status }));
+  return new DaggrError(ErrorCode.REMOTE_FAILED, `${label}: the provider failed${status ? ` (HTTP ${status})` : ""}: ${msg}`, status ? { status } : {});
+}

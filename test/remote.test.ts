@@ -1,0 +1,627 @@
+/**
+ * Remote nodes against fake servers, with the real clients: GradioNode on
+ * `@gradio/client`, InferenceNode on `@huggingface/inference` (and `@huggingface/hub`),
+ * every request going over real HTTP to the fakes in `test/fixtures/`.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import t from "tap";
+import { FnNode, Graph, GradioNode, InferenceNode, MemoryStore, NodeKind, gr, registerExecutor, type ExecContext, type Progress } from "../lib/index.js";
+import { gradioExecutor } from "../lib/nodes/gradio.js";
+import { closeGradioClients } from "../lib/nodes/gradio-client.js";
+import { apiCacheKey } from "../lib/nodes/gradio-api.js";
+import { inferenceExecutor } from "../lib/nodes/inference.js";
+import { remoteTiming } from "../lib/nodes/hf-retry.js";
+import { hfToken, redactToken, tokenAllowed } from "../lib/nodes/hf-token.js";
+import { installFetchShim } from "./fixtures/fetch-shim.js";
+import { AppError, type FakeEndpoint, type FakeGradioOptions, startFakeGradio } from "./fixtures/fake-gradio.js";
+import { PNG, WAV, startFakeHf } from "./fixtures/fake-hf.js";
+
+const TOKEN = "hf_testtokenABCDEFGH123456";
+const home = mkdtempSync(join(tmpdir(), "daggr-remote-"));
+process.env.HF_HOME = home;
+process.env.HF_TOKEN = TOKEN;
+delete process.env.HF_TOKEN_PATH;
+Object.assign(remoteTiming, { backoffBaseMs: 10, backoffMaxMs: 80, pollMs: 20, maxPollMs: 50 });
+
+registerExecutor(NodeKind.GRADIO, gradioExecutor);
+registerExecutor(NodeKind.INFERENCE, inferenceExecutor);
+
+const shim = installFetchShim();
+const hf = await startFakeHf();
+hf.token = TOKEN;
+for (const host of ["huggingface.co", "router.huggingface.co", "v3.fal.media", "cdn.fake-assets.test"]) shim.route(host, hf.origin);
+
+t.teardown(async () => {
+  await closeGradioClients();
+  await hf.close();
+  shim.uninstall();
+  rmSync(home, { recursive: true, force: true });
+});
+
+/** An ExecContext on a MemoryStore, recording progress and partial results. */
+function harness(o: { signal?: AbortSignal; store?: MemoryStore } = {}) {
+  const store = o.store ?? new MemoryStore();
+  const progress: Progress[] = [];
+  const partials: unknown[] = [];
+  const ctx: ExecContext = {
+    signal: o.signal ?? new AbortController().signal,
+    progress: (p) => progress.push(p),
+    partial: (raw) => partials.push(raw),
+    files: { dir: store.filesDir, put: (i) => store.putFile(i), lookup: (p) => store.fileForPath(p) },
+    cache: { get: (k) => store.getMeta(k), set: (k, v) => store.setMeta(k, v) },
+    nodeId: "n",
+    runId: "r",
+  };
+  return { ctx, store, progress, partials };
+}
+
+async function app(t: Tap, options: FakeGradioOptions) {
+  const fake = await startFakeGradio(options);
+  t.teardown(() => fake.close());
+  return fake;
+}
+type Tap = { teardown(fn: () => unknown): void };
+
+const predict: FakeEndpoint = {
+  name: "/predict",
+  parameters: [{ name: "prompt" }, { name: "n", component: "Number", default: 2 }],
+  returns: [{ label: "text" }, { label: "image", component: "Image" }],
+  fn: async (j) => {
+    j.progress(1, 2, "half way");
+    await j.sleep(20);
+    return [`${j.args.prompt}×${j.args.n}`, j.file(PNG, "out.png", "image/png")];
+  },
+};
+
+/** The rejection of a call that must fail, typed loosely for matching. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const fail = (p: Promise<unknown>): Promise<any> =>
+  p.then(
+    (v) => {
+      throw new Error(`expected a failure, got ${JSON.stringify(v)}`);
+    },
+    (e) => e,
+  );
+
+const count = (fake: { requests: Array<{ path: string }> }, prefix: string) => fake.requests.filter((r) => r.path.startsWith(prefix)).length;
+
+// ---------------------------------------------------------------- token
+
+t.test("hfToken() reads HF_TOKEN, else $HF_HOME/token; redactToken() hides it", async (t) => {
+  t.equal(hfToken(), TOKEN);
+  const dir = mkdtempSync(join(tmpdir(), "daggr-hfhome-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, "token"), "hf_fromfile123456789\n");
+  t.equal(hfToken({ HF_HOME: dir }), "hf_fromfile123456789");
+  t.equal(hfToken({ HF_HOME: join(dir, "none") }), undefined);
+  t.equal(hfToken({ HF_TOKEN: "hf_env", HF_HOME: dir }), "hf_env");
+  t.notMatch(redactToken(`failed with Bearer ${TOKEN} and ${TOKEN}`), TOKEN);
+});
+
+t.test("tokenAllowed(url) admits only huggingface.co, *.hf.space and the app's own origin", async (t) => {
+  t.ok(tokenAllowed("https://huggingface.co/api/spaces/a/b"));
+  t.ok(tokenAllowed("https://router.huggingface.co/v1/chat/completions"));
+  t.ok(tokenAllowed("https://acme-app.hf.space/config"));
+  t.ok(tokenAllowed("http://127.0.0.1:7861/config", "http://127.0.0.1:7861"));
+  t.notOk(tokenAllowed("http://127.0.0.1:9999/x", "http://127.0.0.1:7861"));
+  t.notOk(tokenAllowed("https://huggingface.co.evil.test/x"));
+  t.notOk(tokenAllowed("http://acme-app.hf.space/config"), "plain http never gets it");
+  t.notOk(tokenAllowed("https://cdn.fake-assets.test/a.png"));
+});
+
+// ---------------------------------------------------------------- gradio: calls
+
+t.test("gradioExecutor.execute maps inputs to parameters and returns the tuple, FileData downloaded into the files store", async (t) => {
+  const fake = await app(t, { endpoints: [predict] });
+  const node = new GradioNode(fake.url, { inputs: { prompt: gr.Textbox() }, outputs: { text: gr.Textbox(), image: gr.Image() } });
+  const { ctx, store } = harness();
+  const out = (await gradioExecutor.execute(node, { prompt: "cat" }, ctx)) as [string, string];
+  t.equal(out[0], "cat×2", "a parameter left out takes its default");
+  const meta = await store.fileForPath(out[1]);
+  t.ok(meta, "the image is a file of the store");
+  t.same(readFileSync(out[1]), PNG);
+  t.match(meta, { name: "out.png", mime: "image/png" });
+  const join = fake.requests.find((r) => r.path.startsWith("/gradio_api/queue/join"))!;
+  t.match(join.body, { data: ["cat", 2], fn_index: 0 });
+  t.equal(gradioExecutor.positional, true);
+});
+
+t.test("queue position, ETA and progress from the app reach ctx.progress", async (t) => {
+  const slow: FakeEndpoint = { ...predict, fn: async (j) => (j.progress(3, 4, "step 3/4"), await j.sleep(60), ["x", null]) };
+  const fake = await app(t, { endpoints: [slow], concurrency: 1 });
+  const node = new GradioNode(fake.url, { inputs: { prompt: gr.Textbox() }, outputs: { text: gr.Textbox() } });
+  const hs = [harness(), harness(), harness()];
+  await Promise.all(hs.map((h) => gradioExecutor.execute(node, { prompt: "p" }, h.ctx)));
+  const all = hs.flatMap((h) => h.progress);
+  t.ok(all.some((p) => p.queuePosition === 1 && p.queueSize === 2 && typeof p.eta === "number"), "a waiting job sees its position, the queue size and an ETA");
+  t.ok(all.some((p) => p.text === "Running"), "process_starts");
+  t.ok(all.some((p) => p.fraction === 0.75 && p.text === "step 3/4"), "progress bars");
+  t.equal(fake.stats.maxActive, 1);
+});
+
+t.test("generator endpoints stream partial outputs (diffs applied), heartbeats notwithstanding", async (t) => {
+  const stream: FakeEndpoint = {
+    name: "/stream",
+    generator: true,
+    parameters: [{ name: "text" }],
+    returns: [{ label: "out" }, { label: "count", component: "Number" }],
+    fn: async function* (j) {
+      let s = "";
+      for (const [i, c] of [...String(j.args.text)].entries()) {
+        s += c;
+        yield [s, i + 1];
+        await j.sleep(15);
+      }
+    },
+  };
+  const fake = await app(t, { endpoints: [stream], heartbeatMs: 5 });
+  const node = new GradioNode(fake.url, { apiName: "stream", inputs: { text: gr.Textbox() }, outputs: { out: gr.Textbox(), count: gr.Number() } });
+  const { ctx, partials } = harness();
+  t.same(await gradioExecutor.execute(node, { text: "Hello" }, ctx), ["Hello", 5]);
+  t.same(partials.slice(0, 5), [["H", 1], ["He", 2], ["Hel", 3], ["Hell", 4], ["Hello", 5]]);
+});
+
+t.test("one client per (app, token) is reused across runs", async (t) => {
+  const fake = await app(t, { endpoints: [predict] });
+  const node = new GradioNode(fake.url, { inputs: { prompt: gr.Textbox() }, outputs: { text: gr.Textbox() } });
+  for (let i = 0; i < 3; i++) await gradioExecutor.execute(node, { prompt: `p${i}` }, harness().ctx);
+  await Promise.all([1, 2, 3].map((i) => gradioExecutor.execute(node, { prompt: `q${i}` }, harness().ctx)));
+  t.equal(count(fake, "/config"), 1, "connected once");
+  t.equal(count(fake, "/gradio_api/info"), 1);
+  process.env.HF_TOKEN = "hf_othertoken999999999";
+  t.teardown(() => void (process.env.HF_TOKEN = TOKEN));
+  await gradioExecutor.execute(node, { prompt: "x" }, harness().ctx);
+  t.equal(count(fake, "/config"), 2, "another token, another client");
+});
+
+// ---------------------------------------------------------------- gradio: validation
+
+t.test("validate() names the unknown endpoint (valid ones nearest first), unknown and missing parameters, and extra outputs", async (t) => {
+  const other: FakeEndpoint = { name: "/edit", parameters: [{ name: "image", component: "Image" }, { name: "strength", component: "Number" }], returns: [{ label: "out", component: "Image" }], fn: () => [null] };
+  const fake = await app(t, { endpoints: [predict, other, { ...other, name: "/predict_batch" }] });
+  const cache = harness().ctx.cache;
+  const bad = (apiName: string, opts: object) => gradioExecutor.validate!(new GradioNode(fake.url, { apiName, ...opts }), { cache });
+
+  const e1 = await fail(bad("/predcit", { inputs: { prompt: gr.Textbox() } }));
+  t.equal(e1.code, "E_UNKNOWN_ENDPOINT");
+  t.equal(e1.details.nearest, "/predict");
+  t.match(e1.message, /'\/predcit'.*Did you mean '\/predict'\?.*Valid choices: '\/predict', '\/edit', '\/predict_batch'|Valid choices: '\/predict', /);
+  t.match(e1.message, /Gradio app 'http:\/\/127\.0\.0\.1:\d+\/'/);
+
+  const e2 = await fail(bad("/predict", { inputs: { promt: gr.Textbox() } }));
+  t.match(e2, { code: "E_UNKNOWN_PARAM", details: { got: "promt", nearest: "prompt", choices: ["prompt", "n"] } });
+
+  const e3 = await fail(bad("/edit", { inputs: { image: gr.Image() } }));
+  t.match(e3, { code: "E_MISSING_PARAM", details: { missing: ["strength"] } });
+  t.match(e3.message, /requires 'strength'/);
+
+  const e4 = await fail(bad("/edit", { inputs: { image: gr.Image(), strength: 1 }, outputs: { a: gr.Image(), b: gr.Image() } }));
+  t.match(e4, { code: "E_OUTPUT_COUNT" });
+  t.match(e4.message, /declares 2 outputs \(a, b\) but .* returns 1 \(out\)/);
+
+  await bad("/edit", { inputs: { image: gr.Image(), strength: 1 }, outputs: { a: gr.Image() } });
+  await bad("/nope", { validate: false });
+  t.pass("valid nodes and validate:false pass");
+});
+
+t.test("validate() keeps the API info in ctx.cache: after a restart nothing is refetched", async (t) => {
+  const fake = await app(t, { endpoints: [predict] });
+  const store = new MemoryStore();
+  const cache = harness({ store }).ctx.cache;
+  const node = new GradioNode(fake.url, { inputs: { prompt: gr.Textbox() }, outputs: { text: gr.Textbox() } });
+  await gradioExecutor.validate!(node, { cache });
+  t.ok(await store.getMeta(apiCacheKey(fake.url)), "cached under the app");
+  await closeGradioClients(); // a restart: no live client, same store
+  await gradioExecutor.validate!(node, { cache });
+  t.equal(count(fake, "/config") + count(fake, "/gradio_api/info"), 2, "one config and one info fetch in all");
+  // A cached description without the endpoint (the app changed): refetched before failing.
+  await store.setMeta(apiCacheKey(fake.url), { endpoints: { "/old": { parameters: [], returns: [] } }, fetchedAt: Date.now() });
+  await gradioExecutor.validate!(node, { cache });
+  t.equal(count(fake, "/config"), 2, "a stale cache is refreshed, not trusted");
+});
+
+// ---------------------------------------------------------------- gradio: files
+
+t.test("file parameters upload files of the store with handle_file; other strings are never read as files", async (t) => {
+  const seen: unknown[] = [];
+  const edit: FakeEndpoint = {
+    name: "/edit",
+    parameters: [{ name: "image", component: "Image" }, { name: "caption" }],
+    returns: [{ label: "info" }],
+    fn: (j) => {
+      const up = j.upload(j.args.image);
+      seen.push(j.args.image);
+      return [`${up?.name}:${up?.bytes.length}:${up?.mime}|${j.args.caption}`];
+    },
+  };
+  const fake = await app(t, { endpoints: [edit] });
+  const { ctx, store } = harness();
+  const stored = await store.putFile({ bytes: PNG, name: "cat.png", mime: "image/png" });
+  const node = new GradioNode(fake.url, { apiName: "/edit", inputs: { image: gr.Image(), caption: gr.Textbox() }, outputs: { info: gr.Textbox() } });
+
+  const out = (await gradioExecutor.execute(node, { image: stored.path, caption: "/etc/hostname" }, ctx)) as string[];
+  t.equal(out[0], `cat.png:${PNG.length}:image/png|/etc/hostname`, "uploaded with its name and type; the text parameter got the string as is");
+  t.match(seen[0], { path: /^\/tmp\/gradio\/[0-9a-f]+\/cat\.png$/, meta: { _type: "gradio.FileData" } });
+  t.equal(count(fake, "/gradio_api/upload"), 1);
+
+  const e = await fail(gradioExecutor.execute(node, { image: "/etc/passwd", caption: "x" }, ctx));
+  t.match(e, { code: "E_BAD_INPUT", details: { port: "image" } });
+  t.match(e.message, /never reads arbitrary local paths/);
+  t.equal(count(fake, "/gradio_api/upload"), 1, "nothing was uploaded");
+  t.equal(fake.stats.joined, 1, "and no job sent");
+});
+
+t.test("a failed input upload stops the job before it is sent", async (t) => {
+  const fake = await app(t, { endpoints: [{ name: "/edit", parameters: [{ name: "image", component: "Image" }], returns: [{}], fn: () => ["ok"] }] });
+  fake.faults.upload.push({ status: 413, body: "File exceeds the maximum allowed size" });
+  const { ctx, store } = harness();
+  const stored = await store.putFile({ bytes: PNG, name: "a.png" });
+  const node = new GradioNode(fake.url, { apiName: "/edit", inputs: { image: gr.Image() }, outputs: { out: gr.Textbox() } });
+  const e = await fail(gradioExecutor.execute(node, { image: stored.path }, ctx));
+  t.match(e, { code: "E_REMOTE_FAILED" });
+  t.match(e.message, /uploading an input file failed \(HTTP 413: File exceeds/);
+  t.equal(fake.stats.joined, 0);
+});
+
+t.test("a file output over maxFileBytes fails with E_FILE_TOO_LARGE", async (t) => {
+  const big: FakeEndpoint = { name: "/big", parameters: [], returns: [{ component: "File" }], fn: (j) => [j.file(Buffer.alloc(5000, 1), "big.bin")] };
+  const fake = await app(t, { endpoints: [big] });
+  const node = new GradioNode(fake.url, { apiName: "/big", outputs: { f: gr.File() }, maxFileBytes: 1000 });
+  const e = await fail(gradioExecutor.execute(node, {}, harness().ctx));
+  t.match(e, { code: "E_FILE_TOO_LARGE", details: { maxBytes: 1000 } });
+  t.match(e.message, /maxFileBytes/);
+});
+
+t.test("the HF token goes to the app's own origin, never to a host a file URL redirects to", async (t) => {
+  const fake = await app(t, { endpoints: [predict] });
+  fake.fileRedirect = "https://cdn.fake-assets.test/mirror";
+  const node = new GradioNode(fake.url, { inputs: { prompt: gr.Textbox() }, outputs: { text: gr.Textbox(), image: gr.Image() } });
+  const before = hf.requests.length;
+  const out = (await gradioExecutor.execute(node, { prompt: "a" }, harness().ctx)) as string[];
+  t.same(readFileSync(out[1]!), PNG, "downloaded through the redirect");
+  t.equal(fake.requests.find((r) => r.path === "/config")!.authorization, `Bearer ${TOKEN}`, "the app's origin gets the token");
+  t.equal(fake.requests.find((r) => r.path.startsWith("/gradio_api/file="))!.authorization, `Bearer ${TOKEN}`);
+  const cdn = hf.requests.slice(before).filter((r) => r.host === "cdn.fake-assets.test");
+  t.equal(cdn.length, 1);
+  t.equal(cdn[0]!.authorization, null, "the CDN does not");
+});
+
+t.test("an app whose config names another root gets no token on that root", async (t) => {
+  const probe = await app(t, { endpoints: [predict] });
+  const fake = await app(t, { endpoints: [predict], root: probe.origin.replace("127.0.0.1", "localhost") });
+  const node = new GradioNode(fake.url, { inputs: { prompt: gr.Textbox() }, outputs: { text: gr.Textbox() } });
+  await gradioExecutor.execute(node, { prompt: "a" }, harness().ctx);
+  t.equal(fake.requests.find((r) => r.path === "/config")!.authorization, `Bearer ${TOKEN}`);
+  t.ok(probe.requests.length > 0, "the client followed the config's root");
+  t.same(probe.requests.map((r) => r.authorization).filter(Boolean), [], "which never saw the token");
+});
+
+t.test("a Space id resolves through the Hub; *.hf.space gets the token, errors never show it", async (t) => {
+  const leaky: FakeEndpoint = { name: "/leak", parameters: [], returns: [{}], fn: (j) => Promise.reject(new AppError(`header was ${j.headers.authorization}`)) };
+  const fake = await app(t, { endpoints: [predict, leaky] });
+  hf.spaces.set("acme/app", { stages: ["RUNNING"] });
+  shim.route("acme-app.hf.space", fake.origin);
+  const node = new GradioNode("acme/app", { inputs: { prompt: gr.Textbox() }, outputs: { text: gr.Textbox(), image: gr.Image() } });
+  const out = (await gradioExecutor.execute(node, { prompt: "x" }, harness().ctx)) as string[];
+  t.equal(out[0], "x×2");
+  t.ok(shim.requests.some((r) => r.host === "acme-app.hf.space" && r.authorization === `Bearer ${TOKEN}`));
+  const e = await fail(gradioExecutor.execute(new GradioNode("acme/app", { apiName: "/leak", outputs: { o: gr.Textbox() } }), {}, harness().ctx));
+  t.match(e, { code: "E_REMOTE_FAILED" });
+  t.match(e.message, /Space 'acme\/app' endpoint '\/leak' failed: header was Bearer hf_\*\*\*/);
+  t.notMatch(e.message + e.stack, TOKEN);
+});
+
+// ---------------------------------------------------------------- gradio: cancel, timeouts, faults
+
+const slowEndpoint: FakeEndpoint = { name: "/slow", parameters: [{ name: "x" }], returns: [{}], fn: async (j) => (await j.sleep(5000), ["late"]) };
+
+t.test("cancelling the signal cancels the remote job and rejects with E_CANCELLED; the client stays usable", async (t) => {
+  const fake = await app(t, { endpoints: [slowEndpoint, predict] });
+  const node = new GradioNode(fake.url, { apiName: "/slow", inputs: { x: gr.Textbox() }, outputs: { o: gr.Textbox() } });
+  const ac = new AbortController();
+  const h = harness({ signal: ac.signal });
+  const run = gradioExecutor.execute(node, { x: "1" }, h.ctx);
+  while (!h.progress.some((p) => p.text === "Running")) await new Promise((r) => setTimeout(r, 5));
+  const t0 = Date.now();
+  ac.abort();
+  await t.rejects(run, { code: "E_CANCELLED" });
+  t.ok(Date.now() - t0 < 1000, "stops waiting at once");
+  while (fake.stats.cancelled === 0) await new Promise((r) => setTimeout(r, 5));
+  t.match(fake.cancels[0], { event_id: /^[0-9a-f]{32}$/, fn_index: 0 });
+  const again = new GradioNode(fake.url, { inputs: { prompt: gr.Textbox() }, outputs: { text: gr.Textbox() } });
+  t.equal(((await gradioExecutor.execute(again, { prompt: "ok" }, harness().ctx)) as string[])[0], "ok×2");
+  t.equal(count(fake, "/config"), 1, "same client after a cancel");
+});
+
+t.test("a timeout signal stops the remote job and reports E_TIMEOUT", async (t) => {
+  const fake = await app(t, { endpoints: [slowEndpoint] });
+  const node = new GradioNode(fake.url, { apiName: "/slow", inputs: { x: gr.Textbox() }, outputs: { o: gr.Textbox() } });
+  await t.rejects(gradioExecutor.execute(node, { x: "1" }, harness({ signal: AbortSignal.timeout(150) }).ctx), { code: "E_TIMEOUT" });
+  while (fake.stats.cancelled === 0) await new Promise((r) => setTimeout(r, 5));
+  t.pass("the job was cancelled on the server");
+});
+
+t.test("a 429 is retried after its Retry-After; a busy queue too; retries run out with E_RATE_LIMITED", async (t) => {
+  const fake = await app(t, { endpoints: [predict] });
+  const node = new GradioNode(fake.url, { inputs: { prompt: gr.Textbox() }, outputs: { text: gr.Textbox() } });
+  fake.faults.join.push({ status: 429, retryAfter: "1", body: { detail: "Too many requests" } }, { status: 503, body: { detail: "Queue is full. Max size is 1 and size is 1." } });
+  const h = harness();
+  const t0 = Date.now();
+  t.equal(((await gradioExecutor.execute(node, { prompt: "a" }, h.ctx)) as string[])[0], "a×2");
+  t.ok(Date.now() - t0 >= 1000, "waited for Retry-After");
+  t.ok(h.progress.some((p) => /rate limited.*retry 1\/3 in 1\.\d s/.test(p.text ?? "")), "the wait is shown");
+  fake.faults.join.push({ status: 429, retryAfter: "0" }, { status: 429, retryAfter: "0" });
+  const limited = new GradioNode(fake.url, { inputs: { prompt: gr.Textbox() }, outputs: { text: gr.Textbox() }, retries: 1 });
+  const e = await fail(gradioExecutor.execute(limited, { prompt: "b" }, harness().ctx));
+  t.match(e, { code: "E_RATE_LIMITED", details: { attempts: 2, status: 429 } });
+  t.match(e.message, /endpoint '\/predict' is rate limited \(HTTP 429.*after 2 attempts/);
+  fake.faults.join.push({ status: 429, retryAfter: "86400" });
+  const far = await fail(gradioExecutor.execute(node, { prompt: "c" }, harness().ctx));
+  t.match(far, { code: "E_RATE_LIMITED", details: { attempts: 1, retryAfterMs: 86_400_000 } });
+  t.match(far.message, /retry in 86400 s/, "a long Retry-After is shown, not waited for");
+});
+
+t.test("a dropped connection is retried on a fresh client", async (t) => {
+  const fake = await app(t, { endpoints: [predict] });
+  const node = new GradioNode(fake.url, { inputs: { prompt: gr.Textbox() }, outputs: { text: gr.Textbox() } });
+  await gradioExecutor.execute(node, { prompt: "warm" }, harness().ctx);
+  fake.faults.dropStream = 1;
+  const quiet = t.capture(console, "error");
+  t.equal(((await gradioExecutor.execute(node, { prompt: "a" }, harness().ctx)) as string[])[0], "a×2");
+  quiet();
+  t.equal(count(fake, "/config"), 2, "reconnected");
+});
+
+t.test("an app that cannot be reached is retried, then fails with E_NETWORK naming it", async (t) => {
+  const fake = await startFakeGradio({ endpoints: [predict] });
+  await fake.close();
+  const node = new GradioNode(fake.url, { inputs: { prompt: gr.Textbox() }, outputs: { text: gr.Textbox() }, retries: 2 });
+  const e = await fail(gradioExecutor.execute(node, { prompt: "a" }, harness().ctx));
+  t.match(e, { code: "E_NETWORK", details: { attempts: 3 } });
+  t.match(e.message, /Gradio app 'http:\/\/127\.0\.0\.1:\d+\/' could not be reached \(ECONNREFUSED\)/);
+});
+
+t.test("a ZeroGPU quota error is not retried and shows when to retry", async (t) => {
+  const quota: FakeEndpoint = {
+    name: "/gpu",
+    parameters: [],
+    returns: [{}],
+    fn: () => Promise.reject(new AppError("You have exceeded your GPU quota (60s requested vs. 44s left). Try again in 0:12:34", "ZeroGPU quota exceeded")),
+  };
+  const fake = await app(t, { endpoints: [quota] });
+  const node = new GradioNode(fake.url, { apiName: "/gpu", outputs: { o: gr.Textbox() } });
+  const e = await fail(gradioExecutor.execute(node, {}, harness().ctx));
+  t.match(e, { code: "E_QUOTA_EXCEEDED", details: { retryInSeconds: 754, retryAt: /^\d{4}-/ } });
+  t.match(e.message, /ZeroGPU quota exceeded .* Try again in 13 min/);
+  t.equal(fake.stats.joined, 1, "not retried");
+});
+
+t.test("an app error reaches the user naming the app and endpoint; a hidden one says so", async (t) => {
+  const fake = await app(t, {
+    endpoints: [
+      { name: "/boom", parameters: [], returns: [{}], fn: () => Promise.reject(new AppError("Boom from app", "Bad input")) },
+      { name: "/crash", parameters: [], returns: [{}], fn: () => Promise.reject(new Error("secret traceback")) },
+    ],
+  });
+  const e1 = await fail(gradioExecutor.execute(new GradioNode(fake.url, { apiName: "/boom", outputs: { o: gr.Textbox() } }), {}, harness().ctx));
+  t.match(e1, { code: "E_REMOTE_FAILED" });
+  t.match(e1.message, /^\[E_REMOTE_FAILED\] Gradio app 'http:\/\/127\.0\.0\.1:\d+\/' endpoint '\/boom' failed: Bad input: Boom from app$/);
+  const e2 = await fail(gradioExecutor.execute(new GradioNode(fake.url, { apiName: "/crash", outputs: { o: gr.Textbox() } }), {}, harness().ctx));
+  t.match(e2.message, /failed: An error occurred \(the app hides its error details/);
+  t.equal(fake.stats.joined, 2, "app errors are not retried");
+});
+
+// ---------------------------------------------------------------- gradio: Space status
+
+t.test("a sleeping Space is woken and waited for; progress says so", async (t) => {
+  const fake = await app(t, { endpoints: [predict] });
+  hf.spaces.set("acme/sleepy", { stages: ["SLEEPING", "SLEEPING", "APP_STARTING", "RUNNING"] });
+  shim.route("acme-sleepy.hf.space", fake.origin);
+  const node = new GradioNode("acme/sleepy", { inputs: { prompt: gr.Textbox() }, outputs: { text: gr.Textbox() } });
+  const h = harness();
+  t.equal(((await gradioExecutor.execute(node, { prompt: "z" }, h.ctx)) as string[])[0], "z×2");
+  t.ok(h.progress.some((p) => /asleep; waking it up/.test(p.text ?? "")));
+  t.ok(h.progress.some((p) => /is starting/.test(p.text ?? "")));
+  t.ok(shim.requests.some((r) => r.host === "acme-sleepy.hf.space" && new URL(r.url).pathname === "/"), "a request to the Space woke it");
+});
+
+t.test("a Space still building at the deadline fails with E_REMOTE_UNAVAILABLE", async (t) => {
+  hf.spaces.set("acme/building", { stages: ["BUILDING"] });
+  const node = new GradioNode("acme/building", { outputs: { text: gr.Textbox() }, wakeTimeoutMs: 120 });
+  const e = await fail(gradioExecutor.execute(node, {}, harness().ctx));
+  t.match(e, { code: "E_REMOTE_UNAVAILABLE", details: { stage: "BUILDING" } });
+  t.match(e.message, /Space 'acme\/building' is still BUILDING after \d+ s \(wakeTimeoutMs is 120 ms\)/);
+});
+
+t.test("a paused or broken Space fails fast with its status; an unknown one is E_REMOTE_NOT_FOUND", async (t) => {
+  hf.spaces.set("acme/paused", { stages: ["PAUSED"] });
+  hf.spaces.set("acme/broken", { stages: ["RUNTIME_ERROR"], errorMessage: "ModuleNotFoundError: No module named 'torch'" });
+  const t0 = Date.now();
+  const paused = await fail(gradioExecutor.execute(new GradioNode("acme/paused", { outputs: { o: null } }), {}, harness().ctx));
+  t.match(paused, { code: "E_REMOTE_UNAVAILABLE", details: { stage: "PAUSED" } });
+  t.match(paused.message, /paused by its author/);
+  const broken = await fail(gradioExecutor.execute(new GradioNode("acme/broken", { outputs: { o: null } }), {}, harness().ctx));
+  t.match(broken.message, /Space 'acme\/broken' is not running \(stage RUNTIME_ERROR\): ModuleNotFoundError/);
+  t.ok(Date.now() - t0 < 500, "no waiting");
+  const missing = await fail(gradioExecutor.execute(new GradioNode("acme/nope", { outputs: { o: null } }), {}, harness().ctx));
+  t.match(missing, { code: "E_REMOTE_NOT_FOUND" });
+  hf.spaces.set("acme/private", { stages: ["RUNNING"], private: true });
+  process.env.HF_TOKEN = "";
+  t.teardown(() => void (process.env.HF_TOKEN = TOKEN));
+  const priv = await fail(gradioExecutor.execute(new GradioNode("acme/private", { outputs: { o: null } }), {}, harness({}).ctx));
+  t.match(priv, { code: "E_REMOTE_AUTH" });
+  t.match(priv.message, /Set HF_TOKEN/);
+});
+
+// ---------------------------------------------------------------- engine integration
+
+t.test("primary.fallback(backup): the backup serves when the primary fails, and the record says so", async (t) => {
+  const down = await app(t, { endpoints: [{ ...predict, fn: () => Promise.reject(new AppError("GPU fell over")) }] });
+  const up = await app(t, { endpoints: [predict] });
+  const prompt = gr.Textbox({ value: "fallback" });
+  const primary = new GradioNode(down.url, { name: "primary", inputs: { prompt }, outputs: { text: gr.Textbox(), image: gr.Image() } });
+  const backup = new GradioNode(up.url, { name: "backup", inputs: { prompt }, outputs: { text: gr.Textbox(), image: gr.Image() } });
+  primary.fallback(backup);
+  const join = new FnNode(({ text }) => text.toUpperCase(), { name: "join", inputs: { text: primary.out.text }, outputs: { up: gr.Textbox() } });
+  const s = await new Graph({ name: "fb", nodes: [join] }).session({ store: new MemoryStore() });
+  t.teardown(() => s.close());
+  await s.run(join, { mode: "to-here" });
+  t.match(s.selected(primary), { status: "success", servedBy: "backup", outputs: { text: "fallback×2" } });
+  t.equal(s.selected(join)!.outputs.up, "FALLBACK×2");
+});
+
+// ---------------------------------------------------------------- inference
+
+const bodies = (path: RegExp) => hf.requests.filter((r) => r.host === "router.huggingface.co" && path.test(r.path)).map((r) => r.json);
+
+t.test("InferenceNode: the task comes from the pipeline tag (cached); chat streams tokens as partials; every input reaches the call", async (t) => {
+  hf.models.set("meta/chatty", { pipeline_tag: "text-generation", tags: ["conversational"] });
+  const node = new InferenceNode("meta/chatty", {
+    inputs: { prompt: gr.Textbox(), system: "Be brief.", temperature: 0.2, max_tokens: 16 },
+    outputs: { text: gr.Markdown() },
+  });
+  const { ctx, partials, store } = harness();
+  t.equal(await inferenceExecutor.execute(node, { prompt: "hello there", system: "Be brief.", temperature: 0.2, max_tokens: 16 }, ctx), "Echo: hello there");
+  t.same(partials, ["Echo: ", "Echo: hello ", "Echo: hello there"], "tokens streamed");
+  const body = bodies(/^\/v1\/chat\/completions$/).at(-1)!;
+  t.match(body, { model: "meta/chatty", stream: true, temperature: 0.2, max_tokens: 16, messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "hello there" }] });
+  const hubCalls = () => hf.requests.filter((r) => r.path.startsWith("/api/models/meta/chatty/revision")).length;
+  t.equal(hubCalls(), 1);
+  await inferenceExecutor.execute(node, { prompt: "again" }, harness({ store }).ctx);
+  t.equal(hubCalls(), 1, "the task is cached");
+  const auth = hf.requests.filter((r) => r.host === "router.huggingface.co").at(-1)!.authorization;
+  t.equal(auth, `Bearer ${TOKEN}`);
+});
+
+t.test("InferenceNode with several outputs gets the task's full result by key; messages work as input", async (t) => {
+  hf.models.set("meta/chat2", { pipeline_tag: "text-generation", tags: ["conversational"], reply: "Fine thanks" });
+  const node = new InferenceNode("meta/chat2", { inputs: { messages: gr.Chatbot() }, outputs: { text: gr.Textbox(), messages: gr.Chatbot(), finish_reason: null, usage: null } });
+  const out = (await inferenceExecutor.execute(node, { messages: [{ role: "user", content: "How are you?" }], stream: false }, harness().ctx)) as Record<string, unknown>;
+  t.match(out, { text: "Fine thanks", finish_reason: "stop", usage: { total_tokens: Number }, messages: [{ role: "user" }, { role: "assistant", content: "Fine thanks" }] });
+});
+
+t.test("text generation, summarisation, translation and feature extraction pass every input through", async (t) => {
+  hf.models.set("acme/gpt", { pipeline_tag: "text-generation" });
+  hf.models.set("acme/sum", { pipeline_tag: "summarization" });
+  hf.models.set("acme/tr", { pipeline_tag: "translation" });
+  hf.models.set("acme/emb", { pipeline_tag: "feature-extraction" });
+  const run = (model: string, inputs: Record<string, unknown>) => inferenceExecutor.execute(new InferenceNode(model, { outputs: { o: null } }), inputs, harness().ctx);
+  t.equal(await run("acme/gpt", { prompt: "Once", max_new_tokens: 5, temperature: 0.5 }), " continued: Once");
+  t.match(bodies(/acme\/gpt\/v1\/completions$/).at(-1), { prompt: "Once", max_tokens: 5, temperature: 0.5 });
+  t.equal(await run("acme/sum", { text: "long text here", max_length: 20 }), "summary of 14 chars");
+  t.match(bodies(/models\/acme\/sum$/).at(-1), { inputs: "long text here", parameters: { max_length: 20 } });
+  t.equal(await run("acme/tr", { text: "bonjour", src_lang: "fr", tgt_lang: "en" }), "translated(bonjour)");
+  t.match(bodies(/models\/acme\/tr$/).at(-1), { parameters: { src_lang: "fr", tgt_lang: "en" } });
+  t.same(await run("acme/emb", { sentence: "hi", normalize: true }), [0.1, 0.2, 0.3]);
+  t.match(bodies(/acme\/emb\/pipeline\/feature-extraction$/).at(-1), { inputs: "hi", normalize: true });
+});
+
+t.test("text-to-image (hf-inference and the fal-ai queue), image-to-image and text-to-speech save their bytes in the files store", async (t) => {
+  hf.models.set("acme/sd", { pipeline_tag: "text-to-image" });
+  hf.models.set("acme/flux", { pipeline_tag: "text-to-image", providers: { "fal-ai": { providerId: "fal-ai/flux/dev" } } });
+  hf.models.set("acme/i2i", { pipeline_tag: "image-to-image" });
+  hf.models.set("acme/tts", { pipeline_tag: "text-to-speech" });
+  const { ctx, store } = harness();
+  const run = (model: string, inputs: Record<string, unknown>) => inferenceExecutor.execute(new InferenceNode(model, { outputs: { o: null } }), inputs, ctx) as Promise<string>;
+  const a = await run("acme/sd", { prompt: "a cat", width: 512, seed: 7 });
+  t.same(readFileSync(a), PNG);
+  t.match(await store.fileForPath(a), { mime: "image/png", name: "image.png" });
+  t.match(bodies(/models\/acme\/sd$/).at(-1), { inputs: "a cat", parameters: { width: 512, seed: 7 } });
+
+  const b = await run("acme/flux:fal-ai", { prompt: "a fox", num_inference_steps: 4 });
+  t.same(readFileSync(b), PNG);
+  t.match(bodies(/^\/fal-ai\/fal-ai\/flux\/dev\?_subdomain=queue$/).at(-1), { prompt: "a fox", num_inference_steps: 4 });
+  t.ok(hf.requests.some((r) => r.host === "v3.fal.media" && r.authorization === null), "the asset host gets no token");
+
+  const src = await store.putFile({ bytes: PNG, name: "in.png", mime: "image/png" });
+  const c = await run("acme/i2i", { image: src.path, prompt: "make it blue", strength: 0.5 });
+  t.same(readFileSync(c), Buffer.concat([PNG, Buffer.from("edited")]));
+  t.match(bodies(/models\/acme\/i2i$/).at(-1), { inputs: PNG.toString("base64"), parameters: { prompt: "make it blue", strength: 0.5 } });
+
+  const d = await run("acme/tts", { text: "hello" });
+  t.same(readFileSync(d), WAV);
+  t.match(await store.fileForPath(d), { mime: "audio/wav" });
+});
+
+t.test("image-text-to-text sends the image with the prompt; ASR and image classification read files of the store only", async (t) => {
+  hf.models.set("acme/vlm", { pipeline_tag: "image-text-to-text" });
+  hf.models.set("acme/asr", { pipeline_tag: "automatic-speech-recognition" });
+  hf.models.set("acme/cls", { pipeline_tag: "image-classification" });
+  const { ctx, store } = harness();
+  const img = await store.putFile({ bytes: PNG, name: "p.png", mime: "image/png" });
+  const wav = await store.putFile({ bytes: WAV, name: "s.wav", mime: "audio/wav" });
+  t.equal(await inferenceExecutor.execute(new InferenceNode("acme/vlm", { outputs: { o: null } }), { image: img.path, prompt: "What is it?" }, ctx), "Echo: What is it? [image]");
+  t.match(bodies(/^\/v1\/chat\/completions$/).at(-1), { messages: [{ role: "user", content: [{ type: "text", text: "What is it?" }, { type: "image_url", image_url: { url: `data:image/png;base64,${PNG.toString("base64")}` } }] }] });
+  t.equal(await inferenceExecutor.execute(new InferenceNode("acme/asr", { outputs: { o: null } }), { audio: wav.path }, ctx), `heard ${WAV.length} bytes of audio/wav`);
+  t.same(await inferenceExecutor.execute(new InferenceNode("acme/cls", { outputs: { o: gr.Label() } }), { image: img.path }, ctx), {
+    label: "cat",
+    confidences: [{ label: "cat", confidence: 0.9 }, { label: "dog", confidence: 0.1 }],
+  });
+  const e = await fail(inferenceExecutor.execute(new InferenceNode("acme/cls", { outputs: { o: null } }), { image: "/etc/passwd" }, ctx));
+  t.match(e, { code: "E_BAD_INPUT" });
+  t.match(e.message, /never reads arbitrary local paths/);
+});
+
+t.test("a loading model is waited for with its estimate, up to wakeTimeoutMs — never the client's endless 503 retry", async (t) => {
+  hf.models.set("acme/cold", { pipeline_tag: "summarization", loading: 2, estimatedTime: 0.03 });
+  const h = harness();
+  t.equal(await inferenceExecutor.execute(new InferenceNode("acme/cold", { outputs: { o: null } }), { text: "abc" }, h.ctx), "summary of 3 chars");
+  t.ok(h.progress.some((p) => /Model is loading/.test(p.text ?? "")));
+  hf.models.set("acme/frozen", { pipeline_tag: "summarization", loading: 1e9, estimatedTime: 0.03 });
+  const t0 = Date.now();
+  const e = await fail(inferenceExecutor.execute(new InferenceNode("acme/frozen", { outputs: { o: null }, wakeTimeoutMs: 150 }), { text: "abc" }, harness().ctx));
+  t.match(e, { code: "E_REMOTE_UNAVAILABLE", details: { loading: true } });
+  t.match(e.message, /still loading after \d+ s/);
+  t.ok(Date.now() - t0 < 2000);
+  const calls = hf.requests.filter((r) => r.path === "/hf-inference/models/acme/frozen").length;
+  t.ok(calls < 20, `bounded polling (${calls} calls)`);
+});
+
+t.test("provider 429s are retried honouring Retry-After; provider errors are clear and not retried", async (t) => {
+  hf.models.set("acme/busy", { pipeline_tag: "translation", rateLimit: 2, retryAfter: "0" });
+  t.equal(await inferenceExecutor.execute(new InferenceNode("acme/busy", { outputs: { o: null } }), { text: "x" }, harness().ctx), "translated(x)");
+  hf.models.set("acme/picky", { pipeline_tag: "translation", fail: { status: 400, body: { error: "Invalid prompt" } } });
+  const e = await fail(inferenceExecutor.execute(new InferenceNode("acme/picky", { outputs: { o: null } }), { text: "x" }, harness().ctx));
+  t.match(e, { code: "E_REMOTE_FAILED", details: { status: 400 } });
+  t.match(e.message, /InferenceNode 'picky' \(model 'acme\/picky', task translation\): the provider failed \(HTTP 400\): Invalid prompt/);
+  t.equal(hf.requests.filter((r) => r.path === "/hf-inference/models/acme/picky").length, 1);
+  hf.models.set("acme/limit", { pipeline_tag: "translation", rateLimit: 10, retryAfter: "0" });
+  const e2 = await fail(inferenceExecutor.execute(new InferenceNode("acme/limit", { outputs: { o: null }, retries: 1 }), { text: "x" }, harness().ctx));
+  t.match(e2, { code: "E_RATE_LIMITED", details: { attempts: 2 } });
+});
+
+t.test("model not found, unsupported tasks and provider mismatches are coded errors with the way out", async (t) => {
+  const nf = await fail(inferenceExecutor.execute(new InferenceNode("acme/ghost", { outputs: { o: null } }), { text: "x" }, harness().ctx));
+  t.match(nf, { code: "E_REMOTE_NOT_FOUND" });
+  t.match(nf.message, /Model 'acme\/ghost' .* was not found on the Hugging Face Hub/);
+  const typo = await fail(inferenceExecutor.validate!(new InferenceNode("acme/sum", { task: "summarisaton", outputs: { o: null } }), { cache: harness().ctx.cache }));
+  t.match(typo, { code: "E_UNSUPPORTED_TASK", details: { nearest: "summarization" } });
+  hf.models.set("acme/depth", { pipeline_tag: "depth-estimation" });
+  const unsupported = await fail(inferenceExecutor.validate!(new InferenceNode("acme/depth", { outputs: { o: null } }), { cache: harness().ctx.cache }));
+  t.match(unsupported.message, /'depth-estimation' model, a task daggr cannot call yet/);
+  hf.models.set("acme/only-i2i", { pipeline_tag: "text-to-image", providers: { "fal-ai": { providerId: "fal-ai/x", task: "image-to-image" } } });
+  const mismatch = await fail(inferenceExecutor.execute(new InferenceNode("acme/only-i2i:fal-ai", { outputs: { o: null } }), { prompt: "x" }, harness().ctx));
+  t.match(mismatch, { code: "E_UNSUPPORTED_TASK" });
+  t.match(mismatch.message, /serves this model for task 'image-to-image', not 'text-to-image'/);
+  const noProvider = await fail(inferenceExecutor.execute(new InferenceNode("acme/sd:together", { outputs: { o: null } }), { prompt: "x" }, harness().ctx));
+  t.match(noProvider, { code: "E_REMOTE_NOT_FOUND" });
+});
+
+t.test("a stream that fails after tokens is reported, not retried; cancelling aborts the request", async (t) => {
+  hf.models.set("acme/flaky", { pipeline_tag: "text-generation", tags: ["conversational"], streamError: "upstream overloaded" });
+  const h = harness();
+  const e = await fail(inferenceExecutor.execute(new InferenceNode("acme/flaky", { outputs: { o: null } }), { prompt: "hi there" }, h.ctx));
+  t.match(e, { code: "E_REMOTE_FAILED" });
+  t.match(e.message, /upstream overloaded/);
+  t.same(h.partials, ["Echo: "]);
+  hf.models.set("acme/slowchat", { pipeline_tag: "text-generation", tags: ["conversational"], reply: Array.from({ length: 200 }, (_, i) => `w${i}`).join(" ") });
+  const ac = new AbortController();
+  const h2 = harness({ signal: ac.signal });
+  const run = inferenceExecutor.execute(new InferenceNode("acme/slowchat", { outputs: { o: null } }), { prompt: "go" }, h2.ctx);
+  while (h2.partials.length < 3) await new Promise((r) => setTimeout(r, 2));
+  ac.abort();
+  await t.rejects(run, { code: "E_CANCELLED" });
+  t.ok(h2.partials.length < 150, "the stream stopped");
+});
