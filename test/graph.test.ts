@@ -184,9 +184,9 @@ t.test("node.test(inputs?) runs one node, filling missing inputs from example va
   });
   t.same(await f.test(), { out: "Hello!!|5|from upstream example" });
   t.same(await f.test({ prompt: "yo" }), { out: "yo|5|from upstream example" });
-  t.equal((await f.test({ promt: 1 }).catch((e: DaggrError) => e)).details.nearest, "prompt");
+  t.equal(((await f.test({ promt: 1 }).catch((e: DaggrError) => e)) as DaggrError).details.nearest, "prompt");
   const img = new FnNode(({ image }) => image, { name: "img", inputs: { image: gr.Image() } });
-  t.match((await img.test().catch((e: DaggrError) => e)).message, /pass a path/);
+  t.match(((await img.test().catch((e: DaggrError) => e)) as DaggrError).message, /pass a path/);
 });
 
 t.test("sessions on the same store and sheet share state (two tabs)", async (t) => {

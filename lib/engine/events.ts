@@ -29,6 +29,8 @@ export type EngineEvent =
   | { type: "node-completed"; sheetId: string; runId: string; nodeId: string; result: ResultRecord }
   | { type: "node-failed"; sheetId: string; runId: string; nodeId: string; result: ResultRecord; error: ResultError }
   | { type: "node-cancelled"; sheetId: string; runId: string; nodeId: string; result: ResultRecord }
+  /** A node a branch routed around (or whose inputs were all skipped): recorded, selected, not run. */
+  | { type: "node-skipped"; sheetId: string; runId: string; nodeId: string; result: ResultRecord; reason: string }
   /** A node of a run that did not run because something it reads from is not fresh. */
   | { type: "node-blocked"; sheetId: string; runId: string; nodeId: string; reason: string }
   | { type: "input-changed"; sheetId: string; nodeId: string; port: string; value: unknown; origin?: string }

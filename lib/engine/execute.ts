@@ -3,9 +3,10 @@ import type { Progress } from "./events.js";
 import { type ExecContext, type FileSink, executorFor } from "./executor.js";
 import type { Semaphore } from "./limits.js";
 import { ingestFiles, inputFileIds, mapOutputs } from "./outputs.js";
-import { contentHash } from "./recipe-key.js";
-import { type ResultRecord, ResultStatus, newId } from "./records.js";
-import type { SheetView } from "./state.js";
+import { canonical, contentHash, hashText } from "./recipe-key.js";
+import { type ItemResult, type ResultRecord, ResultStatus, newId } from "./records.js";
+import { SKIPPED_HASH, type SheetView } from "./state.js";
+import { type Wiring, resolveWiring } from "./wiring.js";
 import type { Store } from "./store.js";
 
 export interface ExecuteOptions {
@@ -19,6 +20,10 @@ export interface ExecuteOptions {
   onStarted(startedAt: number): void;
   onProgress(p: Progress): void;
   onPartial(outputs: Record<string, unknown>): void;
+  /** Rerun only this item of a mapped node, keeping the others as selected. */
+  onlyItem?: number;
+  /** @internal Whether onStarted was reported (once per execution, even with many items). */
+  started?: boolean;
 }
 
 /** The files store as executors see it. */
@@ -29,7 +34,8 @@ export function fileSink(store: Store): FileSink {
 /**
  * Executes one node once and returns its result record (never throws for the node's
  * own failure: a failed or cancelled execution is a record too, so it can be shown and
- * kept in history, but it is never reused as a cache hit).
+ * kept in history, but it is never reused as a cache hit). A node routed around by a
+ * branch yields a `skipped` record; a node reading lists per item runs once per item.
  */
 export async function executeNode(o: ExecuteOptions): Promise<ResultRecord> {
   const { node, view } = o;
@@ -42,62 +48,154 @@ export async function executeNode(o: ExecuteOptions): Promise<ResultRecord> {
   };
   const timeout = node.options.timeoutMs;
   const signal = timeout ? AbortSignal.any([o.signal, AbortSignal.timeout(timeout)]) : o.signal;
-  let release: (() => void) | undefined;
-  // The executor's own promise: a slot is held until it settles, even after a cancel,
-  // so a limit of N never has more than N executions really running.
-  let work: Promise<unknown> | undefined;
   const t0 = performance.now();
+  const files = fileSink(o.store);
   try {
-    // Upstream values are read before waiting for a slot, so what the key promised is what runs.
-    const wired = resolveWired(node, view, record);
-    if (o.limiter && !o.limiter.free) o.onQueued();
-    release = await o.limiter?.acquire(signal);
-    record.startedAt = Date.now();
-    o.onStarted(record.startedAt);
-    const files = fileSink(o.store);
-    const { outputs, servedBy } = await callWithBackups(node, view, record, wired, signal, files, { ...o, track: (w) => (work = w) });
-    const ingested = await ingestFiles(node, outputs, files);
-    record.outputs = ingested.outputs;
-    record.files = [...new Set([...ingested.fileIds, ...(await inputFileIds(node, record.inputs, files))])];
-    for (const [port, v] of Object.entries(record.outputs)) record.outputHashes[port] = contentHash(v);
-    if (servedBy) record.servedBy = servedBy;
+    // Input values are read now, before waiting for a slot, so what the key promised is
+    // what runs even if the user edits while this waits.
+    const editable = [node, ...node.backups].map((n) => view.editableValues(n));
+    const wiring = resolveWiring(node, view, record, editable[0]!);
+    if (wiring.skipped) return skip(record, node, wiring.skipped);
+    if (wiring.lists.length) {
+      await runItems(o, record, editable, wiring, signal, files);
+    } else {
+      const slot = await acquire(o, signal);
+      try {
+        const { outputs, servedBy } = await callWithBackups(node, view, record, editable, wiring.values, signal, files, { ...o, track: slot.track });
+        await finish(node, record, outputs, files);
+        if (servedBy) record.servedBy = servedBy;
+      } finally {
+        slot.release();
+      }
+    }
   } catch (e) {
     const cancelled = o.signal.aborted;
     const timedOut = !cancelled && signal.aborted;
     record.status = cancelled ? ResultStatus.CANCELLED : ResultStatus.FAILED;
     record.outputs = {};
+    record.outputHashes = {};
     record.error = timedOut
       ? { code: ErrorCode.TIMEOUT, message: `Node '${node.id}' took longer than its timeoutMs (${timeout} ms) and was stopped.` }
       : toResultError(cancelled ? (o.signal.reason ?? e) : e);
   } finally {
-    if (release) {
-      if (work) work.then(release, release);
-      else release();
-    }
     record.ms = Math.round((performance.now() - t0) * 10) / 10;
   }
   return record;
 }
 
-/** Values of wired inputs, from the selected upstream results; records provenance. */
-function resolveWired(node: Node, view: SheetView, record: ResultRecord): Record<string, unknown> {
-  const wired: Record<string, unknown> = {};
-  for (const [port, spec] of Object.entries(node.inputs)) {
-    if (spec.kind !== "port") continue;
-    const up = view.selected.get(spec.from.node.id);
-    if (!up) throw new DaggrError(ErrorCode.UPSTREAM_MISSING, `Node '${node.id}' reads '${spec.from.port}' from '${spec.from.node.id}', which has no result yet.`);
-    wired[port] = up.outputs[spec.from.port];
-    record.upstream[port] = up.id;
+/**
+ * Waits for a concurrency slot. The slot is held until the executor's own promise
+ * settles, even after a cancel, so a limit of N never has more than N executions
+ * really running.
+ */
+async function acquire(o: ExecuteOptions, signal: AbortSignal) {
+  if (o.limiter && !o.limiter.free) o.onQueued();
+  const release = await o.limiter?.acquire(signal);
+  let work: Promise<unknown> | undefined;
+  if (!o.started) {
+    o.started = true;
+    o.onStarted(Date.now());
   }
-  return wired;
+  return {
+    track: (w: Promise<unknown>) => void (work = w),
+    release: () => {
+      if (!release) return;
+      if (work) work.then(release, release);
+      else release();
+    },
+  };
+}
+
+interface Produced {
+  inputs: Record<string, unknown>;
+  outputs: Record<string, unknown>;
+  outputHashes: Record<string, string>;
+  files?: string[];
+}
+
+/** Copies produced files into the store, notes the files the result references, hashes outputs. */
+async function finish(node: Node, target: Produced, outputs: Record<string, unknown>, files: FileSink): Promise<void> {
+  const ingested = await ingestFiles(node, outputs, files);
+  target.outputs = ingested.outputs;
+  if (target.files) {
+    for (const id of [...ingested.fileIds, ...(await inputFileIds(node, target.inputs, files))]) {
+      if (!target.files.includes(id)) target.files.push(id);
+    }
+  }
+  for (const [port, v] of Object.entries(target.outputs)) target.outputHashes[port] = contentHash(v);
+}
+
+function skip(record: ResultRecord, node: Node, reason: string): ResultRecord {
+  record.status = ResultStatus.SKIPPED;
+  record.error = { message: `Skipped: ${reason}.` };
+  for (const port of Object.keys(node.outputs)) record.outputHashes[port] = SKIPPED_HASH;
+  return record;
+}
+
+/**
+ * Runs a mapped node once per item, in parallel within its concurrency limit. Each item
+ * has its own key: an item whose key matches an item of the current selection is reused,
+ * so editing one element of a list reruns only that element's chain. `onlyItem` reruns
+ * one item alone and keeps the others as selected.
+ */
+async function runItems(o: ExecuteOptions, record: ResultRecord, editable: Record<string, unknown>[], wiring: Wiring, signal: AbortSignal, files: FileSink): Promise<void> {
+  const { node, view } = o;
+  const n = wiring.lists[0]!.items.length;
+  const previous = view.selected.get(node.id)?.items ?? [];
+  const byKey = new Map(previous.filter((i) => i.status === ResultStatus.SUCCESS).map((i) => [i.key, i]));
+  let done = 0;
+  const base = view.itemBaseKey(node, wiring.lists.map((l) => l.port));
+  const one = async (i: number): Promise<ItemResult> => {
+    const perItem = Object.fromEntries(wiring.lists.map((l) => [l.port, l.items[i]]));
+    const item: ItemResult = {
+      key: hashText(`${base}|${canonical(perItem)}`), inputs: perItem, outputs: {}, outputHashes: {},
+      status: ResultStatus.SUCCESS, startedAt: Date.now(), ms: 0,
+    };
+    const keep = o.onlyItem === undefined ? byKey.get(item.key) : o.onlyItem === i ? undefined : previous[i];
+    if (keep) return keep;
+    const upstreamFailed = wiring.lists.map((l) => l.failed[i]).find(Boolean);
+    if (upstreamFailed) {
+      return { ...item, status: ResultStatus.FAILED, error: { code: ErrorCode.UPSTREAM_FAILED, message: `failed upstream: ${upstreamFailed.error?.message ?? upstreamFailed.status}` } };
+    }
+    const t0 = performance.now();
+    const slot = await acquire(o, signal);
+    try {
+      const { outputs } = await callWithBackups(node, view, { ...record, inputs: {} }, editable, { ...wiring.values, ...perItem }, signal, files, { ...o, track: slot.track, onPartial: () => {} });
+      const produced: Produced = { inputs: perItem, outputs: {}, outputHashes: {}, files: record.files };
+      await finish(node, produced, outputs, files);
+      return { ...item, outputs: produced.outputs, outputHashes: produced.outputHashes, ms: Math.round(performance.now() - t0) };
+    } catch (e) {
+      if (signal.aborted) throw e;
+      return { ...item, status: ResultStatus.FAILED, error: toResultError(e), ms: Math.round(performance.now() - t0) };
+    } finally {
+      slot.release();
+      o.onProgress({ fraction: ++done / n, text: `${done}/${n} items` });
+    }
+  };
+  const items = await Promise.all(Array.from({ length: n }, (_, i) => one(i)));
+  record.inputs = await resolveOwn(node, editable[0]!);
+  record.items = items;
+  for (const port of Object.keys(node.outputs)) {
+    record.outputs[port] = items.map((i) => (i.status === ResultStatus.SUCCESS ? i.outputs[port] : null));
+    record.outputHashes[port] = contentHash(items.map((i) => [i.status, i.outputHashes[port] ?? null]));
+  }
+  const failed = items.map((it, i) => ({ it, i })).filter(({ it }) => it.status !== ResultStatus.SUCCESS);
+  if (failed.length) {
+    record.error = {
+      code: ErrorCode.ITEMS_FAILED,
+      message: `${failed.length} of ${n} items failed: ${failed.map(({ it, i }) => `#${i + 1}: ${it.error?.message}`).join("; ")}`,
+      details: { items: failed.map(({ i }) => i) },
+    };
+  }
 }
 
 /** Own inputs: editable values, fixed values, and function inputs realised now (recorded). */
-async function resolveOwn(node: Node, view: SheetView): Promise<Record<string, unknown>> {
+async function resolveOwn(node: Node, editable: Record<string, unknown>): Promise<Record<string, unknown>> {
   const own: Record<string, unknown> = {};
-  for (const port of node.editablePorts()) own[port] = view.inputValue(node, port);
-  for (const [port, spec] of Object.entries(node.inputs)) {
-    if (spec.kind === "fixed") own[port] = spec.value;
+  for (const port of node.activePorts(editable)) {
+    const spec = node.inputs[port];
+    if (!spec || spec.kind === "component") own[port] = editable[port];
+    else if (spec.kind === "fixed") own[port] = spec.value;
     else if (spec.kind === "fn") own[port] = await spec.fn();
   }
   return own;
@@ -107,6 +205,7 @@ async function callWithBackups(
   primary: Node,
   view: SheetView,
   record: ResultRecord,
+  editable: Record<string, unknown>[],
   primaryWired: Record<string, unknown>,
   signal: AbortSignal,
   files: FileSink,
@@ -115,8 +214,8 @@ async function callWithBackups(
   const candidates = [primary, ...primary.backups];
   const errors: string[] = [];
   for (const [i, node] of candidates.entries()) {
-    const own = await resolveOwn(node, view);
-    const wired = i === 0 ? primaryWired : resolveWired(node, view, { ...record, upstream: {} });
+    const own = await resolveOwn(node, editable[i]!);
+    const wired = i === 0 ? primaryWired : resolveWiring(node, view, { ...record, upstream: {} }, editable[i]!).values;
     if (i === 0) record.inputs = own;
     try {
       const outputs = await callNode(node, { ...own, ...wired }, signal, files, o);

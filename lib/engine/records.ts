@@ -5,6 +5,8 @@ export const ResultStatus = {
   CANCELLED: "cancelled",
   /** In flight when the process died; set by recovery, never by a live run. */
   INTERRUPTED: "interrupted",
+  /** Not run because a branch routed elsewhere (or everything it reads was skipped). Neither stale nor failed. */
+  SKIPPED: "skipped",
 } as const;
 export type ResultStatus = (typeof ResultStatus)[keyof typeof ResultStatus];
 
@@ -42,6 +44,24 @@ export interface ResultRecord {
   files: string[];
   /** When a backup node produced the outputs, its id. */
   servedBy?: string;
+  /**
+   * For a mapped node (scatter), one entry per list item, in order. The record's
+   * `outputs` then hold, per port, the list of item values (null for a failed item).
+   */
+  items?: ItemResult[];
+}
+
+/** One item of a mapped node's execution: its own key, inputs, outputs, status and timing. */
+export interface ItemResult {
+  key: string;
+  /** The per-item input values (the scattered ones). */
+  inputs: Record<string, unknown>;
+  outputs: Record<string, unknown>;
+  outputHashes: Record<string, string>;
+  status: ResultStatus;
+  error?: ResultError;
+  startedAt: number;
+  ms: number;
 }
 
 /** Run records track a run as a whole, so recovery can mark what a crash cut short. */

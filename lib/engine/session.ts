@@ -12,7 +12,7 @@ import { Activity, type NodeState, SheetView } from "./state.js";
 import type { HistoryPage, SheetInfo, Store } from "./store.js";
 
 /** How each node of a run was handled, for callers and tests. */
-export type NodeOutcome = "ran" | "cached" | "reused" | "failed" | "cancelled" | "blocked";
+export type NodeOutcome = "ran" | "cached" | "reused" | "skipped" | "failed" | "cancelled" | "blocked";
 
 export interface RunSummary {
   runId: string;
@@ -23,6 +23,8 @@ export interface RunSummary {
 export interface RunOptions {
   /** `step`: this node alone; `to-here`: stale ancestors then this node; `all`: every stale node of its subgraph. */
   mode?: RunMode;
+  /** With `step` on a mapped (MAP) node: rerun only this item (0-based), keep the others. */
+  item?: number;
 }
 
 interface RunHandle {
@@ -31,6 +33,7 @@ interface RunHandle {
   controller: AbortController;
   done: Promise<RunSummary>;
   roots: string[];
+  item?: number;
 }
 
 interface Active {
@@ -217,7 +220,7 @@ export class Session {
     }
     const target = node === undefined ? undefined : this.nodeOf(node).id;
     if (mode !== Modes.ALL && !target) throw new DaggrError(ErrorCode.BAD_OPTION, `Run mode '${mode}' needs a node.`);
-    return this.startRun(mode, target ? [target] : []).done;
+    return this.startRun(mode, target ? [target] : [], options.item).done;
   }
 
   /** Cancels a run (its executing nodes are aborted, remote jobs included). */
@@ -244,11 +247,11 @@ export class Session {
     await this.writes;
   }
 
-  private startRun(mode: RunMode, roots: string[]): RunHandle {
+  private startRun(mode: RunMode, roots: string[], item?: number): RunHandle {
     const id = newId("r");
     const controller = new AbortController();
     setMaxListeners(0, controller.signal); // every executing node of the run listens for its abort
-    const handle: RunHandle = { id, mode, controller, roots, done: undefined as unknown as Promise<RunSummary> };
+    const handle: RunHandle = { id, mode, controller, roots, item, done: undefined as unknown as Promise<RunSummary> };
     this.runs.set(id, handle);
     handle.done = this.execRun(handle).finally(() => this.runs.delete(id));
     return handle;
@@ -346,6 +349,7 @@ export class Session {
         runId: run.id,
         signal: controller.signal,
         limiter: limits.for(node),
+        onlyItem: run.roots[0] === id ? run.item : undefined,
         onQueued: () => {
           this.view.patchState(id, { activity: Activity.QUEUED, runId: run.id, error: undefined, progress: undefined, partial: undefined });
           this.view.emit({ type: "node-queued", sheetId: this.sheetId, runId: run.id, nodeId: id });
@@ -363,15 +367,23 @@ export class Session {
           this.view.emit({ type: "node-partial", sheetId: this.sheetId, runId: run.id, nodeId: id, outputs });
         },
       });
-      const ok = record.status === ResultStatus.SUCCESS;
+      const skipped = record.status === ResultStatus.SKIPPED;
+      const ok = record.status === ResultStatus.SUCCESS || skipped;
       await this.store.commitResult(record, { select: ok });
       const count = this.view.state(id).count + 1;
       if (ok) {
-        this.view.patchState(id, { activity: Activity.IDLE, count, progress: undefined, partial: undefined, error: undefined });
+        this.view.patchState(id, {
+          activity: skipped ? Activity.SKIPPED : Activity.IDLE, count, progress: undefined, partial: undefined,
+          error: skipped ? undefined : record.error, items: itemStates(record),
+        });
         this.selectResult(record, false);
-        this.view.emit({ type: "node-completed", sheetId: this.sheetId, runId: run.id, nodeId: id, result: record });
+        this.view.emit(
+          skipped
+            ? { type: "node-skipped", sheetId: this.sheetId, runId: run.id, nodeId: id, result: record, reason: record.error!.message }
+            : { type: "node-completed", sheetId: this.sheetId, runId: run.id, nodeId: id, result: record },
+        );
         resolveDone("ok");
-        return { outcome: "ok", how: "ran" };
+        return { outcome: "ok", how: skipped ? "skipped" : "ran" };
       }
       const cancelled = record.status === ResultStatus.CANCELLED;
       this.view.patchState(id, { activity: cancelled ? Activity.CANCELLED : Activity.FAILED, count, error: record.error, progress: undefined });
@@ -403,6 +415,7 @@ export class Session {
   }
 
   private selectResult(record: ResultRecord, persist = true): void {
+    if (persist) this.view.patchState(record.nodeId, { activity: record.status === ResultStatus.SKIPPED ? Activity.SKIPPED : Activity.IDLE, items: itemStates(record) });
     this.view.select(record);
     this.view.refresh([record.nodeId], [record.nodeId]);
     if (persist) this.persist(() => this.store.setSelections(this.sheetId, { [record.nodeId]: record.id }));
@@ -424,7 +437,9 @@ export class Session {
       throw new DaggrError(ErrorCode.UNKNOWN_RESULT, `Node '${nodeId}' has no result '${resultId}' in this sheet.`, { got: resultId });
     }
     if (first.status !== ResultStatus.SUCCESS) {
-      throw new DaggrError(ErrorCode.UNKNOWN_RESULT, `Result '${resultId}' of node '${nodeId}' ${first.status}; only successful results can be selected.`, { got: resultId });
+      if (first.status !== ResultStatus.SKIPPED) {
+        throw new DaggrError(ErrorCode.UNKNOWN_RESULT, `Result '${resultId}' of node '${nodeId}' ${first.status}; only successful results can be selected.`, { got: resultId });
+      }
     }
     // 1. Walk the provenance chain upward, restoring inputs and selections.
     const restored = new Map<string, ResultRecord>();
@@ -449,6 +464,7 @@ export class Session {
     const selections: Record<string, string | null> = {};
     for (const r of restored.values()) {
       this.view.select(r);
+      this.view.patchState(r.nodeId, { activity: r.status === ResultStatus.SKIPPED ? Activity.SKIPPED : Activity.IDLE, items: itemStates(r), error: r.status === ResultStatus.SKIPPED ? undefined : r.error });
       selections[r.nodeId] = r.id;
     }
     for (const [id, value] of Object.entries(inputs)) {
@@ -534,4 +550,8 @@ export class Session {
     }
     return { node: this.graph.node(nodeId), port };
   }
+}
+
+function itemStates(record: ResultRecord): NodeState["items"] {
+  return record.items?.map((i) => ({ status: i.status, ms: i.ms, ...(i.error ? { error: i.error } : {}) }));
 }

@@ -2,12 +2,17 @@ import { BehaviorSubject, Subject } from "rxjs";
 import { type Edge, type Graph, type Node, initialValue, inputId } from "../graph/index.js";
 import type { EngineEvent, Freshness, Progress } from "./events.js";
 import { FN_INPUT_MARKER, hashText, recipeKey } from "./recipe-key.js";
-import type { ResultError, ResultRecord } from "./records.js";
+import { type ResultError, type ResultRecord, ResultStatus } from "./records.js";
+
+/** What a skipped node's outputs hash to: downstream keys see "skipped", not a value. */
+export const SKIPPED_HASH = "$skipped";
 import type { SheetState } from "./store.js";
 
 /** What a node is doing, or how its last run ended. */
 export const Activity = {
   IDLE: "idle",
+  /** Routed around by a branch: shown dimmed, neither stale nor failed. */
+  SKIPPED: "skipped",
   QUEUED: "queued",
   RUNNING: "running",
   FAILED: "failed",
@@ -31,6 +36,8 @@ export interface NodeState {
   progress?: Progress;
   partial?: Record<string, unknown>;
   error?: ResultError;
+  /** For a mapped node: each item's status and timing, in order. */
+  items?: Array<{ status: string; ms: number; error?: ResultError }>;
 }
 
 /**
@@ -69,7 +76,7 @@ export class SheetView {
       this.states.set(n.id, {
         nodeId: n.id,
         freshness: "empty",
-        activity: Activity.IDLE,
+        activity: sel?.status === ResultStatus.SKIPPED ? Activity.SKIPPED : Activity.IDLE,
         selectedId: sel?.id ?? null,
         count: loaded.counts[n.id] ?? 0,
         lastMs: sel?.ms,
@@ -91,34 +98,84 @@ export class SheetView {
     return c ? initialValue(c) : undefined;
   }
 
-  /** Own inputs as they enter the recipe key: function inputs become a marker. */
-  ownInputsForKey(node: Node): Record<string, unknown> {
+  /** Own values of editable ports (defaults included), before choosing active ports. */
+  editableValues(node: Node): Record<string, unknown> {
     const own: Record<string, unknown> = {};
     for (const port of node.editablePorts()) own[port] = this.inputValue(node, port);
-    for (const [port, spec] of Object.entries(node.inputs)) {
-      if (spec.kind === "fixed") own[port] = spec.value;
+    return own;
+  }
+
+  /** Own inputs as they enter the recipe key (active ports only): function inputs become a marker. */
+  ownInputsForKey(node: Node): Record<string, unknown> {
+    const editable = this.editableValues(node);
+    const own: Record<string, unknown> = {};
+    for (const port of node.activePorts(editable)) {
+      const spec = node.inputs[port];
+      if (!spec || spec.kind === "component") {
+        if (port in editable) own[port] = editable[port];
+      } else if (spec.kind === "fixed") own[port] = spec.value;
       else if (spec.kind === "fn") own[port] = FN_INPUT_MARKER;
     }
     return own;
   }
 
-  /** Content hashes of the selected upstream values a node would consume, or undefined if one is missing. */
+  /**
+   * Content hashes of the selected upstream values a node would consume (active ports
+   * and a branch condition), or undefined while one of them has no result.
+   */
   upstreamHashes(node: Node): Record<string, string> | undefined {
     const hashes: Record<string, string> = {};
-    for (const [port, spec] of Object.entries(node.inputs)) {
-      if (spec.kind !== "port") continue;
-      const sel = this.selected.get(spec.from.node.id);
-      const h = sel?.outputHashes[spec.from.port];
+    const hashOf = (from: { node: Node; port: string }) => {
+      const sel = this.selected.get(from.node.id);
+      if (!sel) return undefined;
+      return sel.status === ResultStatus.SKIPPED ? SKIPPED_HASH : sel.outputHashes[from.port];
+    };
+    if (node.guard) {
+      const h = hashOf(node.guard.from);
       if (h === undefined) return undefined;
-      hashes[port] = h;
+      hashes.$when = h;
+    }
+    for (const port of node.activePorts(this.editableValues(node))) {
+      const spec = node.inputs[port];
+      if (spec?.kind === "port") {
+        const h = hashOf(spec.from);
+        if (h === undefined) return undefined;
+        hashes[port] = spec.scatter ? `${h}|each:${spec.scatter.key ?? ""}` : h;
+      } else if (spec?.kind === "first") {
+        const all = spec.from.map(hashOf);
+        if (all.includes(undefined)) return undefined;
+        hashes[port] = all.find((h) => h !== SKIPPED_HASH) ?? SKIPPED_HASH;
+      }
     }
     return hashes;
+  }
+
+  /** The nodes a node reads from right now (a choice node: only its selected variant's sources). */
+  activeParents(node: Node): string[] {
+    const ids = new Set<string>();
+    if (node.guard) ids.add(node.guard.from.node.id);
+    for (const port of node.activePorts(this.editableValues(node))) {
+      const spec = node.inputs[port];
+      if (spec?.kind === "port") ids.add(spec.from.node.id);
+      else if (spec?.kind === "first") for (const p of spec.from) ids.add(p.node.id);
+    }
+    return [...ids];
   }
 
   /** The recipe key the node would run with now; undefined while an upstream has no result. */
   currentKey(node: Node): string | undefined {
     const up = this.upstreamHashes(node);
     return up && recipeKey(this.fingerprints.get(node.id)!, this.ownInputsForKey(node), up);
+  }
+
+  /**
+   * The part of a mapped node's key shared by all its items: everything except the
+   * per-item lists, so one item's key changes only when that item's values do.
+   */
+  itemBaseKey(node: Node, listPorts: string[]): string {
+    const up = { ...this.upstreamHashes(node) };
+    for (const p of listPorts) delete up[p];
+    return recipeKey(this.fingerprints.get(node.id)!, this.ownInputsForKey(node), up);
   }
 
   key(nodeId: string): string | undefined {
@@ -157,7 +214,7 @@ export class SheetView {
       const sel = this.selected.get(id);
       let f: Freshness = "empty";
       if (sel) {
-        const parentsFresh = this.graph.parents(id).every((p) => this.freshness.get(p) === "fresh");
+        const parentsFresh = this.activeParents(node).every((p) => this.freshness.get(p) === "fresh");
         f = sel.key === key && parentsFresh ? "fresh" : "stale";
       }
       if (this.freshness.get(id) !== f) {

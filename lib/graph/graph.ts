@@ -23,6 +23,8 @@ export interface Edge {
   id: string;
   from: { node: string; port: string };
   to: { node: string; port: string };
+  /** Scatter (`each`), gather (`all`), a `firstOf` source, or a branch condition (`when`, into port `$when`). */
+  kind?: "each" | "all" | "first" | "when";
 }
 
 /** A weakly connected part of the graph, callable on its own through `/api/call/<id>`. */
@@ -79,11 +81,15 @@ export class Graph {
     const edges: Edge[] = [];
     for (const n of this.nodes) {
       this.parentIds.set(n.id, n.upstreamNodes().map((u) => u.id));
+      const wire = (src: { node: Node; port: string }, port: string, kind?: Edge["kind"]) => {
+        const from = { node: src.node.id, port: src.port };
+        edges.push({ id: `${from.node}.${from.port}->${n.id}.${port}`, from, to: { node: n.id, port }, ...(kind ? { kind } : {}) });
+      };
       for (const [port, spec] of Object.entries(n.inputs)) {
-        if (spec.kind !== "port") continue;
-        const from = { node: spec.from.node.id, port: spec.from.port };
-        edges.push({ id: `${from.node}.${from.port}->${n.id}.${port}`, from, to: { node: n.id, port } });
+        if (spec.kind === "port") wire(spec.from, port, spec.scatter ? "each" : spec.gather ? "all" : undefined);
+        else if (spec.kind === "first") for (const p of spec.from) wire(p, port, "first");
       }
+      if (n.guard) wire(n.guard.from, "$when", "when");
     }
     for (const n of this.nodes) this.childIds.set(n.id, []);
     for (const [child, parents] of this.parentIds) for (const p of parents) this.childIds.get(p)!.push(child);

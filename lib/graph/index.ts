@@ -3,10 +3,12 @@ export type { Component, ComponentType, BaseProps, DataframeValue, ChatMessage }
 export { DaggrError, ErrorCode, nearestChoice, unknownName } from "./errors.js";
 export type { DaggrErrorDetails } from "./errors.js";
 export { slug, inputId } from "./ids.js";
-export { OutPort, InPort, isOutPort, isInPort } from "./ports.js";
+export { OutPort, InPort, ScatterRef, GatherRef, FirstOfRef, firstOf, isOutPort, isInPort } from "./ports.js";
 export { Node, NodeKind } from "./node.js";
-export type { InputSpec, NodeOptions, NodeDescription, InputValues, InputSources, OutputSpecs } from "./node.js";
+export type { Guard, InputSpec, NodeOptions, NodeDescription, InputValues, InputSources, OutputSpecs } from "./node.js";
 export { FnNode } from "./fn-node.js";
+export { ChoiceNode, choose, VARIANT_PORT } from "./choice-node.js";
+export { branch } from "./branch.js";
 export type { FnContext } from "./fn-node.js";
 export { InputNode } from "./input-node.js";
 export { GradioNode, InferenceNode } from "./remote-nodes.js";

@@ -1,7 +1,7 @@
 import { type Component, isComponent } from "./components.js";
 import { DaggrError, ErrorCode, checkOptions, unknownName } from "./errors.js";
 import { slug } from "./ids.js";
-import { InPort, OutPort, isInPort, isOutPort } from "./ports.js";
+import { FirstOfRef, GatherRef, InPort, OutPort, ScatterRef, isInPort, isOutPort } from "./ports.js";
 
 /** The node kinds; each has one executor in `lib/nodes`. */
 export const NodeKind = {
@@ -16,17 +16,33 @@ export type NodeKind = (typeof NodeKind)[keyof typeof NodeKind];
 /** How one input port gets its value; the normalised form of what the user wrote. */
 export type InputSpec =
   | { kind: "component"; component: Component }
-  | { kind: "port"; from: OutPort }
+  | {
+      kind: "port";
+      from: OutPort;
+      /** `port.each` / `port.each("key")`: run once per item (of that field). */
+      scatter?: { key?: string };
+      /** `port.all()`: gather a mapped node's per-item values into a list. */
+      gather?: { allowPartial: boolean };
+    }
+  | { kind: "first"; from: readonly OutPort[] }
   | { kind: "fixed"; value: unknown }
   | { kind: "fn"; fn: () => unknown };
 
 export type InputSources = Record<string, unknown>;
+
+/** A branch condition on a node: it runs only when `match` accepts the routed value. */
+export interface Guard {
+  from: OutPort;
+  /** The case this node answers, for display ("cat", "score > 0.5"). */
+  label: string;
+  match(value: unknown): boolean;
+}
 export type OutputSpecs = Record<string, Component | null>;
 
 /** The value type a source produces: a component's value, a port's value, a function's result. */
 export type ValueOf<S> = S extends { $kind: "component"; __value?: infer T }
   ? T
-  : S extends { $kind: "out-port"; __value?: infer T }
+  : S extends { $kind: "out-port" | "scatter" | "gather" | "first-of"; __value?: infer T }
     ? T
     : S extends (...args: never[]) => infer R
       ? Awaited<R>
@@ -73,8 +89,15 @@ export interface NodeDescription {
     source: InputSpec["kind"];
     component?: Component;
     from?: { node: string; port: string };
+    /** Scatter: true, or the item field passed. */
+    each?: string | true;
+    /** Gather of a mapped node's outputs. */
+    all?: boolean;
+    firstOf?: Array<{ node: string; port: string }>;
     value?: unknown;
   }>;
+  /** Set when a branch routes to this node: the routing port and the case it answers. */
+  guard?: { from: { node: string; port: string }; label: string };
   outputs: Array<{ port: string; component: Component | null }>;
   autorun: boolean;
   /** A page about the node's remote (a Space or a model), when there is one. */
@@ -113,6 +136,8 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
   readonly in: InPorts<I>;
   /** Backup nodes tried in order when this one fails (`primary.fallback(backup)`). */
   readonly backups: Node[] = [];
+  /** Set by `branch()`: the node runs only when the routed value selects it; otherwise it is skipped. */
+  guard: Guard | undefined;
 
   protected constructor(defaultName: string, options: NodeOptions<I, O>, extraOptions: readonly string[] = []) {
     checkOptions(`${this.constructor.name}`, options, [...COMMON_OPTIONS, ...extraOptions]);
@@ -139,9 +164,14 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
     const outPorts: Record<string, OutPort> = {};
     for (const port of Object.keys(outputs)) outPorts[port] = new OutPort(this, port);
     this.out = portProxy(this, "out", outPorts, () => Object.keys(this.outputs)) as unknown as OutPorts<O>;
+    this.in = this.makeInPorts() as InPorts<I>;
+  }
+
+  /** @internal The `in` proxy over the current editable ports. */
+  protected makeInPorts(): unknown {
     const inPorts: Record<string, InPort> = {};
     for (const port of this.editablePorts()) inPorts[port] = new InPort(this, port);
-    this.in = portProxy(this, "in", inPorts, () => this.editablePorts()) as unknown as InPorts<I>;
+    return portProxy(this, "in", inPorts, () => this.editablePorts());
   }
 
   /** Outputs used when the user gives none. */
@@ -154,6 +184,27 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
     return Object.entries(this.inputs)
       .filter(([, s]) => s.kind === "component")
       .map(([p]) => p);
+  }
+
+  /**
+   * The input ports read when the node runs with these own input values: all of them,
+   * except for a choice node, which reads only its selected variant's.
+   */
+  activePorts(own: Record<string, unknown>): string[] {
+    void own;
+    const ports = Object.keys(this.inputs);
+    for (const p of this.editablePorts()) if (!(p in this.inputs)) ports.push(p); // InputNode: ports are outputs
+    return ports;
+  }
+
+  /**
+   * Offers a choice between this node and another with the same outputs.
+   *
+   * @example
+   * const image = flux.or(sdxl);
+   */
+  or(other: Node): Node {
+    return getChoose()(this, other);
   }
 
   /** The component of an editable port. */
@@ -170,7 +221,11 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
   /** Nodes this one reads from (through wired ports, its own and its backups'). */
   upstreamNodes(): Node[] {
     const seen = new Set<Node>();
-    for (const spec of Object.values(this.inputs)) if (spec.kind === "port") seen.add(spec.from.node);
+    for (const spec of Object.values(this.inputs)) {
+      if (spec.kind === "port") seen.add(spec.from.node);
+      else if (spec.kind === "first") for (const p of spec.from) seen.add(p.node);
+    }
+    if (this.guard) seen.add(this.guard.from.node);
     for (const b of this.backups) for (const n of b.upstreamNodes()) seen.add(n);
     return [...seen];
   }
@@ -198,9 +253,10 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
     const inputs = Object.entries(this.inputs).map(([port, s]) => [
       port,
       s.kind,
-      s.kind === "fixed" ? s.value : s.kind === "port" ? `${s.from.node.id}.${s.from.port}` : null,
+      s.kind === "fixed" ? s.value : s.kind === "port" ? `${s.from}${s.scatter ? `.each(${s.scatter.key ?? ""})` : ""}${s.gather ? ".all" : ""}` : s.kind === "first" ? s.from.map(String) : null,
     ]);
-    return JSON.stringify([this.kind, this.kindConfig(), inputs, Object.keys(this.outputs), this.codeSources(), this.backups.map((b) => b.fingerprint())]);
+    const guard = this.guard && [String(this.guard.from), this.guard.label];
+    return JSON.stringify([this.kind, this.kindConfig(), inputs, Object.keys(this.outputs), this.codeSources(), this.backups.map((b) => b.fingerprint()), guard]);
   }
 
   /** A page about this node's remote, when it has one. */
@@ -218,10 +274,14 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
         source: s.kind,
         ...(s.kind === "component" ? { component: s.component } : {}),
         ...(s.kind === "port" ? { from: { node: s.from.node.id, port: s.from.port } } : {}),
+        ...(s.kind === "port" && s.scatter ? { each: s.scatter.key ?? true } : {}),
+        ...(s.kind === "port" && s.gather ? { all: true } : {}),
+        ...(s.kind === "first" ? { firstOf: s.from.map((p) => ({ node: p.node.id, port: p.port })) } : {}),
         ...(s.kind === "fixed" && isJsonable(s.value) ? { value: s.value } : {}),
       })),
       outputs: Object.entries(this.outputs).map(([port, component]) => ({ port, component })),
       autorun,
+      ...(this.guard ? { guard: { from: { node: this.guard.from.node.id, port: this.guard.from.port }, label: this.guard.label } } : {}),
       link: this.link(),
       config: this.kindConfig(),
     };
@@ -262,9 +322,27 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
   }
 }
 
+let chooseImpl: ((...n: Node[]) => Node) | undefined;
+/** @internal Installed by choice-node.ts, which imports this file (avoids an import cycle). */
+export function setChoose(f: (...n: Node[]) => Node): void {
+  chooseImpl = f;
+}
+function getChoose() {
+  if (!chooseImpl) throw new DaggrError(ErrorCode.NO_RUNTIME, "Choice nodes are not loaded; import from 'daggr'.");
+  return chooseImpl;
+}
+
 function normaliseInput(nodeId: string, port: string, src: unknown): InputSpec {
   if (isComponent(src)) return { kind: "component", component: src };
   if (isOutPort(src)) return { kind: "port", from: src };
+  if (src instanceof ScatterRef) return { kind: "port", from: src.from, scatter: { key: src.key } };
+  if (src instanceof GatherRef) return { kind: "port", from: src.from, gather: { allowPartial: src.allowPartial } };
+  if (src instanceof FirstOfRef) {
+    if (!src.from.length || !src.from.every(isOutPort)) {
+      throw new DaggrError(ErrorCode.BAD_INPUT, `Input '${port}' of node '${nodeId}': firstOf(...) needs one or more output ports.`);
+    }
+    return { kind: "first", from: src.from };
+  }
   if (isInPort(src)) {
     throw new DaggrError(
       ErrorCode.BAD_INPUT,

@@ -1,10 +1,16 @@
 import { NodeKind } from "../graph/index.js";
 import { registerExecutor } from "../engine/executor.js";
+import { choiceExecutor } from "./choice.js";
 import { fnExecutor } from "./fn.js";
+import { gradioExecutor } from "./gradio.js";
+import { inferenceExecutor } from "./inference.js";
 import { inputExecutor } from "./input.js";
 
 /** Installs one executor per node kind. */
 export function registerBuiltinExecutors(): void {
   registerExecutor(NodeKind.FN, fnExecutor);
   registerExecutor(NodeKind.INPUT, inputExecutor);
+  registerExecutor(NodeKind.CHOICE, choiceExecutor);
+  registerExecutor(NodeKind.GRADIO, gradioExecutor);
+  registerExecutor(NodeKind.INFERENCE, inferenceExecutor);
 }

@@ -1,0 +1,89 @@
+import { DaggrError, ErrorCode, type Node } from "../graph/index.js";
+import { type ItemResult, type ResultRecord, ResultStatus } from "./records.js";
+import type { SheetView } from "./state.js";
+
+/** What a node reads from upstream for one execution. */
+export interface Wiring {
+  /** Values of wired ports that are the same for every item. */
+  values: Record<string, unknown>;
+  /** Per-item lists (scattered ports, or plain reads of a mapped node), all the same length. */
+  lists: Array<{ port: string; items: unknown[]; failed: Array<ItemResult | undefined> }>;
+  /** Set when the node must be skipped instead of run, with the reason. */
+  skipped?: string;
+}
+
+const isSkipped = (r: ResultRecord) => r.status === ResultStatus.SKIPPED;
+
+/**
+ * Reads a node's wired inputs from the selected upstream results and records which
+ * result each port consumed (provenance). It also decides skips: a branch that routes
+ * elsewhere, or a plain input whose source was skipped; `firstOf` takes the first
+ * source that was not skipped.
+ */
+export function resolveWiring(node: Node, view: SheetView, record: ResultRecord, own: Record<string, unknown>): Wiring {
+  const w: Wiring = { values: {}, lists: [] };
+  const selected = (from: { node: Node; port: string }) => {
+    const up = view.selected.get(from.node.id);
+    if (!up) throw new DaggrError(ErrorCode.UPSTREAM_MISSING, `Node '${node.id}' reads '${from.port}' from '${from.node.id}', which has no result yet. Run it with mode 'to-here'.`);
+    return up;
+  };
+  if (node.guard) {
+    const up = selected(node.guard.from);
+    record.upstream.$when = up.id;
+    if (isSkipped(up)) w.skipped = `'${up.nodeId}' was skipped`;
+    else if (!node.guard.match(up.outputs[node.guard.from.port])) {
+      w.skipped = `${node.guard.from} is ${JSON.stringify(up.outputs[node.guard.from.port])}, not '${node.guard.label}'`;
+    }
+  }
+  for (const port of node.activePorts(own)) {
+    const spec = node.inputs[port];
+    if (spec?.kind === "first") {
+      const picked = spec.from.map((p) => ({ p, up: selected(p) })).find(({ up }) => !isSkipped(up));
+      if (!picked) {
+        w.skipped ??= `every source of '${port}' was skipped`;
+        continue;
+      }
+      record.upstream[port] = picked.up.id;
+      w.values[port] = picked.up.outputs[picked.p.port];
+      continue;
+    }
+    if (spec?.kind !== "port") continue;
+    const up = selected(spec.from);
+    record.upstream[port] = up.id;
+    if (isSkipped(up)) {
+      w.skipped ??= `'${up.nodeId}' was skipped`;
+      continue;
+    }
+    const value = up.outputs[spec.from.port];
+    if (spec.gather) {
+      w.values[port] = gather(node, port, up, spec.from.port, spec.gather.allowPartial);
+    } else if (spec.scatter) {
+      if (up.items) throw new DaggrError(ErrorCode.SCATTER_MISMATCH, `'${node.id}.${port}' scatters '${spec.from}', which is already per item; read it plainly to go on per item, or gather it with .all() first.`);
+      const list = Array.isArray(value) ? value : [value];
+      const key = spec.scatter.key;
+      w.lists.push({ port, items: key === undefined ? list : list.map((x) => (x as Record<string, unknown> | null)?.[key]), failed: [] });
+    } else if (up.items) {
+      w.lists.push({ port, items: up.items.map((i) => i.outputs[spec.from.port]), failed: up.items.map((i) => (i.status === ResultStatus.SUCCESS ? undefined : i)) });
+    } else {
+      w.values[port] = value;
+    }
+  }
+  const lengths = new Set(w.lists.map((l) => l.items.length));
+  if (lengths.size > 1) {
+    throw new DaggrError(ErrorCode.SCATTER_MISMATCH, `Node '${node.id}' runs per item over lists of different lengths (${w.lists.map((l) => `${l.port}: ${l.items.length}`).join(", ")}).`);
+  }
+  return w;
+}
+
+function gather(node: Node, port: string, up: ResultRecord, fromPort: string, allowPartial: boolean): unknown[] {
+  if (!up.items) return [up.outputs[fromPort]];
+  const failed = up.items.map((item, i) => ({ item, i })).filter(({ item }) => item.status !== ResultStatus.SUCCESS);
+  if (failed.length && !allowPartial) {
+    throw new DaggrError(
+      ErrorCode.GATHER_FAILED,
+      `'${node.id}.${port}' gathers '${up.nodeId}', but ${failed.length} of its ${up.items.length} items failed: ${failed.map(({ item, i }) => `#${i + 1} (${item.error?.message ?? item.status})`).join("; ")}. Rerun those items, or gather with .all({ allowPartial: true }).`,
+      { items: failed.map(({ i }) => i) },
+    );
+  }
+  return up.items.filter((item) => item.status === ResultStatus.SUCCESS).map((item) => item.outputs[fromPort]);
+}
