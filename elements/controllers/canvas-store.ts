@@ -1,0 +1,246 @@
+import type {
+  EdgeWire, EventWire, GraphWire, NodeStateWire, NodeWire, ResultWire, SheetWire, SnapshotMessage,
+} from "../wire.js";
+
+/** What changed, so each view re-renders only its part. */
+export type Topic =
+  | { kind: "graph" }
+  | { kind: "sheets" }
+  | { kind: "node"; id: string }
+  | { kind: "edges"; ids: string[] };
+
+type Listener = (t: Topic) => void;
+
+/** A note shown on a card for a short while (e.g. why a node of a run did not run). */
+export interface Notice {
+  text: string;
+  at: number;
+}
+
+/**
+ * The canvas's copy of one sheet: graph, input values, node states, selected results,
+ * edge freshness and the sheet list, kept current from the snapshot and the event
+ * stream. It emits fine-grained topics: an event about one node notifies that node's
+ * card and the edges touching it, nothing else.
+ */
+export class CanvasStore {
+  graph: GraphWire | undefined;
+  /** A signature of the graph's shape: the layout is recomputed only when it changes. */
+  shape = "";
+  user = "";
+  sheet: SheetWire | undefined;
+  sheets: SheetWire[] = [];
+  readonly nodes = new Map<string, NodeWire>();
+  readonly states = new Map<string, NodeStateWire>();
+  readonly results = new Map<string, ResultWire>();
+  readonly inputs = new Map<string, unknown>();
+  readonly edgeFresh = new Map<string, boolean>();
+  readonly notices = new Map<string, Notice>();
+  /** Nodes a run still plans to visit, by run id (they show as waiting). */
+  readonly runs = new Map<string, Set<string>>();
+  readonly edgesInto = new Map<string, EdgeWire[]>();
+  readonly edgesOutOf = new Map<string, EdgeWire[]>();
+  private readonly parents = new Map<string, string[]>();
+  private readonly listeners = new Set<Listener>();
+
+  subscribe(fn: Listener): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private emit(t: Topic): void {
+    for (const fn of this.listeners) fn(t);
+  }
+
+  private touch(id: string): void {
+    this.emit({ kind: "node", id });
+  }
+
+  // ── reading ────────────────────────────────────────────────────────────────
+
+  node(id: string): NodeWire | undefined {
+    return this.nodes.get(id);
+  }
+
+  state(id: string): NodeStateWire {
+    return this.states.get(id) ?? { nodeId: id, freshness: "empty", activity: "idle", selectedId: null, count: 0 };
+  }
+
+  input(nodeId: string, port: string): unknown {
+    return this.inputs.get(`${nodeId}__${port}`);
+  }
+
+  /** The run a node belongs to right now: executing, queued, or still planned. */
+  runOf(id: string): string | undefined {
+    const s = this.states.get(id);
+    if (s?.runId && (s.activity === "running" || s.activity === "queued")) return s.runId;
+    for (const [runId, nodes] of this.runs) if (nodes.has(id)) return runId;
+    return undefined;
+  }
+
+  waiting(id: string): boolean {
+    for (const nodes of this.runs.values()) if (nodes.has(id)) return true;
+    return false;
+  }
+
+  ancestors(id: string): string[] {
+    const seen = new Set<string>([id]);
+    const stack = [id];
+    while (stack.length) {
+      for (const p of this.parents.get(stack.pop()!) ?? []) {
+        if (!seen.has(p)) {
+          seen.add(p);
+          stack.push(p);
+        }
+      }
+    }
+    return [...seen];
+  }
+
+  subgraphOf(id: string): string[] {
+    return this.graph?.subgraphs.find((s) => s.nodes.includes(id))?.nodes ?? [id];
+  }
+
+  // ── applying the server's messages ─────────────────────────────────────────
+
+  applySnapshot(s: SnapshotMessage): void {
+    const shape = graphShape(s.graph);
+    const graphChanged = shape !== this.shape;
+    this.graph = s.graph;
+    this.shape = shape;
+    this.user = s.user;
+    this.sheet = s.sheet;
+    this.sheets = s.sheets;
+    this.nodes.clear();
+    this.edgesInto.clear();
+    this.edgesOutOf.clear();
+    this.parents.clear();
+    for (const n of s.graph.nodes) this.nodes.set(n.id, n);
+    for (const e of s.graph.edges) {
+      push(this.edgesInto, e.to.node, e);
+      push(this.edgesOutOf, e.from.node, e);
+      const ps = this.parents.get(e.to.node) ?? [];
+      if (!ps.includes(e.from.node)) ps.push(e.from.node);
+      this.parents.set(e.to.node, ps);
+    }
+    this.states.clear();
+    for (const [id, st] of Object.entries(s.nodes)) {
+      this.states.set(id, { ...st, count: s.counts[id] ?? st.count });
+    }
+    this.results.clear();
+    for (const [id, r] of Object.entries(s.results)) this.results.set(id, r);
+    this.inputs.clear();
+    for (const [k, v] of Object.entries(s.inputs)) this.inputs.set(k, v);
+    this.edgeFresh.clear();
+    for (const [k, v] of Object.entries(s.edges)) this.edgeFresh.set(k, v);
+    this.notices.clear();
+    this.runs.clear();
+    this.emit({ kind: "sheets" });
+    if (graphChanged) {
+      this.emit({ kind: "graph" });
+    } else {
+      for (const id of this.nodes.keys()) this.touch(id);
+      this.emit({ kind: "edges", ids: s.graph.edges.map((e) => e.id) });
+    }
+  }
+
+  applySheets(sheets: SheetWire[], current: string): void {
+    this.sheets = sheets;
+    this.sheet = sheets.find((s) => s.id === current) ?? this.sheet;
+    this.emit({ kind: "sheets" });
+  }
+
+  applyEvent(ev: EventWire): void {
+    switch (ev.type) {
+      case "run-started": {
+        this.runs.set(ev.runId, new Set(ev.nodes));
+        for (const id of ev.nodes) this.touch(id);
+        return;
+      }
+      case "run-finished": {
+        const nodes = this.runs.get(ev.runId);
+        this.runs.delete(ev.runId);
+        for (const id of nodes ?? []) this.touch(id);
+        return;
+      }
+      case "node-queued":
+        return this.patch(ev.nodeId, { activity: "queued", runId: ev.runId, error: undefined, progress: undefined, partial: undefined });
+      case "node-started":
+        this.notices.delete(ev.nodeId);
+        this.patch(ev.nodeId, { activity: "running", runId: ev.runId, startedAt: ev.startedAt, error: undefined, progress: undefined, partial: undefined }, false);
+        return this.touchWithEdges(ev.nodeId);
+      case "node-progress":
+        if (!ev.nodeId) return; // a store warning, not about a node
+        return this.patch(ev.nodeId, { progress: ev.progress });
+      case "node-partial":
+        return this.patch(ev.nodeId, { partial: ev.outputs });
+      case "node-cached":
+        this.done(ev.runId, ev.nodeId);
+        return this.patch(ev.nodeId, { activity: "idle", progress: undefined, partial: undefined, error: undefined });
+      case "node-completed":
+        this.done(ev.runId, ev.nodeId);
+        this.patch(ev.nodeId, { activity: "idle", count: this.state(ev.nodeId).count + 1, lastMs: ev.result.ms, progress: undefined, partial: undefined, error: undefined }, false);
+        return this.touchWithEdges(ev.nodeId);
+      case "node-failed":
+        this.done(ev.runId, ev.nodeId);
+        this.patch(ev.nodeId, { activity: "failed", count: this.state(ev.nodeId).count + 1, lastMs: ev.result.ms, error: ev.error, progress: undefined, partial: undefined }, false);
+        return this.touchWithEdges(ev.nodeId);
+      case "node-cancelled":
+        this.done(ev.runId, ev.nodeId);
+        this.patch(ev.nodeId, { activity: "cancelled", count: this.state(ev.nodeId).count + 1, lastMs: ev.result.ms, progress: undefined, partial: undefined }, false);
+        return this.touchWithEdges(ev.nodeId);
+      case "node-blocked":
+        this.done(ev.runId, ev.nodeId);
+        this.notices.set(ev.nodeId, { text: `Did not run: ${ev.reason}`, at: Date.now() });
+        return this.touch(ev.nodeId);
+      case "input-changed":
+        this.inputs.set(`${ev.nodeId}__${ev.port}`, ev.value);
+        return this.touch(ev.nodeId);
+      case "selection-changed": {
+        if (ev.result) this.results.set(ev.nodeId, ev.result);
+        else this.results.delete(ev.nodeId);
+        return this.patch(ev.nodeId, { selectedId: ev.resultId, lastMs: ev.result?.ms });
+      }
+      case "freshness-changed": {
+        for (const [id, f] of Object.entries(ev.nodes)) {
+          const s = this.states.get(id);
+          if (s) this.states.set(id, { ...s, freshness: f });
+          this.touch(id);
+        }
+        const ids = Object.keys(ev.edges);
+        for (const id of ids) this.edgeFresh.set(id, ev.edges[id]!);
+        if (ids.length) this.emit({ kind: "edges", ids });
+        return;
+      }
+    }
+  }
+
+  private done(runId: string, nodeId: string): void {
+    this.runs.get(runId)?.delete(nodeId);
+  }
+
+  private patch(id: string, p: Partial<NodeStateWire>, notify = true): void {
+    this.states.set(id, { ...this.state(id), ...p });
+    if (notify) this.touch(id);
+  }
+
+  /** Activity changes restyle the edges into the node (animated while it runs). */
+  private touchWithEdges(id: string): void {
+    this.touch(id);
+    const ids = (this.edgesInto.get(id) ?? []).map((e) => e.id);
+    if (ids.length) this.emit({ kind: "edges", ids });
+  }
+}
+
+function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
+}
+
+/** Node ids, their ports and the edges: what the layout depends on (values do not). */
+export function graphShape(g: GraphWire): string {
+  const nodes = g.nodes.map((n) => `${n.id}(${n.inputs.map((i) => `${i.port}:${i.source}:${i.component?.type ?? ""}`).join(",")}|${n.outputs.map((o) => `${o.port}:${o.component?.type ?? ""}`).join(",")})`);
+  const edges = g.edges.map((e) => e.id);
+  return `${nodes.join(";")}#${edges.join(";")}`;
+}

@@ -1,0 +1,149 @@
+/** The canvas transform: screen = world × zoom + (x, y). */
+export interface Viewport {
+  x: number;
+  y: number;
+  zoom: number;
+}
+
+export interface Bounds {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export const MIN_ZOOM = 0.1;
+export const MAX_ZOOM = 3;
+const FIT_MAX_ZOOM = 1;
+const FIT_PADDING = 48;
+
+const clampZoom = (z: number) => Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, z));
+
+/**
+ * Pan by dragging the background or scrolling, zoom with Ctrl/⌘ + wheel (or pinch)
+ * around the cursor, fit a box into view. It writes the transform straight to the
+ * world element's style (no re-render of anything) and reports changes through
+ * `onChange`, which the canvas uses to save the viewport per sheet.
+ *
+ * @example
+ * const pz = new PanZoom(viewportEl, worldEl, (v, user) => user && save(v));
+ * pz.fit({ x: 0, y: 0, width: 2000, height: 900 });
+ */
+export class PanZoom {
+  viewport: Viewport = { x: 0, y: 0, zoom: 1 };
+  private drag: { id: number; sx: number; sy: number; vx: number; vy: number } | undefined;
+
+  constructor(
+    private readonly el: HTMLElement,
+    private readonly world: HTMLElement,
+    private readonly onChange: (v: Viewport, byUser: boolean) => void,
+    /** Whether a pointerdown at this event may start a pan (not on a card, a control…). */
+    private readonly isBackground: (e: PointerEvent) => boolean,
+  ) {
+    el.addEventListener("pointerdown", this.onDown);
+    el.addEventListener("pointermove", this.onMove);
+    el.addEventListener("pointerup", this.onUp);
+    el.addEventListener("pointercancel", this.onUp);
+    el.addEventListener("wheel", this.onWheel, { passive: false });
+  }
+
+  destroy(): void {
+    this.el.removeEventListener("pointerdown", this.onDown);
+    this.el.removeEventListener("pointermove", this.onMove);
+    this.el.removeEventListener("pointerup", this.onUp);
+    this.el.removeEventListener("pointercancel", this.onUp);
+    this.el.removeEventListener("wheel", this.onWheel);
+  }
+
+  set(v: Viewport, byUser = false): void {
+    this.viewport = { x: v.x, y: v.y, zoom: clampZoom(v.zoom) };
+    const { x, y, zoom } = this.viewport;
+    this.world.style.transform = `translate(${x}px, ${y}px) scale(${zoom})`;
+    // The dotted grid moves with the world.
+    const grid = 20 * zoom;
+    this.el.style.backgroundSize = `${grid}px ${grid}px`;
+    this.el.style.backgroundPosition = `${x}px ${y}px`;
+    this.onChange(this.viewport, byUser);
+  }
+
+  /** Zooms by `factor` keeping the screen point (cx, cy) (relative to the element) still. */
+  zoomAt(factor: number, cx: number, cy: number, byUser = true): void {
+    const { x, y, zoom } = this.viewport;
+    const z = clampZoom(zoom * factor);
+    const k = z / zoom;
+    this.set({ x: cx - (cx - x) * k, y: cy - (cy - y) * k, zoom: z }, byUser);
+  }
+
+  /** Zooms around the centre of the view (the − / + buttons). */
+  zoomBy(factor: number): void {
+    const r = this.el.getBoundingClientRect();
+    this.zoomAt(factor, r.width / 2, r.height / 2);
+  }
+
+  /** Fits a world-space box into view, never zooming in past 100 %. */
+  fit(b: Bounds, byUser = false): void {
+    const r = this.el.getBoundingClientRect();
+    if (!r.width || !r.height || !b.width || !b.height) return;
+    const zoom = clampZoom(Math.min((r.width - 2 * FIT_PADDING) / b.width, (r.height - 2 * FIT_PADDING) / b.height, FIT_MAX_ZOOM));
+    this.set({ x: (r.width - b.width * zoom) / 2 - b.x * zoom, y: (r.height - b.height * zoom) / 2 - b.y * zoom, zoom }, byUser);
+  }
+
+  /** Screen (client) coordinates → world coordinates. */
+  toWorld(clientX: number, clientY: number): { x: number; y: number } {
+    const r = this.el.getBoundingClientRect();
+    const { x, y, zoom } = this.viewport;
+    return { x: (clientX - r.left - x) / zoom, y: (clientY - r.top - y) / zoom };
+  }
+
+  private readonly onDown = (e: PointerEvent) => {
+    if (e.button !== 0 || !this.isBackground(e)) return;
+    this.drag = { id: e.pointerId, sx: e.clientX, sy: e.clientY, vx: this.viewport.x, vy: this.viewport.y };
+    this.el.setPointerCapture(e.pointerId);
+    this.el.classList.add("panning");
+  };
+
+  private readonly onMove = (e: PointerEvent) => {
+    const d = this.drag;
+    if (!d || d.id !== e.pointerId) return;
+    this.set({ x: d.vx + e.clientX - d.sx, y: d.vy + e.clientY - d.sy, zoom: this.viewport.zoom }, true);
+  };
+
+  private readonly onUp = (e: PointerEvent) => {
+    if (!this.drag || this.drag.id !== e.pointerId) return;
+    this.drag = undefined;
+    this.el.classList.remove("panning");
+    if (this.el.hasPointerCapture(e.pointerId)) this.el.releasePointerCapture(e.pointerId);
+  };
+
+  private readonly onWheel = (e: WheelEvent) => {
+    const zooming = e.ctrlKey || e.metaKey;
+    // A scrollable area inside a card keeps the wheel until it reaches its end.
+    if (!zooming && scrollsInside(e)) return;
+    e.preventDefault();
+    const unit = e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? 400 : 1;
+    if (zooming) {
+      const r = this.el.getBoundingClientRect();
+      this.zoomAt(Math.exp(-e.deltaY * unit * 0.0025), e.clientX - r.left, e.clientY - r.top);
+    } else {
+      const { x, y, zoom } = this.viewport;
+      const dx = e.shiftKey && !e.deltaX ? e.deltaY : e.deltaX;
+      const dy = e.shiftKey && !e.deltaX ? 0 : e.deltaY;
+      this.set({ x: x - dx * unit, y: y - dy * unit, zoom }, true);
+    }
+  };
+}
+
+/** Whether some element on the event's path can still scroll in the wheel's direction. */
+function scrollsInside(e: WheelEvent): boolean {
+  for (const t of e.composedPath()) {
+    if (!(t instanceof HTMLElement) || t.classList.contains("daggr-viewport")) break;
+    const style = getComputedStyle(t);
+    if (e.deltaY && /(auto|scroll)/.test(style.overflowY) && t.scrollHeight > t.clientHeight + 1) {
+      if ((e.deltaY < 0 && t.scrollTop > 0) || (e.deltaY > 0 && t.scrollTop + t.clientHeight < t.scrollHeight - 1)) return true;
+    }
+    if (e.deltaX && /(auto|scroll)/.test(style.overflowX) && t.scrollWidth > t.clientWidth + 1) {
+      if ((e.deltaX < 0 && t.scrollLeft > 0) || (e.deltaX > 0 && t.scrollLeft + t.clientWidth < t.scrollWidth - 1)) return true;
+    }
+  }
+  return false;
+}

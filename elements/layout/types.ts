@@ -1,0 +1,31 @@
+/** What the layout needs of a node: its measured size and where its port dots sit. */
+export interface LayoutNode {
+  id: string;
+  width: number;
+  height: number;
+  ports: Array<{ id: string; side: "in" | "out"; y: number }>;
+}
+
+export interface LayoutEdge {
+  id: string;
+  source: string;
+  sourcePort: string;
+  target: string;
+  targetPort: string;
+}
+
+export interface LayoutInput {
+  nodes: LayoutNode[];
+  edges: LayoutEdge[];
+}
+
+export interface LayoutResult {
+  positions: Map<string, { x: number; y: number }>;
+  bounds: { x: number; y: number; width: number; height: number };
+  /** Which engine produced it: elk in a worker, or the fallback when workers are unavailable. */
+  engine: "elk" | "fallback";
+  ms: number;
+}
+
+/** A port's id in the layout graph. */
+export const portId = (node: string, side: "in" | "out", port: string) => `${node}\u0000${side}\u0000${port}`;

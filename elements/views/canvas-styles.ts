@@ -1,0 +1,221 @@
+import { css } from "lit";
+import { edgeStyles } from "./edges.js";
+import { controls, themeTokens } from "./theme.js";
+
+const chrome = css`
+  :host {
+    position: relative;
+    display: block;
+    width: 100%;
+    height: 100%;
+    min-height: 320px;
+    overflow: hidden;
+    font: 13px/1.4 var(--daggr-font);
+    color: var(--daggr-text);
+    background: var(--daggr-bg);
+    isolation: isolate;
+  }
+  .daggr-viewport {
+    position: absolute;
+    inset: 0;
+    overflow: hidden;
+    cursor: grab;
+    touch-action: none;
+    outline: none;
+    background-color: var(--daggr-bg);
+    background-image: radial-gradient(circle, var(--daggr-grid) 1px, transparent 1.2px);
+  }
+  .daggr-viewport.panning {
+    cursor: grabbing;
+  }
+  .world {
+    position: absolute;
+    left: 0;
+    top: 0;
+    transform-origin: 0 0;
+    will-change: transform;
+  }
+  .world.measuring {
+    visibility: hidden;
+  }
+  .cards {
+    position: absolute;
+    left: 0;
+    top: 0;
+    cursor: default;
+  }
+  .title-bar,
+  .toolbar,
+  .pill,
+  .help,
+  .toast {
+    position: absolute;
+    z-index: 5;
+    display: flex;
+    align-items: center;
+    gap: 4px;
+    background: color-mix(in srgb, var(--daggr-surface) 92%, transparent);
+    backdrop-filter: blur(8px);
+    border: 1px solid var(--daggr-border);
+    border-radius: 12px;
+    box-shadow: var(--daggr-shadow);
+  }
+  .title-bar {
+    top: 12px;
+    left: 50%;
+    transform: translateX(-50%);
+    padding: 4px 6px 4px 12px;
+    max-width: calc(100% - 260px);
+  }
+  .logo {
+    width: 14px;
+    height: 14px;
+    flex: none;
+    border-radius: 4px;
+    background: conic-gradient(from 200deg, var(--daggr-accent), #facc15, var(--daggr-accent));
+    margin-right: 4px;
+  }
+  .graph-name {
+    font-weight: 700;
+    white-space: nowrap;
+    overflow: hidden;
+    text-overflow: ellipsis;
+  }
+  .divider {
+    width: 1px;
+    height: 18px;
+    background: var(--daggr-border);
+    margin: 0 4px;
+  }
+  .top-right {
+    top: 12px;
+    right: 12px;
+    padding: 4px;
+  }
+  .primary {
+    display: inline-flex;
+    align-items: center;
+    gap: 6px;
+    height: 28px;
+    padding: 0 12px 0 10px;
+    border-radius: 8px;
+    font-weight: 600;
+    color: var(--daggr-on-accent);
+    background: var(--daggr-accent);
+  }
+  .primary:hover {
+    background: var(--daggr-accent-strong);
+  }
+  .primary svg.i {
+    width: 12px;
+    height: 12px;
+    fill: currentColor;
+  }
+  .bottom-left {
+    left: 12px;
+    bottom: 12px;
+    padding: 4px;
+  }
+  .zoom-pct {
+    min-width: 46px;
+    height: 28px;
+    font-size: 12px;
+    font-variant-numeric: tabular-nums;
+    color: var(--daggr-muted);
+    border-radius: 7px;
+  }
+  .zoom-pct:hover {
+    background: var(--daggr-surface-2);
+    color: var(--daggr-text);
+  }
+  .sep {
+    width: 1px;
+    height: 18px;
+    background: var(--daggr-border);
+    margin: 0 2px;
+  }
+  .pill {
+    top: 60px;
+    left: 50%;
+    transform: translateX(-50%);
+    padding: 6px 14px 6px 10px;
+    border-radius: 999px;
+    font-size: 12px;
+    font-weight: 600;
+    gap: 8px;
+  }
+  .pill.warn {
+    color: var(--daggr-accent-strong);
+    border-color: color-mix(in srgb, var(--daggr-accent) 45%, var(--daggr-border));
+  }
+  .spinner {
+    width: 12px;
+    height: 12px;
+    border-radius: 50%;
+    border: 2px solid var(--daggr-accent-soft);
+    border-top-color: var(--daggr-accent);
+    animation: spin 0.8s linear infinite;
+  }
+  @keyframes spin {
+    to {
+      transform: rotate(360deg);
+    }
+  }
+  .help {
+    left: 12px;
+    bottom: 56px;
+    flex-direction: column;
+    align-items: stretch;
+    gap: 2px;
+    padding: 8px 10px 10px;
+    min-width: 300px;
+  }
+  .help-head {
+    display: flex;
+    align-items: center;
+    justify-content: space-between;
+    font-weight: 700;
+    margin-bottom: 4px;
+  }
+  .help-row {
+    display: grid;
+    grid-template-columns: 110px 1fr;
+    gap: 8px;
+    align-items: center;
+    font-size: 12px;
+    padding: 2px 0;
+  }
+  kbd {
+    font: 11px var(--daggr-mono);
+    background: var(--daggr-surface-2);
+    border: 1px solid var(--daggr-border);
+    border-bottom-width: 2px;
+    border-radius: 5px;
+    padding: 1px 5px;
+    justify-self: start;
+  }
+  .toast {
+    bottom: 16px;
+    left: 50%;
+    transform: translateX(-50%);
+    padding: 8px 6px 8px 14px;
+    max-width: min(560px, calc(100% - 40px));
+    gap: 10px;
+  }
+  .toast.error {
+    border-color: color-mix(in srgb, var(--daggr-error) 50%, var(--daggr-border));
+    color: var(--daggr-error);
+  }
+  @media (max-width: 640px) {
+    .title-bar {
+      max-width: calc(100% - 150px);
+      left: 12px;
+      transform: none;
+    }
+    .primary span {
+      display: none;
+    }
+  }
+`;
+
+export const canvasStyles = [themeTokens, controls, chrome, edgeStyles];

@@ -1,0 +1,19 @@
+import type { CanvasStore } from "../controllers/canvas-store.js";
+import type { HistoryController } from "../controllers/history.js";
+import type { ViewContext } from "../components/types.js";
+import type { RunModeWire } from "../wire.js";
+
+/** What a node card may read and do: the canvas hands one of these to every card. */
+export interface CardContext {
+  store: CanvasStore;
+  history: HistoryController;
+  view: ViewContext;
+  run(nodeId: string, mode: RunModeWire): void;
+  stop(nodeId: string): void;
+  /** `immediate` false: typing, debounced by the canvas. */
+  setInput(nodeId: string, port: string, value: unknown, immediate: boolean): void;
+  /** Highlights what a run would execute while the pointer is on its button (undefined clears). */
+  preview(nodeId: string | undefined, mode?: RunModeWire): void;
+  register(nodeId: string, card: HTMLElement & { requestUpdate(): void }): void;
+  unregister(nodeId: string, card: HTMLElement): void;
+}

@@ -1,0 +1,125 @@
+import { css } from "lit";
+import type { CanvasStore } from "../controllers/canvas-store.js";
+import type { EdgeWire } from "../wire.js";
+import { outputPorts, portY, wiredInputs } from "./geometry.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+
+/**
+ * The edges: one SVG path per edge, from the output port's dot to the input port's dot,
+ * drawn once per layout. Freshness and activity updates only flip classes on the
+ * affected paths, so an event about one node touches only the edges around it.
+ */
+export class EdgeLayer {
+  private readonly paths = new Map<string, SVGPathElement>();
+  private highlighted = new Set<string>();
+
+  constructor(
+    readonly svg: SVGSVGElement,
+    private readonly store: CanvasStore,
+  ) {}
+
+  /** Redraws every edge for a new layout (positions by node id; width of each card). */
+  draw(positions: Map<string, { x: number; y: number }>, widthOf: (id: string) => number, bounds: { width: number; height: number }): void {
+    this.svg.replaceChildren();
+    this.paths.clear();
+    this.svg.setAttribute("width", String(Math.ceil(bounds.width + 20)));
+    this.svg.setAttribute("height", String(Math.ceil(bounds.height + 20)));
+    const frag = document.createDocumentFragment();
+    for (const e of this.store.graph?.edges ?? []) {
+      const d = this.pathFor(e, positions, widthOf);
+      if (!d) continue;
+      const p = document.createElementNS(SVG, "path");
+      p.setAttribute("d", d);
+      p.dataset.edge = e.id;
+      p.dataset.from = e.from.node;
+      p.dataset.to = e.to.node;
+      this.paths.set(e.id, p);
+      this.style(e, p);
+      frag.append(p);
+    }
+    this.svg.append(frag);
+  }
+
+  /** Restyles the given edges (after freshness or activity changes). */
+  update(ids: Iterable<string>): void {
+    const byId = new Map((this.store.graph?.edges ?? []).map((e) => [e.id, e]));
+    for (const id of ids) {
+      const p = this.paths.get(id);
+      const e = byId.get(id);
+      if (p && e) this.style(e, p);
+    }
+  }
+
+  /** Emphasises edges between nodes a run would execute (hover on a run button). */
+  highlight(nodes: Set<string> | undefined): void {
+    for (const id of this.highlighted) this.paths.get(id)?.classList.remove("will-run");
+    this.highlighted.clear();
+    if (!nodes) return;
+    for (const [id, p] of this.paths) {
+      if (nodes.has(p.dataset.to!)) {
+        p.classList.add("will-run");
+        this.highlighted.add(id);
+      }
+    }
+  }
+
+  private style(e: EdgeWire, p: SVGPathElement): void {
+    const fresh = this.store.edgeFresh.get(e.id) ?? false;
+    const act = this.store.state(e.to.node).activity;
+    p.setAttribute("class", `edge ${fresh ? "fresh" : "stale"}${act === "running" || act === "queued" ? " active" : ""}${this.highlighted.has(e.id) ? " will-run" : ""}`);
+  }
+
+  private pathFor(e: EdgeWire, pos: Map<string, { x: number; y: number }>, widthOf: (id: string) => number): string | undefined {
+    const a = pos.get(e.from.node);
+    const b = pos.get(e.to.node);
+    const from = this.store.node(e.from.node);
+    const to = this.store.node(e.to.node);
+    if (!a || !b || !from || !to) return undefined;
+    const outRow = outputPorts(from).indexOf(e.from.port);
+    const inRow = wiredInputs(to).indexOf(e.to.port);
+    if (outRow < 0 || inRow < 0) return undefined;
+    const x1 = a.x + widthOf(e.from.node);
+    const y1 = a.y + portY(outRow);
+    const x2 = b.x;
+    const y2 = b.y + portY(inRow);
+    const dx = Math.max(40, Math.abs(x2 - x1) * 0.45);
+    return `M${x1},${y1} C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}`;
+  }
+}
+
+export const edgeStyles = css`
+  svg.edges {
+    position: absolute;
+    left: 0;
+    top: 0;
+    overflow: visible;
+    pointer-events: none;
+  }
+  .edge {
+    fill: none;
+    stroke-width: 2;
+    transition: stroke 0.2s;
+  }
+  .edge.fresh {
+    stroke: var(--daggr-accent);
+  }
+  .edge.stale {
+    stroke: var(--daggr-stale);
+  }
+  .edge.active {
+    stroke: var(--daggr-accent);
+    stroke-dasharray: 6 6;
+    animation: flow 0.6s linear infinite;
+  }
+  .edge.will-run {
+    stroke: var(--daggr-accent);
+    stroke-width: 3.5;
+    filter: drop-shadow(0 0 4px color-mix(in srgb, var(--daggr-accent) 60%, transparent));
+  }
+  @keyframes flow {
+    to {
+      stroke-dashoffset: -12;
+    }
+  }
+`;

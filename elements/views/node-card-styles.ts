@@ -1,0 +1,329 @@
+import { css, unsafeCSS } from "lit";
+import { HEADER_HEIGHT, PORT_ROW } from "./geometry.js";
+
+export const cardStyles = css`
+  :host {
+    position: absolute;
+    left: 0;
+    top: 0;
+    display: block;
+    font: 13px/1.4 var(--daggr-font);
+    color: var(--daggr-text);
+    contain: layout style;
+  }
+  .card {
+    position: relative;
+    box-sizing: border-box;
+    background: var(--daggr-surface);
+    border: 1px solid var(--daggr-border);
+    border-radius: var(--daggr-radius);
+    box-shadow: var(--daggr-shadow);
+    transition: box-shadow 0.15s, border-color 0.15s, opacity 0.15s;
+  }
+  .card::before {
+    content: "";
+    position: absolute;
+    left: -1px;
+    right: -1px;
+    top: -1px;
+    height: 3px;
+    border-radius: var(--daggr-radius) var(--daggr-radius) 0 0;
+    background: transparent;
+  }
+  .card.fresh::before {
+    background: var(--daggr-accent);
+  }
+  .card.stale::before {
+    background: var(--daggr-stale);
+  }
+  .card.failed {
+    border-color: color-mix(in srgb, var(--daggr-error) 55%, var(--daggr-border));
+  }
+  .card.failed::before {
+    background: var(--daggr-error);
+  }
+  .card.running,
+  .card.queued {
+    border-color: var(--daggr-accent);
+    box-shadow: 0 0 0 3px var(--daggr-accent-soft), var(--daggr-shadow);
+  }
+  .card.waiting {
+    border-style: dashed;
+    border-color: var(--daggr-accent);
+  }
+  :host([will-run]) .card {
+    border-color: var(--daggr-accent);
+    box-shadow: 0 0 0 4px color-mix(in srgb, var(--daggr-accent) 35%, transparent), var(--daggr-shadow-lg);
+  }
+  :host([dimmed]) .card {
+    opacity: 0.55;
+  }
+  .timing {
+    position: absolute;
+    right: 8px;
+    bottom: calc(100% + 4px);
+    font-size: 11px;
+    font-variant-numeric: tabular-nums;
+    color: var(--daggr-muted);
+    white-space: nowrap;
+  }
+  .timing.live {
+    color: var(--daggr-accent-strong);
+    font-weight: 600;
+  }
+  .timing.error {
+    color: var(--daggr-error);
+    font-weight: 600;
+  }
+  .timing .of {
+    color: var(--daggr-muted);
+    font-weight: 400;
+  }
+  header {
+    height: ${unsafeCSS(HEADER_HEIGHT)}px;
+    box-sizing: border-box;
+    display: flex;
+    align-items: center;
+    gap: 8px;
+    padding: 0 8px 0 12px;
+    border-bottom: 1px solid var(--daggr-border);
+  }
+  .badge {
+    flex: none;
+    font-size: 9.5px;
+    font-weight: 800;
+    letter-spacing: 0.06em;
+    padding: 3px 6px;
+    border-radius: 5px;
+    color: var(--b);
+    background: color-mix(in srgb, var(--b) 13%, transparent);
+    --b: var(--daggr-badge-fn);
+  }
+  .badge.gradio {
+    --b: var(--daggr-badge-gradio);
+  }
+  .badge.model {
+    --b: var(--daggr-badge-model);
+  }
+  .badge.input {
+    --b: var(--daggr-badge-input);
+  }
+  .badge.choice {
+    --b: var(--daggr-badge-choice);
+  }
+  .badge.map {
+    --b: var(--daggr-badge-map);
+  }
+  .name {
+    font-weight: 650;
+    font-size: 13.5px;
+    color: var(--daggr-text);
+    text-decoration: none;
+    overflow: hidden;
+    text-overflow: ellipsis;
+    white-space: nowrap;
+    min-width: 0;
+  }
+  a.name:hover {
+    color: var(--daggr-accent-strong);
+    text-decoration: underline;
+    text-underline-offset: 2px;
+  }
+  .spacer {
+    flex: 1;
+  }
+  .run {
+    display: flex;
+    gap: 1px;
+    background: var(--daggr-surface-2);
+    border-radius: 8px;
+    padding: 2px;
+  }
+  .run .icon-btn {
+    width: 26px;
+    height: 24px;
+    border-radius: 6px;
+  }
+  .run .icon-btn:hover {
+    background: var(--daggr-surface);
+    color: var(--daggr-accent-strong);
+    box-shadow: 0 1px 2px rgb(0 0 0 / 0.08);
+  }
+  .run svg.i {
+    width: 13px;
+    height: 13px;
+    fill: currentColor;
+    stroke-width: 1.5;
+  }
+  .stop {
+    display: inline-flex;
+    align-items: center;
+    gap: 4px;
+    padding: 4px 9px;
+    border-radius: 7px;
+    font-size: 12px;
+    font-weight: 600;
+    color: var(--daggr-error);
+    background: var(--daggr-error-soft);
+  }
+  .stop:hover {
+    background: var(--daggr-error);
+    color: #fff;
+  }
+  .stop svg.i {
+    width: 12px;
+    height: 12px;
+    fill: currentColor;
+  }
+  .progress {
+    position: absolute;
+    left: 0;
+    right: 0;
+    top: ${unsafeCSS(HEADER_HEIGHT - 2)}px;
+    height: 3px;
+    overflow: hidden;
+    background: var(--daggr-accent-soft);
+  }
+  .progress .bar {
+    height: 100%;
+    background: var(--daggr-accent);
+    transition: width 0.25s ease-out;
+  }
+  .progress.indeterminate .bar {
+    width: 35%;
+    animation: slide 1.1s ease-in-out infinite;
+  }
+  @keyframes slide {
+    from {
+      transform: translateX(-100%);
+    }
+    to {
+      transform: translateX(300%);
+    }
+  }
+  .ports {
+    position: relative;
+    border-bottom: 1px solid var(--daggr-border);
+  }
+  .port {
+    position: absolute;
+    height: ${unsafeCSS(PORT_ROW)}px;
+    display: flex;
+    align-items: center;
+    gap: 6px;
+    font: 11px var(--daggr-mono);
+    color: var(--daggr-muted);
+    max-width: 48%;
+  }
+  .port.in {
+    left: -5px;
+  }
+  .port.out {
+    right: -5px;
+    justify-content: flex-end;
+  }
+  .pname {
+    overflow: hidden;
+    text-overflow: ellipsis;
+    white-space: nowrap;
+  }
+  .dot {
+    flex: none;
+    width: 8px;
+    height: 8px;
+    border-radius: 50%;
+    background: var(--daggr-surface);
+    border: 1.5px solid var(--daggr-stale);
+  }
+  .fresh .dot {
+    border-color: var(--daggr-accent);
+  }
+  .port.out .dot {
+    background: var(--daggr-stale);
+  }
+  .fresh .port.out .dot {
+    background: var(--daggr-accent);
+  }
+  .body {
+    padding: 10px 12px 12px;
+    display: flex;
+    flex-direction: column;
+    gap: 10px;
+  }
+  .body:empty {
+    display: none;
+  }
+  .section {
+    display: flex;
+    flex-direction: column;
+    gap: 10px;
+  }
+  .inputs + .outputs {
+    border-top: 1px dashed var(--daggr-border);
+    padding-top: 10px;
+  }
+  .outputs.streaming {
+    opacity: 0.85;
+  }
+  .status-line {
+    font-size: 11.5px;
+    color: var(--daggr-accent-strong);
+    font-weight: 500;
+  }
+  .error-panel {
+    border-radius: var(--daggr-radius-sm);
+    background: var(--daggr-error-soft);
+    border: 1px solid color-mix(in srgb, var(--daggr-error) 35%, transparent);
+    padding: 8px 10px;
+    color: var(--daggr-error);
+  }
+  .error-title {
+    display: flex;
+    align-items: center;
+    gap: 6px;
+    font-weight: 700;
+    font-size: 12px;
+  }
+  .error-title svg.i {
+    width: 14px;
+    height: 14px;
+  }
+  .error-msg {
+    margin-top: 4px;
+    font: 12px/1.45 var(--daggr-mono);
+    white-space: pre-wrap;
+    overflow-wrap: anywhere;
+    max-height: 120px;
+    overflow: auto;
+    color: var(--daggr-text);
+  }
+  .notice {
+    font-size: 12px;
+    color: var(--daggr-muted);
+    font-style: italic;
+  }
+  .history {
+    display: flex;
+    align-items: center;
+    gap: 2px;
+    padding: 4px 8px;
+    border-top: 1px solid var(--daggr-border);
+    font-size: 12px;
+    color: var(--daggr-muted);
+  }
+  .history .icon-btn {
+    width: 24px;
+    height: 24px;
+  }
+  .history .pos {
+    font-variant-numeric: tabular-nums;
+    min-width: 36px;
+    text-align: center;
+    color: var(--daggr-text);
+    font-weight: 600;
+  }
+  .history .when {
+    margin-left: auto;
+    font-size: 11px;
+  }
+`;

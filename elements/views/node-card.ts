@@ -1,0 +1,248 @@
+import { LitElement, html, nothing, type TemplateResult } from "lit";
+import { componentStyles, renderInput, renderOutput } from "../components/registry.js";
+import { define } from "../define.js";
+import type { NodeStateWire, NodeWire, RunModeWire } from "../wire.js";
+import type { CardContext } from "./card-context.js";
+import { cardStyles } from "./node-card-styles.js";
+import { formatMs } from "./elapsed.js";
+import { CARD_WIDTH, outputPorts, PORT_ROW, PORTS_PAD, portRows, wiredInputs } from "./geometry.js";
+import { icon, type IconName } from "./icons.js";
+import { controls } from "./theme.js";
+
+const BADGES: Record<string, [string, string]> = {
+  fn: ["FN", "fn"],
+  gradio: ["GRADIO", "gradio"],
+  inference: ["MODEL", "model"],
+  input: ["INPUT", "input"],
+  choice: ["CHOICE", "choice"],
+};
+
+const RUN_BUTTONS: Array<[RunModeWire, IconName, string]> = [
+  ["step", "play", "Run this step (on the current upstream results)"],
+  ["to-here", "toHere", "Run to here (stale upstream nodes first)"],
+  ["all", "all", "Run all stale nodes of this workflow"],
+];
+
+/** A draft keeps what the user typed until the server echoes it (or it is abandoned). */
+interface Draft {
+  value: unknown;
+  at: number;
+}
+
+const DRAFT_TTL_MS = 4000;
+const same = (a: unknown, b: unknown) => a === b || JSON.stringify(a) === JSON.stringify(b);
+
+export function badgeOf(n: NodeWire): [string, string] {
+  if (n.inputs.some((i) => (i as { each?: unknown }).each !== undefined)) return ["MAP", "map"];
+  return BADGES[n.kind] ?? [n.kind.toUpperCase(), "fn"];
+}
+
+/** Ports the user edits on this card: component inputs, or an InputNode's own ports. */
+export function editablePorts(n: NodeWire): Array<{ port: string; component: NonNullable<NodeWire["outputs"][number]["component"]> }> {
+  if (n.kind === "input") return n.outputs.flatMap((o) => (o.component ? [{ port: o.port, component: o.component }] : []));
+  return n.inputs.flatMap((i) => (i.source === "component" && i.component ? [{ port: i.port, component: i.component }] : []));
+}
+
+/**
+ * One node as a card: badge, name, run controls, ports, editable inputs, outputs, errors
+ * and history. A thin view: everything it shows comes from the canvas store, and the
+ * canvas calls `requestUpdate()` on this card only when an event concerns its node.
+ */
+export class NodeCard extends LitElement {
+  static override properties = { nodeId: { attribute: "node-id", reflect: true }, ctx: { attribute: false } };
+  static override styles = [controls, componentStyles, cardStyles];
+  declare nodeId: string;
+  declare ctx: CardContext;
+  /** How many times this card has rendered (the canvas tests check updates stay local). */
+  renders = 0;
+  private readonly drafts = new Map<string, Draft>();
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    this.ctx?.register(this.nodeId, this);
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.ctx?.unregister(this.nodeId, this);
+  }
+
+  override updated(): void {
+    this.renders++;
+  }
+
+  override render() {
+    const n = this.ctx?.store.node(this.nodeId);
+    if (!n) return nothing;
+    const st = this.ctx.store.state(n.id);
+    const busy = st.activity === "running" || st.activity === "queued";
+    const waiting = !busy && this.ctx.store.waiting(n.id);
+    const [badge, badgeCls] = badgeOf(n);
+    const cls = ["card", st.freshness, st.activity, waiting ? "waiting" : ""].join(" ");
+    return html`<div class=${cls} style="width:${CARD_WIDTH}px" @keydown=${this.onKey}>
+      ${this.timing(st, busy)}
+      <header>
+        <span class="badge ${badgeCls}" title=${n.kind}>${badge}</span>
+        ${n.link
+          ? html`<a class="name" href=${n.link} target="_blank" rel="noopener" title="${n.name} — open ${n.link}">${n.name}</a>`
+          : html`<span class="name" title=${n.name}>${n.name}</span>`}
+        <span class="spacer"></span>
+        ${n.kind === "input" ? nothing : busy || waiting ? this.stopButton() : this.runButtons()}
+      </header>
+      ${busy ? this.progressBar(st) : nothing}
+      ${this.ports(n)}
+      <div class="body">
+        ${busy ? this.statusLine(st) : nothing}
+        ${this.inputs(n)}
+        ${this.outputs(n, st, busy)}
+        ${this.problems(st)}
+      </div>
+      ${this.history(st)}
+    </div>`;
+  }
+
+  private timing(st: NodeStateWire, busy: boolean): TemplateResult | typeof nothing {
+    if (st.activity === "running" && st.startedAt) {
+      return html`<div class="timing live"><daggr-elapsed .start=${st.startedAt}></daggr-elapsed>${st.lastMs ? html`<span class="of"> / ${formatMs(st.lastMs)}</span>` : nothing}</div>`;
+    }
+    if (busy) return html`<div class="timing live">queued</div>`;
+    if (st.activity === "failed") return html`<div class="timing error">Error${st.lastMs ? ` · ${formatMs(st.lastMs)}` : ""}</div>`;
+    if (st.activity === "cancelled") return html`<div class="timing">stopped</div>`;
+    return st.lastMs !== undefined && st.selectedId ? html`<div class="timing">${formatMs(st.lastMs)}</div>` : nothing;
+  }
+
+  private runButtons(): TemplateResult {
+    return html`<div class="run" role="group" aria-label="Run">
+      ${RUN_BUTTONS.map(
+        ([mode, i, title]) => html`<button class="icon-btn run-${mode}" title=${title} aria-label=${title} data-mode=${mode}
+          @click=${() => this.ctx.run(this.nodeId, mode)}
+          @pointerenter=${() => this.ctx.preview(this.nodeId, mode)} @pointerleave=${() => this.ctx.preview(undefined)}
+          @focus=${() => this.ctx.preview(this.nodeId, mode)} @blur=${() => this.ctx.preview(undefined)}>${icon(i)}</button>`,
+      )}
+    </div>`;
+  }
+
+  private stopButton(): TemplateResult {
+    return html`<button class="stop" title="Stop" aria-label="Stop" @click=${() => this.ctx.stop(this.nodeId)}>${icon("stop")}<span>Stop</span></button>`;
+  }
+
+  private progressBar(st: NodeStateWire): TemplateResult {
+    const f = st.progress?.fraction;
+    return html`<div class="progress ${f === undefined ? "indeterminate" : ""}" role="progressbar"
+      aria-valuemin="0" aria-valuemax="100" aria-valuenow=${f === undefined ? nothing : Math.round(f * 100)}>
+      <div class="bar" style=${f === undefined ? "" : `width:${Math.max(2, Math.min(100, f * 100))}%`}></div>
+    </div>`;
+  }
+
+  private statusLine(st: NodeStateWire): TemplateResult | typeof nothing {
+    const p = st.progress;
+    const parts: string[] = [];
+    if (st.activity === "queued") parts.push("Waiting for a free slot…");
+    if (p?.queuePosition !== undefined) {
+      parts.push(p.queuePosition === 0 ? "Next in queue" : `In queue: ${p.queuePosition + 1}${p.queueSize ? ` of ${p.queueSize}` : ""}`);
+    }
+    if (p?.eta !== undefined && p.eta > 0) parts.push(`~${Math.ceil(p.eta)} s left`);
+    if (p?.fraction !== undefined) parts.push(`${Math.round(p.fraction * 100)}%`);
+    if (p?.text) parts.push(p.text);
+    return parts.length ? html`<div class="status-line">${parts.join(" · ")}</div>` : nothing;
+  }
+
+  private ports(n: NodeWire): TemplateResult | typeof nothing {
+    const rows = portRows(n);
+    if (!rows) return nothing;
+    const ins = wiredInputs(n);
+    const outs = outputPorts(n);
+    const top = (i: number) => `top:${PORTS_PAD + i * PORT_ROW}px`;
+    return html`<div class="ports" style="height:${rows * PORT_ROW + 2 * PORTS_PAD}px">
+      ${ins.map((p, i) => html`<div class="port in" style=${top(i)} data-port=${p}><span class="dot"></span><span class="pname">${p}</span></div>`)}
+      ${outs.map((p, i) => html`<div class="port out" style=${top(i)} data-port=${p}><span class="pname">${p}</span><span class="dot"></span></div>`)}
+    </div>`;
+  }
+
+  private inputs(n: NodeWire): TemplateResult | typeof nothing {
+    const ports = editablePorts(n);
+    if (!ports.length) return nothing;
+    return html`<div class="section inputs">${ports.map(({ port, component }) =>
+      renderInput(port, {
+        component,
+        value: this.inputValue(port),
+        ctx: this.ctx.view,
+        onInput: (v) => this.edit(port, v, false),
+        onChange: (v) => this.edit(port, v, true),
+      }),
+    )}</div>`;
+  }
+
+  private outputs(n: NodeWire, st: NodeStateWire, busy: boolean): TemplateResult | typeof nothing {
+    if (n.kind === "input") return nothing;
+    const shown = n.outputs.filter((o) => o.component);
+    if (!shown.length) return nothing;
+    const result = this.ctx.store.results.get(n.id);
+    const streaming = busy && st.partial;
+    return html`<div class="section outputs ${streaming ? "streaming" : ""}">${shown.map((o) => {
+      const value = streaming && o.port in st.partial! ? st.partial![o.port] : result?.outputs[o.port];
+      return renderOutput(o.port, o.component!, value, this.ctx.view);
+    })}</div>`;
+  }
+
+  private problems(st: NodeStateWire): TemplateResult | typeof nothing {
+    const notice = this.ctx.store.notices.get(this.nodeId);
+    if (st.activity === "failed" && st.error) {
+      return html`<div class="error-panel" role="alert">
+        <div class="error-title">${icon("alert")}<span>${st.error.code ?? "Failed"}</span></div>
+        <div class="error-msg">${st.error.message}</div>
+      </div>`;
+    }
+    if (st.activity === "cancelled") return html`<div class="notice">Stopped before it finished.</div>`;
+    return notice ? html`<div class="notice">${notice.text}</div>` : nothing;
+  }
+
+  private history(st: NodeStateWire): TemplateResult | typeof nothing {
+    if (st.count < 2) return nothing;
+    const pos = this.ctx.history.position(this.nodeId);
+    if (pos.total < 2 && pos.index !== undefined) return nothing;
+    const result = this.ctx.store.results.get(this.nodeId);
+    const go = (id: string | undefined) => id && this.ctx.history.select(this.nodeId, id)?.catch(() => undefined);
+    return html`<footer class="history">
+      <button class="icon-btn prev" ?disabled=${!pos.prev} title="Older result" aria-label="Older result" @click=${() => go(pos.prev)}>${icon("left")}</button>
+      <span class="pos">${pos.index ?? "–"}/${pos.total}</span>
+      <button class="icon-btn next" ?disabled=${!pos.next} title="Newer result" aria-label="Newer result" @click=${() => go(pos.next)}>${icon("right")}</button>
+      ${result ? html`<span class="when" title=${new Date(result.startedAt).toLocaleString()}>${ago(result.startedAt)}</span>` : nothing}
+    </footer>`;
+  }
+
+  private inputValue(port: string): unknown {
+    const stored = this.ctx.store.input(this.nodeId, port);
+    const d = this.drafts.get(port);
+    if (!d) return stored;
+    if (same(d.value, stored) || (Date.now() - d.at > DRAFT_TTL_MS && !this.matches(":focus-within"))) {
+      this.drafts.delete(port);
+      return stored;
+    }
+    return d.value;
+  }
+
+  private edit(port: string, value: unknown, immediate: boolean) {
+    this.drafts.set(port, { value, at: Date.now() });
+    this.ctx.setInput(this.nodeId, port, value, immediate);
+    if (immediate) this.requestUpdate();
+  }
+
+  private onKey = (e: KeyboardEvent) => {
+    if ((e.metaKey || e.ctrlKey) && e.key === "Enter" && this.ctx.store.node(this.nodeId)?.kind !== "input") {
+      e.preventDefault();
+      e.stopPropagation();
+      this.ctx.run(this.nodeId, "to-here");
+    }
+  };
+}
+
+function ago(t: number): string {
+  const s = Math.round((Date.now() - t) / 1000);
+  if (s < 60) return "just now";
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  return new Date(t).toLocaleDateString();
+}
+
+define("daggr-node", NodeCard);
