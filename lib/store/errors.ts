@@ -1,4 +1,4 @@
-import { DaggrError, type DaggrErrorDetails, type ErrorCode } from "../graph/index.js";
+import { DaggrError, type DaggrErrorDetails, type ErrorCode } from "../graph/errors.js";
 
 /**
  * Codes of the mistakes and conditions the store can name. They live here rather than

@@ -1,4 +1,4 @@
-import { DaggrError, ErrorCode } from "../graph/index.js";
+import { DaggrError, ErrorCode } from "../graph/errors.js";
 import { newId, ResultStatus, RunStatus, type ResultRecord, type RunRecord } from "../engine/records.js";
 import type { FileMeta, HistoryPage, PutFileInput, SheetInfo, SheetState, Store, StoreChange } from "../engine/store.js";
 import { Claims } from "./claims.js";

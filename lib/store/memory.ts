@@ -1,7 +1,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DaggrError, ErrorCode } from "../graph/index.js";
+import { DaggrError, ErrorCode } from "../graph/errors.js";
 import { ResultStatus, type ResultRecord, type RunRecord } from "../engine/records.js";
 import { newId } from "../engine/records.js";
 import type { FileMeta, HistoryPage, PutFileInput, SheetInfo, SheetState, Store, StoreChange } from "../engine/store.js";
