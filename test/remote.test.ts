@@ -543,6 +543,8 @@ t.test("text-to-image (hf-inference and the fal-ai queue), image-to-image and te
   const d = await run("acme/tts", { text: "hello" });
   t.same(readFileSync(d), WAV);
   t.match(await store.fileForPath(d), { mime: "audio/wav" });
+  const big = await fail(inferenceExecutor.execute(new InferenceNode("acme/sd", { outputs: { o: null }, maxFileBytes: 10 }), { prompt: "big" }, ctx));
+  t.match(big, { code: "E_FILE_TOO_LARGE", details: { maxBytes: 10, size: PNG.length } });
 });
 
 t.test("image-text-to-text sends the image with the prompt; ASR and image classification read files of the store only", async (t) => {

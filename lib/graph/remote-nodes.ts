@@ -25,6 +25,18 @@ const SPACE_ID = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
  * Calls an endpoint of a Gradio app: a Space id (`owner/name`) or any Gradio URL.
  * Inputs map to the endpoint's parameter names, outputs to its return values in order.
  *
+ * - Files: a file parameter (Image, Audio, File…) is uploaded only when its value is a
+ *   file daggr holds (produced by a node or uploaded); an http(s) URL is passed for the
+ *   app to fetch; any other string is refused, never read from disk. File outputs are
+ *   downloaded into the files store (up to `maxFileBytes`) and become local paths; a
+ *   Gallery becomes a list of paths.
+ * - The HF token (HF_TOKEN, else `$HF_HOME/token`) is sent only to huggingface.co,
+ *   `*.hf.space` and the app's own origin, and never past a redirect to another origin.
+ * - A sleeping or building Space is waited for (up to `wakeTimeoutMs`); a paused or
+ *   broken one fails at once with its status. 429s (after Retry-After), a full queue and
+ *   dropped connections are retried `retries` times; app errors and ZeroGPU quota errors
+ *   are not (the error says when the quota frees up).
+ *
  * @example
  * const gen = new GradioNode("hf-applications/Z-Image-Turbo", {
  *   apiName: "/generate_image",
@@ -88,7 +100,27 @@ export interface InferenceNodeOptions<I extends InputSources, O extends OutputSp
 
 /**
  * Calls a model through Hugging Face Inference Providers: `"org/model"` or
- * `"org/model:provider"`. The task comes from the model's pipeline tag unless given.
+ * `"org/model:provider"`. The task comes from the model's pipeline tag unless given
+ * (a text-generation model tagged `conversational` is called through chat completion).
+ *
+ * Every input reaches the call: the task's main input by name (`prompt`/`text`/`inputs`,
+ * `image`, `audio`, `messages`; else the first input of the right kind) and all the
+ * others as generation parameters (`max_tokens`, `temperature`, `width`, `seed`…).
+ * Image and audio inputs must be files daggr holds. A node with one output gets the
+ * main result (chat text, an image or audio path, a `gr.Label` value, an embedding…);
+ * a node with several outputs, or with `postprocess`, gets an object to name them after:
+ *
+ * | task | object keys |
+ * |---|---|
+ * | chat-completion, image-text-to-text | `text`, `messages`, `finish_reason`, `usage` (tokens stream as partials) |
+ * | text-generation, summarization, translation | `text` |
+ * | text-to-image, image-to-image | `image` |
+ * | text-to-speech | `audio` |
+ * | automatic-speech-recognition | `text`, `chunks` |
+ * | image-classification | `label`, `scores` |
+ * | feature-extraction | `embedding` |
+ *
+ * A loading model is waited for (up to `wakeTimeoutMs`), never retried endlessly.
  *
  * @example
  * const chat = new InferenceNode("meta-llama/Llama-3.1-8B-Instruct:novita", {
