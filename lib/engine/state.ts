@@ -178,8 +178,12 @@ export class SheetView {
     return recipeKey(this.fingerprints.get(node.id)!, this.ownInputsForKey(node), up);
   }
 
+  /** The node's current recipe key, computed on first use after a change (refresh invalidates it). */
   key(nodeId: string): string | undefined {
-    return this.keys.get(nodeId);
+    if (this.keys.has(nodeId)) return this.keys.get(nodeId);
+    const key = this.currentKey(this.graph.node(nodeId));
+    this.keys.set(nodeId, key);
+    return key;
   }
 
   freshnessOf(nodeId: string): Freshness {
@@ -209,13 +213,14 @@ export class SheetView {
     for (const id of pushChildren) for (const c of this.graph.children(id)) queue.push(c);
     for (let id = queue.pop(); id !== undefined; id = queue.pop()) {
       const node = this.graph.node(id);
-      const key = this.currentKey(node);
-      this.keys.set(id, key);
+      // Keys are lazy: a node without a selection is "empty" whatever its key, so a first
+      // full run hashes each node's recipe once, when it executes.
+      this.keys.delete(id);
       const sel = this.selected.get(id);
       let f: Freshness = "empty";
       if (sel) {
         const parentsFresh = this.activeParents(node).every((p) => this.freshness.get(p) === "fresh");
-        f = sel.key === key && parentsFresh ? "fresh" : "stale";
+        f = parentsFresh && sel.key === this.key(id) ? "fresh" : "stale";
       }
       if (this.freshness.get(id) !== f) {
         this.freshness.set(id, f);

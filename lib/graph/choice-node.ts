@@ -40,6 +40,7 @@ export class ChoiceNode extends Node {
     const specs: Record<string, InputSpec> = { [VARIANT_PORT]: { kind: "component", component: gr.Radio({ label: "Variant", choices: ids, value: ids[0] }) } };
     for (const v of variants) for (const [port, spec] of Object.entries(v.inputs)) specs[`${v.id}.${port}`] = spec;
     (this as { inputs: Record<string, InputSpec> }).inputs = specs;
+    this.editableCache = undefined;
     // The editable-port proxy was built before the specs existed; rebuild it.
     (this as { in: unknown }).in = this.makeInPorts();
   }

@@ -181,10 +181,14 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
 
   /** Ports whose value the sheet holds and the user can edit (component inputs). */
   editablePorts(): string[] {
-    return Object.entries(this.inputs)
+    return (this.editableCache ??= Object.entries(this.inputs)
       .filter(([, s]) => s.kind === "component")
-      .map(([p]) => p);
+      .map(([p]) => p));
   }
+
+  /** Memo of editablePorts() (inputs never change after construction). */
+  protected editableCache: string[] | undefined;
+  private activeCache: string[] | undefined;
 
   /**
    * The input ports read when the node runs with these own input values: all of them,
@@ -192,9 +196,10 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
    */
   activePorts(own: Record<string, unknown>): string[] {
     void own;
+    if (this.activeCache) return this.activeCache;
     const ports = Object.keys(this.inputs);
     for (const p of this.editablePorts()) if (!(p in this.inputs)) ports.push(p); // InputNode: ports are outputs
-    return ports;
+    return (this.activeCache = ports);
   }
 
   /**
