@@ -415,3 +415,35 @@ t.test("file outputs are copied into the content-addressed files store", async (
   await s2.run(missing);
   t.match(s2.nodeState(missing).error!.message, /could not be read/);
 });
+
+t.test("on LevelDB, a sheet's inputs, selections, history and freshness survive a restart", async (t) => {
+  const { openStore } = await import("../lib/store/index.js");
+  const home = t.testdir({});
+  const make = () => {
+    const a = new FnNode(({ text }) => text.toUpperCase(), { name: "a", inputs: { text: gr.Textbox({ value: "one" }) }, outputs: { up: gr.Textbox() } });
+    const b = new FnNode(({ v }) => `${v}!`, { name: "b", inputs: { v: a.out.up }, outputs: { v: gr.Textbox() } });
+    return { a, b, graph: new Graph({ name: "Persisted app", nodes: [b] }) };
+  };
+  const first = make();
+  let store = await openStore({ home, persistKey: "persisted_app" });
+  let s = await first.graph.session({ store, debounceMs: 5 });
+  await s.run(first.b);
+  s.set(first.a.in.text, "two");
+  await s.settled();
+  const sheet = s.sheetId;
+  const oldA = (await s.history(first.a)).results.at(-1)!;
+  await s.close();
+  await store.close();
+
+  const second = make();
+  store = await openStore({ home, persistKey: "persisted_app" });
+  s = await second.graph.session({ store, sheet });
+  t.equal(s.get(second.a.in.text), "two");
+  t.equal(s.get(second.b.out.v), "TWO!");
+  t.equal(s.nodeState(second.b).freshness, "fresh");
+  t.equal(s.nodeState(second.a).count, 2, "history counts survive");
+  await s.select(second.a, oldA.id);
+  t.equal(s.get(second.b.out.v), "ONE!", "an old result restores across a restart, cascading");
+  await s.close();
+  await store.close();
+});
