@@ -6,8 +6,8 @@ import { controls } from "../views/theme.js";
 import type { OutputView, ViewContext } from "./types.js";
 
 /** The fixed-size box every empty media output shows, so a card keeps its size when a value arrives. */
-export const emptyMedia = (what: string, i: IconName = "image") =>
-  html`<div class="media-empty">${icon(i)}<span>${what}</span></div>`;
+export const emptyMedia = (what: string, i: IconName = "image", size: "tall" | "short" = "tall") =>
+  html`<div class="media-empty ${size}">${icon(i)}<span>${what}</span></div>`;
 
 const download = (url: string, name: string) =>
   html`<a class="icon-btn" href=${url} download=${name} target="_blank" rel="noopener" title="Download" aria-label="Download ${name}">${icon("download")}</a>`;
@@ -24,7 +24,7 @@ export const imageOutput: OutputView = (_c, value, ctx) => {
 
 export const audioOutput: OutputView = (_c, value, ctx) => {
   const url = ctx.fileUrl(value);
-  if (!url) return emptyMedia("No audio yet", "mic");
+  if (!url) return emptyMedia("No audio yet", "mic", "short");
   return html`<div class="media audio"><audio controls preload="metadata" src=${url}></audio>${download(url, fileName(value))}</div>`;
 };
 
@@ -45,7 +45,7 @@ const fileChip = (value: unknown, ctx: ViewContext, i: IconName = "file") => {
 
 export const fileOutput: OutputView = (_c, value, ctx) => {
   const list = Array.isArray(value) ? value : value ? [value] : [];
-  if (!list.length || !list.some((v) => ctx.fileUrl(v))) return emptyMedia("No file yet", "file");
+  if (!list.length || !list.some((v) => ctx.fileUrl(v))) return emptyMedia("No file yet", "file", "short");
   return html`<div class="files">${list.map((v) => fileChip(v, ctx))}</div>`;
 };
 

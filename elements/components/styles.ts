@@ -153,7 +153,7 @@ export const componentStyles = css`
     opacity: 0.8;
   }
   .media-empty {
-    height: 120px;
+    height: 200px;
     box-sizing: border-box;
     display: flex;
     flex-direction: column;
@@ -162,6 +162,10 @@ export const componentStyles = css`
     gap: 6px;
     font-style: normal;
     border: 1px dashed var(--daggr-border);
+  }
+  .media-empty.short {
+    height: 44px;
+    flex-direction: row;
   }
   .media-empty svg.i {
     width: 22px;

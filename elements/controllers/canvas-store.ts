@@ -176,10 +176,14 @@ export class CanvasStore {
         return this.patch(ev.nodeId, { partial: ev.outputs });
       case "node-cached":
         this.done(ev.runId, ev.nodeId);
-        return this.patch(ev.nodeId, { activity: "idle", progress: undefined, partial: undefined, error: undefined });
+        this.notices.delete(ev.nodeId);
+        this.results.set(ev.nodeId, ev.result);
+        return this.patch(ev.nodeId, { activity: "idle", selectedId: ev.result.id, lastMs: ev.result.ms, progress: undefined, partial: undefined, error: undefined });
       case "node-completed":
         this.done(ev.runId, ev.nodeId);
-        this.patch(ev.nodeId, { activity: "idle", count: this.state(ev.nodeId).count + 1, lastMs: ev.result.ms, progress: undefined, partial: undefined, error: undefined }, false);
+        this.notices.delete(ev.nodeId);
+        this.results.set(ev.nodeId, ev.result);
+        this.patch(ev.nodeId, { activity: "idle", selectedId: ev.result.id, count: this.state(ev.nodeId).count + 1, lastMs: ev.result.ms, progress: undefined, partial: undefined, error: undefined }, false);
         return this.touchWithEdges(ev.nodeId);
       case "node-failed":
         this.done(ev.runId, ev.nodeId);
@@ -189,6 +193,11 @@ export class CanvasStore {
         this.done(ev.runId, ev.nodeId);
         this.patch(ev.nodeId, { activity: "cancelled", count: this.state(ev.nodeId).count + 1, lastMs: ev.result.ms, progress: undefined, partial: undefined }, false);
         return this.touchWithEdges(ev.nodeId);
+      case "node-skipped":
+        this.done(ev.runId, ev.nodeId);
+        this.notices.set(ev.nodeId, { text: `Skipped: ${ev.reason}`, at: Date.now() });
+        this.patch(ev.nodeId, { activity: "idle", count: this.state(ev.nodeId).count + 1, progress: undefined, partial: undefined, error: undefined }, false);
+        return this.touchWithEdges(ev.nodeId);
       case "node-blocked":
         this.done(ev.runId, ev.nodeId);
         this.notices.set(ev.nodeId, { text: `Did not run: ${ev.reason}`, at: Date.now() });
@@ -197,9 +206,12 @@ export class CanvasStore {
         this.inputs.set(`${ev.nodeId}__${ev.port}`, ev.value);
         return this.touch(ev.nodeId);
       case "selection-changed": {
+        // The server sends a completion's result once: with node-completed / node-cached,
+        // then the selection without it. A selection of null clears the node.
         if (ev.result) this.results.set(ev.nodeId, ev.result);
-        else this.results.delete(ev.nodeId);
-        return this.patch(ev.nodeId, { selectedId: ev.resultId, lastMs: ev.result?.ms });
+        else if (ev.resultId === null) this.results.delete(ev.nodeId);
+        const r = this.results.get(ev.nodeId);
+        return this.patch(ev.nodeId, { selectedId: ev.resultId, ...(r?.id === ev.resultId ? { lastMs: r.ms } : {}) });
       }
       case "freshness-changed": {
         for (const [id, f] of Object.entries(ev.nodes)) {

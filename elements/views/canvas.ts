@@ -1,6 +1,7 @@
 import { LitElement, html, nothing, render } from "lit";
 import { repeat } from "lit/directives/repeat.js";
 import { CanvasStore } from "../controllers/canvas-store.js";
+import { settle } from "../controllers/collisions.js";
 import { ConnStatus, Connection, ServerError } from "../controllers/connection.js";
 import { fileUrl, upload } from "../controllers/files.js";
 import { HistoryController } from "../controllers/history.js";
@@ -73,7 +74,12 @@ export class DaggrCanvas extends LitElement {
   private themeCtl: ThemeController | undefined;
   private shortcuts: Shortcuts | undefined;
   private readonly cards = new Map<string, HTMLElement & { requestUpdate(): void }>();
+  /** Where the layout put each card, and where it is now (lower, if a card above grew). */
+  private laid = new Map<string, { x: number; y: number }>();
   private positions = new Map<string, { x: number; y: number }>();
+  private sizes = new Map<string, { w: number; h: number }>();
+  private readonly resizes = new ResizeObserver((entries) => this.onResize(entries));
+  private settleFrame = 0;
   private bounds = { x: 0, y: 0, width: 0, height: 0 };
   private readonly pendingInputs = new Map<string, { timer: ReturnType<typeof setTimeout>; send(): void }>();
   private viewportTimer: ReturnType<typeof setTimeout> | undefined;
@@ -126,6 +132,7 @@ export class DaggrCanvas extends LitElement {
     this.conn = undefined;
     this.unsubscribe?.();
     this.layout.destroy();
+    this.resizes.disconnect();
     this.panZoom?.destroy();
     this.panZoom = undefined;
     this.themeCtl?.destroy();
@@ -137,7 +144,8 @@ export class DaggrCanvas extends LitElement {
 
   override attributeChangedCallback(name: string, old: string | null, value: string | null): void {
     super.attributeChangedCallback(name, old, value);
-    if (!this.isConnected || old === value) return;
+    // Before connectedCallback (an upgrade replays the attributes) there is nothing to redo.
+    if (!this.conn || old === value) return;
     if (name === "server" || name === "token") this.connect();
     if (name === "sheet" && value && value !== this.store.sheet?.id) void this.switchSheet(value);
     if (name === "theme" && this.themeCtl) this.themeCtl.set((value as "auto") ?? "auto", false);
@@ -241,7 +249,8 @@ export class DaggrCanvas extends LitElement {
     const world = this.renderRoot.querySelector<HTMLElement>(".cards");
     if (!g || !world) return;
     const input: LayoutInput = { nodes: [], edges: [] };
-    const sizes = new Map<string, { w: number; h: number }>();
+    const sizes = this.sizes;
+    sizes.clear();
     for (const el of world.children as HTMLCollectionOf<HTMLElement>) {
       const id = el.getAttribute("node-id");
       if (id) sizes.set(id, { w: el.offsetWidth || CARD_WIDTH, h: el.offsetHeight || 120 });
@@ -266,11 +275,14 @@ export class DaggrCanvas extends LitElement {
     }
     const result = await this.layout.run(input);
     if (!result) return;
-    this.positions = result.positions;
+    this.laid = result.positions;
+    this.positions = new Map([...result.positions].map(([id, p]) => [id, { ...p }]));
     this.bounds = result.bounds;
+    this.resizes.disconnect();
     for (const el of world.children as HTMLCollectionOf<HTMLElement>) {
       const p = this.positions.get(el.getAttribute("node-id") ?? "");
       if (p) el.style.transform = `translate(${p.x}px, ${p.y}px)`;
+      this.resizes.observe(el);
     }
     this.edges?.draw(this.positions, (id) => sizes.get(id)?.w ?? CARD_WIDTH, this.bounds);
     world.parentElement!.classList.remove("measuring");
@@ -283,6 +295,40 @@ export class DaggrCanvas extends LitElement {
         detail: { nodes: g.nodes.length, layoutMs: result.ms, engine: result.engine, sinceConnectMs: performance.now() - this.loadStarted },
       }));
     }
+  }
+
+  /** Cards changed height (values arrived): move the ones below out of the way, re-route their edges. */
+  private onResize(entries: ResizeObserverEntry[]): void {
+    let changed = false;
+    for (const e of entries) {
+      const id = (e.target as HTMLElement).getAttribute("node-id");
+      const s = id && this.sizes.get(id);
+      const el = e.target as HTMLElement;
+      if (s && s.h !== el.offsetHeight) {
+        s.h = el.offsetHeight;
+        changed = true;
+      }
+    }
+    if (!changed || this.settleFrame) return;
+    this.settleFrame = requestAnimationFrame(() => {
+      this.settleFrame = 0;
+      const moved = settle(this.laid, (id) => this.sizes.get(id) ?? { w: CARD_WIDTH, h: 0 });
+      const touched = new Set<string>();
+      let bottom = 0;
+      for (const [id, p] of this.laid) {
+        const y = moved.get(id) ?? p.y;
+        const cur = this.positions.get(id)!;
+        if (cur.y !== y) {
+          cur.y = y;
+          touched.add(id);
+          const card = this.cards.get(id);
+          if (card) card.style.transform = `translate(${cur.x}px, ${y}px)`;
+        }
+        bottom = Math.max(bottom, y + (this.sizes.get(id)?.h ?? 0));
+      }
+      this.bounds = { ...this.bounds, height: Math.max(this.bounds.height, bottom - this.bounds.y) };
+      if (touched.size) this.edges?.reroute(touched, this.positions, (id) => this.sizes.get(id)?.w ?? CARD_WIDTH);
+    });
   }
 
   private applySheetViewport(sheet: SheetWire): boolean {

@@ -41,6 +41,16 @@ export class EdgeLayer {
     this.svg.append(frag);
   }
 
+  /** Re-routes the edges touching these nodes (they moved). */
+  reroute(nodes: Set<string>, positions: Map<string, { x: number; y: number }>, widthOf: (id: string) => number): void {
+    for (const e of this.store.graph?.edges ?? []) {
+      if (!nodes.has(e.from.node) && !nodes.has(e.to.node)) continue;
+      const p = this.paths.get(e.id);
+      const d = p && this.pathFor(e, positions, widthOf);
+      if (d) p.setAttribute("d", d);
+    }
+  }
+
   /** Restyles the given edges (after freshness or activity changes). */
   update(ids: Iterable<string>): void {
     const byId = new Map((this.store.graph?.edges ?? []).map((e) => [e.id, e]));
