@@ -170,6 +170,8 @@ export function appLabel(space: string): string {
 
 interface Entry {
   promise: Promise<DaggrClient>;
+  /** Set once connected. */
+  client?: DaggrClient;
   waiters: number;
   controller: AbortController;
   listeners: Set<(p: Progress) => void>;
@@ -202,9 +204,12 @@ export async function getClient(space: string, token: string | undefined, o: Con
     const created: Entry = { promise, waiters: 0, controller, listeners };
     entry = created;
     clients.set(key, created);
-    promise.catch(() => {
-      if (clients.get(key) === created) clients.delete(key);
-    });
+    promise.then(
+      (c) => void (created.client = c),
+      () => {
+        if (clients.get(key) === created) clients.delete(key);
+      },
+    );
   }
   const e = entry;
   e.waiters++;
@@ -219,15 +224,10 @@ export async function getClient(space: string, token: string | undefined, o: Con
 }
 
 /** Drops a cached client (after a broken connection), so the next call reconnects. */
-export function evictClient(space: string, token: string | undefined, client?: DaggrClient): void {
+export function evictClient(space: string, token: string | undefined, client: DaggrClient): void {
   const key = clientKey(space, token);
-  const entry = clients.get(key);
-  if (!entry) return;
-  void entry.promise.then((c) => {
-    if (client && c !== client) return;
-    if (clients.get(key) === entry) clients.delete(key);
-    c.close();
-  }, () => {});
+  if (clients.get(key)?.client === client) clients.delete(key);
+  client.close();
 }
 
 /** Closes every cached client (tests, shutdown). */
