@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
@@ -7,6 +7,8 @@ import { newId, type ResultRecord, type RunRecord } from "../lib/engine/records.
 import type { Store, StoreChange } from "../lib/engine/store.js";
 import { DaggrError } from "../lib/graph/index.js";
 import { defaultHome, isStoreLocked, LevelStore, MemoryStore, openStore, SCHEMA_VERSION, type Migration } from "../lib/store/index.js";
+import { Claims } from "../lib/store/claims.js";
+import { FilesDir } from "../lib/store/files.js";
 import { K, under } from "../lib/store/level-keys.js";
 import { auditStore } from "./fixtures/store-audit.js";
 
@@ -264,6 +266,26 @@ for (const [impl, make] of Object.entries(factories)) {
         { type: "sheets", user: "local" },
       ]);
     });
+
+    t.test("two sessions on one sheet: concurrent edits to different inputs are both kept, the same input converges on the last write", async (t) => {
+      const s = await make(t);
+      const a = await s.createSheet("local");
+      // Each "session" mirrors the sheet's inputs from the changes it sees.
+      const mirrors = [{}, {}].map((m: Record<string, unknown>) => {
+        s.onChange((c) => c.type === "inputs" && c.sheetId === a.id && Object.assign(m, c.values));
+        return m;
+      });
+      const revisions = await Promise.all([
+        s.setInputs(a.id, { gen__prompt: "from tab 1" }),
+        s.setInputs(a.id, { gen__seed: 7 }),
+        s.setInputs(a.id, { cut__mode: "first" }),
+        s.setInputs(a.id, { cut__mode: "last" }),
+      ]);
+      t.same(revisions, [1, 2, 3, 4], "each edit gets its own revision, in order");
+      const want = { gen__prompt: "from tab 1", gen__seed: 7, cut__mode: "last" };
+      t.same((await s.loadSheet(a.id)).inputs, want);
+      for (const m of mirrors) t.same(m, want, "every session converged");
+    });
   });
 }
 
@@ -410,6 +432,24 @@ t.test("LevelStore: files are shared by apps; a blob goes only when no app refer
   await two.deleteSheet(s2.id);
   t.notOk(existsSync(f2.path), "the last reference took it");
   t.same(readdirSync(join(home, "files")), [], "no tombs or temp files left");
+});
+
+t.test("Claims.release(id) replayed after a crash puts back a blob another app claims, or finishes deleting it", async (t) => {
+  const home = tempHome(t);
+  const files = new FilesDir(join(home, "files"));
+  const [one, two] = ["one", "two"].map((app) => new Claims(join(home, "apps", app), files));
+  const f = await files.put({ bytes: bytes("shared") });
+  t.ok(await one!.claim(f.id));
+  t.ok(await two!.claim(f.id));
+  // One died between moving the blob to its tomb and re-checking the claims.
+  rmSync(join(one!.dir, f.id));
+  renameSync(f.path, join(files.dir, `.gc-${f.id}-one`));
+  await one!.release(f.id); // what recovery replays from the gc journal
+  t.ok(existsSync(f.path), "two's blob is back");
+  await two!.release(f.id);
+  t.notOk(existsSync(f.path));
+  t.same(readdirSync(files.dir), []);
+  t.notOk(await one!.claim(f.id), "claiming a missing blob says so, so putFile writes it again");
 });
 
 t.test("openStore({ home, persistKey }) lays out <home>/apps/<key>/db and <home>/files", async (t) => {

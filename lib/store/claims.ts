@@ -1,6 +1,5 @@
-import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { FilesDir } from "./files.js";
 
 /**
@@ -32,16 +31,23 @@ export class Claims {
     return exists(this.files.pathOf(id));
   }
 
-  /** Drops this app's claim on `id` and deletes the blob when no app claims it any more. */
+  /**
+   * Drops this app's claim on `id` and deletes the blob when no app claims it any more.
+   * Idempotent, and safe to repeat after a crash: the tomb's name is fixed per app and
+   * blob, so a rerun (recovery replays the `gc` journal) finds a tomb it left and either
+   * puts it back or finishes deleting it.
+   */
   async release(id: string): Promise<void> {
     await rm(join(this.dir, id), { force: true });
-    if (await this.claimedAnywhere(id)) return;
     const blob = this.files.pathOf(id);
-    const tomb = join(this.files.dir, `.gc-${id}-${randomBytes(4).toString("hex")}`);
-    try {
-      await rename(blob, tomb);
-    } catch {
-      return; // already gone
+    const tomb = join(this.files.dir, `.gc-${id}-${basename(this.appDir)}`);
+    if (!(await exists(tomb))) {
+      if (await this.claimedAnywhere(id)) return;
+      try {
+        await rename(blob, tomb);
+      } catch {
+        return; // already gone
+      }
     }
     if (await this.claimedAnywhere(id)) await rename(tomb, blob);
     else await rm(tomb, { force: true });
