@@ -1,6 +1,6 @@
 import { DaggrError, ErrorCode, type Node } from "../graph/index.js";
 import type { Progress } from "./events.js";
-import { type ExecContext, type FileSink, executorFor } from "./executor.js";
+import { type ExecContext, type FileSink, type MetaCache, executorFor } from "./executor.js";
 import type { Semaphore } from "./limits.js";
 import { ingestFiles, inputFileIds, mapOutputs } from "./outputs.js";
 import { canonical, contentHash, hashText } from "./recipe-key.js";
@@ -9,17 +9,24 @@ import { SKIPPED_HASH, type SheetView } from "./state.js";
 import { type Wiring, resolveWiring } from "./wiring.js";
 import type { Store } from "./store.js";
 
+/** Where an execution reports what happens to it (the session implements this). */
+export interface ExecHost {
+  queued(nodeId: string, runId: string): void;
+  started(nodeId: string, runId: string, startedAt: number): void;
+  progress(nodeId: string, runId: string, p: Progress): void;
+  partial(nodeId: string, runId: string, outputs: Record<string, unknown>): void;
+}
+
 export interface ExecuteOptions {
   node: Node;
   view: SheetView;
-  store: Store;
   runId: string;
   signal: AbortSignal;
   limiter: Semaphore | undefined;
-  onQueued(): void;
-  onStarted(startedAt: number): void;
-  onProgress(p: Progress): void;
-  onPartial(outputs: Record<string, unknown>): void;
+  /** The files store and app cache, made once per session. */
+  files: FileSink;
+  cache: MetaCache;
+  host: ExecHost;
   /** Rerun only this item of a mapped node, keeping the others as selected. */
   onlyItem?: number;
   /** @internal Whether onStarted was reported (once per execution, even with many items). */
@@ -49,7 +56,7 @@ export async function executeNode(o: ExecuteOptions): Promise<ResultRecord> {
   const timeout = node.options.timeoutMs;
   const signal = timeout ? AbortSignal.any([o.signal, AbortSignal.timeout(timeout)]) : o.signal;
   const t0 = performance.now();
-  const files = fileSink(o.store);
+  const files = o.files;
   try {
     // Input values are read now, before waiting for a slot, so what the key promised is
     // what runs even if the user edits while this waits.
@@ -61,7 +68,7 @@ export async function executeNode(o: ExecuteOptions): Promise<ResultRecord> {
     } else {
       const slot = await acquire(o, signal);
       try {
-        const { outputs, servedBy } = await callWithBackups(node, view, record, editable, wiring.values, signal, files, { ...o, track: slot.track });
+        const { outputs, servedBy } = await callWithBackups(node, view, record, editable, wiring.values, signal, new NodeCall(o, slot));
         await finish(node, record, outputs, files);
         if (servedBy) record.servedBy = servedBy;
       } finally {
@@ -89,21 +96,54 @@ export async function executeNode(o: ExecuteOptions): Promise<ResultRecord> {
  * really running.
  */
 async function acquire(o: ExecuteOptions, signal: AbortSignal) {
-  if (o.limiter && !o.limiter.free) o.onQueued();
+  if (o.limiter && !o.limiter.free) o.host.queued(o.node.id, o.runId);
   const release = await o.limiter?.acquire(signal);
   let work: Promise<unknown> | undefined;
   if (!o.started) {
     o.started = true;
-    o.onStarted(Date.now());
+    o.host.started(o.node.id, o.runId, Date.now());
   }
-  return {
-    track: (w: Promise<unknown>) => void (work = w),
-    release: () => {
-      if (!release) return;
-      if (work) work.then(release, release);
-      else release();
-    },
-  };
+  return new Slot(release);
+}
+
+/** A held concurrency slot, released when the executor's own work settles. */
+class Slot {
+  private work: Promise<unknown> | undefined;
+  constructor(private readonly free: (() => void) | undefined) {}
+  track(work: Promise<unknown>): void {
+    this.work = work;
+  }
+  release(): void {
+    if (!this.free) return;
+    if (this.work) this.work.then(this.free, this.free);
+    else this.free();
+  }
+}
+
+/** The hooks of one call: prototype methods, so the hot path allocates no closures. */
+class NodeCall implements CallHooks {
+  readonly runId: string;
+  readonly cache: MetaCache;
+  constructor(
+    private readonly o: ExecuteOptions,
+    private readonly slot: Slot,
+    private readonly quiet = false,
+  ) {
+    this.runId = o.runId;
+    this.cache = o.cache;
+  }
+  get files(): FileSink {
+    return this.o.files;
+  }
+  onProgress(p: Progress): void {
+    this.o.host.progress(this.o.node.id, this.o.runId, p);
+  }
+  onPartial(outputs: Record<string, unknown>): void {
+    if (!this.quiet) this.o.host.partial(this.o.node.id, this.o.runId, outputs);
+  }
+  track(work: Promise<unknown>): void {
+    this.slot.track(work);
+  }
 }
 
 interface Produced {
@@ -160,7 +200,7 @@ async function runItems(o: ExecuteOptions, record: ResultRecord, editable: Recor
     const t0 = performance.now();
     const slot = await acquire(o, signal);
     try {
-      const { outputs } = await callWithBackups(node, view, { ...record, inputs: {} }, editable, { ...wiring.values, ...perItem }, signal, files, { ...o, track: slot.track, onPartial: () => {} });
+      const { outputs } = await callWithBackups(node, view, { ...record, inputs: {} }, editable, { ...wiring.values, ...perItem }, signal, new NodeCall(o, slot, true));
       const produced: Produced = { inputs: perItem, outputs: {}, outputHashes: {}, files: record.files };
       await finish(node, produced, outputs, files);
       return { ...item, outputs: produced.outputs, outputHashes: produced.outputHashes, ms: Math.round(performance.now() - t0) };
@@ -169,7 +209,7 @@ async function runItems(o: ExecuteOptions, record: ResultRecord, editable: Recor
       return { ...item, status: ResultStatus.FAILED, error: toResultError(e), ms: Math.round(performance.now() - t0) };
     } finally {
       slot.release();
-      o.onProgress({ fraction: ++done / n, text: `${done}/${n} items` });
+      o.host.progress(node.id, o.runId, { fraction: ++done / n, text: `${done}/${n} items` });
     }
   };
   const items = await Promise.all(Array.from({ length: n }, (_, i) => one(i)));
@@ -208,8 +248,7 @@ async function callWithBackups(
   editable: Record<string, unknown>[],
   primaryWired: Record<string, unknown>,
   signal: AbortSignal,
-  files: FileSink,
-  o: ExecuteOptions & { store: Store; track(work: Promise<unknown>): void },
+  call: NodeCall,
 ): Promise<{ outputs: Record<string, unknown>; servedBy?: string }> {
   const candidates = [primary, ...primary.backups];
   const errors: string[] = [];
@@ -218,7 +257,7 @@ async function callWithBackups(
     const wired = i === 0 ? primaryWired : resolveWiring(node, view, { ...record, upstream: {} }, editable[i]!).values;
     if (i === 0) record.inputs = own;
     try {
-      const outputs = await callNode(node, { ...own, ...wired }, signal, files, o);
+      const outputs = await callNode(node, { ...own, ...wired }, signal, call.files, call);
       return { outputs, servedBy: i === 0 ? undefined : node.id };
     } catch (e) {
       if (signal.aborted || i === candidates.length - 1) {
@@ -226,7 +265,7 @@ async function callWithBackups(
         throw e;
       }
       errors.push(`${node.id}: ${(e as Error).message}`);
-      o.onProgress({ text: `'${node.id}' failed; trying backup '${candidates[i + 1]!.id}'` });
+      call.onProgress({ text: `'${node.id}' failed; trying backup '${candidates[i + 1]!.id}'` });
     }
   }
   throw new Error("unreachable");

@@ -4,7 +4,8 @@ import {
   DaggrError, ErrorCode, type Graph, type Node, InPort, OutPort, inputId, unknownName,
 } from "../graph/index.js";
 import type { EngineEvent } from "./events.js";
-import { executeNode } from "./execute.js";
+import { type ExecHost, executeNode, fileSink, metaCache } from "./execute.js";
+import type { Progress } from "./events.js";
 import { limits } from "./limits.js";
 import { type ResultRecord, type RunMode, RunMode as Modes, RunStatus, ResultStatus, newId } from "./records.js";
 import { runPlan, type Outcome } from "./scheduler.js";
@@ -63,7 +64,7 @@ export interface SessionInit {
  * s.set(upper.in.text, "hello");          // autorun FnNodes recompute
  * await s.run(gen, { mode: "to-here" });   // remote nodes run when asked
  */
-export class Session {
+export class Session implements ExecHost {
   readonly graph: Graph;
   readonly store: Store;
   readonly sheetId: string;
@@ -81,6 +82,8 @@ export class Session {
   private refs = 1;
   private closed = false;
   private readonly onClose?: () => void;
+  private readonly files: ReturnType<typeof fileSink>;
+  private readonly cache: ReturnType<typeof metaCache>;
   sheet: SheetInfo;
 
   constructor(init: SessionInit) {
@@ -93,6 +96,34 @@ export class Session {
     this.autorun = init.autorun;
     this.events = this.view.events.asObservable();
     this.onClose = init.onClose;
+    this.files = fileSink(this.store);
+    this.cache = metaCache(this.store);
+  }
+
+  // ── ExecHost: what executions report ──────────────────────────────────────
+
+  /** @internal */
+  queued(nodeId: string, runId: string): void {
+    this.view.patchState(nodeId, { activity: Activity.QUEUED, runId, error: undefined, progress: undefined, partial: undefined });
+    this.view.emit({ type: "node-queued", sheetId: this.sheetId, runId, nodeId });
+  }
+
+  /** @internal */
+  started(nodeId: string, runId: string, startedAt: number): void {
+    this.view.patchState(nodeId, { activity: Activity.RUNNING, runId, startedAt, error: undefined, progress: undefined, partial: undefined });
+    this.view.emit({ type: "node-started", sheetId: this.sheetId, runId, nodeId, startedAt });
+  }
+
+  /** @internal */
+  progress(nodeId: string, runId: string, progress: Progress): void {
+    this.view.patchState(nodeId, { progress });
+    this.view.emit({ type: "node-progress", sheetId: this.sheetId, runId, nodeId, progress });
+  }
+
+  /** @internal */
+  partial(nodeId: string, runId: string, outputs: Record<string, unknown>): void {
+    this.view.patchState(nodeId, { partial: outputs });
+    this.view.emit({ type: "node-partial", sheetId: this.sheetId, runId, nodeId, outputs });
   }
 
   // ── reading ────────────────────────────────────────────────────────────────
@@ -345,27 +376,13 @@ export class Session {
       const record = await executeNode({
         node,
         view: this.view,
-        store: this.store,
         runId: run.id,
         signal: controller.signal,
         limiter: limits.for(node),
         onlyItem: run.roots[0] === id ? run.item : undefined,
-        onQueued: () => {
-          this.view.patchState(id, { activity: Activity.QUEUED, runId: run.id, error: undefined, progress: undefined, partial: undefined });
-          this.view.emit({ type: "node-queued", sheetId: this.sheetId, runId: run.id, nodeId: id });
-        },
-        onStarted: (startedAt) => {
-          this.view.patchState(id, { activity: Activity.RUNNING, runId: run.id, startedAt, error: undefined, progress: undefined, partial: undefined });
-          this.view.emit({ type: "node-started", sheetId: this.sheetId, runId: run.id, nodeId: id, startedAt });
-        },
-        onProgress: (progress) => {
-          this.view.patchState(id, { progress });
-          this.view.emit({ type: "node-progress", sheetId: this.sheetId, runId: run.id, nodeId: id, progress });
-        },
-        onPartial: (outputs) => {
-          this.view.patchState(id, { partial: outputs });
-          this.view.emit({ type: "node-partial", sheetId: this.sheetId, runId: run.id, nodeId: id, outputs });
-        },
+        files: this.files,
+        cache: this.cache,
+        host: this,
       });
       const skipped = record.status === ResultStatus.SKIPPED;
       const ok = record.status === ResultStatus.SUCCESS || skipped;
