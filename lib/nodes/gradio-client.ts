@@ -84,7 +84,8 @@ export class DaggrClient extends Client {
     const headers = new Headers(init.headers);
     if (!tokenAllowed(url, this.appOrigin)) headers.delete("authorization");
     const path = url.pathname;
-    const isJoin = path.endsWith("/queue/join");
+    // A queued job is sent with /queue/join; an endpoint with `queue=False` with /run/<name>.
+    const isJoin = path.endsWith("/queue/join") || /\/run\/[^/]+$/.test(path);
     const isUpload = path.endsWith("/upload");
     let signal = init.signal ?? undefined;
     if (state && (isJoin || isUpload)) {
