@@ -208,6 +208,8 @@ for (const [impl, make] of Object.entries(factories)) {
       const shared = await s.putFile({ bytes: bytes("in A and B's results") });
       const inBInput = await s.putFile({ bytes: bytes("A's result, B's input") });
       const unreferenced = await s.putFile({ bytes: bytes("uploaded, not used yet") });
+      const onlyAInput = await s.putFile({ bytes: bytes("only an input of A") });
+      await s.setInputs(a.id, { gen__image: onlyAInput.path });
       const ra = rec(a.id, "gen", { files: [onlyA.id, shared.id, inBInput.id] });
       await s.commitResult(ra, { select: true });
       await s.commitResult(rec(b.id, "gen", { files: [shared.id] }), { select: true });
@@ -219,8 +221,10 @@ for (const [impl, make] of Object.entries(factories)) {
       t.equal(await s.getRun(a.id, "u1"), undefined);
       t.equal(await codeOf(s.loadSheet(a.id)), "E_UNKNOWN_SHEET");
       t.same((await s.listSheets("local")).map((x) => x.id), [b.id]);
-      t.equal(await s.getFile(onlyA.id), undefined);
-      t.notOk(existsSync(onlyA.path), "its only blob is gone");
+      for (const gone of [onlyA, onlyAInput]) {
+        t.equal(await s.getFile(gone.id), undefined);
+        t.notOk(existsSync(gone.path), "a blob only A referenced is gone");
+      }
       for (const kept of [shared, inBInput, unreferenced]) {
         t.ok(await s.getFile(kept.id), `${kept.id.slice(0, 8)} kept`);
         t.ok(existsSync(kept.path));

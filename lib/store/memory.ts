@@ -87,12 +87,12 @@ export class MemoryStore implements Store {
       // An input value holding a store path keeps its file too (an uploaded image).
       for (const f of fileIdsIn(other.inputs, this.files)) stillUsed.add(f);
     }
-    for (const r of s.results.values()) {
-      for (const f of new Set(r.files)) {
-        if (!stillUsed.has(f) && this.fileMeta.has(f)) {
-          this.fileMeta.delete(f);
-          await this.files.remove(f);
-        }
+    const held = new Set(fileIdsIn(s.inputs, this.files));
+    for (const r of s.results.values()) for (const f of r.files) held.add(f);
+    for (const f of held) {
+      if (!stillUsed.has(f) && this.fileMeta.has(f)) {
+        this.fileMeta.delete(f);
+        await this.files.remove(f);
       }
     }
     this.emit({ type: "sheets", user: s.info.user });
