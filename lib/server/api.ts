@@ -1,4 +1,6 @@
+import { rm } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { dirname, resolve, sep } from "node:path";
 import type { Store } from "../engine/index.js";
 import { type Component, DaggrError, type Graph, ErrorCode, initialValue, inputId, unknownName } from "../graph/index.js";
 import { WireErrorCode } from "../protocol.js";
@@ -73,7 +75,19 @@ export async function call(req: IncomingMessage, res: ServerResponse, o: { graph
     if (missing.length) {
       throw new WireError(WireErrorCode.MISSING_INPUT, `Missing input${missing.length > 1 ? "s" : ""} with no default: ${missing.map((m) => `'${m}'`).join(", ")}.`, { missing });
     }
-    const outputs = await o.graph.call(inputs, { subgraph: sg.id, signal: abort.signal, store: callStore(o.store) });
+    const scratch = callStore(o.store);
+    let outputs: Record<string, Record<string, unknown>>;
+    try {
+      // The call's own store holds copies of its input files and receives its outputs;
+      // what the outputs name is then copied into the server's store, to be served.
+      for (const [id, v] of Object.entries(inputs)) inputs[id] = await copyFiles(v, o.store, scratch);
+      outputs = await o.graph.call(inputs, { subgraph: sg.id, signal: abort.signal, store: scratch });
+      for (const ports of Object.values(outputs)) {
+        for (const [port, v] of Object.entries(ports)) ports[port] = await copyFiles(v, scratch, o.store);
+      }
+    } finally {
+      await rm(dirname(scratch.filesDir), { recursive: true, force: true });
+    }
     const shown: Record<string, Record<string, unknown>> = {};
     for (const [node, ports] of Object.entries(outputs)) {
       const wired = (await o.wire.outputs(node, ports)) as Record<string, unknown>;
@@ -104,18 +118,27 @@ function pick(graph: Graph, id: string | undefined) {
   return graph.subgraphs[0]!;
 }
 
-/**
- * A throwaway store for one call whose files are the server's: inputs from `/upload`
- * are found, and outputs land where `/files/<id>` serves them.
- */
+/** A throwaway store for one call: its own files, the server's API-info cache. */
 function callStore(store: Store): Store {
-  const scratch = new MemoryStore({ filesDir: store.filesDir });
-  scratch.putFile = (i) => store.putFile(i);
-  scratch.getFile = (id) => store.getFile(id);
-  scratch.fileForPath = (p) => store.fileForPath(p);
+  const scratch = new MemoryStore();
   scratch.getMeta = (k) => store.getMeta(k);
   scratch.setMeta = (k, v) => store.setMeta(k, v);
   return scratch;
+}
+
+/** Copies every stored file of `from` that a value names into `to` (name and type kept); returns the value with `to`'s paths. */
+async function copyFiles(v: unknown, from: Store, to: Store): Promise<unknown> {
+  if (typeof v === "string") {
+    const meta = v.startsWith(resolve(from.filesDir) + sep) ? await from.fileForPath(v) : undefined;
+    return meta ? (await to.putFile({ path: meta.path, name: meta.name, mime: meta.mime })).path : v;
+  }
+  if (Array.isArray(v)) return Promise.all(v.map((x) => copyFiles(x, from, to)));
+  if (v && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = await copyFiles(x, from, to);
+    return out;
+  }
+  return v;
 }
 
 /** FileRefs as absolute URLs, the shape REST clients of the Python daggr expect. */

@@ -4,7 +4,7 @@ import { DaggrError, ErrorCode, type Graph, NodeKind, inputId } from "../graph/i
 import { type ClientMessage, type ErrorMessage, type HistoryMessage, PROTOCOL_VERSION, WireErrorCode } from "../protocol.js";
 import { WireError, errorPayload } from "./errors.js";
 import { type Client, type Hub, sheetWire } from "./hub.js";
-import { parseJson, validateMessage } from "./validate.js";
+import { checkShape, parseRaw, validateMessage } from "./validate.js";
 import type { Wire } from "./wire.js";
 
 /** A tab that stops reading is cut off past this much unsent data; it reconnects and gets a fresh snapshot. */
@@ -51,8 +51,9 @@ export class Connection implements Client {
     let re: string | undefined;
     try {
       if (text === undefined) throw new WireError(WireErrorCode.BAD_JSON, "Binary frames are not part of the protocol; send JSON text.");
-      const raw = parseJson(text);
-      if (raw && typeof raw === "object" && typeof (raw as { id?: unknown }).id === "string") re = ((raw as { id: string }).id).slice(0, 256);
+      const raw = parseRaw(text);
+      if (raw && typeof raw === "object" && typeof (raw as { id?: unknown }).id === "string") re = (raw as { id: string }).id.slice(0, 256);
+      checkShape(raw);
       const msg = validateMessage(raw);
       const result = await this.apply(msg);
       if (result !== NO_ACK && msg.id) this.send(this.wire.encode({ v: PROTOCOL_VERSION, type: "ack", re: msg.id, ...(result !== undefined ? { result } : {}) }));

@@ -48,14 +48,18 @@ export const MESSAGE_TYPES = Object.keys(SCHEMAS) as ClientMessageType[];
  * depth (prototype pollution once a value is spread or merged).
  */
 export function parseJson(text: string): unknown {
-  let value: unknown;
+  const value = parseRaw(text);
+  checkShape(value);
+  return value;
+}
+
+/** JSON.parse with a coded error; call {@link checkShape} before using the value. */
+export function parseRaw(text: string): unknown {
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text);
   } catch {
     throw new WireError(WireErrorCode.BAD_JSON, "The message is not valid JSON.");
   }
-  checkShape(value);
-  return value;
 }
 
 /** Throws E_BAD_MESSAGE for deep nesting or a reserved key anywhere in `value`. */

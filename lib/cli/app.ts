@@ -1,0 +1,91 @@
+import { relative, resolve, sep } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { LaunchedServer } from "../server/index.js";
+
+/** What the server needs from an app's export; checked by shape, so any copy of daggr works. */
+export interface GraphLike {
+  name: string;
+  nodes: readonly unknown[];
+  launch(options?: object): Promise<{ url: string; close(): Promise<void> }>;
+}
+
+export function isGraph(x: unknown): x is GraphLike {
+  const g = x as GraphLike | undefined;
+  return !!g && typeof g === "object" && typeof g.launch === "function" && Array.isArray(g.nodes) && typeof g.name === "string";
+}
+
+/** The exit code of a daggr process that found its database held by another one. */
+export const EXIT_LOCKED = 3;
+/** The exit code of an app that failed to load (the dev server waits for a fix). */
+export const EXIT_APP_FAILED = 2;
+
+/** An app problem to print as is, without a stack. */
+export class AppError extends Error {}
+
+/**
+ * Imports an app and serves it: the graph it exports by default (or as `graph`, or its
+ * only Graph export), unless importing it launched a server already (`await
+ * graph.launch()` at the top level). Host, port and token come from `DAGGR_CLI_LAUNCH`,
+ * which beats the app's own launch options. A TypeScript loader must be registered.
+ */
+export async function serveApp(file: string): Promise<LaunchedServer> {
+  const server = await import("../server/index.js");
+  let started = false;
+  const onStart = () => (started = true);
+  server.launches.on("starting", onStart);
+  try {
+    const listening = new Promise<LaunchedServer>((ok) => server.launches.once("listening", ok));
+    const mod = (await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>;
+    // An app that calls launch() without awaiting it has started by the next turn.
+    await new Promise((r) => setImmediate(r));
+    if (started) return await listening;
+    const graph = pickGraph(mod);
+    if (!graph) {
+      const names = Object.keys(mod);
+      throw new AppError(
+        `${shortPath(file)} neither exports a Graph nor calls graph.launch(). ` +
+          `Add \`export default new Graph({ name: "…", nodes: [...] })\`${names.length ? ` (its exports: ${names.join(", ")})` : ""}.`,
+      );
+    }
+    await graph.launch();
+    return await listening;
+  } finally {
+    server.launches.off("starting", onStart);
+  }
+}
+
+function pickGraph(mod: Record<string, unknown>): GraphLike | undefined {
+  if (isGraph(mod.default)) return mod.default;
+  if (isGraph(mod.graph)) return mod.graph;
+  const all = Object.values(mod).filter(isGraph);
+  return all.length === 1 ? all[0] : undefined;
+}
+
+/** True for the store's "already in use by another daggr process" error. */
+export function isLocked(e: unknown): boolean {
+  return (e as { code?: string } | undefined)?.code === "E_STORE_LOCKED";
+}
+
+/**
+ * An app's load error as a person wants to read it: the message (a TypeScript syntax
+ * error carries its file:line:column), then the app's own stack frames, not node's or
+ * daggr's internals.
+ */
+export function formatAppError(e: unknown, file: string): string {
+  if (e instanceof AppError) return `✖ ${e.message}`;
+  const err = e instanceof Error ? e : new Error(String(e));
+  const head = `✖ ${shortPath(file)} failed to load: ${err.message.trim()}`;
+  if (isLocked(err)) return `✖ ${err.message}`;
+  const frames = (err.stack ?? "")
+    .split("\n")
+    .filter((l) => /^\s+at /.test(l))
+    .filter((l) => !/node:internal|node_modules|[/\\]lib[/\\](cli|server)[/\\]/.test(l))
+    .slice(0, 5)
+    .map((l) => `  ${l.trim().replace(/file:\/\//, "")}`);
+  return [head, ...frames].join("\n");
+}
+
+function shortPath(file: string): string {
+  const rel = relative(process.cwd(), resolve(file));
+  return rel.startsWith(`..${sep}`) ? resolve(file) : rel;
+}

@@ -1,0 +1,45 @@
+/**
+ * The process `daggr dev` runs an app in. It starts as a warm standby: node, the
+ * TypeScript loader and daggr itself are loaded ahead of time, so a restart only has to
+ * import the app's own files and bind the port. The parent sends `start` when the app
+ * is to run; on a change it ends this process and starts the next standby.
+ *
+ * Messages to the parent: `ready` (preloaded), `listening` ({ url, port, token }).
+ * Exit codes: 2 the app failed to load (printed), 3 the database is locked.
+ */
+import { EXIT_APP_FAILED, EXIT_LOCKED, formatAppError, isLocked, serveApp } from "./app.js";
+
+export type ChildMessage = { type: "ready" } | { type: "listening"; url: string; port: number; token?: string };
+export type ParentMessage = { type: "start"; app: string; launch: Record<string, unknown> };
+
+const send = (m: ChildMessage) => process.send?.(m);
+let app = "";
+
+const fail = (e: unknown) => {
+  console.error(formatAppError(e, app));
+  process.exit(isLocked(e) ? EXIT_LOCKED : EXIT_APP_FAILED);
+};
+process.on("uncaughtException", fail);
+process.on("unhandledRejection", fail);
+process.on("disconnect", () => process.exit(0));
+
+const server = await import("../server/index.js");
+await import("../index.js");
+await import("../store/index.js");
+
+process.on("SIGTERM", () => {
+  const timer = setTimeout(() => process.exit(0), 500);
+  void Promise.all([...server.running].map((s) => s.close())).finally(() => {
+    clearTimeout(timer);
+    process.exit(0);
+  });
+});
+
+process.on("message", (m: ParentMessage) => {
+  if (m?.type !== "start") return;
+  app = m.app;
+  process.env.DAGGR_CLI_LAUNCH = JSON.stringify(m.launch);
+  serveApp(m.app).then((s) => send({ type: "listening", url: s.url, port: s.port, ...(s.token ? { token: s.token } : {}) }), fail);
+});
+
+send({ type: "ready" });

@@ -1,0 +1,174 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { type FSWatcher, watch } from "node:fs";
+import { basename, dirname, extname, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ChildMessage, ParentMessage } from "./child.js";
+import { EXIT_LOCKED } from "./app.js";
+import { localImports } from "./deps.js";
+
+export interface DevOptions {
+  host?: string;
+  port?: number;
+  token?: string;
+}
+
+interface Child {
+  proc: ChildProcess;
+  ready: Promise<boolean>;
+  exited: Promise<number>;
+  spawnedAt: number;
+}
+
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+/** daggr's own code (lib/ or dist/) is not the app: it is not watched (the standby child has it loaded). */
+const DAGGR_DIR = resolve(HERE, "..") + sep;
+const CHILD = resolve(HERE, `child${extname(fileURLToPath(import.meta.url))}`);
+const DEBOUNCE_MS = 20;
+
+/**
+ * `daggr dev app.ts`: runs the app in a child process and restarts it when the app or
+ * one of its local imports changes. A warm standby child (node, the TypeScript loader
+ * and daggr already loaded) takes over on each change, so a restart costs the app's
+ * own import and a port bind. The first start picks a port (the next free one if
+ * taken); restarts keep it and keep the token, so open tabs reconnect to the same
+ * address and their sheet. An app that fails to load is reported and the command waits
+ * for the fix; a database locked by another daggr process ends it with exit code 3.
+ */
+export async function dev(app: string, options: DevOptions): Promise<number> {
+  const file = resolve(app);
+  const launch: Record<string, unknown> = { quiet: true, ...options };
+  let active: Child | undefined;
+  let standby: Child | undefined;
+  let first = true;
+  let restarting: Promise<void> | undefined;
+  let pending: string | undefined;
+  let done!: (code: number) => void;
+  const finished = new Promise<number>((r) => (done = r));
+
+  const spawnChild = (): Child => {
+    const proc = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), CHILD], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      env: { ...process.env, DAGGR_CLI_CHILD: "1" },
+    });
+    const exited = new Promise<number>((r) => proc.once("exit", (code, signal) => r(code ?? (signal ? 0 : 1))));
+    const ready = new Promise<boolean>((r) => {
+      proc.once("message", (m: ChildMessage) => r(m?.type === "ready"));
+      void exited.then(() => r(false));
+    });
+    return { proc, ready, exited, spawnedAt: Date.now() };
+  };
+
+  const stop = async (c: Child | undefined) => {
+    if (!c || c.proc.exitCode !== null || c.proc.signalCode !== null) return;
+    c.proc.kill("SIGTERM");
+    const t = setTimeout(() => c.proc.kill("SIGKILL"), 1000);
+    await c.exited;
+    clearTimeout(t);
+  };
+
+  const start = async (reason?: string) => {
+    const t0 = performance.now();
+    await stop(active);
+    active = undefined;
+    let c = standby;
+    standby = undefined;
+    if (!c || !(await c.ready)) {
+      await stop(c);
+      c = spawnChild();
+      await c.ready;
+    }
+    active = c;
+    const listening = new Promise<ChildMessage | undefined>((r) => {
+      c.proc.on("message", (m: ChildMessage) => m?.type === "listening" && r(m));
+      void c.exited.then(() => r(undefined));
+    });
+    c.proc.send({ type: "start", app: file, launch } satisfies ParentMessage);
+    const m = await listening;
+    if (m?.type === "listening") {
+      const ms = Math.round(performance.now() - t0);
+      if (first) {
+        console.log(`daggr dev: serving ${basename(file)} at ${m.token ? `${m.url}/?token=${m.token}` : m.url}`);
+        console.log("daggr dev: watching for changes (Ctrl+C to stop)");
+        // Restarts keep the address and the token, so tabs reconnect to the same place.
+        Object.assign(launch, { port: m.port, strictPort: true, ...(m.token ? { token: m.token } : {}) });
+        first = false;
+      } else console.log(`daggr dev: reloaded in ${ms} ms${reason ? ` (${reason})` : ""}`);
+      // The next standby warms up now, while the app waits for its first edit.
+      standby = spawnChild();
+    } else {
+      const code = await c.exited;
+      if (code === EXIT_LOCKED) return done(EXIT_LOCKED);
+      console.error(`daggr dev: waiting for a change to ${basename(file)} (or a file it imports) to try again…`);
+      standby = spawnChild();
+    }
+    c.exited.then((code) => {
+      // Crashed after starting: say so, and wait for a fix like a load error.
+      if (active === c && code !== 0) {
+        active = undefined;
+        console.error(`daggr dev: the app exited (code ${code}); waiting for a change…`);
+      }
+    });
+  };
+
+  const restart = (reason: string) => {
+    pending = reason;
+    restarting ??= (async () => {
+      while (pending !== undefined) {
+        const why = pending;
+        pending = undefined;
+        await start(why);
+      }
+      restarting = undefined;
+    })();
+  };
+
+  // ── watching ───────────────────────────────────────────────────────────────
+  const watchers = new Map<string, FSWatcher>();
+  let files = new Set<string>();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const changed = new Set<string>();
+  const rescan = () => {
+    files = new Set([...localImports(file)].filter((f) => !f.startsWith(DAGGR_DIR)));
+    const dirs = new Set([...files].map((f) => dirname(f)));
+    for (const [d, w] of watchers) if (!dirs.has(d)) (w.close(), watchers.delete(d));
+    for (const d of dirs) {
+      if (watchers.has(d)) continue;
+      try {
+        watchers.set(
+          d,
+          watch(d, (_event, name) => {
+            const f = name && resolve(d, name.toString());
+            if (!f || !files.has(f)) return;
+            changed.add(f);
+            clearTimeout(timer);
+            timer = setTimeout(onChange, DEBOUNCE_MS);
+          }),
+        );
+      } catch {
+        // A directory that vanished: watched again once an import brings it back.
+      }
+    }
+  };
+  const onChange = () => {
+    const list = [...changed];
+    changed.clear();
+    rescan();
+    restart(list.map((f) => basename(f)).join(", "));
+  };
+
+  const shutdown = () => {
+    for (const w of watchers.values()) w.close();
+    void Promise.all([stop(active), stop(standby)]).then(() => done(0));
+  };
+  process.once("SIGINT", shutdown);
+  process.once("SIGTERM", shutdown);
+
+  rescan();
+  standby = spawnChild();
+  restart("");
+  const code = await finished;
+  for (const w of watchers.values()) w.close();
+  clearTimeout(timer);
+  await Promise.all([stop(active), stop(standby)]);
+  return code;
+}

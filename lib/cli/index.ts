@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+/**
+ * The `daggr` command.
+ *
+ * @example
+ * daggr dev app.ts            # serve with live reload
+ * daggr run app.ts --port 8000
+ */
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { EXIT_LOCKED, formatAppError, isLocked, serveApp } from "./app.js";
+import { dev } from "./dev.js";
+
+const HELP = `daggr — code-first AI workflows
+
+Usage:
+  daggr dev <app.ts> [options]   serve the app and restart it when it or a file it imports changes
+  daggr run <app.ts> [options]   serve the app, without watching
+  daggr <app.ts>                 same as "daggr dev <app.ts>"
+
+The app exports a Graph by default (export default new Graph({ … })), or calls graph.launch().
+
+Options:
+  --host <host>    interface to bind (default GRADIO_SERVER_NAME, else 127.0.0.1);
+                   beyond loopback a per-launch token is required (printed in the URL)
+  --port <port>    port (default GRADIO_SERVER_PORT, else 7860; the next free one if taken)
+  --no-reload      with dev: do not watch (same as run)
+  -h, --help       show this help
+  -v, --version    show the version
+
+Environment: DAGGR_HOME (state directory), HF_TOKEN, DAGGR_TOKEN, DAGGR_ALLOWED_HOSTS.`;
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        host: { type: "string" },
+        port: { type: "string" },
+        "no-reload": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "v" },
+      },
+    });
+  } catch (e) {
+    console.error(`daggr: ${(e as Error).message}\n\n${HELP}`);
+    return 1;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return (console.log(HELP), 0);
+  if (values.version) {
+    const { readFileSync } = await import("node:fs");
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    return (console.log(pkg.version), 0);
+  }
+  let [command, app] = positionals;
+  if (command && /\.(m|c)?[jt]sx?$/.test(command) && !app) [command, app] = ["dev", command];
+  if (!command) return (console.log(HELP), 0);
+  if (command !== "dev" && command !== "run") {
+    console.error(`daggr: unknown command '${command}'. Use 'daggr dev <app.ts>' or 'daggr run <app.ts>'.\n\n${HELP}`);
+    return 1;
+  }
+  if (!app) {
+    console.error(`daggr ${command}: which app? e.g. daggr ${command} app.ts`);
+    return 1;
+  }
+  if (!existsSync(resolve(app))) {
+    console.error(`daggr ${command}: no such file: ${app}`);
+    return 1;
+  }
+  const port = values.port === undefined ? undefined : Number(values.port);
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+    console.error(`daggr: --port must be an integer from 0 to 65535, got '${values.port}'.`);
+    return 1;
+  }
+  const options = { ...(values.host ? { host: values.host } : {}), ...(port !== undefined ? { port } : {}) };
+  return command === "dev" && !values["no-reload"] ? dev(app, options) : run(app, options);
+}
+
+/** Serves the app in this process until Ctrl+C. */
+async function run(app: string, options: { host?: string; port?: number }): Promise<number> {
+  process.env.DAGGR_CLI_LAUNCH = JSON.stringify(options);
+  const { register } = await import("tsx/esm/api");
+  register();
+  let server;
+  try {
+    server = await serveApp(app);
+  } catch (e) {
+    console.error(formatAppError(e, app));
+    return isLocked(e) ? EXIT_LOCKED : 1;
+  }
+  await new Promise<void>((r) => {
+    process.once("SIGINT", r);
+    process.once("SIGTERM", r);
+  });
+  await server.close();
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

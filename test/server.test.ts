@@ -1,0 +1,520 @@
+import { writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import t from "tap";
+import { FnNode, Graph, InputNode, MemoryStore, gr } from "../lib/index.js";
+import type { EventMessage, FileRef, ServerMessage, SnapshotMessage } from "../lib/protocol.js";
+import { launch, type ServerOptions } from "../lib/server/index.js";
+import { freePort, resolveOptions } from "../lib/server/options.js";
+import { WireClient, raw } from "./fixtures/server-wire.js";
+
+const HF_SECRET = "hf_ServerTestSecretToken1234567890";
+process.env.HF_TOKEN = HF_SECRET;
+
+const tmp = mkdtempSync(join(tmpdir(), "daggr-server-test-"));
+const latches = new Map<string, () => void>();
+/** A promise a slow node waits on; `release(name)` lets it finish. */
+const latch = (name: string) => new Promise<void>((r) => latches.set(name, r));
+const release = (name: string) => latches.get(name)?.();
+
+/** text → upper → exclaim, plus a slow node, a file producer, a secret leaker and a failing node. */
+function app() {
+  const upper = new FnNode(({ text }) => text.toUpperCase(), { name: "upper", inputs: { text: gr.Textbox({ label: "Text", value: "hi" }) }, outputs: { upper: gr.Textbox() } });
+  const exclaim = new FnNode(({ v }) => `${v}!`, { name: "exclaim", inputs: { v: upper.out.upper }, outputs: { out: gr.Textbox() } });
+  const slow = new FnNode(async ({ n }) => (await latch("slow"), n * 2), { name: "slow", concurrent: true, autorun: false, inputs: { n: gr.Number({ value: 21 }) }, outputs: { double: gr.Number() } });
+  const page = new FnNode(
+    ({ text }) => {
+      const file = join(tmp, `out-${text}.html`);
+      writeFileSync(file, `<script>alert(1)</script>${text}`);
+      return file;
+    },
+    { name: "page", autorun: false, inputs: { text: gr.Textbox({ value: "x" }) }, outputs: { html: gr.File() } },
+  );
+  const size = new FnNode(async ({ img }) => (img ? (await import("node:fs")).statSync(img).size : -1), { name: "size", inputs: { img: gr.Image() }, outputs: { bytes: gr.Number() } });
+  const leak = new FnNode(
+    ({ mode }) => {
+      if (mode === "throw") throw new Error(`bad token ${process.env.HF_TOKEN}`);
+      return `token=${process.env.HF_TOKEN}`;
+    },
+    { name: "leak", autorun: false, inputs: { mode: gr.Textbox({ value: "return" }) }, outputs: { text: gr.Textbox() } },
+  );
+  return new Graph({ name: "Server test", nodes: [exclaim, slow, page, size, leak], persistKey: false });
+}
+
+async function serve(t: { teardown(fn: () => unknown): void }, graph = app(), options: ServerOptions = {}) {
+  const store = new MemoryStore();
+  const server = await launch(graph, { port: 0, store, quiet: true, ...options });
+  t.teardown(() => server.close());
+  return { server, store, url: server.url };
+}
+
+/** The HTTP status a refused WebSocket upgrade got (0 if it was accepted). */
+const refused = (p: Promise<WireClient>) => p.then((c) => (c.close(), 0), (e: { status?: number }) => e.status ?? -1);
+
+const isEvent = (type: string, nodeId?: string) => (m: ServerMessage) => m.type === "event" && m.event.type === type && (!nodeId || (m.event as { nodeId?: string }).nodeId === nodeId);
+
+// ── the wire protocol ────────────────────────────────────────────────────────
+
+t.test("hello gets one snapshot: graph, sheet, sheets, inputs, node states, results and counts", async (t) => {
+  const { url } = await serve(t);
+  const { c, snap } = await WireClient.open(url);
+  const s = snap as SnapshotMessage;
+  t.equal(s.v, 1);
+  t.equal(s.user, "local");
+  t.equal(s.graph.name, "Server test");
+  t.same(s.graph.nodes.map((n) => n.id).sort(), ["exclaim", "leak", "page", "size", "slow", "upper"]);
+  t.ok(s.graph.edges.find((e) => e.id === "upper.upper->exclaim.v"));
+  t.equal(s.sheet.name, "Sheet 1");
+  t.same(s.sheets.map((x) => x.id), [s.sheet.id]);
+  t.equal(s.inputs.upper__text, "hi");
+  t.equal(s.nodes.upper!.freshness, "empty");
+  t.same(s.results, {});
+  t.equal(s.counts.upper, 0);
+  t.type(s.client, "string");
+  c.close();
+});
+
+t.test("set-input: every tab on the sheet gets input-changed (origin = the editing tab), then the autorun recompute", async (t) => {
+  const { url } = await serve(t);
+  const a = await WireClient.open(url);
+  const b = await WireClient.open(url, a.snap.type === "snapshot" ? a.snap.sheet.id : undefined);
+  const ack = await a.c.request({ type: "set-input", nodeId: "upper", port: "text", value: "yo" });
+  t.same(ack, { v: 1, type: "ack", re: "q2" });
+  for (const c of [a.c, b.c]) {
+    const changed = (await c.event("input-changed")) as EventMessage;
+    t.match(changed.event, { nodeId: "upper", port: "text", value: "yo", origin: (a.snap as SnapshotMessage).client });
+    const done = (await c.event("node-completed", "exclaim")) as EventMessage;
+    t.match(done.event, { result: { outputs: { out: "YO!" }, inputs: {} } });
+  }
+  a.c.close();
+  b.c.close();
+});
+
+t.test("run: ack with the run id, then deltas only; each result crosses the wire once", async (t) => {
+  const { url } = await serve(t);
+  const { c } = await WireClient.open(url);
+  const from = c.messages.length;
+  const ack = await c.request({ type: "run", nodeId: "exclaim", mode: "to-here" });
+  t.match(ack, { type: "ack", result: { runId: /^r/ } });
+  const runId = (ack as { result: { runId: string } }).result.runId;
+  await c.next((m) => m.type === "event" && m.event.type === "run-finished" && m.event.runId === runId);
+  const types = c.events(from);
+  t.same(types.filter((x) => x === "node-completed").length, 2, "upper and exclaim");
+  t.notOk(c.messages.slice(from).some((m) => m.type === "snapshot"), "no snapshot after hello");
+  const sel = c.messages.slice(from).filter(isEvent("selection-changed")) as EventMessage[];
+  t.equal(sel.length, 2);
+  for (const m of sel) t.notOk("result" in m.event, "selection-changed after node-completed carries only the id");
+  const iDone = types.indexOf("node-completed");
+  const iSel = types.indexOf("selection-changed");
+  t.ok(iDone < iSel, "node-completed (with the result) comes before selection-changed");
+  c.close();
+});
+
+t.test("two tabs on one sheet see the same state live; a tab on another sheet sees none of it", async (t) => {
+  const { url } = await serve(t);
+  const a = await WireClient.open(url);
+  const sheet = (a.snap as SnapshotMessage).sheet.id;
+  const b = await WireClient.open(url, sheet);
+  const created = await a.c.request({ type: "sheet-create", name: "Other" });
+  const other = (created as { result: { id: string } }).result.id;
+  const c = await WireClient.open(url, other);
+  t.equal((c.snap as SnapshotMessage).sheet.id, other);
+  const cFrom = c.c.messages.length;
+  await a.c.request({ type: "run", nodeId: "upper", mode: "step" });
+  const [ea, eb] = await Promise.all([a.c.event("node-completed", "upper"), b.c.event("node-completed", "upper")]);
+  t.same(ea, eb, "identical messages");
+  t.equal((ea as EventMessage).sheetId, sheet);
+  await new Promise((r) => setTimeout(r, 100));
+  t.same(c.c.events(cFrom), [], "the other sheet got no events");
+  // A third tab opening the sheet now sees the result in its snapshot.
+  const d = await WireClient.open(url, sheet);
+  t.equal((d.snap as SnapshotMessage).results.upper!.outputs.upper, "HI");
+  t.equal((d.snap as SnapshotMessage).counts.upper, 1);
+  for (const x of [a.c, b.c, c.c, d.c]) x.close();
+});
+
+t.test("runs belong to the server: closing the tab cancels nothing, and a reconnecting tab sees the result", async (t) => {
+  const { url } = await serve(t);
+  const a = await WireClient.open(url);
+  const sheet = (a.snap as SnapshotMessage).sheet.id;
+  await a.c.request({ type: "run", nodeId: "slow", mode: "step" });
+  await a.c.event("node-started", "slow");
+  a.c.close();
+  await a.c.closed;
+  // A tab that comes back while the run goes on joins it live.
+  const b = await WireClient.open(url, sheet);
+  t.equal((b.snap as SnapshotMessage).nodes.slow!.activity, "running");
+  b.c.close();
+  await b.c.closed;
+  release("slow");
+  await new Promise((r) => setTimeout(r, 100));
+  const c = await WireClient.open(url, sheet);
+  const snap = c.snap as SnapshotMessage;
+  t.equal(snap.results.slow?.outputs.double, 42, "the run finished with nobody watching");
+  t.equal(snap.nodes.slow!.activity, "idle");
+  c.c.close();
+});
+
+t.test("history pages, select-result restores, cancel, viewport, and sheet rename/switch/delete reach every tab", async (t) => {
+  const { url } = await serve(t);
+  const a = await WireClient.open(url);
+  const sheet = (a.snap as SnapshotMessage).sheet.id;
+  for (const text of ["one", "two"]) {
+    await a.c.request({ type: "set-input", nodeId: "upper", port: "text", value: text });
+    await a.c.next((m) => isEvent("node-completed", "exclaim")(m) && (m as EventMessage).event.type === "node-completed" && JSON.stringify(m).includes(text.toUpperCase()));
+  }
+  const hist = await a.c.request({ type: "history", nodeId: "upper", limit: 1 });
+  t.match(hist, { type: "history", nodeId: "upper", total: 2, results: [{ outputs: { upper: "TWO" } }] });
+  const older = await a.c.request({ type: "history", nodeId: "upper", before: (hist as { results: Array<{ id: string }> }).results[0]!.id });
+  const first = (older as unknown as { results: Array<{ id: string; outputs: { upper: string } }> }).results[0]!;
+  t.equal(first.outputs.upper, "ONE");
+  const from = a.c.messages.length;
+  t.match(await a.c.request({ type: "select-result", nodeId: "upper", resultId: first.id }), { type: "ack" });
+  const restored = (await a.c.next((m) => isEvent("input-changed")(m), 5000, from)) as EventMessage;
+  t.match(restored.event, { nodeId: "upper", port: "text", value: "one", origin: "restore" });
+  t.match(await a.c.request({ type: "select-result", nodeId: "upper", resultId: "nope" }), { type: "error", code: "E_UNKNOWN_RESULT" });
+
+  t.match(await a.c.request({ type: "cancel", runId: "r-unknown" }), { type: "ack", result: false });
+  t.match(await a.c.request({ type: "viewport", x: 10, y: -5, zoom: 1.5 }), { type: "ack" });
+
+  const b = await WireClient.open(url, sheet);
+  const bFrom = b.c.messages.length;
+  const renamed = await a.c.request({ type: "sheet-rename", sheetId: sheet, name: "Renamed" });
+  t.match(renamed, { type: "ack", result: { id: sheet, name: "Renamed", viewport: { x: 10, y: -5, zoom: 1.5 } } });
+  const list = await b.c.next((m) => m.type === "sheets", 5000, bFrom);
+  t.match(list, { type: "sheets", current: sheet, sheets: [{ id: sheet, name: "Renamed" }] });
+
+  const created = (await a.c.request({ type: "sheet-create" })) as { result: { id: string; name: string } };
+  t.equal(created.result.name, "Sheet 1", "the next free default name");
+  const switched = await a.c.request({ type: "sheet-switch", sheetId: created.result.id });
+  t.match(switched, { type: "snapshot", sheet: { id: created.result.id }, results: {} });
+  t.match(await a.c.request({ type: "sheet-switch", sheetId: "s-nope" }), { type: "error", code: "E_UNKNOWN_SHEET" });
+
+  // Deleting the sheet tab b is on moves b to another sheet with a fresh snapshot.
+  const bMove = b.c.messages.length;
+  t.match(await a.c.request({ type: "sheet-delete", sheetId: sheet }), { type: "ack" });
+  const moved = await b.c.next((m) => m.type === "snapshot", 5000, bMove);
+  t.equal((moved as SnapshotMessage).sheet.id, created.result.id);
+  t.match(await a.c.request({ type: "choice", nodeId: "upper", variant: "x" }), { type: "error", code: "E_BAD_OPTION" });
+  a.c.close();
+  b.c.close();
+});
+
+// ── files ────────────────────────────────────────────────────────────────────
+
+t.test("file outputs travel as FileRefs served by /files/<id>; HTML comes as a sandboxed attachment; no local path is ever sent", async (t) => {
+  const { url, store } = await serve(t);
+  const { c } = await WireClient.open(url);
+  await c.request({ type: "run", nodeId: "page", mode: "step" });
+  const done = (await c.event("node-completed", "page")) as EventMessage;
+  const ref = (done.event as unknown as { result: { outputs: { html: FileRef } } }).result.outputs.html;
+  t.match(ref, { $file: /^[0-9a-f]{64}$/, url: `/files/${ref.$file}`, name: "out-x.html", mime: "text/html", size: 26 });
+  for (const m of c.messages) {
+    const text = JSON.stringify(m);
+    t.notOk(text.includes(tmp) || text.includes(store.filesDir), `no local path in ${m.type}`);
+  }
+  const res = await raw(url, ref.url);
+  t.equal(res.status, 200);
+  t.equal(res.headers["content-type"], "text/html");
+  t.equal(res.headers["x-content-type-options"], "nosniff");
+  t.match(res.headers["content-disposition"], /^attachment; filename\*=UTF-8''out-x\.html$/);
+  t.match(res.headers["content-security-policy"], /^sandbox/);
+  t.equal(res.body, "<script>alert(1)</script>x");
+  const part = await raw(url, ref.url, { headers: { range: "bytes=8-13" } });
+  t.equal(part.status, 206);
+  t.equal(part.body, "alert(");
+  t.equal((await raw(url, ref.url, { headers: { "if-none-match": `"${ref.$file}"` } })).status, 304);
+  t.equal((await raw(url, `/files/${"0".repeat(64)}`)).status, 404, "an id the server never minted");
+  c.close();
+});
+
+t.test("upload → FileRef → set-input: the node reads the stored file; a path string from a client is refused", async (t) => {
+  const { url } = await serve(t);
+  const png = Buffer.from("89504e470d0a1a0a0000000d4948445200000001", "hex");
+  const up = await raw(url, "/upload", { method: "POST", headers: { "content-type": "image/png", "x-filename": encodeURIComponent("cat ü.png") }, body: png });
+  t.equal(up.status, 200);
+  const ref = JSON.parse(up.body) as FileRef;
+  t.match(ref, { $file: /^[0-9a-f]{64}$/, name: "cat ü.png", mime: "image/png", size: png.length });
+  const octet = JSON.parse((await raw(url, "/upload", { method: "POST", headers: { "content-type": "application/octet-stream", "x-filename": "../../notes.txt" }, body: "hello" })).body) as FileRef;
+  t.match(octet, { name: "notes.txt", mime: "text/plain" }, "type from the name; directories dropped");
+
+  const { c } = await WireClient.open(url);
+  t.match(await c.request({ type: "set-input", nodeId: "size", port: "img", value: ref }), { type: "ack" });
+  const done = (await c.event("node-completed", "size")) as EventMessage;
+  t.match(done.event, { result: { outputs: { bytes: png.length }, inputs: { img: { $file: ref.$file, url: ref.url } } } });
+  const echoed = c.messages.find(isEvent("input-changed")) as EventMessage;
+  t.match(echoed.event, { value: { $file: ref.$file } }, "the edit is echoed as a FileRef, not a path");
+
+  for (const value of ["/etc/passwd", "../../etc/passwd", { $file: "0".repeat(64) }, { $file: "../../etc/passwd" }, [ref, "/etc/hosts"]]) {
+    const reply = await c.request({ type: "set-input", nodeId: "size", port: "img", value });
+    t.match(reply, { type: "error", code: "E_BAD_FILE" }, `refused: ${JSON.stringify(value)}`);
+  }
+  t.match(await c.request({ type: "set-input", nodeId: "size", port: "img", value: `/files/${ref.$file}` }), { type: "ack" }, "a /files/<id> URL is fine");
+  t.match(await c.request({ type: "set-input", nodeId: "size", port: "img", value: null }), { type: "ack" }, "clearing is fine");
+  c.close();
+});
+
+// ── REST ─────────────────────────────────────────────────────────────────────
+
+t.test("GET /api/schema and POST /api/call[/<subgraph>] in the Python daggr's shapes, with teaching 4xx errors", async (t) => {
+  const { url } = await serve(t);
+  const schema = JSON.parse((await raw(url, "/api/schema")).body);
+  const main = schema.subgraphs.find((s: { inputs: Array<{ id: string }> }) => s.inputs.some((i) => i.id === "upper__text"));
+  t.same(main.inputs, [{ node: "upper", port: "text", type: "textbox", id: "upper__text" }]);
+  t.same(main.outputs, [{ node: "exclaim", port: "out", type: "textbox" }]);
+  const post = (path: string, body: unknown) => raw(url, path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+  const ok = await post(`/api/call/${main.id}`, { inputs: { upper__text: "rest" } });
+  t.equal(ok.status, 200);
+  t.same(JSON.parse(ok.body), { outputs: { exclaim: { out: "REST!" } } });
+
+  const ambiguous = await post("/api/call", { inputs: {} });
+  t.equal(ambiguous.status, 400);
+  t.match(JSON.parse(ambiguous.body), { error: { code: "E_AMBIGUOUS_SUBGRAPH", available_subgraphs: schema.subgraphs.map((s: { id: string }) => s.id) } });
+
+  const typo = await post(`/api/call/${main.id}`, { inputs: { upper__txt: "x" } });
+  t.equal(typo.status, 400);
+  t.match(JSON.parse(typo.body), { error: { code: "E_UNKNOWN_INPUT_ID", got: "upper__txt", nearest: "upper__text", message: /Did you mean 'upper__text'\?/ } });
+
+  const sizeSg = schema.subgraphs.find((s: { inputs: Array<{ id: string }> }) => s.inputs.some((i) => i.id === "size__img")).id;
+  const missing = await post(`/api/call/${sizeSg}`, {});
+  t.equal(missing.status, 400);
+  t.match(JSON.parse(missing.body), { error: { code: "E_MISSING_INPUT", missing: ["size__img"], message: /size__img/ } });
+
+  t.equal((await post("/api/call/nope", {})).status, 404);
+  t.match(JSON.parse((await post("/api/call/nope", {})).body), { error: { code: "E_UNKNOWN_SUBGRAPH", got: "nope" } });
+  t.match(JSON.parse((await post(`/api/call/${main.id}`, { input: {} })).body), { error: { nearest: "inputs" } });
+
+  const pageSg = schema.subgraphs.find((s: { inputs: Array<{ id: string }> }) => s.inputs.some((i) => i.id === "page__text")).id;
+  const file = JSON.parse((await post(`/api/call/${pageSg}`, { inputs: { page__text: "api" } })).body);
+  t.match(file, { outputs: { page: { html: new RegExp(`^${url}/files/[0-9a-f]{64}$`) } } }, "file outputs as absolute URLs");
+  t.equal((await raw(url, new URL(file.outputs.page.html).pathname)).body, "<script>alert(1)</script>api");
+
+  const leakSg = schema.subgraphs.find((s: { inputs: Array<{ id: string }> }) => s.inputs.some((i) => i.id === "leak__mode")).id;
+  const failed = await post(`/api/call/${leakSg}`, { inputs: { leak__mode: "throw" } });
+  t.equal(failed.status, 500);
+  t.match(JSON.parse(failed.body), { error: { code: "E_NODE_FAILED", node: "leak" } });
+  t.notOk(failed.body.includes(HF_SECRET), "the HF token is cut out of the error");
+});
+
+// ── the page and the bundle ──────────────────────────────────────────────────
+
+t.test("GET / is one <daggr-canvas> and its script, under a CSP; the bundle is served as JavaScript", async (t) => {
+  const { url } = await serve(t);
+  const page = await raw(url, "/");
+  t.equal(page.status, 200);
+  t.match(page.body, `<daggr-canvas server="${url}"></daggr-canvas>`);
+  t.match(page.body, '<script type="module" src="/assets/daggr-canvas.js"></script>');
+  t.match(page.headers["content-security-policy"], /script-src 'self'/);
+  const js = await raw(url, "/assets/daggr-canvas.js");
+  t.equal(js.status, 200);
+  t.match(js.headers["content-type"], /^text\/javascript/);
+  t.ok(js.body.length > 0);
+  t.equal((await raw(url, "/assets/nope.js")).status, 404);
+});
+
+// ── security ─────────────────────────────────────────────────────────────────
+
+t.test("Host allowlist: a foreign Host header (DNS rebinding) is refused on HTTP and WebSocket", async (t) => {
+  const { url } = await serve(t);
+  t.equal((await raw(url, "/api/schema", { headers: { host: "evil.example:80" } })).status, 403);
+  t.equal((await raw(url, "/api/schema", { headers: { host: `localhost:${new URL(url).port}` } })).status, 200);
+  t.equal(await refused(WireClient.connect(url, { headers: { host: "evil.example" } })), 403);
+});
+
+t.test("Origin: WebSocket and state-changing HTTP need our own origin; null and foreign origins are refused", async (t) => {
+  const { url } = await serve(t);
+  const own = url;
+  for (const origin of ["null", "http://evil.example", `${own}.evil.example`, "file://", own.replace("127.0.0.1", "localhost")]) {
+    t.equal(await refused(WireClient.connect(url, { origin })), 403, `ws from ${origin}`);
+    const res = await raw(url, "/api/call/x", { method: "POST", headers: { "content-type": "application/json", origin }, body: "{}" });
+    t.equal(res.status, 403, `POST from ${origin}`);
+    t.equal((await raw(url, "/upload", { method: "POST", headers: { "content-type": "image/png", origin }, body: "x" })).status, 403, `upload from ${origin}`);
+  }
+  const c = await WireClient.connect(url, { origin: own });
+  c.close();
+  const scriptClient = await WireClient.connect(url); // no Origin: not a browser page
+  scriptClient.close();
+  t.equal((await raw(url, "/api/schema", { headers: { origin: "http://evil.example" } })).status, 200, "reads carry no state change");
+});
+
+t.test("POSTs must be JSON; uploads refuse the types a cross-site form can send", async (t) => {
+  const { url } = await serve(t);
+  for (const type of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""]) {
+    const headers: Record<string, string> = type ? { "content-type": type } : {};
+    t.equal((await raw(url, "/api/call", { method: "POST", headers, body: '{"inputs":{}}' })).status, 415, `call as '${type}'`);
+    t.equal((await raw(url, "/upload", { method: "POST", headers, body: "data" })).status, 415, `upload as '${type}'`);
+  }
+  t.equal((await raw(url, "/api/schema", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).status, 405);
+});
+
+t.test("a per-launch token is required when bound beyond loopback", async (t) => {
+  t.ok(resolveOptions({ host: "0.0.0.0" }, {}).token, "generated for 0.0.0.0");
+  t.notOk(resolveOptions({ host: "127.0.0.1" }, {}).token, "none on loopback");
+  t.equal(resolveOptions({ host: "0.0.0.0" }, { DAGGR_TOKEN: "abc" }).token, "abc");
+  t.equal(resolveOptions({}, { GRADIO_SERVER_NAME: "0.0.0.0", GRADIO_SERVER_PORT: "9000" }).port, 9000);
+  t.ok(resolveOptions({}, { GRADIO_SERVER_NAME: "0.0.0.0" }).token);
+
+  const { server, url } = await serve(t, app(), { host: "0.0.0.0" });
+  const token = server.token!;
+  t.match(token, /^[A-Za-z0-9_-]{20,}$/);
+  t.equal((await raw(url, "/api/schema")).status, 401);
+  t.equal((await raw(url, "/api/schema", { headers: { authorization: "Bearer wrong" } })).status, 401);
+  t.equal((await raw(url, "/api/schema", { headers: { authorization: `Bearer ${token}` } })).status, 200);
+  const login = await raw(url, `/?token=${token}`);
+  t.equal(login.status, 302);
+  t.equal(login.headers.location, "/");
+  const cookie = (login.headers["set-cookie"] as string[])[0]!;
+  t.match(cookie, new RegExp(`^daggr_token_${server.port}=${token}; HttpOnly; SameSite=Strict`));
+  t.equal((await raw(url, "/", { headers: { cookie: cookie.split(";")[0]! } })).status, 200, "the cookie opens the page");
+  t.equal(await refused(WireClient.connect(url)), 401);
+  (await WireClient.connect(url, { path: `/ws?token=${token}` })).close();
+  (await WireClient.connect(url, { headers: { cookie: cookie.split(";")[0]! } })).close();
+});
+
+t.test("size limits: an oversize frame closes that socket only; an oversize upload or body is a 413", async (t) => {
+  const { url } = await serve(t, app(), { maxMessageBytes: 64 * 1024, maxUploadBytes: 1000 });
+  const victim = await WireClient.open(url);
+  const bystander = await WireClient.open(url);
+  victim.c.ws.send(JSON.stringify({ v: 1, type: "set-input", nodeId: "upper", port: "text", value: "x".repeat(100 * 1024) }));
+  const closed = await victim.c.closed;
+  t.equal(closed.code, 1009, "closed with 'message too big'");
+  t.match(await bystander.c.request({ type: "set-input", nodeId: "upper", port: "text", value: "still here" }), { type: "ack" }, "the other socket is fine");
+  const up = await raw(url, "/upload", { method: "POST", headers: { "content-type": "image/png" }, body: Buffer.alloc(2000) });
+  t.equal(up.status, 413);
+  const chunked = await raw(url, "/upload", { method: "POST", headers: { "content-type": "image/png", "transfer-encoding": "chunked" }, body: Buffer.alloc(5000) }).catch((e) => ({ status: (e as Error).message }));
+  t.ok(chunked.status === 413 || /ECONNRESET|socket hang up|EPIPE/.test(String(chunked.status)), `chunked oversize upload refused (${chunked.status})`);
+  const body = await raw(url, "/api/call", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ inputs: { upper__text: "x".repeat(70 * 1024) } }) });
+  t.equal(body.status, 413);
+  t.equal((await raw(url, "/api/schema")).status, 200, "server up");
+  bystander.c.close();
+});
+
+t.test("every incoming message is validated: a coded error reply, the socket and the server stay up", async (t) => {
+  const { url } = await serve(t);
+  const c = await WireClient.connect(url);
+  const reply = async (text: string | Buffer) => {
+    const from = c.messages.length;
+    c.ws.send(text);
+    return c.next((m) => m.type === "error", 5000, from);
+  };
+  t.match(await reply("not json"), { code: "E_BAD_JSON" });
+  t.match(await reply("[1,2]"), { code: "E_BAD_JSON" });
+  t.match(await reply(Buffer.from([1, 2, 3])), { code: "E_BAD_JSON" }, "binary frame");
+  t.match(await reply(JSON.stringify({ v: 2, type: "hello" })), { code: "E_PROTOCOL_VERSION" });
+  t.match(await reply(JSON.stringify({ v: 1, type: "set-input", id: "a", nodeId: "upper", port: "text", value: 1 })), { code: "E_NO_HELLO", re: "a" });
+  t.match(await reply(JSON.stringify({ v: 1, type: "helo", id: "b" })), { code: "E_UNKNOWN_TYPE", re: "b", details: { nearest: "hello" }, message: /Did you mean 'hello'\?/ });
+  await c.request({ type: "hello" });
+  const bad: Array<[object, string, RegExp | object]> = [
+    [{ type: "run", mode: "sideways" }, "E_BAD_MESSAGE", /mode.*one of "step", "to-here", "all"/],
+    [{ type: "run", nodeId: 7, mode: "step" }, "E_BAD_MESSAGE", /nodeId/],
+    [{ type: "run", nodId: "upper", mode: "step" }, "E_BAD_MESSAGE", { field: "nodId", nearest: "nodeId" }],
+    [{ type: "select-result", nodeId: "upper" }, "E_BAD_MESSAGE", /needs the field 'resultId'/],
+    [{ type: "viewport", x: 0, y: 0, zoom: -1 }, "E_BAD_MESSAGE", /zoom/],
+    [{ type: "history", nodeId: "upper", limit: 1e9 }, "E_BAD_MESSAGE", /limit/],
+    [{ type: "run", nodeId: "uper", mode: "step" }, "E_UNKNOWN_NODE", /Did you mean 'upper'\?/],
+    [{ type: "set-input", nodeId: "upper", port: "txt", value: 1 }, "E_UNKNOWN_INPUT_ID", /Did you mean 'upper__text'\?/],
+    [{ type: "run", nodeId: "exclaim", mode: "step" }, "E_UPSTREAM_MISSING", /.*/],
+  ];
+  for (const [msg, code, detail] of bad) {
+    const r = await c.request(msg);
+    t.match(r, { type: code === "E_UPSTREAM_MISSING" ? "ack" : "error" }, JSON.stringify(msg));
+    if (code !== "E_UPSTREAM_MISSING") t.match(r, { code, ...(detail instanceof RegExp ? { message: detail } : { details: detail }) }, JSON.stringify(msg));
+  }
+  t.match(await reply('{"v":1,"type":"set-input","id":"p","nodeId":"upper","port":"text","value":{"a":{"__proto__":{"polluted":true}}}}'), { code: "E_BAD_MESSAGE", re: "p", message: /__proto__/ });
+  t.equal(({} as Record<string, unknown>).polluted, undefined);
+  t.match(await reply(JSON.stringify({ v: 1, type: "set-input", nodeId: "upper", port: "text", constructor: 1, value: 1 })), { code: "E_BAD_MESSAGE" });
+  let deep: unknown = 1;
+  for (let i = 0; i < 100; i++) deep = [deep];
+  t.match(await reply(JSON.stringify({ v: 1, type: "set-input", nodeId: "upper", port: "text", value: deep })), { code: "E_BAD_MESSAGE", message: /deeper/ });
+  t.match(await reply("[".repeat(60000) + "]".repeat(60000)), { code: "E_BAD_MESSAGE" }, "very deep JSON");
+  t.match(await c.request({ type: "set-input", nodeId: "upper", port: "text", value: "alive" }), { type: "ack" }, "the same socket still works");
+  c.close();
+});
+
+t.test("path traversal on every route is a 404, and so is every path that is not a route", async (t) => {
+  const { url } = await serve(t);
+  const up = JSON.parse((await raw(url, "/upload", { method: "POST", headers: { "content-type": "image/png" }, body: "img" })).body) as FileRef;
+  const attempts = [
+    "/../../../../etc/passwd",
+    "/..%2f..%2f..%2fetc%2fpasswd",
+    "/%2e%2e/%2e%2e/etc/passwd",
+    "/files/../../../../etc/passwd",
+    `/files/${up.$file}/../../../../etc/passwd`,
+    "/files/..%2F..%2F..%2Fetc%2Fpasswd",
+    "/files/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "/files//etc/passwd",
+    "/files/%2Fetc%2Fpasswd",
+    "/files/..\\..\\..\\etc\\passwd",
+    "/files/C:\\Windows\\win.ini",
+    `/files/${up.$file.toUpperCase()}`,
+    `/files/${up.$file}%00.html`,
+    "/assets/../../package.json",
+    "/assets/..%2f..%2fpackage.json",
+    "/assets/%2e%2e/%2e%2e/package.json",
+    "/assets/..\\..\\package.json",
+    "/assets//etc/passwd",
+    "/assets/daggr-canvas.js/../../../package.json",
+    "/assets/.%2e/.%2e/package.json",
+    "/api/call/..%2f..%2fetc",
+    "/api/schema/../../etc/passwd",
+    "/upload/../../etc/passwd",
+    "//etc/passwd",
+    "/./api/schema",
+    "/lib/server/index.ts",
+    "/package.json",
+    "/etc/passwd",
+    "/ws/../files",
+  ];
+  for (const path of attempts) {
+    for (const method of ["GET", "POST"]) {
+      const res = await raw(url, path, { method, headers: { "content-type": "application/json" }, body: method === "POST" ? "{}" : undefined });
+      t.equal(res.status, 404, `${method} ${path}`);
+      t.notMatch(res.body, /root:|"name": "daggr"/);
+    }
+  }
+  t.equal((await raw(url, "http://127.0.0.1/etc/passwd")).status, 404, "absolute-form request target");
+  const upgrade = { connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==" };
+  for (const path of ["/ws/../ws", "/x/../ws", "/ws%2f", "/%77s", "/ws/", "//ws"]) t.equal((await raw(url, path, { headers: upgrade })).status, 404, `upgrade at ${path}`);
+  t.equal((await raw(url, up.url)).status, 200, "the real file still serves");
+});
+
+t.test("the HF token never appears in any response: events, errors, REST", async (t) => {
+  const { url } = await serve(t);
+  const { c } = await WireClient.open(url);
+  await c.request({ type: "run", nodeId: "leak", mode: "step" });
+  const done = (await c.event("node-completed", "leak")) as EventMessage;
+  t.match(done.event, { result: { outputs: { text: "token=hf_***" } } });
+  await c.request({ type: "set-input", nodeId: "leak", port: "mode", value: "throw" });
+  await c.request({ type: "run", nodeId: "leak", mode: "step" });
+  const failed = (await c.event("node-failed", "leak")) as EventMessage;
+  t.match(failed.event, { error: { message: /bad token hf_\*\*\*/ } });
+  t.notOk(c.messages.some((m) => JSON.stringify(m).includes(HF_SECRET)), "no ws message holds it");
+  const rest = await raw(url, "/api/schema");
+  t.notOk(rest.body.includes(HF_SECRET));
+  c.close();
+});
+
+t.test("the next free port is used when the port is taken; strictPort refuses instead", async (t) => {
+  const port = await freePort();
+  const g = app();
+  const first = await launch(g, { port, store: new MemoryStore(), quiet: true });
+  t.teardown(() => first.close());
+  const second = await launch(g, { port, store: new MemoryStore(), quiet: true });
+  t.teardown(() => second.close());
+  t.equal(first.port, port);
+  t.ok(second.port > port, `moved to ${second.port}`);
+  await t.rejects(launch(g, { port, strictPort: true, store: new MemoryStore(), quiet: true }), /already in use/);
+});
+
+t.test("an InputNode's ports are editable over the wire like component inputs", async (t) => {
+  const settings = new InputNode({ name: "Settings", ports: { prompt: gr.Textbox({ value: "a cat" }) } });
+  const echo = new FnNode(({ p }) => `<${p}>`, { name: "echo", inputs: { p: settings.out.prompt }, outputs: { out: gr.Textbox() } });
+  const { url } = await serve(t, new Graph({ name: "inputs", nodes: [echo], persistKey: false }));
+  const { c, snap } = await WireClient.open(url);
+  t.equal((snap as SnapshotMessage).inputs.Settings__prompt, "a cat");
+  await c.request({ type: "set-input", nodeId: "Settings", port: "prompt", value: "a dog" });
+  const done = (await c.event("node-completed", "echo")) as EventMessage;
+  t.match(done.event, { result: { outputs: { out: "<a dog>" } } });
+  c.close();
+});
