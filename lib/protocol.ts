@@ -143,8 +143,12 @@ export type EventWire =
   | { type: "node-failed"; runId: string; nodeId: string; result: ResultWire; error: ErrorWire }
   | { type: "node-cancelled"; runId: string; nodeId: string; result: ResultWire }
   | { type: "node-skipped"; runId: string; nodeId: string; result: ResultWire; reason: string }
+  /** A start-up check of the node failed; shown on the node until it runs successfully. */
+  | { type: "node-invalid"; nodeId: string; error: ErrorWire }
   | { type: "node-blocked"; runId: string; nodeId: string; reason: string }
   | { type: "node-skipped"; runId: string; nodeId: string; result: ResultWire; reason: string }
+  /** A start-up check of the node failed; shown on the node until it runs successfully. */
+  | { type: "node-invalid"; nodeId: string; error: ErrorWire }
   | { type: "input-changed"; nodeId: string; port: string; value: unknown; origin?: string }
   | { type: "selection-changed"; nodeId: string; resultId: string | null; result?: ResultWire }
   | { type: "freshness-changed"; nodes: Record<string, Freshness>; edges: Record<string, boolean> };

@@ -43,7 +43,7 @@ export const runtime: Runtime = {
       if (!valid.includes(id)) throw unknownName(ErrorCode.UNKNOWN_INPUT_ID, `input of subgraph '${subgraph.id}'`, id, valid, "Inputs are named node__port.");
     }
     const store = options.store ?? new MemoryStore();
-    const session = await openSession(graph, store, { autorun: false });
+    const session = await openSession(graph, store, { autorun: false, validate: false });
     try {
       session.setMany(inputs, "api");
       const summary = await session.run(subgraph.nodes[0], { mode: "all" });

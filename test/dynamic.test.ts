@@ -6,7 +6,8 @@ function podcast(fail: (line: string) => boolean = () => false) {
   const calls: string[] = [];
   const script = new InputNode({ name: "script", ports: { lines: gr.JSON({ value: [{ who: "A", text: "hi" }, { who: "B", text: "yo" }, { who: "A", text: "bye" }] }) } });
   const speak = new FnNode(
-    async ({ line }) => {
+    async ({ line: raw }) => {
+      const line = String(raw);
       calls.push(line);
       await sleep(10);
       if (fail(line)) throw new Error(`no voice for '${line}'`);

@@ -447,3 +447,22 @@ t.test("on LevelDB, a sheet's inputs, selections, history and freshness survive 
   await s.close();
   await store.close();
 });
+
+t.test("session.validate() shows each node's start-up problem on the node", async (t) => {
+  const { registerExecutor } = await import("../lib/index.js");
+  const { fnExecutor } = await import("../lib/nodes/fn.js");
+  // An FnNode kind whose check fails, to exercise the mechanism without the network.
+  registerExecutor("fn", { ...fnExecutor, validate: async (n) => { if (n.id === "bad") throw Object.assign(new Error("unknown endpoint '/predcit'"), { code: "E_UNKNOWN_ENDPOINT" }); } });
+  try {
+    const bad = new FnNode(() => 1, { name: "bad" });
+    const good = new FnNode(() => 1, { name: "good" });
+    const { s, events } = await open(new Graph({ name: "v", nodes: [bad, good] }));
+    const problems = await s.validate();
+    t.same(Object.keys(problems), ["bad"]);
+    t.equal(s.nodeState(bad).error!.code, "E_UNKNOWN_ENDPOINT");
+    t.equal(s.nodeState(good).error, undefined);
+    t.ok(events.some((e) => e.type === "node-invalid" && e.nodeId === "bad"));
+  } finally {
+    registerExecutor("fn", fnExecutor);
+  }
+});

@@ -31,6 +31,8 @@ export type EngineEvent =
   | { type: "node-cancelled"; sheetId: string; runId: string; nodeId: string; result: ResultRecord }
   /** A node a branch routed around (or whose inputs were all skipped): recorded, selected, not run. */
   | { type: "node-skipped"; sheetId: string; runId: string; nodeId: string; result: ResultRecord; reason: string }
+  /** A start-up check of a node failed (unknown endpoint, parameter, model…). */
+  | { type: "node-invalid"; sheetId: string; nodeId: string; error: ResultError }
   /** A node of a run that did not run because something it reads from is not fresh. */
   | { type: "node-blocked"; sheetId: string; runId: string; nodeId: string; reason: string }
   | { type: "input-changed"; sheetId: string; nodeId: string; port: string; value: unknown; origin?: string }

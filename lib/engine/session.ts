@@ -7,7 +7,8 @@ import type { EngineEvent } from "./events.js";
 import { type ExecHost, executeNode, fileSink, metaCache } from "./execute.js";
 import type { Progress } from "./events.js";
 import { limits } from "./limits.js";
-import { type ResultRecord, type RunMode, RunMode as Modes, RunStatus, ResultStatus, newId } from "./records.js";
+import { validateGraph } from "./validate.js";
+import { type ResultError, type ResultRecord, type RunMode, RunMode as Modes, RunStatus, ResultStatus, newId } from "./records.js";
 import { runPlan, type Outcome } from "./scheduler.js";
 import { Activity, type NodeState, SheetView } from "./state.js";
 import type { HistoryPage, SheetInfo, Store } from "./store.js";
@@ -507,6 +508,20 @@ export class Session implements ExecHost {
       await this.store.setSelections(this.sheetId, selections);
     });
     await this.writes;
+  }
+
+  /**
+   * Runs the nodes' start-up checks (shared by every session of the graph) and shows each
+   * problem on its node as an error. Resolves with the problems by node id.
+   */
+  async validate(): Promise<Record<string, ResultError>> {
+    const problems = await validateGraph(this.graph, this.cache);
+    for (const [nodeId, error] of problems) {
+      if (this.closed) break;
+      this.view.patchState(nodeId, { error });
+      this.view.emit({ type: "node-invalid", sheetId: this.sheetId, nodeId, error });
+    }
+    return Object.fromEntries(problems);
   }
 
   // ── lifecycle ──────────────────────────────────────────────────────────────

@@ -14,6 +14,8 @@ export interface SessionOptions {
   store?: Store;
   /** Delay between an edit and the automatic re-run it triggers (default 150 ms). */
   debounceMs?: number;
+  /** Run the nodes' start-up checks (endpoint, parameters, model task) in the background (default true). */
+  validate?: boolean;
 }
 
 export interface CallOptions {
