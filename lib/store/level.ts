@@ -22,7 +22,7 @@ export interface LevelStoreOptions {
 }
 
 type StoredFile = Omit<FileMeta, "path">;
-type Op = { type: "put"; key: string; value: unknown } | { type: "del"; key: string };
+type Op = { type: "put"; key: string; value: any } | { type: "del"; key: string };
 
 /**
  * The store on LevelDB (`level`): one database per app, every multi-key change in one
@@ -181,7 +181,7 @@ export class LevelStore implements Store {
       }
       const revision = info.revision + 1;
       ops.push({ type: "put", key: K.sheet(sheetId), value: { ...info, revision } });
-      await this.db.batch(ops as any);
+      await this.db.batch(ops);
       this.emit({ type: "inputs", sheetId, values, revision });
       return revision;
     });
@@ -211,7 +211,7 @@ export class LevelStore implements Store {
       );
       const revision = info.revision + 1;
       ops.push({ type: "put", key: K.sheet(sheetId), value: { ...info, revision } });
-      await this.db.batch(ops as any);
+      await this.db.batch(ops);
       this.emit({ type: "selections", sheetId, selections, revision });
       return revision;
     });
@@ -238,7 +238,7 @@ export class LevelStore implements Store {
         ops.push({ type: "put", key: K.sel(sheetId, nodeId), value: id });
         ops.push({ type: "put", key: K.sheet(sheetId), value: { ...info, revision: info.revision + 1 } });
       }
-      await this.db.batch(ops as any);
+      await this.db.batch(ops);
       this.emit({ type: "result", sheetId, record, selected: options.select });
     });
   }
