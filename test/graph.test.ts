@@ -210,3 +210,14 @@ t.test("sessions on the same store and sheet share state (two tabs)", async (t) 
   two.set(f.in.b, "still open");
   await two.close();
 });
+
+t.test("docs/errors.md lists every error code the source can raise", async (t) => {
+  const { readFileSync, readdirSync, statSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const files = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? files(join(dir, f)) : f.endsWith(".ts") ? [join(dir, f)] : []));
+  const codes = new Set(files("lib").flatMap((f) => readFileSync(f, "utf8").match(/"E_[A-Z_]+"/g) ?? []).map((c) => c.slice(1, -1)));
+  const doc = readFileSync("docs/errors.md", "utf8");
+  const missing = [...codes].filter((c) => !doc.includes(`### ${c}\n`));
+  t.same(missing, [], "every code has a section");
+  t.ok(codes.size > 40);
+});
