@@ -59,8 +59,9 @@ export class PanZoom {
     this.viewport = { x: v.x, y: v.y, zoom: clampZoom(v.zoom) };
     const { x, y, zoom } = this.viewport;
     this.world.style.transform = `translate(${x}px, ${y}px) scale(${zoom})`;
-    // The dotted grid moves with the world.
-    const grid = 20 * zoom;
+    // The dotted grid moves with the world; zoomed far out, it thins out instead of turning grey.
+    let grid = 20 * zoom;
+    while (grid < 12) grid *= 5;
     this.el.style.backgroundSize = `${grid}px ${grid}px`;
     this.el.style.backgroundPosition = `${x}px ${y}px`;
     this.onChange(this.viewport, byUser);

@@ -23,6 +23,7 @@ import "./sheets-menu.js";
 
 const INPUT_DEBOUNCE_MS = 300;
 const VIEWPORT_SAVE_MS = 400;
+const RENDER_SLICE = 40;
 
 type Phase = "connecting" | "loading" | "layout" | "ready";
 
@@ -35,7 +36,9 @@ type Phase = "connecting" | "loading" | "layout" | "ready";
  * id; default: the last one used here, else the server's choice), `token` (when the
  * server requires one), `theme` (`auto` | `light` | `dark`).
  *
- * Events: `daggr-ready` once the graph is laid out and shown (detail: `{ nodes, layoutMs, engine }`).
+ * Events (bubbling, composed): `daggr-ready` once the graph is laid out and shown
+ * (detail: `{ nodes, layoutMs, engine, sinceConnectMs }`); `daggr-event` for every engine
+ * event of the current sheet as it arrives (detail: the EventWire), before it is shown.
  *
  * @example
  * <script type="module" src="http://127.0.0.1:7860/assets/daggr-canvas.js"></script>
@@ -123,6 +126,7 @@ export class DaggrCanvas extends LitElement {
       else if (t.kind === "graph") void this.onGraph();
       else if (t.kind === "sheets") this.requestUpdate();
     });
+    this.layout.warm();
     this.connect();
   }
 
@@ -198,6 +202,7 @@ export class DaggrCanvas extends LitElement {
   private onMessage(m: ServerMessage): void {
     switch (m.type) {
       case "snapshot": {
+        performance.mark("daggr:snapshot");
         this.history.clear();
         this.conn!.sheet = m.sheet.id;
         safeSet(this.sheetKey, m.sheet.id);
@@ -207,7 +212,9 @@ export class DaggrCanvas extends LitElement {
         return;
       }
       case "event":
-        if (m.sheetId === this.store.sheet?.id) this.store.applyEvent(m.event);
+        if (m.sheetId !== this.store.sheet?.id) return;
+        this.dispatchEvent(new CustomEvent("daggr-event", { detail: m.event, bubbles: true, composed: true }));
+        this.store.applyEvent(m.event);
         return;
       case "sheets":
         this.store.applySheets(m.sheets, m.current);
@@ -238,8 +245,15 @@ export class DaggrCanvas extends LitElement {
     this.phase = "layout";
     world.parentElement!.classList.add("measuring");
     const ctx = this.cardContext();
-    render(repeat(g.nodes, (n) => n.id, (n) => html`<daggr-node .nodeId=${n.id} .ctx=${ctx}></daggr-node>`), world);
-    await Promise.all([...world.children].map((c) => (c as LitElement).updateComplete));
+    // Cards render in slices, a frame apart, so a big graph never blocks the page for long.
+    for (let end = 0; end < g.nodes.length; ) {
+      end = Math.min(g.nodes.length, end + RENDER_SLICE);
+      render(repeat(g.nodes.slice(0, end), (n) => n.id, (n) => html`<daggr-node .nodeId=${n.id} .ctx=${ctx}></daggr-node>`), world);
+      await Promise.all([...world.children].slice(end - RENDER_SLICE).map((c) => (c as LitElement).updateComplete));
+      if (end < g.nodes.length) await new Promise(requestAnimationFrame);
+      if (this.store.graph !== g) return;
+    }
+    performance.mark("daggr:cards-rendered");
     await this.relayout(true);
   }
 
@@ -273,7 +287,9 @@ export class DaggrCanvas extends LitElement {
       const tp = portId(e.to.node, "in", e.to.port);
       if (known.has(sp) && known.has(tp)) input.edges.push({ id: e.id, source: e.from.node, sourcePort: sp, target: e.to.node, targetPort: tp });
     }
+    performance.mark("daggr:measured");
     const result = await this.layout.run(input);
+    performance.mark("daggr:laid-out");
     if (!result) return;
     this.laid = result.positions;
     this.positions = new Map([...result.positions].map(([id, p]) => [id, { ...p }]));
@@ -286,12 +302,15 @@ export class DaggrCanvas extends LitElement {
     }
     this.edges?.draw(this.positions, (id) => sizes.get(id)?.w ?? CARD_WIDTH, this.bounds);
     world.parentElement!.classList.remove("measuring");
+    performance.mark("daggr:positioned");
     if (initial) {
       const sheet = this.store.sheet;
       if (!(sheet && this.applySheetViewport(sheet))) this.fit(false);
       this.phase = "ready";
       this.setAttribute("ready", "");
       this.dispatchEvent(new CustomEvent("daggr-ready", {
+        bubbles: true,
+        composed: true,
         detail: { nodes: g.nodes.length, layoutMs: result.ms, engine: result.engine, sinceConnectMs: performance.now() - this.loadStarted },
       }));
     }
@@ -478,7 +497,7 @@ export class DaggrCanvas extends LitElement {
           @sheet-delete=${(e: CustomEvent) => void this.request({ type: "sheet-delete", sheetId: e.detail.id })}></daggr-sheets>
       </div>
       <div class="toolbar top-right">
-        <button class="primary run-all" title="Run all stale nodes (Shift+Enter)" @click=${() => this.runAll()}
+        <button class="primary run-graph" title="Run all stale nodes (Shift+Enter)" @click=${() => this.runAll()}
           @pointerenter=${() => this.preview(wouldRun(this.store, undefined, "all"))} @pointerleave=${() => this.preview(undefined)}>
           ${icon("play")}<span>Run all</span></button>
         <button class="icon-btn theme-toggle" title=${dark ? "Light theme (T)" : "Dark theme (T)"} aria-label="Toggle dark mode"

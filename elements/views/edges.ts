@@ -109,6 +109,8 @@ export const edgeStyles = css`
   .edge {
     fill: none;
     stroke-width: 2;
+    /* Edges stay visible however far out the view is zoomed. */
+    vector-effect: non-scaling-stroke;
     transition: stroke 0.2s;
   }
   .edge.fresh {

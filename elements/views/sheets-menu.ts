@@ -68,7 +68,7 @@ export class SheetsMenu extends LitElement {
     const many = this.sheets.length > 1;
     return html`<div class="menu" role="menu" @keydown=${(e: KeyboardEvent) => e.key === "Escape" && this.close()}>
       <div class="head">Sheets</div>
-      ${this.sheets.map((s) => {
+      ${[...this.sheets].sort((a, b) => a.createdAt - b.createdAt).map((s) => {
         if (this.renaming === s.id) return this.renameRow(s);
         if (this.confirming === s.id) {
           return html`<div class="row confirm">

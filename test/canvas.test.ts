@@ -1,0 +1,322 @@
+/**
+ * <daggr-canvas> in a real browser (Debian's Chromium via playwright-core) against real
+ * daggr servers. Screenshots land in test-artifacts/.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { type Server, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import type { Page } from "playwright-core";
+import t from "tap";
+import { type Graph, MemoryStore } from "../lib/index.js";
+import { type LaunchedServer, type ServerOptions, launch } from "../lib/server/index.js";
+import { CHROMIUM, canvasReady, shot, startBrowser } from "./fixtures/canvas-browser.js";
+import { bigGraph, generateEndpoint, gradioGraph, showcaseGraph, slowEndpoint, textGraph } from "./fixtures/canvas-graphs.js";
+import { startFakeGradio } from "./fixtures/fake-gradio.js";
+
+const ROOT = join(import.meta.dirname, "..");
+
+t.test("elements/layout/elk-worker.txt is the installed elkjs worker, unmodified", async (t) => {
+  const vendored = readFileSync(join(ROOT, "elements/layout/elk-worker.txt"));
+  const installed = readFileSync(join(ROOT, "node_modules/elkjs/lib/elk-worker.min.js"));
+  t.ok(vendored.equals(installed), "refresh it: cp node_modules/elkjs/lib/elk-worker.min.js elements/layout/elk-worker.txt");
+});
+
+if (!existsSync(CHROMIUM)) {
+  if (process.env.CI) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install -y chromium`);
+  t.comment(`No Chromium at ${CHROMIUM}; browser tests skipped (apt-get install -y chromium).`);
+} else {
+  await browserTests();
+}
+
+async function browserTests(): Promise<void> {
+  const browser = await startBrowser();
+  t.teardown(() => browser.close());
+
+  async function serve(t: Tap, graph: Graph, options: ServerOptions = {}): Promise<LaunchedServer> {
+    const server = await launch(graph, { port: 0, store: new MemoryStore(), quiet: true, ...options });
+    t.teardown(() => server.close());
+    return server;
+  }
+
+  /** A fresh browser context on `url`, failing the test on any page error. */
+  async function open(t: Tap, url: string, o: { colorScheme?: "light" | "dark"; width?: number; height?: number } = {}): Promise<Page> {
+    const ctx = await browser.context(o);
+    const page = await ctx.newPage();
+    page.on("pageerror", (e) => t.fail(`page error: ${e.message}`));
+    await page.goto(url);
+    await canvasReady(page);
+    return page;
+  }
+
+  const card = (page: Page, id: string) => page.locator(`daggr-node[node-id="${id}"]`);
+  const output = (page: Page, id: string, port: string) => card(page, id).locator(`.comp.out[data-port="${port}"]`);
+  const input = (page: Page, id: string, port: string) => card(page, id).locator(`.comp.in[data-port="${port}"]`);
+  const textOf = (page: Page, id: string, port: string, text: string | RegExp) => output(page, id, port).filter({ hasText: text }).waitFor();
+  const renders = (page: Page) =>
+    page.evaluate(() => Object.fromEntries([...document.querySelector("daggr-canvas")!.shadowRoot!.querySelectorAll("daggr-node")].map((n) => [(n as HTMLElement & { nodeId: string }).nodeId, (n as HTMLElement & { renders: number }).renders])));
+
+  t.test("nodes and edges render, laid out left to right", async (t) => {
+    const server = await serve(t, textGraph());
+    const page = await open(t, server.url);
+    t.equal(await page.locator("daggr-node").count(), 4);
+    t.equal(await page.locator("svg.edges path.edge").count(), 2, "Inputs→Upper, Upper→Shout");
+    t.equal(await card(page, "Inputs").locator(".badge").textContent(), "INPUT");
+    t.equal(await card(page, "Upper").locator(".badge").textContent(), "FN");
+    const x = async (id: string) => (await card(page, id).boundingBox())!.x;
+    t.ok((await x("Inputs")) < (await x("Upper")) && (await x("Upper")) < (await x("Shout")), "layered left to right");
+    t.equal(await input(page, "Inputs", "text").locator("input").inputValue(), "hello");
+    t.equal(await page.locator("daggr-canvas").getAttribute("status"), "open");
+    await shot(page, "canvas-text-graph");
+  });
+
+  t.test("editing an input re-runs the autorun FnNodes downstream; only their cards re-render; no new layout", async (t) => {
+    const server = await serve(t, textGraph());
+    const page = await open(t, server.url);
+    const before = await renders(page);
+    await input(page, "Inputs", "text").locator("input").fill("world");
+    await textOf(page, "Upper", "upper", "WORLD");
+    await textOf(page, "Shout", "shout", "WORLD!!");
+    const edges = page.locator("svg.edges path.edge.fresh");
+    await page.waitForFunction(() => document.querySelector("daggr-canvas")!.shadowRoot!.querySelectorAll("path.edge.fresh").length === 2);
+    t.equal(await edges.count(), 2, "edges turn fresh");
+    const after = await renders(page);
+    t.equal(after.Side, before.Side, "the unrelated card did not re-render");
+    t.ok(after.Upper! > before.Upper!, "the edited branch re-rendered");
+    t.equal(await page.evaluate(() => document.querySelector("daggr-canvas")!.layout.runs), 1, "values changing never lays out again");
+    await shot(page, "canvas-edited");
+  });
+
+  t.test("history arrows ‹ › restore the inputs that made a result", async (t) => {
+    const server = await serve(t, textGraph());
+    const page = await open(t, server.url);
+    const box = input(page, "Inputs", "text").locator("input");
+    await box.fill("first");
+    await textOf(page, "Upper", "upper", "FIRST");
+    await box.fill("second");
+    await textOf(page, "Upper", "upper", "SECOND");
+    const hist = card(page, "Upper").locator("footer.history");
+    await hist.locator(".pos").filter({ hasText: "2/2" }).waitFor();
+    await hist.locator("button.prev").click();
+    await textOf(page, "Upper", "upper", "FIRST");
+    await hist.locator(".pos").filter({ hasText: "1/2" }).waitFor();
+    await page.waitForFunction(() => {
+      const n = document.querySelector("daggr-canvas")!.shadowRoot!.querySelector('daggr-node[node-id="Inputs"]')!;
+      return (n.shadowRoot!.querySelector(".comp.in input") as HTMLInputElement).value === "first";
+    });
+    t.equal(await box.inputValue(), "first", "the input that produced the older result is back");
+    t.equal(await output(page, "Shout", "shout").locator(".text-out").textContent(), "FIRST!!", "downstream cascades to its matching result");
+    await shot(page, "canvas-history");
+    await hist.locator("button.next").click();
+    await textOf(page, "Upper", "upper", "SECOND");
+  });
+
+  t.test("a GradioNode shows progress, then its image; stop cancels a running node", async (t) => {
+    const fake = await startFakeGradio({ endpoints: [generateEndpoint, slowEndpoint] });
+    t.teardown(() => fake.close());
+    const server = await serve(t, gradioGraph(fake.url));
+    const page = await open(t, server.url);
+    t.equal(await card(page, "Generate").locator(".badge").textContent(), "GRADIO");
+    await card(page, "Generate").locator("button.run-step").click();
+    await card(page, "Generate").locator(".progress").waitFor();
+    await card(page, "Generate").locator(".status-line").filter({ hasText: /denoising|%/ }).waitFor();
+    await shot(page, "canvas-gradio-progress");
+    const img = output(page, "Generate", "image").locator("img");
+    await img.waitFor();
+    t.match(await img.getAttribute("src"), /\/files\/[0-9a-f]{64}$/, "the image is served by its file id");
+    t.ok(await img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth > 0), "and it loads");
+    await card(page, "Generate").locator(".timing").filter({ hasText: /s$/ }).waitFor();
+    await shot(page, "canvas-gradio-image");
+
+    await card(page, "Slow").locator("button.run-step").click();
+    const stop = card(page, "Slow").locator("button.stop");
+    await stop.waitFor();
+    await card(page, "Slow").locator("daggr-elapsed").waitFor();
+    await shot(page, "canvas-running");
+    await stop.click();
+    await card(page, "Slow").locator(".notice").filter({ hasText: "Stopped" }).waitFor();
+    t.equal(await card(page, "Slow").locator("button.stop").count(), 0, "the stop button goes away");
+    await page.waitForFunction(() => true);
+    const deadline = Date.now() + 5000;
+    while (!fake.cancels.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    t.ok(fake.cancels.length > 0, "the remote job was cancelled too");
+  });
+
+  t.test("sheets: create, rename, switch, delete; each keeps its inputs and viewport across reloads", async (t) => {
+    const server = await serve(t, textGraph());
+    const page = await open(t, server.url);
+    const menu = page.locator("daggr-sheets");
+    const trigger = menu.locator("button.trigger");
+    const box = input(page, "Inputs", "text").locator("input");
+    t.equal((await trigger.textContent())!.trim(), "Sheet 1");
+
+    // pan sheet 1 and remember its transform
+    const vp = page.locator(".daggr-viewport");
+    const b = (await vp.boundingBox())!;
+    await page.mouse.move(b.x + 40, b.y + b.height - 80);
+    await page.mouse.down();
+    await page.mouse.move(b.x + 140, b.y + b.height - 40, { steps: 5 });
+    await page.mouse.up();
+    const sheet1Transform = await page.locator(".world").evaluate((el) => (el as HTMLElement).style.transform);
+    await page.waitForTimeout(700); // the viewport is saved after a pause
+
+    await trigger.click();
+    await menu.locator("button.new").click();
+    await trigger.filter({ hasText: "Sheet 2" }).waitFor();
+    await box.fill("on sheet two");
+    await textOf(page, "Upper", "upper", "ON SHEET TWO");
+    await shot(page, "canvas-sheets-menu-before");
+
+    await trigger.click();
+    await shot(page, "canvas-sheets-menu");
+    await menu.locator("button.pick", { hasText: "Sheet 1" }).click();
+    await trigger.filter({ hasText: "Sheet 1" }).waitFor();
+    await page.waitForFunction(() => {
+      const n = document.querySelector("daggr-canvas")!.shadowRoot!.querySelector('daggr-node[node-id="Inputs"]')!;
+      return (n.shadowRoot!.querySelector(".comp.in input") as HTMLInputElement).value === "hello";
+    });
+    t.equal(await page.locator(".world").evaluate((el) => (el as HTMLElement).style.transform), sheet1Transform, "sheet 1's viewport comes back");
+
+    await page.reload();
+    await canvasReady(page);
+    t.equal((await trigger.textContent())!.trim(), "Sheet 1", "a reload keeps the sheet in use");
+    t.equal(await box.inputValue(), "hello");
+    t.equal(await page.locator(".world").evaluate((el) => (el as HTMLElement).style.transform), sheet1Transform, "and its viewport");
+
+    await trigger.click();
+    await menu.locator("button.pick", { hasText: "Sheet 2" }).click();
+    await trigger.filter({ hasText: "Sheet 2" }).waitFor();
+    await page.reload();
+    await canvasReady(page);
+    t.equal((await trigger.textContent())!.trim(), "Sheet 2");
+    t.equal(await box.inputValue(), "on sheet two", "sheet 2 kept its input");
+    await textOf(page, "Upper", "upper", "ON SHEET TWO");
+
+    await trigger.click();
+    await menu.locator('button[aria-label="Rename Sheet 2"]').click();
+    await menu.locator("input.rename").fill("Drafts");
+    await menu.locator("input.rename").press("Enter");
+    await trigger.filter({ hasText: "Drafts" }).waitFor();
+
+    await menu.locator('button[aria-label="Delete Drafts"]').click();
+    await menu.locator(".confirm").filter({ hasText: "Delete “Drafts”?" }).waitFor();
+    await menu.locator(".confirm button.danger").click();
+    await trigger.filter({ hasText: "Sheet 1" }).waitFor();
+    await trigger.click();
+    t.equal(await menu.locator("button.pick").count(), 1, "one sheet left");
+    t.equal(await menu.locator('button[aria-label^="Delete"]').count(), 0, "the last sheet cannot be deleted");
+  });
+
+  t.test("dark mode follows the system, the toggle overrides it and is remembered", async (t) => {
+    const server = await serve(t, showcaseGraph());
+    const page = await open(t, server.url, { colorScheme: "dark" });
+    const canvas = page.locator("daggr-canvas");
+    t.equal(await canvas.getAttribute("data-theme"), "dark");
+    t.equal(await canvas.evaluate((el) => getComputedStyle(el).backgroundColor), "rgb(15, 15, 18)");
+    await page.locator("button.run-graph").click();
+    await output(page, "Views", "label").locator(".label-top").waitFor();
+    await card(page, "Html").locator("daggr-safe-html b#bold").waitFor();
+    await page.mouse.move(5, 400);
+    await page.waitForTimeout(300);
+    await shot(page, "canvas-dark");
+    await page.locator("button.theme-toggle").click();
+    t.equal(await canvas.getAttribute("data-theme"), "light");
+    await shot(page, "canvas-showcase-light");
+    await page.reload();
+    await canvasReady(page);
+    t.equal(await canvas.getAttribute("data-theme"), "light", "the choice survives a reload");
+  });
+
+  t.test("HTML and Markdown outputs are sanitised: scripts and handlers never run", async (t) => {
+    const server = await serve(t, showcaseGraph());
+    const page = await open(t, server.url);
+    await page.locator("button.run-graph").click();
+    const html = card(page, "Html").locator("daggr-safe-html");
+    await html.locator("b#bold").waitFor();
+    await card(page, "Markdown").locator("daggr-safe-html li").first().waitFor();
+    await page.waitForTimeout(300);
+    t.equal(await page.evaluate(() => (window as { __pwned?: unknown }).__pwned), undefined, "nothing executed");
+    t.equal(await html.locator("script").count(), 0, "no script element");
+    t.equal(await html.locator("img[onerror]").count(), 0, "no handler attribute");
+    t.notMatch((await html.locator("a").getAttribute("href")) ?? "", /javascript:/, "no javascript: link");
+    t.equal(await card(page, "Markdown").locator("daggr-safe-html h2").textContent(), "Title");
+    t.ok(await output(page, "Views", "mystery").locator("daggr-json-view").count(), "an unknown component shows its value as JSON");
+    await output(page, "Views", "mystery").filter({ hasText: "anything" }).waitFor();
+    await shot(page, "canvas-showcase");
+  });
+
+  t.test("the element embedded in a plain page of another server works", async (t) => {
+    let embedOrigin = "";
+    const embed: Server = createServer(async (req, res) => {
+      if (req.url === "/daggr-canvas.js") {
+        // The page hosts the bundle itself (as a site bundling daggr/elements would).
+        const js = await (await fetch(`${daggr.url}/assets/daggr-canvas.js`)).text();
+        res.writeHead(200, { "Content-Type": "text/javascript" }).end(js);
+        return;
+      }
+      res.writeHead(200, { "Content-Type": "text/html" }).end(`<!doctype html><html><head><title>My blog</title>
+        <script type="module" src="/daggr-canvas.js"></script></head>
+        <body style="font-family: Georgia, serif; margin: 24px; background: #fbf7ef">
+        <h1>My blog post</h1><p>Here is my workflow, live:</p>
+        <daggr-canvas server="${daggr.url}" style="height: 520px; width: 900px; border: 1px solid #ccc; border-radius: 12px; --daggr-accent: #7c3aed"></daggr-canvas>
+        <p>And the text goes on.</p></body></html>`);
+    });
+    await new Promise<void>((r) => embed.listen(0, "127.0.0.1", r));
+    t.teardown(() => new Promise((r) => embed.close(r)));
+    embedOrigin = `http://127.0.0.1:${(embed.address() as AddressInfo).port}`;
+    const daggr = await serve(t, textGraph(), { allowedOrigins: [embedOrigin] });
+    const page = await open(t, embedOrigin, { width: 1000, height: 760 });
+    t.equal(await page.locator("h1").textContent(), "My blog post", "the host page is untouched");
+    await input(page, "Inputs", "text").locator("input").fill("embedded");
+    await textOf(page, "Upper", "upper", "EMBEDDED");
+    const stroke = await page.locator("svg.edges path.edge.fresh").first().evaluate((el) => getComputedStyle(el).stroke);
+    t.equal(stroke, "rgb(124, 58, 237)", "the page themes it through --daggr-accent");
+    await shot(page, "canvas-embedded");
+  });
+
+  t.test("a 200-node graph lays out in a worker and renders", async (t) => {
+    const server = await serve(t, bigGraph(200));
+    const ctx = await browser.context();
+    const page = await ctx.newPage();
+    await page.addInitScript(() => {
+      (window as { __long?: number }).__long = 0;
+      new PerformanceObserver((l) => {
+        for (const e of l.getEntries()) (window as { __long?: number }).__long = Math.max((window as { __long?: number }).__long!, e.duration);
+      }).observe({ type: "longtask", buffered: true });
+    });
+    await page.goto(server.url);
+    await canvasReady(page, 60_000);
+    t.equal(await page.locator("daggr-node").count(), 200);
+    const engine = await page.evaluate(() => document.querySelector("daggr-canvas")!.layout.last?.engine);
+    t.equal(engine, "elk", "ELK ran (in its worker)");
+    const longest = await page.evaluate(() => (window as { __long?: number }).__long!);
+    t.comment(`longest main-thread task while loading: ${Math.round(longest)} ms`);
+    await shot(page, "canvas-200-nodes");
+  });
+
+  t.test("the status pill shows while reconnecting; the canvas comes back on its sheet", async (t) => {
+    const store = new MemoryStore();
+    const graph = textGraph();
+    let server = await launch(graph, { port: 0, store, quiet: true });
+    const port = server.port;
+    t.teardown(() => server.close());
+    const page = await open(t, server.url);
+    const trigger = page.locator("daggr-sheets button.trigger");
+    await trigger.click();
+    await page.locator("daggr-sheets button.new").click();
+    await trigger.filter({ hasText: "Sheet 2" }).waitFor();
+    await trigger.click();
+    await page.locator("daggr-sheets button.pick", { hasText: "Sheet 1" }).click();
+    await trigger.filter({ hasText: "Sheet 1" }).waitFor();
+    await server.close();
+    const pill = page.locator(".pill");
+    await pill.filter({ hasText: /Reconnecting/ }).waitFor();
+    await shot(page, "canvas-reconnecting");
+    server = await launch(graph, { port, strictPort: true, store, quiet: true });
+    await pill.waitFor({ state: "detached", timeout: 20_000 });
+    t.equal((await trigger.textContent())!.trim(), "Sheet 1", "it kept its sheet");
+    t.equal(await page.locator("daggr-canvas").getAttribute("status"), "open");
+  });
+}
+
+type Tap = { teardown(fn: () => unknown): void; fail(msg: string): void };
