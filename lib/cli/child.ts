@@ -4,13 +4,15 @@
  * import the app's own files and bind the port. The parent sends `start` when the app
  * is to run; on a change it ends this process and starts the next standby.
  *
+ * Messages from the parent: `prepare` (import the app now; launching waits) and `go`
+ * (the previous process has let go of the port and the database: launch).
  * Messages to the parent: `ready` (preloaded), `listening` ({ url, port, token }).
  * Exit codes: 2 the app failed to load (printed), 3 the database is locked.
  */
 import { EXIT_APP_FAILED, EXIT_LOCKED, formatAppError, isLocked, serveApp } from "./app.js";
 
 export type ChildMessage = { type: "ready" } | { type: "listening"; url: string; port: number; token?: string };
-export type ParentMessage = { type: "start"; app: string; launch: Record<string, unknown> };
+export type ParentMessage = { type: "prepare"; app: string; launch: Record<string, unknown> } | { type: "go" };
 
 const send = (m: ChildMessage) => process.send?.(m);
 let app = "";
@@ -28,15 +30,21 @@ await import("../index.js");
 await import("../store/index.js");
 
 process.on("SIGTERM", () => {
+  const t0 = performance.now();
   const timer = setTimeout(() => process.exit(0), 500);
   void Promise.all([...server.running].map((s) => s.close())).finally(() => {
     clearTimeout(timer);
+    if (process.env.DAGGR_DEBUG) console.error(`[child ${process.pid}] closed in ${Math.round(performance.now() - t0)} ms`);
     process.exit(0);
   });
 });
 
+let go!: () => void;
+server.gate.open = new Promise<void>((r) => (go = r));
+
 process.on("message", (m: ParentMessage) => {
-  if (m?.type !== "start") return;
+  if (m?.type === "go") return go();
+  if (m?.type !== "prepare") return;
   app = m.app;
   process.env.DAGGR_CLI_LAUNCH = JSON.stringify(m.launch);
   serveApp(m.app).then((s) => send({ type: "listening", url: s.url, port: s.port, ...(s.token ? { token: s.token } : {}) }), fail);

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { type FSWatcher, watch } from "node:fs";
+import { type FSWatcher, statSync, watch } from "node:fs";
 import { basename, dirname, extname, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ChildMessage, ParentMessage } from "./child.js";
@@ -24,6 +24,8 @@ const HERE = fileURLToPath(new URL(".", import.meta.url));
 const DAGGR_DIR = resolve(HERE, "..") + sep;
 const CHILD = resolve(HERE, `child${extname(fileURLToPath(import.meta.url))}`);
 const DEBOUNCE_MS = 20;
+/** `DAGGR_DEBUG=1` traces restarts with timings. */
+const debug = process.env.DAGGR_DEBUG ? (...a: unknown[]) => console.error(`[dev ${Math.round(performance.now())}]`, ...a) : () => {};
 
 /**
  * `daggr dev app.ts`: runs the app in a child process and restarts it when the app or
@@ -51,10 +53,12 @@ export async function dev(app: string, options: DevOptions): Promise<number> {
       env: { ...process.env, DAGGR_CLI_CHILD: "1" },
     });
     const exited = new Promise<number>((r) => proc.once("exit", (code, signal) => r(code ?? (signal ? 0 : 1))));
+    const t0 = performance.now();
     const ready = new Promise<boolean>((r) => {
       proc.once("message", (m: ChildMessage) => r(m?.type === "ready"));
       void exited.then(() => r(false));
     });
+    void ready.then((ok) => ok && debug(`standby ready (${Math.round(performance.now() - t0)} ms)`));
     return { proc, ready, exited, spawnedAt: Date.now() };
   };
 
@@ -68,12 +72,14 @@ export async function dev(app: string, options: DevOptions): Promise<number> {
 
   const start = async (reason?: string) => {
     const t0 = performance.now();
-    await stop(active);
+    debug("start", reason);
+    // The old process shuts down while the next one imports the app; it launches once the old is gone.
+    const stopping = stop(active);
     active = undefined;
     let c = standby;
     standby = undefined;
     if (!c || !(await c.ready)) {
-      await stop(c);
+      void stop(c);
       c = spawnChild();
       await c.ready;
     }
@@ -82,8 +88,13 @@ export async function dev(app: string, options: DevOptions): Promise<number> {
       c.proc.on("message", (m: ChildMessage) => m?.type === "listening" && r(m));
       void c.exited.then(() => r(undefined));
     });
-    c.proc.send({ type: "start", app: file, launch } satisfies ParentMessage);
+    debug("child ready; prepare");
+    c.proc.send({ type: "prepare", app: file, launch: { ...launch } } satisfies ParentMessage);
+    await stopping;
+    debug("old stopped; go");
+    if (c.proc.connected) c.proc.send({ type: "go" } satisfies ParentMessage);
     const m = await listening;
+    debug("child answered", m?.type ?? `exit ${c.proc.exitCode} ${c.proc.signalCode}`);
     if (m?.type === "listening") {
       const ms = Math.round(performance.now() - t0);
       if (first) {
@@ -95,40 +106,54 @@ export async function dev(app: string, options: DevOptions): Promise<number> {
       } else console.log(`daggr dev: reloaded in ${ms} ms${reason ? ` (${reason})` : ""}`);
       // The next standby warms up now, while the app waits for its first edit.
       standby = spawnChild();
+      c.exited.then((code) => {
+        // Crashed after starting: say so, and wait for a fix like a load error.
+        if (active !== c || code === 0) return;
+        active = undefined;
+        console.error(`daggr dev: the app exited (code ${code}); waiting for a change…`);
+      });
     } else {
+      active = undefined;
       const code = await c.exited;
       if (code === EXIT_LOCKED) return done(EXIT_LOCKED);
       console.error(`daggr dev: waiting for a change to ${basename(file)} (or a file it imports) to try again…`);
       standby = spawnChild();
     }
-    c.exited.then((code) => {
-      // Crashed after starting: say so, and wait for a fix like a load error.
-      if (active === c && code !== 0) {
-        active = undefined;
-        console.error(`daggr dev: the app exited (code ${code}); waiting for a change…`);
-      }
-    });
   };
 
   const restart = (reason: string) => {
     pending = reason;
     restarting ??= (async () => {
-      while (pending !== undefined) {
-        const why = pending;
-        pending = undefined;
-        await start(why);
+      try {
+        while (pending !== undefined) {
+          const why = pending;
+          pending = undefined;
+          await start(why).catch((e) => console.error(`daggr dev: could not restart: ${(e as Error).message}`));
+        }
+      } finally {
+        restarting = undefined;
       }
-      restarting = undefined;
     })();
   };
 
   // ── watching ───────────────────────────────────────────────────────────────
   const watchers = new Map<string, FSWatcher>();
   let files = new Set<string>();
+  /** What each watched file looked like: reading a file can fire a watch event too (atime), which is no change. */
+  const stamps = new Map<string, string>();
+  const stamp = (f: string) => {
+    try {
+      const s = statSync(f);
+      return `${s.mtimeMs}:${s.size}:${s.ino}`;
+    } catch {
+      return "gone";
+    }
+  };
   let timer: ReturnType<typeof setTimeout> | undefined;
   const changed = new Set<string>();
   const rescan = () => {
     files = new Set([...localImports(file)].filter((f) => !f.startsWith(DAGGR_DIR)));
+    for (const f of files) if (!stamps.has(f)) stamps.set(f, stamp(f));
     const dirs = new Set([...files].map((f) => dirname(f)));
     for (const [d, w] of watchers) if (!dirs.has(d)) (w.close(), watchers.delete(d));
     for (const d of dirs) {
@@ -139,6 +164,10 @@ export async function dev(app: string, options: DevOptions): Promise<number> {
           watch(d, (_event, name) => {
             const f = name && resolve(d, name.toString());
             if (!f || !files.has(f)) return;
+            const now = stamp(f);
+            debug("watch", _event, f, stamps.get(f) === now ? "unchanged" : "changed");
+            if (stamps.get(f) === now) return;
+            stamps.set(f, now);
             changed.add(f);
             clearTimeout(timer);
             timer = setTimeout(onChange, DEBOUNCE_MS);

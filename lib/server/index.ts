@@ -40,6 +40,13 @@ export interface LaunchedServer {
 export const running = new Set<LaunchedServer>();
 export const launches = new EventEmitter<{ starting: []; listening: [LaunchedServer] }>();
 
+/**
+ * Launches wait here before opening the store and binding the port. `daggr dev` holds it
+ * closed in a fresh child while the previous one still holds both, so the app's import
+ * overlaps the old process's shutdown.
+ */
+export const gate: { open: Promise<void> } = { open: Promise.resolve() };
+
 const HEARTBEAT_MS = 30_000;
 
 /**
@@ -49,6 +56,7 @@ const HEARTBEAT_MS = 30_000;
  */
 export async function launch(graph: Graph, options: ServerOptions & { open?: boolean } = {}): Promise<LaunchedServer> {
   launches.emit("starting");
+  await gate.open;
   const opts = resolveOptions(options);
   // The store opens first: a database locked by another daggr process fails the launch before anything listens.
   const store: Store = options.store ?? (await (await import("../runtime.js")).storeFor(graph));

@@ -1,0 +1,152 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import t from "tap";
+import type { SnapshotMessage } from "../lib/protocol.js";
+import { freePort } from "../lib/server/options.js";
+import { WireClient, raw } from "./fixtures/server-wire.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const CLI = join(ROOT, "lib/cli/index.ts");
+const LIB = pathToFileURL(join(ROOT, "lib/index.ts")).href;
+const TSX = import.meta.resolve("tsx");
+const dir = mkdtempSync(join(tmpdir(), "daggr-cli-test-"));
+const home = join(dir, "home");
+
+/** A running `daggr` command with its output, line by line. */
+class Cli {
+  out = "";
+  err = "";
+  readonly exited: Promise<number>;
+  private waiters: Array<() => void> = [];
+
+  constructor(readonly proc: ChildProcess) {
+    proc.stdout!.on("data", (d) => ((this.out += d), this.poke()));
+    proc.stderr!.on("data", (d) => ((this.err += d), this.poke()));
+    this.exited = new Promise((r) => proc.on("exit", (code) => (this.poke(), r(code ?? -1))));
+  }
+
+  static run(args: string[], env: Record<string, string> = {}): Cli {
+    const proc = spawn(process.execPath, ["--import", TSX, CLI, ...args], { cwd: dir, env: { ...process.env, DAGGR_HOME: home, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    return new Cli(proc);
+  }
+
+  private poke() {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Resolves once stdout or stderr, after `mark`, match `re`. */
+  async waitFor(re: RegExp, timeoutMs = 20_000, mark = { out: 0, err: 0 }): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = this.out.slice(mark.out).match(re) ?? this.err.slice(mark.err).match(re);
+      if (m) return m;
+      if (Date.now() > deadline || this.proc.exitCode !== null) throw new Error(`no ${re} in:\n${this.out}\n${this.err}`);
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 200);
+      });
+    }
+  }
+
+  /** Where the output is now, for `waitFor` to look only at what comes after. */
+  get mark() {
+    return { out: this.out.length, err: this.err.length };
+  }
+
+  async stop(): Promise<number> {
+    if (this.proc.exitCode === null) this.proc.kill("SIGINT");
+    return this.exited;
+  }
+}
+
+const write = (name: string, text: string) => writeFileSync(join(dir, name), text);
+const appSource = `import { FnNode, Graph, gr } from ${JSON.stringify(LIB)};
+import { label, suffix } from "./helper.js";
+const upper = new FnNode(({ text }) => text.toUpperCase() + suffix, {
+  name: "upper",
+  inputs: { text: gr.Textbox({ label, value: "hi" }) },
+  outputs: { upper: gr.Textbox() },
+});
+export default new Graph({ name: "CLI app", nodes: [upper] });
+`;
+const helper = (label: string, suffix: string) => `export const label = ${JSON.stringify(label)};\nexport const suffix = ${JSON.stringify(suffix)};\n`;
+
+t.test("daggr --help prints the usage; a missing app or an unknown command fails with a message", async (t) => {
+  const help = Cli.run(["--help"]);
+  t.equal(await help.exited, 0);
+  t.match(help.out, /daggr dev <app\.ts>/);
+  t.match(help.out, /--no-reload/);
+  const missing = Cli.run(["dev", "nope.ts"]);
+  t.equal(await missing.exited, 1);
+  t.match(missing.err, /no such file: nope\.ts/);
+});
+
+t.test("daggr dev: serves the app; a change to a local import restarts it; a reconnecting tab keeps its sheet; errors wait for a fix; a second daggr on the same database exits", async (t) => {
+  write("app.ts", appSource);
+  write("helper.ts", helper("Text", "!"));
+  const port = await freePort();
+  const t0 = performance.now();
+  const dev = Cli.run(["dev", "app.ts", "--port", String(port)], { DAGGR_DEBUG: "1" });
+  t.teardown(() => dev.stop());
+  const [, url] = (await dev.waitFor(/serving app\.ts at (http:\/\/\S+)/)) as RegExpMatchArray;
+  const served = dev.mark;
+  t.equal(url, `http://127.0.0.1:${port}`);
+  t.equal((await raw(url!, "/")).status, 200);
+  t.comment(`dev start to first page: ${Math.round(performance.now() - t0)} ms`);
+
+  // A tab edits an input; the result is stored in the app's LevelDB.
+  const tab = await WireClient.open(url!);
+  const sheet = (tab.snap as SnapshotMessage).sheet.id;
+  await tab.c.request({ type: "set-input", nodeId: "upper", port: "text", value: "kept" });
+  await tab.c.event("node-completed", "upper");
+
+  // Edit the imported file (once the warm standby is up): the server restarts on the same port.
+  await dev.waitFor(/standby ready/, 20_000, served);
+  let mark = dev.mark;
+  const edited = performance.now();
+  write("helper.ts", helper("Words", "?"));
+  const [, ms] = (await dev.waitFor(/reloaded in (\d+) ms \(helper\.ts\)/, 20_000, mark)) as RegExpMatchArray;
+  t.comment(`reload: ${ms} ms in the command, ${Math.round(performance.now() - edited)} ms from the write`);
+  t.equal((await tab.c.closed).code, 1001, "the old server said goodbye");
+  const back = await WireClient.open(url!, sheet);
+  const snap = back.snap as SnapshotMessage;
+  t.equal(snap.sheet.id, sheet, "same sheet after the restart");
+  t.equal(snap.inputs.upper__text, "kept", "its input survived");
+  t.equal(snap.results.upper?.outputs.upper, "KEPT!", "and its result");
+  t.equal(snap.graph.nodes[0]!.inputs[0]!.component!.props.label, "Words", "the new code is served");
+  back.c.close();
+
+  // A second daggr on the same app state cannot open the database: it says so and exits.
+  const second = Cli.run(["run", "app.ts", "--port", String(await freePort())]);
+  t.equal(await second.exited, 3);
+  t.match(second.err, /already in use by another daggr process/);
+
+  // A syntax error is reported readably; the command waits, and serves again once fixed.
+  mark = dev.mark;
+  write("helper.ts", `${helper("Words", "?")}export const broken = ;\n`);
+  await dev.waitFor(/helper\.ts:3:\d+: ERROR: /, 20_000, mark);
+  await dev.waitFor(/waiting for a change/, 20_000, mark);
+  mark = dev.mark;
+  write("app.ts", appSource.replace("export default", 'throw new Error("boom: the app threw");\nexport default'));
+  write("helper.ts", helper("Words", "?"));
+  await dev.waitFor(/app\.ts failed to load: boom: the app threw\n\s+at .*app\.ts:\d+/, 20_000, mark);
+  mark = dev.mark;
+  write("app.ts", appSource);
+  await dev.waitFor(/reloaded in \d+ ms/, 20_000, mark);
+  const res = await raw(url!, "/api/call", { method: "POST", headers: { "content-type": "application/json" }, body: '{"inputs":{"upper__text":"ok"}}' });
+  t.same(JSON.parse(res.body), { outputs: { upper: { upper: "OK?" } } });
+  t.equal(await dev.stop(), 0);
+});
+
+t.test("daggr run serves an app that launches itself, with the command's port, until Ctrl+C", async (t) => {
+  const port = await freePort();
+  const run = Cli.run(["run", join(ROOT, "test/fixtures/apps/launches.ts"), "--port", String(port)]);
+  t.teardown(() => run.stop());
+  await run.waitFor(new RegExp(`serving "Launches itself" at http://127.0.0.1:${port}`));
+  const res = await raw(`http://127.0.0.1:${port}`, "/api/call", { method: "POST", headers: { "content-type": "application/json" }, body: '{"inputs":{"shout__text":"yo"}}' });
+  t.same(JSON.parse(res.body), { outputs: { shout: { out: "YO!" } } });
+  t.equal(await run.stop(), 0);
+});
