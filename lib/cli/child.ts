@@ -10,6 +10,7 @@
  * Exit codes: 2 the app failed to load (printed), 3 the database is locked.
  */
 import { EXIT_APP_FAILED, EXIT_LOCKED, formatAppError, isLocked, serveApp } from "./app.js";
+import { loadAppsAsEsm } from "./esm.js";
 
 export type ChildMessage = { type: "ready" } | { type: "listening"; url: string; port: number; token?: string };
 export type ParentMessage = { type: "prepare"; app: string; launch: Record<string, unknown> } | { type: "go" };
@@ -25,6 +26,7 @@ process.on("uncaughtException", fail);
 process.on("unhandledRejection", fail);
 process.on("disconnect", () => process.exit(0));
 
+loadAppsAsEsm();
 const server = await import("../server/index.js");
 await import("../index.js");
 await import("../store/index.js");

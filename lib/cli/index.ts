@@ -11,6 +11,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { EXIT_LOCKED, formatAppError, isLocked, serveApp } from "./app.js";
 import { dev } from "./dev.js";
+import { loadAppsAsEsm } from "./esm.js";
 
 const HELP = `daggr — code-first AI workflows
 
@@ -85,6 +86,7 @@ async function run(app: string, options: { host?: string; port?: number }): Prom
   process.env.DAGGR_CLI_LAUNCH = JSON.stringify(options);
   const { register } = await import("tsx/esm/api");
   register();
+  loadAppsAsEsm();
   let server;
   try {
     server = await serveApp(app);
