@@ -143,10 +143,14 @@ export type EventWire =
   | { type: "node-failed"; runId: string; nodeId: string; result: ResultWire; error: ErrorWire }
   | { type: "node-cancelled"; runId: string; nodeId: string; result: ResultWire }
   | { type: "node-skipped"; runId: string; nodeId: string; result: ResultWire; reason: string }
+  /** A start-up check of a node failed (unknown endpoint, parameter, model…); shown as the node's error. */
+  | { type: "node-invalid"; nodeId: string; error: ErrorWire }
   /** A start-up check of the node failed; shown on the node until it runs successfully. */
   | { type: "node-invalid"; nodeId: string; error: ErrorWire }
   | { type: "node-blocked"; runId: string; nodeId: string; reason: string }
   | { type: "node-skipped"; runId: string; nodeId: string; result: ResultWire; reason: string }
+  /** A start-up check of a node failed (unknown endpoint, parameter, model…); shown as the node's error. */
+  | { type: "node-invalid"; nodeId: string; error: ErrorWire }
   /** A start-up check of the node failed; shown on the node until it runs successfully. */
   | { type: "node-invalid"; nodeId: string; error: ErrorWire }
   | { type: "input-changed"; nodeId: string; port: string; value: unknown; origin?: string }
