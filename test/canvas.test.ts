@@ -245,6 +245,66 @@ async function browserTests(): Promise<void> {
     await shot(page, "canvas-showcase");
   });
 
+  t.test("streamed partial outputs show while running; a failure shows its error panel", async (t) => {
+    const server = await serve(t, showcaseGraph());
+    const page = await open(t, server.url);
+    await card(page, "Stream").locator("button.run-step").click();
+    await output(page, "Stream", "text").filter({ hasText: /^Text\s*streaming one$/ }).waitFor();
+    t.ok(await card(page, "Stream").locator(".outputs.streaming").count(), "shown as streaming while the node runs");
+    await textOf(page, "Stream", "text", "streaming one word at a time");
+    await card(page, "Broken").locator("button.run-step").click();
+    const panel = card(page, "Broken").locator(".error-panel");
+    await panel.waitFor();
+    t.match(await panel.textContent(), /CUDA OOM/, "the error message is shown");
+    t.match(await card(page, "Broken").locator(".timing").textContent(), /^Error/, "the timing label says so");
+    await shot(page, "canvas-error-and-stream");
+  });
+
+  t.test("uploading an image sets the input to a file the server minted", async (t) => {
+    const server = await serve(t, showcaseGraph());
+    const page = await open(t, server.url);
+    const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64");
+    await input(page, "Editors", "image").locator("input[type=file]").setInputFiles({ name: "dot.png", mimeType: "image/png", buffer: png });
+    const img = input(page, "Editors", "image").locator(".preview img");
+    await img.waitFor();
+    t.match(await img.getAttribute("src"), /\/files\/[0-9a-f]{64}$/);
+    await page.waitForFunction(() => {
+      const c = document.querySelector("daggr-canvas")!;
+      const v = c.store.input("Editors", "image") as { $file?: string } | undefined;
+      return !!v?.$file;
+    });
+    t.pass("the server echoed the FileRef as the input's value");
+  });
+
+  t.test("run buttons highlight what would run; keyboard shortcuts fit and run", async (t) => {
+    const server = await serve(t, textGraph());
+    const page = await open(t, server.url);
+    await card(page, "Shout").locator("button.run-to-here").hover();
+    const lit = async () => (await page.locator("daggr-node[will-run]").evaluateAll((els) => els.map((e) => e.getAttribute("node-id")))).sort();
+    t.same(await lit(), ["Inputs", "Shout", "Upper"], "to-here: the node and its stale ancestors");
+    t.equal(await page.locator("path.edge.will-run").count(), 2);
+    await card(page, "Shout").locator("button.run-step").hover();
+    t.same(await lit(), ["Shout"], "step: the node alone");
+    await shot(page, "canvas-will-run");
+    await page.mouse.move(5, 300);
+    t.same(await lit(), [], "cleared when the pointer leaves");
+
+    const world = page.locator(".world");
+    const fitted = await world.evaluate((el) => (el as HTMLElement).style.transform);
+    await page.mouse.move(700, 500);
+    await page.mouse.wheel(0, 300);
+    t.not(await world.evaluate((el) => (el as HTMLElement).style.transform), fitted, "the wheel pans");
+    await page.keyboard.down("Control");
+    await page.mouse.wheel(0, -200);
+    await page.keyboard.up("Control");
+    t.not(await page.locator(".zoom-pct").textContent(), "100%", "Ctrl + wheel zooms");
+    await page.keyboard.press("f");
+    t.equal(await world.evaluate((el) => (el as HTMLElement).style.transform), fitted, "F fits the graph again");
+    await page.keyboard.press("Shift+Enter");
+    await textOf(page, "Shout", "shout", "HELLO!!");
+    await textOf(page, "Side", "twice", "42");
+  });
+
   t.test("the element embedded in a plain page of another server works", async (t) => {
     let embedOrigin = "";
     const embed: Server = createServer(async (req, res) => {
@@ -269,8 +329,12 @@ async function browserTests(): Promise<void> {
     t.equal(await page.locator("h1").textContent(), "My blog post", "the host page is untouched");
     await input(page, "Inputs", "text").locator("input").fill("embedded");
     await textOf(page, "Upper", "upper", "EMBEDDED");
-    const stroke = await page.locator("svg.edges path.edge.fresh").first().evaluate((el) => getComputedStyle(el).stroke);
-    t.equal(stroke, "rgb(124, 58, 237)", "the page themes it through --daggr-accent");
+    // (fresh edges fade to the accent over 0.2 s)
+    await page.waitForFunction(() => {
+      const path = document.querySelector("daggr-canvas")!.shadowRoot!.querySelector("path.edge.fresh");
+      return path && getComputedStyle(path).stroke === "rgb(124, 58, 237)";
+    });
+    t.pass("the page themes it through --daggr-accent");
     await shot(page, "canvas-embedded");
   });
 

@@ -144,9 +144,14 @@ export class CanvasStore {
     }
   }
 
-  applySheets(sheets: SheetWire[], current: string): void {
+  /**
+   * A new sheet list (created, renamed, deleted). The sheet this canvas shows changes
+   * only with a snapshot, never here: a list can overtake the snapshot of a switch.
+   */
+  applySheets(sheets: SheetWire[]): void {
     this.sheets = sheets;
-    this.sheet = sheets.find((s) => s.id === current) ?? this.sheet;
+    const mine = this.sheet && sheets.find((s) => s.id === this.sheet!.id);
+    if (mine) this.sheet = { ...mine, viewport: this.sheet!.viewport ?? mine.viewport };
     this.emit({ kind: "sheets" });
   }
 

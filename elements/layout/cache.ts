@@ -16,7 +16,7 @@ interface Entry {
  * of an unchanged graph is laid out at once; any change of shape or size misses.
  */
 export function layoutKey(input: LayoutInput): string {
-  const text = JSON.stringify([input.nodes.map((n) => [n.id, Math.round(n.width), Math.round(n.height), n.ports]), input.edges]);
+  const text = JSON.stringify([input.nodes.map((n) => [n.id, Math.round(n.width), Math.round(n.height), n.ports]), input.edges, input.aspectRatio?.toFixed(1)]);
   // Two FNV-1a passes with different seeds: 64 bits, plenty for 8 entries.
   let a = 0x811c9dc5;
   let b = 0x01000193 ^ text.length;

@@ -74,7 +74,11 @@ export class ElkWorker {
     const big = input.nodes.length > 60;
     const graph = {
       id: "root",
-      layoutOptions: { ...ROOT_OPTIONS, ...(big ? { "elk.layered.thoroughness": "1" } : {}) },
+      layoutOptions: {
+        ...ROOT_OPTIONS,
+        ...(big ? { "elk.layered.thoroughness": "1" } : {}),
+        ...(input.aspectRatio ? { "elk.aspectRatio": input.aspectRatio.toFixed(2) } : {}),
+      },
       children: input.nodes.map((n) => ({
         id: n.id,
         width: n.width,

@@ -17,6 +17,8 @@ export interface LayoutEdge {
 export interface LayoutInput {
   nodes: LayoutNode[];
   edges: LayoutEdge[];
+  /** Width over height the disconnected parts are packed towards (the view's shape). */
+  aspectRatio?: number;
 }
 
 export interface LayoutResult {

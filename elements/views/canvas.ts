@@ -217,7 +217,7 @@ export class DaggrCanvas extends LitElement {
         this.store.applyEvent(m.event);
         return;
       case "sheets":
-        this.store.applySheets(m.sheets, m.current);
+        this.store.applySheets(m.sheets);
         return;
       case "error":
         if (!m.re) this.showToast(m.message);
@@ -262,7 +262,9 @@ export class DaggrCanvas extends LitElement {
     const g = this.store.graph;
     const world = this.renderRoot.querySelector<HTMLElement>(".cards");
     if (!g || !world) return;
-    const input: LayoutInput = { nodes: [], edges: [] };
+    // Cards are tall: packing separate parts towards twice the view's shape fills it best.
+    const view = this.getBoundingClientRect();
+    const input: LayoutInput = { nodes: [], edges: [], aspectRatio: view.height > 0 ? Math.max(1.6, (2 * view.width) / view.height) : undefined };
     const sizes = this.sizes;
     sizes.clear();
     for (const el of world.children as HTMLCollectionOf<HTMLElement>) {
@@ -277,7 +279,7 @@ export class DaggrCanvas extends LitElement {
         height: s.h,
         ports: [
           ...wiredInputs(n).map((p, i) => ({ id: portId(n.id, "in", p), side: "in" as const, y: portY(i) })),
-          ...outputPorts(n).map((p, i) => ({ id: portId(n.id, "out", p), side: "out" as const, y: portY(i) })),
+          ...outputPorts(n, this.store.edgesOutOf.get(n.id)).map((p, i) => ({ id: portId(n.id, "out", p), side: "out" as const, y: portY(i) })),
         ],
       });
     }
@@ -367,7 +369,7 @@ export class DaggrCanvas extends LitElement {
     if (!byUser) return;
     clearTimeout(this.viewportTimer);
     this.viewportTimer = setTimeout(() => {
-      const vp = { x: Math.round(v.x), y: Math.round(v.y), zoom: Math.round(v.zoom * 1000) / 1000 };
+      const vp = { x: v.x, y: v.y, zoom: v.zoom };
       if (this.store.sheet) this.store.sheet.viewport = vp;
       this.conn?.send({ type: "viewport", ...vp });
     }, VIEWPORT_SAVE_MS);

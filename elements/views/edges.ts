@@ -86,7 +86,7 @@ export class EdgeLayer {
     const from = this.store.node(e.from.node);
     const to = this.store.node(e.to.node);
     if (!a || !b || !from || !to) return undefined;
-    const outRow = outputPorts(from).indexOf(e.from.port);
+    const outRow = outputPorts(from, this.store.edgesOutOf.get(from.id)).indexOf(e.from.port);
     const inRow = wiredInputs(to).indexOf(e.to.port);
     if (outRow < 0 || inRow < 0) return undefined;
     const x1 = a.x + widthOf(e.from.node);

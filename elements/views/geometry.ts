@@ -1,4 +1,4 @@
-import type { NodeWire } from "../wire.js";
+import type { EdgeWire, NodeWire } from "../wire.js";
 
 /**
  * Card geometry shared by the card's CSS and the edge anchors. Port rows sit at fixed
@@ -15,13 +15,19 @@ export function wiredInputs(n: NodeWire): string[] {
   return n.inputs.filter((i) => i.from || (i as { firstOf?: unknown }).firstOf || i.source === "port").map((i) => i.port);
 }
 
-/** Every output is a port dot, shown or hidden (`null` component) alike. */
-export function outputPorts(n: NodeWire): string[] {
-  return n.outputs.map((o) => o.port);
+/**
+ * Output port dots: every output, shown or hidden (`null` component) alike. An
+ * InputNode's ports are labelled by their components already, so only the wired ones
+ * get a dot.
+ */
+export function outputPorts(n: NodeWire, outEdges: readonly EdgeWire[] = []): string[] {
+  if (n.kind !== "input") return n.outputs.map((o) => o.port);
+  const wired = new Set(outEdges.map((e) => e.from.port));
+  return n.outputs.map((o) => o.port).filter((p) => wired.has(p));
 }
 
-export function portRows(n: NodeWire): number {
-  return Math.max(wiredInputs(n).length, outputPorts(n).length);
+export function portRows(n: NodeWire, outEdges: readonly EdgeWire[] = []): number {
+  return Math.max(wiredInputs(n).length, outputPorts(n, outEdges).length);
 }
 
 /** Vertical offset of a port dot's centre from the card's top. */

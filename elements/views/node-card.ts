@@ -148,10 +148,11 @@ export class NodeCard extends LitElement {
   }
 
   private ports(n: NodeWire): TemplateResult | typeof nothing {
-    const rows = portRows(n);
+    const outEdges = this.ctx.store.edgesOutOf.get(n.id);
+    const rows = portRows(n, outEdges);
     if (!rows) return nothing;
     const ins = wiredInputs(n);
-    const outs = outputPorts(n);
+    const outs = outputPorts(n, outEdges);
     const top = (i: number) => `top:${PORTS_PAD + i * PORT_ROW}px`;
     return html`<div class="ports" style="height:${rows * PORT_ROW + 2 * PORTS_PAD}px">
       ${ins.map((p, i) => html`<div class="port in" style=${top(i)} data-port=${p}><span class="dot"></span><span class="pname">${p}</span></div>`)}
