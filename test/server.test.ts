@@ -310,6 +310,9 @@ t.test("GET / is one <daggr-canvas> and its script, under a CSP; the bundle is s
   t.equal(js.status, 200);
   t.match(js.headers["content-type"], /^text\/javascript/);
   t.ok(js.body.length > 0);
+  const zipped = await raw(url, "/assets/daggr-canvas.js", { headers: { "accept-encoding": "gzip, br" } });
+  t.equal(zipped.headers["content-encoding"], "gzip");
+  t.ok(Number(zipped.headers["content-length"]) < Buffer.byteLength(js.body), "gzipped when the browser accepts it");
   t.equal((await raw(url, "/assets/nope.js")).status, 404);
 });
 

@@ -30,6 +30,8 @@ loadAppsAsEsm();
 const server = await import("../server/index.js");
 await import("../index.js");
 await import("../store/index.js");
+// Build the canvas bundle while waiting, so a page reload after a restart is instant.
+void import("../server/page.js").then((p) => p.asset("daggr-canvas.js")).catch(() => undefined);
 
 process.on("SIGTERM", () => {
   const t0 = performance.now();

@@ -4,7 +4,7 @@ import type { Graph } from "../graph/index.js";
 import { apiSchema, call } from "./api.js";
 import { serveFile, upload } from "./files.js";
 import type { ResolvedOptions } from "./options.js";
-import { asset, canvasPage, pageCsp } from "./page.js";
+import { asset, canvasPage, gzipped, pageCsp } from "./page.js";
 import { baseHeaders, refuse, sendJson } from "./respond.js";
 import { Guard, isCorsSimpleType, isJson, suspiciousPath } from "./security.js";
 import type { Wire } from "./wire.js";
@@ -69,8 +69,16 @@ export function router(ctx: RouteContext): (req: IncomingMessage, res: ServerRes
       handler: async (req, res, m) => {
         const a = await asset(m[1]!);
         if (!a) return refuse(res, 404, "Not found");
-        res.writeHead(200, { "Content-Type": a.type, "Cache-Control": "no-cache", "Content-Length": Buffer.byteLength(a.body) });
-        res.end(req.method === "HEAD" ? undefined : a.body);
+        const gzip = /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""));
+        const body = gzip ? gzipped(a) : a.body;
+        res.writeHead(200, {
+          "Content-Type": a.type,
+          "Cache-Control": "no-cache",
+          "Content-Length": Buffer.byteLength(body),
+          Vary: "Accept-Encoding",
+          ...(gzip ? { "Content-Encoding": "gzip" } : {}),
+        });
+        res.end(req.method === "HEAD" ? undefined : body);
       },
     },
     { method: "GET", path: /^\/files\/([0-9a-f]{64})$/, handler: (req, res, m) => serveFile(req, res, store, m[1]!) },
