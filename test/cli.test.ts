@@ -141,9 +141,9 @@ t.test("daggr dev: serves the app; a change to a local import restarts it; a rec
   t.equal(await dev.stop(), 0);
 });
 
-t.test("daggr run serves an app that launches itself, with the command's port, until Ctrl+C", async (t) => {
+t.test("daggr dev --no-reload serves an app that launches itself, in-process with the command's port, until Ctrl+C", async (t) => {
   const port = await freePort();
-  const run = Cli.run(["run", join(ROOT, "test/fixtures/apps/launches.ts"), "--port", String(port)]);
+  const run = Cli.run(["dev", join(ROOT, "test/fixtures/apps/launches.ts"), "--no-reload", "--port", String(port)]);
   t.teardown(() => run.stop());
   await run.waitFor(new RegExp(`serving "Launches itself" at http://127.0.0.1:${port}`));
   const res = await raw(`http://127.0.0.1:${port}`, "/api/call", { method: "POST", headers: { "content-type": "application/json" }, body: '{"inputs":{"shout__text":"yo"}}' });

@@ -521,3 +521,13 @@ t.test("an InputNode's ports are editable over the wire like component inputs", 
   t.match(done.event, { result: { outputs: { out: "<a dog>" } } });
   c.close();
 });
+
+t.test("graph.launch() in a plain script serves the same way", async (t) => {
+  const store = new MemoryStore();
+  const server = await app().launch({ port: 0, store, quiet: true });
+  t.teardown(() => server.close());
+  t.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  const { c, snap } = await WireClient.open(server.url);
+  t.equal((snap as SnapshotMessage).graph.name, "Server test");
+  c.close();
+});
