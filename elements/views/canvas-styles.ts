@@ -38,6 +38,14 @@ const chrome = css`
   .world.measuring {
     visibility: hidden;
   }
+  /* Disconnected: what is shown may be out of date, and edits cannot be sent. */
+  :host([status="reconnecting"]) .world,
+  :host([status="closed"]) .world {
+    opacity: 0.55;
+    filter: grayscale(0.5);
+    pointer-events: none;
+    transition: opacity 0.3s, filter 0.3s;
+  }
   .cards {
     position: absolute;
     left: 0;

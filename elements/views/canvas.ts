@@ -23,7 +23,7 @@ import "./sheets-menu.js";
 
 const INPUT_DEBOUNCE_MS = 300;
 const VIEWPORT_SAVE_MS = 400;
-const RENDER_SLICE = 40;
+const RENDER_SLICE = 25;
 
 type Phase = "connecting" | "loading" | "layout" | "ready";
 

@@ -17,6 +17,9 @@ const BADGES: Record<string, [string, string]> = {
   choice: ["CHOICE", "choice"],
 };
 
+/** The editable port of a choice node that picks its variant (lib/graph/choice-node.ts). */
+const VARIANT_PORT = "variant";
+
 const RUN_BUTTONS: Array<[RunModeWire, IconName, string]> = [
   ["step", "play", "Run this step (on the current upstream results)"],
   ["to-here", "toHere", "Run to here (stale upstream nodes first)"],
@@ -161,7 +164,12 @@ export class NodeCard extends LitElement {
   }
 
   private inputs(n: NodeWire): TemplateResult | typeof nothing {
-    const ports = editablePorts(n);
+    let ports = editablePorts(n);
+    if (n.kind === "choice") {
+      // A choice shows its variant picker and the selected variant's own inputs only.
+      const chosen = String(this.inputValue(VARIANT_PORT) ?? ports.find((p) => p.port === VARIANT_PORT)?.component.props.value ?? "");
+      ports = ports.filter((p) => p.port === VARIANT_PORT || p.port.startsWith(`${chosen}.`));
+    }
     if (!ports.length) return nothing;
     return html`<div class="section inputs">${ports.map(({ port, component }) =>
       renderInput(port, {
