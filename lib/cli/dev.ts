@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { type FSWatcher, statSync, watch } from "node:fs";
-import { basename, dirname, extname, resolve, sep } from "node:path";
+import { basename, dirname, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ChildMessage, ParentMessage } from "./child.js";
 import { EXIT_LOCKED } from "./app.js";
@@ -22,7 +22,6 @@ interface Child {
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 /** daggr's own code (lib/ or dist/) is not the app: it is not watched (the standby child has it loaded). */
 const DAGGR_DIR = resolve(HERE, "..") + sep;
-const CHILD = resolve(HERE, `child${extname(fileURLToPath(import.meta.url))}`);
 const DEBOUNCE_MS = 20;
 /** `DAGGR_DEBUG=1` traces restarts with timings. */
 const debug = process.env.DAGGR_DEBUG ? (...a: unknown[]) => console.error(`[dev ${Math.round(performance.now())}]`, ...a) : () => {};
@@ -35,8 +34,10 @@ const debug = process.env.DAGGR_DEBUG ? (...a: unknown[]) => console.error(`[dev
  * taken); restarts keep it and keep the token, so open tabs reconnect to the same
  * address and their sheet. An app that fails to load is reported and the command waits
  * for the fix; a database locked by another daggr process ends it with exit code 3.
+ * `entry` is the `daggr` command's own file: a child is that entry with
+ * `DAGGR_CLI_CHILD=1` (see child.ts).
  */
-export async function dev(app: string, options: DevOptions): Promise<number> {
+export async function dev(app: string, options: DevOptions, entry: string): Promise<number> {
   const file = resolve(app);
   const launch: Record<string, unknown> = { quiet: true, ...options };
   let active: Child | undefined;
@@ -48,7 +49,7 @@ export async function dev(app: string, options: DevOptions): Promise<number> {
   const finished = new Promise<number>((r) => (done = r));
 
   const spawnChild = (): Child => {
-    const proc = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), CHILD], {
+    const proc = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), entry], {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
       env: { ...process.env, DAGGR_CLI_CHILD: "1" },
     });

@@ -8,6 +8,7 @@
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { EXIT_LOCKED, formatAppError, isLocked, serveApp } from "./app.js";
 import { dev } from "./dev.js";
@@ -78,7 +79,7 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const options = { ...(values.host ? { host: values.host } : {}), ...(port !== undefined ? { port } : {}) };
-  return command === "dev" && !values["no-reload"] ? dev(app, options) : run(app, options);
+  return command === "dev" && !values["no-reload"] ? dev(app, options, fileURLToPath(import.meta.url)) : run(app, options);
 }
 
 /** Serves the app in this process until Ctrl+C. */
@@ -102,10 +103,14 @@ async function run(app: string, options: { host?: string; port?: number }): Prom
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+// `daggr dev` runs apps in children of this same entry, so the published package needs no other file.
+if (process.env.DAGGR_CLI_CHILD === "1") await import("./child.js");
+else {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}

@@ -1,11 +1,11 @@
 import { existsSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 
-/** The package root: two levels above this file, in `lib/server/` and in `dist/server/` alike. */
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+/** daggr's package root: the nearest package.json above this file (in lib/server/, or in a dist/ bundle). */
+const ROOT = packageRoot(fileURLToPath(new URL(".", import.meta.url)));
 const PREBUILT = join(ROOT, "dist", "elements");
 const ENTRY = join(ROOT, "elements", "index.ts");
 
@@ -123,6 +123,13 @@ function typeOf(name: string): string {
   if (name.endsWith(".js")) return "text/javascript; charset=utf-8";
   if (name.endsWith(".css")) return "text/css; charset=utf-8";
   return "application/json; charset=utf-8";
+}
+
+function packageRoot(dir: string): string {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, "package.json"))) return d;
+    if (dirname(d) === d) return dir;
+  }
 }
 
 function escapeHtml(s: string): string {
