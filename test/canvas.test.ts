@@ -111,35 +111,39 @@ async function browserTests(): Promise<void> {
     await textOf(page, "Upper", "upper", "SECOND");
   });
 
-  t.test("a GradioNode shows progress, then its image; stop cancels a running node", async (t) => {
-    const fake = await startFakeGradio({ endpoints: [generateEndpoint, slowEndpoint] });
+  t.test("GradioNodes: queue position, stop cancels the remote job, progress, then the image", async (t) => {
+    // One job at a time on the app: the second waits in its queue.
+    const fake = await startFakeGradio({ endpoints: [generateEndpoint, slowEndpoint], concurrency: 1 });
     t.teardown(() => fake.close());
     const server = await serve(t, gradioGraph(fake.url));
     const page = await open(t, server.url);
-    t.equal(await card(page, "Generate").locator(".badge").textContent(), "GRADIO");
-    await card(page, "Generate").locator("button.run-step").click();
-    await card(page, "Generate").locator(".progress").waitFor();
-    await card(page, "Generate").locator(".status-line").filter({ hasText: /denoising|%/ }).waitFor();
+    const gen = card(page, "Generate");
+    const slow = card(page, "Slow");
+    t.equal(await gen.locator(".badge").textContent(), "GRADIO");
+
+    await slow.locator("button.run-step").click();
+    await slow.locator("button.stop").waitFor();
+    await slow.locator("daggr-elapsed").waitFor();
+    await gen.locator("button.run-step").click();
+    await gen.locator(".status-line").filter({ hasText: /In queue|Next in queue/ }).waitFor();
+    t.ok(await gen.locator(".progress").count(), "a waiting node shows a progress bar");
+    await shot(page, "canvas-gradio-queue");
+
+    await slow.locator("button.stop").click();
+    await slow.locator(".notice").filter({ hasText: "Stopped" }).waitFor();
+    t.equal(await slow.locator("button.stop").count(), 0, "the stop button goes away");
+    const deadline = Date.now() + 5000;
+    while (!fake.cancels.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    t.ok(fake.cancels.length > 0, "the remote job was cancelled too");
+
+    await gen.locator(".status-line").filter({ hasText: /denoising/ }).waitFor();
     await shot(page, "canvas-gradio-progress");
     const img = output(page, "Generate", "image").locator("img");
     await img.waitFor();
     t.match(await img.getAttribute("src"), /\/files\/[0-9a-f]{64}$/, "the image is served by its file id");
     t.ok(await img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth > 0), "and it loads");
-    await card(page, "Generate").locator(".timing").filter({ hasText: /s$/ }).waitFor();
+    await gen.locator(".timing").filter({ hasText: /s$/ }).waitFor();
     await shot(page, "canvas-gradio-image");
-
-    await card(page, "Slow").locator("button.run-step").click();
-    const stop = card(page, "Slow").locator("button.stop");
-    await stop.waitFor();
-    await card(page, "Slow").locator("daggr-elapsed").waitFor();
-    await shot(page, "canvas-running");
-    await stop.click();
-    await card(page, "Slow").locator(".notice").filter({ hasText: "Stopped" }).waitFor();
-    t.equal(await card(page, "Slow").locator("button.stop").count(), 0, "the stop button goes away");
-    await page.waitForFunction(() => true);
-    const deadline = Date.now() + 5000;
-    while (!fake.cancels.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    t.ok(fake.cancels.length > 0, "the remote job was cancelled too");
   });
 
   t.test("sheets: create, rename, switch, delete; each keeps its inputs and viewport across reloads", async (t) => {

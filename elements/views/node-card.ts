@@ -146,7 +146,7 @@ export class NodeCard extends LitElement {
     }
     if (p?.eta !== undefined && p.eta > 0) parts.push(`~${Math.ceil(p.eta)} s left`);
     if (p?.fraction !== undefined) parts.push(`${Math.round(p.fraction * 100)}%`);
-    if (p?.text) parts.push(p.text);
+    if (p?.text && !parts.some((x) => x.toLowerCase() === p.text!.toLowerCase())) parts.push(p.text);
     return parts.length ? html`<div class="status-line">${parts.join(" · ")}</div>` : nothing;
   }
 
