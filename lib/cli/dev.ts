@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { type FSWatcher, statSync, watch } from "node:fs";
-import { basename, dirname, resolve, sep } from "node:path";
+import { type FSWatcher, existsSync, statSync, watch } from "node:fs";
+import { basename, dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ChildMessage, ParentMessage } from "./child.js";
 import { EXIT_LOCKED } from "./app.js";
@@ -19,9 +19,8 @@ interface Child {
   spawnedAt: number;
 }
 
-const HERE = fileURLToPath(new URL(".", import.meta.url));
-/** daggr's own code (lib/ or dist/) is not the app: it is not watched (the standby child has it loaded). */
-const DAGGR_DIR = resolve(HERE, "..") + sep;
+/** daggr's own code (lib/ and dist/ of its package) is not the app: not watched (a standby child has it loaded). */
+const DAGGR_DIRS = daggrDirs(fileURLToPath(new URL(".", import.meta.url)));
 const DEBOUNCE_MS = 20;
 /** `DAGGR_DEBUG=1` traces restarts with timings. */
 const debug = process.env.DAGGR_DEBUG ? (...a: unknown[]) => console.error(`[dev ${Math.round(performance.now())}]`, ...a) : () => {};
@@ -153,7 +152,7 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
   let timer: ReturnType<typeof setTimeout> | undefined;
   const changed = new Set<string>();
   const rescan = () => {
-    files = new Set([...localImports(file)].filter((f) => !f.startsWith(DAGGR_DIR)));
+    files = new Set([...localImports(file)].filter((f) => !DAGGR_DIRS.some((d) => f.startsWith(d))));
     for (const f of files) if (!stamps.has(f)) stamps.set(f, stamp(f));
     const dirs = new Set([...files].map((f) => dirname(f)));
     for (const [d, w] of watchers) if (!dirs.has(d)) (w.close(), watchers.delete(d));
@@ -201,4 +200,10 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
   clearTimeout(timer);
   await Promise.all([stop(active), stop(standby)]);
   return code;
+}
+
+function daggrDirs(here: string): string[] {
+  let root = here;
+  while (!existsSync(join(root, "package.json")) && dirname(root) !== root) root = dirname(root);
+  return ["lib", "dist"].map((d) => join(root, d) + sep);
 }

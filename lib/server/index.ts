@@ -36,16 +36,27 @@ export interface LaunchedServer {
   close(): Promise<void>;
 }
 
-/** Servers of this process, and a signal when one starts: the `daggr` command's child watches them. */
-export const running = new Set<LaunchedServer>();
-export const launches = new EventEmitter<{ starting: []; listening: [LaunchedServer] }>();
-
 /**
- * Launches wait here before opening the store and binding the port. `daggr dev` holds it
- * closed in a fresh child while the previous one still holds both, so the app's import
- * overlaps the old process's shutdown.
+ * What the `daggr` command watches in its child: the servers of this process, a signal
+ * when one starts, and the gate launches wait at. Kept on `globalThis`, so it is one
+ * per process even when the app imports another copy of daggr than the command's.
  */
-export const gate: { open: Promise<void> } = { open: Promise.resolve() };
+interface Shared {
+  running: Set<LaunchedServer>;
+  launches: EventEmitter<{ starting: []; listening: [LaunchedServer] }>;
+  /**
+   * Launches wait here before opening the store and binding the port. `daggr dev` holds
+   * it closed in a fresh child while the previous one still holds both, so the app's
+   * import overlaps the old process's shutdown.
+   */
+  gate: { open: Promise<void> };
+}
+const shared: Shared = ((globalThis as { [k: symbol]: Shared })[Symbol.for("daggr.server")] ??= {
+  running: new Set(),
+  launches: new EventEmitter(),
+  gate: { open: Promise.resolve() },
+});
+export const { running, launches, gate } = shared;
 
 const HEARTBEAT_MS = 30_000;
 
