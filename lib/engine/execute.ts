@@ -1,8 +1,9 @@
 import { DaggrError, ErrorCode, type Node } from "../graph/index.js";
 import type { Progress } from "./events.js";
-import { type ExecContext, type FileSink, type MetaCache, executorFor } from "./executor.js";
+import { type ExecContext, type Executor, type FileSink, type MetaCache, executorFor } from "./executor.js";
+import { type Maybe, isKnown, isThenable, knownValue } from "./known.js";
 import type { Semaphore } from "./limits.js";
-import { ingestFiles, inputFileIds, mapOutputs } from "./outputs.js";
+import { hasFilePorts, ingestFiles, inputFileIds, mapOutputs } from "./outputs.js";
 import { canonical, contentHash, hashText } from "./recipe-key.js";
 import { type ItemResult, type ResultRecord, ResultStatus, newId } from "./records.js";
 import { SKIPPED_HASH, type SheetView } from "./state.js";
@@ -17,11 +18,62 @@ export interface ExecHost {
   partial(nodeId: string, runId: string, outputs: Record<string, unknown>): void;
 }
 
+/** What an executor's cancellation is read from. */
+interface Cancel {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  /** The AbortSignal handed to the executor. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * The cancellation of one execution: its run's signal, plus its own abort (`cancelNode`).
+ * The AbortSignal executors see is made on first read, so a node whose executor never
+ * looks at it (a sync FnNode) costs no AbortController, the dearest object of a run.
+ */
+export class NodeAbort implements Cancel {
+  private controller: AbortController | undefined;
+  constructor(private readonly run: AbortSignal) {}
+
+  get aborted(): boolean {
+    return this.controller ? this.controller.signal.aborted : this.run.aborted;
+  }
+
+  get reason(): unknown {
+    return this.controller ? this.controller.signal.reason : this.run.reason;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.run.aborted) this.controller.abort(this.run.reason);
+      else this.run.addEventListener("abort", this, { once: true });
+    }
+    return this.controller.signal;
+  }
+
+  /** Aborts this execution alone. */
+  abort(reason: unknown): void {
+    this.signal;
+    this.controller!.abort(reason);
+  }
+
+  /** @internal The run was aborted: so is this execution. */
+  handleEvent(): void {
+    this.controller!.abort(this.run.reason);
+  }
+
+  /** Stops following the run's signal once the execution has ended. */
+  dispose(): void {
+    if (this.controller) this.run.removeEventListener("abort", this);
+  }
+}
+
 export interface ExecuteOptions {
   node: Node;
   view: SheetView;
   runId: string;
-  signal: AbortSignal;
+  abort: NodeAbort;
   limiter: Semaphore | undefined;
   /** The files store and app cache, made once per session. */
   files: FileSink;
@@ -29,8 +81,6 @@ export interface ExecuteOptions {
   host: ExecHost;
   /** Rerun only this item of a mapped node, keeping the others as selected. */
   onlyItem?: number;
-  /** @internal Whether onStarted was reported (once per execution, even with many items). */
-  started?: boolean;
 }
 
 /** The files store as executors see it. */
@@ -43,103 +93,194 @@ export function fileSink(store: Store): FileSink {
  * own failure: a failed or cancelled execution is a record too, so it can be shown and
  * kept in history, but it is never reused as a cache hit). A node routed around by a
  * branch yields a `skipped` record; a node reading lists per item runs once per item.
+ *
+ * When every step has its answer at once (a free slot, a sync function, no files) the
+ * record is returned directly, in the same tick; otherwise a promise of it.
  */
-export async function executeNode(o: ExecuteOptions): Promise<ResultRecord> {
-  const { node, view } = o;
-  // Keys are kept current by SheetView.refresh; recomputing here would hash twice per node.
-  const key = view.key(node.id) ?? view.currentKey(node) ?? "";
-  const record: ResultRecord = {
-    id: newId("x"), nodeId: node.id, sheetId: view.sheetId, runId: o.runId, key,
-    inputs: {}, upstream: {}, outputs: {}, outputHashes: {}, status: ResultStatus.SUCCESS,
-    startedAt: Date.now(), ms: 0, files: [],
-  };
-  const timeout = node.options.timeoutMs;
-  const signal = timeout ? AbortSignal.any([o.signal, AbortSignal.timeout(timeout)]) : o.signal;
-  const t0 = performance.now();
-  const files = o.files;
+export function executeNode(o: ExecuteOptions): Maybe<ResultRecord> {
+  const x = new Execution(o);
+  let pending: Promise<void> | undefined;
   try {
+    pending = x.start();
+  } catch (e) {
+    x.fail(e);
+  }
+  if (!pending) return x.end();
+  return pending.then(
+    () => x.end(),
+    (e) => (x.fail(e), x.end()),
+  );
+}
+
+/** One execution of one node: its record, its cancellation, and the steps that fill the record. */
+class Execution implements Cancel {
+  readonly record: ResultRecord;
+  /** Set when the node has a timeout: the run's, the node's and the timer's abort in one. */
+  private readonly timed: AbortSignal | undefined;
+  private readonly t0 = performance.now();
+  private started = false;
+  servedBy: string | undefined;
+
+  constructor(readonly o: ExecuteOptions) {
+    const { node, view } = o;
+    // Keys are kept current by SheetView.refresh; recomputing here would hash twice per node.
+    this.record = {
+      id: newId("x"), nodeId: node.id, sheetId: view.sheetId, runId: o.runId, key: view.key(node.id) ?? "",
+      inputs: {}, upstream: {}, outputs: {}, outputHashes: {}, status: ResultStatus.SUCCESS,
+      startedAt: Date.now(), ms: 0, files: [],
+    };
+    const timeout = node.options.timeoutMs;
+    if (timeout) this.timed = AbortSignal.any([o.abort.signal, AbortSignal.timeout(timeout)]);
+  }
+
+  get aborted(): boolean {
+    return this.timed ? this.timed.aborted : this.o.abort.aborted;
+  }
+
+  get reason(): unknown {
+    return this.timed ? this.timed.reason : this.o.abort.reason;
+  }
+
+  get signal(): AbortSignal {
+    return this.timed ?? this.o.abort.signal;
+  }
+
+  /** Runs the node; undefined when it finished in this tick, else a promise of the end. */
+  start(): Promise<void> | undefined {
+    const { node, view } = this.o;
     // Input values are read now, before waiting for a slot, so what the key promised is
     // what runs even if the user edits while this waits.
-    const editable = [node, ...node.backups].map((n) => view.editableValues(n));
-    const wiring = resolveWiring(node, view, record, editable[0]!);
-    if (wiring.skipped) return skip(record, node, wiring.skipped);
-    if (wiring.lists.length) {
-      await runItems(o, record, editable, wiring, signal, files);
-    } else {
-      const slot = await acquire(o, signal);
-      try {
-        const { outputs, servedBy } = await callWithBackups(node, view, record, editable, wiring.values, signal, new NodeCall(o, slot));
-        await finish(node, record, outputs, files);
-        if (servedBy) record.servedBy = servedBy;
-      } finally {
-        slot.release();
-      }
+    const editable = node.backups.length ? [node, ...node.backups].map((n) => view.editableValues(n)) : [view.editableValues(node)];
+    const wiring = resolveWiring(node, view, this.record, editable[0]!);
+    if (wiring.skipped) {
+      skip(this.record, node, wiring.skipped);
+      return undefined;
     }
-  } catch (e) {
-    const cancelled = o.signal.aborted;
-    const timedOut = !cancelled && signal.aborted;
+    if (wiring.lists.length) return runItems(this, editable, wiring);
+    const slot = this.acquire();
+    if (slot instanceof Promise) return slot.then((s) => this.call(s, editable, wiring.values));
+    return this.call(slot, editable, wiring.values);
+  }
+
+  /**
+   * Waits for a concurrency slot. The slot is held until the executor's own promise
+   * settles, even after a cancel, so a limit of N never has more than N executions
+   * really running.
+   */
+  acquire(): Maybe<Slot> {
+    const limiter = this.o.limiter;
+    if (!limiter) return this.running(NO_SLOT);
+    if (limiter.tryTake()) return this.running(new Slot(limiter));
+    this.o.host.queued(this.o.node.id, this.o.runId);
+    return limiter.wait(this.signal).then(() => this.running(new Slot(limiter)));
+  }
+
+  private running(slot: Slot): Slot {
+    if (!this.started) {
+      this.started = true;
+      this.o.host.started(this.o.node.id, this.o.runId, Date.now());
+    }
+    return slot;
+  }
+
+  /** Calls the node (or its backups) holding `slot`, then stores its outputs. */
+  private call(slot: Slot, editable: Record<string, unknown>[], wired: Record<string, unknown>): Promise<void> | undefined {
+    const { node, files } = this.o;
+    let outputs: Maybe<Record<string, unknown>>;
+    let stored: Maybe<void>;
+    try {
+      outputs = node.backups.length
+        ? callWithBackups(this, this.record, editable, wired, new NodeCall(this, slot)).then((r) => ((this.servedBy = r.servedBy), r.outputs))
+        : callPrimary(this, editable[0]!, wired, new NodeCall(this, slot));
+      if (outputs instanceof Promise) {
+        return outputs
+          .then((out) => finish(node, this.record, out, files, this.o.view.filePorts(node.id)))
+          .then(
+            () => slot.release(),
+            (e) => {
+              slot.release();
+              throw e;
+            },
+          );
+      }
+      stored = finish(node, this.record, outputs, files, this.o.view.filePorts(node.id));
+    } catch (e) {
+      slot.release();
+      throw e;
+    }
+    if (!stored) {
+      slot.release();
+      return undefined;
+    }
+    return stored.then(
+      () => slot.release(),
+      (e) => {
+        slot.release();
+        throw e;
+      },
+    );
+  }
+
+  /** Records why the execution failed (or was cancelled, or timed out). */
+  fail(e: unknown): void {
+    const { node, abort } = this.o;
+    const record = this.record;
+    const cancelled = abort.aborted;
+    const timedOut = !cancelled && !!this.timed?.aborted;
     record.status = cancelled ? ResultStatus.CANCELLED : ResultStatus.FAILED;
     record.outputs = {};
     record.outputHashes = {};
     record.error = timedOut
-      ? { code: ErrorCode.TIMEOUT, message: `Node '${node.id}' took longer than its timeoutMs (${timeout} ms) and was stopped.` }
-      : toResultError(cancelled ? (o.signal.reason ?? e) : e);
-  } finally {
-    record.ms = Math.round((performance.now() - t0) * 10) / 10;
+      ? { code: ErrorCode.TIMEOUT, message: `Node '${node.id}' took longer than its timeoutMs (${node.options.timeoutMs} ms) and was stopped.` }
+      : toResultError(cancelled ? (abort.reason ?? e) : e);
   }
-  return record;
-}
 
-/**
- * Waits for a concurrency slot. The slot is held until the executor's own promise
- * settles, even after a cancel, so a limit of N never has more than N executions
- * really running.
- */
-async function acquire(o: ExecuteOptions, signal: AbortSignal) {
-  if (o.limiter && !o.limiter.free) o.host.queued(o.node.id, o.runId);
-  const release = await o.limiter?.acquire(signal);
-  let work: Promise<unknown> | undefined;
-  if (!o.started) {
-    o.started = true;
-    o.host.started(o.node.id, o.runId, Date.now());
+  end(): ResultRecord {
+    const record = this.record;
+    if (this.servedBy && record.status === ResultStatus.SUCCESS) record.servedBy = this.servedBy;
+    record.ms = Math.round((performance.now() - this.t0) * 10) / 10;
+    return record;
   }
-  return new Slot(release);
 }
 
 /** A held concurrency slot, released when the executor's own work settles. */
 class Slot {
   private work: Promise<unknown> | undefined;
-  constructor(private readonly free: (() => void) | undefined) {}
+  constructor(private readonly limiter: Semaphore | undefined) {}
   track(work: Promise<unknown>): void {
-    this.work = work;
+    if (this.limiter && !isKnown(work)) this.work = work;
   }
   release(): void {
-    if (!this.free) return;
-    if (this.work) this.work.then(this.free, this.free);
-    else this.free();
+    const limiter = this.limiter;
+    if (!limiter) return;
+    if (this.work) this.work.then(() => limiter.give(), () => limiter.give());
+    else limiter.give();
   }
 }
+
+/** The slot of a node that runs without a limit. */
+const NO_SLOT = new Slot(undefined);
 
 /** The hooks of one call: prototype methods, so the hot path allocates no closures. */
 class NodeCall implements CallHooks {
   readonly runId: string;
   readonly cache: MetaCache;
   constructor(
-    private readonly o: ExecuteOptions,
+    private readonly x: Execution,
     private readonly slot: Slot,
     private readonly quiet = false,
   ) {
-    this.runId = o.runId;
-    this.cache = o.cache;
+    this.runId = x.o.runId;
+    this.cache = x.o.cache;
   }
   get files(): FileSink {
-    return this.o.files;
+    return this.x.o.files;
   }
   onProgress(p: Progress): void {
-    this.o.host.progress(this.o.node.id, this.o.runId, p);
+    this.x.o.host.progress(this.x.o.node.id, this.x.o.runId, p);
   }
   onPartial(outputs: Record<string, unknown>): void {
-    if (!this.quiet) this.o.host.partial(this.o.node.id, this.o.runId, outputs);
+    if (!this.quiet) this.x.o.host.partial(this.x.o.node.id, this.x.o.runId, outputs);
   }
   track(work: Promise<unknown>): void {
     this.slot.track(work);
@@ -153,8 +294,17 @@ interface Produced {
   files?: string[];
 }
 
-/** Copies produced files into the store, notes the files the result references, hashes outputs. */
-async function finish(node: Node, target: Produced, outputs: Record<string, unknown>, files: FileSink): Promise<void> {
+/**
+ * Copies produced files into the store, notes the files the result references, hashes
+ * outputs. Synchronous for a node without file ports.
+ */
+function finish(node: Node, target: Produced, outputs: Record<string, unknown>, files: FileSink, fp = hasFilePorts(node)): Maybe<void> {
+  if (fp.outputs || (fp.inputs && target.files)) return finishFiles(node, target, outputs, files);
+  target.outputs = outputs;
+  hashOutputs(target);
+}
+
+async function finishFiles(node: Node, target: Produced, outputs: Record<string, unknown>, files: FileSink): Promise<void> {
   const ingested = await ingestFiles(node, outputs, files);
   target.outputs = ingested.outputs;
   if (target.files) {
@@ -162,7 +312,12 @@ async function finish(node: Node, target: Produced, outputs: Record<string, unkn
       if (!target.files.includes(id)) target.files.push(id);
     }
   }
-  for (const [port, v] of Object.entries(target.outputs)) target.outputHashes[port] = contentHash(v);
+  hashOutputs(target);
+}
+
+function hashOutputs(target: Produced): void {
+  const outputs = target.outputs;
+  for (const port in outputs) target.outputHashes[port] = contentHash(outputs[port]);
 }
 
 function skip(record: ResultRecord, node: Node, reason: string): ResultRecord {
@@ -178,8 +333,9 @@ function skip(record: ResultRecord, node: Node, reason: string): ResultRecord {
  * so editing one element of a list reruns only that element's chain. `onlyItem` reruns
  * one item alone and keeps the others as selected.
  */
-async function runItems(o: ExecuteOptions, record: ResultRecord, editable: Record<string, unknown>[], wiring: Wiring, signal: AbortSignal, files: FileSink): Promise<void> {
-  const { node, view } = o;
+async function runItems(x: Execution, editable: Record<string, unknown>[], wiring: Wiring): Promise<void> {
+  const { node, view, files, onlyItem } = x.o;
+  const record = x.record;
   const n = wiring.lists[0]!.items.length;
   const previous = view.selected.get(node.id)?.items ?? [];
   const byKey = new Map(previous.filter((i) => i.status === ResultStatus.SUCCESS).map((i) => [i.key, i]));
@@ -191,25 +347,28 @@ async function runItems(o: ExecuteOptions, record: ResultRecord, editable: Recor
       key: hashText(`${base}|${canonical(perItem)}`), inputs: perItem, outputs: {}, outputHashes: {},
       status: ResultStatus.SUCCESS, startedAt: Date.now(), ms: 0,
     };
-    const keep = o.onlyItem === undefined ? byKey.get(item.key) : o.onlyItem === i ? undefined : previous[i];
+    const keep = onlyItem === undefined ? byKey.get(item.key) : onlyItem === i ? undefined : previous[i];
     if (keep) return keep;
     const upstreamFailed = wiring.lists.map((l) => l.failed[i]).find(Boolean);
     if (upstreamFailed) {
       return { ...item, status: ResultStatus.FAILED, error: { code: ErrorCode.UPSTREAM_FAILED, message: `failed upstream: ${upstreamFailed.error?.message ?? upstreamFailed.status}` } };
     }
     const t0 = performance.now();
-    const slot = await acquire(o, signal);
+    const slot = await x.acquire();
     try {
-      const { outputs } = await callWithBackups(node, view, { ...record, inputs: {} }, editable, { ...wiring.values, ...perItem }, signal, new NodeCall(o, slot, true));
+      const call = new NodeCall(x, slot, true);
+      const outputs = node.backups.length
+        ? (await callWithBackups(x, { ...record, inputs: {} }, editable, { ...wiring.values, ...perItem }, call)).outputs
+        : await callPrimary(x, editable[0]!, { ...wiring.values, ...perItem }, call, { inputs: {} });
       const produced: Produced = { inputs: perItem, outputs: {}, outputHashes: {}, files: record.files };
       await finish(node, produced, outputs, files);
       return { ...item, outputs: produced.outputs, outputHashes: produced.outputHashes, ms: Math.round(performance.now() - t0) };
     } catch (e) {
-      if (signal.aborted) throw e;
+      if (x.aborted) throw e;
       return { ...item, status: ResultStatus.FAILED, error: toResultError(e), ms: Math.round(performance.now() - t0) };
     } finally {
       slot.release();
-      o.host.progress(node.id, o.runId, { fraction: ++done / n, text: `${done}/${n} items` });
+      x.o.host.progress(node.id, x.o.runId, { fraction: ++done / n, text: `${done}/${n} items` });
     }
   };
   const items = await Promise.all(Array.from({ length: n }, (_, i) => one(i)));
@@ -229,10 +388,32 @@ async function runItems(o: ExecuteOptions, record: ResultRecord, editable: Recor
   }
 }
 
-/** Own inputs: editable values, fixed values, and function inputs realised now (recorded). */
-async function resolveOwn(node: Node, editable: Record<string, unknown>): Promise<Record<string, unknown>> {
+/**
+ * Own inputs: editable values, fixed values, and function inputs realised now (recorded).
+ * Synchronous unless a function input returns a promise; function inputs are called one
+ * after the other, each once its predecessor's value is there.
+ */
+function resolveOwn(node: Node, editable: Record<string, unknown>): Maybe<Record<string, unknown>> {
   const own: Record<string, unknown> = {};
-  for (const port of node.activePorts(editable)) {
+  const ports = node.activePorts(editable);
+  for (let i = 0; i < ports.length; i++) {
+    const port = ports[i]!;
+    const spec = node.inputs[port];
+    if (!spec || spec.kind === "component") own[port] = editable[port];
+    else if (spec.kind === "fixed") own[port] = spec.value;
+    else if (spec.kind === "fn") {
+      const v = spec.fn();
+      if (isThenable(v)) return resolveRest(node, editable, own, ports, i, v);
+      own[port] = v;
+    }
+  }
+  return own;
+}
+
+async function resolveRest(node: Node, editable: Record<string, unknown>, own: Record<string, unknown>, ports: string[], at: number, pending: PromiseLike<unknown>) {
+  own[ports[at]!] = await pending;
+  for (let i = at + 1; i < ports.length; i++) {
+    const port = ports[i]!;
     const spec = node.inputs[port];
     if (!spec || spec.kind === "component") own[port] = editable[port];
     else if (spec.kind === "fixed") own[port] = spec.value;
@@ -241,26 +422,45 @@ async function resolveOwn(node: Node, editable: Record<string, unknown>): Promis
   return own;
 }
 
+/** Calls a node that has no backups: its own inputs are recorded, then it runs. */
+function callPrimary(
+  x: Execution,
+  editable: Record<string, unknown>,
+  wired: Record<string, unknown>,
+  call: NodeCall,
+  target: { inputs: Record<string, unknown> } = x.record,
+): Maybe<Record<string, unknown>> {
+  const node = x.o.node;
+  const own = resolveOwn(node, editable);
+  if (own instanceof Promise) {
+    return own.then((v) => {
+      target.inputs = v;
+      return invoke(node, { ...v, ...wired }, x, x.o.files, call);
+    });
+  }
+  target.inputs = own;
+  return invoke(node, { ...own, ...wired }, x, x.o.files, call);
+}
+
 async function callWithBackups(
-  primary: Node,
-  view: SheetView,
+  x: Execution,
   record: ResultRecord,
   editable: Record<string, unknown>[],
   primaryWired: Record<string, unknown>,
-  signal: AbortSignal,
   call: NodeCall,
 ): Promise<{ outputs: Record<string, unknown>; servedBy?: string }> {
+  const primary = x.o.node;
   const candidates = [primary, ...primary.backups];
   const errors: string[] = [];
   for (const [i, node] of candidates.entries()) {
     const own = await resolveOwn(node, editable[i]!);
-    const wired = i === 0 ? primaryWired : resolveWiring(node, view, { ...record, upstream: {} }, editable[i]!).values;
+    const wired = i === 0 ? primaryWired : resolveWiring(node, x.o.view, { ...record, upstream: {} }, editable[i]!).values;
     if (i === 0) record.inputs = own;
     try {
-      const outputs = await callNode(node, { ...own, ...wired }, signal, call.files, call);
+      const outputs = await invoke(node, { ...own, ...wired }, x, call.files, call);
       return { outputs, servedBy: i === 0 ? undefined : node.id };
     } catch (e) {
-      if (signal.aborted || i === candidates.length - 1) {
+      if (x.aborted || i === candidates.length - 1) {
         if (i > 0) throw new DaggrError(ErrorCode.NODE_FAILED, `Node '${primary.id}' and its backups failed: ${[...errors, `${node.id}: ${(e as Error).message}`].join("; ")}`);
         throw e;
       }
@@ -289,29 +489,81 @@ export async function callNode(
   files: FileSink,
   o: CallHooks,
 ): Promise<Record<string, unknown>> {
+  return invoke(node, inputs, new SignalCancel(signal), files, o);
+}
+
+/** A Cancel that reads a plain AbortSignal live. */
+class SignalCancel implements Cancel {
+  constructor(readonly signal: AbortSignal) {}
+  get aborted(): boolean {
+    return this.signal.aborted;
+  }
+  get reason(): unknown {
+    return this.signal.reason;
+  }
+}
+
+/**
+ * The call itself. When the executor's promise is already fulfilled (see `known.ts`) the
+ * outputs are mapped in this tick; otherwise the call settles as soon as the signal
+ * aborts, even if the work ignores it, and the work's late result is dropped.
+ */
+function invoke(node: Node, inputs: Record<string, unknown>, cancel: Cancel, files: FileSink, o: CallHooks): Maybe<Record<string, unknown>> {
   const executor = executorFor(node);
-  const { preprocess, postprocess } = node.options;
-  const shape = (raw: unknown) => mapOutputs(node, postprocess ? postprocess(raw) : raw, !!executor.positional);
-  const ctx: ExecContext = {
-    signal,
-    nodeId: node.id,
-    runId: o.runId,
-    files,
-    cache: o.cache ?? metaCache(o.store),
-    progress: (p) => o.onProgress(p),
-    partial: (raw) => {
+  if (node.options.preprocess) return invokeAsync(executor, node, inputs, cancel, files, o);
+  const work = executor.execute(node, inputs, new CallContext(executor, node, cancel, files, o));
+  o.track?.(work);
+  if (isKnown(work)) {
+    if (cancel.aborted) throw cancel.reason;
+    return shape(executor, node, knownValue(work));
+  }
+  return abortable(work, cancel.signal).then((raw) => shape(executor, node, raw));
+}
+
+async function invokeAsync(executor: Executor, node: Node, inputs: Record<string, unknown>, cancel: Cancel, files: FileSink, o: CallHooks): Promise<Record<string, unknown>> {
+  const args = await node.options.preprocess!({ ...inputs });
+  const work = executor.execute(node, args, new CallContext(executor, node, cancel, files, o));
+  o.track?.(work);
+  return shape(executor, node, await abortable(work, cancel.signal));
+}
+
+function shape(executor: Executor, node: Node, raw: unknown): Record<string, unknown> {
+  const { postprocess } = node.options;
+  return mapOutputs(node, postprocess ? postprocess(raw) : raw, !!executor.positional);
+}
+
+/**
+ * What the executor gets. Its signal is read lazily (see NodeAbort); a class, because an
+ * object literal with a getter costs microseconds to make.
+ */
+class CallContext implements ExecContext {
+  readonly nodeId: string;
+  readonly runId: string;
+  readonly cache: MetaCache;
+  readonly progress: ExecContext["progress"];
+  readonly partial: ExecContext["partial"];
+  constructor(
+    executor: Executor,
+    node: Node,
+    private readonly cancel: Cancel,
+    readonly files: FileSink,
+    o: CallHooks,
+  ) {
+    this.nodeId = node.id;
+    this.runId = o.runId;
+    this.cache = o.cache ?? metaCache(o.store);
+    this.progress = (p) => o.onProgress(p);
+    this.partial = (raw) => {
       try {
-        o.onPartial(shape(raw));
+        o.onPartial(shape(executor, node, raw));
       } catch {
         // A partial that cannot be shaped yet is not shown; the final result is checked strictly.
       }
-    },
-  };
-  const args = preprocess ? await preprocess({ ...inputs }) : inputs;
-  const work = executor.execute(node, args, ctx);
-  o.track?.(work);
-  const raw = await abortable(work, signal);
-  return shape(raw);
+    };
+  }
+  get signal(): AbortSignal {
+    return this.cancel.signal;
+  }
 }
 
 export function metaCache(store: Store | undefined): ExecContext["cache"] {

@@ -11,12 +11,29 @@ export class Semaphore {
     return this.active < this.size;
   }
 
+  /** Takes a slot if one is free right now; the caller then owes one `give()`. */
+  tryTake(): boolean {
+    if (this.active >= this.size) return false;
+    this.active++;
+    return true;
+  }
+
+  /** Returns a slot taken with `tryTake` (or granted by `acquire`), handing it to the next waiter. */
+  give(): void {
+    const next = this.waiting.shift();
+    if (next) next(); // hand the slot over directly
+    else this.active--;
+  }
+
   async acquire(signal?: AbortSignal): Promise<() => void> {
-    if (this.active < this.size) {
-      this.active++;
-      return this.releaser();
-    }
-    await new Promise<void>((resolve, reject) => {
+    await this.wait(signal);
+    return this.releaser();
+  }
+
+  /** Resolves once a slot is taken for the caller, who then owes one `give()`. */
+  wait(signal?: AbortSignal): Promise<void> {
+    if (this.tryTake()) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
       const grant = () => {
         signal?.removeEventListener("abort", onAbort);
         resolve();
@@ -30,7 +47,6 @@ export class Semaphore {
       signal?.addEventListener("abort", onAbort, { once: true });
       this.waiting.push(grant);
     });
-    return this.releaser();
   }
 
   private releaser(): () => void {
@@ -38,9 +54,7 @@ export class Semaphore {
     return () => {
       if (done) return;
       done = true;
-      const next = this.waiting.shift();
-      if (next) next(); // hand the slot over directly
-      else this.active--;
+      this.give();
     };
   }
 }

@@ -117,7 +117,7 @@ export async function inputFileIds(node: Node, inputs: Record<string, unknown>, 
 
 const filePorts = new WeakMap<Node, { inputs: boolean; outputs: boolean }>();
 /** Whether a node has file-typed inputs or outputs (cached: checked on every execution). */
-function hasFilePorts(node: Node): { inputs: boolean; outputs: boolean } {
+export function hasFilePorts(node: Node): { inputs: boolean; outputs: boolean } {
   let f = filePorts.get(node);
   if (!f) {
     f = {

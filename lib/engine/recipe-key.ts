@@ -9,16 +9,30 @@ const oneShot = (crypto as { hash?: (alg: string, data: string) => string }).has
  * whatever order their keys were built in.
  */
 export function canonical(value: unknown): string {
-  if (value === null || typeof value !== "object") {
-    if (typeof value === "number" && !Number.isFinite(value)) return `"${value}"`;
-    if (typeof value === "bigint") return `"${value}n"`;
-    if (typeof value === "function" || value === undefined) return "null";
-    return JSON.stringify(value);
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value);
+    case "number":
+      // A finite number prints as JSON does (Number#toString); others are quoted.
+      return Number.isFinite(value) ? `${value}` : `"${value}"`;
+    case "boolean":
+      return value ? "true" : "false";
+    case "bigint":
+      return `"${value}n"`;
+    case "function":
+    case "undefined":
+      return "null";
+    case "object":
+      break;
+    default:
+      return JSON.stringify(value);
   }
+  if (value === null) return "null";
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
   if (value instanceof Uint8Array) return `{"$bytes":"${createHash("sha256").update(value).digest("hex")}"}`;
   if (value instanceof Date) return JSON.stringify(value.toISOString());
-  const keys = Object.keys(value).sort();
+  const keys = Object.keys(value);
+  if (keys.length > 1) keys.sort();
   let out = "{";
   for (const k of keys) {
     const v = (value as Record<string, unknown>)[k];

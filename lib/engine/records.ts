@@ -89,11 +89,18 @@ export interface RunRecord {
 }
 
 let counter = 0;
+let lastMs = -1;
+let lastStamp = "";
 /**
  * Ids that sort by creation time (base-36 milliseconds, then a counter), so stores can
- * page history newest-first by key order.
+ * page history newest-first by key order; four random base-36 digits end them.
  */
 export function newId(prefix: string): string {
   counter = (counter + 1) % 46656;
-  return `${prefix}${Date.now().toString(36).padStart(9, "0")}${counter.toString(36).padStart(3, "0")}${Math.random().toString(36).slice(2, 6)}`;
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastStamp = now.toString(36).padStart(9, "0");
+  }
+  return prefix + lastStamp + counter.toString(36).padStart(3, "0") + Math.floor(Math.random() * 1679616).toString(36).padStart(4, "0");
 }

@@ -4,7 +4,8 @@ import {
   DaggrError, ErrorCode, type Graph, type Node, InPort, OutPort, inputId, unknownName,
 } from "../graph/index.js";
 import type { EngineEvent } from "./events.js";
-import { type ExecHost, executeNode, fileSink, metaCache } from "./execute.js";
+import { type ExecHost, NodeAbort, executeNode, fileSink, metaCache } from "./execute.js";
+import { type Maybe, isKnown, knownValue } from "./known.js";
 import type { Progress } from "./events.js";
 import { limits } from "./limits.js";
 import { validateGraph } from "./validate.js";
@@ -36,12 +37,28 @@ interface RunHandle {
   done: Promise<RunSummary>;
   roots: string[];
   item?: number;
+  /** The node a `step` or `to-here` run is for: it always executes anew. */
+  target?: string;
+  summary: RunSummary;
 }
 
-interface Active {
-  runId: string;
-  controller: AbortController;
-  done: Promise<Outcome>;
+/** A node executing now: what cancelNode aborts, and what another run visiting it waits for. */
+class Active {
+  private waiters: Array<() => void> | undefined;
+  constructor(
+    readonly runId: string,
+    readonly abort: NodeAbort,
+  ) {}
+
+  /** Resolves once the execution has ended. */
+  done(): Promise<void> {
+    return new Promise((resolve) => (this.waiters ??= []).push(resolve));
+  }
+
+  end(): void {
+    this.abort.dispose();
+    if (this.waiters) for (const w of this.waiters) w();
+  }
 }
 
 export interface SessionInit {
@@ -106,13 +123,13 @@ export class Session implements ExecHost {
   /** @internal */
   queued(nodeId: string, runId: string): void {
     this.view.patchState(nodeId, { activity: Activity.QUEUED, runId, error: undefined, progress: undefined, partial: undefined });
-    this.view.emit({ type: "node-queued", sheetId: this.sheetId, runId, nodeId });
+    if (this.view.watched) this.view.emit({ type: "node-queued", sheetId: this.sheetId, runId, nodeId });
   }
 
   /** @internal */
   started(nodeId: string, runId: string, startedAt: number): void {
     this.view.patchState(nodeId, { activity: Activity.RUNNING, runId, startedAt, error: undefined, progress: undefined, partial: undefined });
-    this.view.emit({ type: "node-started", sheetId: this.sheetId, runId, nodeId, startedAt });
+    if (this.view.watched) this.view.emit({ type: "node-started", sheetId: this.sheetId, runId, nodeId, startedAt });
   }
 
   /** @internal */
@@ -265,7 +282,7 @@ export class Session implements ExecHost {
   /** Cancels the node's execution in progress, whichever run it belongs to. */
   cancelNode(node: Node | string): boolean {
     const a = this.active.get(this.nodeOf(node).id);
-    a?.controller.abort(new DaggrError(ErrorCode.CANCELLED, "Cancelled by the user."));
+    a?.abort.abort(new DaggrError(ErrorCode.CANCELLED, "Cancelled by the user."));
     return !!a;
   }
 
@@ -283,7 +300,9 @@ export class Session implements ExecHost {
     const id = newId("r");
     const controller = new AbortController();
     setMaxListeners(0, controller.signal); // every executing node of the run listens for its abort
-    const handle: RunHandle = { id, mode, controller, roots, item, done: undefined as unknown as Promise<RunSummary> };
+    const target = mode === Modes.STEP || mode === Modes.TO_HERE ? roots[0] : undefined;
+    const summary: RunSummary = { runId: id, status: RunStatus.DONE, nodes: {} };
+    const handle: RunHandle = { id, mode, controller, roots, item, target, summary, done: undefined as unknown as Promise<RunSummary> };
     this.runs.set(id, handle);
     handle.done = this.execRun(handle).finally(() => this.runs.delete(id));
     return handle;
@@ -305,16 +324,15 @@ export class Session implements ExecHost {
 
   private async execRun(run: RunHandle): Promise<RunSummary> {
     const plan = this.plan(run.mode, run.roots);
-    const target = run.mode === Modes.STEP || run.mode === Modes.TO_HERE ? run.roots[0] : undefined;
+    const target = run.target;
     const startedAt = Date.now();
-    const summary: RunSummary = { runId: run.id, status: RunStatus.DONE, nodes: {} };
+    const summary = run.summary;
     if (run.mode !== Modes.AUTO) this.persist(() => this.store.putRun({ id: run.id, sheetId: this.sheetId, mode: run.mode, target, nodes: plan, status: RunStatus.RUNNING, startedAt }));
-    this.view.emit({ type: "run-started", sheetId: this.sheetId, runId: run.id, mode: run.mode, target, nodes: plan });
-    await runPlan(this.graph, plan, async (id, parents) => {
-      const { outcome, how } = await this.visit(run, id, id === target, parents);
-      if (how) summary.nodes[id] = how;
-      return outcome;
-    });
+    if (this.view.watched) this.view.emit({ type: "run-started", sheetId: this.sheetId, runId: run.id, mode: run.mode, target, nodes: plan });
+    // run-started is emitted inside run() (the server takes the run id from it); node events
+    // come after run() has returned, so a caller may subscribe to them once it started a run.
+    await Promise.resolve();
+    await runPlan(this.graph, plan, (id, outcomes) => this.visit(run, id, outcomes));
     const values = Object.values(summary.nodes);
     summary.status = run.controller.signal.aborted
       ? RunStatus.CANCELLED
@@ -328,98 +346,164 @@ export class Session implements ExecHost {
     return summary;
   }
 
-  /** Decides what one node of a run does: reuse, restore a cached result, execute, or stop. */
-  private async visit(run: RunHandle, id: string, forced: boolean, parents: ReadonlyMap<string, Outcome>): Promise<{ outcome: Outcome; how?: NodeOutcome }> {
-    const node = this.graph.node(id);
-    const blocked = (reason: string) => {
-      if (run.mode !== Modes.AUTO) this.view.emit({ type: "node-blocked", sheetId: this.sheetId, runId: run.id, nodeId: id, reason });
-      return { outcome: "blocked" as Outcome, how: run.mode === Modes.AUTO ? undefined : ("blocked" as NodeOutcome) };
-    };
-    if (run.controller.signal.aborted) return { outcome: "cancelled" };
+  /**
+   * Decides what one node of a run does: reuse, restore a cached result, execute, or stop.
+   * Every step that has its answer at once (an in-memory store, a sync function) is taken
+   * in the same tick; the outcome is a promise only when something really waits.
+   */
+  private visit(run: RunHandle, id: string, outcomes: ReadonlyMap<string, Outcome>): Maybe<Outcome> {
+    if (run.controller.signal.aborted) return "cancelled";
     // A node already executing in another run is awaited, then judged afresh.
     const busy = this.active.get(id);
-    if (busy && busy.runId !== run.id) await busy.done.catch(() => undefined);
-    if (run.controller.signal.aborted) return { outcome: "cancelled" };
+    if (busy && busy.runId !== run.id) return busy.done().then(() => this.judge(run, id, outcomes));
+    return this.judge(run, id, outcomes);
+  }
 
-    const badParent = [...parents].find(([, o]) => o !== "ok");
-    if (badParent) return blocked(`'${badParent[0]}' ${badParent[1] === "blocked" ? "did not run" : badParent[1]}`);
-    if (forced) {
-      const missing = this.graph.parents(id).find((p) => !this.view.selected.has(p));
+  private judge(run: RunHandle, id: string, outcomes: ReadonlyMap<string, Outcome>): Maybe<Outcome> {
+    if (run.controller.signal.aborted) return "cancelled";
+    const node = this.graph.node(id);
+    const parents = this.graph.parents(id);
+    for (const p of parents) {
+      const o = outcomes.get(p);
+      if (o !== undefined && o !== "ok") return this.blocked(run, id, `'${p}' ${o === "blocked" ? "did not run" : o}`);
+    }
+    if (id === run.target) {
+      const missing = parents.find((p) => !this.view.selected.has(p));
       if (missing) {
         const err = new DaggrError(ErrorCode.UPSTREAM_MISSING, `Node '${id}' reads from '${missing}', which has no result yet. Run '${id}' with mode 'to-here' to run '${missing}' first.`);
         return this.fail(run, node, err);
       }
       return this.execute(run, node);
     }
-    const stale = this.graph.parents(id).find((p) => this.view.freshnessOf(p) !== "fresh");
-    if (stale) return blocked(`'${stale}' is not up to date`);
-    if (this.view.freshnessOf(id) === "fresh") return { outcome: "ok", how: run.mode === Modes.AUTO ? undefined : "reused" };
+    for (const p of parents) if (this.view.freshnessOf(p) !== "fresh") return this.blocked(run, id, `'${p}' is not up to date`);
+    if (this.view.freshnessOf(id) === "fresh") {
+      if (run.mode !== Modes.AUTO) run.summary.nodes[id] = "reused";
+      return "ok";
+    }
     const key = this.view.key(id);
-    const hit = key === undefined ? undefined : await this.store.findByKey(this.sheetId, id, key);
+    if (key === undefined) return this.cachedOrExecute(run, node, key, undefined);
+    const found = this.store.findByKey(this.sheetId, id, key);
+    if (isKnown(found)) return this.cachedOrExecute(run, node, key, knownValue(found));
+    return found.then((hit) => this.cachedOrExecute(run, node, key, hit));
+  }
+
+  private cachedOrExecute(run: RunHandle, node: Node, key: string | undefined, hit: ResultRecord | undefined): Maybe<Outcome> {
+    const id = node.id;
     if (hit && this.view.key(id) === key) {
       this.selectResult(hit);
-      this.view.emit({ type: "node-cached", sheetId: this.sheetId, runId: run.id, nodeId: id, result: hit });
-      return { outcome: "ok", how: "cached" };
+      if (this.view.watched) this.view.emit({ type: "node-cached", sheetId: this.sheetId, runId: run.id, nodeId: id, result: hit });
+      run.summary.nodes[id] = "cached";
+      return "ok";
     }
-    if (run.mode === Modes.AUTO && !this.graph.autorunOf(node)) return { outcome: "blocked" };
+    if (run.mode === Modes.AUTO && !this.graph.autorunOf(node)) return "blocked";
     return this.execute(run, node);
   }
 
-  private async execute(run: RunHandle, node: Node): Promise<{ outcome: Outcome; how: NodeOutcome }> {
+  private blocked(run: RunHandle, id: string, reason: string): Outcome {
+    if (run.mode !== Modes.AUTO) {
+      if (this.view.watched) this.view.emit({ type: "node-blocked", sheetId: this.sheetId, runId: run.id, nodeId: id, reason });
+      run.summary.nodes[id] = "blocked";
+    }
+    return "blocked";
+  }
+
+  private execute(run: RunHandle, node: Node): Maybe<Outcome> {
     const id = node.id;
-    const controller = new AbortController();
-    const onRunAbort = () => controller.abort(run.controller.signal.reason);
-    run.controller.signal.addEventListener("abort", onRunAbort, { once: true });
-    let resolveDone!: (o: Outcome) => void;
-    const done = new Promise<Outcome>((r) => (resolveDone = r));
-    this.active.set(id, { runId: run.id, controller, done });
+    const active = new Active(run.id, new NodeAbort(run.controller.signal));
+    this.active.set(id, active);
+    let record: Maybe<ResultRecord>;
     try {
-      const record = await executeNode({
+      record = executeNode({
         node,
         view: this.view,
         runId: run.id,
-        signal: controller.signal,
+        abort: active.abort,
         limiter: limits.for(node),
         onlyItem: run.roots[0] === id ? run.item : undefined,
         files: this.files,
         cache: this.cache,
         host: this,
       });
+    } catch (e) {
+      this.ended(id, active);
+      throw e;
+    }
+    if (record instanceof Promise) {
+      return record.then(
+        (r) => this.commit(run, r, active),
+        (e) => {
+          this.ended(id, active);
+          throw e;
+        },
+      );
+    }
+    return this.commit(run, record, active);
+  }
+
+  /** Stores an execution's record, then selects it (when it succeeded) and reports it. */
+  private commit(run: RunHandle, record: ResultRecord, active: Active): Maybe<Outcome> {
+    const ok = record.status === ResultStatus.SUCCESS || record.status === ResultStatus.SKIPPED;
+    let stored: Promise<void>;
+    try {
+      stored = this.store.commitResult(record, { select: ok });
+    } catch (e) {
+      this.ended(record.nodeId, active);
+      throw e;
+    }
+    if (isKnown(stored)) return this.committed(run, record, active);
+    return stored.then(
+      () => this.committed(run, record, active),
+      (e) => {
+        this.ended(record.nodeId, active);
+        throw e;
+      },
+    );
+  }
+
+  private committed(run: RunHandle, record: ResultRecord, active: Active): Outcome {
+    const id = record.nodeId;
+    try {
       const skipped = record.status === ResultStatus.SKIPPED;
-      const ok = record.status === ResultStatus.SUCCESS || skipped;
-      await this.store.commitResult(record, { select: ok });
-      const count = this.view.state(id).count + 1;
-      if (ok) {
+      const count = this.view.count(id) + 1;
+      const watched = this.view.watched;
+      if (skipped || record.status === ResultStatus.SUCCESS) {
         this.view.patchState(id, {
           activity: skipped ? Activity.SKIPPED : Activity.IDLE, count, progress: undefined, partial: undefined,
           error: skipped ? undefined : record.error, items: itemStates(record),
         });
         this.selectResult(record, false);
-        this.view.emit(
-          skipped
-            ? { type: "node-skipped", sheetId: this.sheetId, runId: run.id, nodeId: id, result: record, reason: record.error!.message }
-            : { type: "node-completed", sheetId: this.sheetId, runId: run.id, nodeId: id, result: record },
-        );
-        resolveDone("ok");
-        return { outcome: "ok", how: skipped ? "skipped" : "ran" };
+        if (watched) {
+          this.view.emit(
+            skipped
+              ? { type: "node-skipped", sheetId: this.sheetId, runId: run.id, nodeId: id, result: record, reason: record.error!.message }
+              : { type: "node-completed", sheetId: this.sheetId, runId: run.id, nodeId: id, result: record },
+          );
+        }
+        run.summary.nodes[id] = skipped ? "skipped" : "ran";
+        return "ok";
       }
       const cancelled = record.status === ResultStatus.CANCELLED;
       this.view.patchState(id, { activity: cancelled ? Activity.CANCELLED : Activity.FAILED, count, error: record.error, progress: undefined });
-      this.view.emit(
-        cancelled
-          ? { type: "node-cancelled", sheetId: this.sheetId, runId: run.id, nodeId: id, result: record }
-          : { type: "node-failed", sheetId: this.sheetId, runId: run.id, nodeId: id, result: record, error: record.error! },
-      );
-      resolveDone(cancelled ? "cancelled" : "failed");
-      return { outcome: cancelled ? "cancelled" : "failed", how: cancelled ? "cancelled" : "failed" };
+      if (watched) {
+        this.view.emit(
+          cancelled
+            ? { type: "node-cancelled", sheetId: this.sheetId, runId: run.id, nodeId: id, result: record }
+            : { type: "node-failed", sheetId: this.sheetId, runId: run.id, nodeId: id, result: record, error: record.error! },
+        );
+      }
+      run.summary.nodes[id] = cancelled ? "cancelled" : "failed";
+      return cancelled ? "cancelled" : "failed";
     } finally {
-      run.controller.signal.removeEventListener("abort", onRunAbort);
-      resolveDone("failed");
-      if (this.active.get(id)?.done === done) this.active.delete(id);
+      this.ended(id, active);
     }
   }
 
-  private async fail(run: RunHandle, node: Node, err: DaggrError): Promise<{ outcome: Outcome; how: NodeOutcome }> {
+  private ended(id: string, active: Active): void {
+    if (this.active.get(id) === active) this.active.delete(id);
+    active.end();
+  }
+
+  private async fail(run: RunHandle, node: Node, err: DaggrError): Promise<Outcome> {
     const now = Date.now();
     const record: ResultRecord = {
       id: newId("x"), nodeId: node.id, sheetId: this.sheetId, runId: run.id, key: this.view.key(node.id) ?? "",
@@ -427,15 +511,17 @@ export class Session implements ExecHost {
       error: { code: err.code, message: err.message }, startedAt: now, ms: 0, files: [],
     };
     await this.store.commitResult(record, { select: false });
-    this.view.patchState(node.id, { activity: Activity.FAILED, error: record.error, count: this.view.state(node.id).count + 1 });
+    this.view.patchState(node.id, { activity: Activity.FAILED, error: record.error, count: this.view.count(node.id) + 1 });
     this.view.emit({ type: "node-failed", sheetId: this.sheetId, runId: run.id, nodeId: node.id, result: record, error: record.error! });
-    return { outcome: "failed", how: "failed" };
+    run.summary.nodes[node.id] = "failed";
+    return "failed";
   }
 
   private selectResult(record: ResultRecord, persist = true): void {
     if (persist) this.view.patchState(record.nodeId, { activity: record.status === ResultStatus.SKIPPED ? Activity.SKIPPED : Activity.IDLE, items: itemStates(record) });
     this.view.select(record);
-    this.view.refresh([record.nodeId], [record.nodeId]);
+    // Its own key is made of its inputs and upstream values, which a selection leaves as they are.
+    this.view.refresh([record.nodeId], [record.nodeId], true, true);
     if (persist) this.persist(() => this.store.setSelections(this.sheetId, { [record.nodeId]: record.id }));
   }
 
@@ -499,7 +585,7 @@ export class Session implements ExecHost {
       const match = await this.store.findByKey(this.sheetId, id, key);
       if (match) {
         this.view.select(match);
-        this.view.refresh([id], [id]);
+        this.view.refresh([id], [id], true, true);
         selections[id] = match.id;
       }
     }

@@ -1,7 +1,8 @@
 import { BehaviorSubject, Subject } from "rxjs";
-import { type Edge, type Graph, type Node, initialValue, inputId } from "../graph/index.js";
+import { type Edge, type Graph, Node, initialValue, inputId } from "../graph/index.js";
 import type { EngineEvent, Freshness, Progress } from "./events.js";
-import { FN_INPUT_MARKER, hashText, recipeKey } from "./recipe-key.js";
+import { hasFilePorts } from "./outputs.js";
+import { FN_INPUT_MARKER, canonical, hashText, recipeKey } from "./recipe-key.js";
 import { type ResultError, type ResultRecord, ResultStatus } from "./records.js";
 
 /** What a skipped node's outputs hash to: downstream keys see "skipped", not a value. */
@@ -40,54 +41,151 @@ export interface NodeState {
   items?: Array<{ status: string; ms: number; error?: ResultError }>;
 }
 
+/** What the view keeps per node, in one object so the hot path makes one lookup. */
+class Slot {
+  /** The current recipe key, valid while `keyed`. */
+  key: string | undefined;
+  keyed = false;
+  freshness: Freshness = "empty";
+  /** The working copy of the node's state; never handed out (see `snapshot`). */
+  readonly state: NodeState;
+  /** An immutable copy of `state`, made when someone asks and dropped on the next patch. */
+  snapshot: NodeState | undefined;
+  subject: BehaviorSubject<NodeState> | undefined;
+  /** Subjects of this node's observed output ports. */
+  outs: Map<string, BehaviorSubject<unknown>> | undefined;
+  /** The refresh queue this node waits in, if any. */
+  queuedIn: MinQueue | undefined;
+  /** The nodes it reads from, when they do not depend on its own input values (all but choice nodes). */
+  readonly parents: readonly string[] | undefined;
+  /** Its upstream reads in key order, when static like `parents`. */
+  readonly reads: readonly Read[] | undefined;
+  /** Whether its key has own inputs (otherwise their part of the key is `{}`). */
+  readonly hasOwn: boolean;
+  /** Whether it has file-typed inputs or outputs. */
+  readonly files: { inputs: boolean; outputs: boolean };
+
+  constructor(
+    readonly node: Node,
+    readonly fingerprint: string,
+    readonly order: number,
+    readonly children: readonly string[],
+    readonly edgesIn: readonly Edge[],
+    state: NodeState,
+    staticPorts: boolean,
+  ) {
+    this.state = state;
+    const ports = staticPorts ? node.activePorts(NO_VALUES) : undefined;
+    this.parents = ports && parentsOf(node, ports);
+    this.reads = ports && readsOf(node, ports);
+    this.hasOwn = !ports || ports.some((p) => !["port", "first"].includes(node.inputs[p]?.kind ?? "component"));
+    this.files = hasFilePorts(node);
+  }
+}
+
+/** One upstream value a key is made of: a wired port, a `firstOf` port, or a branch condition. */
+interface Read {
+  /** `"port":`, as canonical JSON writes the key. */
+  label: string;
+  name: string;
+  from: ReadonlyArray<{ node: Node; port: string }>;
+  /** For a scattered port, its item field ("" for the items themselves). */
+  each: string | undefined;
+}
+
+/** A node's upstream reads, sorted as canonical JSON sorts object keys. */
+function readsOf(node: Node, ports: readonly string[]): Read[] {
+  const reads: Read[] = [];
+  const add = (name: string, from: ReadonlyArray<{ node: Node; port: string }>, each?: string) => reads.push({ label: `${JSON.stringify(name)}:`, name, from, each });
+  if (node.guard) add("$when", [node.guard.from]);
+  for (const port of ports) {
+    const spec = node.inputs[port];
+    if (spec?.kind === "port") add(port, [spec.from], spec.scatter ? (spec.scatter.key ?? "") : undefined);
+    else if (spec?.kind === "first") add(port, spec.from);
+  }
+  return reads.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+const NO_VALUES: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
+/** Whether a node reads the same ports whatever its own input values are (every kind but choice). */
+function hasStaticPorts(node: Node): boolean {
+  return node.activePorts === Node.prototype.activePorts;
+}
+
+function parentsOf(node: Node, ports: readonly string[]): string[] {
+  const ids = new Set<string>();
+  if (node.guard) ids.add(node.guard.from.node.id);
+  for (const port of ports) {
+    const spec = node.inputs[port];
+    if (spec?.kind === "port") ids.add(spec.from.node.id);
+    else if (spec?.kind === "first") for (const p of spec.from) ids.add(p.node.id);
+  }
+  return [...ids];
+}
+
 /**
  * The in-memory state of one open sheet: input values, selections, recipe keys and
  * freshness, with Observables over them. Key and freshness updates are incremental:
  * a change recomputes only the changed node and what lies downstream of it.
+ *
+ * Node states are immutable objects for everyone outside: the view patches a private
+ * working copy and makes a snapshot only when one is asked for or observed, so a node
+ * that nobody watches costs no copies as it goes queued → running → done.
  */
 export class SheetView {
   readonly events = new Subject<EngineEvent>();
   readonly inputs = new Map<string, unknown>();
   readonly selected = new Map<string, ResultRecord>();
-  private readonly keys = new Map<string, string | undefined>();
-  private readonly freshness = new Map<string, Freshness>();
+  private readonly slots = new Map<string, Slot>();
   private readonly edgeFresh = new Map<string, boolean>();
-  private readonly states = new Map<string, NodeState>();
-  private readonly stateSubjects = new Map<string, BehaviorSubject<NodeState>>();
   private readonly valueSubjects = new Map<string, BehaviorSubject<unknown>>();
-  private readonly fingerprints = new Map<string, string>();
-  private readonly edgesInto = new Map<string, Edge[]>();
+  /** The refresh queue, reused by every refresh that does not run inside another. */
+  private readonly queue = new MinQueue();
 
   constructor(
     readonly graph: Graph,
     readonly sheetId: string,
     loaded: SheetState,
   ) {
+    const edgesInto = new Map<string, Edge[]>();
     for (const e of graph.edges) {
-      let list = this.edgesInto.get(e.to.node);
-      if (!list) this.edgesInto.set(e.to.node, (list = []));
+      let list = edgesInto.get(e.to.node);
+      if (!list) edgesInto.set(e.to.node, (list = []));
       list.push(e);
     }
     for (const [id, v] of Object.entries(loaded.inputs)) this.inputs.set(id, v);
     for (const r of loaded.selected) if (graph.has(r.nodeId)) this.selected.set(r.nodeId, r);
-    for (const n of graph.nodes) {
-      this.fingerprints.set(n.id, hashText(n.fingerprint()));
+    graph.nodes.forEach((n, order) => {
       const sel = this.selected.get(n.id);
-      this.states.set(n.id, {
+      const state: NodeState = {
         nodeId: n.id,
         freshness: "empty",
         activity: sel?.status === ResultStatus.SKIPPED ? Activity.SKIPPED : Activity.IDLE,
         selectedId: sel?.id ?? null,
         count: loaded.counts[n.id] ?? 0,
         lastMs: sel?.ms,
-      });
-    }
+      };
+      const slot = new Slot(n, hashText(n.fingerprint()), order, graph.children(n.id), edgesInto.get(n.id) ?? [], state, hasStaticPorts(n));
+      this.slots.set(n.id, slot);
+    });
     const all = graph.nodes.map((n) => n.id);
     this.refresh(all, all, false);
   }
 
+  /** Whether anyone listens to the events (building an event nobody reads is skipped). */
+  get watched(): boolean {
+    return this.events.observed;
+  }
+
   emit(event: EngineEvent): void {
     this.events.next(event);
+  }
+
+  private slot(nodeId: string): Slot {
+    const s = this.slots.get(nodeId);
+    if (!s) this.graph.node(nodeId); // throws the coded unknown-node error
+    return s!;
   }
 
   /** The value an editable port holds (the component's initial value until edited). */
@@ -98,10 +196,12 @@ export class SheetView {
     return c ? initialValue(c) : undefined;
   }
 
-  /** Own values of editable ports (defaults included), before choosing active ports. */
+  /** Own values of editable ports (defaults included), before choosing active ports. Read-only. */
   editableValues(node: Node): Record<string, unknown> {
+    const ports = node.editablePorts();
+    if (ports.length === 0) return NO_VALUES;
     const own: Record<string, unknown> = {};
-    for (const port of node.editablePorts()) own[port] = this.inputValue(node, port);
+    for (const port of ports) own[port] = this.inputValue(node, port);
     return own;
   }
 
@@ -119,53 +219,75 @@ export class SheetView {
     return own;
   }
 
+  /** The hash a downstream key takes from one upstream output: its content hash, or "skipped". */
+  private hashOf(from: { node: Node; port: string }): string | undefined {
+    const sel = this.selected.get(from.node.id);
+    if (!sel) return undefined;
+    return sel.status === ResultStatus.SKIPPED ? SKIPPED_HASH : sel.outputHashes[from.port];
+  }
+
   /**
    * Content hashes of the selected upstream values a node would consume (active ports
    * and a branch condition), or undefined while one of them has no result.
    */
   upstreamHashes(node: Node): Record<string, string> | undefined {
     const hashes: Record<string, string> = {};
-    const hashOf = (from: { node: Node; port: string }) => {
-      const sel = this.selected.get(from.node.id);
-      if (!sel) return undefined;
-      return sel.status === ResultStatus.SKIPPED ? SKIPPED_HASH : sel.outputHashes[from.port];
-    };
     if (node.guard) {
-      const h = hashOf(node.guard.from);
+      const h = this.hashOf(node.guard.from);
       if (h === undefined) return undefined;
       hashes.$when = h;
     }
-    for (const port of node.activePorts(this.editableValues(node))) {
+    const ports = hasStaticPorts(node) ? node.activePorts(NO_VALUES) : node.activePorts(this.editableValues(node));
+    for (const port of ports) {
       const spec = node.inputs[port];
       if (spec?.kind === "port") {
-        const h = hashOf(spec.from);
+        const h = this.hashOf(spec.from);
         if (h === undefined) return undefined;
         hashes[port] = spec.scatter ? `${h}|each:${spec.scatter.key ?? ""}` : h;
       } else if (spec?.kind === "first") {
-        const all = spec.from.map(hashOf);
-        if (all.includes(undefined)) return undefined;
-        hashes[port] = all.find((h) => h !== SKIPPED_HASH) ?? SKIPPED_HASH;
+        let picked: string | undefined;
+        for (const p of spec.from) {
+          const h = this.hashOf(p);
+          if (h === undefined) return undefined;
+          if (picked === undefined && h !== SKIPPED_HASH) picked = h;
+        }
+        hashes[port] = picked ?? SKIPPED_HASH;
       }
     }
     return hashes;
   }
 
   /** The nodes a node reads from right now (a choice node: only its selected variant's sources). */
-  activeParents(node: Node): string[] {
-    const ids = new Set<string>();
-    if (node.guard) ids.add(node.guard.from.node.id);
-    for (const port of node.activePorts(this.editableValues(node))) {
-      const spec = node.inputs[port];
-      if (spec?.kind === "port") ids.add(spec.from.node.id);
-      else if (spec?.kind === "first") for (const p of spec.from) ids.add(p.node.id);
-    }
-    return [...ids];
+  activeParents(node: Node): readonly string[] {
+    return this.slot(node.id).parents ?? parentsOf(node, node.activePorts(this.editableValues(node)));
   }
 
-  /** The recipe key the node would run with now; undefined while an upstream has no result. */
+  /**
+   * The recipe key the node would run with now; undefined while an upstream has no result.
+   * It is `recipeKey(fingerprint, ownInputsForKey(node), upstreamHashes(node))`, with the
+   * canonical JSON of the upstream hashes written straight from the presorted reads.
+   */
   currentKey(node: Node): string | undefined {
-    const up = this.upstreamHashes(node);
-    return up && recipeKey(this.fingerprints.get(node.id)!, this.ownInputsForKey(node), up);
+    const s = this.slot(node.id);
+    const reads = s.reads ?? readsOf(node, node.activePorts(this.editableValues(node)));
+    let up = "{";
+    for (const r of reads) {
+      let h: string | undefined;
+      if (r.from.length === 1) h = this.hashOf(r.from[0]!);
+      else {
+        for (const from of r.from) {
+          const each = this.hashOf(from);
+          if (each === undefined) return undefined;
+          if (h === undefined && each !== SKIPPED_HASH) h = each;
+        }
+        h ??= SKIPPED_HASH;
+      }
+      if (h === undefined) return undefined;
+      if (up.length > 1) up += ",";
+      up += r.label + JSON.stringify(r.each === undefined ? h : `${h}|each:${r.each}`);
+    }
+    const own = s.hasOwn ? canonical(this.ownInputsForKey(node)) : "{}";
+    return hashText(`${s.fingerprint}|${own}|${up}}`);
   }
 
   /**
@@ -175,19 +297,29 @@ export class SheetView {
   itemBaseKey(node: Node, listPorts: string[]): string {
     const up = { ...this.upstreamHashes(node) };
     for (const p of listPorts) delete up[p];
-    return recipeKey(this.fingerprints.get(node.id)!, this.ownInputsForKey(node), up);
+    return recipeKey(this.slot(node.id).fingerprint, this.ownInputsForKey(node), up);
   }
 
   /** The node's current recipe key, computed on first use after a change (refresh invalidates it). */
   key(nodeId: string): string | undefined {
-    if (this.keys.has(nodeId)) return this.keys.get(nodeId);
-    const key = this.currentKey(this.graph.node(nodeId));
-    this.keys.set(nodeId, key);
-    return key;
+    return this.keyOf(this.slot(nodeId));
+  }
+
+  private keyOf(s: Slot): string | undefined {
+    if (!s.keyed) {
+      s.key = this.currentKey(s.node);
+      s.keyed = true;
+    }
+    return s.key;
+  }
+
+  /** Whether a node has file-typed inputs or outputs (looked up once per session). */
+  filePorts(nodeId: string): { inputs: boolean; outputs: boolean } {
+    return this.slot(nodeId).files;
   }
 
   freshnessOf(nodeId: string): Freshness {
-    return this.freshness.get(nodeId) ?? "empty";
+    return this.slots.get(nodeId)?.freshness ?? "empty";
   }
 
   edgeIsFresh(edgeId: string): boolean {
@@ -203,54 +335,72 @@ export class SheetView {
    * The walk is incremental: a node's children are visited only when its selection
    * changed (their keys depend on its values) or its freshness changed (theirs depends
    * on it). A completed node in a long chain thus costs O(children), not O(graph).
+   *
+   * `keepKeys`: the `ids` themselves only changed selection, so their own keys (made of
+   * their inputs and upstream values) stay valid; their children's are recomputed.
    */
-  refresh(ids: Iterable<string>, selectionChanged: Iterable<string> = [], emit = true): void {
-    const nodes: Record<string, Freshness> = {};
-    const edges: Record<string, boolean> = {};
-    const pushChildren = new Set(selectionChanged);
-    const queue = new MinQueue((id: string) => this.graph.order(id));
-    for (const id of ids) queue.push(id);
-    for (const id of pushChildren) for (const c of this.graph.children(id)) queue.push(c);
-    for (let id = queue.pop(); id !== undefined; id = queue.pop()) {
-      const node = this.graph.node(id);
-      // Keys are lazy: a node without a selection is "empty" whatever its key, so a first
-      // full run hashes each node's recipe once, when it executes.
-      this.keys.delete(id);
-      const sel = this.selected.get(id);
-      let f: Freshness = "empty";
-      if (sel) {
-        const parentsFresh = this.activeParents(node).every((p) => this.freshness.get(p) === "fresh");
-        f = parentsFresh && sel.key === this.key(id) ? "fresh" : "stale";
+  refresh(ids: Iterable<string>, selectionChanged: Iterable<string> = [], emit = true, keepKeys = false): void {
+    const watched = emit && this.events.observed;
+    let nodes: Record<string, Freshness> | undefined;
+    let edges: Record<string, boolean> | undefined;
+    // A subscriber may edit from inside a refresh (patches notify synchronously): that
+    // inner refresh gets a queue of its own.
+    const queue = this.queue.idle ? this.queue : new MinQueue();
+    queue.idle = false;
+    try {
+      for (const id of ids) {
+        const s = this.slot(id);
+        if (!keepKeys) s.keyed = false;
+        queue.push(s);
       }
-      if (this.freshness.get(id) !== f) {
-        this.freshness.set(id, f);
-        nodes[id] = f;
-        this.patchState(id, { freshness: f });
-        for (const c of this.graph.children(id)) queue.push(c);
-      }
-      for (const e of this.edgesInto.get(id) ?? []) {
-        const up = this.selected.get(e.from.node);
-        const ef = !!sel && !!up && sel.upstream[e.to.port] === up.id;
-        if (this.edgeFresh.get(e.id) !== ef) {
-          this.edgeFresh.set(e.id, ef);
-          edges[e.id] = ef;
+      for (const id of selectionChanged) for (const c of this.slot(id).children) this.enqueue(queue, c);
+      for (let s = queue.pop(); s !== undefined; s = queue.pop()) {
+        const id = s.node.id;
+        const sel = this.selected.get(id);
+        let f: Freshness = "empty";
+        if (sel) f = this.parentsFresh(s) && sel.key === this.keyOf(s) ? "fresh" : "stale";
+        if (s.freshness !== f) {
+          s.freshness = f;
+          if (watched) (nodes ??= {})[id] = f;
+          this.setState(s, "freshness", f);
+          for (const c of s.children) this.enqueue(queue, c);
+        }
+        for (const e of s.edgesIn) {
+          const up = this.selected.get(e.from.node);
+          const ef = !!sel && !!up && sel.upstream[e.to.port] === up.id;
+          if (this.edgeFresh.get(e.id) !== ef) {
+            this.edgeFresh.set(e.id, ef);
+            if (watched) (edges ??= {})[e.id] = ef;
+          }
         }
       }
+    } finally {
+      queue.clear();
     }
-    if (emit && (Object.keys(nodes).length || Object.keys(edges).length)) {
-      this.emit({ type: "freshness-changed", sheetId: this.sheetId, nodes, edges });
-    }
+    if (nodes || edges) this.emit({ type: "freshness-changed", sheetId: this.sheetId, nodes: nodes ?? {}, edges: edges ?? {} });
+  }
+
+  /** Queues a node whose inputs may have changed: its key is recomputed when next read. */
+  private enqueue(queue: MinQueue, id: string): void {
+    const s = this.slots.get(id)!;
+    s.keyed = false;
+    queue.push(s);
+  }
+
+  private parentsFresh(s: Slot): boolean {
+    for (const p of s.parents ?? this.activeParents(s.node)) if (this.slots.get(p)?.freshness !== "fresh") return false;
+    return true;
   }
 
   /** Makes `record` the node's selection and updates values, keys and freshness downstream. */
   select(record: ResultRecord | null, nodeId = record?.nodeId): void {
     if (!nodeId) return;
+    const s = this.slot(nodeId);
     if (record) this.selected.set(nodeId, record);
     else this.selected.delete(nodeId);
-    this.patchState(nodeId, { selectedId: record?.id ?? null, lastMs: record?.ms });
-    this.emit({ type: "selection-changed", sheetId: this.sheetId, nodeId, resultId: record?.id ?? null, result: record ?? undefined });
-    const node = this.graph.node(nodeId);
-    for (const port of Object.keys(node.outputs)) this.valueSubjects.get(`${nodeId}.out.${port}`)?.next(record?.outputs[port]);
+    this.patchSlot(s, { selectedId: record?.id ?? null, lastMs: record?.ms });
+    if (this.events.observed) this.emit({ type: "selection-changed", sheetId: this.sheetId, nodeId, resultId: record?.id ?? null, result: record ?? undefined });
+    if (s.outs) for (const port of Object.keys(s.node.outputs)) s.outs.get(port)?.next(record?.outputs[port]);
   }
 
   setInput(node: Node, port: string, value: unknown): void {
@@ -258,77 +408,108 @@ export class SheetView {
     this.valueSubjects.get(`${node.id}.in.${port}`)?.next(value);
   }
 
+  /** The node's state now, as an immutable object. */
   state(nodeId: string): NodeState {
-    return this.states.get(nodeId)!;
+    const s = this.slot(nodeId);
+    return (s.snapshot ??= { ...s.state });
+  }
+
+  /** How many results the node's history holds. */
+  count(nodeId: string): number {
+    return this.slot(nodeId).state.count;
   }
 
   patchState(nodeId: string, patch: Partial<NodeState>): void {
-    const next = { ...this.states.get(nodeId)!, ...patch };
-    this.states.set(nodeId, next);
-    this.stateSubjects.get(nodeId)?.next(next);
+    this.patchSlot(this.slot(nodeId), patch);
+  }
+
+  private patchSlot(s: Slot, patch: Partial<NodeState>): void {
+    Object.assign(s.state, patch);
+    this.changed(s);
+  }
+
+  private setState<K extends keyof NodeState>(s: Slot, field: K, value: NodeState[K]): void {
+    s.state[field] = value;
+    this.changed(s);
+  }
+
+  private changed(s: Slot): void {
+    s.snapshot = undefined;
+    if (s.subject) s.subject.next((s.snapshot = { ...s.state }));
   }
 
   state$(nodeId: string): BehaviorSubject<NodeState> {
-    let s = this.stateSubjects.get(nodeId);
-    if (!s) this.stateSubjects.set(nodeId, (s = new BehaviorSubject(this.state(nodeId))));
-    return s;
+    const s = this.slot(nodeId);
+    return (s.subject ??= new BehaviorSubject(this.state(nodeId)));
   }
 
   /** A BehaviorSubject per port, created on first use so unobserved ports cost nothing. */
   value$(nodeId: string, side: "in" | "out", port: string, current: () => unknown): BehaviorSubject<unknown> {
     const k = `${nodeId}.${side}.${port}`;
     let s = this.valueSubjects.get(k);
-    if (!s) this.valueSubjects.set(k, (s = new BehaviorSubject(current())));
+    if (!s) {
+      this.valueSubjects.set(k, (s = new BehaviorSubject(current())));
+      if (side === "out") (this.slot(nodeId).outs ??= new Map()).set(port, s);
+    }
     return s;
   }
 
   complete(): void {
-    for (const s of this.stateSubjects.values()) s.complete();
+    for (const s of this.slots.values()) s.subject?.complete();
     for (const s of this.valueSubjects.values()) s.complete();
     this.events.complete();
   }
 }
 
-/** A priority queue of node ids by topological order, ignoring ids already queued. */
+/** A priority queue of nodes by topological order; a node is in at most one queue at a time. */
 class MinQueue {
-  private readonly heap: string[] = [];
-  private readonly queued = new Set<string>();
-  constructor(private readonly rank: (id: string) => number) {}
+  private readonly heap: Slot[] = [];
+  /** Whether no refresh is using this queue. */
+  idle = true;
 
-  push(id: string): void {
-    if (this.queued.has(id)) return;
-    this.queued.add(id);
+  push(s: Slot): void {
+    if (s.queuedIn === this) return;
+    s.queuedIn = this;
     const h = this.heap;
-    h.push(id);
-    let i = h.length - 1;
+    let i = h.length;
+    h.push(s);
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (this.rank(h[p]!) <= this.rank(h[i]!)) break;
-      [h[p], h[i]] = [h[i]!, h[p]!];
+      const parent = h[p]!;
+      if (parent.order <= s.order) break;
+      h[i] = parent;
       i = p;
     }
+    h[i] = s;
   }
 
-  pop(): string | undefined {
+  pop(): Slot | undefined {
     const h = this.heap;
     if (!h.length) return undefined;
     const top = h[0]!;
     const last = h.pop()!;
-    if (h.length) {
-      h[0] = last;
+    const n = h.length;
+    if (n) {
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
+        if (l >= n) break;
         const r = l + 1;
-        let m = i;
-        if (l < h.length && this.rank(h[l]!) < this.rank(h[m]!)) m = l;
-        if (r < h.length && this.rank(h[r]!) < this.rank(h[m]!)) m = r;
-        if (m === i) break;
-        [h[m], h[i]] = [h[i]!, h[m]!];
+        const m = r < n && h[r]!.order < h[l]!.order ? r : l;
+        if (h[m]!.order >= last.order) break;
+        h[i] = h[m]!;
         i = m;
       }
+      h[i] = last;
     }
-    this.queued.delete(top);
+    top.queuedIn = undefined;
     return top;
+  }
+
+  /** Empties the queue (after a refresh that threw) and frees it for the next refresh. */
+  clear(): void {
+    for (const s of this.heap) s.queuedIn = undefined;
+    this.heap.length = 0;
+    this.idle = true;
   }
 }

@@ -22,13 +22,8 @@ const isSkipped = (r: ResultRecord) => r.status === ResultStatus.SKIPPED;
  */
 export function resolveWiring(node: Node, view: SheetView, record: ResultRecord, own: Record<string, unknown>): Wiring {
   const w: Wiring = { values: {}, lists: [] };
-  const selected = (from: { node: Node; port: string }) => {
-    const up = view.selected.get(from.node.id);
-    if (!up) throw new DaggrError(ErrorCode.UPSTREAM_MISSING, `Node '${node.id}' reads '${from.port}' from '${from.node.id}', which has no result yet. Run it with mode 'to-here'.`);
-    return up;
-  };
   if (node.guard) {
-    const up = selected(node.guard.from);
+    const up = selected(view, node, node.guard.from);
     record.upstream.$when = up.id;
     if (isSkipped(up)) w.skipped = `'${up.nodeId}' was skipped`;
     else if (!node.guard.match(up.outputs[node.guard.from.port])) {
@@ -38,7 +33,7 @@ export function resolveWiring(node: Node, view: SheetView, record: ResultRecord,
   for (const port of node.activePorts(own)) {
     const spec = node.inputs[port];
     if (spec?.kind === "first") {
-      const picked = spec.from.map((p) => ({ p, up: selected(p) })).find(({ up }) => !isSkipped(up));
+      const picked = spec.from.map((p) => ({ p, up: selected(view, node, p) })).find(({ up }) => !isSkipped(up));
       if (!picked) {
         w.skipped ??= `every source of '${port}' was skipped`;
         continue;
@@ -48,7 +43,7 @@ export function resolveWiring(node: Node, view: SheetView, record: ResultRecord,
       continue;
     }
     if (spec?.kind !== "port") continue;
-    const up = selected(spec.from);
+    const up = selected(view, node, spec.from);
     record.upstream[port] = up.id;
     if (isSkipped(up)) {
       w.skipped ??= `'${up.nodeId}' was skipped`;
@@ -68,11 +63,17 @@ export function resolveWiring(node: Node, view: SheetView, record: ResultRecord,
       w.values[port] = value;
     }
   }
-  const lengths = new Set(w.lists.map((l) => l.items.length));
-  if (lengths.size > 1) {
+  if (w.lists.length > 1 && new Set(w.lists.map((l) => l.items.length)).size > 1) {
     throw new DaggrError(ErrorCode.SCATTER_MISMATCH, `Node '${node.id}' runs per item over lists of different lengths (${w.lists.map((l) => `${l.port}: ${l.items.length}`).join(", ")}).`);
   }
   return w;
+}
+
+/** The selected result a node reads from, or a coded error while there is none. */
+function selected(view: SheetView, node: Node, from: { node: Node; port: string }): ResultRecord {
+  const up = view.selected.get(from.node.id);
+  if (!up) throw new DaggrError(ErrorCode.UPSTREAM_MISSING, `Node '${node.id}' reads '${from.port}' from '${from.node.id}', which has no result yet. Run it with mode 'to-here'.`);
+  return up;
 }
 
 function gather(node: Node, port: string, up: ResultRecord, fromPort: string, allowPartial: boolean): unknown[] {

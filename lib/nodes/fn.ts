@@ -1,8 +1,9 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { FnNode } from "../graph/index.js";
-import type { Executor } from "../engine/executor.js";
+import type { FnContext, FnNode } from "../graph/index.js";
+import type { ExecContext, Executor } from "../engine/executor.js";
+import { fulfilled, isThenable } from "../engine/known.js";
 
 let scratch: string | undefined;
 /** A per-process scratch directory for files FnNodes write; the engine copies outputs into the files store. */
@@ -16,26 +17,50 @@ function isAsyncIterator(x: unknown): x is AsyncIterator<unknown> & AsyncIterabl
 
 /**
  * Runs an FnNode's function. Async generators stream: each `yield` is a partial output,
- * and the final value is the generator's return value, or its last yield.
+ * and the final value is the generator's return value, or its last yield. A sync
+ * function's value comes back as a fulfilled promise the engine can read at once.
  */
 export const fnExecutor: Executor<FnNode> = {
-  async execute(node, inputs, ctx) {
-    const result = node.fn(inputs as never, {
-      signal: ctx.signal,
-      progress: (fraction, text) => ctx.progress({ fraction, text }),
-      filesDir: scratchDir(),
-    });
-    if (!isAsyncIterator(result)) return await result;
-    let last: unknown;
-    for (;;) {
-      const step = await result.next();
-      if (step.done) return step.value !== undefined ? step.value : last;
-      if (ctx.signal.aborted) {
-        await result.return?.(undefined);
-        throw ctx.signal.reason;
-      }
-      last = step.value;
-      ctx.partial(step.value);
+  execute(node, inputs, ctx) {
+    let result: unknown;
+    try {
+      result = node.fn(inputs as never, new FnCtx(ctx));
+    } catch (e) {
+      return Promise.reject(e);
     }
+    if (isThenable(result)) return Promise.resolve(result);
+    if (isAsyncIterator(result)) return stream(result, ctx);
+    return fulfilled(result);
   },
 };
+
+/**
+ * What the function gets. A class, not an object literal with getters (those are slow to
+ * make): the signal and the scratch directory are made only when read.
+ */
+class FnCtx implements FnContext {
+  readonly progress: FnContext["progress"];
+  constructor(private readonly ctx: ExecContext) {
+    this.progress = (fraction, text) => ctx.progress({ fraction, text });
+  }
+  get signal(): AbortSignal {
+    return this.ctx.signal;
+  }
+  get filesDir(): string {
+    return scratchDir();
+  }
+}
+
+async function stream(result: AsyncIterator<unknown>, ctx: ExecContext): Promise<unknown> {
+  let last: unknown;
+  for (;;) {
+    const step = await result.next();
+    if (step.done) return step.value !== undefined ? step.value : last;
+    if (ctx.signal.aborted) {
+      await result.return?.(undefined);
+      throw ctx.signal.reason;
+    }
+    last = step.value;
+    ctx.partial(step.value);
+  }
+}

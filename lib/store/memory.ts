@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { DaggrError, ErrorCode } from "../graph/errors.js";
 import { ResultStatus, type ResultRecord, type RunRecord } from "../engine/records.js";
 import { newId } from "../engine/records.js";
+import { fulfilled } from "../engine/known.js";
 import type { FileMeta, HistoryPage, PutFileInput, SheetInfo, SheetState, Store, StoreChange } from "../engine/store.js";
 import { resultExists, unknownFiles } from "./errors.js";
 import { fileIdsIn } from "./file-refs.js";
@@ -127,11 +128,23 @@ export class MemoryStore implements Store {
     return revision;
   }
 
-  async commitResult(record: ResultRecord, options: { select: boolean }): Promise<void> {
+  /** Commits at once: the promise is already fulfilled (see `engine/known.ts`), so the engine goes on in the same tick. */
+  commitResult(record: ResultRecord, options: { select: boolean }): Promise<void> {
+    try {
+      this.commitNow(record, options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return fulfilled(undefined);
+  }
+
+  private commitNow(record: ResultRecord, options: { select: boolean }): void {
     const s = this.sheet(record.sheetId);
     if (s.results.has(record.id)) throw resultExists(record);
-    const missing = [...new Set(record.files)].filter((f) => !this.fileMeta.has(f));
-    if (missing.length) throw unknownFiles(record, missing);
+    if (record.files.length) {
+      const missing = [...new Set(record.files)].filter((f) => !this.fileMeta.has(f));
+      if (missing.length) throw unknownFiles(record, missing);
+    }
     s.results.set(record.id, record);
     let ids = s.byNode.get(record.nodeId);
     if (!ids) s.byNode.set(record.nodeId, (ids = []));
@@ -141,17 +154,17 @@ export class MemoryStore implements Store {
       s.selections[record.nodeId] = record.id;
       s.info.revision++;
     }
-    this.emit({ type: "result", sheetId: record.sheetId, record, selected: options.select });
+    if (this.listeners.size) this.emit({ type: "result", sheetId: record.sheetId, record, selected: options.select });
   }
 
   async getResult(sheetId: string, resultId: string): Promise<ResultRecord | undefined> {
     return this.sheets.get(sheetId)?.results.get(resultId);
   }
 
-  async findByKey(sheetId: string, nodeId: string, key: string): Promise<ResultRecord | undefined> {
+  findByKey(sheetId: string, nodeId: string, key: string): Promise<ResultRecord | undefined> {
     const s = this.sheets.get(sheetId);
     const id = s?.byKey.get(`${nodeId}\0${key}`);
-    return id ? s!.results.get(id) : undefined;
+    return fulfilled(id ? s!.results.get(id) : undefined);
   }
 
   async listResults(sheetId: string, nodeId: string, page: { before?: string; limit?: number } = {}): Promise<HistoryPage> {
