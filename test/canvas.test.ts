@@ -120,6 +120,7 @@ async function browserTests(): Promise<void> {
     const gen = card(page, "Generate");
     const slow = card(page, "Slow");
     t.equal(await gen.locator(".badge").textContent(), "GRADIO");
+    t.equal(await gen.locator("a.name").getAttribute("href"), fake.url, "a remote node's name links to its app");
 
     await slow.locator("button.run-step").click();
     await slow.locator("button.stop").waitFor();
@@ -278,6 +279,15 @@ async function browserTests(): Promise<void> {
       return !!v?.$file;
     });
     t.pass("the server echoed the FileRef as the input's value");
+
+    const audio = input(page, "Editors", "audio");
+    await audio.locator("button.rec").click();
+    await audio.locator(".zone").filter({ hasText: /Recording/ }).waitFor();
+    await page.waitForTimeout(1200);
+    await audio.locator("button.rec").click();
+    await audio.locator(".preview audio").waitFor();
+    t.match(await audio.locator(".preview audio").getAttribute("src"), /\/files\/[0-9a-f]{64}$/, "a recording is uploaded and becomes the value");
+    await shot(page, "canvas-uploads");
   });
 
   t.test("run buttons highlight what would run; keyboard shortcuts fit and run", async (t) => {
@@ -360,6 +370,14 @@ async function browserTests(): Promise<void> {
     const longest = await page.evaluate(() => (window as { __long?: number }).__long!);
     t.comment(`longest main-thread task while loading: ${Math.round(longest)} ms`);
     await shot(page, "canvas-200-nodes");
+  });
+
+  t.test("a server that needs its token: the page opened with ?token= connects", async (t) => {
+    const server = await serve(t, textGraph(), { token: "s3cret-token" });
+    const page = await open(t, `${server.url}/?token=s3cret-token`);
+    t.equal(await page.locator("daggr-node").count(), 4);
+    await input(page, "Inputs", "text").locator("input").fill("token");
+    await textOf(page, "Upper", "upper", "TOKEN");
   });
 
   t.test("the status pill shows while reconnecting; the canvas comes back on its sheet", async (t) => {

@@ -5,9 +5,17 @@ export function isFileRef(v: unknown): v is FileRef {
   return typeof v === "object" && v !== null && typeof (v as FileRef).$file === "string" && typeof (v as FileRef).url === "string";
 }
 
-/** Anything file-like a value may hold: a FileRef, a Gradio `{ url }` / `{ path }` object or a URL string. */
-export function fileUrl(v: unknown, server: string): string | undefined {
-  if (isFileRef(v)) return new URL(v.url, server).href;
+/**
+ * Anything file-like a value may hold: a FileRef, a Gradio `{ url }` / `{ path }` object
+ * or a URL string. A server file gets `?token=` when the canvas has one (an embedding
+ * page on another site does not send the server's token cookie).
+ */
+export function fileUrl(v: unknown, server: string, token?: string): string | undefined {
+  if (isFileRef(v)) {
+    const u = new URL(v.url, server);
+    if (token) u.searchParams.set("token", token);
+    return u.href;
+  }
   if (typeof v === "string" && /^(https?:|data:|blob:|\/)/.test(v)) return new URL(v, server).href;
   if (typeof v === "object" && v !== null) {
     const o = v as { url?: unknown; image?: unknown; video?: unknown };

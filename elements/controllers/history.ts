@@ -11,6 +11,8 @@ export interface HistoryPosition {
 }
 
 const PAGE = 100;
+/** History requests in flight at once (a reload of a big, well-used sheet asks for many). */
+const PARALLEL = 4;
 
 /**
  * Result history per node, fetched lazily with `history` requests and dropped when
@@ -22,12 +24,22 @@ export class HistoryController {
   /** Newest first, successful only. */
   private readonly pages = new Map<string, { ids: string[]; count: number }>();
   private readonly inflight = new Map<string, Promise<void>>();
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
 
   constructor(
     private readonly store: CanvasStore,
     private readonly conn: () => Connection | undefined,
     private readonly onLoaded: (nodeId: string) => void,
   ) {}
+
+  private slot(): Promise<void> {
+    if (this.running < PARALLEL) {
+      this.running++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(() => (this.running++, resolve())));
+  }
 
   clear(): void {
     this.pages.clear();
@@ -61,15 +73,19 @@ export class HistoryController {
     const c = this.conn();
     if (!c?.open) return Promise.resolve();
     const count = this.store.state(nodeId).count;
-    const p = c
-      .request<HistoryMessage>({ type: "history", nodeId, limit: PAGE })
+    const p = this.slot()
+      .then(() => c.request<HistoryMessage>({ type: "history", nodeId, limit: PAGE }))
       .then((msg) => {
         const ok = msg.results.filter((r: ResultWire) => r.status === "success").map((r) => r.id);
         this.pages.set(nodeId, { ids: ok, count });
         this.onLoaded(nodeId);
       })
       .catch(() => undefined)
-      .finally(() => this.inflight.delete(nodeId));
+      .finally(() => {
+        this.inflight.delete(nodeId);
+        this.running--;
+        this.waiting.shift()?.();
+      });
     this.inflight.set(nodeId, p);
     return p;
   }

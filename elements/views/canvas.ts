@@ -382,7 +382,7 @@ export class DaggrCanvas extends LitElement {
       store: this.store,
       history: this.history,
       view: {
-        fileUrl: (v) => fileUrl(v, this.base),
+        fileUrl: (v) => fileUrl(v, this.base, this.token),
         upload: (blob, name) => upload(this.base, blob, name, this.token),
       },
       run: (id, mode) => this.run(id, mode),
