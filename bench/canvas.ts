@@ -4,8 +4,9 @@
  *   200-node canvas (`daggr-ready`), median of 3 fresh page loads.
  * - canvas_200_nodes_longest_task_ms: the longest main-thread task during those loads
  *   (layout runs in a worker; cards render in slices), median of the 3.
- * - canvas_update_ms: engine event to updated DOM, median over 60 progress events; each
- *   event carries the engine's wall clock, read back from the card's DOM.
+ * - canvas_update_ms (and _p95_ms): engine event to updated DOM, median (95th
+ *   percentile) over 60 progress events; each event carries the engine's wall clock
+ *   (Date.now(), so 1 ms resolution), read back from the card's DOM.
  * - canvas_update_other_cards_rendered: how many of the 20 other cards re-rendered
  *   during those 60 updates (target 0: one node's update re-renders only its card).
  */
@@ -76,6 +77,7 @@ async function updateFigures(browser: Awaited<ReturnType<typeof startBrowser>>):
     await ctx.close();
     return [
       { name: "canvas_update_ms", value: median(result.lags), unit: "ms" },
+      { name: "canvas_update_p95_ms", value: [...result.lags].sort((a, b) => a - b)[Math.floor(result.lags.length * 0.95)] ?? NaN, unit: "ms" },
       { name: "canvas_update_other_cards_rendered", value: result.otherRenders, unit: "cards", target: "0" },
     ];
   } finally {
