@@ -1,8 +1,8 @@
 /**
  * The process `daggr dev` runs an app in. It starts as a warm standby: node, the
  * TypeScript loader and daggr itself are loaded ahead of time, so a restart only has to
- * import the app's own files and bind the port. The parent sends `start` when the app
- * is to run; on a change it ends this process and starts the next standby.
+ * import the app's own files and bind the port. On a change the parent ends the
+ * running child and hands over to this one.
  *
  * Messages from the parent: `prepare` (import the app now; launching waits) and `go`
  * (the previous process has let go of the port and the database: launch).
@@ -17,9 +17,10 @@ export type ParentMessage = { type: "prepare"; app: string; launch: Record<strin
 
 const send = (m: ChildMessage) => process.send?.(m);
 let app = "";
+let serving = false;
 
 const fail = (e: unknown) => {
-  console.error(formatAppError(e, app));
+  console.error(serving ? `✖ ${app} crashed: ${(e as Error)?.stack ?? e}` : formatAppError(e, app));
   process.exit(isLocked(e) ? EXIT_LOCKED : EXIT_APP_FAILED);
 };
 process.on("uncaughtException", fail);
@@ -51,7 +52,10 @@ process.on("message", (m: ParentMessage) => {
   if (m?.type !== "prepare") return;
   app = m.app;
   process.env.DAGGR_CLI_LAUNCH = JSON.stringify(m.launch);
-  serveApp(m.app).then((s) => send({ type: "listening", url: s.url, port: s.port, ...(s.token ? { token: s.token } : {}) }), fail);
+  serveApp(m.app).then((s) => {
+    serving = true;
+    send({ type: "listening", url: s.url, port: s.port, ...(s.token ? { token: s.token } : {}) });
+  }, fail);
 });
 
 send({ type: "ready" });
