@@ -341,6 +341,23 @@ t.test("Origin: WebSocket and state-changing HTTP need our own origin; null and 
   t.equal((await raw(url, "/api/schema", { headers: { origin: "http://evil.example" } })).status, 200, "reads carry no state change");
 });
 
+t.test("allowedOrigins: a page of another origin may embed the canvas (CORS for it alone)", async (t) => {
+  const embedder = "https://my-site.example";
+  const { url } = await serve(t, app(), { allowedOrigins: [embedder] });
+  const pre = await raw(url, "/upload", { method: "OPTIONS", headers: { origin: embedder, "access-control-request-method": "POST" } });
+  t.equal(pre.status, 204);
+  t.equal(pre.headers["access-control-allow-origin"], embedder);
+  t.match(pre.headers["access-control-allow-headers"], /x-filename/);
+  const js = await raw(url, "/assets/daggr-canvas.js", { headers: { origin: embedder } });
+  t.equal(js.headers["access-control-allow-origin"], embedder);
+  t.equal(js.headers["cross-origin-resource-policy"], "cross-origin");
+  t.equal((await raw(url, "/upload", { method: "POST", headers: { origin: embedder, "content-type": "image/png" }, body: "x" })).status, 200);
+  (await WireClient.connect(url, { origin: embedder })).close();
+  const other = await raw(url, "/assets/daggr-canvas.js", { headers: { origin: "https://evil.example" } });
+  t.equal(other.headers["access-control-allow-origin"], undefined, "no CORS for anyone else");
+  t.equal((await raw(url, "/upload", { method: "OPTIONS", headers: { origin: "https://evil.example" } })).status, 405);
+});
+
 t.test("POSTs must be JSON; uploads refuse the types a cross-site form can send", async (t) => {
   const { url } = await serve(t);
   for (const type of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""]) {

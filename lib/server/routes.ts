@@ -106,6 +106,21 @@ export function router(ctx: RouteContext): (req: IncomingMessage, res: ServerRes
     if (suspiciousPath(path)) return refuse(res, 404, "Not found");
     const found = routes.map((r) => ({ r, m: r.path.exec(path) })).filter((x) => x.m);
     if (!found.length) return refuse(res, 404, "Not found");
+    // A page of an allowed other origin embeds the canvas: it may read and post, with CORS.
+    const embedder = guard.embedder(req);
+    if (embedder) {
+      res.setHeader("Access-Control-Allow-Origin", embedder);
+      res.setHeader("Vary", "Origin");
+      res.setHeader("Cross-Origin-Resource-Policy", "cross-origin");
+      if (req.method === "OPTIONS") {
+        res.writeHead(204, {
+          "Access-Control-Allow-Methods": [...new Set(found.map((x) => x.r.method))].join(", "),
+          "Access-Control-Allow-Headers": "content-type, x-filename, authorization",
+          "Access-Control-Max-Age": "600",
+        });
+        return void res.end();
+      }
+    }
     const method = req.method === "HEAD" ? "GET" : req.method;
     const hit = found.find((x) => x.r.method === method);
     if (!hit) {

@@ -54,6 +54,12 @@ export class Guard {
     return u.host.toLowerCase() === (req.headers.host ?? "").toLowerCase() ? "ok" : "refused";
   }
 
+  /** The request's Origin when it is one of the extra `allowedOrigins` (a page embedding the canvas). */
+  embedder(req: IncomingMessage): string | undefined {
+    const origin = req.headers.origin;
+    return origin !== undefined && this.options.allowedOrigins.has(origin) ? origin : undefined;
+  }
+
   /** Whether the request may change state: no Origin or our own. */
   originAllowed(req: IncomingMessage): boolean {
     return this.origin(req) !== "refused";
