@@ -121,6 +121,8 @@ async function browserTests(): Promise<void> {
     const slow = card(page, "Slow");
     t.equal(await gen.locator(".badge").textContent(), "GRADIO");
     t.equal(await gen.locator("a.name").getAttribute("href"), fake.url, "a remote node's name links to its app");
+    await card(page, "Typo").locator(".error-panel").filter({ hasText: /generat/ }).waitFor();
+    t.pass("a node that fails its start-up check shows why");
 
     await slow.locator("button.run-step").click();
     await slow.locator("button.stop").waitFor();

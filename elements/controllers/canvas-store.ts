@@ -203,6 +203,9 @@ export class CanvasStore {
         this.notices.set(ev.nodeId, { text: `Skipped: ${ev.reason}`, at: Date.now() });
         this.patch(ev.nodeId, { activity: "idle", count: this.state(ev.nodeId).count + 1, progress: undefined, partial: undefined, error: undefined }, false);
         return this.touchWithEdges(ev.nodeId);
+      case "node-invalid":
+        // A start-up check failed: shown as the node's error until it runs successfully.
+        return this.patch(ev.nodeId, { error: ev.error });
       case "node-blocked":
         this.done(ev.runId, ev.nodeId);
         this.notices.set(ev.nodeId, { text: `Did not run: ${ev.reason}`, at: Date.now() });

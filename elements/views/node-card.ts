@@ -196,10 +196,11 @@ export class NodeCard extends LitElement {
 
   private problems(st: NodeStateWire): TemplateResult | typeof nothing {
     const notice = this.ctx.store.notices.get(this.nodeId);
-    if (st.activity === "failed" && st.error) {
+    // A failed run, or (while idle) a failed start-up check of the node.
+    if (st.error && (st.activity === "failed" || st.activity === "idle")) {
       return html`<div class="error-panel" role="alert">
-        <div class="error-title">${icon("alert")}<span>${st.error.code ?? "Failed"}</span></div>
-        <div class="error-msg">${st.error.message}</div>
+        <div class="error-title">${icon("alert")}<span>${st.error.code ?? (st.activity === "failed" ? "Failed" : "Check failed")}</span></div>
+        <div class="error-msg">${st.error.code ? st.error.message.replace(`[${st.error.code}] `, "") : st.error.message}</div>
       </div>`;
     }
     if (st.activity === "cancelled") return html`<div class="notice">Stopped before it finished.</div>`;
