@@ -44,9 +44,13 @@ export const runtime: Runtime = {
     }
     const store = options.store ?? new MemoryStore();
     const session = await openSession(graph, store, { autorun: false, validate: false });
+    // A caller that goes away (a REST client disconnecting) stops the run, remote jobs included.
+    const stop = () => void session.close();
+    options.signal?.addEventListener("abort", stop, { once: true });
     try {
       session.setMany(inputs, "api");
       const summary = await session.run(subgraph.nodes[0], { mode: "all" });
+      if (options.signal?.aborted) throw new DaggrError(ErrorCode.CANCELLED, "The call was cancelled.");
       const failed = Object.entries(summary.nodes).filter(([, o]) => o === "failed" || o === "cancelled");
       if (failed.length) {
         const [id] = failed[0]!;
@@ -56,6 +60,7 @@ export const runtime: Runtime = {
       const leaves = subgraph.nodes.filter((id) => graph.children(id).length === 0);
       return Object.fromEntries(leaves.map((id) => [id, session.selected(id)?.outputs ?? {}]));
     } finally {
+      options.signal?.removeEventListener("abort", stop);
       await session.close();
       if (!options.store) await store.close();
     }

@@ -221,3 +221,17 @@ t.test("docs/errors.md lists every error code the source can raise", async (t) =
   t.same(missing, [], "every code has a section");
   t.ok(codes.size > 40);
 });
+
+t.test("graph.call stops when its signal aborts", async (t) => {
+  let aborted = false;
+  const slow = new FnNode(async (_i, { signal }) => {
+    await new Promise((r) => signal.addEventListener("abort", r));
+    aborted = true;
+    return 1;
+  }, { name: "slow", concurrent: true });
+  const ac = new AbortController();
+  const pending = new Graph({ name: "g", nodes: [slow], persistKey: false }).call({}, { signal: ac.signal });
+  setTimeout(() => ac.abort(), 30);
+  t.equal(((await pending.catch((e) => e)) as DaggrError).code, "E_CANCELLED");
+  t.ok(aborted, "the node saw its signal abort");
+});
