@@ -15,6 +15,8 @@ import { bigGraph, generateEndpoint, gradioGraph, showcaseGraph, slowEndpoint, t
 import { startFakeGradio } from "./fixtures/fake-gradio.js";
 
 const ROOT = join(import.meta.dirname, "..");
+// A dozen page loads in a real browser: more than the default per-file budget on a busy 2-core machine.
+t.setTimeout(300_000);
 
 t.test("elements/layout/elk-worker.txt is the installed elkjs worker, unmodified", async (t) => {
   const vendored = readFileSync(join(ROOT, "elements/layout/elk-worker.txt"));
