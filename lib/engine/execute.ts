@@ -32,7 +32,7 @@ interface Cancel {
  * looks at it (a sync FnNode) costs no AbortController, the dearest object of a run.
  */
 export class NodeAbort implements Cancel {
-  private controller: AbortController | undefined;
+  private controller: AbortController | undefined = undefined;
   constructor(private readonly run: AbortSignal) {}
 
   get aborted(): boolean {
@@ -119,7 +119,7 @@ class Execution implements Cancel {
   private readonly timed: AbortSignal | undefined;
   private readonly t0 = performance.now();
   private started = false;
-  servedBy: string | undefined;
+  servedBy: string | undefined = undefined;
 
   constructor(readonly o: ExecuteOptions) {
     const { node, view } = o;
@@ -130,7 +130,7 @@ class Execution implements Cancel {
       startedAt: Date.now(), ms: 0, files: [],
     };
     const timeout = node.options.timeoutMs;
-    if (timeout) this.timed = AbortSignal.any([o.abort.signal, AbortSignal.timeout(timeout)]);
+    this.timed = timeout ? AbortSignal.any([o.abort.signal, AbortSignal.timeout(timeout)]) : undefined;
   }
 
   get aborted(): boolean {
@@ -245,7 +245,7 @@ class Execution implements Cancel {
 
 /** A held concurrency slot, released when the executor's own work settles. */
 class Slot {
-  private work: Promise<unknown> | undefined;
+  private work: Promise<unknown> | undefined = undefined;
   constructor(private readonly limiter: Semaphore | undefined) {}
   track(work: Promise<unknown>): void {
     if (this.limiter && !isKnown(work)) this.work = work;

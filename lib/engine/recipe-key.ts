@@ -11,7 +11,7 @@ const oneShot = (crypto as { hash?: (alg: string, data: string) => string }).has
 export function canonical(value: unknown): string {
   switch (typeof value) {
     case "string":
-      return JSON.stringify(value);
+      return quote(value);
     case "number":
       // A finite number prints as JSON does (Number#toString); others are quoted.
       return Number.isFinite(value) ? `${value}` : `"${value}"`;
@@ -38,9 +38,22 @@ export function canonical(value: unknown): string {
     const v = (value as Record<string, unknown>)[k];
     if (v === undefined) continue;
     if (out.length > 1) out += ",";
-    out += `${JSON.stringify(k)}:${canonical(v)}`;
+    out += `${quote(k)}:${canonical(v)}`;
   }
   return `${out}}`;
+}
+
+/**
+ * `JSON.stringify` of a string, without its cost for the short plain strings keys are made
+ * of (port names, hashes): those only need quotes.
+ */
+export function quote(s: string): string {
+  if (s.length > 64) return JSON.stringify(s);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) return JSON.stringify(s);
+  }
+  return `"${s}"`;
 }
 
 export function hashText(text: string): string {

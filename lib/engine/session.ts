@@ -44,7 +44,7 @@ interface RunHandle {
 
 /** A node executing now: what cancelNode aborts, and what another run visiting it waits for. */
 class Active {
-  private waiters: Array<() => void> | undefined;
+  private waiters: Array<() => void> | undefined = undefined;
   constructor(
     readonly runId: string,
     readonly abort: NodeAbort,
@@ -92,7 +92,8 @@ export class Session implements ExecHost {
   private readonly debounceMs: number;
   private readonly autorun: boolean;
   private readonly runs = new Map<string, RunHandle>();
-  private readonly active = new Map<string, Active>();
+  /** The execution in progress per node (entries are cleared, not deleted: a node runs again soon). */
+  private readonly active = new Map<string, Active | undefined>();
   private readonly pendingEdits = new Set<string>();
   private autorunTimer: ReturnType<typeof setTimeout> | undefined;
   private autorunRun: RunHandle | undefined;
@@ -122,13 +123,13 @@ export class Session implements ExecHost {
 
   /** @internal */
   queued(nodeId: string, runId: string): void {
-    this.view.patchState(nodeId, { activity: Activity.QUEUED, runId, error: undefined, progress: undefined, partial: undefined });
+    this.view.active(nodeId, Activity.QUEUED, runId);
     if (this.view.watched) this.view.emit({ type: "node-queued", sheetId: this.sheetId, runId, nodeId });
   }
 
   /** @internal */
   started(nodeId: string, runId: string, startedAt: number): void {
-    this.view.patchState(nodeId, { activity: Activity.RUNNING, runId, startedAt, error: undefined, progress: undefined, partial: undefined });
+    this.view.active(nodeId, Activity.RUNNING, runId, startedAt);
     if (this.view.watched) this.view.emit({ type: "node-started", sheetId: this.sheetId, runId, nodeId, startedAt });
   }
 
@@ -467,10 +468,7 @@ export class Session implements ExecHost {
       const count = this.view.count(id) + 1;
       const watched = this.view.watched;
       if (skipped || record.status === ResultStatus.SUCCESS) {
-        this.view.patchState(id, {
-          activity: skipped ? Activity.SKIPPED : Activity.IDLE, count, progress: undefined, partial: undefined,
-          error: skipped ? undefined : record.error, items: itemStates(record),
-        });
+        this.view.finished(id, skipped ? Activity.SKIPPED : Activity.IDLE, count, skipped ? undefined : record.error, itemStates(record));
         this.selectResult(record, false);
         if (watched) {
           this.view.emit(
@@ -499,7 +497,7 @@ export class Session implements ExecHost {
   }
 
   private ended(id: string, active: Active): void {
-    if (this.active.get(id) === active) this.active.delete(id);
+    if (this.active.get(id) === active) this.active.set(id, undefined);
     active.end();
   }
 

@@ -2,7 +2,7 @@ import { BehaviorSubject, Subject } from "rxjs";
 import { type Edge, type Graph, Node, initialValue, inputId } from "../graph/index.js";
 import type { EngineEvent, Freshness, Progress } from "./events.js";
 import { hasFilePorts } from "./outputs.js";
-import { FN_INPUT_MARKER, canonical, hashText, recipeKey } from "./recipe-key.js";
+import { FN_INPUT_MARKER, canonical, hashText, quote, recipeKey } from "./recipe-key.js";
 import { type ResultError, type ResultRecord, ResultStatus } from "./records.js";
 
 /** What a skipped node's outputs hash to: downstream keys see "skipped", not a value. */
@@ -41,21 +41,32 @@ export interface NodeState {
   items?: Array<{ status: string; ms: number; error?: ResultError }>;
 }
 
-/** What the view keeps per node, in one object so the hot path makes one lookup. */
+/**
+ * What the view keeps per node, in one object so the hot path makes one lookup. Every
+ * field is set in the constructor, so all slots share one shape.
+ */
 class Slot {
   /** The current recipe key, valid while `keyed`. */
-  key: string | undefined;
+  key: string | undefined = undefined;
   keyed = false;
   freshness: Freshness = "empty";
+  /** The selected result (the view's `selected` map holds the same). */
+  sel: ResultRecord | undefined;
   /** The working copy of the node's state; never handed out (see `snapshot`). */
   readonly state: NodeState;
   /** An immutable copy of `state`, made when someone asks and dropped on the next patch. */
-  snapshot: NodeState | undefined;
-  subject: BehaviorSubject<NodeState> | undefined;
+  snapshot: NodeState | undefined = undefined;
+  subject: BehaviorSubject<NodeState> | undefined = undefined;
   /** Subjects of this node's observed output ports. */
-  outs: Map<string, BehaviorSubject<unknown>> | undefined;
+  outs: Map<string, BehaviorSubject<unknown>> | undefined = undefined;
+  /** Freshness of each edge into the node, in `edgesIn` order. */
+  readonly edgeFresh: boolean[];
+  /** Slots of `children`, of `parents` and of each edge's source, linked once every slot exists. */
+  childSlots: Slot[] = [];
+  parentSlots: Slot[] | undefined = undefined;
+  edgeFrom: Slot[] = [];
   /** The refresh queue this node waits in, if any. */
-  queuedIn: MinQueue | undefined;
+  queuedIn: MinQueue | undefined = undefined;
   /** The nodes it reads from, when they do not depend on its own input values (all but choice nodes). */
   readonly parents: readonly string[] | undefined;
   /** Its upstream reads in key order, when static like `parents`. */
@@ -72,9 +83,12 @@ class Slot {
     readonly children: readonly string[],
     readonly edgesIn: readonly Edge[],
     state: NodeState,
+    selected: ResultRecord | undefined,
     staticPorts: boolean,
   ) {
+    this.sel = selected;
     this.state = state;
+    this.edgeFresh = edgesIn.map(() => false);
     const ports = staticPorts ? node.activePorts(NO_VALUES) : undefined;
     this.parents = ports && parentsOf(node, ports);
     this.reads = ports && readsOf(node, ports);
@@ -96,7 +110,7 @@ interface Read {
 /** A node's upstream reads, sorted as canonical JSON sorts object keys. */
 function readsOf(node: Node, ports: readonly string[]): Read[] {
   const reads: Read[] = [];
-  const add = (name: string, from: ReadonlyArray<{ node: Node; port: string }>, each?: string) => reads.push({ label: `${JSON.stringify(name)}:`, name, from, each });
+  const add = (name: string, from: ReadonlyArray<{ node: Node; port: string }>, each?: string) => reads.push({ label: `${quote(name)}:`, name, from, each });
   if (node.guard) add("$when", [node.guard.from]);
   for (const port of ports) {
     const spec = node.inputs[port];
@@ -138,7 +152,8 @@ export class SheetView {
   readonly inputs = new Map<string, unknown>();
   readonly selected = new Map<string, ResultRecord>();
   private readonly slots = new Map<string, Slot>();
-  private readonly edgeFresh = new Map<string, boolean>();
+  /** Where each edge's freshness is kept: its downstream node and its index there. */
+  private readonly edgeAt = new Map<string, { slot: Slot; index: number }>();
   private readonly valueSubjects = new Map<string, BehaviorSubject<unknown>>();
   /** The refresh queue, reused by every refresh that does not run inside another. */
   private readonly queue = new MinQueue();
@@ -166,9 +181,15 @@ export class SheetView {
         count: loaded.counts[n.id] ?? 0,
         lastMs: sel?.ms,
       };
-      const slot = new Slot(n, hashText(n.fingerprint()), order, graph.children(n.id), edgesInto.get(n.id) ?? [], state, hasStaticPorts(n));
+      const slot = new Slot(n, hashText(n.fingerprint()), order, graph.children(n.id), edgesInto.get(n.id) ?? [], state, sel, hasStaticPorts(n));
       this.slots.set(n.id, slot);
+      slot.edgesIn.forEach((e, index) => this.edgeAt.set(e.id, { slot, index }));
     });
+    for (const slot of this.slots.values()) {
+      slot.childSlots = slot.children.map((c) => this.slots.get(c)!);
+      slot.parentSlots = slot.parents?.map((p) => this.slots.get(p)!);
+      slot.edgeFrom = slot.edgesIn.map((e) => this.slots.get(e.from.node)!);
+    }
     const all = graph.nodes.map((n) => n.id);
     this.refresh(all, all, false);
   }
@@ -284,7 +305,7 @@ export class SheetView {
       }
       if (h === undefined) return undefined;
       if (up.length > 1) up += ",";
-      up += r.label + JSON.stringify(r.each === undefined ? h : `${h}|each:${r.each}`);
+      up += r.label + quote(r.each === undefined ? h : `${h}|each:${r.each}`);
     }
     const own = s.hasOwn ? canonical(this.ownInputsForKey(node)) : "{}";
     return hashText(`${s.fingerprint}|${own}|${up}}`);
@@ -323,7 +344,8 @@ export class SheetView {
   }
 
   edgeIsFresh(edgeId: string): boolean {
-    return this.edgeFresh.get(edgeId) ?? false;
+    const at = this.edgeAt.get(edgeId);
+    return at ? at.slot.edgeFresh[at.index]! : false;
   }
 
   /**
@@ -353,24 +375,24 @@ export class SheetView {
         if (!keepKeys) s.keyed = false;
         queue.push(s);
       }
-      for (const id of selectionChanged) for (const c of this.slot(id).children) this.enqueue(queue, c);
+      for (const id of selectionChanged) enqueueAll(queue, this.slot(id).childSlots);
       for (let s = queue.pop(); s !== undefined; s = queue.pop()) {
-        const id = s.node.id;
-        const sel = this.selected.get(id);
+        const sel = s.sel;
         let f: Freshness = "empty";
         if (sel) f = this.parentsFresh(s) && sel.key === this.keyOf(s) ? "fresh" : "stale";
         if (s.freshness !== f) {
           s.freshness = f;
-          if (watched) (nodes ??= {})[id] = f;
-          this.setState(s, "freshness", f);
-          for (const c of s.children) this.enqueue(queue, c);
+          if (watched) (nodes ??= {})[s.node.id] = f;
+          s.state.freshness = f;
+          this.changed(s);
+          enqueueAll(queue, s.childSlots);
         }
-        for (const e of s.edgesIn) {
-          const up = this.selected.get(e.from.node);
-          const ef = !!sel && !!up && sel.upstream[e.to.port] === up.id;
-          if (this.edgeFresh.get(e.id) !== ef) {
-            this.edgeFresh.set(e.id, ef);
-            if (watched) (edges ??= {})[e.id] = ef;
+        for (let i = 0; i < s.edgesIn.length; i++) {
+          const up = sel && s.edgeFrom[i]!.sel;
+          const ef = !!up && sel!.upstream[s.edgesIn[i]!.to.port] === up.id;
+          if (s.edgeFresh[i] !== ef) {
+            s.edgeFresh[i] = ef;
+            if (watched) (edges ??= {})[s.edgesIn[i]!.id] = ef;
           }
         }
       }
@@ -380,15 +402,10 @@ export class SheetView {
     if (nodes || edges) this.emit({ type: "freshness-changed", sheetId: this.sheetId, nodes: nodes ?? {}, edges: edges ?? {} });
   }
 
-  /** Queues a node whose inputs may have changed: its key is recomputed when next read. */
-  private enqueue(queue: MinQueue, id: string): void {
-    const s = this.slots.get(id)!;
-    s.keyed = false;
-    queue.push(s);
-  }
-
   private parentsFresh(s: Slot): boolean {
-    for (const p of s.parents ?? this.activeParents(s.node)) if (this.slots.get(p)?.freshness !== "fresh") return false;
+    const parents = s.parentSlots;
+    if (!parents) return this.activeParents(s.node).every((p) => this.slots.get(p)?.freshness === "fresh");
+    for (let i = 0; i < parents.length; i++) if (parents[i]!.freshness !== "fresh") return false;
     return true;
   }
 
@@ -396,9 +413,12 @@ export class SheetView {
   select(record: ResultRecord | null, nodeId = record?.nodeId): void {
     if (!nodeId) return;
     const s = this.slot(nodeId);
+    s.sel = record ?? undefined;
     if (record) this.selected.set(nodeId, record);
     else this.selected.delete(nodeId);
-    this.patchSlot(s, { selectedId: record?.id ?? null, lastMs: record?.ms });
+    s.state.selectedId = record?.id ?? null;
+    s.state.lastMs = record?.ms;
+    this.changed(s);
     if (this.events.observed) this.emit({ type: "selection-changed", sheetId: this.sheetId, nodeId, resultId: record?.id ?? null, result: record ?? undefined });
     if (s.outs) for (const port of Object.keys(s.node.outputs)) s.outs.get(port)?.next(record?.outputs[port]);
   }
@@ -419,17 +439,38 @@ export class SheetView {
     return this.slot(nodeId).state.count;
   }
 
+  /** The node is waiting for a slot (queued) or has one (running): its run's progress, partial and error are cleared. */
+  active(nodeId: string, activity: typeof Activity.QUEUED | typeof Activity.RUNNING, runId: string, startedAt?: number): void {
+    const s = this.slot(nodeId);
+    const st = s.state;
+    st.activity = activity;
+    st.runId = runId;
+    if (activity === Activity.RUNNING) st.startedAt = startedAt;
+    st.error = undefined;
+    st.progress = undefined;
+    st.partial = undefined;
+    this.changed(s);
+  }
+
+  /** An execution of the node ended: its activity, history count, error and items; progress cleared. */
+  finished(nodeId: string, activity: Activity, count: number, error: ResultError | undefined, items: NodeState["items"]): void {
+    const s = this.slot(nodeId);
+    const st = s.state;
+    st.activity = activity;
+    st.count = count;
+    st.progress = undefined;
+    st.partial = undefined;
+    st.error = error;
+    st.items = items;
+    this.changed(s);
+  }
+
   patchState(nodeId: string, patch: Partial<NodeState>): void {
     this.patchSlot(this.slot(nodeId), patch);
   }
 
   private patchSlot(s: Slot, patch: Partial<NodeState>): void {
     Object.assign(s.state, patch);
-    this.changed(s);
-  }
-
-  private setState<K extends keyof NodeState>(s: Slot, field: K, value: NodeState[K]): void {
-    s.state[field] = value;
     this.changed(s);
   }
 
@@ -458,6 +499,15 @@ export class SheetView {
     for (const s of this.slots.values()) s.subject?.complete();
     for (const s of this.valueSubjects.values()) s.complete();
     this.events.complete();
+  }
+}
+
+/** Queues nodes whose inputs may have changed: their keys are recomputed when next read. */
+function enqueueAll(queue: MinQueue, slots: readonly Slot[]): void {
+  for (let i = 0; i < slots.length; i++) {
+    const s = slots[i]!;
+    s.keyed = false;
+    queue.push(s);
   }
 }
 

@@ -13,12 +13,13 @@ import { FilesDir } from "./files.js";
 interface SheetData {
   info: SheetInfo;
   inputs: Record<string, unknown>;
-  selections: Record<string, string>;
+  /** Selected result id per node. */
+  selections: Map<string, string>;
   results: Map<string, ResultRecord>;
   /** Result ids per node, oldest first. */
   byNode: Map<string, string[]>;
-  /** Newest successful result id per `node\0key`. */
-  byKey: Map<string, string>;
+  /** Newest successful result id per node, then key. */
+  byKey: Map<string, Map<string, string>>;
   runs: Map<string, RunRecord>;
 }
 
@@ -62,7 +63,7 @@ export class MemoryStore implements Store {
     while (taken.has(`Sheet ${n}`)) n++;
     const now = Date.now();
     const info: SheetInfo = { id: newId("s"), user, name: name ?? `Sheet ${n}`, createdAt: now, updatedAt: now, revision: 0 };
-    this.sheets.set(info.id, { info, inputs: {}, selections: {}, results: new Map(), byNode: new Map(), byKey: new Map(), runs: new Map() });
+    this.sheets.set(info.id, { info, inputs: {}, selections: new Map(), results: new Map(), byNode: new Map(), byKey: new Map(), runs: new Map() });
     this.emit({ type: "sheets", user });
     return { ...info };
   }
@@ -101,12 +102,12 @@ export class MemoryStore implements Store {
 
   async loadSheet(sheetId: string): Promise<SheetState> {
     const s = this.sheet(sheetId);
-    const selected = Object.values(s.selections)
+    const selected = [...s.selections.values()]
       .map((id) => s.results.get(id))
       .filter((r): r is ResultRecord => !!r);
     const counts: Record<string, number> = {};
     for (const [node, ids] of s.byNode) counts[node] = ids.length;
-    return { sheet: { ...s.info }, inputs: { ...s.inputs }, selections: { ...s.selections }, selected, counts };
+    return { sheet: { ...s.info }, inputs: { ...s.inputs }, selections: Object.fromEntries(s.selections), selected, counts };
   }
 
   async setInputs(sheetId: string, values: Record<string, unknown>): Promise<number> {
@@ -120,8 +121,8 @@ export class MemoryStore implements Store {
   async setSelections(sheetId: string, selections: Record<string, string | null>): Promise<number> {
     const s = this.sheet(sheetId);
     for (const [node, id] of Object.entries(selections)) {
-      if (id === null) delete s.selections[node];
-      else s.selections[node] = id;
+      if (id === null) s.selections.delete(node);
+      else s.selections.set(node, id);
     }
     const revision = ++s.info.revision;
     this.emit({ type: "selections", sheetId, selections, revision });
@@ -149,9 +150,13 @@ export class MemoryStore implements Store {
     let ids = s.byNode.get(record.nodeId);
     if (!ids) s.byNode.set(record.nodeId, (ids = []));
     ids.push(record.id);
-    if (record.status === ResultStatus.SUCCESS) s.byKey.set(`${record.nodeId}\0${record.key}`, record.id);
+    if (record.status === ResultStatus.SUCCESS) {
+      let keys = s.byKey.get(record.nodeId);
+      if (!keys) s.byKey.set(record.nodeId, (keys = new Map()));
+      keys.set(record.key, record.id);
+    }
     if (options.select) {
-      s.selections[record.nodeId] = record.id;
+      s.selections.set(record.nodeId, record.id);
       s.info.revision++;
     }
     if (this.listeners.size) this.emit({ type: "result", sheetId: record.sheetId, record, selected: options.select });
@@ -163,7 +168,7 @@ export class MemoryStore implements Store {
 
   findByKey(sheetId: string, nodeId: string, key: string): Promise<ResultRecord | undefined> {
     const s = this.sheets.get(sheetId);
-    const id = s?.byKey.get(`${nodeId}\0${key}`);
+    const id = s?.byKey.get(nodeId)?.get(key);
     return fulfilled(id ? s!.results.get(id) : undefined);
   }
 
