@@ -1,27 +1,25 @@
 import { LitElement, html, nothing, render } from "lit";
 import { repeat } from "lit/directives/repeat.js";
 import { CanvasStore } from "../controllers/canvas-store.js";
-import { settle } from "../controllers/collisions.js";
 import { ConnStatus, Connection, ServerError } from "../controllers/connection.js";
+import { InputEdits } from "../controllers/edits.js";
 import { fileUrl, upload } from "../controllers/files.js";
 import { HistoryController } from "../controllers/history.js";
 import { LayoutController } from "../controllers/layout.js";
 import { PanZoom, type Viewport } from "../controllers/pan-zoom.js";
+import { Placement } from "../controllers/placement.js";
 import { wouldRun } from "../controllers/run-plan.js";
-import { SHORTCUTS, Shortcuts } from "../controllers/shortcuts.js";
+import { Shortcuts } from "../controllers/shortcuts.js";
 import { ThemeController, safeGet, safeSet } from "../controllers/theme.js";
 import { define } from "../define.js";
-import { portId, type LayoutInput } from "../layout/types.js";
 import type { AckMessage, RunModeWire, ServerMessage, SheetWire } from "../wire.js";
 import { canvasStyles } from "./canvas-styles.js";
 import type { CardContext } from "./card-context.js";
 import { EdgeLayer } from "./edges.js";
-import { CARD_WIDTH, outputPorts, portY, wiredInputs } from "./geometry.js";
-import { icon } from "./icons.js";
+import { helpPanel, statusPill, titleBar, toast, viewToolbar } from "./chrome.js";
 import "./node-card.js";
 import "./sheets-menu.js";
 
-const INPUT_DEBOUNCE_MS = 300;
 const VIEWPORT_SAVE_MS = 400;
 const RENDER_SLICE = 25;
 
@@ -77,14 +75,8 @@ export class DaggrCanvas extends LitElement {
   private themeCtl: ThemeController | undefined;
   private shortcuts: Shortcuts | undefined;
   private readonly cards = new Map<string, HTMLElement & { requestUpdate(): void }>();
-  /** Where the layout put each card, and where it is now (lower, if a card above grew). */
-  private laid = new Map<string, { x: number; y: number }>();
-  private positions = new Map<string, { x: number; y: number }>();
-  private sizes = new Map<string, { w: number; h: number }>();
-  private readonly resizes = new ResizeObserver((entries) => this.onResize(entries));
-  private settleFrame = 0;
-  private bounds = { x: 0, y: 0, width: 0, height: 0 };
-  private readonly pendingInputs = new Map<string, { timer: ReturnType<typeof setTimeout>; send(): void }>();
+  private readonly placement = new Placement((ids) => this.edges?.reroute(ids, this.placement.positions, this.placement.width));
+  private readonly edits = new InputEdits((nodeId, port, value) => void this.request({ type: "set-input", nodeId, port, value }));
   private viewportTimer: ReturnType<typeof setTimeout> | undefined;
   private toastTimer: ReturnType<typeof setTimeout> | undefined;
   private layoutShape = "";
@@ -136,13 +128,13 @@ export class DaggrCanvas extends LitElement {
     this.conn = undefined;
     this.unsubscribe?.();
     this.layout.destroy();
-    this.resizes.disconnect();
+    this.placement.destroy();
     this.panZoom?.destroy();
     this.panZoom = undefined;
     this.themeCtl?.destroy();
     this.shortcuts?.destroy();
     this.shortcuts = undefined;
-    for (const p of this.pendingInputs.values()) p.send();
+    this.edits.flush();
     this.layoutShape = "";
   }
 
@@ -264,45 +256,14 @@ export class DaggrCanvas extends LitElement {
     if (!g || !world) return;
     // Cards are tall: packing separate parts towards twice the view's shape fills it best.
     const view = this.getBoundingClientRect();
-    const input: LayoutInput = { nodes: [], edges: [], aspectRatio: view.height > 0 ? Math.max(1.6, (2 * view.width) / view.height) : undefined };
-    const sizes = this.sizes;
-    sizes.clear();
-    for (const el of world.children as HTMLCollectionOf<HTMLElement>) {
-      const id = el.getAttribute("node-id");
-      if (id) sizes.set(id, { w: el.offsetWidth || CARD_WIDTH, h: el.offsetHeight || 120 });
-    }
-    for (const n of g.nodes) {
-      const s = sizes.get(n.id) ?? { w: CARD_WIDTH, h: 120 };
-      input.nodes.push({
-        id: n.id,
-        width: s.w,
-        height: s.h,
-        ports: [
-          ...wiredInputs(n).map((p, i) => ({ id: portId(n.id, "in", p), side: "in" as const, y: portY(i) })),
-          ...outputPorts(n, this.store.edgesOutOf.get(n.id)).map((p, i) => ({ id: portId(n.id, "out", p), side: "out" as const, y: portY(i) })),
-        ],
-      });
-    }
-    const known = new Set(input.nodes.flatMap((n) => n.ports.map((p) => p.id)));
-    for (const e of g.edges) {
-      const sp = portId(e.from.node, "out", e.from.port);
-      const tp = portId(e.to.node, "in", e.to.port);
-      if (known.has(sp) && known.has(tp)) input.edges.push({ id: e.id, source: e.from.node, sourcePort: sp, target: e.to.node, targetPort: tp });
-    }
+    const aspect = view.height > 0 ? Math.max(1.6, (2 * view.width) / view.height) : undefined;
+    const input = this.placement.measure(world.children as HTMLCollectionOf<HTMLElement>, g, this.store, aspect);
     performance.mark("daggr:measured");
     const result = await this.layout.run(input);
     performance.mark("daggr:laid-out");
     if (!result) return;
-    this.laid = result.positions;
-    this.positions = new Map([...result.positions].map(([id, p]) => [id, { ...p }]));
-    this.bounds = result.bounds;
-    this.resizes.disconnect();
-    for (const el of world.children as HTMLCollectionOf<HTMLElement>) {
-      const p = this.positions.get(el.getAttribute("node-id") ?? "");
-      if (p) el.style.transform = `translate(${p.x}px, ${p.y}px)`;
-      this.resizes.observe(el);
-    }
-    this.edges?.draw(this.positions, (id) => sizes.get(id)?.w ?? CARD_WIDTH, this.bounds);
+    this.placement.apply(result);
+    this.edges?.draw(this.placement.positions, this.placement.width, this.placement.bounds);
     world.parentElement!.classList.remove("measuring");
     performance.mark("daggr:positioned");
     if (initial) {
@@ -318,40 +279,6 @@ export class DaggrCanvas extends LitElement {
     }
   }
 
-  /** Cards changed height (values arrived): move the ones below out of the way, re-route their edges. */
-  private onResize(entries: ResizeObserverEntry[]): void {
-    let changed = false;
-    for (const e of entries) {
-      const id = (e.target as HTMLElement).getAttribute("node-id");
-      const s = id && this.sizes.get(id);
-      const el = e.target as HTMLElement;
-      if (s && s.h !== el.offsetHeight) {
-        s.h = el.offsetHeight;
-        changed = true;
-      }
-    }
-    if (!changed || this.settleFrame) return;
-    this.settleFrame = requestAnimationFrame(() => {
-      this.settleFrame = 0;
-      const moved = settle(this.laid, (id) => this.sizes.get(id) ?? { w: CARD_WIDTH, h: 0 });
-      const touched = new Set<string>();
-      let bottom = 0;
-      for (const [id, p] of this.laid) {
-        const y = moved.get(id) ?? p.y;
-        const cur = this.positions.get(id)!;
-        if (cur.y !== y) {
-          cur.y = y;
-          touched.add(id);
-          const card = this.cards.get(id);
-          if (card) card.style.transform = `translate(${cur.x}px, ${y}px)`;
-        }
-        bottom = Math.max(bottom, y + (this.sizes.get(id)?.h ?? 0));
-      }
-      this.bounds = { ...this.bounds, height: Math.max(this.bounds.height, bottom - this.bounds.y) };
-      if (touched.size) this.edges?.reroute(touched, this.positions, (id) => this.sizes.get(id)?.w ?? CARD_WIDTH);
-    });
-  }
-
   private applySheetViewport(sheet: SheetWire): boolean {
     const v = sheet.viewport;
     if (!v || !Number.isFinite(v.zoom) || v.zoom <= 0) return false;
@@ -360,7 +287,7 @@ export class DaggrCanvas extends LitElement {
   }
 
   fit(byUser = true): void {
-    if (this.bounds.width) this.panZoom?.fit(this.bounds, byUser);
+    if (this.placement.bounds.width) this.panZoom?.fit(this.placement.bounds, byUser);
   }
 
   private onViewport(v: Viewport, byUser: boolean): void {
@@ -387,7 +314,7 @@ export class DaggrCanvas extends LitElement {
       },
       run: (id, mode) => this.run(id, mode),
       stop: (id) => this.stop(id),
-      setInput: (id, port, value, immediate) => this.setInput(id, port, value, immediate),
+      setInput: (id, port, value, immediate) => this.edits.set(id, port, value, immediate),
       preview: (id, mode) => this.preview(id ? wouldRun(this.store, id, mode ?? "to-here") : undefined),
       register: (id, card) => this.cards.set(id, card),
       unregister: (id, card) => this.cards.get(id) === card && this.cards.delete(id),
@@ -402,7 +329,7 @@ export class DaggrCanvas extends LitElement {
 
   run(nodeId: string | undefined, mode: RunModeWire): void {
     this.preview(undefined);
-    this.flushInputs();
+    this.edits.flush();
     void this.request(nodeId ? { type: "run", nodeId, mode } : { type: "run", mode });
   }
 
@@ -413,25 +340,6 @@ export class DaggrCanvas extends LitElement {
   stop(nodeId: string): void {
     const runId = this.store.runOf(nodeId);
     void this.request(runId ? { type: "cancel", runId } : { type: "cancel", nodeId });
-  }
-
-  private setInput(nodeId: string, port: string, value: unknown, immediate: boolean): void {
-    const key = `${nodeId}__${port}`;
-    clearTimeout(this.pendingInputs.get(key)?.timer);
-    const send = () => {
-      this.pendingInputs.delete(key);
-      void this.request({ type: "set-input", nodeId, port, value });
-    };
-    if (immediate) return send();
-    this.pendingInputs.set(key, { timer: setTimeout(send, INPUT_DEBOUNCE_MS), send });
-  }
-
-  /** Sends typed values now (before a run, so it runs on what the user sees). */
-  private flushInputs(): void {
-    for (const p of [...this.pendingInputs.values()]) {
-      clearTimeout(p.timer);
-      p.send();
-    }
   }
 
   private preview(nodes: Set<string> | undefined): void {
@@ -470,61 +378,31 @@ export class DaggrCanvas extends LitElement {
           <div class="cards"></div>
         </div>
       </div>
-      ${g ? this.topBar() : nothing}
-      ${this.pill()}
-      <div class="toolbar bottom-left" role="toolbar" aria-label="View">
-        <button class="icon-btn" title="Zoom out (−)" aria-label="Zoom out" @click=${() => this.panZoom?.zoomBy(1 / 1.2)}>${icon("minus")}</button>
-        <button class="zoom-pct" title="Reset zoom to 100%" @click=${() => this.resetZoom()}>100%</button>
-        <button class="icon-btn" title="Zoom in (+)" aria-label="Zoom in" @click=${() => this.panZoom?.zoomBy(1.2)}>${icon("plus")}</button>
-        <span class="sep"></span>
-        <button class="icon-btn fit" title="Fit to view (F)" aria-label="Fit to view" @click=${() => this.fit(true)}>${icon("fit")}</button>
-        <button class="icon-btn" title="Keyboard shortcuts (?)" aria-label="Keyboard shortcuts" @click=${() => (this.helpOpen = !this.helpOpen)}>${icon("keyboard")}</button>
-      </div>
-      ${this.helpOpen ? this.help() : nothing}
-      ${this.toast ? html`<div class="toast ${this.toast.kind}" role="status">${this.toast.text}
-        <button class="icon-btn" aria-label="Dismiss" @click=${() => (this.toast = undefined)}>${icon("x")}</button></div>` : nothing}
+      ${g
+        ? titleBar({
+            graphName: g.name,
+            sheets: this.store.sheets,
+            current: this.store.sheet?.id,
+            dark: this.getAttribute("data-theme") === "dark",
+            onSwitch: (id) => void this.switchSheet(id).catch(() => undefined),
+            onCreate: () => void this.createSheet(),
+            onRename: (id, name) => void this.request({ type: "sheet-rename", sheetId: id, name }),
+            onDelete: (id) => void this.request({ type: "sheet-delete", sheetId: id }),
+            onRunAll: () => this.runAll(),
+            onPreviewAll: (on) => this.preview(on ? wouldRun(this.store, undefined, "all") : undefined),
+            onToggleTheme: () => (this.themeCtl?.toggle(), this.requestUpdate()),
+          })
+        : nothing}
+      ${statusPill(this.status, this.phase, this.retryIn)}
+      ${viewToolbar({
+        onZoom: (f) => this.panZoom?.zoomBy(f),
+        onResetZoom: () => this.resetZoom(),
+        onFit: () => this.fit(true),
+        onHelp: () => (this.helpOpen = !this.helpOpen),
+      })}
+      ${this.helpOpen ? helpPanel(() => (this.helpOpen = false)) : nothing}
+      ${this.toast ? toast(this.toast, () => (this.toast = undefined)) : nothing}
     `;
-  }
-
-  private topBar() {
-    const dark = this.getAttribute("data-theme") === "dark";
-    return html`<div class="title-bar">
-        <span class="logo" aria-hidden="true"></span>
-        <span class="graph-name" title=${this.store.graph!.name}>${this.store.graph!.name}</span>
-        <span class="divider"></span>
-        <daggr-sheets .sheets=${this.store.sheets} .current=${this.store.sheet?.id}
-          @sheet-switch=${(e: CustomEvent) => void this.switchSheet(e.detail.id).catch(() => undefined)}
-          @sheet-create=${() => void this.createSheet()}
-          @sheet-rename=${(e: CustomEvent) => void this.request({ type: "sheet-rename", sheetId: e.detail.id, name: e.detail.name })}
-          @sheet-delete=${(e: CustomEvent) => void this.request({ type: "sheet-delete", sheetId: e.detail.id })}></daggr-sheets>
-      </div>
-      <div class="toolbar top-right">
-        <button class="primary run-graph" title="Run all stale nodes (Shift+Enter)" @click=${() => this.runAll()}
-          @pointerenter=${() => this.preview(wouldRun(this.store, undefined, "all"))} @pointerleave=${() => this.preview(undefined)}>
-          ${icon("play")}<span>Run all</span></button>
-        <button class="icon-btn theme-toggle" title=${dark ? "Light theme (T)" : "Dark theme (T)"} aria-label="Toggle dark mode"
-          @click=${() => (this.themeCtl?.toggle(), this.requestUpdate())}>${icon(dark ? "sun" : "moon")}</button>
-      </div>`;
-  }
-
-  private pill() {
-    let text = "";
-    if (this.status === ConnStatus.RECONNECTING) {
-      text = this.retryIn ? `Reconnecting in ${Math.ceil(this.retryIn / 1000)}s…` : "Reconnecting…";
-    } else if (this.status === ConnStatus.CONNECTING) text = "Connecting…";
-    else if (this.status === ConnStatus.CLOSED) text = "Disconnected";
-    else if (this.phase === "loading") text = "Loading graph…";
-    else if (this.phase === "layout") text = "Laying out…";
-    if (!text) return nothing;
-    const bad = this.status === ConnStatus.RECONNECTING || this.status === ConnStatus.CLOSED;
-    return html`<div class="pill ${bad ? "warn" : ""}" role="status" aria-live="polite"><span class="spinner"></span>${text}</div>`;
-  }
-
-  private help() {
-    return html`<div class="help" role="dialog" aria-label="Keyboard shortcuts">
-      <div class="help-head">Keyboard shortcuts<button class="icon-btn" aria-label="Close" @click=${() => (this.helpOpen = false)}>${icon("x")}</button></div>
-      ${SHORTCUTS.map((s) => html`<div class="help-row"><kbd>${s.keys}</kbd><span>${s.does}</span></div>`)}
-    </div>`;
   }
 
   private resetZoom(): void {

@@ -1,7 +1,7 @@
 import { css } from "lit";
 import type { CanvasStore } from "../controllers/canvas-store.js";
 import type { EdgeWire } from "../wire.js";
-import { outputPorts, portY, wiredInputs } from "./geometry.js";
+import { outputPorts, portY, wiredInputs } from "../layout/geometry.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 

@@ -1,5 +1,5 @@
 import { css, unsafeCSS } from "lit";
-import { HEADER_HEIGHT, PORT_ROW } from "./geometry.js";
+import { HEADER_HEIGHT, PORT_ROW } from "../layout/geometry.js";
 
 export const cardStyles = css`
   :host {

@@ -5,7 +5,7 @@ import type { NodeStateWire, NodeWire, RunModeWire } from "../wire.js";
 import type { CardContext } from "./card-context.js";
 import { cardStyles } from "./node-card-styles.js";
 import { formatMs } from "./elapsed.js";
-import { CARD_WIDTH, outputPorts, PORT_ROW, PORTS_PAD, portRows, wiredInputs } from "./geometry.js";
+import { CARD_WIDTH, outputPorts, PORT_ROW, PORTS_PAD, portRows, wiredInputs } from "../layout/geometry.js";
 import { icon, type IconName } from "./icons.js";
 import { controls } from "./theme.js";
 
