@@ -1,7 +1,8 @@
 import { define } from "../define.js";
 
-/** `850ms`, `1.2s`, `12s`, `3m 05s`. */
+/** `<1ms`, `850ms`, `1.2s`, `12s`, `3m 05s`. */
 export function formatMs(ms: number): string {
+  if (ms < 1) return "<1ms";
   if (ms < 1000) return `${Math.round(ms)}ms`;
   const s = ms / 1000;
   if (s < 10) return `${s.toFixed(1)}s`;
