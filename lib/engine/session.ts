@@ -1,10 +1,10 @@
-import { setMaxListeners } from "node:events";
 import { type Observable, distinctUntilChanged } from "rxjs";
 import {
   DaggrError, ErrorCode, type Graph, type Node, InPort, OutPort, inputId, unknownName,
 } from "../graph/index.js";
 import type { EngineEvent } from "./events.js";
-import { type ExecHost, NodeAbort, executeNode, fileSink, metaCache } from "./execute.js";
+import { NodeAbort, RunAbort } from "./abort.js";
+import { type ExecHost, executeNode, fileSink, metaCache } from "./execute.js";
 import { type Maybe, isKnown, knownValue } from "./known.js";
 import type { Progress } from "./events.js";
 import { limits } from "./limits.js";
@@ -33,7 +33,7 @@ export interface RunOptions {
 interface RunHandle {
   id: string;
   mode: RunMode;
-  controller: AbortController;
+  abort: RunAbort;
   done: Promise<RunSummary>;
   roots: string[];
   item?: number;
@@ -243,7 +243,7 @@ export class Session implements ExecHost {
       const older = this.autorunRun;
       if (older) {
         for (const r of older.roots) roots.add(r);
-        older.controller.abort(new DaggrError(ErrorCode.CANCELLED, "Superseded by a newer edit."));
+        older.abort.abort(new DaggrError(ErrorCode.CANCELLED, "Superseded by a newer edit."));
       }
       this.autorunRun = this.startRun(Modes.AUTO, [...roots]);
       const mine = this.autorunRun;
@@ -276,7 +276,7 @@ export class Session implements ExecHost {
   /** Cancels a run (its executing nodes are aborted, remote jobs included). */
   cancel(runId: string): boolean {
     const run = this.runs.get(runId);
-    run?.controller.abort(new DaggrError(ErrorCode.CANCELLED, "Cancelled by the user."));
+    run?.abort.abort(new DaggrError(ErrorCode.CANCELLED, "Cancelled by the user."));
     return !!run;
   }
 
@@ -299,11 +299,9 @@ export class Session implements ExecHost {
 
   private startRun(mode: RunMode, roots: string[], item?: number): RunHandle {
     const id = newId("r");
-    const controller = new AbortController();
-    setMaxListeners(0, controller.signal); // every executing node of the run listens for its abort
     const target = mode === Modes.STEP || mode === Modes.TO_HERE ? roots[0] : undefined;
     const summary: RunSummary = { runId: id, status: RunStatus.DONE, nodes: {} };
-    const handle: RunHandle = { id, mode, controller, roots, item, target, summary, done: undefined as unknown as Promise<RunSummary> };
+    const handle: RunHandle = { id, mode, abort: new RunAbort(), roots, item, target, summary, done: undefined as unknown as Promise<RunSummary> };
     this.runs.set(id, handle);
     handle.done = this.execRun(handle).finally(() => this.runs.delete(id));
     return handle;
@@ -335,7 +333,7 @@ export class Session implements ExecHost {
     await Promise.resolve();
     await runPlan(this.graph, plan, (id, outcomes) => this.visit(run, id, outcomes));
     const values = Object.values(summary.nodes);
-    summary.status = run.controller.signal.aborted
+    summary.status = run.abort.aborted
       ? RunStatus.CANCELLED
       : values.includes("failed") || (target && summary.nodes[target] !== "ran")
         ? RunStatus.FAILED
@@ -353,7 +351,7 @@ export class Session implements ExecHost {
    * in the same tick; the outcome is a promise only when something really waits.
    */
   private visit(run: RunHandle, id: string, outcomes: ReadonlyMap<string, Outcome>): Maybe<Outcome> {
-    if (run.controller.signal.aborted) return "cancelled";
+    if (run.abort.aborted) return "cancelled";
     // A node already executing in another run is awaited, then judged afresh.
     const busy = this.active.get(id);
     if (busy && busy.runId !== run.id) return busy.done().then(() => this.judge(run, id, outcomes));
@@ -361,7 +359,7 @@ export class Session implements ExecHost {
   }
 
   private judge(run: RunHandle, id: string, outcomes: ReadonlyMap<string, Outcome>): Maybe<Outcome> {
-    if (run.controller.signal.aborted) return "cancelled";
+    if (run.abort.aborted) return "cancelled";
     const node = this.graph.node(id);
     const parents = this.graph.parents(id);
     for (const p of parents) {
@@ -410,7 +408,7 @@ export class Session implements ExecHost {
 
   private execute(run: RunHandle, node: Node): Maybe<Outcome> {
     const id = node.id;
-    const active = new Active(run.id, new NodeAbort(run.controller.signal));
+    const active = new Active(run.id, new NodeAbort(run.abort));
     this.active.set(id, active);
     let record: Maybe<ResultRecord>;
     try {
@@ -621,7 +619,7 @@ export class Session implements ExecHost {
     if (--this.refs > 0 || this.closed) return;
     this.closed = true;
     clearTimeout(this.autorunTimer);
-    for (const r of this.runs.values()) r.controller.abort(new DaggrError(ErrorCode.CANCELLED, "Session closed."));
+    for (const r of this.runs.values()) r.abort.abort(new DaggrError(ErrorCode.CANCELLED, "Session closed."));
     await Promise.all([...this.runs.values()].map((r) => r.done));
     await this.writes;
     this.view.complete();

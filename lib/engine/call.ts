@@ -1,0 +1,139 @@
+import type { Node } from "../graph/index.js";
+import type { Progress } from "./events.js";
+import { type ExecContext, type Executor, type FileSink, type MetaCache, executorFor } from "./executor.js";
+import { type Maybe, isKnown, knownValue } from "./known.js";
+import { mapOutputs } from "./outputs.js";
+import type { Store } from "./store.js";
+
+/** What an executor's cancellation is read from. */
+export interface Cancel {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  /** The AbortSignal handed to the executor. */
+  readonly signal: AbortSignal;
+}
+
+export interface CallHooks {
+  runId: string;
+  onProgress(p: Progress): void;
+  onPartial(outputs: Record<string, unknown>): void;
+  cache?: ExecContext["cache"];
+  store?: Store;
+  /** Receives the executor's own promise, which may outlive a cancellation. */
+  track?(work: Promise<unknown>): void;
+}
+
+/** preprocess → executor → postprocess → output mapping; partial results take the same path. */
+export async function callNode(
+  node: Node,
+  inputs: Record<string, unknown>,
+  signal: AbortSignal,
+  files: FileSink,
+  o: CallHooks,
+): Promise<Record<string, unknown>> {
+  return invoke(node, inputs, new SignalCancel(signal), files, o);
+}
+
+/** A Cancel that reads a plain AbortSignal live. */
+class SignalCancel implements Cancel {
+  constructor(readonly signal: AbortSignal) {}
+  get aborted(): boolean {
+    return this.signal.aborted;
+  }
+  get reason(): unknown {
+    return this.signal.reason;
+  }
+}
+
+/**
+ * The call itself. When the executor's promise is already fulfilled (see `known.ts`) the
+ * outputs are mapped in this tick; otherwise the call settles as soon as the signal
+ * aborts, even if the work ignores it, and the work's late result is dropped.
+ */
+export function invoke(node: Node, inputs: Record<string, unknown>, cancel: Cancel, files: FileSink, o: CallHooks): Maybe<Record<string, unknown>> {
+  const executor = executorFor(node);
+  if (node.options.preprocess) return invokeAsync(executor, node, inputs, cancel, files, o);
+  const work = executor.execute(node, inputs, new CallContext(executor, node, cancel, files, o));
+  o.track?.(work);
+  if (isKnown(work)) {
+    if (cancel.aborted) throw cancel.reason;
+    return shape(executor, node, knownValue(work));
+  }
+  return abortable(work, cancel.signal).then((raw) => shape(executor, node, raw));
+}
+
+async function invokeAsync(executor: Executor, node: Node, inputs: Record<string, unknown>, cancel: Cancel, files: FileSink, o: CallHooks): Promise<Record<string, unknown>> {
+  const args = await node.options.preprocess!({ ...inputs });
+  const work = executor.execute(node, args, new CallContext(executor, node, cancel, files, o));
+  o.track?.(work);
+  return shape(executor, node, await abortable(work, cancel.signal));
+}
+
+function shape(executor: Executor, node: Node, raw: unknown): Record<string, unknown> {
+  const { postprocess } = node.options;
+  return mapOutputs(node, postprocess ? postprocess(raw) : raw, !!executor.positional);
+}
+
+/**
+ * What the executor gets. Its signal is read lazily (see NodeAbort); a class, because an
+ * object literal with a getter costs microseconds to make.
+ */
+class CallContext implements ExecContext {
+  readonly nodeId: string;
+  readonly runId: string;
+  readonly cache: MetaCache;
+  readonly progress: ExecContext["progress"];
+  readonly partial: ExecContext["partial"];
+  constructor(
+    executor: Executor,
+    node: Node,
+    private readonly cancel: Cancel,
+    readonly files: FileSink,
+    o: CallHooks,
+  ) {
+    this.nodeId = node.id;
+    this.runId = o.runId;
+    this.cache = o.cache ?? metaCache(o.store);
+    this.progress = (p) => o.onProgress(p);
+    this.partial = (raw) => {
+      try {
+        o.onPartial(shape(executor, node, raw));
+      } catch {
+        // A partial that cannot be shaped yet is not shown; the final result is checked strictly.
+      }
+    };
+  }
+  get signal(): AbortSignal {
+    return this.cancel.signal;
+  }
+}
+
+export function metaCache(store: Store | undefined): ExecContext["cache"] {
+  const mem = new Map<string, unknown>();
+  return store
+    ? { get: (k) => store.getMeta(k), set: (k, v) => store.setMeta(k, v) }
+    : { get: async (k) => mem.get(k) as never, set: async (k, v) => void mem.set(k, v) };
+}
+
+/**
+ * Settles as soon as the signal aborts, even if the work ignores it (a sync FnNode
+ * cannot be interrupted); the work's late result is dropped.
+ */
+function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
