@@ -2,7 +2,7 @@ import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { FnNode, Graph, InputNode, MemoryStore, gr } from "../lib/index.js";
+import { FnNode, Graph, InputNode, MemoryStore, branch, firstOf, gr } from "../lib/index.js";
 import type { EventMessage, FileRef, ServerMessage, SnapshotMessage } from "../lib/protocol.js";
 import { launch, type ServerOptions } from "../lib/server/index.js";
 import { freePort, resolveOptions } from "../lib/server/options.js";
@@ -266,7 +266,7 @@ t.test("GET /api/schema and POST /api/call[/<subgraph>] in the Python daggr's sh
 
   const ok = await post(`/api/call/${main.id}`, { inputs: { upper__text: "rest" } });
   t.equal(ok.status, 200);
-  t.same(JSON.parse(ok.body), { outputs: { exclaim: { out: "REST!" } } });
+  t.same(JSON.parse(ok.body), { outputs: { exclaim: { out: "REST!" } }, skipped: [] });
 
   const ambiguous = await post("/api/call", { inputs: {} });
   t.equal(ambiguous.status, 400);
@@ -295,6 +295,80 @@ t.test("GET /api/schema and POST /api/call[/<subgraph>] in the Python daggr's sh
   t.equal(failed.status, 500);
   t.match(JSON.parse(failed.body), { error: { code: "E_NODE_FAILED", node: "leak" } });
   t.notOk(failed.body.includes(HF_SECRET), "the HF token is cut out of the error");
+});
+
+/** A question/statement router: `answer` or `note` runs, `reply` joins them, `log` reads `note` only. */
+function branchApp() {
+  const classify = new FnNode(({ text }) => (text.trim().endsWith("?") ? "question" : "statement"), { name: "classify", inputs: { text: gr.Textbox({ value: "why?" }) }, outputs: { kind: gr.Label() } });
+  const answer = new FnNode(({ k }) => `an answer (${k})`, { name: "answer", inputs: { k: classify.out.kind }, outputs: { reply: gr.Textbox() } });
+  const note = new FnNode(({ k }) => `noted (${k})`, { name: "note", inputs: { k: classify.out.kind }, outputs: { reply: gr.Textbox() } });
+  branch(classify.out.kind, { question: answer, statement: note });
+  const reply = new FnNode(({ r }) => `> ${r}`, { name: "reply", inputs: { r: firstOf(answer.out.reply, note.out.reply) }, outputs: { text: gr.Textbox() } });
+  const log = new FnNode(({ r }) => r.length, { name: "log", inputs: { r: note.out.reply }, outputs: { chars: gr.Number() } });
+  return new Graph({ name: "Router", nodes: [reply, log], persistKey: false });
+}
+
+t.test("GET /api/schema marks the nodes a branch may skip; POST /api/call lists the skipped ones (skipped leaves keep {})", async (t) => {
+  const { url } = await serve(t, branchApp());
+  const [sg] = JSON.parse((await raw(url, "/api/schema")).body).subgraphs;
+  t.same(sg.conditional, {
+    answer: { when: { node: "classify", port: "kind", label: "question" } },
+    note: { when: { node: "classify", port: "kind", label: "statement" } },
+    reply: { after: ["answer", "note"] },
+    log: { after: ["note"] },
+  }, "routed nodes name their case; a firstOf join is conditional only because every source is");
+  t.same(
+    [...sg.outputs].sort((a: { node: string }, b: { node: string }) => a.node.localeCompare(b.node)),
+    [{ node: "log", port: "chars", type: "number", conditional: true }, { node: "reply", port: "text", type: "textbox", conditional: true }],
+  );
+  t.same(sg.inputs, [{ node: "classify", port: "text", type: "textbox", id: "classify__text" }], "inputs keep the Python daggr's shape");
+
+  const call = async (text: string) =>
+    JSON.parse((await raw(url, "/api/call", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ inputs: { classify__text: text } }) })).body);
+  const question = await call("why?");
+  t.same(question.outputs, { reply: { text: "> an answer (question)" }, log: {} }, "a skipped leaf keeps {} as its outputs");
+  t.same(question.skipped.sort(), ["log", "note"]);
+  const statement = await call("fine.");
+  t.same(statement.outputs, { reply: { text: "> noted (statement)" }, log: { chars: 17 } });
+  t.same(statement.skipped, ["answer"]);
+
+  const plain = JSON.parse((await raw((await serve(t)).url, "/api/schema")).body);
+  t.ok(plain.subgraphs.every((s: { conditional: object }) => Object.keys(s.conditional).length === 0), "a graph without branches has no conditional nodes");
+});
+
+t.test("run with item reruns one item of a MAP node alone; item needs a nodeId, mode step and an existing item", async (t) => {
+  const calls: string[] = [];
+  const list = new InputNode({ name: "list", ports: { lines: gr.JSON({ value: ["a", "b", "c"] }) } });
+  const shout = new FnNode(({ line }) => (calls.push(line), line.toUpperCase()), { name: "shout", concurrent: true, inputs: { line: list.out.lines.each }, outputs: { loud: gr.Textbox() } });
+  const plainNode = new FnNode(({ n }) => n, { name: "plain", inputs: { n: gr.Number({ value: 1 }) }, outputs: { n: gr.Number() } });
+  const { url } = await serve(t, new Graph({ name: "map", nodes: [shout, plainNode], persistKey: false }));
+  const { c } = await WireClient.open(url);
+  t.match(await c.request({ type: "run", nodeId: "shout", mode: "step", item: 0 }), { type: "error", code: "E_BAD_MESSAGE", message: /no items to rerun/ }, "before the node has items");
+  await c.request({ type: "run", nodeId: "shout", mode: "to-here" });
+  const first = ((await c.event("node-completed", "shout")) as EventMessage).event as { result: { items: Array<{ status: string; outputs: object; startedAt: number }> } };
+  t.same(first.result.items.map((i) => i.outputs), [{ loud: "A" }, { loud: "B" }, { loud: "C" }], "items travel with the result");
+  calls.length = 0;
+  await new Promise((r) => setTimeout(r, 5));
+
+  const from = c.messages.length;
+  const ack = await c.request({ type: "run", nodeId: "shout", mode: "step", item: 1 });
+  t.match(ack, { type: "ack", result: { runId: /^r/ } });
+  const again = ((await c.event("node-completed", "shout", from)) as EventMessage).event as typeof first;
+  t.same(calls, ["b"], "only item #2 ran");
+  t.equal(again.result.items[0]!.startedAt, first.result.items[0]!.startedAt, "the other items are kept as they were");
+  t.equal(again.result.items[2]!.startedAt, first.result.items[2]!.startedAt);
+  t.ok(again.result.items[1]!.startedAt > first.result.items[1]!.startedAt, "item #2 is new");
+
+  const bad: Array<[object, RegExp]> = [
+    [{ type: "run", nodeId: "shout", mode: "to-here", item: 1 }, /mode "step"/],
+    [{ type: "run", mode: "step", item: 1 }, /nodeId/],
+    [{ type: "run", nodeId: "shout", mode: "step", item: -1 }, /item.*integer from 0/],
+    [{ type: "run", nodeId: "shout", mode: "step", item: 1.5 }, /item.*integer/],
+    [{ type: "run", nodeId: "shout", mode: "step", item: 3 }, /has 3 items \(0 to 2\); there is no item 3/],
+    [{ type: "run", nodeId: "plain", mode: "step", item: 0 }, /no items to rerun/],
+  ];
+  for (const [msg, message] of bad) t.match(await c.request(msg), { type: "error", code: "E_BAD_MESSAGE", message }, JSON.stringify(msg));
+  c.close();
 });
 
 // ── the page and the bundle ──────────────────────────────────────────────────
@@ -341,21 +415,53 @@ t.test("Origin: WebSocket and state-changing HTTP need our own origin; null and 
   t.equal((await raw(url, "/api/schema", { headers: { origin: "http://evil.example" } })).status, 200, "reads carry no state change");
 });
 
-t.test("allowedOrigins: a page of another origin may embed the canvas (CORS for it alone)", async (t) => {
+t.test("allowedOrigins: a page of another origin may embed the canvas: CORS on the bundle, files and uploads, for it alone", async (t) => {
   const embedder = "https://my-site.example";
   const { url } = await serve(t, app(), { allowedOrigins: [embedder] });
-  const pre = await raw(url, "/upload", { method: "OPTIONS", headers: { origin: embedder, "access-control-request-method": "POST" } });
-  t.equal(pre.status, 204);
-  t.equal(pre.headers["access-control-allow-origin"], embedder);
-  t.match(pre.headers["access-control-allow-headers"], /x-filename/);
-  const js = await raw(url, "/assets/daggr-canvas.js", { headers: { origin: embedder } });
-  t.equal(js.headers["access-control-allow-origin"], embedder);
-  t.equal(js.headers["cross-origin-resource-policy"], "cross-origin");
-  t.equal((await raw(url, "/upload", { method: "POST", headers: { origin: embedder, "content-type": "image/png" }, body: "x" })).status, 200);
+  const from = (origin?: string) => ({ headers: origin ? { origin } : {} });
+
+  const pre = await raw(url, "/upload", { method: "OPTIONS", headers: { origin: embedder, "access-control-request-method": "POST", "access-control-request-headers": "content-type,x-filename" } });
+  t.equal(pre.status, 204, "the upload preflight is answered");
+  t.equal(pre.headers["access-control-allow-origin"], embedder, "with the exact origin, never *");
+  t.equal(pre.headers["access-control-allow-methods"], "POST");
+  t.match(pre.headers["access-control-allow-headers"], /^Content-Type, X-Filename$/i);
+  t.match(pre.headers.vary, /Origin/);
+  const up = await raw(url, "/upload", { method: "POST", headers: { origin: embedder, "content-type": "image/png", "x-filename": "dot.png" }, body: "x" });
+  t.equal(up.status, 200);
+  t.equal(up.headers["access-control-allow-origin"], embedder, "the page may read the FileRef");
+  const ref = JSON.parse(up.body) as FileRef;
+
+  for (const path of ["/assets/daggr-canvas.js", ref.url]) {
+    const res = await raw(url, path, from(embedder));
+    t.equal(res.status, 200, path);
+    t.equal(res.headers["access-control-allow-origin"], embedder, `${path}: readable by the embedding page`);
+    t.equal(res.headers["cross-origin-resource-policy"], "cross-origin", `${path}: loadable by it`);
+    t.match(res.headers.vary, /\bOrigin\b/, `${path}: Vary: Origin`);
+    const own = await raw(url, path, from());
+    t.equal(own.headers["access-control-allow-origin"], undefined, `${path}: no CORS without an Origin`);
+    t.equal(own.headers["cross-origin-resource-policy"], "same-origin");
+    t.match(own.headers.vary, /\bOrigin\b/, `${path}: Vary: Origin either way (a cache must not mix them up)`);
+  }
+  t.match((await raw(url, "/assets/daggr-canvas.js", { headers: { origin: embedder, "accept-encoding": "gzip" } })).headers.vary, /Accept-Encoding, Origin/);
   (await WireClient.connect(url, { origin: embedder })).close();
-  const other = await raw(url, "/assets/daggr-canvas.js", { headers: { origin: "https://evil.example" } });
-  t.equal(other.headers["access-control-allow-origin"], undefined, "no CORS for anyone else");
-  t.equal((await raw(url, "/upload", { method: "OPTIONS", headers: { origin: "https://evil.example" } })).status, 405);
+
+  const schema = await raw(url, "/api/schema", from(embedder));
+  t.equal(schema.headers["access-control-allow-origin"], undefined, "the REST API is not opened to the embedder (the canvas does not use it)");
+  t.equal((await raw(url, "/assets/daggr-canvas.js", { method: "OPTIONS", headers: { origin: embedder, "access-control-request-method": "GET" } })).status, 405, "reads need no preflight");
+
+  for (const other of ["https://evil.example", "null", `${embedder}.evil.example`, "http://my-site.example"]) {
+    for (const path of ["/assets/daggr-canvas.js", ref.url]) {
+      const res = await raw(url, path, from(other));
+      t.equal(res.headers["access-control-allow-origin"], undefined, `${other} ${path}: no CORS`);
+      t.equal(res.headers["cross-origin-resource-policy"], "same-origin", `${other} ${path}: not loadable cross-origin`);
+    }
+    const preflight = await raw(url, "/upload", { method: "OPTIONS", headers: { origin: other, "access-control-request-method": "POST" } });
+    t.equal(preflight.status, 405, `${other}: no preflight answer`);
+    t.equal(preflight.headers["access-control-allow-origin"], undefined);
+    t.equal((await raw(url, "/upload", { method: "POST", headers: { origin: other, "content-type": "image/png" }, body: "x" })).status, 403, `${other}: no upload`);
+  }
+  const none = await serve(t);
+  t.equal((await raw(none.url, "/upload", { method: "OPTIONS", headers: { origin: embedder, "access-control-request-method": "POST" } })).status, 405, "a server without allowedOrigins answers no preflight");
 });
 
 t.test("POSTs must be JSON; uploads refuse the types a cross-site form can send", async (t) => {

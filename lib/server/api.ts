@@ -5,17 +5,21 @@ import type { Store } from "../engine/index.js";
 import { type Component, DaggrError, type Graph, ErrorCode, initialValue, inputId, unknownName } from "../graph/index.js";
 import { WireErrorCode } from "../protocol.js";
 import { MemoryStore } from "../store/memory.js";
+import { type Condition, conditionalNodes } from "./conditional.js";
 import { WireError } from "./errors.js";
 import { readBody, sendError, sendJson } from "./respond.js";
 import { checkShape, parseJson } from "./validate.js";
 import type { Wire } from "./wire.js";
 
-/** `GET /api/schema`, in the Python daggr's shape. */
+/** `GET /api/schema`, in the Python daggr's shape, plus which nodes a branch may skip. */
 export interface ApiSchema {
   subgraphs: Array<{
     id: string;
     inputs: Array<{ node: string; port: string; type: string; id: string }>;
-    outputs: Array<{ node: string; port: string; type: string }>;
+    /** `conditional`: its node may be skipped by a branch; a skipped leaf's outputs come back as `{}`. */
+    outputs: Array<{ node: string; port: string; type: string; conditional?: true }>;
+    /** The nodes of this part that may be skipped, and why: a branch case, or the conditional nodes they read. */
+    conditional: Record<string, Condition>;
   }>;
 }
 
@@ -25,6 +29,7 @@ function typeName(c: Component | null | undefined): string {
 }
 
 export function apiSchema(graph: Graph): ApiSchema {
+  const conditional = conditionalNodes(graph);
   return {
     subgraphs: graph.subgraphs.map((sg) => ({
       id: sg.id,
@@ -34,7 +39,10 @@ export function apiSchema(graph: Graph): ApiSchema {
       }),
       outputs: sg.nodes
         .filter((id) => graph.children(id).length === 0)
-        .flatMap((id) => Object.entries(graph.node(id).outputs).map(([port, c]) => ({ node: id, port, type: typeName(c) }))),
+        .flatMap((id) =>
+          Object.entries(graph.node(id).outputs).map(([port, c]) => ({ node: id, port, type: typeName(c), ...(conditional.has(id) ? { conditional: true as const } : {}) })),
+        ),
+      conditional: Object.fromEntries(sg.nodes.filter((id) => conditional.has(id)).map((id) => [id, conditional.get(id)!])),
     })),
   };
 }
@@ -42,9 +50,10 @@ export function apiSchema(graph: Graph): ApiSchema {
 /**
  * `POST /api/call[/<subgraph>]` with `{ inputs: { "node__port": value } }`: runs the
  * subgraph once, without touching any sheet, and answers `{ outputs: { leaf: { port:
- * value } } }`. File inputs are FileRefs from `/upload` (or `/files/<id>` or `data:`
- * URLs); file outputs come back as absolute `/files/<id>` URLs. Unknown inputs and
- * inputs with no default are 400s naming them (with the nearest valid id).
+ * value } }, skipped: [node…] }`. File inputs are FileRefs from `/upload` (or `/files/<id>`
+ * or `data:` URLs); file outputs come back as absolute `/files/<id>` URLs. `skipped` lists
+ * the nodes a branch routed around (a skipped leaf keeps `{}` as its outputs). Unknown
+ * inputs and inputs with no default are 400s naming them (with the nearest valid id).
  */
 export async function call(req: IncomingMessage, res: ServerResponse, o: { graph: Graph; store: Store; wire: Wire; limit: number; subgraph?: string; origin: string }): Promise<void> {
   const encode = (x: object) => o.wire.encode(x);
@@ -76,6 +85,11 @@ export async function call(req: IncomingMessage, res: ServerResponse, o: { graph
       throw new WireError(WireErrorCode.MISSING_INPUT, `Missing input${missing.length > 1 ? "s" : ""} with no default: ${missing.map((m) => `'${m}'`).join(", ")}.`, { missing });
     }
     const scratch = callStore(o.store);
+    // The call's records land in its own store: the skipped ones say what a branch routed around.
+    const skipped = new Set<string>();
+    const unwatch = scratch.onChange((c) => {
+      if (c.type === "result" && c.record.status === "skipped") skipped.add(c.record.nodeId);
+    });
     let outputs: Record<string, Record<string, unknown>>;
     try {
       // The call's own store holds copies of its input files and receives its outputs;
@@ -86,6 +100,7 @@ export async function call(req: IncomingMessage, res: ServerResponse, o: { graph
         for (const [port, v] of Object.entries(ports)) ports[port] = await copyFiles(v, scratch, o.store);
       }
     } finally {
+      unwatch();
       await rm(dirname(scratch.filesDir), { recursive: true, force: true });
     }
     const shown: Record<string, Record<string, unknown>> = {};
@@ -93,7 +108,7 @@ export async function call(req: IncomingMessage, res: ServerResponse, o: { graph
       const wired = (await o.wire.outputs(node, ports)) as Record<string, unknown>;
       shown[node] = urls(wired, o.origin) as Record<string, unknown>;
     }
-    sendJson(res, 200, encode({ outputs: shown }));
+    sendJson(res, 200, encode({ outputs: shown, skipped: sg.nodes.filter((id) => skipped.has(id)) }));
   } catch (e) {
     const status = (e as { status?: number }).status;
     const code = (e as { code?: string }).code;

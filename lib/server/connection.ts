@@ -79,11 +79,12 @@ export class Connection implements Client {
         return undefined;
       }
       case "run": {
+        if (msg.item !== undefined) checkItem(session.selected(this.graph.node(msg.nodeId!).id)?.items?.length, msg.nodeId!, msg.item);
         // The run id is known once the engine emits run-started, synchronously inside run().
         let runId: string | undefined;
         const sub = session.events.pipe(filter((e) => e.type === "run-started"), take(1)).subscribe((e) => (runId = (e as { runId: string }).runId));
         try {
-          const done = session.run(msg.nodeId, { mode: msg.mode });
+          const done = session.run(msg.nodeId, msg.item === undefined ? { mode: msg.mode } : { mode: msg.mode, item: msg.item });
           done.catch(() => undefined); // failures arrive as events
         } finally {
           sub.unsubscribe();
@@ -136,3 +137,13 @@ export class Connection implements Client {
 }
 
 const NO_ACK = Symbol("no-ack");
+
+/** A rerun of one item names an item of the node's selected result (a MAP node that has run). */
+function checkItem(count: number | undefined, nodeId: string, item: number): void {
+  if (count === undefined) {
+    throw new WireError(WireErrorCode.BAD_MESSAGE, `Node '${nodeId}' has no items to rerun: 'item' is for a MAP node (one that runs per list item) once it has a result.`, { field: "item", node: nodeId });
+  }
+  if (item >= count) {
+    throw new WireError(WireErrorCode.BAD_MESSAGE, `Node '${nodeId}' has ${count} item${count === 1 ? "" : "s"} (0 to ${count - 1}); there is no item ${item}.`, { field: "item", node: nodeId, items: count });
+  }
+}

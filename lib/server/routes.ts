@@ -24,7 +24,15 @@ interface Route {
   handler: Handler;
   /** What a POST body must be: JSON, or a raw upload (any type but the CORS-simple ones). */
   body?: "json" | "raw";
+  /**
+   * What a page of an `allowedOrigins` origin may do here (nothing by default): `read`
+   * the response (the bundle, files), or `upload` (preflight answered, response readable).
+   */
+  cors?: "read" | "upload";
 }
+
+/** Headers a cross-origin upload may send (the preflight's answer). */
+const UPLOAD_HEADERS = "Content-Type, X-Filename";
 
 /**
  * The HTTP side: a fixed route table of exact patterns, behind the guard. Every path is
@@ -66,6 +74,7 @@ export function router(ctx: RouteContext): (req: IncomingMessage, res: ServerRes
     {
       method: "GET",
       path: /^\/assets\/([a-z0-9][a-z0-9-]*\.(?:js|css|map))$/,
+      cors: "read",
       handler: async (req, res, m) => {
         const a = await asset(m[1]!);
         if (!a) return refuse(res, 404, "Not found");
@@ -75,14 +84,14 @@ export function router(ctx: RouteContext): (req: IncomingMessage, res: ServerRes
           "Content-Type": a.type,
           "Cache-Control": "no-cache",
           "Content-Length": Buffer.byteLength(body),
-          Vary: "Accept-Encoding",
+          Vary: "Accept-Encoding, Origin",
           ...(gzip ? { "Content-Encoding": "gzip" } : {}),
         });
         res.end(req.method === "HEAD" ? undefined : body);
       },
     },
-    { method: "GET", path: /^\/files\/([0-9a-f]{64})$/, handler: (req, res, m) => serveFile(req, res, store, m[1]!) },
-    { method: "POST", path: /^\/upload$/, body: "raw", handler: (req, res) => upload(req, res, store, wire, options.maxUploadBytes) },
+    { method: "GET", path: /^\/files\/([0-9a-f]{64})$/, cors: "read", handler: (req, res, m) => serveFile(req, res, store, m[1]!) },
+    { method: "POST", path: /^\/upload$/, body: "raw", cors: "upload", handler: (req, res) => upload(req, res, store, wire, options.maxUploadBytes) },
   ];
   if (options.api) {
     routes.push(
@@ -106,19 +115,23 @@ export function router(ctx: RouteContext): (req: IncomingMessage, res: ServerRes
     if (suspiciousPath(path)) return refuse(res, 404, "Not found");
     const found = routes.map((r) => ({ r, m: r.path.exec(path) })).filter((x) => x.m);
     if (!found.length) return refuse(res, 404, "Not found");
-    // A page of an allowed other origin embeds the canvas: it may read and post, with CORS.
-    const embedder = guard.embedder(req);
-    if (embedder) {
-      res.setHeader("Access-Control-Allow-Origin", embedder);
+    // A page of an allowed other origin embeds the canvas: it loads the bundle and files
+    // and uploads, with CORS. Nobody else gets CORS headers, nor a preflight answer.
+    const cors = found.find((x) => x.r.cors)?.r.cors;
+    if (cors) {
       res.setHeader("Vary", "Origin");
-      res.setHeader("Cross-Origin-Resource-Policy", "cross-origin");
-      if (req.method === "OPTIONS") {
-        res.writeHead(204, {
-          "Access-Control-Allow-Methods": [...new Set(found.map((x) => x.r.method))].join(", "),
-          "Access-Control-Allow-Headers": "content-type, x-filename, authorization",
-          "Access-Control-Max-Age": "600",
-        });
-        return void res.end();
+      const embedder = guard.embedder(req);
+      if (embedder) {
+        res.setHeader("Access-Control-Allow-Origin", embedder);
+        res.setHeader("Cross-Origin-Resource-Policy", "cross-origin");
+        if (req.method === "OPTIONS" && cors === "upload" && req.headers["access-control-request-method"] === "POST") {
+          res.writeHead(204, {
+            "Access-Control-Allow-Methods": "POST",
+            "Access-Control-Allow-Headers": UPLOAD_HEADERS,
+            "Access-Control-Max-Age": "600",
+          });
+          return void res.end();
+        }
       }
     }
     const method = req.method === "HEAD" ? "GET" : req.method;

@@ -4,6 +4,8 @@ import { WireError } from "./errors.js";
 
 /** Deeper JSON than this is refused before anything reads it. */
 export const MAX_DEPTH = 32;
+/** The highest item index a `run` may name (a MAP node's items are 0-based). */
+export const MAX_ITEM = 1_000_000;
 const RESERVED_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 
 type Check = (v: unknown) => string | undefined;
@@ -28,7 +30,7 @@ const opt = (check: Check): Field => ({ check, optional: true });
 const SCHEMAS: Record<ClientMessageType, Record<string, Field>> = {
   hello: { sheet: opt(id) },
   "set-input": { nodeId: req(id), port: req(id), value: req(any) },
-  run: { nodeId: opt(id), mode: req(oneOf("step", "to-here", "all")) },
+  run: { nodeId: opt(id), mode: req(oneOf("step", "to-here", "all")), item: opt(intIn(0, MAX_ITEM)) },
   cancel: { runId: opt(id), nodeId: opt(id) },
   "select-result": { nodeId: req(id), resultId: req(id) },
   history: { nodeId: req(id), before: opt(id), limit: opt(intIn(1, 100)) },
@@ -118,6 +120,9 @@ export function validateMessage(value: unknown): ClientMessage {
     }
     const want = f.check(m[key]);
     if (want) throw new WireError(WireErrorCode.BAD_MESSAGE, `Field '${key}' of a '${type}' message must be ${want}.`, { field: key });
+  }
+  if (type === "run" && m.item !== undefined && (m.mode !== "step" || m.nodeId === undefined)) {
+    throw new WireError(WireErrorCode.BAD_MESSAGE, "Field 'item' reruns one item of a MAP node: send it with a 'nodeId' and mode \"step\".", { field: "item" });
   }
   return m as unknown as ClientMessage;
 }
