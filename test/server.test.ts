@@ -339,13 +339,14 @@ t.test("GET /api/schema marks the nodes a branch may skip; POST /api/call lists 
 t.test("run with item reruns one item of a MAP node alone; item needs a nodeId, mode step and an existing item", async (t) => {
   const calls: string[] = [];
   const list = new InputNode({ name: "list", ports: { lines: gr.JSON({ value: ["a", "b", "c"] }) } });
-  const shout = new FnNode(({ line }) => (calls.push(line), line.toUpperCase()), { name: "shout", concurrent: true, inputs: { line: list.out.lines.each }, outputs: { loud: gr.Textbox() } });
+  const shout = new FnNode(({ line }) => (calls.push(String(line)), String(line).toUpperCase()), { name: "shout", concurrent: true, inputs: { line: list.out.lines.each }, outputs: { loud: gr.Textbox() } });
   const plainNode = new FnNode(({ n }) => n, { name: "plain", inputs: { n: gr.Number({ value: 1 }) }, outputs: { n: gr.Number() } });
   const { url } = await serve(t, new Graph({ name: "map", nodes: [shout, plainNode], persistKey: false }));
   const { c } = await WireClient.open(url);
   t.match(await c.request({ type: "run", nodeId: "shout", mode: "step", item: 0 }), { type: "error", code: "E_BAD_MESSAGE", message: /no items to rerun/ }, "before the node has items");
   await c.request({ type: "run", nodeId: "shout", mode: "to-here" });
-  const first = ((await c.event("node-completed", "shout")) as EventMessage).event as { result: { items: Array<{ status: string; outputs: object; startedAt: number }> } };
+  type Items = { result: { items: Array<{ status: string; outputs: object; startedAt: number }> } };
+  const first = ((await c.event("node-completed", "shout")) as EventMessage).event as unknown as Items;
   t.same(first.result.items.map((i) => i.outputs), [{ loud: "A" }, { loud: "B" }, { loud: "C" }], "items travel with the result");
   calls.length = 0;
   await new Promise((r) => setTimeout(r, 5));
@@ -353,7 +354,7 @@ t.test("run with item reruns one item of a MAP node alone; item needs a nodeId, 
   const from = c.messages.length;
   const ack = await c.request({ type: "run", nodeId: "shout", mode: "step", item: 1 });
   t.match(ack, { type: "ack", result: { runId: /^r/ } });
-  const again = ((await c.event("node-completed", "shout", from)) as EventMessage).event as typeof first;
+  const again = ((await c.event("node-completed", "shout", from)) as EventMessage).event as unknown as Items;
   t.same(calls, ["b"], "only item #2 ran");
   t.equal(again.result.items[0]!.startedAt, first.result.items[0]!.startedAt, "the other items are kept as they were");
   t.equal(again.result.items[2]!.startedAt, first.result.items[2]!.startedAt);
@@ -418,7 +419,7 @@ t.test("Origin: WebSocket and state-changing HTTP need our own origin; null and 
 t.test("allowedOrigins: a page of another origin may embed the canvas: CORS on the bundle, files and uploads, for it alone", async (t) => {
   const embedder = "https://my-site.example";
   const { url } = await serve(t, app(), { allowedOrigins: [embedder] });
-  const from = (origin?: string) => ({ headers: origin ? { origin } : {} });
+  const from = (origin?: string): { headers: Record<string, string> } => ({ headers: origin ? { origin } : {} });
 
   const pre = await raw(url, "/upload", { method: "OPTIONS", headers: { origin: embedder, "access-control-request-method": "POST", "access-control-request-headers": "content-type,x-filename" } });
   t.equal(pre.status, 204, "the upload preflight is answered");
