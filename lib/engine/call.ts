@@ -82,29 +82,41 @@ class CallContext implements ExecContext {
   readonly nodeId: string;
   readonly runId: string;
   readonly cache: MetaCache;
-  readonly progress: ExecContext["progress"];
-  readonly partial: ExecContext["partial"];
+  private reporters: Pick<ExecContext, "progress" | "partial"> | undefined = undefined;
   constructor(
-    executor: Executor,
-    node: Node,
+    private readonly executor: Executor,
+    private readonly node: Node,
     private readonly cancel: Cancel,
     readonly files: FileSink,
-    o: CallHooks,
+    private readonly o: CallHooks,
   ) {
     this.nodeId = node.id;
     this.runId = o.runId;
     this.cache = o.cache ?? metaCache(o.store);
-    this.progress = (p) => o.onProgress(p);
-    this.partial = (raw) => {
-      try {
-        o.onPartial(shape(executor, node, raw));
-      } catch {
-        // A partial that cannot be shaped yet is not shown; the final result is checked strictly.
-      }
-    };
   }
   get signal(): AbortSignal {
     return this.cancel.signal;
+  }
+  // progress and partial are functions made on first use (most nodes never report), and
+  // they work detached too (`const { progress } = ctx`).
+  get progress(): ExecContext["progress"] {
+    return this.report().progress;
+  }
+  get partial(): ExecContext["partial"] {
+    return this.report().partial;
+  }
+  private report(): Pick<ExecContext, "progress" | "partial"> {
+    const { executor, node, o } = this;
+    return (this.reporters ??= {
+      progress: (p) => o.onProgress(p),
+      partial: (raw) => {
+        try {
+          o.onPartial(shape(executor, node, raw));
+        } catch {
+          // A partial that cannot be shaped yet is not shown; the final result is checked strictly.
+        }
+      },
+    });
   }
 }
 

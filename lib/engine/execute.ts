@@ -103,16 +103,17 @@ class Execution implements Cancel {
     const { node, view } = this.o;
     // Input values are read now, before waiting for a slot, so what the key promised is
     // what runs even if the user edits while this waits.
-    const editable = node.backups.length ? [node, ...node.backups].map((n) => view.editableValues(n)) : [view.editableValues(node)];
-    const wiring = resolveWiring(node, view, this.record, editable[0]!);
+    const own = view.editableValues(node);
+    const wiring = resolveWiring(node, view, this.record, own);
     if (wiring.skipped) {
       skip(this.record, node, wiring.skipped);
       return undefined;
     }
-    if (wiring.lists.length) return runItems(this, editable, wiring);
-    const slot = this.acquire();
-    if (slot instanceof Promise) return slot.then((s) => this.call(s, editable, wiring.values));
-    return this.call(slot, editable, wiring.values);
+    const editable = node.backups.length || wiring.lists.length ? [own, ...node.backups.map((n) => view.editableValues(n))] : undefined;
+    if (wiring.lists.length) return runItems(this, editable!, wiring);
+    const call = this.acquire(false);
+    if (call instanceof Promise) return call.then((c) => this.call(c, own, editable, wiring.values));
+    return this.call(call, own, editable, wiring.values);
   }
 
   /**
@@ -120,31 +121,30 @@ class Execution implements Cancel {
    * settles, even after a cancel, so a limit of N never has more than N executions
    * really running.
    */
-  acquire(): Maybe<Slot> {
+  acquire(quiet: boolean): Maybe<Call> {
     const limiter = this.o.limiter;
-    if (!limiter) return this.running(NO_SLOT);
-    if (limiter.tryTake()) return this.running(new Slot(limiter));
+    if (!limiter || limiter.tryTake()) return this.running(new Call(this, limiter, quiet));
     this.o.host.queued(this.o.node.id, this.o.runId);
-    return limiter.wait(this.signal).then(() => this.running(new Slot(limiter)));
+    return limiter.wait(this.signal).then(() => this.running(new Call(this, limiter, quiet)));
   }
 
-  private running(slot: Slot): Slot {
+  private running(call: Call): Call {
     if (!this.started) {
       this.started = true;
       this.o.host.started(this.o.node.id, this.o.runId, Date.now());
     }
-    return slot;
+    return call;
   }
 
-  /** Calls the node (or its backups) holding `slot`, then stores its outputs. */
-  private call(slot: Slot, editable: Record<string, unknown>[], wired: Record<string, unknown>): Promise<void> | undefined {
+  /** Calls the node (or its backups) holding a slot, then stores its outputs. */
+  private call(slot: Call, own: Record<string, unknown>, editable: Record<string, unknown>[] | undefined, wired: Record<string, unknown>): Promise<void> | undefined {
     const { node, files } = this.o;
     let outputs: Maybe<Record<string, unknown>>;
     let stored: Maybe<void>;
     try {
-      outputs = node.backups.length
-        ? callWithBackups(this, this.record, editable, wired, new NodeCall(this, slot)).then((r) => ((this.servedBy = r.servedBy), r.outputs))
-        : callPrimary(this, editable[0]!, wired, new NodeCall(this, slot));
+      outputs = editable
+        ? callWithBackups(this, this.record, editable, wired, slot).then((r) => ((this.servedBy = r.servedBy), r.outputs))
+        : callPrimary(this, own, wired, slot);
       if (outputs instanceof Promise) {
         return outputs
           .then((out) => finish(node, this.record, out, files, this.o.view.filePorts(node.id)))
@@ -196,35 +196,29 @@ class Execution implements Cancel {
   }
 }
 
-/** A held concurrency slot, released when the executor's own work settles. */
-class Slot {
+/**
+ * One call of a node: the concurrency slot it holds (released when the executor's own
+ * work settles) and the hooks it reports through, as prototype methods, so the hot path
+ * allocates no closures.
+ */
+class Call implements CallHooks {
+  readonly runId: string;
+  readonly cache: MetaCache;
   private work: Promise<unknown> | undefined = undefined;
-  constructor(private readonly limiter: Semaphore | undefined) {}
-  track(work: Promise<unknown>): void {
-    if (this.limiter && !isKnown(work)) this.work = work;
+  constructor(
+    private readonly x: Execution,
+    private readonly limiter: Semaphore | undefined,
+    /** Items of a mapped node show no partial outputs. */
+    private readonly quiet: boolean,
+  ) {
+    this.runId = x.o.runId;
+    this.cache = x.o.cache;
   }
   release(): void {
     const limiter = this.limiter;
     if (!limiter) return;
     if (this.work) this.work.then(() => limiter.give(), () => limiter.give());
     else limiter.give();
-  }
-}
-
-/** The slot of a node that runs without a limit. */
-const NO_SLOT = new Slot(undefined);
-
-/** The hooks of one call: prototype methods, so the hot path allocates no closures. */
-class NodeCall implements CallHooks {
-  readonly runId: string;
-  readonly cache: MetaCache;
-  constructor(
-    private readonly x: Execution,
-    private readonly slot: Slot,
-    private readonly quiet = false,
-  ) {
-    this.runId = x.o.runId;
-    this.cache = x.o.cache;
   }
   get files(): FileSink {
     return this.x.o.files;
@@ -236,7 +230,7 @@ class NodeCall implements CallHooks {
     if (!this.quiet) this.x.o.host.partial(this.x.o.node.id, this.x.o.runId, outputs);
   }
   track(work: Promise<unknown>): void {
-    this.slot.track(work);
+    if (this.limiter && !isKnown(work)) this.work = work;
   }
 }
 
@@ -307,9 +301,8 @@ async function runItems(x: Execution, editable: Record<string, unknown>[], wirin
       return { ...item, status: ResultStatus.FAILED, error: { code: ErrorCode.UPSTREAM_FAILED, message: `failed upstream: ${upstreamFailed.error?.message ?? upstreamFailed.status}` } };
     }
     const t0 = performance.now();
-    const slot = await x.acquire();
+    const call = await x.acquire(true);
     try {
-      const call = new NodeCall(x, slot, true);
       const outputs = node.backups.length
         ? (await callWithBackups(x, { ...record, inputs: {} }, editable, { ...wiring.values, ...perItem }, call)).outputs
         : await callPrimary(x, editable[0]!, { ...wiring.values, ...perItem }, call, { inputs: {} });
@@ -320,7 +313,7 @@ async function runItems(x: Execution, editable: Record<string, unknown>[], wirin
       if (x.aborted) throw e;
       return { ...item, status: ResultStatus.FAILED, error: toResultError(e), ms: Math.round(performance.now() - t0) };
     } finally {
-      slot.release();
+      call.release();
       x.o.host.progress(node.id, x.o.runId, { fraction: ++done / n, text: `${done}/${n} items` });
     }
   };
@@ -380,7 +373,7 @@ function callPrimary(
   x: Execution,
   editable: Record<string, unknown>,
   wired: Record<string, unknown>,
-  call: NodeCall,
+  call: Call,
   target: { inputs: Record<string, unknown> } = x.record,
 ): Maybe<Record<string, unknown>> {
   const node = x.o.node;
@@ -388,11 +381,17 @@ function callPrimary(
   if (own instanceof Promise) {
     return own.then((v) => {
       target.inputs = v;
-      return invoke(node, { ...v, ...wired }, x, x.o.files, call);
+      return invoke(node, merge(v, wired), x, x.o.files, call);
     });
   }
   target.inputs = own;
-  return invoke(node, { ...own, ...wired }, x, x.o.files, call);
+  return invoke(node, merge(own, wired), x, x.o.files, call);
+}
+
+/** The inputs a node is called with: its own, then its wired ones (those alone when it has no own). */
+function merge(own: Record<string, unknown>, wired: Record<string, unknown>): Record<string, unknown> {
+  for (const _ in own) return { ...own, ...wired };
+  return wired;
 }
 
 async function callWithBackups(
@@ -400,7 +399,7 @@ async function callWithBackups(
   record: ResultRecord,
   editable: Record<string, unknown>[],
   primaryWired: Record<string, unknown>,
-  call: NodeCall,
+  call: Call,
 ): Promise<{ outputs: Record<string, unknown>; servedBy?: string }> {
   const primary = x.o.node;
   const candidates = [primary, ...primary.backups];

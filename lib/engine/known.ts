@@ -8,8 +8,12 @@ const VALUE = Symbol("daggr.known");
 
 type Known<T> = Promise<T> & { [VALUE]: T };
 
+/** One shared promise of `undefined` (a store's commit, a lookup that found nothing). */
+const NOTHING: Known<undefined> = Object.assign(Promise.resolve(undefined), { [VALUE]: undefined });
+
 /** A fulfilled promise of `value` whose value the engine can read without awaiting. */
 export function fulfilled<T>(value: T): Promise<T> {
+  if (value === undefined) return NOTHING as unknown as Promise<T>;
   const p = Promise.resolve(value);
   // A thenable is adopted, so its value is not known yet.
   if (!isThenable(value)) (p as Known<T>)[VALUE] = value;

@@ -42,13 +42,15 @@ interface RunHandle {
   summary: RunSummary;
 }
 
-/** A node executing now: what cancelNode aborts, and what another run visiting it waits for. */
-class Active {
+/** A node executing now: its cancellation (what cancelNode aborts), and what another run visiting it waits for. */
+class Active extends NodeAbort {
   private waiters: Array<() => void> | undefined = undefined;
   constructor(
     readonly runId: string,
-    readonly abort: NodeAbort,
-  ) {}
+    run: RunAbort,
+  ) {
+    super(run);
+  }
 
   /** Resolves once the execution has ended. */
   done(): Promise<void> {
@@ -56,7 +58,7 @@ class Active {
   }
 
   end(): void {
-    this.abort.dispose();
+    this.dispose();
     if (this.waiters) for (const w of this.waiters) w();
   }
 }
@@ -283,7 +285,7 @@ export class Session implements ExecHost {
   /** Cancels the node's execution in progress, whichever run it belongs to. */
   cancelNode(node: Node | string): boolean {
     const a = this.active.get(this.nodeOf(node).id);
-    a?.abort.abort(new DaggrError(ErrorCode.CANCELLED, "Cancelled by the user."));
+    a?.abort(new DaggrError(ErrorCode.CANCELLED, "Cancelled by the user."));
     return !!a;
   }
 
@@ -408,7 +410,7 @@ export class Session implements ExecHost {
 
   private execute(run: RunHandle, node: Node): Maybe<Outcome> {
     const id = node.id;
-    const active = new Active(run.id, new NodeAbort(run.abort));
+    const active = new Active(run.id, run.abort);
     this.active.set(id, active);
     let record: Maybe<ResultRecord>;
     try {
@@ -416,7 +418,7 @@ export class Session implements ExecHost {
         node,
         view: this.view,
         runId: run.id,
-        abort: active.abort,
+        abort: active,
         limiter: limits.for(node),
         onlyItem: run.roots[0] === id ? run.item : undefined,
         files: this.files,
@@ -516,8 +518,7 @@ export class Session implements ExecHost {
   private selectResult(record: ResultRecord, persist = true): void {
     if (persist) this.view.patchState(record.nodeId, { activity: record.status === ResultStatus.SKIPPED ? Activity.SKIPPED : Activity.IDLE, items: itemStates(record) });
     this.view.select(record);
-    // Its own key is made of its inputs and upstream values, which a selection leaves as they are.
-    this.view.refresh([record.nodeId], [record.nodeId], true, true);
+    this.view.reselected(record.nodeId);
     if (persist) this.persist(() => this.store.setSelections(this.sheetId, { [record.nodeId]: record.id }));
   }
 
@@ -581,7 +582,7 @@ export class Session implements ExecHost {
       const match = await this.store.findByKey(this.sheetId, id, key);
       if (match) {
         this.view.select(match);
-        this.view.refresh([id], [id], true, true);
+        this.view.reselected(id);
         selections[id] = match.id;
       }
     }

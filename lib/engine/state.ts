@@ -357,47 +357,71 @@ export class SheetView {
    * The walk is incremental: a node's children are visited only when its selection
    * changed (their keys depend on its values) or its freshness changed (theirs depends
    * on it). A completed node in a long chain thus costs O(children), not O(graph).
-   *
-   * `keepKeys`: the `ids` themselves only changed selection, so their own keys (made of
-   * their inputs and upstream values) stay valid; their children's are recomputed.
    */
-  refresh(ids: Iterable<string>, selectionChanged: Iterable<string> = [], emit = true, keepKeys = false): void {
-    const watched = emit && this.events.observed;
-    let nodes: Record<string, Freshness> | undefined;
-    let edges: Record<string, boolean> | undefined;
-    // A subscriber may edit from inside a refresh (patches notify synchronously): that
-    // inner refresh gets a queue of its own.
-    const queue = this.queue.idle ? this.queue : new MinQueue();
-    queue.idle = false;
+  refresh(ids: Iterable<string>, selectionChanged: Iterable<string> = [], emit = true): void {
+    const queue = this.takeQueue();
     try {
       for (const id of ids) {
         const s = this.slot(id);
-        if (!keepKeys) s.keyed = false;
+        s.keyed = false;
         queue.push(s);
       }
       for (const id of selectionChanged) enqueueAll(queue, this.slot(id).childSlots);
-      for (let s = queue.pop(); s !== undefined; s = queue.pop()) {
-        const sel = s.sel;
-        let f: Freshness = "empty";
-        if (sel) f = this.parentsFresh(s) && sel.key === this.keyOf(s) ? "fresh" : "stale";
-        if (s.freshness !== f) {
-          s.freshness = f;
-          if (watched) (nodes ??= {})[s.node.id] = f;
-          s.state.freshness = f;
-          this.changed(s);
-          enqueueAll(queue, s.childSlots);
-        }
-        for (let i = 0; i < s.edgesIn.length; i++) {
-          const up = sel && s.edgeFrom[i]!.sel;
-          const ef = !!up && sel!.upstream[s.edgesIn[i]!.to.port] === up.id;
-          if (s.edgeFresh[i] !== ef) {
-            s.edgeFresh[i] = ef;
-            if (watched) (edges ??= {})[s.edgesIn[i]!.id] = ef;
-          }
-        }
-      }
+      this.walk(queue, emit);
     } finally {
       queue.clear();
+    }
+  }
+
+  /**
+   * `refresh([id], [id])` after a node's selection changed and nothing else: its own key
+   * (made of its inputs and upstream values) stays valid, its children's are recomputed.
+   */
+  reselected(nodeId: string): void {
+    const queue = this.takeQueue();
+    try {
+      const s = this.slot(nodeId);
+      queue.push(s);
+      enqueueAll(queue, s.childSlots);
+      this.walk(queue, true);
+    } finally {
+      queue.clear();
+    }
+  }
+
+  /**
+   * The reused queue, or a new one for a refresh inside another (a subscriber may edit
+   * from inside a refresh, since patches notify synchronously).
+   */
+  private takeQueue(): MinQueue {
+    const queue = this.queue.idle ? this.queue : new MinQueue();
+    queue.idle = false;
+    return queue;
+  }
+
+  private walk(queue: MinQueue, emit: boolean): void {
+    const watched = emit && this.events.observed;
+    let nodes: Record<string, Freshness> | undefined;
+    let edges: Record<string, boolean> | undefined;
+    for (let s = queue.pop(); s !== undefined; s = queue.pop()) {
+      const sel = s.sel;
+      let f: Freshness = "empty";
+      if (sel) f = this.parentsFresh(s) && sel.key === this.keyOf(s) ? "fresh" : "stale";
+      if (s.freshness !== f) {
+        s.freshness = f;
+        if (watched) (nodes ??= {})[s.node.id] = f;
+        s.state.freshness = f;
+        this.changed(s);
+        enqueueAll(queue, s.childSlots);
+      }
+      for (let i = 0; i < s.edgesIn.length; i++) {
+        const up = sel && s.edgeFrom[i]!.sel;
+        const ef = !!up && sel!.upstream[s.edgesIn[i]!.to.port] === up.id;
+        if (s.edgeFresh[i] !== ef) {
+          s.edgeFresh[i] = ef;
+          if (watched) (edges ??= {})[s.edgesIn[i]!.id] = ef;
+        }
+      }
     }
     if (nodes || edges) this.emit({ type: "freshness-changed", sheetId: this.sheetId, nodes: nodes ?? {}, edges: edges ?? {} });
   }

@@ -39,9 +39,12 @@ export const fnExecutor: Executor<FnNode> = {
  * make): the signal and the scratch directory are made only when read.
  */
 class FnCtx implements FnContext {
-  readonly progress: FnContext["progress"];
-  constructor(private readonly ctx: ExecContext) {
-    this.progress = (fraction, text) => ctx.progress({ fraction, text });
+  private report: FnContext["progress"] | undefined = undefined;
+  constructor(private readonly ctx: ExecContext) {}
+  /** Made on first use; works detached too (`({}, { progress }) => progress(0.5)`). */
+  get progress(): FnContext["progress"] {
+    const ctx = this.ctx;
+    return (this.report ??= (fraction, text) => ctx.progress({ fraction, text }));
   }
   get signal(): AbortSignal {
     return this.ctx.signal;
