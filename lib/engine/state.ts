@@ -155,6 +155,8 @@ export class SheetView {
   /** Where each edge's freshness is kept: its downstream node and its index there. */
   private readonly edgeAt = new Map<string, { slot: Slot; index: number }>();
   private readonly valueSubjects = new Map<string, BehaviorSubject<unknown>>();
+  /** Scratch list of a key's parts (currentKey calls nothing that could reenter it). */
+  private readonly keyParts: string[] = [];
   /** The refresh queue, reused by every refresh that does not run inside another. */
   private readonly queue = new MinQueue();
 
@@ -291,8 +293,12 @@ export class SheetView {
   currentKey(node: Node): string | undefined {
     const s = this.slot(node.id);
     const reads = s.reads ?? readsOf(node, node.activePorts(this.editableValues(node)));
-    let up = "{";
-    for (const r of reads) {
+    // The key text is joined once from its parts (no chain of partial strings).
+    const parts = this.keyParts;
+    parts.length = 0;
+    parts.push(s.fingerprint, "|", s.hasOwn ? canonical(this.ownInputsForKey(node)) : "{}", "|{");
+    for (let i = 0; i < reads.length; i++) {
+      const r = reads[i]!;
       let h: string | undefined;
       if (r.from.length === 1) h = this.hashOf(r.from[0]!);
       else {
@@ -304,11 +310,11 @@ export class SheetView {
         h ??= SKIPPED_HASH;
       }
       if (h === undefined) return undefined;
-      if (up.length > 1) up += ",";
-      up += r.label + quote(r.each === undefined ? h : `${h}|each:${r.each}`);
+      if (i > 0) parts.push(",");
+      parts.push(r.label, quote(r.each === undefined ? h : `${h}|each:${r.each}`));
     }
-    const own = s.hasOwn ? canonical(this.ownInputsForKey(node)) : "{}";
-    return hashText(`${s.fingerprint}|${own}|${up}}`);
+    parts.push("}");
+    return hashText(parts.join(""));
   }
 
   /**

@@ -15,20 +15,27 @@ export function validateGraph(graph: Graph, cache: MetaCache): Promise<Map<strin
   if (!p) {
     p = (async () => {
       const problems = new Map<string, ResultError>();
-      await Promise.all(
-        graph.nodes.flatMap((node) =>
-          [node, ...node.backups].map(async (n) => {
-            const executor = executorFor(n);
-            if (!executor.validate) return;
-            try {
-              await executor.validate(n, { cache });
-            } catch (e) {
+      const checks: Promise<void>[] = [];
+      for (const node of graph.nodes) {
+        for (const n of [node, ...node.backups]) {
+          // Only kinds with checks cost a promise (a graph of FnNodes has none to wait for).
+          const executor = executorFor(n);
+          if (!executor.validate) continue;
+          let check: Promise<void>;
+          try {
+            check = executor.validate(n, { cache });
+          } catch (e) {
+            check = Promise.reject(e);
+          }
+          checks.push(
+            check.catch((e) => {
               const err = e as { code?: string; message?: string };
               problems.set(node.id, { ...(err.code ? { code: err.code } : {}), message: err.message ?? String(e) });
-            }
-          }),
-        ),
-      );
+            }),
+          );
+        }
+      }
+      await Promise.all(checks);
       return problems;
     })();
     running.set(graph, p);
