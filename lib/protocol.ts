@@ -99,8 +99,8 @@ export interface ResultWire {
   startedAt: number;
   ms: number;
   servedBy?: string;
-  /** A mapped node's items, in order. */
-  items?: Array<{ key: string; inputs: Record<string, unknown>; outputs: Record<string, unknown>; status: string; error?: ErrorWire; ms: number }>;
+  /** A mapped node's items, in order. An item kept from an earlier run keeps its `startedAt`. */
+  items?: Array<{ key: string; inputs: Record<string, unknown>; outputs: Record<string, unknown>; status: string; error?: ErrorWire; startedAt?: number; ms: number }>;
 }
 
 export interface NodeStateWire {
@@ -142,17 +142,11 @@ export type EventWire =
   | { type: "node-completed"; runId: string; nodeId: string; result: ResultWire }
   | { type: "node-failed"; runId: string; nodeId: string; result: ResultWire; error: ErrorWire }
   | { type: "node-cancelled"; runId: string; nodeId: string; result: ResultWire }
+  /** A branch routed around the node (or everything it reads was skipped): recorded, selected, not run. */
   | { type: "node-skipped"; runId: string; nodeId: string; result: ResultWire; reason: string }
-  /** A start-up check of a node failed (unknown endpoint, parameter, model…); shown as the node's error. */
-  | { type: "node-invalid"; nodeId: string; error: ErrorWire }
-  /** A start-up check of the node failed; shown on the node until it runs successfully. */
+  /** A start-up check of a node failed (unknown endpoint, parameter, model…); shown on the node until it runs successfully. */
   | { type: "node-invalid"; nodeId: string; error: ErrorWire }
   | { type: "node-blocked"; runId: string; nodeId: string; reason: string }
-  | { type: "node-skipped"; runId: string; nodeId: string; result: ResultWire; reason: string }
-  /** A start-up check of a node failed (unknown endpoint, parameter, model…); shown as the node's error. */
-  | { type: "node-invalid"; nodeId: string; error: ErrorWire }
-  /** A start-up check of the node failed; shown on the node until it runs successfully. */
-  | { type: "node-invalid"; nodeId: string; error: ErrorWire }
   | { type: "input-changed"; nodeId: string; port: string; value: unknown; origin?: string }
   | { type: "selection-changed"; nodeId: string; resultId: string | null; result?: ResultWire }
   | { type: "freshness-changed"; nodes: Record<string, Freshness>; edges: Record<string, boolean> };

@@ -1,4 +1,5 @@
 import { LitElement, css, html, nothing } from "lit";
+import { ifDefined } from "lit/directives/if-defined.js";
 import { define } from "../define.js";
 import { fileName, formatBytes, isFileRef } from "../controllers/files.js";
 import { icon } from "../views/icons.js";
@@ -94,13 +95,14 @@ export class FileInput extends LitElement {
   private preview(url: string) {
     const name = fileName(this.value);
     const size = isFileRef(this.value) ? formatBytes(this.value.size) : "";
+    const cors = ifDefined(this.ctx?.cors(url));
     const body =
       this.kind === "image"
-        ? html`<img src=${url} alt=${name} />`
+        ? html`<img src=${url} alt=${name} crossorigin=${cors} />`
         : this.kind === "audio"
-          ? html`<audio controls src=${url}></audio>`
+          ? html`<audio controls src=${url} crossorigin=${cors}></audio>`
           : this.kind === "video"
-            ? html`<video controls src=${url}></video>`
+            ? html`<video controls src=${url} crossorigin=${cors}></video>`
             : html`<div class="chip">${icon(this.kind === "model3d" ? "cube" : "file")}<span class="name">${name}</span><small>${size}</small></div>`;
     return html`<div class="preview" @pointerenter=${() => (this.hovered = true)} @pointerleave=${() => (this.hovered = false)}>
       ${body}

@@ -1,8 +1,10 @@
 import { LitElement, css, html, nothing } from "lit";
+import { ifDefined } from "lit/directives/if-defined.js";
 import { define } from "../define.js";
 import { fileName, formatBytes, isFileRef } from "../controllers/files.js";
 import { icon, type IconName } from "../views/icons.js";
 import { controls } from "../views/theme.js";
+import "./model3d.js";
 import type { OutputView, ViewContext } from "./types.js";
 
 /** The fixed-size box every empty media output shows, so a card keeps its size when a value arrives. */
@@ -17,7 +19,7 @@ export const imageOutput: OutputView = (_c, value, ctx) => {
   if (!url) return emptyMedia("No image yet");
   const name = fileName(value);
   return html`<div class="media">
-    <img src=${url} alt=${name} loading="lazy" @click=${() => openLightbox([{ url, caption: "" }], 0)} />
+    <img src=${url} alt=${name} loading="lazy" crossorigin=${ifDefined(ctx.cors(url))} @click=${() => openLightbox([{ url, caption: "", cors: ctx.cors(url) }], 0)} />
     <div class="media-tools">${download(url, name)}</div>
   </div>`;
 };
@@ -25,13 +27,13 @@ export const imageOutput: OutputView = (_c, value, ctx) => {
 export const audioOutput: OutputView = (_c, value, ctx) => {
   const url = ctx.fileUrl(value);
   if (!url) return emptyMedia("No audio yet", "mic", "short");
-  return html`<div class="media audio"><audio controls preload="metadata" src=${url}></audio>${download(url, fileName(value))}</div>`;
+  return html`<div class="media audio"><audio controls preload="metadata" src=${url} crossorigin=${ifDefined(ctx.cors(url))}></audio>${download(url, fileName(value))}</div>`;
 };
 
 export const videoOutput: OutputView = (_c, value, ctx) => {
   const url = ctx.fileUrl(value);
   if (!url) return emptyMedia("No video yet");
-  return html`<div class="media"><video controls preload="metadata" src=${url}></video>
+  return html`<div class="media"><video controls preload="metadata" src=${url} crossorigin=${ifDefined(ctx.cors(url))}></video>
     <div class="media-tools">${download(url, fileName(value))}</div></div>`;
 };
 
@@ -49,15 +51,21 @@ export const fileOutput: OutputView = (_c, value, ctx) => {
   return html`<div class="files">${list.map((v) => fileChip(v, ctx))}</div>`;
 };
 
-/** A placeholder until a 3D viewer dependency is approved: the model's name, size and a download. */
+/** A 3D model in `@google/model-viewer` (loaded on first use), with its name, size and a download. */
 export const model3dOutput: OutputView = (_c, value, ctx) => {
-  if (!ctx.fileUrl(value)) return emptyMedia("No 3D model yet", "cube");
-  return html`<div class="model3d">${icon("cube")}<span>3D preview is not available yet</span>${fileChip(value, ctx, "cube")}</div>`;
+  const url = ctx.fileUrl(value);
+  if (!url) return emptyMedia("No 3D model yet", "cube");
+  return html`<div class="model3d">
+    <daggr-model3d .src=${url} .name=${fileName(value)} .viewer=${ctx.asset("model-viewer.js")}></daggr-model3d>
+    ${fileChip(value, ctx, "cube")}
+  </div>`;
 };
 
 interface Shot {
   url: string;
   caption: string;
+  /** `crossorigin` for the image (the server's files on an embedding page). */
+  cors?: "anonymous";
 }
 
 /** Gradio gallery values: FileRefs, `[file, caption]` pairs or `{ image, caption }` objects. */
@@ -67,7 +75,7 @@ function shots(value: unknown, ctx: ViewContext): Shot[] {
   for (const item of value) {
     const [file, caption] = Array.isArray(item) ? item : [item, (item as { caption?: string } | null)?.caption];
     const url = ctx.fileUrl(file);
-    if (url) out.push({ url, caption: typeof caption === "string" ? caption : "" });
+    if (url) out.push({ url, caption: typeof caption === "string" ? caption : "", cors: ctx.cors(url) });
   }
   return out;
 }
@@ -77,7 +85,7 @@ export const galleryOutput: OutputView = (_c, value, ctx) => {
   if (!list.length) return emptyMedia("No images yet");
   return html`<div class="gallery">
     ${list.map((s, i) => html`<button class="thumb" title=${s.caption || `Image ${i + 1}`} @click=${() => openLightbox(list, i)}>
-      <img src=${s.url} alt=${s.caption || `Image ${i + 1}`} loading="lazy" /></button>`)}
+      <img src=${s.url} alt=${s.caption || `Image ${i + 1}`} loading="lazy" crossorigin=${ifDefined(s.cors)} /></button>`)}
   </div>`;
 };
 
@@ -137,7 +145,7 @@ export class Lightbox extends LitElement {
     const many = this.items.length > 1;
     return html`<div class="backdrop" role="dialog" aria-modal="true" aria-label="Image viewer" @click=${(e: Event) => e.target === e.currentTarget && (this.open = false)}>
       <figure>
-        <img src=${s.url} alt=${s.caption || `Image ${this.index + 1}`} />
+        <img src=${s.url} alt=${s.caption || `Image ${this.index + 1}`} crossorigin=${ifDefined(s.cors)} />
         <figcaption>${s.caption}${many ? html` <span class="count">${this.index + 1} / ${this.items.length}</span>` : nothing}</figcaption>
       </figure>
       ${many ? html`<button class="nav prev" aria-label="Previous" @click=${() => this.step(-1)}>${icon("left")}</button>

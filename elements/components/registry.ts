@@ -69,13 +69,17 @@ const label = (c: ComponentWire, fallback: string) => {
   return html`<div class="comp-label">${text}${info ? html`<span class="info">${info}</span>` : nothing}</div>`;
 };
 
-/** An editable component with its label; types with no editor show their value read-only. */
-export function renderInput(port: string, a: InputArgs): TemplateResult {
+/**
+ * An editable component with its label (the component's, else `name`: the port, or what
+ * the card calls it, e.g. a choice variant's own port name); types with no editor show
+ * their value read-only.
+ */
+export function renderInput(port: string, a: InputArgs, name = port): TemplateResult {
   const c = a.component;
   if (c.props.visible === false) return html``;
   const view = INPUTS[c.type];
   const body = view ? view(a) : renderValue(c, a.value, a.ctx);
-  return html`<div class="comp in" data-port=${port} data-type=${c.type}>${c.type === "Checkbox" ? nothing : label(c, port)}${body}</div>`;
+  return html`<div class="comp in" data-port=${port} data-type=${c.type}>${c.type === "Checkbox" ? nothing : label(c, name)}${body}</div>`;
 }
 
 /** An output with its label; an unknown component type shows its value as JSON. */

@@ -276,21 +276,7 @@ export const componentStyles = css`
   .model3d {
     display: flex;
     flex-direction: column;
-    align-items: center;
     gap: 6px;
-    padding: 14px 8px 8px;
-    border-radius: var(--daggr-radius-sm);
-    background: var(--daggr-surface-2);
-    color: var(--daggr-muted);
-    font-size: 12px;
-  }
-  .model3d > svg.i {
-    width: 36px;
-    height: 36px;
-    stroke-width: 1.4;
-  }
-  .model3d .file-chip {
-    align-self: stretch;
   }
   .gallery {
     display: grid;

@@ -1,4 +1,5 @@
 import { html, nothing } from "lit";
+import { ifDefined } from "lit/directives/if-defined.js";
 import { isEmpty, type OutputView, prop } from "./types.js";
 
 const empty = (what = "No output yet") => html`<div class="text-empty">${what}</div>`;
@@ -93,7 +94,7 @@ export const chatbotOutput: OutputView = (_c, value, ctx) => {
   return html`<div class="chat scroll-box">${msgs.map((m) => {
     const url = typeof m.content === "object" ? ctx.fileUrl(m.content) : undefined;
     const body = url
-      ? html`<img src=${url} alt="" />`
+      ? html`<img src=${url} alt="" crossorigin=${ifDefined(ctx.cors(url))} />`
       : html`<daggr-safe-html markdown .source=${typeof m.content === "string" ? m.content : JSON.stringify(m.content)}></daggr-safe-html>`;
     return html`<div class="bubble ${m.role === "user" ? "user" : m.role === "system" ? "system" : "bot"}">${body}</div>`;
   })}</div>`;

@@ -6,6 +6,10 @@ export interface ViewContext {
   /** Resolves a FileRef (or a URL-ish value) against the server. */
   fileUrl(v: unknown): string | undefined;
   upload(file: Blob, name: string): Promise<FileRef>;
+  /** The `crossorigin` a media element needs for this URL: "anonymous" for the server's files on an embedding page. */
+  cors(url: string | undefined): "anonymous" | undefined;
+  /** The URL of one of the server's assets (`/assets/<name>`), e.g. the 3D viewer's bundle. */
+  asset(name: string): string;
 }
 
 export interface InputArgs {

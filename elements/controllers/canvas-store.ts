@@ -40,6 +40,12 @@ export class CanvasStore {
   readonly runs = new Map<string, Set<string>>();
   readonly edgesInto = new Map<string, EdgeWire[]>();
   readonly edgesOutOf = new Map<string, EdgeWire[]>();
+  /** MAP nodes: they scatter a list (`port.each`) or read a MAP node's outputs plainly. */
+  readonly mapped = new Set<string>();
+  /** The item of a MAP node being rerun alone (`run` with `item`), until its result comes. */
+  readonly rerunning = new Map<string, number>();
+  /** Items of a MAP node whose result changed with its last new result (others were kept). */
+  readonly changedItems = new Map<string, Set<number>>();
   private readonly parents = new Map<string, string[]>();
   private readonly listeners = new Set<Listener>();
 
@@ -97,6 +103,30 @@ export class CanvasStore {
     return [...seen];
   }
 
+  /** A MAP node's items: its selected result's (with outputs), else its state's. */
+  items(id: string): ItemView[] | undefined {
+    return this.results.get(id)?.items ?? this.states.get(id)?.items;
+  }
+
+  /** Whether the node runs per item (a MAP node), known from the graph or from its items. */
+  isMapped(id: string): boolean {
+    return this.mapped.has(id) || !!this.items(id)?.length;
+  }
+
+  /** The selected variant of a choice node (its `variant` input, else the first variant). */
+  variantOf(id: string): string | undefined {
+    const n = this.nodes.get(id);
+    if (n?.kind !== "choice") return undefined;
+    const v = this.input(id, VARIANT_PORT) ?? n.inputs.find((i) => i.port === VARIANT_PORT)?.component?.props.value;
+    return typeof v === "string" ? v : undefined;
+  }
+
+  /** Rerunning one item of a MAP node: shown on that item until the node's result comes. */
+  markItemRun(id: string, item: number): void {
+    this.rerunning.set(id, item);
+    this.touch(id);
+  }
+
   subgraphOf(id: string): string[] {
     return this.graph?.subgraphs.find((s) => s.nodes.includes(id))?.nodes ?? [id];
   }
@@ -123,6 +153,10 @@ export class CanvasStore {
       if (!ps.includes(e.from.node)) ps.push(e.from.node);
       this.parents.set(e.to.node, ps);
     }
+    this.mapped.clear();
+    for (const id of mappedNodes(s.graph)) this.mapped.add(id);
+    this.rerunning.clear();
+    this.changedItems.clear();
     this.states.clear();
     for (const [id, st] of Object.entries(s.nodes)) {
       this.states.set(id, { ...st, count: s.counts[id] ?? st.count });
@@ -182,26 +216,31 @@ export class CanvasStore {
       case "node-cached":
         this.done(ev.runId, ev.nodeId);
         this.notices.delete(ev.nodeId);
-        this.results.set(ev.nodeId, ev.result);
-        return this.patch(ev.nodeId, { activity: "idle", selectedId: ev.result.id, lastMs: ev.result.ms, progress: undefined, partial: undefined, error: undefined });
+        this.setResult(ev.nodeId, ev.result);
+        this.patch(ev.nodeId, { activity: "idle", selectedId: ev.result.id, lastMs: ev.result.ms, progress: undefined, partial: undefined, error: undefined }, false);
+        return this.touchWithEdges(ev.nodeId);
       case "node-completed":
         this.done(ev.runId, ev.nodeId);
         this.notices.delete(ev.nodeId);
-        this.results.set(ev.nodeId, ev.result);
+        this.setResult(ev.nodeId, ev.result);
         this.patch(ev.nodeId, { activity: "idle", selectedId: ev.result.id, count: this.state(ev.nodeId).count + 1, lastMs: ev.result.ms, progress: undefined, partial: undefined, error: undefined }, false);
         return this.touchWithEdges(ev.nodeId);
       case "node-failed":
         this.done(ev.runId, ev.nodeId);
+        this.rerunning.delete(ev.nodeId);
         this.patch(ev.nodeId, { activity: "failed", count: this.state(ev.nodeId).count + 1, lastMs: ev.result.ms, error: ev.error, progress: undefined, partial: undefined }, false);
         return this.touchWithEdges(ev.nodeId);
       case "node-cancelled":
         this.done(ev.runId, ev.nodeId);
+        this.rerunning.delete(ev.nodeId);
         this.patch(ev.nodeId, { activity: "cancelled", count: this.state(ev.nodeId).count + 1, lastMs: ev.result.ms, progress: undefined, partial: undefined }, false);
         return this.touchWithEdges(ev.nodeId);
       case "node-skipped":
+        // Selected like a result: the card dims and shows why (the result's error message).
         this.done(ev.runId, ev.nodeId);
-        this.notices.set(ev.nodeId, { text: `Skipped: ${ev.reason}`, at: Date.now() });
-        this.patch(ev.nodeId, { activity: "idle", count: this.state(ev.nodeId).count + 1, progress: undefined, partial: undefined, error: undefined }, false);
+        this.notices.delete(ev.nodeId);
+        this.setResult(ev.nodeId, ev.result);
+        this.patch(ev.nodeId, { activity: "skipped", selectedId: ev.result.id, count: this.state(ev.nodeId).count + 1, progress: undefined, partial: undefined, error: undefined }, false);
         return this.touchWithEdges(ev.nodeId);
       case "node-invalid":
         // A start-up check failed: shown as the node's error until it runs successfully.
@@ -212,11 +251,13 @@ export class CanvasStore {
         return this.touch(ev.nodeId);
       case "input-changed":
         this.inputs.set(`${ev.nodeId}__${ev.port}`, ev.value);
+        // Another variant of a choice: the edges into its ports change emphasis.
+        if (ev.port === VARIANT_PORT && this.nodes.get(ev.nodeId)?.kind === "choice") return this.touchWithEdges(ev.nodeId);
         return this.touch(ev.nodeId);
       case "selection-changed": {
         // The server sends a completion's result once: with node-completed / node-cached,
         // then the selection without it. A selection of null clears the node.
-        if (ev.result) this.results.set(ev.nodeId, ev.result);
+        if (ev.result) this.setResult(ev.nodeId, ev.result);
         else if (ev.resultId === null) this.results.delete(ev.nodeId);
         const r = this.results.get(ev.nodeId);
         return this.patch(ev.nodeId, { selectedId: ev.resultId, ...(r?.id === ev.resultId ? { lastMs: r.ms } : {}) });
@@ -244,12 +285,48 @@ export class CanvasStore {
     if (notify) this.touch(id);
   }
 
-  /** Activity changes restyle the edges into the node (animated while it runs). */
+  /** A new selected result; for a MAP node, notes which items it changed (the others were kept). */
+  private setResult(id: string, r: ResultWire): void {
+    const before = this.results.get(id)?.items;
+    this.results.set(id, r);
+    this.rerunning.delete(id);
+    if (!r.items) return void this.changedItems.delete(id);
+    const same = (i: number) => before?.[i] && before[i]!.key === r.items![i]!.key && before[i]!.startedAt === r.items![i]!.startedAt;
+    this.changedItems.set(id, new Set(r.items.flatMap((_, i) => (same(i) ? [] : [i]))));
+  }
+
+  /** Activity changes restyle the edges around the node (animated while it runs, dimmed when skipped). */
   private touchWithEdges(id: string): void {
     this.touch(id);
-    const ids = (this.edgesInto.get(id) ?? []).map((e) => e.id);
+    const ids = [...(this.edgesInto.get(id) ?? []), ...(this.edgesOutOf.get(id) ?? [])].map((e) => e.id);
     if (ids.length) this.emit({ kind: "edges", ids });
   }
+}
+
+/** One item of a MAP node, as the card lists it. */
+export type ItemView = NonNullable<ResultWire["items"]>[number] | NonNullable<NodeStateWire["items"]>[number];
+
+/** The editable port of a choice node that picks its variant (lib/graph/choice-node.ts). */
+export const VARIANT_PORT = "variant";
+
+/**
+ * Nodes that run per item, from the graph alone: a node with a scattered input
+ * (`port.each`), and, transitively, a node reading a MAP node's output plainly (not
+ * gathered with `.all()`).
+ */
+export function mappedNodes(g: GraphWire): Set<string> {
+  const mapped = new Set(g.nodes.filter((n) => n.inputs.some((i) => i.each !== undefined)).map((n) => n.id));
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const n of g.nodes) {
+      if (mapped.has(n.id)) continue;
+      if (n.inputs.some((i) => i.source === "port" && !i.all && i.from && mapped.has(i.from.node))) {
+        mapped.add(n.id);
+        changed = true;
+      }
+    }
+  }
+  return mapped;
 }
 
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {

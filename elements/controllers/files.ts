@@ -26,6 +26,29 @@ export function fileUrl(v: unknown, server: string, token?: string): string | un
   return undefined;
 }
 
+/**
+ * `"anonymous"` for a URL of the daggr server when this page is on another origin (the
+ * canvas embedded elsewhere): media then load in CORS mode, so the request carries
+ * `Origin` and the server's CORS answer for an allowed embedder lets it through. Other
+ * URLs (the page's own origin, third-party media) load as usual.
+ */
+export function crossOrigin(url: string | undefined, server: string): "anonymous" | undefined {
+  if (!url) return undefined;
+  try {
+    const origin = new URL(url, server).origin;
+    return origin === new URL(server).origin && origin !== location.origin ? "anonymous" : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The URL of one of the server's assets (`/assets/<name>`), with the token when the canvas has one. */
+export function assetUrl(name: string, server: string, token?: string): string {
+  const u = new URL(`/assets/${name}`, server);
+  if (token) u.searchParams.set("token", token);
+  return u.href;
+}
+
 export function fileName(v: unknown): string {
   if (isFileRef(v)) return v.name;
   const url = typeof v === "string" ? v : (v as { url?: string; orig_name?: string } | null)?.orig_name ?? (v as { url?: string } | null)?.url;

@@ -10,9 +10,16 @@ export const HEADER_HEIGHT = 46;
 export const PORTS_PAD = 6;
 export const PORT_ROW = 22;
 
-/** Inputs drawn as port dots: wired from another node (one row per port). */
+/** The port a branch condition enters a routed node by (edges of kind `when`). */
+export const WHEN_PORT = "$when";
+
+/**
+ * Inputs drawn as port dots: wired from another node (one row per port), then the
+ * branch condition of a node a `branch()` routes to.
+ */
 export function wiredInputs(n: NodeWire): string[] {
-  return n.inputs.filter((i) => i.from || (i as { firstOf?: unknown }).firstOf || i.source === "port").map((i) => i.port);
+  const ports = n.inputs.filter((i) => i.from || i.firstOf || i.source === "port").map((i) => i.port);
+  return n.guard ? [...ports, WHEN_PORT] : ports;
 }
 
 /**

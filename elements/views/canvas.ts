@@ -3,7 +3,7 @@ import { repeat } from "lit/directives/repeat.js";
 import { CanvasStore } from "../controllers/canvas-store.js";
 import { ConnStatus, Connection, ServerError } from "../controllers/connection.js";
 import { InputEdits } from "../controllers/edits.js";
-import { fileUrl, upload } from "../controllers/files.js";
+import { assetUrl, crossOrigin, fileUrl, upload } from "../controllers/files.js";
 import { HistoryController } from "../controllers/history.js";
 import { LayoutController } from "../controllers/layout.js";
 import { PanZoom, type Viewport } from "../controllers/pan-zoom.js";
@@ -311,8 +311,11 @@ export class DaggrCanvas extends LitElement {
       view: {
         fileUrl: (v) => fileUrl(v, this.base, this.token),
         upload: (blob, name) => upload(this.base, blob, name, this.token),
+        cors: (url) => crossOrigin(url, this.base),
+        asset: (name) => assetUrl(name, this.base, this.token),
       },
       run: (id, mode) => this.run(id, mode),
+      runItem: (id, item) => this.runItem(id, item),
       stop: (id) => this.stop(id),
       setInput: (id, port, value, immediate) => this.edits.set(id, port, value, immediate),
       preview: (id, mode) => this.preview(id ? wouldRun(this.store, id, mode ?? "to-here") : undefined),
@@ -331,6 +334,15 @@ export class DaggrCanvas extends LitElement {
     this.preview(undefined);
     this.edits.flush();
     void this.request(nodeId ? { type: "run", nodeId, mode } : { type: "run", mode });
+  }
+
+  /** Reruns one item of a MAP node; the others keep their results. */
+  runItem(nodeId: string, item: number): void {
+    this.preview(undefined);
+    this.edits.flush();
+    this.store.markItemRun(nodeId, item);
+    const sent = this.request({ type: "run", nodeId, mode: "step", item });
+    sent?.catch(() => this.store.rerunning.delete(nodeId));
   }
 
   runAll(): void {

@@ -9,6 +9,8 @@ export interface CardContext {
   history: HistoryController;
   view: ViewContext;
   run(nodeId: string, mode: RunModeWire): void;
+  /** Reruns one item of a MAP node alone (`run` with mode `step` and `item`). */
+  runItem(nodeId: string, item: number): void;
   stop(nodeId: string): void;
   /** `immediate` false: typing, debounced by the canvas. */
   setInput(nodeId: string, port: string, value: unknown, immediate: boolean): void;

@@ -5,10 +5,19 @@ import { outputPorts, portY, wiredInputs } from "../layout/geometry.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 
+/** Length of a crow's foot (the "many" end of a scatter or gather edge), in px. */
+const FOOT = 16;
+const FOOT_SPREAD = 7;
+
 /**
  * The edges: one SVG path per edge, from the output port's dot to the input port's dot,
  * drawn once per layout. Freshness and activity updates only flip classes on the
  * affected paths, so an event about one node touches only the edges around it.
+ *
+ * Edge kinds read at a glance: a scatter (`each`) ends in a crow's foot at the MAP node
+ * (one list, many runs), a gather (`all`) starts with one at the MAP node's side, a
+ * `firstOf` source is dashed, a branch condition (`when`) is dotted. Edges touching a
+ * skipped node, and edges into a choice's unselected variant, fade.
  */
 export class EdgeLayer {
   private readonly paths = new Map<string, SVGPathElement>();
@@ -77,7 +86,14 @@ export class EdgeLayer {
   private style(e: EdgeWire, p: SVGPathElement): void {
     const fresh = this.store.edgeFresh.get(e.id) ?? false;
     const act = this.store.state(e.to.node).activity;
-    p.setAttribute("class", `edge ${fresh ? "fresh" : "stale"}${act === "running" || act === "queued" ? " active" : ""}${this.highlighted.has(e.id) ? " will-run" : ""}`);
+    const cls = ["edge", fresh ? "fresh" : "stale"];
+    if (e.kind) cls.push(`k-${e.kind}`);
+    if (act === "running" || act === "queued") cls.push("active");
+    if (act === "skipped" || this.store.state(e.from.node).activity === "skipped") cls.push("skipped");
+    const chosen = this.store.variantOf(e.to.node);
+    if (chosen !== undefined && e.to.port.includes(".") && !e.to.port.startsWith(`${chosen}.`)) cls.push("inactive");
+    if (this.highlighted.has(e.id)) cls.push("will-run");
+    p.setAttribute("class", cls.join(" "));
   }
 
   private pathFor(e: EdgeWire, pos: Map<string, { x: number; y: number }>, widthOf: (id: string) => number): string | undefined {
@@ -94,7 +110,11 @@ export class EdgeLayer {
     const x2 = b.x;
     const y2 = b.y + portY(inRow);
     const dx = Math.max(40, Math.abs(x2 - x1) * 0.45);
-    return `M${x1},${y1} C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}`;
+    const curve = `M${x1},${y1} C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}`;
+    // Crow's feet on the "many" side: the MAP node's end of a scatter or a gather.
+    if (e.kind === "each") return `${curve} M${x2 - FOOT},${y2} L${x2},${y2 - FOOT_SPREAD} M${x2 - FOOT},${y2} L${x2},${y2 + FOOT_SPREAD}`;
+    if (e.kind === "all") return `${curve} M${x1 + FOOT},${y1} L${x1},${y1 - FOOT_SPREAD} M${x1 + FOOT},${y1} L${x1},${y1 + FOOT_SPREAD}`;
+    return curve;
   }
 }
 
@@ -119,9 +139,30 @@ export const edgeStyles = css`
   .edge.stale {
     stroke: var(--daggr-stale);
   }
+  .edge.k-each,
+  .edge.k-all {
+    stroke-width: 2.5;
+  }
+  .edge.k-first {
+    stroke-dasharray: 7 5;
+  }
+  .edge.k-when {
+    stroke-width: 2;
+    stroke-dasharray: 0.5 5;
+    stroke-linecap: round;
+  }
+  .edge.skipped,
+  .edge.inactive {
+    stroke: var(--daggr-stale);
+    opacity: 0.45;
+  }
+  .edge.skipped:not(.k-when) {
+    stroke-dasharray: 3 5;
+  }
   .edge.active {
     stroke: var(--daggr-accent);
     stroke-dasharray: 6 6;
+    opacity: 1;
     animation: flow 0.6s linear infinite;
   }
   .edge.will-run {

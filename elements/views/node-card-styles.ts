@@ -58,6 +58,43 @@ export const cardStyles = css`
   :host([dimmed]) .card {
     opacity: 0.55;
   }
+  /* A branch routed around the node: dimmed, dashed, with the reason. */
+  .card.skipped {
+    opacity: 0.62;
+    border-style: dashed;
+    border-color: var(--daggr-border-strong);
+    box-shadow: none;
+    background: color-mix(in srgb, var(--daggr-surface) 70%, transparent);
+  }
+  .card.skipped::before {
+    background: repeating-linear-gradient(90deg, var(--daggr-stale) 0 6px, transparent 6px 10px);
+  }
+  .card.skipped:hover,
+  :host([will-run]) .card.skipped {
+    opacity: 0.9;
+  }
+  .skip-note {
+    display: flex;
+    align-items: flex-start;
+    gap: 7px;
+    font-size: 12px;
+    line-height: 1.45;
+    color: var(--daggr-muted);
+    padding: 7px 9px;
+    border-radius: var(--daggr-radius-sm);
+    background: var(--daggr-surface-2);
+    overflow-wrap: anywhere;
+  }
+  .skip-note b {
+    color: var(--daggr-text);
+    font-weight: 650;
+  }
+  .skip-note svg.i {
+    flex: none;
+    width: 13px;
+    height: 13px;
+    margin-top: 2px;
+  }
   .timing {
     position: absolute;
     right: 8px;
@@ -226,6 +263,19 @@ export const cardStyles = css`
     overflow: hidden;
     text-overflow: ellipsis;
     white-space: nowrap;
+  }
+  .variant-of {
+    opacity: 0.7;
+  }
+  .port.inactive {
+    opacity: 0.45;
+  }
+  .port.when .pname {
+    font-style: italic;
+  }
+  .port.when .dot {
+    border-radius: 2px;
+    transform: rotate(45deg) scale(0.9);
   }
   .dot {
     flex: none;

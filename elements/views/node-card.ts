@@ -2,23 +2,17 @@ import { LitElement, html, nothing, type TemplateResult } from "lit";
 import { componentStyles, renderInput, renderOutput } from "../components/registry.js";
 import { define } from "../define.js";
 import type { NodeStateWire, NodeWire, RunModeWire } from "../wire.js";
+import { badgeOf } from "./badges.js";
 import type { CardContext } from "./card-context.js";
+import { choiceInputs, choiceStyles } from "./choice-inputs.js";
 import { cardStyles } from "./node-card-styles.js";
 import { formatMs } from "./elapsed.js";
-import { CARD_WIDTH, outputPorts, PORT_ROW, PORTS_PAD, portRows, wiredInputs } from "../layout/geometry.js";
+import { itemList, itemListStyles } from "./item-list.js";
+import { CARD_WIDTH, outputPorts, PORT_ROW, PORTS_PAD, portRows, WHEN_PORT, wiredInputs } from "../layout/geometry.js";
 import { icon, type IconName } from "./icons.js";
 import { controls } from "./theme.js";
 
-const BADGES: Record<string, [string, string]> = {
-  fn: ["FN", "fn"],
-  gradio: ["GRADIO", "gradio"],
-  inference: ["MODEL", "model"],
-  input: ["INPUT", "input"],
-  choice: ["CHOICE", "choice"],
-};
-
-/** The editable port of a choice node that picks its variant (lib/graph/choice-node.ts). */
-const VARIANT_PORT = "variant";
+export { badgeOf } from "./badges.js";
 
 const RUN_BUTTONS: Array<[RunModeWire, IconName, string]> = [
   ["step", "play", "Run this step (on the current upstream results)"],
@@ -35,11 +29,6 @@ interface Draft {
 const DRAFT_TTL_MS = 4000;
 const same = (a: unknown, b: unknown) => a === b || JSON.stringify(a) === JSON.stringify(b);
 
-export function badgeOf(n: NodeWire): [string, string] {
-  if (n.inputs.some((i) => (i as { each?: unknown }).each !== undefined)) return ["MAP", "map"];
-  return BADGES[n.kind] ?? [n.kind.toUpperCase(), "fn"];
-}
-
 /** Ports the user edits on this card: component inputs, or an InputNode's own ports. */
 export function editablePorts(n: NodeWire): Array<{ port: string; component: NonNullable<NodeWire["outputs"][number]["component"]> }> {
   if (n.kind === "input") return n.outputs.flatMap((o) => (o.component ? [{ port: o.port, component: o.component }] : []));
@@ -53,12 +42,18 @@ export function editablePorts(n: NodeWire): Array<{ port: string; component: Non
  */
 export class NodeCard extends LitElement {
   static override properties = { nodeId: { attribute: "node-id", reflect: true }, ctx: { attribute: false } };
-  static override styles = [controls, componentStyles, cardStyles];
+  static override styles = [controls, componentStyles, cardStyles, itemListStyles, choiceStyles];
   declare nodeId: string;
   declare ctx: CardContext;
   /** How many times this card has rendered (the canvas tests check updates stay local). */
   renders = 0;
   private readonly drafts = new Map<string, Draft>();
+  /** A MAP node's item list: folded or not, and which items show their outputs. */
+  private itemsOpen = true;
+  private readonly itemsExpanded = new Set<number>();
+  /** Choice variants the user folded or unfolded, while the same variant stays selected. */
+  private readonly variantFolds = new Map<string, boolean>();
+  private foldsFor: string | undefined;
 
   override connectedCallback(): void {
     super.connectedCallback();
@@ -80,8 +75,10 @@ export class NodeCard extends LitElement {
     const st = this.ctx.store.state(n.id);
     const busy = st.activity === "running" || st.activity === "queued";
     const waiting = !busy && this.ctx.store.waiting(n.id);
-    const [badge, badgeCls] = badgeOf(n);
+    const [badge, badgeCls] = badgeOf(n, this.ctx.store);
     const cls = ["card", st.freshness, st.activity, waiting ? "waiting" : ""].join(" ");
+    const mapped = this.ctx.store.isMapped(n.id);
+    const skipped = st.activity === "skipped" && !busy;
     return html`<div class=${cls} style="width:${CARD_WIDTH}px" @keydown=${this.onKey}>
       ${this.timing(st, busy)}
       <header>
@@ -95,9 +92,10 @@ export class NodeCard extends LitElement {
       ${busy ? this.progressBar(st) : nothing}
       ${this.ports(n)}
       <div class="body">
+        ${skipped ? this.skipNote() : nothing}
         ${busy ? this.statusLine(st) : nothing}
         ${this.inputs(n)}
-        ${this.outputs(n, st, busy)}
+        ${mapped ? this.items(n, busy) : skipped ? nothing : this.outputs(n, st, busy)}
         ${this.problems(st)}
       </div>
       ${this.history(st)}
@@ -111,6 +109,7 @@ export class NodeCard extends LitElement {
     if (busy) return html`<div class="timing live">queued</div>`;
     if (st.activity === "failed") return html`<div class="timing error">Error${st.lastMs ? ` · ${formatMs(st.lastMs)}` : ""}</div>`;
     if (st.activity === "cancelled") return html`<div class="timing">stopped</div>`;
+    if (st.activity === "skipped") return html`<div class="timing">skipped</div>`;
     return st.lastMs !== undefined && st.selectedId ? html`<div class="timing">${formatMs(st.lastMs)}</div>` : nothing;
   }
 
@@ -158,28 +157,102 @@ export class NodeCard extends LitElement {
     const outs = outputPorts(n, outEdges);
     const top = (i: number) => `top:${PORTS_PAD + i * PORT_ROW}px`;
     return html`<div class="ports" style="height:${rows * PORT_ROW + 2 * PORTS_PAD}px">
-      ${ins.map((p, i) => html`<div class="port in" style=${top(i)} data-port=${p}><span class="dot"></span><span class="pname">${p}</span></div>`)}
+      ${ins.map((p, i) => this.inPort(n, p, top(i)))}
       ${outs.map((p, i) => html`<div class="port out" style=${top(i)} data-port=${p}><span class="pname">${p}</span><span class="dot"></span></div>`)}
     </div>`;
   }
 
-  private inputs(n: NodeWire): TemplateResult | typeof nothing {
-    let ports = editablePorts(n);
-    if (n.kind === "choice") {
-      // A choice shows its variant picker and the selected variant's own inputs only.
-      const chosen = String(this.inputValue(VARIANT_PORT) ?? ports.find((p) => p.port === VARIANT_PORT)?.component.props.value ?? "");
-      ports = ports.filter((p) => p.port === VARIANT_PORT || p.port.startsWith(`${chosen}.`));
+  /** An input port's dot and name: a branch condition reads "if <case>", a variant's port "<variant> › <port>". */
+  private inPort(n: NodeWire, port: string, style: string): TemplateResult {
+    if (port === WHEN_PORT && n.guard) {
+      const g = n.guard;
+      return html`<div class="port in when" style=${style} data-port=${port} title="Runs when ${g.from.node}.${g.from.port} is '${g.label}'; otherwise it is skipped">
+        <span class="dot"></span><span class="pname">if ${g.from.port} = ${g.label}</span></div>`;
     }
-    if (!ports.length) return nothing;
-    return html`<div class="section inputs">${ports.map(({ port, component }) =>
-      renderInput(port, {
+    const chosen = this.ctx.store.variantOf(n.id);
+    const dot = port.indexOf(".");
+    if (chosen !== undefined && dot > 0) {
+      const inactive = port.slice(0, dot) !== chosen;
+      return html`<div class="port in ${inactive ? "inactive" : ""}" style=${style} data-port=${port}>
+        <span class="dot"></span><span class="pname"><span class="variant-of">${port.slice(0, dot)} ›</span> ${port.slice(dot + 1)}</span></div>`;
+    }
+    return html`<div class="port in" style=${style} data-port=${port}><span class="dot"></span><span class="pname">${port}</span></div>`;
+  }
+
+  private field(port: string, component: NonNullable<NodeWire["outputs"][number]["component"]>, name = port): TemplateResult {
+    return renderInput(
+      port,
+      {
         component,
         value: this.inputValue(port),
         ctx: this.ctx.view,
         onInput: (v) => this.edit(port, v, false),
         onChange: (v) => this.edit(port, v, true),
-      }),
-    )}</div>`;
+      },
+      name,
+    );
+  }
+
+  private inputs(n: NodeWire): TemplateResult | typeof nothing {
+    const ports = editablePorts(n);
+    if (n.kind === "choice") return this.choice(n, ports);
+    if (!ports.length) return nothing;
+    return html`<div class="section inputs">${ports.map(({ port, component }) => this.field(port, component))}</div>`;
+  }
+
+  /** The choice accordion: the picker, then each variant's own inputs under its name. */
+  private choice(n: NodeWire, ports: ReturnType<typeof editablePorts>): TemplateResult {
+    const selected = this.ctx.store.variantOf(n.id) ?? "";
+    if (this.foldsFor !== selected) {
+      // Another variant was picked: unfold it, fold the rest.
+      this.variantFolds.clear();
+      this.foldsFor = selected;
+    }
+    const byPort = new Map(ports.map((p) => [p.port, p.component]));
+    return choiceInputs({
+      node: n,
+      selected,
+      isOpen: (v) => this.variantFolds.get(v) ?? v === selected,
+      onToggle: (v) => {
+        this.variantFolds.set(v, !(this.variantFolds.get(v) ?? v === selected));
+        this.requestUpdate();
+      },
+      field: (port, name) => {
+        const c = byPort.get(port);
+        return c ? this.field(port, c, name) : html``;
+      },
+    });
+  }
+
+  /** A MAP node's items, with a rerun button each; they replace the list-valued outputs. */
+  private items(n: NodeWire, busy: boolean): TemplateResult {
+    const store = this.ctx.store;
+    return itemList({
+      node: n,
+      items: store.items(n.id),
+      open: this.itemsOpen,
+      expanded: this.itemsExpanded,
+      rerunning: store.rerunning.get(n.id),
+      changed: store.changedItems.get(n.id),
+      busy,
+      ctx: this.ctx.view,
+      onToggle: () => {
+        this.itemsOpen = !this.itemsOpen;
+        this.requestUpdate();
+      },
+      onToggleItem: (i) => {
+        if (!this.itemsExpanded.delete(i)) this.itemsExpanded.add(i);
+        this.requestUpdate();
+      },
+      onRerun: (i) => this.ctx.runItem(n.id, i),
+    });
+  }
+
+  /** Why a branch skipped this node: the reason its skipped result records. */
+  private skipNote(): TemplateResult {
+    const r = this.ctx.store.results.get(this.nodeId);
+    const reason = (r?.status === "skipped" ? r.error?.message : undefined)?.replace(/^Skipped:\s*/, "").replace(/\.$/, "");
+    return html`<div class="skip-note" role="note">${icon("skip")}<span><b>Skipped</b>${reason ? html` — ${reason}` : nothing}</span></div>`;
   }
 
   private outputs(n: NodeWire, st: NodeStateWire, busy: boolean): TemplateResult | typeof nothing {

@@ -8,6 +8,8 @@ import { gzipSync } from "node:zlib";
 const ROOT = packageRoot(fileURLToPath(new URL(".", import.meta.url)));
 const PREBUILT = join(ROOT, "dist", "elements");
 const ENTRY = join(ROOT, "elements", "index.ts");
+/** The 3D viewer (`@google/model-viewer` + three.js, ~1 MB): its own asset, loaded by the Model3D view when needed. */
+const VIEWER_ENTRY = join(ROOT, "elements", "model-viewer.ts");
 
 /**
  * The canvas page: one `<daggr-canvas>` pointed at this server, and its script. Nothing
@@ -30,11 +32,15 @@ export function canvasPage(title: string, server: string): string {
 `;
 }
 
-/** The page's CSP: scripts only from this server; connections back to it. */
+/**
+ * The page's CSP: scripts only from this server; connections back to it. WebAssembly
+ * may compile (`'wasm-unsafe-eval'`, which allows no JavaScript eval): the 3D viewer's
+ * mesh decoder is WebAssembly.
+ */
 export function pageCsp(host: string): string {
   return [
     "default-src 'self'",
-    "script-src 'self'",
+    "script-src 'self' 'wasm-unsafe-eval'",
     "worker-src 'self' blob:",
     "style-src 'self' 'unsafe-inline'",
     "img-src 'self' data: blob:",
@@ -60,31 +66,42 @@ customElements.get("daggr-canvas") || customElements.define("daggr-canvas", clas
 });
 `;
 
-let built: Promise<Map<string, Asset>> | undefined;
+/** Bundles built from the sources, by asset name, each on its first request. */
+const built = new Map<string, Promise<Asset>>();
 const fromDisk = new Map<string, Asset>();
+
+/** Source entries by asset name: the canvas, and the 3D viewer it loads when a model is shown. */
+const ENTRIES: Record<string, string> = { "daggr-canvas.js": ENTRY, "model-viewer.js": VIEWER_ENTRY };
 
 /**
  * `/assets/<name>`: the prebuilt `dist/elements/<name>` when there is one, else a bundle
- * of `elements/index.ts` built with esbuild on first request and kept in memory, else a
- * placeholder script that says the canvas is not built. Names are checked by the router
- * (`[a-z0-9-]+.(js|css|map)`), never joined from raw input.
+ * of its source entry (`elements/index.ts`, or `elements/model-viewer.ts` for the 3D
+ * viewer) built with esbuild on first request and kept in memory, else (for the canvas)
+ * a placeholder script that says the canvas is not built. Names are checked by the
+ * router (`[a-z0-9-]+.(js|css|map)`), never joined from raw input.
  */
 export async function asset(name: string): Promise<Asset | undefined> {
   const prebuilt = join(PREBUILT, name);
   if (existsSync(join(PREBUILT, "daggr-canvas.js"))) {
-    if (!existsSync(prebuilt)) return undefined;
-    const stamp = `${prebuilt}:${statSync(prebuilt).mtimeMs}`;
-    let a = fromDisk.get(stamp);
-    if (!a) fromDisk.set(stamp, (a = { body: await readFile(prebuilt), type: typeOf(name) }));
-    return a;
+    if (existsSync(prebuilt)) {
+      const stamp = `${prebuilt}:${statSync(prebuilt).mtimeMs}`;
+      let a = fromDisk.get(stamp);
+      if (!a) fromDisk.set(stamp, (a = { body: await readFile(prebuilt), type: typeOf(name) }));
+      return a;
+    }
+    // A build without this asset (the 3D viewer): bundled from the sources below, when they are here.
+    if (name === "daggr-canvas.js") return undefined;
   }
-  if (existsSync(ENTRY)) {
-    built ??= bundle().catch((e) => {
-      built = undefined; // try again on the next request, after a fix
-      throw e;
-    });
+  const entry = Object.hasOwn(ENTRIES, name) ? ENTRIES[name]! : undefined;
+  if (entry && existsSync(entry)) {
+    let p = built.get(name);
+    if (!p) {
+      p = bundle(entry, name);
+      built.set(name, p);
+      p.catch(() => built.delete(name)); // try again on the next request, after a fix
+    }
     try {
-      return (await built).get(name);
+      return await p;
     } catch (e) {
       if (name !== "daggr-canvas.js") return undefined;
       return { body: `console.error(${JSON.stringify(`daggr: the canvas failed to build: ${(e as Error).message}`)});\n${PLACEHOLDER}`, type: typeOf(name) };
@@ -93,10 +110,11 @@ export async function asset(name: string): Promise<Asset | undefined> {
   return name === "daggr-canvas.js" ? { body: PLACEHOLDER, type: typeOf(name) } : undefined;
 }
 
-async function bundle(): Promise<Map<string, Asset>> {
+/** One self-contained bundle (no shared chunks: the canvas stays one file a page can host). */
+async function bundle(entry: string, name: string): Promise<Asset> {
   const { build } = await import("esbuild");
   const result = await build({
-    entryPoints: { "daggr-canvas": ENTRY },
+    entryPoints: [entry],
     bundle: true,
     format: "esm",
     platform: "browser",
@@ -104,10 +122,10 @@ async function bundle(): Promise<Map<string, Asset>> {
     minify: true,
     sourcemap: false,
     write: false,
-    outdir: "/assets",
+    outfile: `/assets/${name}`,
     logLevel: "silent",
   });
-  return new Map(result.outputFiles.map((f) => [f.path.split("/").pop()!, { body: f.contents, type: typeOf(f.path) }]));
+  return { body: result.outputFiles[0]!.contents, type: typeOf(name) };
 }
 
 const compressed = new WeakMap<Asset, Buffer>();
