@@ -53,13 +53,15 @@ async function daggrRun(n: number): Promise<number> {
 
 async function engineVsObservable(): Promise<Figure[]> {
   const n = 1000;
-  for (let i = 0; i < 5; i++) {
+  // Both sides need about 6 runs before their times settle (JIT); GC pauses then land on
+  // every third run or so of either side, so the medians take 15 alternating pairs.
+  for (let i = 0; i < 10; i++) {
     await daggrRun(n); // warm up both (JIT)
     await observableRun(n);
   }
   const ours: number[] = [];
   const theirs: number[] = [];
-  for (let i = 0; i < 7; i++) {
+  for (let i = 0; i < 15; i++) {
     ours.push(await daggrRun(n));
     theirs.push(await timeMedian(() => observableRun(n), 1, 0));
   }

@@ -61,15 +61,16 @@ class Slot {
   outs: Map<string, BehaviorSubject<unknown>> | undefined = undefined;
   /** Freshness of each edge into the node, in `edgesIn` order. */
   readonly edgeFresh: boolean[];
-  /** Slots of `children`, of `parents` and of each edge's source, linked once every slot exists. */
+  /**
+   * Slots of its children, of the nodes it reads from (when static, like `reads`) and of
+   * each edge's source, linked once every slot exists.
+   */
   childSlots: Slot[] = [];
   parentSlots: Slot[] | undefined = undefined;
   edgeFrom: Slot[] = [];
   /** The refresh queue this node waits in, if any. */
   queuedIn: MinQueue | undefined = undefined;
-  /** The nodes it reads from, when they do not depend on its own input values (all but choice nodes). */
-  readonly parents: readonly string[] | undefined;
-  /** Its upstream reads in key order, when static like `parents`. */
+  /** Its upstream reads in key order, when they do not depend on its own input values (all but choice nodes). */
   readonly reads: readonly Read[] | undefined;
   /** Whether its key has own inputs (otherwise their part of the key is `{}`). */
   readonly hasOwn: boolean;
@@ -90,7 +91,6 @@ class Slot {
     this.state = state;
     this.edgeFresh = edgesIn.map(() => false);
     const ports = staticPorts ? node.activePorts(NO_VALUES) : undefined;
-    this.parents = ports && parentsOf(node, ports);
     this.reads = ports && readsOf(node, ports);
     this.hasOwn = !ports || ports.some((p) => !["port", "first"].includes(node.inputs[p]?.kind ?? "component"));
     this.files = hasFilePorts(node);
@@ -152,8 +152,8 @@ export class SheetView {
   readonly inputs = new Map<string, unknown>();
   readonly selected = new Map<string, ResultRecord>();
   private readonly slots = new Map<string, Slot>();
-  /** Where each edge's freshness is kept: its downstream node and its index there. */
-  private readonly edgeAt = new Map<string, { slot: Slot; index: number }>();
+  /** Where each edge's freshness is kept (its downstream node, its index there), made on first ask. */
+  private edgeAt: Map<string, { slot: Slot; index: number }> | undefined = undefined;
   private readonly valueSubjects = new Map<string, BehaviorSubject<unknown>>();
   /** Scratch list of a key's parts (currentKey calls nothing that could reenter it). */
   private readonly keyParts: string[] = [];
@@ -185,11 +185,10 @@ export class SheetView {
       };
       const slot = new Slot(n, hashText(n.fingerprint()), order, graph.children(n.id), edgesInto.get(n.id) ?? [], state, sel, hasStaticPorts(n));
       this.slots.set(n.id, slot);
-      slot.edgesIn.forEach((e, index) => this.edgeAt.set(e.id, { slot, index }));
     });
     for (const slot of this.slots.values()) {
       slot.childSlots = slot.children.map((c) => this.slots.get(c)!);
-      slot.parentSlots = slot.parents?.map((p) => this.slots.get(p)!);
+      if (slot.reads) slot.parentSlots = parentsOf(slot.node, slot.node.activePorts(NO_VALUES)).map((p) => this.slots.get(p)!);
       slot.edgeFrom = slot.edgesIn.map((e) => this.slots.get(e.from.node)!);
     }
     const all = graph.nodes.map((n) => n.id);
@@ -282,7 +281,8 @@ export class SheetView {
 
   /** The nodes a node reads from right now (a choice node: only its selected variant's sources). */
   activeParents(node: Node): readonly string[] {
-    return this.slot(node.id).parents ?? parentsOf(node, node.activePorts(this.editableValues(node)));
+    const parents = this.slot(node.id).parentSlots;
+    return parents ? parents.map((p) => p.node.id) : parentsOf(node, node.activePorts(this.editableValues(node)));
   }
 
   /**
@@ -350,6 +350,10 @@ export class SheetView {
   }
 
   edgeIsFresh(edgeId: string): boolean {
+    if (!this.edgeAt) {
+      this.edgeAt = new Map();
+      for (const slot of this.slots.values()) slot.edgesIn.forEach((e, index) => this.edgeAt!.set(e.id, { slot, index }));
+    }
     const at = this.edgeAt.get(edgeId);
     return at ? at.slot.edgeFresh[at.index]! : false;
   }

@@ -18,8 +18,8 @@ interface SheetData {
   results: Map<string, ResultRecord>;
   /** Result ids per node, oldest first. */
   byNode: Map<string, string[]>;
-  /** Newest successful result id per node, then key. */
-  byKey: Map<string, Map<string, string>>;
+  /** Newest successful result id per `node\0key`. */
+  byKey: Map<string, string>;
   runs: Map<string, RunRecord>;
 }
 
@@ -150,11 +150,7 @@ export class MemoryStore implements Store {
     let ids = s.byNode.get(record.nodeId);
     if (!ids) s.byNode.set(record.nodeId, (ids = []));
     ids.push(record.id);
-    if (record.status === ResultStatus.SUCCESS) {
-      let keys = s.byKey.get(record.nodeId);
-      if (!keys) s.byKey.set(record.nodeId, (keys = new Map()));
-      keys.set(record.key, record.id);
-    }
+    if (record.status === ResultStatus.SUCCESS) s.byKey.set(`${record.nodeId}\0${record.key}`, record.id);
     if (options.select) {
       s.selections.set(record.nodeId, record.id);
       s.info.revision++;
@@ -168,7 +164,7 @@ export class MemoryStore implements Store {
 
   findByKey(sheetId: string, nodeId: string, key: string): Promise<ResultRecord | undefined> {
     const s = this.sheets.get(sheetId);
-    const id = s?.byKey.get(nodeId)?.get(key);
+    const id = s?.byKey.get(`${nodeId}\0${key}`);
     return fulfilled(id ? s!.results.get(id) : undefined);
   }
 
