@@ -8,13 +8,15 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import t from "tap";
-import { type Graph, MemoryStore } from "../lib/index.js";
+import { Graph, MemoryStore } from "../lib/index.js";
 import { type LaunchedServer, type ServerOptions, launch } from "../lib/server/index.js";
 import { CHROMIUM, canvasReady, shot, startBrowser } from "./fixtures/canvas-browser.js";
-import { bigGraph, generateEndpoint, gradioGraph, showcaseGraph, slowEndpoint, textGraph } from "./fixtures/canvas-graphs.js";
+import { bigGraph, embedGraph, generateEndpoint, gradioGraph, showcaseGraph, slowEndpoint, textGraph } from "./fixtures/canvas-graphs.js";
 import { startFakeGradio } from "./fixtures/fake-gradio.js";
+import { encodePng } from "../examples/lib/png.js";
 
 const ROOT = join(import.meta.dirname, "..");
+const example = async (name: string) => (await import(`../examples/${name}.js`)).default as Graph;
 // A dozen page loads in a real browser: more than the default per-file budget on a busy 2-core machine.
 t.setTimeout(300_000);
 
@@ -269,20 +271,33 @@ async function browserTests(): Promise<void> {
     await shot(page, "canvas-error-and-stream");
   });
 
-  t.test("uploading an image sets the input to a file the server minted", async (t) => {
+  t.test("pasting or uploading an image sets the input to a file the server minted", async (t) => {
     const server = await serve(t, showcaseGraph());
     const page = await open(t, server.url);
     const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64");
-    await input(page, "Editors", "image").locator("input[type=file]").setInputFiles({ name: "dot.png", mimeType: "image/png", buffer: png });
-    const img = input(page, "Editors", "image").locator(".preview img");
+    const image = input(page, "Editors", "image");
+    const stored = () =>
+      page.evaluate(() => (document.querySelector("daggr-canvas")!.store.input("Editors", "image") as { $file?: string; name?: string } | undefined) ?? null);
+
+    // Paste: what a screenshot in the clipboard gives, while the drop zone has focus.
+    await image.locator(".zone").focus();
+    await image.locator(".zone").evaluate((zone, b64) => {
+      const file = new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], "image.png", { type: "image/png" });
+      const data = new DataTransfer();
+      data.items.add(file);
+      zone.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, composed: true, cancelable: true }));
+    }, encodePng(8, 8, new Uint8Array(8 * 8 * 3).fill(180)).toString("base64"));
+    const img = image.locator(".preview img");
     await img.waitFor();
+    t.match(await img.getAttribute("src"), /\/files\/[0-9a-f]{64}$/, "a pasted image is uploaded");
+    await page.waitForFunction(() => (document.querySelector("daggr-canvas")!.store.input("Editors", "image") as { name?: string } | undefined)?.name === "pasted.png");
+    t.match(await stored(), { $file: /^[0-9a-f]{64}$/, name: "pasted.png", mime: "image/png" }, "and becomes the input's value, named for what it is");
+    await page.locator('daggr-node[node-id="Editors"]').hover({ position: { x: 10, y: 10 } });
+
+    await image.locator("input[type=file]").setInputFiles({ name: "dot.png", mimeType: "image/png", buffer: png });
+    await page.waitForFunction(() => (document.querySelector("daggr-canvas")!.store.input("Editors", "image") as { name?: string } | undefined)?.name === "dot.png");
     t.match(await img.getAttribute("src"), /\/files\/[0-9a-f]{64}$/);
-    await page.waitForFunction(() => {
-      const c = document.querySelector("daggr-canvas")!;
-      const v = c.store.input("Editors", "image") as { $file?: string } | undefined;
-      return !!v?.$file;
-    });
-    t.pass("the server echoed the FileRef as the input's value");
+    t.pass("the server echoed the FileRef of the picked file as the input's value");
 
     const audio = input(page, "Editors", "audio");
     await audio.locator("button.rec").click();
@@ -323,27 +338,22 @@ async function browserTests(): Promise<void> {
     await textOf(page, "Side", "twice", "42");
   });
 
-  t.test("the element embedded in a plain page of another server works", async (t) => {
-    let embedOrigin = "";
-    const embed: Server = createServer(async (req, res) => {
-      if (req.url === "/daggr-canvas.js") {
-        // The page hosts the bundle itself (as a site bundling daggr/elements would).
-        const js = await (await fetch(`${daggr.url}/assets/daggr-canvas.js`)).text();
-        res.writeHead(200, { "Content-Type": "text/javascript" }).end(js);
-        return;
-      }
+  t.test("the element embedded in a plain page of another origin loads the bundle, uploads and images from the daggr server", async (t) => {
+    const embed: Server = createServer((req, res) => {
+      // A plain page: the bundle, the socket, uploads and files all come from the daggr server, cross-origin.
       res.writeHead(200, { "Content-Type": "text/html" }).end(`<!doctype html><html><head><title>My blog</title>
-        <script type="module" src="/daggr-canvas.js"></script></head>
+        <script type="module" src="${daggr.url}/assets/daggr-canvas.js"></script></head>
         <body style="font-family: Georgia, serif; margin: 24px; background: #fbf7ef">
         <h1>My blog post</h1><p>Here is my workflow, live:</p>
-        <daggr-canvas server="${daggr.url}" style="height: 520px; width: 900px; border: 1px solid #ccc; border-radius: 12px; --daggr-accent: #7c3aed"></daggr-canvas>
+        <daggr-canvas server="${daggr.url}" style="height: 560px; width: 1100px; border: 1px solid #ccc; border-radius: 12px; --daggr-accent: #7c3aed"></daggr-canvas>
         <p>And the text goes on.</p></body></html>`);
     });
     await new Promise<void>((r) => embed.listen(0, "127.0.0.1", r));
     t.teardown(() => new Promise((r) => embed.close(r)));
-    embedOrigin = `http://127.0.0.1:${(embed.address() as AddressInfo).port}`;
-    const daggr = await serve(t, textGraph(), { allowedOrigins: [embedOrigin] });
-    const page = await open(t, embedOrigin, { width: 1000, height: 760 });
+    const embedOrigin = `http://127.0.0.1:${(embed.address() as AddressInfo).port}`;
+    const daggr = await serve(t, embedGraph(), { allowedOrigins: [embedOrigin] });
+    t.not(new URL(daggr.url).origin, embedOrigin, "two origins");
+    const page = await open(t, embedOrigin, { width: 1200, height: 760 });
     t.equal(await page.locator("h1").textContent(), "My blog post", "the host page is untouched");
     await input(page, "Inputs", "text").locator("input").fill("embedded");
     await textOf(page, "Upper", "upper", "EMBEDDED");
@@ -353,7 +363,162 @@ async function browserTests(): Promise<void> {
       return path && getComputedStyle(path).stroke === "rgb(124, 58, 237)";
     });
     t.pass("the page themes it through --daggr-accent");
+
+    // An upload (a CORS preflight, then the POST), then the autorun node's image output, served by the daggr server.
+    const photo = encodePng(96, 64, Uint8Array.from({ length: 96 * 64 * 3 }, (_, i) => (i % 3 === 0 ? 124 : i % 3 === 1 ? 58 + ((i / 3) % 96) : 237)));
+    await input(page, "Frame", "photo").locator("input[type=file]").setInputFiles({ name: "photo.png", mimeType: "image/png", buffer: photo });
+    const img = output(page, "Frame", "framed").locator("img");
+    await img.waitFor();
+    t.equal(new URL((await img.getAttribute("src"))!).origin, daggr.url, "the image comes from the daggr server");
+    t.equal(await img.getAttribute("crossorigin"), "anonymous", "in CORS mode, so the server knows the embedder");
+    await page.waitForFunction(() => {
+      const el = document.querySelector("daggr-canvas")!.shadowRoot!.querySelector('daggr-node[node-id="Frame"]')!.shadowRoot!.querySelector(".comp.out img") as HTMLImageElement | null;
+      return el?.complete && el.naturalWidth === 96;
+    });
+    t.pass("and it loads cross-origin");
     await shot(page, "canvas-embedded");
+  });
+
+  t.test("MAP: the podcast example shows its items; rerunning one item updates only that item", async (t) => {
+    const server = await serve(t, await example("podcast"));
+    const page = await open(t, server.url);
+    const voice = card(page, "voice");
+    t.equal(await voice.locator("header .badge").textContent(), "MAP", "a node with an .each input is a MAP node");
+    t.match(await voice.locator(".items.empty").textContent(), /Runs once per item of split\.lines/, "before it runs, it says what it maps over");
+    t.equal(await page.locator("path.edge.k-each").count(), 1, "the scatter edge is drawn as one (with a crow's foot)");
+    t.equal(await page.locator("path.edge.k-all").count(), 1, "and so is the gather");
+
+    await page.locator("button.run-graph").click();
+    await output(page, "episode", "audio").locator("audio").waitFor();
+    const rows = voice.locator("li.item");
+    await rows.nth(3).waitFor();
+    t.equal(await rows.count(), 4, "one row per line of the script");
+    t.equal(await voice.locator(".items-title").textContent(), "4 items");
+    t.match(await rows.nth(0).locator(".summary").textContent(), /^Host · Welcome to the show$/, "each row names its item");
+    t.equal(await voice.locator("li.item.ok").count(), 4, "all succeeded");
+    t.match(await rows.nth(1).locator(".item-ms").textContent(), /ms$/, "with its own duration");
+    t.equal(await card(page, "episode").locator("header .badge").textContent(), "FN", "the gathering node is not mapped");
+
+    await rows.nth(1).locator(".item-main").click();
+    const clip = rows.nth(1).locator(".item-out audio");
+    await clip.waitFor();
+    t.match(await clip.getAttribute("src"), /\/files\/[0-9a-f]{64}$/, "a row unfolds to that item's own output");
+
+    type Item = { key: string; startedAt?: number };
+    const items = () => page.evaluate(() => document.querySelector("daggr-canvas")!.store.results.get("voice")!.items!.map((i) => ({ key: i.key, startedAt: i.startedAt })) as Item[]);
+    const before = await items();
+    await page.evaluate(() => {
+      const w = window as unknown as { __runs: unknown[] };
+      w.__runs = [];
+      document.querySelector("daggr-canvas")!.addEventListener("daggr-event", (e) => {
+        const ev = (e as CustomEvent).detail as { type: string };
+        if (ev.type === "run-started") w.__runs.push(ev);
+      });
+    });
+    await page.waitForTimeout(20);
+    await rows.nth(2).locator("button.rerun").click();
+    await page.waitForFunction((old) => {
+      const items = document.querySelector("daggr-canvas")!.store.results.get("voice")!.items!;
+      return items[2]!.startedAt !== old;
+    }, before[2]!.startedAt);
+    const after = await items();
+    t.same([after[0], after[1], after[3]], [before[0], before[1], before[3]], "the other items kept their results");
+    t.not(after[2]!.startedAt, before[2]!.startedAt, "item #3 ran again");
+    t.match(await page.evaluate(() => (window as unknown as { __runs: unknown[] }).__runs), [{ mode: "step", target: "voice", nodes: ["voice"] }], "one step run of the node");
+    await rows.nth(2).and(page.locator("li.item.updated")).waitFor();
+    t.same(await voice.locator("li.item.updated").evaluateAll((els) => els.map((e) => e.getAttribute("data-item"))), ["2"], "only its row shows it changed");
+    t.equal(await rows.count(), 4);
+    t.equal(await clip.count(), 1, "the unfolded row stays unfolded");
+    await shot(page, "canvas-map-items");
+  });
+
+  t.test("choice: the accordion groups each variant's inputs; switching the variant makes downstream stale", async (t) => {
+    const choice = await example("choice");
+    // As with remote variants (autorun off), the stale state stays until the user runs.
+    const server = await serve(t, new Graph({ name: choice.name, nodes: [...choice.nodes], autorun: false, persistKey: false }));
+    const page = await open(t, server.url);
+    const node = card(page, "summariser");
+    t.equal(await node.locator("header .badge").textContent(), "CHOICE");
+    await page.locator("button.run-graph").click();
+    await textOf(page, "words", "n", "9");
+    const lead = node.locator('section.variant[data-variant="lead"]');
+    const keywords = node.locator('section.variant[data-variant="keywords"]');
+    t.ok(await lead.evaluate((el) => el.classList.contains("selected") && el.classList.contains("open")), "the selected variant is unfolded and marked");
+    t.equal(await lead.locator(".in-use").textContent(), "selected");
+    t.equal(await lead.locator(".comp-label").allTextContents().then((l) => l.join("|")), "Sentences", "its own inputs, under its name");
+    t.match(await lead.locator(".reads").textContent(), /text ← article\.text/, "and what it reads, by port name");
+    t.equal(await keywords.locator(".comp").count(), 0, "the other variant is folded");
+    t.equal(await keywords.locator(".vcount").textContent(), "1 input");
+    t.equal(await node.locator('.comp.in[data-port="variant"] button.pill.on').textContent(), "lead");
+    t.equal(await node.locator('.port.in[data-port="keywords.text"].inactive').count(), 1, "the unselected variant's port is dimmed");
+    t.equal(await page.locator('path.edge.inactive[data-edge="article.text->summariser.keywords.text"]').count(), 1, "and so is its edge");
+    await shot(page, "canvas-choice");
+
+    await node.locator('.comp.in[data-port="variant"] button.pill', { hasText: "keywords" }).click();
+    await card(page, "words").locator(".card.stale").waitFor();
+    t.pass("switching the variant makes the downstream stale");
+    t.ok(await node.locator(".card.stale").count(), "and the choice node itself");
+    t.equal(await card(page, "article").locator(".card.fresh").count(), 1, "upstream stays fresh");
+    t.ok(await keywords.evaluate((el) => el.classList.contains("selected") && el.classList.contains("open")), "the picked variant unfolds");
+    t.equal(await lead.locator(".comp").count(), 0, "the other folds");
+    t.equal(await keywords.locator(".comp-label").textContent(), "Keywords");
+    t.equal(await page.locator('path.edge.inactive[data-edge="article.text->summariser.lead.text"]').count(), 1, "the dimmed edge follows the selection");
+    t.equal(await output(page, "words", "n").locator(".text-out").textContent(), "9", "the stale value stays shown until a run");
+    await shot(page, "canvas-choice-stale");
+
+    await lead.locator(".variant-head").click();
+    await lead.locator('.comp.in[data-port="lead.n"]').waitFor();
+    t.pass("a folded variant unfolds on demand, its inputs still editable");
+    await card(page, "words").locator("button.run-to-here").click();
+    await textOf(page, "words", "n", "4");
+    await card(page, "words").locator(".card.fresh").waitFor();
+    t.pass("running to here uses the picked variant, and the downstream is fresh again");
+  });
+
+  t.test("branch: the skipped node is dimmed with why; condition and join edges are drawn distinctly", async (t) => {
+    const server = await serve(t, await example("branch"));
+    const page = await open(t, server.url);
+    t.equal(await page.locator("path.edge.k-when").count(), 2, "the branch condition into each routed node");
+    t.equal(await page.locator("path.edge.k-first").count(), 2, "the firstOf join's two sources");
+    t.match(await card(page, "thank").locator('.port.in.when[data-port="$when"]').textContent(), /if mood = happy/, "a routed node shows its case");
+    await page.locator("button.run-graph").click();
+    const skipped = card(page, "apologise");
+    await skipped.locator(".card.skipped").waitFor();
+    t.match(await skipped.locator(".skip-note").textContent(), /Skipped — classify\.out\.mood is "happy", not 'unhappy'/, "the reason, from the skipped result");
+    t.equal(await skipped.locator(".timing").textContent(), "skipped");
+    t.equal(await skipped.locator(".comp.out").count(), 0, "no empty outputs on a skipped card");
+    t.ok(Number(await skipped.locator(".card").evaluate((el) => getComputedStyle(el).opacity)) < 0.8, "dimmed");
+    t.equal(await card(page, "thank").locator(".card.skipped").count(), 0, "the matching branch ran");
+    await textOf(page, "reply", "text", /Thank you!/);
+    t.equal(await page.locator('path.edge.skipped[data-to="apologise"]').count(), 2, "edges into the skipped node fade");
+    await page.mouse.move(5, 400);
+    await shot(page, "canvas-branch-skipped");
+
+    await input(page, "classify", "text").locator("input").fill("bad and broken, I hate it");
+    await card(page, "thank").locator(".card.skipped").waitFor();
+    await skipped.locator(".card.skipped").waitFor({ state: "detached" });
+    await textOf(page, "reply", "text", /We are sorry/);
+    t.match(await card(page, "thank").locator(".skip-note").textContent(), /not 'happy'/, "the other way round after an edit");
+  });
+
+  t.test("Model3D outputs show the model in <model-viewer>, loaded on demand, with the download kept", async (t) => {
+    const server = await serve(t, showcaseGraph());
+    const page = await open(t, server.url);
+    t.equal(await page.evaluate(() => customElements.get("model-viewer")), undefined, "the viewer is not part of the canvas bundle");
+    await card(page, "Mesh").locator("button.run-step").click();
+    const viewer = output(page, "Mesh", "model").locator("model-viewer");
+    await viewer.waitFor({ timeout: 20_000 });
+    await page.waitForFunction(() => {
+      const mv = document.querySelector("daggr-canvas")!.shadowRoot!.querySelector('daggr-node[node-id="Mesh"]')!.shadowRoot!.querySelector("daggr-model3d")!.shadowRoot!.querySelector("model-viewer") as (HTMLElement & { loaded?: boolean }) | null;
+      return mv?.loaded === true;
+    }, undefined, { timeout: 20_000 });
+    t.match(await viewer.getAttribute("src"), /\/files\/[0-9a-f]{64}$/, "the model is served by its file id");
+    const link = output(page, "Mesh", "model").locator("a.file-chip");
+    t.match(await link.getAttribute("href"), /\/files\/[0-9a-f]{64}$/, "the download link stays");
+    t.match(await link.textContent(), /cube\.glb/);
+    await page.waitForTimeout(300);
+    const box = (await card(page, "Mesh").boundingBox())!;
+    await page.screenshot({ path: join(ROOT, "test-artifacts", "canvas-model3d.png"), clip: { x: box.x - 16, y: box.y - 24, width: box.width + 32, height: box.height + 40 } });
   });
 
   t.test("a 200-node graph lays out in a worker and renders", async (t) => {

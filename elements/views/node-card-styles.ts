@@ -69,6 +69,12 @@ export const cardStyles = css`
   .card.skipped::before {
     background: repeating-linear-gradient(90deg, var(--daggr-stale) 0 6px, transparent 6px 10px);
   }
+  .card.skipped .dot {
+    border-color: var(--daggr-stale);
+  }
+  .card.skipped .port.out .dot {
+    background: var(--daggr-stale);
+  }
   .card.skipped:hover,
   :host([will-run]) .card.skipped {
     opacity: 0.9;
