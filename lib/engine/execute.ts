@@ -137,38 +137,38 @@ class Execution implements Cancel {
   }
 
   /** Calls the node (or its backups) holding a slot, then stores its outputs. */
-  private call(slot: Call, own: Record<string, unknown>, editable: Record<string, unknown>[] | undefined, wired: Record<string, unknown>): Promise<void> | undefined {
+  private call(held: Call, own: Record<string, unknown>, editable: Record<string, unknown>[] | undefined, wired: Record<string, unknown>): Promise<void> | undefined {
     const { node, files } = this.o;
     let outputs: Maybe<Record<string, unknown>>;
     let stored: Maybe<void>;
     try {
       outputs = editable
-        ? callWithBackups(this, this.record, editable, wired, slot).then((r) => ((this.servedBy = r.servedBy), r.outputs))
-        : callPrimary(this, own, wired, slot);
+        ? callWithBackups(this, this.record, editable, wired, held).then((r) => ((this.servedBy = r.servedBy), r.outputs))
+        : callPrimary(this, own, wired, held);
       if (outputs instanceof Promise) {
         return outputs
           .then((out) => finish(node, this.record, out, files, this.o.view.filePorts(node.id)))
           .then(
-            () => slot.release(),
+            () => held.release(),
             (e) => {
-              slot.release();
+              held.release();
               throw e;
             },
           );
       }
       stored = finish(node, this.record, outputs, files, this.o.view.filePorts(node.id));
     } catch (e) {
-      slot.release();
+      held.release();
       throw e;
     }
     if (!stored) {
-      slot.release();
+      held.release();
       return undefined;
     }
     return stored.then(
-      () => slot.release(),
+      () => held.release(),
       (e) => {
-        slot.release();
+        held.release();
         throw e;
       },
     );

@@ -1,13 +1,13 @@
 import { BehaviorSubject, Subject } from "rxjs";
-import { type Edge, type Graph, Node, initialValue, inputId } from "../graph/index.js";
+import { type Edge, type Graph, type Node, initialValue, inputId } from "../graph/index.js";
 import type { EngineEvent, Freshness, Progress } from "./events.js";
-import { hasFilePorts } from "./outputs.js";
 import { FN_INPUT_MARKER, canonical, hashText, quote, recipeKey } from "./recipe-key.js";
 import { type ResultError, type ResultRecord, ResultStatus } from "./records.js";
+import { MinQueue, NO_VALUES, Slot, enqueueAll, hasStaticPorts, parentsOf, readsOf } from "./slot.js";
+import type { SheetState } from "./store.js";
 
 /** What a skipped node's outputs hash to: downstream keys see "skipped", not a value. */
 export const SKIPPED_HASH = "$skipped";
-import type { SheetState } from "./store.js";
 
 /** What a node is doing, or how its last run ended. */
 export const Activity = {
@@ -40,104 +40,6 @@ export interface NodeState {
   /** For a mapped node: each item's status and timing, in order. */
   items?: Array<{ status: string; ms: number; error?: ResultError }>;
 }
-
-/**
- * What the view keeps per node, in one object so the hot path makes one lookup. Every
- * field is set in the constructor, so all slots share one shape.
- */
-class Slot {
-  /** The current recipe key, valid while `keyed`. */
-  key: string | undefined = undefined;
-  keyed = false;
-  freshness: Freshness = "empty";
-  /** The selected result (the view's `selected` map holds the same). */
-  sel: ResultRecord | undefined;
-  /** The working copy of the node's state; never handed out (see `snapshot`). */
-  readonly state: NodeState;
-  /** An immutable copy of `state`, made when someone asks and dropped on the next patch. */
-  snapshot: NodeState | undefined = undefined;
-  subject: BehaviorSubject<NodeState> | undefined = undefined;
-  /** Subjects of this node's observed output ports. */
-  outs: Map<string, BehaviorSubject<unknown>> | undefined = undefined;
-  /** Freshness of each edge into the node, in `edgesIn` order. */
-  readonly edgeFresh: boolean[];
-  /**
-   * Slots of its children, of the nodes it reads from (when static, like `reads`) and of
-   * each edge's source, linked once every slot exists.
-   */
-  childSlots: Slot[] = [];
-  parentSlots: Slot[] | undefined = undefined;
-  edgeFrom: Slot[] = [];
-  /** The refresh queue this node waits in, if any. */
-  queuedIn: MinQueue | undefined = undefined;
-  /** Its upstream reads in key order, when they do not depend on its own input values (all but choice nodes). */
-  readonly reads: readonly Read[] | undefined;
-  /** Whether its key has own inputs (otherwise their part of the key is `{}`). */
-  readonly hasOwn: boolean;
-  /** Whether it has file-typed inputs or outputs. */
-  readonly files: { inputs: boolean; outputs: boolean };
-
-  constructor(
-    readonly node: Node,
-    readonly fingerprint: string,
-    readonly order: number,
-    readonly children: readonly string[],
-    readonly edgesIn: readonly Edge[],
-    state: NodeState,
-    selected: ResultRecord | undefined,
-    staticPorts: boolean,
-  ) {
-    this.sel = selected;
-    this.state = state;
-    this.edgeFresh = edgesIn.map(() => false);
-    const ports = staticPorts ? node.activePorts(NO_VALUES) : undefined;
-    this.reads = ports && readsOf(node, ports);
-    this.hasOwn = !ports || ports.some((p) => !["port", "first"].includes(node.inputs[p]?.kind ?? "component"));
-    this.files = hasFilePorts(node);
-  }
-}
-
-/** One upstream value a key is made of: a wired port, a `firstOf` port, or a branch condition. */
-interface Read {
-  /** `"port":`, as canonical JSON writes the key. */
-  label: string;
-  name: string;
-  from: ReadonlyArray<{ node: Node; port: string }>;
-  /** For a scattered port, its item field ("" for the items themselves). */
-  each: string | undefined;
-}
-
-/** A node's upstream reads, sorted as canonical JSON sorts object keys. */
-function readsOf(node: Node, ports: readonly string[]): Read[] {
-  const reads: Read[] = [];
-  const add = (name: string, from: ReadonlyArray<{ node: Node; port: string }>, each?: string) => reads.push({ label: `${quote(name)}:`, name, from, each });
-  if (node.guard) add("$when", [node.guard.from]);
-  for (const port of ports) {
-    const spec = node.inputs[port];
-    if (spec?.kind === "port") add(port, [spec.from], spec.scatter ? (spec.scatter.key ?? "") : undefined);
-    else if (spec?.kind === "first") add(port, spec.from);
-  }
-  return reads.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-const NO_VALUES: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
-
-/** Whether a node reads the same ports whatever its own input values are (every kind but choice). */
-function hasStaticPorts(node: Node): boolean {
-  return node.activePorts === Node.prototype.activePorts;
-}
-
-function parentsOf(node: Node, ports: readonly string[]): string[] {
-  const ids = new Set<string>();
-  if (node.guard) ids.add(node.guard.from.node.id);
-  for (const port of ports) {
-    const spec = node.inputs[port];
-    if (spec?.kind === "port") ids.add(spec.from.node.id);
-    else if (spec?.kind === "first") for (const p of spec.from) ids.add(p.node.id);
-  }
-  return [...ids];
-}
-
 /**
  * The in-memory state of one open sheet: input values, selections, recipe keys and
  * freshness, with Observables over them. Key and freshness updates are incremental:
@@ -533,67 +435,5 @@ export class SheetView {
     for (const s of this.slots.values()) s.subject?.complete();
     for (const s of this.valueSubjects.values()) s.complete();
     this.events.complete();
-  }
-}
-
-/** Queues nodes whose inputs may have changed: their keys are recomputed when next read. */
-function enqueueAll(queue: MinQueue, slots: readonly Slot[]): void {
-  for (let i = 0; i < slots.length; i++) {
-    const s = slots[i]!;
-    s.keyed = false;
-    queue.push(s);
-  }
-}
-
-/** A priority queue of nodes by topological order; a node is in at most one queue at a time. */
-class MinQueue {
-  private readonly heap: Slot[] = [];
-  /** Whether no refresh is using this queue. */
-  idle = true;
-
-  push(s: Slot): void {
-    if (s.queuedIn === this) return;
-    s.queuedIn = this;
-    const h = this.heap;
-    let i = h.length;
-    h.push(s);
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      const parent = h[p]!;
-      if (parent.order <= s.order) break;
-      h[i] = parent;
-      i = p;
-    }
-    h[i] = s;
-  }
-
-  pop(): Slot | undefined {
-    const h = this.heap;
-    if (!h.length) return undefined;
-    const top = h[0]!;
-    const last = h.pop()!;
-    const n = h.length;
-    if (n) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= n) break;
-        const r = l + 1;
-        const m = r < n && h[r]!.order < h[l]!.order ? r : l;
-        if (h[m]!.order >= last.order) break;
-        h[i] = h[m]!;
-        i = m;
-      }
-      h[i] = last;
-    }
-    top.queuedIn = undefined;
-    return top;
-  }
-
-  /** Empties the queue (after a refresh that threw) and frees it for the next refresh. */
-  clear(): void {
-    for (const s of this.heap) s.queuedIn = undefined;
-    this.heap.length = 0;
-    this.idle = true;
   }
 }
