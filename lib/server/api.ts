@@ -51,9 +51,10 @@ export function apiSchema(graph: Graph): ApiSchema {
  * `POST /api/call[/<subgraph>]` with `{ inputs: { "node__port": value } }`: runs the
  * subgraph once, without touching any sheet, and answers `{ outputs: { leaf: { port:
  * value } }, skipped: [node…] }`. File inputs are FileRefs from `/upload` (or `/files/<id>`
- * or `data:` URLs); file outputs come back as absolute `/files/<id>` URLs. `skipped` lists
- * the nodes a branch routed around (a skipped leaf keeps `{}` as its outputs). Unknown
- * inputs and inputs with no default are 400s naming them (with the nearest valid id).
+ * or `data:` URLs); file outputs come back as absolute `/files/<id>` URLs. `skipped` (in
+ * subgraphs with conditional nodes) lists the nodes a branch routed around; a skipped
+ * leaf keeps `{}` as its outputs. Unknown inputs and inputs with no default are 400s
+ * naming them (with the nearest valid id).
  */
 export async function call(req: IncomingMessage, res: ServerResponse, o: { graph: Graph; store: Store; wire: Wire; limit: number; subgraph?: string; origin: string }): Promise<void> {
   const encode = (x: object) => o.wire.encode(x);
@@ -84,6 +85,7 @@ export async function call(req: IncomingMessage, res: ServerResponse, o: { graph
     if (missing.length) {
       throw new WireError(WireErrorCode.MISSING_INPUT, `Missing input${missing.length > 1 ? "s" : ""} with no default: ${missing.map((m) => `'${m}'`).join(", ")}.`, { missing });
     }
+    const conditional = conditionalNodes(o.graph);
     const scratch = callStore(o.store);
     // The call's records land in its own store: the skipped ones say what a branch routed around.
     const skipped = new Set<string>();
@@ -108,7 +110,9 @@ export async function call(req: IncomingMessage, res: ServerResponse, o: { graph
       const wired = (await o.wire.outputs(node, ports)) as Record<string, unknown>;
       shown[node] = urls(wired, o.origin) as Record<string, unknown>;
     }
-    sendJson(res, 200, encode({ outputs: shown, skipped: sg.nodes.filter((id) => skipped.has(id)) }));
+    // `skipped` comes with subgraphs a branch may skip (the schema's `conditional`); others keep the Python daggr's shape.
+    const mayskip = sg.nodes.some((id) => conditional.has(id));
+    sendJson(res, 200, encode(mayskip ? { outputs: shown, skipped: sg.nodes.filter((id) => skipped.has(id)) } : { outputs: shown }));
   } catch (e) {
     const status = (e as { status?: number }).status;
     const code = (e as { code?: string }).code;
