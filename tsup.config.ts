@@ -23,4 +23,16 @@ export default defineConfig([
     loader: { ".txt": "text" },
     clean: false,
   },
+  {
+    // The 3D viewer (model-viewer + three.js, ~1 MB): its own file, loaded the first time a model is shown.
+    entry: { "model-viewer": "elements/model-viewer.ts" },
+    outDir: "dist/elements",
+    format: ["esm"],
+    platform: "browser",
+    target: "es2022",
+    noExternal: [/.*/],
+    splitting: false,
+    minify: true,
+    clean: false,
+  },
 ]);
