@@ -385,12 +385,13 @@ export class Session implements ExecHost {
     if (key === undefined) return this.cachedOrExecute(run, node, key, undefined);
     const found = this.store.findByKey(this.sheetId, id, key);
     if (isKnown(found)) return this.cachedOrExecute(run, node, key, knownValue(found));
-    return found.then((hit) => this.cachedOrExecute(run, node, key, hit));
+    // The key may change while the store looks (an edit): a hit for the old key is no hit.
+    return found.then((hit) => this.cachedOrExecute(run, node, key, hit && this.view.key(id) === key ? hit : undefined));
   }
 
   private cachedOrExecute(run: RunHandle, node: Node, key: string | undefined, hit: ResultRecord | undefined): Maybe<Outcome> {
     const id = node.id;
-    if (hit && this.view.key(id) === key) {
+    if (hit) {
       this.selectResult(hit);
       if (this.view.watched) this.view.emit({ type: "node-cached", sheetId: this.sheetId, runId: run.id, nodeId: id, result: hit });
       run.summary.nodes[id] = "cached";

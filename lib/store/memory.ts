@@ -18,8 +18,12 @@ interface SheetData {
   results: Map<string, ResultRecord>;
   /** Result ids per node, oldest first. */
   byNode: Map<string, string[]>;
-  /** Newest successful result id per `node\0key`. */
-  byKey: Map<string, string>;
+  /**
+   * Newest successful result id per recipe key, checked against its node; when nodes of
+   * the same recipe share a key, a map by node id. (Keying by the key alone spares
+   * building a node+key string on every commit and lookup.)
+   */
+  byKey: Map<string, string | Map<string, string>>;
   runs: Map<string, RunRecord>;
 }
 
@@ -150,7 +154,7 @@ export class MemoryStore implements Store {
     let ids = s.byNode.get(record.nodeId);
     if (!ids) s.byNode.set(record.nodeId, (ids = []));
     ids.push(record.id);
-    if (record.status === ResultStatus.SUCCESS) s.byKey.set(`${record.nodeId}\0${record.key}`, record.id);
+    if (record.status === ResultStatus.SUCCESS) indexKey(s, record);
     if (options.select) {
       s.selections.set(record.nodeId, record.id);
       s.info.revision++;
@@ -164,8 +168,10 @@ export class MemoryStore implements Store {
 
   findByKey(sheetId: string, nodeId: string, key: string): Promise<ResultRecord | undefined> {
     const s = this.sheets.get(sheetId);
-    const id = s?.byKey.get(`${nodeId}\0${key}`);
-    return fulfilled(id ? s!.results.get(id) : undefined);
+    const at = s?.byKey.get(key);
+    const id = typeof at === "string" ? at : at?.get(nodeId);
+    const hit = id === undefined ? undefined : s!.results.get(id);
+    return fulfilled(hit?.nodeId === nodeId ? hit : undefined);
   }
 
   async listResults(sheetId: string, nodeId: string, page: { before?: string; limit?: number } = {}): Promise<HistoryPage> {
@@ -221,5 +227,16 @@ export class MemoryStore implements Store {
 
   async close(): Promise<void> {
     this.listeners.clear();
+  }
+}
+
+/** Makes a successful record the newest of its node and key. */
+function indexKey(s: SheetData, record: ResultRecord): void {
+  const at = s.byKey.get(record.key);
+  if (at === undefined) s.byKey.set(record.key, record.id);
+  else if (typeof at !== "string") at.set(record.nodeId, record.id);
+  else {
+    const other = s.results.get(at)!.nodeId;
+    s.byKey.set(record.key, other === record.nodeId ? record.id : new Map([[other, at], [record.nodeId, record.id]]));
   }
 }
