@@ -102,5 +102,6 @@ export function newId(prefix: string): string {
     lastMs = now;
     lastStamp = now.toString(36).padStart(9, "0");
   }
-  return prefix + lastStamp + counter.toString(36).padStart(3, "0") + Math.floor(Math.random() * 1679616).toString(36).padStart(4, "0");
+  // Adding 36^3 (36^4) and dropping the leading 1 pads to 3 (4) digits.
+  return prefix + lastStamp + (counter + 46656).toString(36).slice(1) + (Math.floor(Math.random() * 1679616) + 1679616).toString(36).slice(1);
 }

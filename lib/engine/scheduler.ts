@@ -41,10 +41,13 @@ class PlanRun {
     private readonly resolve: (outcomes: Map<string, Outcome>) => void,
   ) {
     this.left = plan.length;
-    for (const id of plan) this.waiting.set(id, 0);
+    // A plan of the whole graph holds every parent; otherwise only in-plan parents count.
+    const whole = plan.length === graph.nodes.length;
+    if (!whole) for (const id of plan) this.waiting.set(id, 0);
     for (const id of plan) {
-      let n = 0;
-      for (const p of graph.parents(id)) if (this.waiting.has(p)) n++;
+      const parents = graph.parents(id);
+      let n = whole ? parents.length : 0;
+      if (!whole) for (const p of parents) if (this.waiting.has(p)) n++;
       this.waiting.set(id, n);
       if (n === 0) this.ready.push(id);
     }
