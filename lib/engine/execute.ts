@@ -76,11 +76,12 @@ class Execution implements Cancel {
 
   constructor(readonly o: ExecuteOptions) {
     const { node, view } = o;
+    const now = Date.now();
     // Keys are kept current by SheetView.refresh; recomputing here would hash twice per node.
     this.record = {
-      id: newId("x"), nodeId: node.id, sheetId: view.sheetId, runId: o.runId, key: view.key(node.id) ?? "",
+      id: newId("x", now), nodeId: node.id, sheetId: view.sheetId, runId: o.runId, key: view.key(node.id) ?? "",
       inputs: {}, upstream: {}, outputs: {}, outputHashes: {}, status: ResultStatus.SUCCESS,
-      startedAt: Date.now(), ms: 0, files: [],
+      startedAt: now, ms: 0, files: [],
     };
     const timeout = node.options.timeoutMs;
     this.timed = timeout ? AbortSignal.any([o.abort.signal, AbortSignal.timeout(timeout)]) : undefined;
@@ -123,15 +124,16 @@ class Execution implements Cancel {
    */
   acquire(quiet: boolean): Maybe<Call> {
     const limiter = this.o.limiter;
-    if (!limiter || limiter.tryTake()) return this.running(new Call(this, limiter, quiet));
+    // A slot taken at once starts the node when its record did.
+    if (!limiter || limiter.tryTake()) return this.running(new Call(this, limiter, quiet), this.record.startedAt);
     this.o.host.queued(this.o.node.id, this.o.runId);
-    return limiter.wait(this.signal).then(() => this.running(new Call(this, limiter, quiet)));
+    return limiter.wait(this.signal).then(() => this.running(new Call(this, limiter, quiet), Date.now()));
   }
 
-  private running(call: Call): Call {
+  private running(call: Call, at: number): Call {
     if (!this.started) {
       this.started = true;
-      this.o.host.started(this.o.node.id, this.o.runId, Date.now());
+      this.o.host.started(this.o.node.id, this.o.runId, at);
     }
     return call;
   }

@@ -93,11 +93,11 @@ let lastMs = -1;
 let lastStamp = "";
 /**
  * Ids that sort by creation time (base-36 milliseconds, then a counter), so stores can
- * page history newest-first by key order; four random base-36 digits end them.
+ * page history newest-first by key order; four random base-36 digits end them. `now`
+ * is the creation time when the caller has just read the clock.
  */
-export function newId(prefix: string): string {
+export function newId(prefix: string, now = Date.now()): string {
   counter = (counter + 1) % 46656;
-  const now = Date.now();
   if (now !== lastMs) {
     lastMs = now;
     lastStamp = now.toString(36).padStart(9, "0");
