@@ -22,18 +22,13 @@ export interface ExecHost {
   partial(nodeId: string, runId: string, outputs: Record<string, unknown>): void;
 }
 
-export interface ExecuteOptions {
-  node: Node;
+/** What every execution of a session shares (made once per session). */
+export interface ExecEnv {
   view: SheetView;
-  runId: string;
-  abort: NodeAbort;
-  limiter: Semaphore | undefined;
-  /** The files store and app cache, made once per session. */
+  /** The files store and app cache. */
   files: FileSink;
   cache: MetaCache;
   host: ExecHost;
-  /** Rerun only this item of a mapped node, keeping the others as selected. */
-  onlyItem?: number;
 }
 
 /** The files store as executors see it. */
@@ -50,8 +45,16 @@ export function fileSink(store: Store): FileSink {
  * When every step has its answer at once (a free slot, a sync function, no files) the
  * record is returned directly, in the same tick; otherwise a promise of it.
  */
-export function executeNode(o: ExecuteOptions): Maybe<ResultRecord> {
-  const x = new Execution(o);
+export function executeNode(
+  env: ExecEnv,
+  node: Node,
+  runId: string,
+  abort: NodeAbort,
+  limiter: Semaphore | undefined,
+  /** Rerun only this item of a mapped node, keeping the others as selected. */
+  onlyItem?: number,
+): Maybe<ResultRecord> {
+  const x = new Execution(env, node, runId, abort, limiter, onlyItem);
   let pending: Promise<void> | undefined;
   try {
     pending = x.start();
@@ -74,34 +77,42 @@ class Execution implements Cancel {
   private started = false;
   servedBy: string | undefined = undefined;
 
-  constructor(readonly o: ExecuteOptions) {
-    const { node, view } = o;
+  constructor(
+    readonly env: ExecEnv,
+    readonly node: Node,
+    readonly runId: string,
+    readonly abort: NodeAbort,
+    readonly limiter: Semaphore | undefined,
+    readonly onlyItem: number | undefined,
+  ) {
+    const view = env.view;
     const now = Date.now();
     // Keys are kept current by SheetView.refresh; recomputing here would hash twice per node.
     this.record = {
-      id: newId("x", now), nodeId: node.id, sheetId: view.sheetId, runId: o.runId, key: view.key(node.id) ?? "",
+      id: newId("x", now), nodeId: node.id, sheetId: view.sheetId, runId, key: view.key(node.id) ?? "",
       inputs: {}, upstream: {}, outputs: {}, outputHashes: {}, status: ResultStatus.SUCCESS,
       startedAt: now, ms: 0, files: [],
     };
     const timeout = node.options.timeoutMs;
-    this.timed = timeout ? AbortSignal.any([o.abort.signal, AbortSignal.timeout(timeout)]) : undefined;
+    this.timed = timeout ? AbortSignal.any([abort.signal, AbortSignal.timeout(timeout)]) : undefined;
   }
 
   get aborted(): boolean {
-    return this.timed ? this.timed.aborted : this.o.abort.aborted;
+    return this.timed ? this.timed.aborted : this.abort.aborted;
   }
 
   get reason(): unknown {
-    return this.timed ? this.timed.reason : this.o.abort.reason;
+    return this.timed ? this.timed.reason : this.abort.reason;
   }
 
   get signal(): AbortSignal {
-    return this.timed ?? this.o.abort.signal;
+    return this.timed ?? this.abort.signal;
   }
 
   /** Runs the node; undefined when it finished in this tick, else a promise of the end. */
   start(): Promise<void> | undefined {
-    const { node, view } = this.o;
+    const node = this.node;
+    const view = this.env.view;
     // Input values are read now, before waiting for a slot, so what the key promised is
     // what runs even if the user edits while this waits.
     const own = view.editableValues(node);
@@ -123,24 +134,25 @@ class Execution implements Cancel {
    * really running.
    */
   acquire(quiet: boolean): Maybe<Call> {
-    const limiter = this.o.limiter;
+    const limiter = this.limiter;
     // A slot taken at once starts the node when its record did.
     if (!limiter || limiter.tryTake()) return this.running(new Call(this, limiter, quiet), this.record.startedAt);
-    this.o.host.queued(this.o.node.id, this.o.runId);
+    this.env.host.queued(this.node.id, this.runId);
     return limiter.wait(this.signal).then(() => this.running(new Call(this, limiter, quiet), Date.now()));
   }
 
   private running(call: Call, at: number): Call {
     if (!this.started) {
       this.started = true;
-      this.o.host.started(this.o.node.id, this.o.runId, at);
+      this.env.host.started(this.node.id, this.runId, at);
     }
     return call;
   }
 
   /** Calls the node (or its backups) holding a slot, then stores its outputs. */
   private call(held: Call, own: Record<string, unknown>, editable: Record<string, unknown>[] | undefined, wired: Record<string, unknown>): Promise<void> | undefined {
-    const { node, files } = this.o;
+    const { node } = this;
+    const { files, view } = this.env;
     let outputs: Maybe<Record<string, unknown>>;
     let stored: Maybe<void>;
     try {
@@ -149,7 +161,7 @@ class Execution implements Cancel {
         : callPrimary(this, own, wired, held);
       if (outputs instanceof Promise) {
         return outputs
-          .then((out) => finish(node, this.record, out, files, this.o.view.filePorts(node.id)))
+          .then((out) => finish(node, this.record, out, files, view.filePorts(node.id)))
           .then(
             () => held.release(),
             (e) => {
@@ -158,7 +170,7 @@ class Execution implements Cancel {
             },
           );
       }
-      stored = finish(node, this.record, outputs, files, this.o.view.filePorts(node.id));
+      stored = finish(node, this.record, outputs, files, view.filePorts(node.id));
     } catch (e) {
       held.release();
       throw e;
@@ -178,7 +190,7 @@ class Execution implements Cancel {
 
   /** Records why the execution failed (or was cancelled, or timed out). */
   fail(e: unknown): void {
-    const { node, abort } = this.o;
+    const { node, abort } = this;
     const record = this.record;
     const cancelled = abort.aborted;
     const timedOut = !cancelled && !!this.timed?.aborted;
@@ -213,8 +225,8 @@ class Call implements CallHooks {
     /** Items of a mapped node show no partial outputs. */
     private readonly quiet: boolean,
   ) {
-    this.runId = x.o.runId;
-    this.cache = x.o.cache;
+    this.runId = x.runId;
+    this.cache = x.env.cache;
   }
   release(): void {
     const limiter = this.limiter;
@@ -223,13 +235,13 @@ class Call implements CallHooks {
     else limiter.give();
   }
   get files(): FileSink {
-    return this.x.o.files;
+    return this.x.env.files;
   }
   onProgress(p: Progress): void {
-    this.x.o.host.progress(this.x.o.node.id, this.x.o.runId, p);
+    this.x.env.host.progress(this.x.node.id, this.x.runId, p);
   }
   onPartial(outputs: Record<string, unknown>): void {
-    if (!this.quiet) this.x.o.host.partial(this.x.o.node.id, this.x.o.runId, outputs);
+    if (!this.quiet) this.x.env.host.partial(this.x.node.id, this.x.runId, outputs);
   }
   track(work: Promise<unknown>): void {
     if (this.limiter && !isKnown(work)) this.work = work;
@@ -283,7 +295,8 @@ function skip(record: ResultRecord, node: Node, reason: string): ResultRecord {
  * one item alone and keeps the others as selected.
  */
 async function runItems(x: Execution, editable: Record<string, unknown>[], wiring: Wiring): Promise<void> {
-  const { node, view, files, onlyItem } = x.o;
+  const { node, onlyItem } = x;
+  const { view, files } = x.env;
   const record = x.record;
   const n = wiring.lists[0]!.items.length;
   const previous = view.selected.get(node.id)?.items ?? [];
@@ -316,7 +329,7 @@ async function runItems(x: Execution, editable: Record<string, unknown>[], wirin
       return { ...item, status: ResultStatus.FAILED, error: toResultError(e), ms: Math.round(performance.now() - t0) };
     } finally {
       call.release();
-      x.o.host.progress(node.id, x.o.runId, { fraction: ++done / n, text: `${done}/${n} items` });
+      x.env.host.progress(node.id, x.runId, { fraction: ++done / n, text: `${done}/${n} items` });
     }
   };
   const items = await Promise.all(Array.from({ length: n }, (_, i) => one(i)));
@@ -378,16 +391,16 @@ function callPrimary(
   call: Call,
   target: { inputs: Record<string, unknown> } = x.record,
 ): Maybe<Record<string, unknown>> {
-  const node = x.o.node;
+  const node = x.node;
   const own = resolveOwn(node, editable);
   if (own instanceof Promise) {
     return own.then((v) => {
       target.inputs = v;
-      return invoke(node, merge(v, wired), x, x.o.files, call);
+      return invoke(node, merge(v, wired), x, x.env.files, call);
     });
   }
   target.inputs = own;
-  return invoke(node, merge(own, wired), x, x.o.files, call);
+  return invoke(node, merge(own, wired), x, x.env.files, call);
 }
 
 /** The inputs a node is called with: its own, then its wired ones (those alone when it has no own). */
@@ -403,12 +416,12 @@ async function callWithBackups(
   primaryWired: Record<string, unknown>,
   call: Call,
 ): Promise<{ outputs: Record<string, unknown>; servedBy?: string }> {
-  const primary = x.o.node;
+  const primary = x.node;
   const candidates = [primary, ...primary.backups];
   const errors: string[] = [];
   for (const [i, node] of candidates.entries()) {
     const own = await resolveOwn(node, editable[i]!);
-    const wired = i === 0 ? primaryWired : resolveWiring(node, x.o.view, { ...record, upstream: {} }, editable[i]!).values;
+    const wired = i === 0 ? primaryWired : resolveWiring(node, x.env.view, { ...record, upstream: {} }, editable[i]!).values;
     if (i === 0) record.inputs = own;
     try {
       const outputs = await invoke(node, { ...own, ...wired }, x, call.files, call);

@@ -4,7 +4,7 @@ import {
 } from "../graph/index.js";
 import type { EngineEvent } from "./events.js";
 import { NodeAbort, RunAbort } from "./abort.js";
-import { type ExecHost, executeNode, fileSink, metaCache } from "./execute.js";
+import { type ExecEnv, type ExecHost, executeNode, fileSink, metaCache } from "./execute.js";
 import { type Maybe, isKnown, knownValue } from "./known.js";
 import type { Progress } from "./events.js";
 import { limits } from "./limits.js";
@@ -103,8 +103,8 @@ export class Session implements ExecHost {
   private refs = 1;
   private closed = false;
   private readonly onClose?: () => void;
-  private readonly files: ReturnType<typeof fileSink>;
-  private readonly cache: ReturnType<typeof metaCache>;
+  /** What every execution shares: the view, the files store, the app cache, this session as host. */
+  private readonly env: ExecEnv;
   sheet: SheetInfo;
 
   constructor(init: SessionInit) {
@@ -117,8 +117,7 @@ export class Session implements ExecHost {
     this.autorun = init.autorun;
     this.events = this.view.events.asObservable();
     this.onClose = init.onClose;
-    this.files = fileSink(this.store);
-    this.cache = metaCache(this.store);
+    this.env = { view: this.view, files: fileSink(this.store), cache: metaCache(this.store), host: this };
   }
 
   // ── ExecHost: what executions report ──────────────────────────────────────
@@ -415,17 +414,7 @@ export class Session implements ExecHost {
     this.active.set(id, active);
     let record: Maybe<ResultRecord>;
     try {
-      record = executeNode({
-        node,
-        view: this.view,
-        runId: run.id,
-        abort: active,
-        limiter: limits.for(node),
-        onlyItem: run.roots[0] === id ? run.item : undefined,
-        files: this.files,
-        cache: this.cache,
-        host: this,
-      });
+      record = executeNode(this.env, node, run.id, active, limits.for(node), run.roots[0] === id ? run.item : undefined);
     } catch (e) {
       this.ended(id, active);
       throw e;
@@ -599,7 +588,7 @@ export class Session implements ExecHost {
    * problem on its node as an error. Resolves with the problems by node id.
    */
   async validate(): Promise<Record<string, ResultError>> {
-    const problems = await validateGraph(this.graph, this.cache);
+    const problems = await validateGraph(this.graph, this.env.cache);
     for (const [nodeId, error] of problems) {
       if (this.closed) break;
       this.view.patchState(nodeId, { error });
