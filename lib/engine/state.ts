@@ -213,7 +213,9 @@ export class SheetView {
       }
       if (h === undefined) return undefined;
       if (i > 0) parts.push(",");
-      parts.push(r.label, quote(r.each === undefined ? h : `${h}|each:${r.each}`));
+      // An output hash is a hex digest (or the skipped marker): as JSON it only needs quotes.
+      if (r.each === undefined) parts.push(r.label, '"', h, '"');
+      else parts.push(r.label, quote(`${h}|each:${r.each}`));
     }
     parts.push("}");
     return hashText(parts.join(""));
