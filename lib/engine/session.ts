@@ -40,6 +40,8 @@ interface RunHandle {
   /** The node a `step` or `to-here` run is for: it always executes anew. */
   target?: string;
   summary: RunSummary;
+  /** Whether a node of the run failed (the run then failed). */
+  failed: boolean;
 }
 
 /** A node executing now: its cancellation (what cancelNode aborts), and what another run visiting it waits for. */
@@ -302,7 +304,7 @@ export class Session implements ExecHost {
     const id = newId("r");
     const target = mode === Modes.STEP || mode === Modes.TO_HERE ? roots[0] : undefined;
     const summary: RunSummary = { runId: id, status: RunStatus.DONE, nodes: {} };
-    const handle: RunHandle = { id, mode, abort: new RunAbort(), roots, item, target, summary, done: undefined as unknown as Promise<RunSummary> };
+    const handle: RunHandle = { id, mode, abort: new RunAbort(), roots, item, target, summary, failed: false, done: undefined as unknown as Promise<RunSummary> };
     this.runs.set(id, handle);
     handle.done = this.execRun(handle).finally(() => this.runs.delete(id));
     return handle;
@@ -333,10 +335,9 @@ export class Session implements ExecHost {
     // come after run() has returned, so a caller may subscribe to them once it started a run.
     await Promise.resolve();
     await runPlan(this.graph, plan, (id, outcomes) => this.visit(run, id, outcomes));
-    const values = Object.values(summary.nodes);
     summary.status = run.abort.aborted
       ? RunStatus.CANCELLED
-      : values.includes("failed") || (target && summary.nodes[target] !== "ran")
+      : run.failed || (target && summary.nodes[target] !== "ran")
         ? RunStatus.FAILED
         : RunStatus.DONE;
     if (run.mode !== Modes.AUTO) {
@@ -479,11 +480,17 @@ export class Session implements ExecHost {
             : { type: "node-failed", sheetId: this.sheetId, runId: run.id, nodeId: id, result: record, error: record.error! },
         );
       }
-      run.summary.nodes[id] = cancelled ? "cancelled" : "failed";
+      if (cancelled) run.summary.nodes[id] = "cancelled";
+      else this.failed(run, id);
       return cancelled ? "cancelled" : "failed";
     } finally {
       this.ended(id, active);
     }
+  }
+
+  private failed(run: RunHandle, id: string): void {
+    run.summary.nodes[id] = "failed";
+    run.failed = true;
   }
 
   private ended(id: string, active: Active): void {
@@ -501,7 +508,7 @@ export class Session implements ExecHost {
     await this.store.commitResult(record, { select: false });
     this.view.patchState(node.id, { activity: Activity.FAILED, error: record.error, count: this.view.count(node.id) + 1 });
     this.view.emit({ type: "node-failed", sheetId: this.sheetId, runId: run.id, nodeId: node.id, result: record, error: record.error! });
-    run.summary.nodes[node.id] = "failed";
+    this.failed(run, node.id);
     return "failed";
   }
 
