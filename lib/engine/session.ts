@@ -10,7 +10,7 @@ import type { Progress } from "./events.js";
 import { limits } from "./limits.js";
 import { validateGraph } from "./validate.js";
 import { type ResultError, type ResultRecord, type RunMode, RunMode as Modes, RunStatus, ResultStatus, newId } from "./records.js";
-import { runPlan, type Outcome } from "./scheduler.js";
+import { runPlan, type Outcome, type Outcomes } from "./scheduler.js";
 import { Activity, type NodeState, SheetView } from "./state.js";
 import type { HistoryPage, SheetInfo, Store } from "./store.js";
 
@@ -352,7 +352,7 @@ export class Session implements ExecHost {
    * Every step that has its answer at once (an in-memory store, a sync function) is taken
    * in the same tick; the outcome is a promise only when something really waits.
    */
-  private visit(run: RunHandle, id: string, outcomes: ReadonlyMap<string, Outcome>): Maybe<Outcome> {
+  private visit(run: RunHandle, id: string, outcomes: Outcomes): Maybe<Outcome> {
     if (run.abort.aborted) return "cancelled";
     // A node already executing in another run is awaited, then judged afresh.
     const busy = this.active.get(id);
@@ -360,12 +360,12 @@ export class Session implements ExecHost {
     return this.judge(run, id, outcomes);
   }
 
-  private judge(run: RunHandle, id: string, outcomes: ReadonlyMap<string, Outcome>): Maybe<Outcome> {
+  private judge(run: RunHandle, id: string, outcomes: Outcomes): Maybe<Outcome> {
     if (run.abort.aborted) return "cancelled";
     const node = this.graph.node(id);
     const parents = this.graph.parents(id);
     for (const p of parents) {
-      const o = outcomes.get(p);
+      const o = outcomes.outcome(p);
       if (o !== undefined && o !== "ok") return this.blocked(run, id, `'${p}' ${o === "blocked" ? "did not run" : o}`);
     }
     if (id === run.target) {
