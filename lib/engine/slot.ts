@@ -75,14 +75,21 @@ export interface Read {
 /** A node's upstream reads, sorted as canonical JSON sorts object keys. */
 export function readsOf(node: Node, ports: readonly string[]): Read[] {
   const reads: Read[] = [];
-  const add = (name: string, from: ReadonlyArray<{ node: Node; port: string }>, each?: string) => reads.push({ label: `${quote(name)}:`, name, from, each });
-  if (node.guard) add("$when", [node.guard.from]);
+  if (node.guard) reads.push(read("$when", [node.guard.from], undefined));
   for (const port of ports) {
     const spec = node.inputs[port];
-    if (spec?.kind === "port") add(port, [spec.from], spec.scatter ? (spec.scatter.key ?? "") : undefined);
-    else if (spec?.kind === "first") add(port, spec.from);
+    if (spec?.kind === "port") reads.push(read(port, [spec.from], spec.scatter ? (spec.scatter.key ?? "") : undefined));
+    else if (spec?.kind === "first") reads.push(read(port, spec.from, undefined));
   }
-  return reads.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return reads.length > 1 ? reads.sort(byName) : reads;
+}
+
+function read(name: string, from: Read["from"], each: string | undefined): Read {
+  return { label: `${quote(name)}:`, name, from, each };
+}
+
+function byName(a: Read, b: Read): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
 export const NO_VALUES: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
@@ -93,14 +100,18 @@ export function hasStaticPorts(node: Node): boolean {
 }
 
 export function parentsOf(node: Node, ports: readonly string[]): string[] {
-  const ids = new Set<string>();
-  if (node.guard) ids.add(node.guard.from.node.id);
+  const ids: string[] = [];
+  if (node.guard) addOnce(ids, node.guard.from.node.id);
   for (const port of ports) {
     const spec = node.inputs[port];
-    if (spec?.kind === "port") ids.add(spec.from.node.id);
-    else if (spec?.kind === "first") for (const p of spec.from) ids.add(p.node.id);
+    if (spec?.kind === "port") addOnce(ids, spec.from.node.id);
+    else if (spec?.kind === "first") for (const p of spec.from) addOnce(ids, p.node.id);
   }
-  return [...ids];
+  return ids;
+}
+
+function addOnce(ids: string[], id: string): void {
+  if (!ids.includes(id)) ids.push(id);
 }
 
 /** Queues nodes whose inputs may have changed: their keys are recomputed when next read. */
