@@ -382,14 +382,15 @@ export class Session implements ExecHost {
       return "ok";
     }
     const key = this.view.key(id);
-    if (key === undefined) return this.cachedOrExecute(run, node, key, undefined);
+    if (key === undefined) return this.cachedOrExecute(run, node, undefined);
     const found = this.store.findByKey(this.sheetId, id, key);
-    if (isKnown(found)) return this.cachedOrExecute(run, node, key, knownValue(found));
+    if (isKnown(found)) return this.cachedOrExecute(run, node, knownValue(found));
     // The key may change while the store looks (an edit): a hit for the old key is no hit.
-    return found.then((hit) => this.cachedOrExecute(run, node, key, hit && this.view.key(id) === key ? hit : undefined));
+    return found.then((hit) => this.cachedOrExecute(run, node, hit && this.view.key(id) === key ? hit : undefined));
   }
 
-  private cachedOrExecute(run: RunHandle, node: Node, key: string | undefined, hit: ResultRecord | undefined): Maybe<Outcome> {
+  /** Selects a stored result with the node's current key (a cache hit), else executes the node. */
+  private cachedOrExecute(run: RunHandle, node: Node, hit: ResultRecord | undefined): Maybe<Outcome> {
     const id = node.id;
     if (hit) {
       this.selectResult(hit);
