@@ -466,3 +466,31 @@ t.test("session.validate() shows each node's start-up problem on the node", asyn
     registerExecutor("fn", fnExecutor);
   }
 });
+
+t.test("session.start() returns the run id at once; autorunEmpty() computes empty autorun nodes only", async (t) => {
+  let remoteRuns = 0;
+  const a = new FnNode(({ x }) => x * 2, { name: "a", inputs: { x: gr.Number({ value: 2 }) }, outputs: { y: gr.Number() } });
+  const manual = new FnNode(({ y }) => (remoteRuns++, y), { name: "manual", inputs: { y: a.out.y }, autorun: false, outputs: { z: null } });
+  const { s, events } = await open(new Graph({ name: "g", nodes: [manual] }));
+  s.autorunEmpty();
+  await s.settled();
+  t.equal(s.get(a.out.y), 4, "the empty autorun node computed");
+  t.equal(remoteRuns, 0, "a node with autorun off did not");
+  const { runId, done } = s.start(manual, { mode: "step" });
+  t.ok(events.some((e) => e.type === "run-started" && e.runId === runId));
+  t.equal((await done).runId, runId);
+});
+
+t.test("a session that is closing is never handed out again", async (t) => {
+  const f = new FnNode(async () => (await sleep(30), 1), { name: "f", concurrent: true });
+  const g = new Graph({ name: "g", nodes: [f] });
+  const store = new MemoryStore();
+  const first = await g.session({ store });
+  void first.run(f);
+  const closing = first.close();
+  const second = await g.session({ store, sheet: first.sheetId });
+  t.not(second, first);
+  await closing;
+  t.same((await second.run(f)).nodes, { f: "ran" }, "the new session works");
+  await second.close();
+});

@@ -13,7 +13,7 @@ const open = new WeakMap<Store, WeakMap<Graph, Map<string, Promise<Session>>>>()
 export async function openSession(
   graph: Graph,
   store: Store,
-  options: { sheet?: string; user?: string; debounceMs?: number; autorun?: boolean; validate?: boolean } = {},
+  options: { sheet?: string; user?: string; debounceMs?: number; autorun?: boolean; validate?: boolean; runOnOpen?: boolean } = {},
 ): Promise<Session> {
   const user = options.user ?? "local";
   let sheetId = options.sheet;
@@ -35,6 +35,7 @@ export async function openSession(
   byId.set(sheetId, opening);
   // Start-up checks run in the background; their problems appear on the nodes.
   if (options.validate !== false) void opening.then((s) => s.validate()).catch(() => {});
+  if (options.runOnOpen) void opening.then((s) => s.autorunEmpty()).catch(() => {});
   opening.catch(() => byId!.delete(sheetId!));
   return opening;
 }

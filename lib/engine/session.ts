@@ -266,6 +266,14 @@ export class Session implements ExecHost {
    * explicit run always executes the target anew and selects the new result.
    */
   run(node?: Node | string, options: RunOptions = {}): Promise<RunSummary> {
+    return this.start(node, options).done;
+  }
+
+  /**
+   * Starts a run like `run()`, returning its id at once (to cancel it, or to match its
+   * events) with the summary to come.
+   */
+  start(node?: Node | string, options: RunOptions = {}): { runId: string; done: Promise<RunSummary> } {
     this.assertOpen();
     const mode = options.mode ?? (node ? Modes.TO_HERE : Modes.ALL);
     if (!Object.values(Modes).includes(mode) || mode === Modes.AUTO) {
@@ -273,7 +281,21 @@ export class Session implements ExecHost {
     }
     const target = node === undefined ? undefined : this.nodeOf(node).id;
     if (mode !== Modes.ALL && !target) throw new DaggrError(ErrorCode.BAD_OPTION, `Run mode '${mode}' needs a node.`);
-    return this.startRun(mode, target ? [target] : [], options.item).done;
+    const handle = this.startRun(mode, target ? [target] : [], options.item);
+    return { runId: handle.id, done: handle.done };
+  }
+
+  /**
+   * Computes every autorun node that has no result yet (and what it feeds), as an edit
+   * would: how a freshly opened canvas shows its cheap local results without a click.
+   * Remote nodes (autorun off) are never run by this.
+   */
+  autorunEmpty(): void {
+    this.assertOpen();
+    const roots = this.graph.nodes.filter((n) => this.graph.autorunOf(n) && !this.view.selected.has(n.id)).map((n) => n.id);
+    if (!roots.length || !this.autorun) return;
+    for (const id of roots) this.pendingEdits.add(id);
+    this.scheduleAutorun();
   }
 
   /** Cancels a run (its executing nodes are aborted, remote jobs included). */
@@ -617,12 +639,13 @@ export class Session implements ExecHost {
   async close(): Promise<void> {
     if (--this.refs > 0 || this.closed) return;
     this.closed = true;
+    // Forget the session first, so an open() while this one winds down gets a new one.
+    this.onClose?.();
     clearTimeout(this.autorunTimer);
     for (const r of this.runs.values()) r.abort.abort(new DaggrError(ErrorCode.CANCELLED, "Session closed."));
     await Promise.all([...this.runs.values()].map((r) => r.done));
     await this.writes;
     this.view.complete();
-    this.onClose?.();
   }
 
   // ── helpers ────────────────────────────────────────────────────────────────

@@ -16,6 +16,8 @@ export interface SessionOptions {
   debounceMs?: number;
   /** Run the nodes' start-up checks (endpoint, parameters, model task) in the background (default true). */
   validate?: boolean;
+  /** Compute autorun nodes that have no result yet as soon as the sheet opens (the canvas does; default false). */
+  runOnOpen?: boolean;
 }
 
 export interface CallOptions {

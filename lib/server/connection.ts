@@ -1,5 +1,4 @@
 import type { WebSocket } from "ws";
-import { filter, take } from "rxjs";
 import { DaggrError, ErrorCode, type Graph, NodeKind, inputId } from "../graph/index.js";
 import { type ClientMessage, type ErrorMessage, type HistoryMessage, PROTOCOL_VERSION, WireErrorCode } from "../protocol.js";
 import { WireError, errorPayload } from "./errors.js";
@@ -80,15 +79,8 @@ export class Connection implements Client {
       }
       case "run": {
         if (msg.item !== undefined) checkItem(session.selected(this.graph.node(msg.nodeId!).id)?.items?.length, msg.nodeId!, msg.item);
-        // The run id is known once the engine emits run-started, synchronously inside run().
-        let runId: string | undefined;
-        const sub = session.events.pipe(filter((e) => e.type === "run-started"), take(1)).subscribe((e) => (runId = (e as { runId: string }).runId));
-        try {
-          const done = session.run(msg.nodeId, msg.item === undefined ? { mode: msg.mode } : { mode: msg.mode, item: msg.item });
-          done.catch(() => undefined); // failures arrive as events
-        } finally {
-          sub.unsubscribe();
-        }
+        const { runId, done } = session.start(msg.nodeId, msg.item === undefined ? { mode: msg.mode } : { mode: msg.mode, item: msg.item });
+        done.catch(() => undefined); // failures arrive as events
         return { runId };
       }
       case "cancel":
