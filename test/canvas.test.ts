@@ -260,7 +260,8 @@ async function browserTests(): Promise<void> {
     const server = await serve(t, showcaseGraph());
     const page = await open(t, server.url);
     await card(page, "Stream").locator("button.run-step").click();
-    await output(page, "Stream", "text").filter({ hasText: /^Text\s*streaming one$/ }).waitFor();
+    // Any partial will do (a loaded machine may paint only some of them): the text so far, not the whole.
+    await output(page, "Stream", "text").filter({ hasText: /^Text\s*streaming( \w+){0,4}$/ }).waitFor();
     t.ok(await card(page, "Stream").locator(".outputs.streaming").count(), "shown as streaming while the node runs");
     await textOf(page, "Stream", "text", "streaming one word at a time");
     await card(page, "Broken").locator("button.run-step").click();
@@ -487,7 +488,13 @@ async function browserTests(): Promise<void> {
     t.match(await skipped.locator(".skip-note").textContent(), /Skipped — classify\.out\.mood is "happy", not 'unhappy'/, "the reason, from the skipped result");
     t.equal(await skipped.locator(".timing").textContent(), "skipped");
     t.equal(await skipped.locator(".comp.out").count(), 0, "no empty outputs on a skipped card");
-    t.ok(Number(await skipped.locator(".card").evaluate((el) => getComputedStyle(el).opacity)) < 0.8, "dimmed");
+    // The dimming fades in (a CSS transition): poll until it settles.
+    let opacity = 1;
+    for (let i = 0; i < 40 && opacity >= 0.8; i++) {
+      opacity = Number(await skipped.locator(".card").evaluate((el) => getComputedStyle(el).opacity));
+      if (opacity >= 0.8) await page.waitForTimeout(100);
+    }
+    t.ok(opacity < 0.8, "dimmed");
     t.equal(await card(page, "thank").locator(".card.skipped").count(), 0, "the matching branch ran");
     await textOf(page, "reply", "text", /Thank you!/);
     t.equal(await page.locator('path.edge.skipped[data-to="apologise"]').count(), 2, "edges into the skipped node fade");
@@ -507,11 +514,11 @@ async function browserTests(): Promise<void> {
     t.equal(await page.evaluate(() => customElements.get("model-viewer")), undefined, "the viewer is not part of the canvas bundle");
     await card(page, "Mesh").locator("button.run-step").click();
     const viewer = output(page, "Mesh", "model").locator("model-viewer");
-    await viewer.waitFor({ timeout: 20_000 });
+    await viewer.waitFor({ timeout: 60_000 }); // the first request builds the viewer asset
     await page.waitForFunction(() => {
       const mv = document.querySelector("daggr-canvas")!.shadowRoot!.querySelector('daggr-node[node-id="Mesh"]')!.shadowRoot!.querySelector("daggr-model3d")!.shadowRoot!.querySelector("model-viewer") as (HTMLElement & { loaded?: boolean }) | null;
       return mv?.loaded === true;
-    }, undefined, { timeout: 20_000 });
+    }, undefined, { timeout: 60_000 });
     t.match(await viewer.getAttribute("src"), /\/files\/[0-9a-f]{64}$/, "the model is served by its file id");
     const link = output(page, "Mesh", "model").locator("a.file-chip");
     t.match(await link.getAttribute("href"), /\/files\/[0-9a-f]{64}$/, "the download link stays");
