@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DaggrError, ErrorCode } from "../graph/errors.js";
@@ -40,7 +40,8 @@ export class MemoryStore implements Store {
   private readonly listeners = new Set<(c: StoreChange) => void>();
 
   constructor(options: { filesDir?: string } = {}) {
-    this.filesDir = options.filesDir ?? join(mkdtempSync(join(tmpdir(), "daggr-mem-")), "files");
+    // A unique path, created only when the first file is stored (most memory stores hold none).
+    this.filesDir = options.filesDir ?? join(tmpdir(), `daggr-mem-${process.pid}-${randomBytes(6).toString("hex")}`, "files");
     this.files = new FilesDir(this.filesDir);
   }
 
