@@ -51,18 +51,11 @@ export interface ResultRecord {
   items?: ItemResult[];
 }
 
-/** One item of a mapped node's execution: its own key, inputs, outputs, status and timing. */
-export interface ItemResult {
-  key: string;
-  /** The per-item input values (the scattered ones). */
-  inputs: Record<string, unknown>;
-  outputs: Record<string, unknown>;
-  outputHashes: Record<string, string>;
-  status: ResultStatus;
-  error?: ResultError;
-  startedAt: number;
-  ms: number;
-}
+/**
+ * One item of a mapped node's execution: its own key, inputs (the scattered values),
+ * outputs, status and timing — the per-execution fields of a result record.
+ */
+export type ItemResult = Pick<ResultRecord, "key" | "inputs" | "outputs" | "outputHashes" | "status" | "error" | "startedAt" | "ms">;
 
 /** Run records track a run as a whole, so recovery can mark what a crash cut short. */
 export const RunStatus = {
