@@ -1,5 +1,5 @@
 import t from "tap";
-import { FnNode, Graph, GradioNode, MemoryStore, gr, type EngineEvent } from "../lib/index.js";
+import { FnNode, Graph, GradioNode, InputNode, MemoryStore, gr, type EngineEvent } from "../lib/index.js";
 import { nextEvent, open, sleep } from "./helpers/engine.js";
 
 /** a → (b, c) → d: a diamond, with counters of how often each node ran. */
@@ -493,4 +493,56 @@ t.test("a session that is closing is never handed out again", async (t) => {
   await closing;
   t.same((await second.run(f)).nodes, { f: "ran" }, "the new session works");
   await second.close();
+});
+
+/** Settings(title, zoom) → Render(zoom) → Histogram → Caption(title, Histogram), as in the demo. */
+function captioned() {
+  const settings = new InputNode({ name: "settings", ports: { title: gr.Textbox({ value: "first" }), zoom: gr.Number({ value: 10 }) } });
+  const render = new FnNode(({ zoom }) => `render@${zoom}`, { name: "render", inputs: { zoom: settings.out.zoom }, outputs: { image: gr.Textbox() } });
+  const histogram = new FnNode(({ image }) => `hist(${image})`, { name: "histogram", inputs: { image: render.out.image }, outputs: { bins: gr.Textbox() } });
+  const caption = new FnNode(({ title, bins }) => `${title}: ${bins}`, { name: "caption", inputs: { title: settings.out.title, bins: histogram.out.bins }, outputs: { text: gr.Textbox() } });
+  return { settings, render, histogram, caption, graph: new Graph({ name: "captioned", nodes: [caption] }) };
+}
+
+t.test("session.select(node, result) restores the inputs the node consumed directly, not an older one reached through a longer path", async (t) => {
+  const { settings, render, caption, graph } = captioned();
+  const { s } = await open(graph);
+  await s.run(caption, { mode: "all" });
+  const oldCaption = s.selected(caption)!;
+  s.set(settings.in.title, "second");
+  await s.settled();
+  const newCaption = s.selected(caption)!;
+  t.not(newCaption.id, oldCaption.id, "the title edit made a second caption");
+  t.not(s.selected(render)!.upstream.zoom, newCaption.upstream.title, "render consumed an older settings result than the new caption did");
+
+  await s.select(caption, newCaption.id);
+  t.equal(s.get(settings.in.title), "second", "the newer caption's own title comes back");
+  t.equal(s.selected(settings)!.id, newCaption.upstream.title, "settings selects the result caption consumed directly");
+  t.equal(s.nodeState(caption).freshness, "fresh", "caption is fresh right after its own restore");
+
+  await s.select(caption, oldCaption.id);
+  t.equal(s.get(settings.in.title), "first", "the older caption restores the older title");
+  t.equal(s.nodeState(caption).freshness, "fresh");
+});
+
+t.test("session.select() on a diamond chooses each node once: at equal distance the newer result wins", async (t) => {
+  // a → (b, c) → d where b and c consumed different results of a.
+  const { a, b, c, d, graph } = diamond();
+  const { s } = await open(graph, 10_000);
+  await s.run(d, { mode: "all" });
+  s.set(a.in.text, "two");
+  await s.run(c, { mode: "to-here" }); // a and c on "two"; b still on "x"
+  await s.run(d, { mode: "step" }); // d consumes b(x) and c(two)
+  const mixed = s.selected(d)!;
+  const aOfB = (await s.store.getResult(s.sheetId, mixed.upstream.l!))!.upstream.v;
+  const aOfC = (await s.store.getResult(s.sheetId, mixed.upstream.r!))!.upstream.v;
+  t.not(aOfB, aOfC, "b and c consumed different results of a");
+  s.set(a.in.text, "three");
+  await s.run(d, { mode: "all" });
+  await s.select(d, mixed.id);
+  t.equal(s.selected(b)!.id, mixed.upstream.l, "b: the result d consumed");
+  t.equal(s.selected(c)!.id, mixed.upstream.r, "c: the result d consumed");
+  t.equal(s.selected(a)!.id, aOfC, "a: of the two at equal distance, the newer (c's)");
+  t.equal(s.get(a.in.text), "two", "and its input");
+  t.equal(s.nodeState(b).freshness, "stale", "b consumed the other a result: stale, honestly");
 });

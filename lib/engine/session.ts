@@ -546,9 +546,12 @@ export class Session implements ExecHost {
 
   /**
    * Selects an older result of a node and restores what made it: that result's own
-   * inputs go back into the sheet, and the upstream results it consumed are selected,
-   * recursively. Every other node downstream then selects its newest result whose key
-   * matches its new current key, if there is one; otherwise it shows stale.
+   * inputs go back into the sheet, and the upstream results it consumed are selected.
+   * The restore is one consistent choice, computed before anything is written
+   * ({@link provenanceOf}): a result the selected node consumed directly wins over one
+   * reached through a longer path. Every other node downstream then selects its newest
+   * result whose key matches its new current key, if there is one; otherwise it shows
+   * stale.
    */
   async select(node: Node | string, resultId: string): Promise<void> {
     this.assertOpen();
@@ -562,24 +565,16 @@ export class Session implements ExecHost {
         throw new DaggrError(ErrorCode.UNKNOWN_RESULT, `Result '${resultId}' of node '${nodeId}' ${first.status}; only successful results can be selected.`, { got: resultId });
       }
     }
-    // 1. Walk the provenance chain upward, restoring inputs and selections.
-    const restored = new Map<string, ResultRecord>();
+    // 1. Choose, then write: the inputs and selections of every node on the provenance chain.
+    const restored = await this.provenanceOf(first);
     const inputs: Record<string, unknown> = {};
-    const stack = [first];
-    while (stack.length) {
-      const r = stack.pop()!;
-      if (restored.has(r.nodeId) || !this.graph.has(r.nodeId)) continue;
-      restored.set(r.nodeId, r);
+    for (const r of restored.values()) {
       const n = this.graph.node(r.nodeId);
       for (const port of n.editablePorts()) {
         if (port in r.inputs) {
           inputs[inputId(n.id, port)] = r.inputs[port];
           this.view.setInput(n, port, r.inputs[port]);
         }
-      }
-      for (const upId of Object.values(r.upstream)) {
-        const up = await this.store.getResult(this.sheetId, upId);
-        if (up) stack.push(up);
       }
     }
     const selections: Record<string, string | null> = {};
@@ -611,6 +606,31 @@ export class Session implements ExecHost {
       await this.store.setSelections(this.sheetId, selections);
     });
     await this.writes;
+  }
+
+  /**
+   * The results a restore selects, by node: a breadth-first walk of the `upstream` links
+   * from `first`, where each node is chosen once, by the consumer nearest to `first`. At
+   * equal distance the newer result wins. Only a chosen result's own links are followed,
+   * so every chosen result is consistent with the ones that consumed it.
+   */
+  private async provenanceOf(first: ResultRecord): Promise<Map<string, ResultRecord>> {
+    const chosen = new Map<string, ResultRecord>([[first.nodeId, first]]);
+    let level = [first];
+    while (level.length) {
+      const ids = new Set<string>();
+      for (const r of level) for (const upId of Object.values(r.upstream)) ids.add(upId);
+      const found = await Promise.all([...ids].map((id) => this.store.getResult(this.sheetId, id)));
+      const next = new Map<string, ResultRecord>();
+      for (const up of found) {
+        if (!up || chosen.has(up.nodeId) || !this.graph.has(up.nodeId)) continue;
+        const rival = next.get(up.nodeId);
+        if (!rival || newer(up, rival)) next.set(up.nodeId, up);
+      }
+      for (const r of next.values()) chosen.set(r.nodeId, r);
+      level = [...next.values()];
+    }
+    return chosen;
   }
 
   /**
@@ -690,4 +710,9 @@ export class Session implements ExecHost {
 
 function itemStates(record: ResultRecord): NodeState["items"] {
   return record.items?.map((i) => ({ status: i.status, ms: i.ms, ...(i.error ? { error: i.error } : {}) }));
+}
+
+/** Whether `a` was made after `b` (ids break ties: they grow with time). */
+function newer(a: ResultRecord, b: ResultRecord): boolean {
+  return a.startedAt !== b.startedAt ? a.startedAt > b.startedAt : a.id > b.id;
 }
