@@ -602,9 +602,9 @@ t.test("model not found, unsupported tasks and provider mismatches are coded err
   t.match(typo, { code: "E_UNSUPPORTED_TASK", details: { nearest: "summarization" } });
   hf.models.set("acme/depth", { pipeline_tag: "depth-estimation" });
   const unsupported = await fail(inferenceExecutor.validate!(new InferenceNode("acme/depth", { outputs: { o: null } }), { cache: harness().ctx.cache }));
-  t.match(unsupported.message, /'depth-estimation' model, a task daggr cannot call yet/);
+  t.match(unsupported.message, /serves model 'acme\/depth' for 'depth-estimation', a task daggr cannot call yet/);
   hf.models.set("acme/only-i2i", { pipeline_tag: "text-to-image", providers: { "fal-ai": { providerId: "fal-ai/x", task: "image-to-image" } } });
-  const mismatch = await fail(inferenceExecutor.execute(new InferenceNode("acme/only-i2i:fal-ai", { outputs: { o: null } }), { prompt: "x" }, harness().ctx));
+  const mismatch = await fail(inferenceExecutor.execute(new InferenceNode("acme/only-i2i:fal-ai", { task: "text-to-image", outputs: { o: null } }), { prompt: "x" }, harness().ctx));
   t.match(mismatch, { code: "E_UNSUPPORTED_TASK" });
   t.match(mismatch.message, /serves this model for task 'image-to-image', not 'text-to-image'/);
   const noProvider = await fail(inferenceExecutor.execute(new InferenceNode("acme/sd:together", { outputs: { o: null } }), { prompt: "x" }, harness().ctx));
@@ -626,4 +626,154 @@ t.test("a stream that fails after tokens is reported, not retried; cancelling ab
   ac.abort();
   await t.rejects(run, { code: "E_CANCELLED" });
   t.ok(h2.partials.length < 150, "the stream stopped");
+});
+
+// ---------------------------------------------------------------- inference: real routing (issue 11)
+
+const routerBody = (path: string) => hf.requests.filter((r) => r.host === "router.huggingface.co" && r.path === path).map((r) => r.json);
+
+t.test("the fake Hub answers an expand request with _id, id and only the fields asked for", async (t) => {
+  hf.models.set("acme/expand", { pipeline_tag: "text-to-image", tags: ["diffusers"], providers: { "fal-ai": { providerId: "fal-ai/x2", task: "image-text-to-image" } } });
+  const mapping = await (await fetch("https://huggingface.co/api/models/acme/expand?expand[]=inferenceProviderMapping")).json();
+  t.same(Object.keys(mapping).sort(), ["_id", "id", "inferenceProviderMapping"]);
+  t.same(mapping.inferenceProviderMapping, { "fal-ai": { status: "live", providerId: "fal-ai/x2", task: "image-text-to-image" } });
+  const info = await (await fetch("https://huggingface.co/api/models/acme/expand/revision/HEAD?expand=pipeline_tag&expand=tags")).json();
+  t.same(Object.keys(info).sort(), ["_id", "id", "pipeline_tag", "tags"]);
+});
+
+t.test("InferenceNode: the task comes from the provider mapping, not the pipeline tag; image-text-to-image on fal-ai gets the image and the prompt through the queue", async (t) => {
+  // As on the real Hub, FLUX.2-klein's pipeline tag and its fal-ai mapping disagree.
+  hf.models.set("bfl/klein", { pipeline_tag: "text-to-image", providers: { "fal-ai": { providerId: "fal-ai/flux-2/klein/4b/edit", task: "image-text-to-image" } }, falStatuses: ["IN_QUEUE", "IN_PROGRESS", "COMPLETED"] });
+  const { ctx, store } = harness();
+  const src = await store.putFile({ bytes: PNG, name: "cut.png", mime: "image/png" });
+  const node = new InferenceNode("bfl/klein:fal-ai", { inputs: { image: gr.Image(), prompt: gr.Textbox(), num_inference_steps: 4 }, outputs: { image: gr.Image() } });
+  const out = (await inferenceExecutor.execute(node, { image: src.path, prompt: "a clay figurine", num_inference_steps: 4 }, ctx)) as string;
+  t.same(readFileSync(out), PNG, "the result image was downloaded from the media host into the store");
+  const job = [...hf.falJobs.values()].find((j) => j.model === "bfl/klein")!;
+  const dataUrl = `data:image/png;base64,${PNG.toString("base64")}`;
+  t.match(job.body, { prompt: "a clay figurine", num_inference_steps: 4, image_url: dataUrl, image_urls: [dataUrl] }, "image and prompt both sent");
+  t.same(job.answered, ["IN_QUEUE", "IN_PROGRESS", "COMPLETED"], "polled through IN_QUEUE and IN_PROGRESS");
+  t.notOk(JSON.stringify(job.body).includes(store.filesDir), "no local path reaches the provider");
+  const hub = hf.requests.filter((r) => r.host === "huggingface.co" && r.path.startsWith("/api/models/bfl/klein"));
+  t.ok(hub.some((r) => /expand=inferenceProviderMapping/.test(r.path)), "daggr asks the Hub for the mapping");
+  const again = (await inferenceExecutor.execute(node, { prompt: "text only" }, harness({ store }).ctx)) as string;
+  t.same(readFileSync(again), PNG, "image-text-to-image without an image is a text call");
+  t.match([...hf.falJobs.values()].filter((j) => j.model === "bfl/klein").at(-1)!.body, { prompt: "text only" });
+});
+
+t.test("a provider the model is not mapped to is refused at validation with the mapped ones, nearest first", async (t) => {
+  hf.models.set("bfl/klein2", { pipeline_tag: "text-to-image", providers: { "fal-ai": { providerId: "fal-ai/k2", task: "image-text-to-image" }, wavespeed: { providerId: "ws/k2", task: "image-text-to-image" } } });
+  const e = await fail(inferenceExecutor.validate!(new InferenceNode("bfl/klein2:fal_ai", { outputs: { o: null } }), { cache: harness().ctx.cache }));
+  t.match(e, { code: "E_REMOTE_NOT_FOUND", details: { got: "fal_ai", nearest: "fal-ai", choices: ["fal-ai", "wavespeed"] } });
+});
+
+t.test("chat on novita streams token by token from its OpenAI route, with max_tokens and temperature passed through", async (t) => {
+  hf.models.set("meta/llama-nv", { pipeline_tag: "text-generation", tags: ["conversational"], providers: { novita: { providerId: "meta-llama/llama-3.1-8b-instruct" } }, reply: "Paris is the capital" });
+  const h = harness();
+  const node = new InferenceNode("meta/llama-nv:novita", { inputs: { prompt: gr.Textbox(), max_tokens: 32, temperature: 0.3 }, outputs: { text: gr.Markdown() } });
+  t.equal(await inferenceExecutor.execute(node, { prompt: "Capital of France?", max_tokens: 32, temperature: 0.3 }, h.ctx), "Paris is the capital");
+  t.same(h.partials, ["Paris ", "Paris is ", "Paris is the ", "Paris is the capital"]);
+  t.match(routerBody("/novita/v3/openai/chat/completions").at(-1), {
+    model: "meta-llama/llama-3.1-8b-instruct", stream: true, max_tokens: 32, temperature: 0.3, messages: [{ role: "user", content: "Capital of France?" }],
+  });
+});
+
+t.test("text generation streams on OpenAI-compatible providers (together) and on hf-inference", async (t) => {
+  hf.models.set("acme/gen-tg", { pipeline_tag: "text-generation", providers: { together: { providerId: "acme/gen-turbo", task: "text-generation" } }, reply: "once upon a time" });
+  const h = harness();
+  t.equal(await inferenceExecutor.execute(new InferenceNode("acme/gen-tg:together", { outputs: { o: null } }), { prompt: "Tell me", max_new_tokens: 8, temperature: 0.9 }, h.ctx), "once upon a time");
+  t.same(h.partials, ["once ", "once upon ", "once upon a ", "once upon a time"]);
+  t.match(routerBody("/together/v1/completions").at(-1), { model: "acme/gen-turbo", prompt: "Tell me", stream: true, max_tokens: 8, temperature: 0.9 });
+  hf.models.set("acme/gen-hf", { pipeline_tag: "text-generation", reply: "a b c" });
+  const h2 = harness();
+  t.equal(await inferenceExecutor.execute(new InferenceNode("acme/gen-hf", { outputs: { o: null } }), { prompt: "x", max_new_tokens: 3 }, h2.ctx), "a b c");
+  t.same(h2.partials, ["a ", "a b ", "a b c"]);
+  t.match(routerBody("/hf-inference/models/acme/gen-hf/v1/completions").at(-1), { prompt: "x", stream: true, max_tokens: 3 });
+});
+
+t.test("every task the installed @huggingface/inference can call is callable from an InferenceNode", async (t) => {
+  const { PROVIDERS } = await import("@huggingface/inference");
+  const clientTasks = [...new Set(Object.values(PROVIDERS).flatMap((p) => Object.keys(p)))].sort();
+  const { canonicalTask } = await import("../lib/nodes/inference-tasks.js");
+  t.same(clientTasks.filter((task) => !canonicalTask(task)), [], `daggr maps all ${clientTasks.length} tasks`);
+
+  const { ctx, store } = harness();
+  const img = (await store.putFile({ bytes: PNG, name: "p.png", mime: "image/png" })).path;
+  const wav = (await store.putFile({ bytes: WAV, name: "s.wav", mime: "audio/wav" })).path;
+  const table = { headers: ["city", "pop"], data: [["Paris", "2"], ["Rome", "3"]] };
+  const cases: Record<string, [Record<string, unknown>, (out: any) => boolean]> = {
+    "text-classification": [{ text: "great" }, (o) => o.label === "cat"],
+    "token-classification": [{ text: "Paris" }, (o) => o[0].entity_group === "LOC"],
+    "fill-mask": [{ text: "Paris is the [MASK]." }, (o) => o[0].sequence === "Paris is the capital."],
+    "zero-shot-classification": [{ text: "hi", candidate_labels: "greeting, farewell" }, (o) => o.label === "farewell"],
+    "sentence-similarity": [{ source_sentence: "a", sentences: ["b", "c"] }, (o) => o.length === 2],
+    "question-answering": [{ question: "Who?", context: "Me." }, (o) => o === "answer to Who?"],
+    "table-question-answering": [{ question: "Largest?", table }, (o) => o === "42"],
+    "text-to-audio": [{ prompt: "rain" }, (o) => readFileSync(o).equals(WAV)],
+    "zero-shot-image-classification": [{ image: img, candidate_labels: ["cat", "dog"] }, (o) => o.label === "cat"],
+    "object-detection": [{ image: img }, (o) => o[0].box.xmax === 1],
+    "image-segmentation": [{ image: img }, (o) => readFileSync(o[0].mask).equals(PNG)],
+    "image-to-text": [{ image: img }, (o) => o === `a picture of ${PNG.length} bytes`],
+    "visual-question-answering": [{ image: img, question: "What?" }, (o) => o === `What? (${PNG.length} image bytes)`],
+    "document-question-answering": [{ image: img, question: "Total?" }, (o) => o === `Total? (${PNG.length} image bytes)`],
+    "audio-classification": [{ audio: wav }, (o) => o.label === "cat"],
+    "audio-to-audio": [{ audio: wav }, (o) => readFileSync(o).equals(WAV)],
+    "tabular-classification": [{ data: table }, (o) => o.length === 2],
+    "tabular-regression": [{ data: { a: ["1", "2", "3"] } }, (o) => o.length === 3],
+  };
+  const fal: Record<string, [Record<string, unknown>, (out: any) => boolean]> = {
+    "text-to-video": [{ prompt: "waves" }, (o) => readFileSync(o).subarray(4, 8).toString() === "ftyp"],
+    "image-to-video": [{ image: img, prompt: "zoom" }, (o) => readFileSync(o).subarray(4, 8).toString() === "ftyp"],
+    "image-text-to-video": [{ image: img, prompt: "pan" }, (o) => readFileSync(o).subarray(4, 8).toString() === "ftyp"],
+  };
+  const runs = [
+    ...Object.entries(cases).map(([task, [inputs, ok]]) => {
+      hf.models.set(`every/${task}`, { providers: { "hf-inference": { task } } });
+      return [task, inferenceExecutor.execute(new InferenceNode(`every/${task}`, { outputs: { o: null } }), inputs, ctx), ok] as const;
+    }),
+    ...Object.entries(fal).map(([task, [inputs, ok]]) => {
+      hf.models.set(`every/${task}`, { providers: { "fal-ai": { providerId: `fal-ai/${task}`, task } }, falStatuses: ["COMPLETED"] });
+      return [task, inferenceExecutor.execute(new InferenceNode(`every/${task}:fal-ai`, { outputs: { o: null } }), inputs, ctx), ok] as const;
+    }),
+  ];
+  const settled = await Promise.allSettled(runs.map(([, run]) => run));
+  for (const [i, [task, , ok]] of runs.entries()) {
+    const r = settled[i]!;
+    t.ok(r.status === "fulfilled" && ok(r.value), task, r.status === "rejected" ? { error: String(r.reason) } : {});
+  }
+});
+
+t.test("a file input is never sent as a local path: store files travel as bytes or data URLs, other paths are refused before any request", async (t) => {
+  hf.models.set("bfl/klein3", { providers: { "fal-ai": { providerId: "fal-ai/k3", task: "image-text-to-image" } }, falStatuses: ["COMPLETED"] });
+  const { ctx, store } = harness();
+  const a = await store.putFile({ bytes: PNG, name: "a.png", mime: "image/png" });
+  const b = await store.putFile({ bytes: Buffer.concat([PNG, Buffer.from("b")]), name: "b.png", mime: "image/png" });
+  await inferenceExecutor.execute(new InferenceNode("bfl/klein3:fal-ai", { outputs: { o: null } }), { image: a.path, prompt: "blend", reference_image_url: b.path }, ctx);
+  const body = [...hf.falJobs.values()].filter((j) => j.model === "bfl/klein3").at(-1)!.body;
+  t.match(body, { reference_image_url: `data:image/png;base64,${Buffer.concat([PNG, Buffer.from("b")]).toString("base64")}` });
+  t.notOk(JSON.stringify(body).includes(store.filesDir));
+  const before = hf.requests.length;
+  const e1 = await fail(inferenceExecutor.execute(new InferenceNode("bfl/klein3:fal-ai", { outputs: { o: null } }), { image: "/etc/hostname", prompt: "x" }, ctx));
+  t.match(e1, { code: "E_BAD_INPUT", details: { port: "image", got: "/etc/hostname" } });
+  const e2 = await fail(inferenceExecutor.execute(new InferenceNode("bfl/klein3:fal-ai", { outputs: { o: null } }), { image: a.path, prompt: "x", mask: "/etc/hostname" }, ctx));
+  t.match(e2, { code: "E_BAD_INPUT", details: { port: "mask" } });
+  t.equal(hf.requests.filter((r) => r.host !== "huggingface.co").length - hf.requests.slice(0, before).filter((r) => r.host !== "huggingface.co").length, 0, "nothing was sent");
+});
+
+t.test("a plain script awaiting a fal-ai poll (node.test, graph.call) runs to the end and exits by itself", async (t) => {
+  const { spawn } = await import("node:child_process");
+  hf.models.set("acme/flux-script", { pipeline_tag: "text-to-image", providers: { "fal-ai": { providerId: "fal-ai/flux-script" } }, falStatuses: ["IN_QUEUE", "IN_PROGRESS", "COMPLETED"] });
+  const child = spawn(process.execPath, ["--import=tsx", join(import.meta.dirname, "fixtures", "fal-script.ts")], {
+    env: { ...process.env, FAKE_HF: hf.origin, MODEL: "acme/flux-script:fal-ai", HF_TOKEN: TOKEN, HF_HOME: home },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (err += d));
+  const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+  t.equal(code, 0, `exit code (13 = the poll was abandoned) ${err.slice(0, 400)}`);
+  t.match(out, new RegExp(`test ${PNG.length} bytes\\ncall ${PNG.length} bytes`));
+  const jobs = [...hf.falJobs.values()].filter((j) => j.model === "acme/flux-script");
+  t.same(jobs.map((j) => j.answered), [["IN_QUEUE", "IN_PROGRESS", "COMPLETED"], ["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]], "both calls polled to completion");
 });

@@ -1,10 +1,11 @@
 import { modelInfo } from "@huggingface/hub";
 import { InferenceClient, setLogger } from "@huggingface/inference";
 import { DaggrError, ErrorCode, unknownName, type InferenceNode } from "../graph/index.js";
-import type { Executor, MetaCache } from "../engine/executor.js";
+import type { ExecContext, Executor, MetaCache } from "../engine/executor.js";
 import { REMOTE_DEFAULTS, RetryableError, isNetworkError, parseRetryAfter, remoteTiming, sleep, stripCode, withRetries } from "./hf-retry.js";
 import { hfToken, redactError, redactToken } from "./hf-token.js";
 import { TASKS, type TaskResult, canonicalTask } from "./inference-tasks.js";
+import { inFlight } from "./keep-alive.js";
 
 // The client logs its provider choice on every call; keep warnings, drop the chatter.
 setLogger({
@@ -27,10 +28,13 @@ class LoadingError extends Error {
 
 /**
  * Runs InferenceNodes on `@huggingface/inference`. The task is the node's `task`, else
- * the model's pipeline tag on the Hub (cached across restarts); chat models stream their
- * tokens as partial results. The client's own 503 retry (immediate, endless) is off: a
- * loading model is waited for with the provider's estimate, up to `wakeTimeoutMs`; 429s
- * and dropped connections are retried with backoff, honouring Retry-After.
+ * the task its provider serves the model for (the Hub's inference provider mapping,
+ * which can differ from the model's pipeline tag), else the pipeline tag; cached across
+ * restarts. Chat and text generation stream their tokens as partial results. The
+ * client's own 503 retry (immediate, endless) is off: a loading model is waited for with
+ * the provider's estimate, up to `wakeTimeoutMs`; 429s and dropped connections are
+ * retried with backoff, honouring Retry-After. The process is held open while a call is
+ * in flight (the client polls fal-ai queues on unref'd timers).
  *
  * @example
  * registerExecutor(NodeKind.INFERENCE, inferenceExecutor);
@@ -46,128 +50,151 @@ export const inferenceExecutor: Executor<InferenceNode> = {
     }
   },
 
-  async execute(node, inputs, ctx) {
-    const token = hfToken();
-    // Only an HF token goes to the client: anything else would be taken for a provider key
-    // and sent to the provider directly, outside huggingface.co.
-    const hfOnly = token?.startsWith("hf_") ? token : undefined;
-    const opts = node.inferenceOptions;
-    try {
-      const task = await resolveTask(node, token, ctx.cache, ctx.signal);
-      const spec = TASKS[task]!;
-      const label = `InferenceNode '${node.id}' (model '${node.model}'${node.provider ? ` on ${node.provider}` : ""}, task ${task})`;
-      const client = new InferenceClient(hfOnly ?? "", { retry_on_error: false });
-      const single = Object.keys(node.outputs).length <= 1 && !node.options.postprocess;
-      const shape = (r: TaskResult) => (single ? r.primary : r.full);
-      const wakeTimeoutMs = opts.wakeTimeoutMs ?? REMOTE_DEFAULTS.wakeTimeoutMs;
-      const loadingSince = { at: 0 };
-      return await withRetries(
-        async () => {
-          let streamed = false;
-          for (let poll = remoteTiming.pollMs; ; ) {
-            const last: { status?: number; retryAfterMs?: number } = {};
-            const fetchWithHeaders = (input: RequestInfo | URL, init?: RequestInit) =>
-              fetch(input, { ...init, signal: init?.signal ?? ctx.signal }).then((r) => {
-                last.status = r.status;
-                last.retryAfterMs = parseRetryAfter(r.headers.get("retry-after"));
-                return r;
-              });
-            try {
-              const result = await spec.run({
-                client, node, inputs, ctx, label,
-                options: { signal: ctx.signal, fetch: fetchWithHeaders as typeof fetch, retry_on_error: false },
-                maxBytes: opts.maxFileBytes ?? REMOTE_DEFAULTS.maxFileBytes,
-                emit: (r) => {
-                  streamed = true;
-                  ctx.partial(shape(r));
-                },
-              });
-              return shape(result);
-            } catch (e) {
-              if (ctx.signal.aborted) throw e;
-              const err = classify(e, last, label, !!hfOnly);
-              if (err instanceof LoadingError && !streamed) {
-                loadingSince.at ||= Date.now();
-                const waited = Date.now() - loadingSince.at;
-                if (waited >= wakeTimeoutMs) {
-                  throw new DaggrError(ErrorCode.REMOTE_UNAVAILABLE, `${label}: the model is still loading after ${Math.round(waited / 1000)} s (wakeTimeoutMs is ${wakeTimeoutMs} ms). Try again later or raise wakeTimeoutMs.`, {
-                    loading: true,
-                  });
-                }
-                const wait = Math.min(err.estimatedMs ?? poll, remoteTiming.maxPollMs, wakeTimeoutMs - waited);
-                ctx.progress({ text: `Model is loading${err.estimatedMs ? ` (about ${Math.round(err.estimatedMs / 1000)} s)` : ""}; waiting` });
-                await sleep(Math.max(50, wait), ctx.signal);
-                poll = Math.min(remoteTiming.maxPollMs, Math.round(poll * 1.5));
-                continue;
-              }
-              if (err instanceof LoadingError) throw new DaggrError(ErrorCode.REMOTE_UNAVAILABLE, `${label}: ${err.message}`);
-              // After tokens were shown, a retry would restart the answer: report instead.
-              if (err instanceof RetryableError && streamed) throw err.error;
-              throw err;
-            }
-          }
-        },
-        { retries: opts.retries ?? REMOTE_DEFAULTS.retries, signal: ctx.signal, label, progress: (p) => ctx.progress(p) },
-      );
-    } catch (e) {
-      throw redactError(e, token);
-    }
+  execute(node, inputs, ctx) {
+    return inFlight(() => executeInference(node, inputs, ctx));
   },
 };
 
+async function executeInference(node: InferenceNode, inputs: Record<string, unknown>, ctx: ExecContext): Promise<unknown> {
+  const token = hfToken();
+  // Only an HF token goes to the client: anything else would be taken for a provider key
+  // and sent to the provider directly, outside huggingface.co.
+  const hfOnly = token?.startsWith("hf_") ? token : undefined;
+  const opts = node.inferenceOptions;
+  try {
+    const { task, provider } = await resolveTask(node, token, ctx.cache, ctx.signal);
+    const spec = TASKS[task]!;
+    const label = `InferenceNode '${node.id}' (model '${node.model}'${node.provider ? ` on ${node.provider}` : ""}, task ${task})`;
+    const client = new InferenceClient(hfOnly ?? "", { retry_on_error: false });
+    const single = Object.keys(node.outputs).length <= 1 && !node.options.postprocess;
+    const shape = (r: TaskResult) => (single ? r.primary : r.full);
+    const wakeTimeoutMs = opts.wakeTimeoutMs ?? REMOTE_DEFAULTS.wakeTimeoutMs;
+    const loadingSince = { at: 0 };
+    return await withRetries(
+      async () => {
+        let streamed = false;
+        for (let poll = remoteTiming.pollMs; ; ) {
+          const last: { status?: number; retryAfterMs?: number } = {};
+          const fetchWithHeaders = (input: RequestInfo | URL, init?: RequestInit) =>
+            fetch(input, { ...init, signal: init?.signal ?? ctx.signal }).then((r) => {
+              last.status = r.status;
+              last.retryAfterMs = parseRetryAfter(r.headers.get("retry-after"));
+              return r;
+            });
+          try {
+            const result = await spec.run({
+              client, node, provider, inputs, ctx, label,
+              options: { signal: ctx.signal, fetch: fetchWithHeaders as typeof fetch, retry_on_error: false },
+              maxBytes: opts.maxFileBytes ?? REMOTE_DEFAULTS.maxFileBytes,
+              emit: (r) => {
+                streamed = true;
+                ctx.partial(shape(r));
+              },
+            });
+            return shape(result);
+          } catch (e) {
+            if (ctx.signal.aborted) throw e;
+            const err = classify(e, last, label, !!hfOnly);
+            // The Hub's mapping may have changed since it was cached: ask again next time.
+            if (err instanceof DaggrError && (err.code === ErrorCode.UNSUPPORTED_TASK || err.code === ErrorCode.REMOTE_NOT_FOUND)) {
+              await ctx.cache.set(taskCacheKey(node.model), null).catch(() => {});
+            }
+            if (err instanceof LoadingError && !streamed) {
+              loadingSince.at ||= Date.now();
+              const waited = Date.now() - loadingSince.at;
+              if (waited >= wakeTimeoutMs) {
+                throw new DaggrError(ErrorCode.REMOTE_UNAVAILABLE, `${label}: the model is still loading after ${Math.round(waited / 1000)} s (wakeTimeoutMs is ${wakeTimeoutMs} ms). Try again later or raise wakeTimeoutMs.`, {
+                  loading: true,
+                });
+              }
+              const wait = Math.min(err.estimatedMs ?? poll, remoteTiming.maxPollMs, wakeTimeoutMs - waited);
+              ctx.progress({ text: `Model is loading${err.estimatedMs ? ` (about ${Math.round(err.estimatedMs / 1000)} s)` : ""}; waiting` });
+              await sleep(Math.max(50, wait), ctx.signal);
+              poll = Math.min(remoteTiming.maxPollMs, Math.round(poll * 1.5));
+              continue;
+            }
+            if (err instanceof LoadingError) throw new DaggrError(ErrorCode.REMOTE_UNAVAILABLE, `${label}: ${err.message}`);
+            // After tokens were shown, a retry would restart the answer: report instead.
+            if (err instanceof RetryableError && streamed) throw err.error;
+            throw err;
+          }
+        }
+      },
+      { retries: opts.retries ?? REMOTE_DEFAULTS.retries, signal: ctx.signal, label, progress: (p) => ctx.progress(p) },
+    );
+  } catch (e) {
+    throw redactError(e, token);
+  }
+}
+
+/** What daggr keeps of a model's Hub entry: enough to choose its task and provider. */
 interface ModelMeta {
   pipeline_tag?: string;
   tags?: string[];
+  /** The inference provider mapping, in the Hub's order: which provider serves which task. */
+  providers?: Array<{ provider: string; task: string; status?: string }>;
 }
 
+/** Cache key of a model's Hub entry (v2: with the provider mapping). */
 export function taskCacheKey(model: string): string {
-  return `inference:model:${model}`;
+  return `inference:model:v2:${model}`;
 }
 
 /**
- * The task to call: `task` if given (checked against what daggr supports), else the
- * model's pipeline tag from the Hub, cached. A text-generation model tagged
- * `conversational` is called through chat completion, as the providers serve it.
+ * The task to call and the provider that serves it. The task is `task` if given (checked
+ * against what daggr supports); else the task the node's provider is mapped to on the
+ * Hub (for no provider, the first mapped one, as the client's "auto" picks); else the
+ * model's pipeline tag (a `conversational` text-generation model is called through chat
+ * completion). The Hub entry is cached. A provider the model is not mapped to is refused
+ * with the providers it is, nearest first.
  */
-export async function resolveTask(node: InferenceNode, token: string | undefined, cache: MetaCache, signal: AbortSignal): Promise<string> {
+export async function resolveTask(node: InferenceNode, token: string | undefined, cache: MetaCache, signal: AbortSignal): Promise<{ task: string; provider: string | undefined }> {
   const explicit = node.inferenceOptions.task;
   const supported = Object.keys(TASKS);
   if (explicit) {
     const t = canonicalTask(explicit);
     if (!t) throw unknownName(ErrorCode.UNSUPPORTED_TASK, `task of InferenceNode '${node.id}'`, explicit, supported);
-    return t;
+    return { task: t, provider: node.provider };
   }
-  let meta = await cache.get<ModelMeta>(taskCacheKey(node.model)).catch(() => undefined);
+  let meta = (await cache.get<ModelMeta | null>(taskCacheKey(node.model)).catch(() => undefined)) ?? undefined;
   if (!meta) {
     meta = await withRetries(() => fetchModelMeta(node, token, signal), { retries: node.inferenceOptions.retries ?? REMOTE_DEFAULTS.retries, signal, label: `Model '${node.model}'` });
     await cache.set(taskCacheKey(node.model), meta).catch(() => {});
   }
-  const tag = meta.pipeline_tag;
+  const mapped = meta.providers ?? [];
+  const entry = node.provider ? mapped.find((m) => m.provider === node.provider) : mapped[0];
+  if (node.provider && !entry && mapped.length) {
+    throw unknownName(ErrorCode.REMOTE_NOT_FOUND, `provider of InferenceNode '${node.id}' (model '${node.model}')`, node.provider, mapped.map((m) => m.provider));
+  }
+  const provider = node.provider ?? entry?.provider;
+  const tag = entry?.task ?? meta.pipeline_tag;
   if (!tag) {
-    throw new DaggrError(ErrorCode.UNSUPPORTED_TASK, `InferenceNode '${node.id}': model '${node.model}' has no pipeline tag on the Hub, so its task is unknown. Set \`task\` (one of ${supported.join(", ")}).`, {
+    throw new DaggrError(ErrorCode.UNSUPPORTED_TASK, `InferenceNode '${node.id}': model '${node.model}' has no pipeline tag on the Hub and no Inference Provider serves it, so its task is unknown. Set \`task\` (one of ${supported.join(", ")}).`, {
       choices: supported,
     });
   }
-  const task = tag === "text-generation" && meta.tags?.includes("conversational") ? "chat-completion" : canonicalTask(tag);
+  const task = !entry && tag === "text-generation" && meta.tags?.includes("conversational") ? "chat-completion" : canonicalTask(tag);
   if (!task) {
+    const where = entry ? `provider ${entry.provider} serves model '${node.model}' for '${tag}'` : `model '${node.model}' is a '${tag}' model`;
     throw new DaggrError(
       ErrorCode.UNSUPPORTED_TASK,
-      `InferenceNode '${node.id}': model '${node.model}' is a '${tag}' model, a task daggr cannot call yet. Supported: ${supported.join(", ")}. Use an FnNode with @huggingface/inference for other tasks.`,
+      `InferenceNode '${node.id}': ${where}, a task daggr cannot call yet. Supported: ${supported.join(", ")}. Use an FnNode with @huggingface/inference for other tasks.`,
       { got: tag, choices: supported },
     );
   }
-  return task;
+  return { task, provider };
 }
 
 async function fetchModelMeta(node: InferenceNode, token: string | undefined, signal: AbortSignal): Promise<ModelMeta> {
   try {
     const info = await modelInfo({
       name: node.model,
-      additionalFields: ["tags"],
+      additionalFields: ["tags", "inferenceProviderMapping"],
       ...(token?.startsWith("hf_") ? { accessToken: token as `hf_${string}` } : {}),
       fetch: ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, { ...init, signal })) as typeof fetch,
     });
-    return { pipeline_tag: (info as { task?: string }).task ?? undefined, tags: (info as { tags?: string[] }).tags ?? [] };
+    const providers = (info.inferenceProviderMapping ?? []).map((m) => ({ provider: String(m.provider), task: String(m.task), status: m.status }));
+    return { pipeline_tag: info.task ?? undefined, tags: info.tags ?? [], providers };
   } catch (e) {
     if (signal.aborted) throw e;
     const status = (e as { statusCode?: number }).statusCode;
