@@ -240,6 +240,10 @@ export const WireErrorCode = {
   MISSING_INPUT: "E_MISSING_INPUT",
   /** Something failed inside the server; the message says what, without internals. */
   INTERNAL: "E_INTERNAL",
+  /** This socket sent messages faster than the server's rate limit; `details.retryAfterMs` says when to send again. */
+  TOO_MANY_MESSAGES: "E_TOO_MANY_MESSAGES",
+  /** The sheet (or the server) already has as many runs in progress as it accepts. */
+  RUN_QUEUE_FULL: "E_RUN_QUEUE_FULL",
 } as const;
 export type WireErrorCode = (typeof WireErrorCode)[keyof typeof WireErrorCode];
 

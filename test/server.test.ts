@@ -655,3 +655,227 @@ t.test("graph.launch() in a plain script serves the same way", async (t) => {
   t.equal((snap as SnapshotMessage).graph.name, "Server test");
   c.close();
 });
+
+// ── limits: one tab cannot starve the rest ───────────────────────────────────
+
+/** Resolves once `pred` holds, checking after each turn of the event loop (bounded). */
+async function until(pred: () => boolean, what: string, tries = 2000): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (pred()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+/** A node that holds every execution until `open()`; counts the executions running at once. */
+function holder(name = "hold") {
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const stats = { running: 0, peak: 0, started: 0 };
+  const node = new FnNode(
+    async ({ n }) => {
+      stats.started++;
+      stats.peak = Math.max(stats.peak, ++stats.running);
+      await gate;
+      stats.running--;
+      return n + 1;
+    },
+    { name, concurrent: true, autorun: false, inputs: { n: gr.Number({ value: 1 }) }, outputs: { out: gr.Number() } },
+  );
+  return { node, stats, open: () => open() };
+}
+
+t.test("messageRate: past a socket's token bucket each message gets E_TOO_MANY_MESSAGES (not applied); the socket stays up, other sockets are unaffected", async (t) => {
+  // A bucket of 5 that refills once in ~17 minutes: exactly 5 messages pass, whatever the machine's speed.
+  const { url } = await serve(t, app(), { messageRate: { perSecond: 0.001, burst: 5 } });
+  const flood = await WireClient.connect(url);
+  const replies = Array.from({ length: 20 }, (_, i) => flood.request(i === 0 ? { type: "hello" } : { type: "set-input", nodeId: "upper", port: "text", value: `v${i}` }));
+  const got = await Promise.all(replies);
+  t.equal(got[0]!.type, "snapshot", "the first message (hello) was applied");
+  t.same(got.slice(1, 5).map((m) => m.type), ["ack", "ack", "ack", "ack"], "the next four were applied");
+  for (const m of got.slice(5)) t.match(m, { type: "error", code: "E_TOO_MANY_MESSAGES", details: { retryAfterMs: Number } });
+  t.equal(got.slice(5).length, 15, "the other 15 were refused, each with its own coded reply");
+  const other = await WireClient.open(url);
+  t.match(await other.c.request({ type: "set-input", nodeId: "upper", port: "text", value: "mine" }), { type: "ack" }, "another socket is unaffected");
+  const last = (await other.c.event("input-changed", "upper")) as EventMessage;
+  t.match(last.event, { value: "mine" });
+  t.notOk(flood.messages.some((m) => m.type === "event" && m.event.type === "input-changed" && (m.event as { value?: unknown }).value === "v5"), "a refused edit was not applied");
+  t.match(await flood.request({ type: "viewport", x: 0, y: 0, zoom: 1 }), { type: "error", code: "E_TOO_MANY_MESSAGES" }, "the flooding socket is still open, still limited");
+  t.equal(flood.ws.readyState, flood.ws.OPEN);
+  flood.close();
+  other.c.close();
+});
+
+t.test("run queue: past maxRunsPerSheet / maxRuns a run is refused with E_RUN_QUEUE_FULL (REST: 503); finished runs free their places", async (t) => {
+  const h = holder();
+  const graph = new Graph({ name: "queue", nodes: [h.node], persistKey: false });
+  const { url } = await serve(t, graph, { maxRunsPerSheet: 2, maxRuns: 3 });
+  const a = await WireClient.open(url);
+  const run = (c: WireClient) => c.request({ type: "run", nodeId: "hold", mode: "step" });
+  t.match(await run(a.c), { type: "ack", result: { runId: String } });
+  t.match(await run(a.c), { type: "ack" });
+  t.match(await run(a.c), { type: "error", code: "E_RUN_QUEUE_FULL", details: { scope: "sheet", limit: 2 } }, "a third run on the sheet");
+  const sheet = (await a.c.request({ type: "sheet-create", name: "other" })) as { result: { id: string } };
+  const b = await WireClient.open(url, sheet.result.id);
+  t.match(await run(b.c), { type: "ack" }, "another sheet has its own places");
+  t.match(await run(b.c), { type: "error", code: "E_RUN_QUEUE_FULL", details: { scope: "server", limit: 3 } }, "until the server's bound");
+  const rest = await raw(url, "/api/call", { method: "POST", headers: { "content-type": "application/json" }, body: '{"inputs":{"hold__n":1}}' });
+  t.equal(rest.status, 503, "a REST call counts too");
+  t.equal(rest.headers["retry-after"], "5");
+  t.match(JSON.parse(rest.body), { error: { code: "E_RUN_QUEUE_FULL" } });
+  t.ok(h.stats.started <= 3, "nothing refused was started");
+  h.open();
+  await a.c.next((m) => m.type === "event" && m.event.type === "run-finished", 10_000, 0);
+  await b.c.next((m) => m.type === "event" && m.event.type === "run-finished", 10_000, 0);
+  await until(() => a.c.events().filter((e) => e === "run-finished").length === 2, "both runs of sheet a finished");
+  t.match(await run(a.c), { type: "ack" }, "finished runs gave their places back");
+  a.c.close();
+  b.c.close();
+});
+
+t.test("remote concurrency: 10 REST calls on one Gradio app run at most 4 jobs at once (default), remoteConcurrency and a node's maxConcurrent change it", async (t) => {
+  const { startFakeGradio } = await import("./fixtures/fake-gradio.js");
+  const { closeGradioClients } = await import("../lib/nodes/gradio-client.js");
+  const { GradioNode } = await import("../lib/index.js");
+  const { limits } = await import("../lib/engine/index.js");
+  t.teardown(() => closeGradioClients());
+
+  /** A fake app whose jobs all wait for `open()`; a graph of one node on it; `n` calls at once. */
+  const round = async (label: string, n: number, options: ServerOptions, nodeOptions: { maxConcurrent?: number } = {}) => {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const fake = await startFakeGradio({
+      endpoints: [{ name: "/predict", parameters: [{ name: "prompt" }], returns: [{ label: "text" }], fn: async (j) => (await gate, [`${j.args.prompt}!`]) }],
+    });
+    t.teardown(() => fake.close());
+    const gen = new GradioNode(fake.url, { name: "gen", apiName: "/predict", inputs: { prompt: gr.Textbox() }, outputs: { text: gr.Textbox() }, ...nodeOptions });
+    const { url } = await serve(t, new Graph({ name: `remote ${label}`, nodes: [gen], persistKey: false }), options);
+    const calls = Array.from({ length: n }, (_, i) =>
+      raw(url, "/api/call", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ inputs: { gen__prompt: `p${i}` } }) }),
+    );
+    const pool = () => limits.load().find((l) => (nodeOptions.maxConcurrent ? l.key === "node:gen" : l.key === `remote:gradio:${fake.origin}`) && l.active + l.waiting > 0);
+    await until(() => (pool()?.waiting ?? 0) + (pool()?.active ?? 0) === n && fake.stats.started === pool()!.size, `${label}: every call admitted, the pool's jobs started`);
+    t.equal(fake.stats.started, pool()!.size, `${label}: ${pool()!.size} jobs started at the app, the rest wait in daggr`);
+    open();
+    const done = await Promise.all(calls);
+    t.same([...new Set(done.map((r) => r.status))], [200], `${label}: every call answered`);
+    t.match(JSON.parse(done[n - 1]!.body), { outputs: { gen: { text: `p${n - 1}!` } } });
+    t.equal(fake.stats.completed, n);
+    return fake.stats.maxActive;
+  };
+  t.equal(await round("default", 10, {}), 4, "peak jobs at the app: 4 by default");
+  t.equal(await round("launch", 6, { remoteConcurrency: 2 }), 2, "launch({ remoteConcurrency: 2 })");
+  t.equal(await round("node", 5, { remoteConcurrency: 2 }, { maxConcurrent: 3 }), 3, "a node's own maxConcurrent overrides the default");
+});
+
+t.test("connection cap: past maxConnectionsPerIp or maxConnections a connection gets a 503; the others and other addresses are unaffected", async (t) => {
+  const { default: WebSocket } = await import("ws");
+  const { request } = await import("node:http");
+  const { url } = await serve(t, app(), { maxConnectionsPerIp: 3, maxConnections: 4 });
+  const port = Number(new URL(url).port);
+  /** A WebSocket from a given local address: resolves with it, or with the refusing status. */
+  const ws = (from: string) =>
+    new Promise<{ ws?: InstanceType<typeof WebSocket>; status?: number }>((ok, fail) => {
+      const s = new WebSocket(`ws://127.0.0.1:${port}/ws`, { localAddress: from });
+      s.on("error", () => undefined);
+      s.once("open", () => ok({ ws: s }));
+      s.once("unexpected-response", (_q, res) => ok({ status: res.statusCode }));
+      s.once("error", fail);
+    });
+  const get = (from: string) =>
+    new Promise<{ status: number; body: string }>((ok, fail) => {
+      request({ host: "127.0.0.1", port, path: "/api/schema", localAddress: from, agent: false }, (res) => {
+        let body = "";
+        res.on("data", (c) => (body += c));
+        res.on("end", () => ok({ status: res.statusCode!, body }));
+      })
+        .on("error", fail)
+        .end();
+    });
+  const mine = [await ws("127.0.0.1"), await ws("127.0.0.1"), await ws("127.0.0.1")];
+  t.ok(mine.every((m) => m.ws), "three from one address");
+  t.equal((await ws("127.0.0.1")).status, 503, "a fourth WebSocket from it is refused");
+  const refusedGet = await get("127.0.0.1");
+  t.equal(refusedGet.status, 503, "so is an HTTP request on a new connection from it");
+  t.match(refusedGet.body, /E_TOO_MANY_CONNECTIONS/);
+  const other = await ws("127.0.0.2");
+  t.ok(other.ws, "another address still connects");
+  t.equal((await ws("127.0.0.3")).status, 503, "until the total cap");
+  // The connections already open keep working.
+  const first = mine[0]!.ws!;
+  const reply = new Promise<string>((r) => first.once("message", (d) => r(String(d))));
+  first.send(JSON.stringify({ v: 1, type: "hello", id: "h" }));
+  t.match(JSON.parse(await reply), { type: "snapshot" });
+  // Closing one frees its place (the server counts it closed a moment after the client does).
+  await new Promise((r) => (mine[1]!.ws!.once("close", r), mine[1]!.ws!.close()));
+  let again: { ws?: InstanceType<typeof WebSocket>; status?: number } = {};
+  for (let i = 0; i < 50 && !again.ws; i++) again = await ws("127.0.0.1");
+  t.ok(again.ws, "a closed connection gives its place back");
+  for (const s of [...mine.map((m) => m.ws), other.ws, again.ws]) s?.terminate();
+});
+
+t.test("body rate: an upload or JSON body trickling 1 byte at a time is cut off with 408; a normal one passes", async (t) => {
+  const { request } = await import("node:http");
+  const { url } = await serve(t, app(), { bodyRate: { graceMs: 200, minBytesPerSecond: 1000 } });
+  const port = Number(new URL(url).port);
+  const trickle = (path: string, type: string, size: number) =>
+    new Promise<{ status: number; sent: number; closed: Promise<void> }>((ok, fail) => {
+      let sent = 0;
+      const req = request({ host: "127.0.0.1", port, path, method: "POST", agent: false, headers: { "content-type": type, "content-length": size } }, (res) => {
+        clearInterval(timer);
+        res.resume();
+        const closed = new Promise<void>((r) => req.socket!.once("close", () => r()));
+        ok({ status: res.statusCode!, sent, closed });
+      });
+      req.on("error", (e) => (clearInterval(timer), fail(e)));
+      req.flushHeaders();
+      const timer = setInterval(() => {
+        if (sent < size) (req.write("x"), sent++);
+      }, 20);
+    });
+  for (const [path, type] of [["/upload", "image/png"], ["/api/call", "application/json"]] as const) {
+    const slow = await trickle(path, type, 100_000);
+    t.equal(slow.status, 408, `${path}: 408`);
+    t.ok(slow.sent < 100_000, `${path}: cut off after ${slow.sent} of 100000 bytes`);
+    await slow.closed;
+    t.pass(`${path}: the connection is closed`);
+  }
+  const fast = await raw(url, "/upload", { method: "POST", headers: { "content-type": "image/png" }, body: Buffer.alloc(100_000) });
+  t.equal(fast.status, 200, "a body sent at once passes under the same rule");
+});
+
+t.test("data: URLs are memoised in a bounded LRU (by bytes, keyed by digest), not kept for the server's lifetime", async (t) => {
+  const { Wire } = await import("../lib/server/wire.js");
+  const graph = app();
+  const store = new MemoryStore();
+  const cap = 64 * 1024;
+  const wire = new Wire(graph, store, { ingestCacheBytes: cap });
+  const size = graph.node("size");
+  const url = (i: number) => `data:image/png;base64,${Buffer.from(`${i}`.padEnd(48 * 1024, "-")).toString("base64")}`;
+  const first = await wire.decodeInput(size, "img", url(0));
+  t.equal(await wire.decodeInput(size, "img", url(0)), first, "the same URL gives the same stored file");
+  let keyBytes = 0;
+  for (let i = 1; i < 300; i++) {
+    await wire.decodeInput(size, "img", url(i));
+    keyBytes += url(i).length;
+  }
+  t.ok(keyBytes > 100 * cap, `${Math.round(keyBytes / 1e6)} MB of distinct data: URLs went through`);
+  t.ok(wire.ingested.calculatedSize <= cap, `the memo holds ${wire.ingested.calculatedSize} bytes (cap ${cap})`);
+  t.ok(wire.ingested.size > 0 && wire.ingested.size < 300, `${wire.ingested.size} of 300 entries kept`);
+  t.ok([...wire.ingested.keys()].every((k) => k.length < 100), "no key is the URL itself");
+  t.equal(await wire.decodeInput(size, "img", url(0)), first, "an evicted URL is stored again under the same content address");
+});
+
+t.test("frame-ancestors: the page may be framed only by the allowed embedding origins ('none' by default), and X-Frame-Options agrees", async (t) => {
+  const { url } = await serve(t);
+  const page = await raw(url, "/");
+  t.match(page.headers["content-security-policy"], /(^|; )frame-ancestors 'none'(;|$)/);
+  t.equal(page.headers["x-frame-options"], "DENY");
+  const embedder = "https://my-site.example";
+  const open = await serve(t, app(), { allowedOrigins: [embedder, "https://other.example/"] });
+  const embedded = await raw(open.url, "/");
+  t.match(embedded.headers["content-security-policy"], /(^|; )frame-ancestors https:\/\/my-site\.example https:\/\/other\.example(;|$)/);
+  t.equal(embedded.headers["x-frame-options"], undefined, "no X-Frame-Options (it cannot name origins; DENY or SAMEORIGIN would block them)");
+  t.same(resolveOptions({}, { SPACE_HOST: "me-app.hf.space" }).frameAncestors, ["https://huggingface.co"], "on a Space, the Hub's page frames the app");
+  t.same(resolveOptions({}, {}).frameAncestors, []);
+});

@@ -10,5 +10,6 @@ export { registerExecutor, executorFor } from "./executor.js";
 export type { Executor, ExecContext, FileSink, MetaCache } from "./executor.js";
 export { callNode, fileSink, metaCache } from "./execute.js";
 export { canonical, contentHash, recipeKey } from "./recipe-key.js";
-export { Semaphore, limits } from "./limits.js";
+export { DEFAULT_REMOTE_CONCURRENCY, Semaphore, limits, remoteApp } from "./limits.js";
+export type { LimitLoad } from "./limits.js";
 export { openSession } from "./open.js";

@@ -7,6 +7,7 @@ import { WireErrorCode } from "../protocol.js";
 import { MemoryStore } from "../store/memory.js";
 import { type Condition, conditionalNodes } from "./conditional.js";
 import { WireError } from "./errors.js";
+import type { RunQueue } from "./limits.js";
 import { readBody, sendError, sendJson } from "./respond.js";
 import { checkShape, parseJson } from "./validate.js";
 import type { Wire } from "./wire.js";
@@ -56,10 +57,15 @@ export function apiSchema(graph: Graph): ApiSchema {
  * leaf keeps `{}` as its outputs. Unknown inputs and inputs with no default are 400s
  * naming them (with the nearest valid id).
  */
-export async function call(req: IncomingMessage, res: ServerResponse, o: { graph: Graph; store: Store; wire: Wire; limit: number; subgraph?: string; origin: string }): Promise<void> {
+export async function call(
+  req: IncomingMessage,
+  res: ServerResponse,
+  o: { graph: Graph; store: Store; wire: Wire; limit: number; subgraph?: string; origin: string; runs: RunQueue },
+): Promise<void> {
   const encode = (x: object) => o.wire.encode(x);
   const abort = new AbortController();
   res.on("close", () => abort.abort());
+  let leave: (() => void) | undefined;
   try {
     const body = parseJson((await readBody(req, o.limit)).toString("utf8"));
     if (!body || typeof body !== "object" || Array.isArray(body)) throw new WireError(WireErrorCode.BAD_MESSAGE, 'The body must be a JSON object: { "inputs": { "node__port": value } }.');
@@ -86,6 +92,7 @@ export async function call(req: IncomingMessage, res: ServerResponse, o: { graph
       throw new WireError(WireErrorCode.MISSING_INPUT, `Missing input${missing.length > 1 ? "s" : ""} with no default: ${missing.map((m) => `'${m}'`).join(", ")}.`, { missing });
     }
     const conditional = conditionalNodes(o.graph);
+    leave = o.runs.enter(undefined);
     const scratch = callStore(o.store);
     // The call's records land in its own store: the skipped ones say what a branch routed around.
     const skipped = new Set<string>();
@@ -120,7 +127,10 @@ export async function call(req: IncomingMessage, res: ServerResponse, o: { graph
       const choices = o.graph.subgraphs.map((s) => s.id);
       return sendJson(res, 400, encode({ error: { code, message: (e as Error).message, available_subgraphs: choices } }));
     }
+    if (code === WireErrorCode.RUN_QUEUE_FULL) res.setHeader("Retry-After", "5");
     sendError(res, e, encode, status);
+  } finally {
+    leave?.();
   }
 }
 

@@ -3,11 +3,22 @@ import { DaggrError, ErrorCode, type Graph, NodeKind, inputId } from "../graph/i
 import { type ClientMessage, type ErrorMessage, type HistoryMessage, PROTOCOL_VERSION, WireErrorCode } from "../protocol.js";
 import { WireError, errorPayload } from "./errors.js";
 import { type Client, type Hub, sheetWire } from "./hub.js";
+import { type Rate, type RunQueue, TokenBucket } from "./limits.js";
 import { checkShape, parseRaw, validateMessage } from "./validate.js";
 import type { Wire } from "./wire.js";
 
 /** A tab that stops reading is cut off past this much unsent data; it reconnects and gets a fresh snapshot. */
 const MAX_BUFFERED = 16 * 1024 * 1024;
+/** Messages accepted but not handled yet, per socket; past it they are refused like a rate overflow. */
+const MAX_PENDING = 256;
+/** Past this size a refused message is not parsed for its `id` (its reply carries no `re`). */
+const PEEK_BYTES = 64 * 1024;
+
+/** The server-wide bounds a connection applies. */
+export interface ConnectionLimits {
+  runs: RunQueue;
+  messageRate: Rate | false;
+}
 let counter = 0;
 
 /**
@@ -15,25 +26,36 @@ let counter = 0;
  * client's sheet, and replies with an `ack` (when the message had an `id`) or a coded
  * `error`. Messages are handled one at a time in arrival order, so an edit followed by
  * a run runs on the edit. Nothing a client sends can close the server or another socket.
+ *
+ * Each socket has a message rate (a token bucket) and a bound on messages waiting to be
+ * handled: a message past either is answered `E_TOO_MANY_MESSAGES` at once, without
+ * being applied, and the socket stays open. Runs take a place in the server's
+ * {@link RunQueue} until they finish.
  */
 export class Connection implements Client {
   readonly id = `c${(++counter).toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   sheetId?: string;
   private queue: Promise<void> = Promise.resolve();
+  private pending = 0;
+  private readonly bucket: TokenBucket | undefined;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly hub: Hub,
     private readonly graph: Graph,
     private readonly wire: Wire,
+    private readonly limits: ConnectionLimits,
   ) {
+    this.bucket = limits.messageRate ? new TokenBucket(limits.messageRate) : undefined;
     // Without an 'error' listener an oversize or malformed frame would throw in the
     // server process; with it, ws closes this socket (1009 / 1002) and nothing else.
     ws.on("error", () => ws.terminate());
     ws.on("close", () => hub.detach(this));
     ws.on("message", (data, isBinary) => {
       const text = isBinary ? undefined : data.toString();
-      this.queue = this.queue.then(() => this.handle(text));
+      if (this.pending >= MAX_PENDING || (this.bucket && !this.bucket.take())) return this.tooMany(text);
+      this.pending++;
+      this.queue = this.queue.then(() => this.handle(text)).finally(() => this.pending--);
     });
   }
 
@@ -62,6 +84,29 @@ export class Connection implements Client {
     }
   }
 
+  /** The reply to a message refused by the rate limit: coded, with its `re` when the message had an id. */
+  private tooMany(text: string | undefined): void {
+    let re: string | undefined;
+    if (text !== undefined && text.length <= PEEK_BYTES) {
+      try {
+        const id = (JSON.parse(text) as { id?: unknown } | null)?.id;
+        if (typeof id === "string") re = id.slice(0, 256);
+      } catch {
+        // not JSON: no id to echo
+      }
+    }
+    const retryAfterMs = this.pending >= MAX_PENDING ? 100 : (this.bucket?.retryAfterMs() ?? 100);
+    const err: ErrorMessage = {
+      v: PROTOCOL_VERSION,
+      type: "error",
+      ...(re ? { re } : {}),
+      code: WireErrorCode.TOO_MANY_MESSAGES,
+      message: `Too many messages from this tab; this one was not applied. Send it again in ${retryAfterMs} ms.`,
+      details: { retryAfterMs },
+    };
+    this.send(this.wire.encode(err));
+  }
+
   /** Applies one message; returns the ack's `result`, or NO_ACK when the reply is another message. */
   private async apply(msg: ClientMessage): Promise<unknown> {
     if (msg.type === "hello") {
@@ -79,8 +124,16 @@ export class Connection implements Client {
       }
       case "run": {
         if (msg.item !== undefined) checkItem(session.selected(this.graph.node(msg.nodeId!).id)?.items?.length, msg.nodeId!, msg.item);
-        const { runId, done } = session.start(msg.nodeId, msg.item === undefined ? { mode: msg.mode } : { mode: msg.mode, item: msg.item });
-        done.catch(() => undefined); // failures arrive as events
+        const leave = this.limits.runs.enter(this.sheetId);
+        let started: ReturnType<typeof session.start>;
+        try {
+          started = session.start(msg.nodeId, msg.item === undefined ? { mode: msg.mode } : { mode: msg.mode, item: msg.item });
+        } catch (e) {
+          leave();
+          throw e;
+        }
+        const { runId, done } = started;
+        done.then(leave, leave); // failures arrive as events
         return { runId };
       }
       case "cancel":

@@ -32,6 +32,10 @@ export function statusOf(code: string): number {
   switch (code) {
     case ErrorCode.UNKNOWN_SUBGRAPH:
       return 404;
+    case WireErrorCode.TOO_MANY_MESSAGES:
+      return 429;
+    case WireErrorCode.RUN_QUEUE_FULL:
+      return 503;
     case ErrorCode.NODE_FAILED:
     case WireErrorCode.INTERNAL:
       return 500;

@@ -11,12 +11,14 @@
 import { spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { type IncomingMessage, createServer } from "node:http";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
-import type { Store } from "../engine/index.js";
+import { DEFAULT_REMOTE_CONCURRENCY, type Store, limits } from "../engine/index.js";
 import type { Graph } from "../graph/index.js";
 import { Connection } from "./connection.js";
 import { Hub } from "./hub.js";
+import { ConnectionCap, RunQueue } from "./limits.js";
 import { type ServerOptions, isLoopback, listen, resolveOptions } from "./options.js";
 import { router } from "./routes.js";
 import { Guard, suspiciousPath } from "./security.js";
@@ -73,13 +75,23 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
   const store: Store = options.store ?? (await (await import("../runtime.js")).storeFor(graph));
   const wire = new Wire(graph, store);
   const hub = new Hub(graph, store, wire, opts.user);
+  limits.remoteConcurrency = opts.remoteConcurrency ?? DEFAULT_REMOTE_CONCURRENCY;
+  const runs = new RunQueue(opts.maxRuns, opts.maxRunsPerSheet);
+  const cap = new ConnectionCap(opts.maxConnections, opts.maxConnectionsPerIp);
+  // Bodies are timed by their rate (see `bodyRate`), not by a total deadline a big upload could hit.
   const http = createServer({ requestTimeout: 0, headersTimeout: 30_000 });
+  http.on("connection", (socket: Socket) => cap.admit(socket));
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxMessageBytes });
   const port = await listen(http, opts.host, opts.port, opts.strictPort);
   const guard = new Guard(opts, port);
-  http.on("request", router({ graph, store, wire, guard, options: opts }));
+  const route = router({ graph, store, wire, guard, options: opts, runs });
+  http.on("request", (req, res) => {
+    if (cap.isRefused(req.socket)) return void res.destroy();
+    route(req, res);
+  });
   http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
+    if (cap.isRefused(req.socket)) return void socket.destroy();
     const raw = req.url ?? "";
     const q = raw.indexOf("?");
     const path = q < 0 ? raw : raw.slice(0, q);
@@ -93,7 +105,7 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
     wss.handleUpgrade(req, socket, head, (ws) => {
       alive.set(ws, true);
       ws.on("pong", () => alive.set(ws, true));
-      new Connection(ws, hub, graph, wire);
+      new Connection(ws, hub, graph, wire, { runs, messageRate: opts.messageRate });
     });
   });
   // Drops sockets whose peer vanished without a close (a sleeping laptop, a dead proxy).

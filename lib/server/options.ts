@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { hostname, networkInterfaces } from "node:os";
 import type { Store } from "../engine/index.js";
+import type { BodyRate, Rate } from "./limits.js";
 
 /** What `graph.launch(options)` and `daggr dev/run` accept. */
 export interface ServerOptions {
@@ -27,6 +28,30 @@ export interface ServerOptions {
   maxMessageBytes?: number;
   /** Largest upload, in bytes (default 100 MiB). */
   maxUploadBytes?: number;
+  /**
+   * Messages each WebSocket may send: `perSecond` on average, `burst` at once (default
+   * 100/s, burst 200). Past it a message gets an `E_TOO_MANY_MESSAGES` reply and is not
+   * applied; the socket stays open. `false` turns the limit off.
+   */
+  messageRate?: Rate | false;
+  /** Runs in progress (queued or executing) per sheet (default 32); past it, `E_RUN_QUEUE_FULL`. */
+  maxRunsPerSheet?: number;
+  /** Runs in progress on the whole server, REST calls included (default 256); past it, `E_RUN_QUEUE_FULL` (HTTP 503). */
+  maxRuns?: number;
+  /** Open connections (HTTP and WebSocket) in total (default 1024); past it, 503. */
+  maxConnections?: number;
+  /** Open connections from one client address (default 128; behind a proxy all clients share one). */
+  maxConnectionsPerIp?: number;
+  /**
+   * How slowly a request body may arrive (default: 1024 bytes/s on average once 10 s have
+   * passed); a slower one is cut off with 408, so trickling clients cannot hold connections.
+   */
+  bodyRate?: BodyRate;
+  /**
+   * Jobs each remote app (a Gradio app, a provider model) runs at once, for nodes without
+   * their own `maxConcurrent` (default 4, or `DAGGR_REMOTE_CONCURRENCY`). Process-wide.
+   */
+  remoteConcurrency?: number;
   /** Serve `/api/schema` and `/api/call` (default true). */
   api?: boolean;
   /** The user owning sheets (default "local"). */
@@ -44,6 +69,15 @@ export interface ResolvedOptions {
   allowedOrigins: Set<string>;
   maxMessageBytes: number;
   maxUploadBytes: number;
+  messageRate: Rate | false;
+  maxRunsPerSheet: number;
+  maxRuns: number;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  bodyRate: BodyRate;
+  remoteConcurrency: number | undefined;
+  /** Origins that may frame the page (`frame-ancestors`): the allowed embedding origins, and the Hub on a Space. */
+  frameAncestors: string[];
   api: boolean;
   user: string;
   quiet: boolean;
@@ -85,19 +119,44 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
   }
   if (env.SPACE_HOST) allowedHosts.add(env.SPACE_HOST.toLowerCase());
   for (const h of [...(options.allowedHosts ?? []), ...(env.DAGGR_ALLOWED_HOSTS?.split(",") ?? [])]) if (h.trim()) allowedHosts.add(h.trim().toLowerCase());
+  const allowedOrigins = new Set((options.allowedOrigins ?? []).map((o) => o.replace(/\/$/, "")));
+  const envRemote = env.DAGGR_REMOTE_CONCURRENCY ? Number(env.DAGGR_REMOTE_CONCURRENCY) : undefined;
   return {
     host,
     port,
     strictPort: cli.strictPort ?? options.strictPort ?? false,
     token,
     allowedHosts,
-    allowedOrigins: new Set((options.allowedOrigins ?? []).map((o) => o.replace(/\/$/, ""))),
+    allowedOrigins,
     maxMessageBytes: options.maxMessageBytes ?? 4 * 1024 * 1024,
     maxUploadBytes: options.maxUploadBytes ?? 100 * 1024 * 1024,
+    messageRate: options.messageRate === false ? false : positive("messageRate", options.messageRate ?? { perSecond: 100, burst: 200 }),
+    maxRunsPerSheet: count("maxRunsPerSheet", options.maxRunsPerSheet ?? 32),
+    maxRuns: count("maxRuns", options.maxRuns ?? 256),
+    maxConnections: count("maxConnections", options.maxConnections ?? 1024),
+    maxConnectionsPerIp: count("maxConnectionsPerIp", options.maxConnectionsPerIp ?? 128),
+    bodyRate: positive("bodyRate", options.bodyRate ?? { graceMs: 10_000, minBytesPerSecond: 1024 }),
+    remoteConcurrency: options.remoteConcurrency ?? envRemote,
+    // Spaces show the app in an iframe on huggingface.co.
+    frameAncestors: [...allowedOrigins, ...(env.SPACE_HOST ? ["https://huggingface.co"] : [])],
     api: options.api ?? true,
     user: options.user ?? "local",
     quiet: cli.quiet ?? options.quiet ?? false,
   };
+}
+
+/** A limit given as a whole number of at least 1 (Infinity allowed: no limit). */
+function count(name: string, n: number): number {
+  if (n === Infinity || (Number.isInteger(n) && n >= 1)) return n;
+  throw new Error(`Invalid ${name} ${JSON.stringify(n)}: use a whole number of at least 1.`);
+}
+
+/** An object of positive numbers (a rate). */
+function positive<T extends object>(name: string, o: T): T {
+  for (const [k, v] of Object.entries(o)) {
+    if (typeof v !== "number" || !(v > 0)) throw new Error(`Invalid ${name}.${k} ${JSON.stringify(v)}: use a positive number.`);
+  }
+  return o;
 }
 
 interface CliLaunch {

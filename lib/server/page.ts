@@ -35,9 +35,10 @@ export function canvasPage(title: string, server: string): string {
 /**
  * The page's CSP: scripts only from this server; connections back to it. WebAssembly
  * may compile (`'wasm-unsafe-eval'`, which allows no JavaScript eval): the 3D viewer's
- * mesh decoder is WebAssembly.
+ * mesh decoder is WebAssembly. Only `frameAncestors` (the allowed embedding origins) may
+ * frame the page, nobody by default, so another site cannot overlay it (clickjacking).
  */
-export function pageCsp(host: string): string {
+export function pageCsp(host: string, frameAncestors: readonly string[] = []): string {
   return [
     "default-src 'self'",
     "script-src 'self' 'wasm-unsafe-eval'",
@@ -49,6 +50,7 @@ export function pageCsp(host: string): string {
     "object-src 'none'",
     "base-uri 'none'",
     "form-action 'none'",
+    `frame-ancestors ${frameAncestors.length ? frameAncestors.join(" ") : "'none'"}`,
   ].join("; ");
 }
 

@@ -3,6 +3,7 @@ import type { Store } from "../engine/index.js";
 import type { Graph } from "../graph/index.js";
 import { apiSchema, call } from "./api.js";
 import { serveFile, upload } from "./files.js";
+import { type RunQueue, watchBody } from "./limits.js";
 import type { ResolvedOptions } from "./options.js";
 import { asset, canvasPage, gzipped, pageCsp } from "./page.js";
 import { baseHeaders, refuse, sendJson } from "./respond.js";
@@ -15,6 +16,8 @@ export interface RouteContext {
   wire: Wire;
   guard: Guard;
   options: ResolvedOptions;
+  /** Runs in progress; REST calls take a place too. */
+  runs: RunQueue;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, match: RegExpExecArray, query: URLSearchParams) => Promise<void> | void;
@@ -48,7 +51,7 @@ const UPLOAD_HEADERS = "Content-Type, X-Filename";
  * | `GET /api/schema`, `POST /api/call[/<subgraph>]` | the REST API |
  */
 export function router(ctx: RouteContext): (req: IncomingMessage, res: ServerResponse) => void {
-  const { graph, store, wire, guard, options } = ctx;
+  const { graph, store, wire, guard, options, runs } = ctx;
   const encode = (o: object) => wire.encode(o);
   const origin = (req: IncomingMessage) => `${req.headers["x-forwarded-proto"] === "https" ? "https" : "http"}://${req.headers.host}`;
   const routes: Route[] = [
@@ -64,7 +67,9 @@ export function router(ctx: RouteContext): (req: IncomingMessage, res: ServerRes
         const html = canvasPage(graph.name, origin(req));
         res.writeHead(200, {
           "Content-Type": "text/html; charset=utf-8",
-          "Content-Security-Policy": pageCsp(req.headers.host!),
+          "Content-Security-Policy": pageCsp(req.headers.host!, options.frameAncestors),
+          // The same rule for browsers that predate frame-ancestors (it cannot list origins: only DENY fits).
+          ...(options.frameAncestors.length ? {} : { "X-Frame-Options": "DENY" }),
           "Cache-Control": "no-store",
           "Content-Length": Buffer.byteLength(html),
         });
@@ -100,7 +105,7 @@ export function router(ctx: RouteContext): (req: IncomingMessage, res: ServerRes
         method: "POST",
         path: /^\/api\/call(?:\/([A-Za-z0-9_]+))?$/,
         body: "json",
-        handler: (req, res, m) => call(req, res, { graph, store, wire, limit: options.maxMessageBytes, subgraph: m[1], origin: origin(req) }),
+        handler: (req, res, m) => call(req, res, { graph, store, wire, limit: options.maxMessageBytes, subgraph: m[1], origin: origin(req), runs }),
       },
     );
   }
@@ -149,6 +154,7 @@ export function router(ctx: RouteContext): (req: IncomingMessage, res: ServerRes
       if (rawBody ? isCorsSimpleType(req) : !isJson(req)) {
         return refuse(res, 415, rawBody ? "Send the file's own MIME type (or application/octet-stream) as Content-Type." : "Send Content-Type: application/json.");
       }
+      watchBody(req, res, options.bodyRate);
     }
     Promise.resolve(hit.r.handler(req, res, hit.m!, query)).catch((e) => {
       console.error(wire.encode({ daggr: "request failed", url: path, error: String((e as Error)?.stack ?? e) }));

@@ -1,4 +1,6 @@
+import { createHash } from "node:crypto";
 import { resolve, sep } from "node:path";
+import { LRUCache } from "lru-cache";
 import type { EngineEvent, NodeState, ResultRecord, Store } from "../engine/index.js";
 import { type Component, type Graph, type Node, isFileComponent } from "../graph/index.js";
 import {
@@ -20,6 +22,12 @@ interface ItemRecord {
 
 const FILE_URL = /^(?:https?:\/\/[^/]+)?\/files\/([0-9a-f]{64})$/;
 const MAX_DEPTH = 64;
+/** Bytes the memo of ingested values may hold (keys and FileRefs, estimated); least recently used go first. */
+export const INGEST_CACHE_BYTES = 4 * 1024 * 1024;
+/** FileRefs remembered by file id (one per distinct file served); least recently used go first. */
+const REF_CACHE_ENTRIES = 10_000;
+/** Rough bytes of one memo entry besides its key: a FileRef, its promise, the cache's own links. */
+const ENTRY_BYTES = 400;
 
 /**
  * Serialisation between engine values and the wire. Files travel as local path strings
@@ -34,16 +42,20 @@ const MAX_DEPTH = 64;
  */
 export class Wire {
   private readonly prefix: string;
-  private readonly refs = new Map<string, FileRef>();
-  private readonly ingested = new Map<string, Promise<FileRef | null>>();
+  // Both memos are bounded: clients decide how many distinct values pass through them.
+  private readonly refs = new LRUCache<string, FileRef>({ max: REF_CACHE_ENTRIES });
+  /** Ingested values by {@link ingestKey} (a `data:` URL by its digest, not the URL itself). */
+  readonly ingested: LRUCache<string, Promise<FileRef | null>>;
   private graphWire: Promise<GraphWire> | undefined;
   private secret: { value: string | undefined; at: number } = { value: undefined, at: 0 };
 
   constructor(
     readonly graph: Graph,
     readonly store: Store,
+    limits: { ingestCacheBytes?: number } = {},
   ) {
     this.prefix = resolve(store.filesDir) + sep;
+    this.ingested = new LRUCache({ maxSize: limits.ingestCacheBytes ?? INGEST_CACHE_BYTES, sizeCalculation: (_v, k) => k.length * 2 + ENTRY_BYTES });
   }
 
   // ── outgoing ───────────────────────────────────────────────────────────────
@@ -100,7 +112,8 @@ export class Wire {
 
   /** Copies a file-port value that is not in the store yet (a local path or data: URL) in. */
   private ingest(v: string): Promise<FileRef | null> {
-    let p = this.ingested.get(v);
+    const key = ingestKey(v);
+    let p = this.ingested.get(key);
     if (!p) {
       p = (async () => {
         try {
@@ -113,7 +126,7 @@ export class Wire {
           return null;
         }
       })();
-      this.ingested.set(v, p);
+      this.ingested.set(key, p);
     }
     return p;
   }
@@ -265,4 +278,9 @@ export class Wire {
   private node(id: string): Node | undefined {
     return this.graph.has(id) ? this.graph.node(id) : undefined;
   }
+}
+
+/** A memo key that costs little whatever the value's size: long values (a `data:` URL of megabytes) by their digest. */
+function ingestKey(v: string): string {
+  return v.length <= 512 ? v : `sha256:${createHash("sha256").update(v).digest("hex")}`;
 }
