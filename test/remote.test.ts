@@ -100,10 +100,13 @@ t.test("hfToken() reads HF_TOKEN, else $HF_HOME/token; redactToken() hides it", 
   t.notMatch(redactToken(`failed with Bearer ${TOKEN} and ${TOKEN}`), TOKEN);
 });
 
-t.test("tokenAllowed(url) admits only huggingface.co, *.hf.space and the app's own origin", async (t) => {
+t.test("tokenAllowed(url) admits only huggingface.co, its router and the app's own origin (one Space, not every *.hf.space)", async (t) => {
   t.ok(tokenAllowed("https://huggingface.co/api/spaces/a/b"));
   t.ok(tokenAllowed("https://router.huggingface.co/v1/chat/completions"));
-  t.ok(tokenAllowed("https://acme-app.hf.space/config"));
+  t.ok(tokenAllowed("https://acme-app.hf.space/config", "https://acme-app.hf.space"));
+  t.notOk(tokenAllowed("https://acme-app.hf.space/config"), "a Space host that is not the node's own");
+  t.notOk(tokenAllowed("https://evil-app.hf.space/x", "https://acme-app.hf.space"));
+  t.notOk(tokenAllowed("https://other.huggingface.co/x"), "only the Hub and the router");
   t.ok(tokenAllowed("http://127.0.0.1:7861/config", "http://127.0.0.1:7861"));
   t.notOk(tokenAllowed("http://127.0.0.1:9999/x", "http://127.0.0.1:7861"));
   t.notOk(tokenAllowed("https://huggingface.co.evil.test/x"));
@@ -288,11 +291,13 @@ t.test("the HF token goes to the app's own origin, never to a host a file URL re
   t.equal(cdn[0]!.authorization, null, "the CDN does not");
 });
 
-t.test("an app whose config names another root gets no token on that root", async (t) => {
+t.test("an app whose config names another root gets no token on that root, and its files there are refused", async (t) => {
   const probe = await app(t, { endpoints: [predict] });
   const fake = await app(t, { endpoints: [predict], root: probe.origin.replace("127.0.0.1", "localhost") });
   const node = new GradioNode(fake.url, { inputs: { prompt: gr.Textbox() }, outputs: { text: gr.Textbox() } });
-  await gradioExecutor.execute(node, { prompt: "a" }, harness().ctx);
+  const e = await fail(gradioExecutor.execute(node, { prompt: "a" }, harness().ctx));
+  t.match(e, { code: "E_URL_REFUSED" }, "a plain-http file URL outside the app's own origin is not fetched");
+  t.equal(count(probe, "/gradio_api/file="), 0);
   t.equal(fake.requests.find((r) => r.path === "/config")!.authorization, `Bearer ${TOKEN}`);
   t.ok(probe.requests.length > 0, "the client followed the config's root");
   t.same(probe.requests.map((r) => r.authorization).filter(Boolean), [], "which never saw the token");

@@ -17,6 +17,8 @@ export interface CallHooks {
   runId: string;
   onProgress(p: Progress): void;
   onPartial(outputs: Record<string, unknown>): void;
+  /** A sign of life without a report (see `ExecContext.alive`). */
+  alive?(): void;
   cache?: ExecContext["cache"];
   store?: Store;
   /** Receives the executor's own promise, which may outlive a cancellation. */
@@ -96,6 +98,9 @@ class CallContext implements ExecContext {
   }
   get signal(): AbortSignal {
     return this.cancel.signal;
+  }
+  alive(): void {
+    this.o.alive?.();
   }
   // progress and partial are functions made on first use (most nodes never report), and
   // they work detached too (`const { progress } = ctx`).

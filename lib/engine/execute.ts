@@ -2,11 +2,13 @@ import { DaggrError, ErrorCode, type Node } from "../graph/index.js";
 import type { Progress } from "./events.js";
 import type { NodeAbort } from "./abort.js";
 import { type CallHooks, type Cancel, invoke } from "./call.js";
-import type { FileSink, MetaCache } from "./executor.js";
+import { type FileSink, type MetaCache, defaultInactivityMs } from "./executor.js";
+import { IdleDeadline } from "./idle.js";
 import { type Maybe, isKnown, isThenable } from "./known.js";
 import type { Semaphore } from "./limits.js";
 import { hasFilePorts, ingestFiles, inputFileIds } from "./outputs.js";
 import { canonical, contentHash, hashText } from "./recipe-key.js";
+import { currentSecrets, redactValue } from "./redact.js";
 import { type ItemResult, type ResultRecord, ResultStatus, newId } from "./records.js";
 import { SKIPPED_HASH, type SheetView } from "./state.js";
 import { type Wiring, resolveWiring } from "./wiring.js";
@@ -71,8 +73,10 @@ export function executeNode(
 /** One execution of one node: its record, its cancellation, and the steps that fill the record. */
 class Execution implements Cancel {
   readonly record: ResultRecord;
-  /** Set when the node has a timeout: the run's, the node's and the timer's abort in one. */
+  /** Set when the node has a deadline: the run's, the node's and the deadlines' aborts in one. */
   private readonly timed: AbortSignal | undefined;
+  /** The inactivity deadline (remote nodes by default; `inactivityMs`). */
+  private readonly idle: IdleDeadline | undefined;
   private readonly t0 = performance.now();
   private started = false;
   servedBy: string | undefined = undefined;
@@ -94,7 +98,17 @@ class Execution implements Cancel {
       startedAt: now, ms: 0, files: [],
     };
     const timeout = node.options.timeoutMs;
-    this.timed = timeout ? AbortSignal.any([abort.signal, AbortSignal.timeout(timeout)]) : undefined;
+    const idleMs = node.options.inactivityMs ?? defaultInactivityMs(node);
+    this.idle = idleMs && idleMs > 0 ? new IdleDeadline(idleMs, node.id) : undefined;
+    this.timed =
+      timeout || this.idle
+        ? AbortSignal.any([abort.signal, ...(timeout ? [AbortSignal.timeout(timeout)] : []), ...(this.idle ? [this.idle.signal] : [])])
+        : undefined;
+  }
+
+  /** The execution showed a sign of life (progress, a partial, `ctx.alive()`). */
+  touch(): void {
+    this.idle?.touch();
   }
 
   get aborted(): boolean {
@@ -142,6 +156,7 @@ class Execution implements Cancel {
   }
 
   private running(call: Call, at: number): Call {
+    this.idle?.start();
     if (!this.started) {
       this.started = true;
       this.env.host.started(this.node.id, this.runId, at);
@@ -193,17 +208,22 @@ class Execution implements Cancel {
     const { node, abort } = this;
     const record = this.record;
     const cancelled = abort.aborted;
-    const timedOut = !cancelled && !!this.timed?.aborted;
+    const deadline = !cancelled && this.timed?.aborted ? this.timed.reason : undefined;
+    const idled = deadline instanceof DaggrError && deadline.code === ErrorCode.IDLE_TIMEOUT;
     record.status = cancelled ? ResultStatus.CANCELLED : ResultStatus.FAILED;
     record.outputs = {};
     record.outputHashes = {};
-    record.error = timedOut
-      ? { code: ErrorCode.TIMEOUT, message: `Node '${node.id}' took longer than its timeoutMs (${node.options.timeoutMs} ms) and was stopped.` }
-      : toResultError(cancelled ? (abort.reason ?? e) : e);
+    record.error = idled
+      ? toResultError(deadline)
+      : deadline !== undefined
+        ? { code: ErrorCode.TIMEOUT, message: `Node '${node.id}' took longer than its timeoutMs (${node.options.timeoutMs} ms) and was stopped.` }
+        : toResultError(cancelled ? (abort.reason ?? e) : e);
   }
 
   end(): ResultRecord {
     const record = this.record;
+    this.idle?.stop();
+    redactRecord(record);
     if (this.servedBy && record.status === ResultStatus.SUCCESS) record.servedBy = this.servedBy;
     record.ms = Math.round((performance.now() - this.t0) * 10) / 10;
     return record;
@@ -238,10 +258,15 @@ class Call implements CallHooks {
     return this.x.env.files;
   }
   onProgress(p: Progress): void {
-    this.x.env.host.progress(this.x.node.id, this.x.runId, p);
+    this.x.touch();
+    this.x.env.host.progress(this.x.node.id, this.x.runId, redactValue(p, currentSecrets()));
   }
   onPartial(outputs: Record<string, unknown>): void {
-    if (!this.quiet) this.x.env.host.partial(this.x.node.id, this.x.runId, outputs);
+    this.x.touch();
+    if (!this.quiet) this.x.env.host.partial(this.x.node.id, this.x.runId, redactValue(outputs, currentSecrets()));
+  }
+  alive(): void {
+    this.x.touch();
   }
   track(work: Promise<unknown>): void {
     if (this.limiter && !isKnown(work)) this.work = work;
@@ -329,6 +354,7 @@ async function runItems(x: Execution, editable: Record<string, unknown>[], wirin
       return { ...item, status: ResultStatus.FAILED, error: toResultError(e), ms: Math.round(performance.now() - t0) };
     } finally {
       call.release();
+      x.touch();
       x.env.host.progress(node.id, x.runId, { fraction: ++done / n, text: `${done}/${n} items` });
     }
   };
@@ -436,6 +462,24 @@ async function callWithBackups(
     }
   }
   throw new Error("unreachable");
+}
+
+/**
+ * Hides secrets (the HF token) in what a record keeps: its inputs, outputs, error and
+ * items, whatever the node kind, before it is stored or sent. Hashes of outputs that
+ * changed are recomputed, so they describe what is stored.
+ */
+function redactRecord(record: ResultRecord): void {
+  const secrets = currentSecrets();
+  if (!secrets.length) return;
+  record.inputs = redactValue(record.inputs, secrets);
+  record.error = redactValue(record.error, secrets);
+  const outputs = redactValue(record.outputs, secrets);
+  if (outputs !== record.outputs) {
+    for (const port in outputs) if (outputs[port] !== record.outputs[port]) record.outputHashes[port] = contentHash(outputs[port]);
+    record.outputs = outputs;
+  }
+  if (record.items) record.items = redactValue(record.items, secrets);
 }
 
 function toResultError(e: unknown): ResultRecord["error"] {

@@ -9,6 +9,13 @@ export interface ExecContext {
   progress(progress: Progress): void;
   /** Reports a partial raw result (a generator step, streamed tokens); mapped like the final one. */
   partial(raw: unknown): void;
+  /**
+   * Says the execution is still alive without reporting anything (a message from the
+   * remote, downloaded bytes). `progress` and `partial` count too. A node with an
+   * inactivity deadline (`inactivityMs`) is aborted with E_IDLE_TIMEOUT after that long
+   * without any of them. Optional so hand-made contexts (tests) need not provide it.
+   */
+  alive?(): void;
   /** The files store: save produced files here, and read uploaded ones. */
   files: FileSink;
   /** App-level cache surviving restarts (API info, model tasks). */
@@ -42,6 +49,12 @@ export interface Executor<N extends Node = Node> {
    * tuple). Otherwise one output takes the raw value and several take an object's keys.
    */
   readonly positional?: boolean;
+  /**
+   * Default inactivity deadline of nodes of this kind (ms without progress, partial or
+   * `alive()` before the execution is aborted); a node's `inactivityMs` overrides it, 0
+   * turns it off. Remote kinds set it; local functions have none.
+   */
+  readonly inactivityMs?: number;
   /** Start-up checks against the remote (endpoint exists, parameters…); throws coded errors. */
   validate?(node: N, ctx: { cache: MetaCache; signal?: AbortSignal }): Promise<void>;
 }
@@ -51,6 +64,11 @@ const executors = new Map<string, Executor<any>>();
 /** Installs the executor of a node kind (done by `lib/nodes/index.ts`). */
 export function registerExecutor<N extends Node>(kind: NodeKind, executor: Executor<N>): void {
   executors.set(kind, executor);
+}
+
+/** The default inactivity deadline of a node's kind (undefined: none, or no executor yet). */
+export function defaultInactivityMs(node: Node): number | undefined {
+  return executors.get(node.kind)?.inactivityMs;
 }
 
 export function executorFor(node: Node): Executor {

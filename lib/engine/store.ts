@@ -50,6 +50,12 @@ export interface PutFileInput {
   path?: string;
   /** Or store these bytes. */
   bytes?: Uint8Array;
+  /**
+   * Or stream these chunks to disk (hashed while written to a temp file in the files
+   * directory, then renamed to its sha256; the temp file is removed if the source throws).
+   * The source enforces any size cap; it is read once.
+   */
+  stream?: AsyncIterable<Uint8Array>;
   name?: string;
   mime?: string;
 }

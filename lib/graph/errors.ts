@@ -46,6 +46,8 @@ export const ErrorCode = {
   QUOTA_EXCEEDED: "E_QUOTA_EXCEEDED",
   NETWORK: "E_NETWORK",
   FILE_TOO_LARGE: "E_FILE_TOO_LARGE",
+  URL_REFUSED: "E_URL_REFUSED",
+  IDLE_TIMEOUT: "E_IDLE_TIMEOUT",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

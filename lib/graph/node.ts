@@ -72,11 +72,17 @@ export interface NodeOptions<I extends InputSources, O extends OutputSpecs> {
   maxConcurrent?: number;
   /** Abort a run that takes longer than this many milliseconds. */
   timeoutMs?: number;
+  /**
+   * Abort a run after this many milliseconds without any sign of life (a message from
+   * the remote, progress, a partial result, downloaded bytes). Remote nodes default to
+   * 300 000 (5 min); 0 turns it off.
+   */
+  inactivityMs?: number;
 }
 
 export const COMMON_OPTIONS = [
   "name", "inputs", "outputs", "preprocess", "postprocess", "autorun", "concurrent",
-  "concurrencyGroup", "maxConcurrent", "timeoutMs",
+  "concurrencyGroup", "maxConcurrent", "timeoutMs", "inactivityMs",
 ] as const;
 
 /** A serialisable description of a node, for the wire protocol and `/api/schema`. */

@@ -5,7 +5,7 @@ import { DaggrError, ErrorCode } from "../graph/index.js";
 import type { Progress } from "../engine/events.js";
 import { RetryableError, isNetworkError, parseRetryAfter, raceSignal } from "./hf-retry.js";
 import { waitForSpace } from "./hf-space.js";
-import { tokenAllowed } from "./hf-token.js";
+import { spaceOrigin, tokenAllowed } from "./hf-token.js";
 
 /**
  * What the client's requests reveal about one call. `@gradio/client` swallows statuses
@@ -61,8 +61,9 @@ export const CANCELLED_BY_SERVER = "The job was cancelled.";
 
 /**
  * `@gradio/client` with three fixes, all at its request seams:
- * - the token reaches only huggingface.co, `*.hf.space` and the app's own origin (the
- *   client would also send it to whatever `root` the app's config names);
+ * - the token reaches only huggingface.co, its router and the app's own origin (the
+ *   URL given, or the Space's own `*.hf.space` host as the Hub named it; the client
+ *   would also send it to whatever `root` the app's config names);
  * - statuses and headers the client drops are recorded in the call's {@link CallState},
  *   and a join is never sent after the call was cancelled or an input upload failed
  *   (the client would send the job with the file silently replaced by `{}`);
@@ -73,14 +74,20 @@ export const CANCELLED_BY_SERVER = "The job was cancelled.";
 export class DaggrClient extends Client {
   appOrigin: string | undefined;
 
+  private readonly isSpaceId: boolean;
+
   constructor(app: string, options: ClientOptions) {
     super(app, options);
     this.appOrigin = originOf(app);
+    this.isSpaceId = !/^https?:\/\//.test(app);
   }
 
   override fetch(input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
     const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
     const state = callState.getStore();
+    // A Space id's first request is its /config on the host the Hub named: that host is
+    // the app's origin (the one *.hf.space host given the token).
+    if (this.appOrigin === undefined && this.isSpaceId && url.pathname.endsWith("/config")) this.appOrigin = spaceOrigin(url.href);
     const headers = new Headers(init.headers);
     if (!tokenAllowed(url, this.appOrigin)) headers.delete("authorization");
     const path = url.pathname;

@@ -115,6 +115,7 @@ async function download(f: FileData, o: OutputOptions): Promise<string> {
     name,
     mime: f.mime_type ?? undefined,
     label: o.label,
+    onBytes: () => o.ctx.alive?.(),
   });
   o.seen.set(url, meta.path);
   return meta.path;

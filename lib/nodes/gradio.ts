@@ -22,6 +22,7 @@ const cachedFor = new WeakSet<DaggrClient>();
  */
 export const gradioExecutor: Executor<GradioNode> = {
   positional: true,
+  inactivityMs: REMOTE_DEFAULTS.inactivityMs,
 
   async validate(node, { cache, signal }) {
     if (node.gradioOptions.validate === false) return;
@@ -137,10 +138,11 @@ async function runJob(client: DaggrClient, node: GradioNode, api: ApiSummary, da
   let stage = "pending";
   let failure: StatusEvent | undefined;
   const seen = new Map<string, string>();
-  const outputOptions = { ctx, label: o.label, root: client.config?.root ?? node.space, token: o.token, appOrigin: client.appOrigin ?? originOfRoot(client), maxBytes: o.maxBytes, seen };
+  const outputOptions = { ctx, label: o.label, root: client.config?.root ?? node.space, token: o.token, appOrigin: client.appOrigin, maxBytes: o.maxBytes, seen };
   try {
     for await (const ev of job as AsyncIterable<{ type: string } & Record<string, unknown>>) {
       if (ctx.signal.aborted) break;
+      ctx.alive?.();
       if (ev.type === "status") {
         const s = ev as unknown as StatusEvent;
         stage = s.stage;
@@ -165,14 +167,6 @@ async function runJob(client: DaggrClient, node: GradioNode, api: ApiSummary, da
   if (failure) throw jobError(failure, state, o.label, !!o.token);
   if (last === undefined) throw new DaggrError(ErrorCode.REMOTE_FAILED, `${o.label} finished without returning any data.`);
   return last;
-}
-
-function originOfRoot(client: DaggrClient): string | undefined {
-  try {
-    return client.config?.root ? new URL(client.config.root).origin : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Queue position, ETA and progress bars as `Progress`. */

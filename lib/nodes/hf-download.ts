@@ -3,33 +3,39 @@ import mime from "mime";
 import { DaggrError, ErrorCode } from "../graph/index.js";
 import type { FileMeta } from "../engine/store.js";
 import type { FileSink } from "../engine/executor.js";
+import { guardedFetch } from "./net-guard.js";
 import { tokenAllowed } from "./hf-token.js";
 
 export interface ScopedFetchOptions {
   /** Sent as `Authorization: Bearer …` only where {@link tokenAllowed} says so. */
   token?: string;
-  /** The app's origin, which may receive the token too. */
+  /** The app's origin: it may receive the token, and its URLs are fetched unchecked. */
   appOrigin?: string;
   signal?: AbortSignal;
   headers?: Record<string, string>;
   maxRedirects?: number;
+  /** Who is fetching, for error messages. */
+  label?: string;
 }
 
 /**
- * GET with redirects followed by hand, so the token goes only to allowed hosts and is
- * dropped for good once a redirect leaves the origin it was first sent to: a file URL
- * on a Space that redirects to a CDN must not hand the CDN the user's token.
+ * GET with redirects followed by hand, so that every hop is checked by the rule of
+ * `net-guard.ts` (its own origin, else https to public addresses only, checked on the
+ * address connected to) and the token goes only to allowed hosts, dropped for good once
+ * a redirect leaves the origin it was first sent to: a file URL on a Space that
+ * redirects to a CDN must not hand the CDN the user's token.
  */
 export async function scopedFetch(url: string, o: ScopedFetchOptions = {}): Promise<Response> {
   let current = new URL(url);
   let firstOrigin: string | undefined;
   let mayAuth = true;
+  const label = o.label ?? "daggr";
   for (let hop = 0; hop <= (o.maxRedirects ?? 5); hop++) {
     const headers: Record<string, string> = { ...o.headers };
     if (firstOrigin === undefined) firstOrigin = current.origin;
     if (current.origin !== firstOrigin) mayAuth = false;
     if (o.token && mayAuth && tokenAllowed(current, o.appOrigin)) headers.authorization = `Bearer ${o.token}`;
-    const res = await fetch(current, { headers, signal: o.signal, redirect: "manual" });
+    const res = await guardedFetch(current, { headers, signal: o.signal }, o.appOrigin, label);
     const location = res.headers.get("location");
     if (res.status >= 300 && res.status < 400 && location) {
       await res.body?.cancel().catch(() => {});
@@ -49,11 +55,15 @@ export interface DownloadOptions extends ScopedFetchOptions {
   mime?: string;
   /** Who is downloading, for error messages ("Space 'a/b' endpoint '/x'"). */
   label: string;
+  /** Called for every chunk received: downloaded bytes count as activity (`ctx.alive`). */
+  onBytes?: (n: number) => void;
 }
 
 /**
- * Downloads a URL into the files store, refusing anything over `maxBytes` (checked on
- * Content-Length first, then while streaming, so a lying server cannot exhaust memory).
+ * Downloads a URL into the files store, streaming it to disk (hashed while written to a
+ * temp file, which is removed on any error), refusing anything over `maxBytes`: on
+ * Content-Length first, then while streaming, so a lying server cannot exhaust memory
+ * or disk.
  */
 export async function downloadToStore(url: string, o: DownloadOptions): Promise<FileMeta> {
   let res: Response;
@@ -73,25 +83,33 @@ export async function downloadToStore(url: string, o: DownloadOptions): Promise<
     await res.body?.cancel().catch(() => {});
     throw tooLarge(o, url, declared);
   }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  if (res.body) {
-    const reader = res.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > o.maxBytes) {
-        await reader.cancel().catch(() => {});
-        throw tooLarge(o, url, size);
-      }
-      chunks.push(value);
-    }
-  }
-  const bytes = Buffer.concat(chunks);
   const type = o.mime || res.headers.get("content-type")?.split(";")[0]?.trim() || undefined;
   const name = o.name || nameFromUrl(url, type);
-  return o.files.put({ bytes, name, mime: type && type !== "application/octet-stream" ? type : (mime.getType(name) ?? type) });
+  return o.files.put({
+    stream: capped(res.body, o, url),
+    name,
+    mime: type && type !== "application/octet-stream" ? type : (mime.getType(name) ?? type),
+  });
+}
+
+/** The body's chunks, failing with E_FILE_TOO_LARGE (and cancelling the body) past the cap. */
+async function* capped(body: ReadableStream<Uint8Array> | null, o: DownloadOptions, url: string): AsyncGenerator<Uint8Array> {
+  if (!body) return;
+  const reader = body.getReader();
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      size += value.byteLength;
+      if (size > o.maxBytes) throw tooLarge(o, url, size);
+      o.onBytes?.(value.byteLength);
+      yield value;
+    }
+  } finally {
+    // Reached on the end, an error here, or the consumer giving up (a write failed).
+    await reader.cancel().catch(() => {});
+  }
 }
 
 function tooLarge(o: DownloadOptions, url: string, size: number): DaggrError {

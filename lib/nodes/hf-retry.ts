@@ -17,7 +17,7 @@ export const remoteTiming = {
 };
 
 /** Default retry budget and deadlines (overridable per node, see `RemoteOptions`). */
-export const REMOTE_DEFAULTS = { retries: 3, wakeTimeoutMs: 5 * 60_000, maxFileBytes: 512 * 1024 * 1024 } as const;
+export const REMOTE_DEFAULTS = { retries: 3, wakeTimeoutMs: 5 * 60_000, maxFileBytes: 512 * 1024 * 1024, inactivityMs: 5 * 60_000 } as const;
 
 /**
  * A failure worth another attempt (429, a dropped connection, a busy queue). `error` is

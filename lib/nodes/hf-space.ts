@@ -1,6 +1,7 @@
 import { DaggrError, ErrorCode } from "../graph/index.js";
 import type { Progress } from "../engine/events.js";
 import { scopedFetch } from "./hf-download.js";
+import { spaceOrigin } from "./hf-token.js";
 import { RetryableError, isNetworkError, remoteTiming, sleep } from "./hf-retry.js";
 
 /** `runtime.stage` values of a Space, grouped by what daggr does about them. */
@@ -95,7 +96,7 @@ export async function waitForSpace(id: string, o: WaitOptions): Promise<void> {
     if (ASLEEP.has(stage) && !kicked && rt.host) {
       kicked = true;
       // A request to a sleeping Space's host is what wakes it up.
-      void scopedFetch(rt.host, { token: o.token, signal: o.signal }).then((r) => r.body?.cancel(), () => {});
+      void scopedFetch(rt.host, { token: o.token, signal: o.signal, appOrigin: spaceOrigin(rt.host), label: `Space '${id}'` }).then((r) => r.body?.cancel(), () => {});
     }
     const what = ASLEEP.has(stage) ? "is asleep; waking it up" : stage === "BUILDING" ? "is building" : "is starting";
     o.progress?.({ text: `Space ${what} (${Math.round(waited / 1000)} s)` });

@@ -23,6 +23,18 @@ export function hfToken(env: NodeJS.ProcessEnv = process.env): string | undefine
   }
 }
 
+let cached: { value: string | undefined; at: number } | undefined;
+
+/**
+ * {@link hfToken}, read at most every few seconds: for hot paths (the engine's
+ * redaction of every record) that must not read a file each time.
+ */
+export function currentHfToken(): string | undefined {
+  const now = Date.now();
+  if (!cached || now - cached.at > 5_000) cached = { value: hfToken(), at: now };
+  return cached.value;
+}
+
 /** Replaces every occurrence of the token (and any `hf_…` bearer value) in a text. */
 export function redactToken(text: string, token: string | undefined = hfToken()): string {
   let out = token && token.length >= 4 ? text.split(token).join("hf_***") : text;
@@ -41,8 +53,11 @@ export function redactError<E>(e: E, token: string | undefined): E {
 }
 
 /**
- * Whether a request to `url` may carry the HF token: only huggingface.co (and its
- * subdomains, e.g. the router), Spaces on `*.hf.space`, and the app's own origin.
+ * Whether a request to `url` may carry the HF token: only the Hub (`huggingface.co`),
+ * the Inference Providers router (`router.huggingface.co`), both over https, and the
+ * app's own origin: the one Space a node calls (its `*.hf.space` host, as the Hub named
+ * it) or the Gradio URL the user wrote. Never any other `*.hf.space` host: a Space that
+ * names another Space's URL must not receive the user's token for it.
  */
 export function tokenAllowed(url: string | URL, appOrigin?: string): boolean {
   let u: URL;
@@ -51,8 +66,22 @@ export function tokenAllowed(url: string | URL, appOrigin?: string): boolean {
   } catch {
     return false;
   }
-  if (appOrigin && u.origin === appOrigin) return true;
-  if (u.protocol !== "https:") return false;
+  if (appOrigin && appOrigin !== "null" && u.origin === appOrigin) return true;
+  if (u.protocol !== "https:" || u.port !== "") return false;
   const host = u.hostname.toLowerCase();
-  return host === "huggingface.co" || host.endsWith(".huggingface.co") || host.endsWith(".hf.space");
+  return host === "huggingface.co" || host === "router.huggingface.co";
+}
+
+/**
+ * The origin of a Space's host as the Hub names it (`https://owner-name.hf.space`), or
+ * undefined for anything else: the one `*.hf.space` origin a node may send the token to.
+ */
+export function spaceOrigin(host: string | undefined): string | undefined {
+  if (!host) return undefined;
+  try {
+    const u = new URL(/^https?:\/\//.test(host) ? host : `https://${host}`);
+    return u.protocol === "https:" && u.port === "" && /^[a-z0-9-]+\.hf\.space$/i.test(u.hostname) ? u.origin : undefined;
+  } catch {
+    return undefined;
+  }
 }

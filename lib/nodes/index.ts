@@ -1,10 +1,12 @@
 import { NodeKind } from "../graph/index.js";
 import { registerExecutor } from "../engine/executor.js";
+import { setSecrets } from "../engine/redact.js";
 import { choiceExecutor } from "./choice.js";
 import { fnExecutor } from "./fn.js";
 import { gradioExecutor } from "./gradio.js";
 import { inferenceExecutor } from "./inference.js";
 import { inputExecutor } from "./input.js";
+import { currentHfToken } from "./hf-token.js";
 
 /** Installs one executor per node kind. */
 export function registerBuiltinExecutors(): void {
@@ -13,4 +15,9 @@ export function registerBuiltinExecutors(): void {
   registerExecutor(NodeKind.CHOICE, choiceExecutor);
   registerExecutor(NodeKind.GRADIO, gradioExecutor);
   registerExecutor(NodeKind.INFERENCE, inferenceExecutor);
+  // The engine hides the HF token in every record, event and stored value.
+  setSecrets(() => {
+    const token = currentHfToken();
+    return token ? [token] : [];
+  });
 }

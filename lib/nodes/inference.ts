@@ -40,6 +40,7 @@ class LoadingError extends Error {
  * registerExecutor(NodeKind.INFERENCE, inferenceExecutor);
  */
 export const inferenceExecutor: Executor<InferenceNode> = {
+  inactivityMs: REMOTE_DEFAULTS.inactivityMs,
   async validate(node, { cache, signal }) {
     if (node.inferenceOptions.validate === false) return;
     const token = hfToken();

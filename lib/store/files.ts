@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { copyFile, mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, open, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, join, resolve, sep } from "node:path";
 import mime from "mime";
 import type { FileMeta, PutFileInput } from "../engine/store.js";
@@ -18,13 +18,15 @@ export class FilesDir {
     this.dir = resolve(dir);
   }
 
-  /** Copies a file or bytes in; returns its metadata. Writing is atomic (temp file, then rename). */
+  /** Copies a file, bytes or a stream in; returns its metadata. Writing is atomic (temp file, then rename). */
   async put(input: PutFileInput): Promise<FileMeta> {
     await mkdir(this.dir, { recursive: true });
     const tmp = join(this.dir, `.tmp-${randomBytes(8).toString("hex")}`);
     let id: string;
     let size: number;
-    if (input.bytes) {
+    if (input.stream) {
+      ({ id, size } = await this.writeStream(input.stream, tmp));
+    } else if (input.bytes) {
       id = createHash("sha256").update(input.bytes).digest("hex");
       size = input.bytes.byteLength;
       await writeFile(tmp, input.bytes);
@@ -43,6 +45,42 @@ export class FilesDir {
     const name = input.name ?? (input.path ? basename(input.path) : id);
     const type = input.mime ?? mime.getType(name) ?? "application/octet-stream";
     return { id, name, mime: type, size, path: target };
+  }
+
+  /**
+   * Writes a stream to `tmp`, hashing as it goes: memory holds one chunk at a time. On
+   * any error (the source's, e.g. over its size cap or aborted, or the disk's) the temp
+   * file is removed and the error rethrown.
+   */
+  private async writeStream(stream: AsyncIterable<Uint8Array>, tmp: string): Promise<{ id: string; size: number }> {
+    const hash = createHash("sha256");
+    let size = 0;
+    const fh = await open(tmp, "w");
+    try {
+      for await (const chunk of stream) {
+        hash.update(chunk);
+        size += chunk.byteLength;
+        await fh.write(chunk);
+      }
+      await fh.close();
+    } catch (e) {
+      await fh.close().catch(() => {});
+      await rm(tmp, { force: true });
+      throw e;
+    }
+    return { id: hash.digest("hex"), size };
+  }
+
+  /**
+   * Stages a stream as a temp file of this directory (for a caller that may need to
+   * put it twice); `discard` removes it.
+   */
+  async stage(input: PutFileInput): Promise<{ input: PutFileInput; discard(): Promise<void> }> {
+    if (!input.stream) return { input, discard: async () => {} };
+    await mkdir(this.dir, { recursive: true });
+    const tmp = join(this.dir, `.tmp-${randomBytes(8).toString("hex")}`);
+    const { id } = await this.writeStream(input.stream, tmp);
+    return { input: { path: tmp, name: input.name ?? id, mime: input.mime }, discard: () => rm(tmp, { force: true }) };
   }
 
   /** The id of the file at `path` when the path is a blob of this store; undefined otherwise. */

@@ -285,6 +285,15 @@ export class LevelStore implements Store {
   }
 
   async putFile(input: PutFileInput): Promise<FileMeta> {
+    if (input.stream) {
+      // A stream is read once, but the claim race below may need a second put: stage it.
+      const staged = await this.files.stage(input);
+      try {
+        return await this.putFile(staged.input);
+      } finally {
+        await staged.discard();
+      }
+    }
     // Hashing and copying happen outside the write queue; only the bookkeeping is serial.
     const put = await this.files.put(input);
     return this.serial(async () => {
