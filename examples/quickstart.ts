@@ -1,24 +1,29 @@
 /**
- * The quickstart: generate an image with one Space, remove its background with another.
- * Needs the network (and quota on the Spaces); run with `npx daggr dev examples/quickstart.ts`.
+ * The quickstart pair: generate an image with one Space (Z-Image-Turbo), remove its
+ * background with another. Needs the network (and quota on the Spaces); run it with
+ * `npx daggr dev examples/quickstart.ts`.
+ *
+ * The parameter and output names are those of the published Python quickstart
+ * (`prompt`, `height`, `width`, `seed` → `image`; `image` → `original_image`,
+ * `final_image`); `npm run test:live` checks them against the live Spaces.
  */
-import { GradioNode, Graph, gr } from "../lib/index.js";
+import { GradioNode, Graph, gr } from "daggr";
 
-const gen = new GradioNode("hf-applications/Z-Image-Turbo", {
+export const imageGen = new GradioNode("hf-applications/Z-Image-Turbo", {
   apiName: "/generate_image",
   inputs: {
-    prompt: gr.Textbox({ label: "Prompt", value: "A cheetah in the savanna, golden hour", lines: 3 }),
-    height: 1024,
+    prompt: gr.Textbox({ label: "Prompt", value: "A cheetah sprints across the grassy savanna.", lines: 3 }),
+    height: 1024, // a fixed value: sent, not shown
     width: 1024,
-    seed: () => Math.floor(Math.random() * 1e9),
+    seed: () => Math.floor(Math.random() * 2 ** 31), // called at every run; the value used is recorded
   },
-  outputs: { image: gr.Image({ label: "Generated image" }), seed: null },
+  outputs: { image: gr.Image({ label: "Generated image" }) },
 });
 
-const cut = new GradioNode("hf-applications/background-removal", {
+export const bgRemover = new GradioNode("hf-applications/background-removal", {
   apiName: "/image",
-  inputs: { image: gen.out.image },
-  outputs: { original: null, final: gr.Image({ label: "Transparent background" }) },
+  inputs: { image: imageGen.out.image },
+  outputs: { original_image: null, final_image: gr.Image({ label: "Final image" }) },
 });
 
-export default new Graph({ name: "Transparent background", nodes: [cut] });
+export default new Graph({ name: "Transparent background", nodes: [imageGen, bgRemover] });

@@ -1,4 +1,6 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import t from "tap";
 import { MemoryStore, type Graph } from "../lib/index.js";
 
@@ -58,4 +60,21 @@ t.test("the network examples build valid graphs", async (t) => {
     t.ok(graph.nodes.length >= 2, `${name} has its nodes`);
     t.ok(graph.nodes.every((n) => !graph.autorunOf(n) || n.kind === "fn"), "remote nodes wait to be asked");
   }
+  const i3d = await load("image-to-3d");
+  t.same(i3d.nodes.map((n) => [n.kind, n.id]), [
+    ["gradio", "background_removal"], ["fn", "Downscale_image_for_Inference"], ["inference", "FLUX_2_klein_4B"], ["gradio", "TRELLIS_2"],
+  ], "the published pipeline, in order");
+});
+
+t.test("examples/image-to-3d.ts downscales with sharp (Lanczos) by the slider's factor", async (t) => {
+  const { downscaler } = await import("../examples/image-to-3d.js");
+  const { default: sharp } = await import("sharp");
+  const dir = mkdtempSync(join(tmpdir(), "daggr-i3d-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const src = join(dir, "photo.png");
+  await sharp({ create: { width: 40, height: 20, channels: 4, background: { r: 200, g: 30, b: 30, alpha: 1 } } }).png().toFile(src);
+  const out = (await downscaler.test({ image: src, scale: 0.5 })).image as string;
+  t.match(await sharp(out).metadata(), { format: "png", width: 20, height: 10 });
+  const quarter = (await downscaler.test({ image: src, scale: 0.25 })).image as string;
+  t.match(await sharp(quarter).metadata(), { width: 10, height: 5 });
 });

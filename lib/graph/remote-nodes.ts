@@ -92,7 +92,10 @@ function defaultGradioName(space: string): string {
 }
 
 export interface InferenceNodeOptions<I extends InputSources, O extends OutputSpecs> extends NodeOptions<I, O>, RemoteOptions {
-  /** The task, e.g. "text-to-image"; by default the model's pipeline tag on the Hub. */
+  /**
+   * The task, e.g. "text-to-image"; by default the task the provider serves the model
+   * for (the Hub's inference provider mapping), else the model's pipeline tag.
+   */
   task?: string;
   /** Check the model and task at start-up (default true). */
   validate?: boolean;
@@ -100,25 +103,35 @@ export interface InferenceNodeOptions<I extends InputSources, O extends OutputSp
 
 /**
  * Calls a model through Hugging Face Inference Providers: `"org/model"` or
- * `"org/model:provider"`. The task comes from the model's pipeline tag unless given
- * (a text-generation model tagged `conversational` is called through chat completion).
+ * `"org/model:provider"`. Every task the installed `@huggingface/inference` can call is
+ * supported. The task is `task` if given, else the one the provider is mapped to on the
+ * Hub (for no provider, the first mapped provider, as the client's "auto" picks), else
+ * the model's pipeline tag; the mapping and the tag can differ (FLUX.2-klein is
+ * `image-text-to-image` on fal-ai). A provider the model is not mapped to is an error
+ * naming the ones it is.
  *
  * Every input reaches the call: the task's main input by name (`prompt`/`text`/`inputs`,
- * `image`, `audio`, `messages`; else the first input of the right kind) and all the
- * others as generation parameters (`max_tokens`, `temperature`, `width`, `seed`…).
- * Image and audio inputs must be files daggr holds. A node with one output gets the
- * main result (chat text, an image or audio path, a `gr.Label` value, an embedding…);
- * a node with several outputs, or with `postprocess`, gets an object to name them after:
+ * `image`, `audio`, `messages`, `question`/`context`, `table`…) and all the others as
+ * generation parameters (`max_tokens`, `temperature`, `width`, `seed`…). File inputs
+ * must be files daggr holds; they travel as bytes (or `data:` URLs inside parameters),
+ * never as local paths. A node with one output gets the main result (chat text, an
+ * image/audio/video path, a `gr.Label` value, an embedding…); a node with several
+ * outputs, or with `postprocess`, gets an object to name them after:
  *
  * | task | object keys |
  * |---|---|
- * | chat-completion, image-text-to-text | `text`, `messages`, `finish_reason`, `usage` (tokens stream as partials) |
- * | text-generation, summarization, translation | `text` |
- * | text-to-image, image-to-image | `image` |
- * | text-to-speech | `audio` |
+ * | chat-completion (also conversational, image-text-to-text) | `text`, `messages`, `finish_reason`, `usage` (tokens stream as partials) |
+ * | text-generation (streams), summarization, translation, image-to-text | `text` |
+ * | text-to-image, image-to-image, image-text-to-image | `image` |
+ * | text-to-video, image-to-video, image-text-to-video | `video` |
+ * | text-to-speech, text-to-audio | `audio` |
+ * | audio-to-audio | `audio`, `audios` |
  * | automatic-speech-recognition | `text`, `chunks` |
- * | image-classification | `label`, `scores` |
- * | feature-extraction | `embedding` |
+ * | image/text/audio/zero-shot classification | `label`, `scores` |
+ * | question-answering, visual/document-question-answering | `answer`, `score`… |
+ * | table-question-answering | `answer`, `cells`, `coordinates`, `aggregator` |
+ * | token-classification, fill-mask, object-detection, image-segmentation | `entities`, `candidates`, `objects`, `segments` |
+ * | feature-extraction, sentence-similarity, tabular-* | `embedding`, `scores`, `predictions` |
  *
  * A loading model is waited for (up to `wakeTimeoutMs`), never retried endlessly.
  *
