@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import t from "tap";
+import { STARTER_APP } from "../lib/cli/init.js";
 import type { SnapshotMessage } from "../lib/protocol.js";
 import { freePort } from "../lib/server/options.js";
 import { WireClient, raw } from "./fixtures/server-wire.js";
@@ -79,9 +80,27 @@ t.test("daggr --help prints the usage; a missing app or an unknown command fails
   t.equal(await help.exited, 0);
   t.match(help.out, /daggr dev <app\.ts>/);
   t.match(help.out, /--no-reload/);
+  t.match(help.out, /daggr init <dir>/);
   const missing = Cli.run(["dev", "nope.ts"]);
   t.equal(await missing.exited, 1);
   t.match(missing.err, /no such file: nope\.ts/);
+});
+
+t.test("daggr init makes a project that depends on this clone; it refuses a directory with files", async (t) => {
+  const made = Cli.run(["init", "first-app"]);
+  t.equal(await made.exited, 0, made.err);
+  t.match(made.out, /Created first-app\/ .*\n\nNext:\n  cd first-app\n  npm install\n  npx daggr dev app\.ts/);
+  const pkg = JSON.parse(readFileSync(join(dir, "first-app", "package.json"), "utf8")) as { name: string; type: string; dependencies: Record<string, string> };
+  t.equal(pkg.name, "first-app");
+  t.equal(pkg.type, "module");
+  t.equal(pkg.dependencies.daggr, `file:${ROOT.replace(/[/\\]$/, "")}`);
+  t.equal(readFileSync(join(dir, "first-app", "app.ts"), "utf8"), STARTER_APP);
+  const again = Cli.run(["init", "first-app"]);
+  t.equal(await again.exited, 1);
+  t.match(again.err, /daggr init: first-app already exists and is not empty/);
+  const none = Cli.run(["init"]);
+  t.equal(await none.exited, 1);
+  t.match(none.err, /which directory\? e\.g\. daggr init my-app/);
 });
 
 t.test("daggr dev: serves the app; a change to a local import restarts it; a reconnecting tab keeps its sheet; errors wait for a fix; a second daggr on the same database exits", async (t) => {

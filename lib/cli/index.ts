@@ -3,6 +3,7 @@
  * The `daggr` command.
  *
  * @example
+ * daggr init my-app          # a new project
  * daggr dev app.ts            # serve with live reload
  * daggr run app.ts --port 8000
  */
@@ -12,11 +13,13 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { EXIT_LOCKED, formatAppError, isLocked, serveApp } from "./app.js";
 import { dev } from "./dev.js";
+import { init } from "./init.js";
 import { loadAppsAsEsm } from "./esm.js";
 
 const HELP = `daggr — code-first AI workflows
 
 Usage:
+  daggr init <dir>               create a new project in <dir>: package.json, tsconfig.json, an offline app.ts
   daggr dev <app.ts> [options]   serve the app and restart it when it or a file it imports changes
   daggr run <app.ts> [options]   serve the app, without watching
   daggr <app.ts>                 same as "daggr dev <app.ts>"
@@ -61,8 +64,18 @@ export async function main(argv: string[]): Promise<number> {
   let [command, app] = positionals;
   if (command && /\.(m|c)?[jt]sx?$/.test(command) && !app) [command, app] = ["dev", command];
   if (!command) return (console.log(HELP), 0);
+  if (command === "init") {
+    if (!app) return (console.error("daggr init: which directory? e.g. daggr init my-app"), 1);
+    try {
+      console.log(init(app));
+      return 0;
+    } catch (e) {
+      console.error(`daggr init: ${(e as Error).message}`);
+      return 1;
+    }
+  }
   if (command !== "dev" && command !== "run") {
-    console.error(`daggr: unknown command '${command}'. Use 'daggr dev <app.ts>' or 'daggr run <app.ts>'.\n\n${HELP}`);
+    console.error(`daggr: unknown command '${command}'. Use 'daggr init <dir>', 'daggr dev <app.ts>' or 'daggr run <app.ts>'.\n\n${HELP}`);
     return 1;
   }
   if (!app) {
