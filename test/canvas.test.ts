@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import t from "tap";
-import { Graph, MemoryStore } from "../lib/index.js";
+import { FnNode, Graph, InputNode, MemoryStore, gr } from "../lib/index.js";
 import { type LaunchedServer, type ServerOptions, launch } from "../lib/server/index.js";
 import { CHROMIUM, canvasReady, shot, startBrowser } from "./fixtures/canvas-browser.js";
 import { bigGraph, embedGraph, generateEndpoint, gradioGraph, showcaseGraph, slowEndpoint, textGraph } from "./fixtures/canvas-graphs.js";
@@ -89,6 +89,79 @@ async function browserTests(): Promise<void> {
     t.ok(after.Upper! > before.Upper!, "the edited branch re-rendered");
     t.equal(await page.evaluate(() => document.querySelector("daggr-canvas")!.layout.runs), 1, "values changing never lays out again");
     await shot(page, "canvas-edited");
+  });
+
+  t.test("a focused field keeps what the user types through re-renders; a number is sent once, on commit", async (t) => {
+    // Settings(title, zoom, steps) → Render(zoom, steps): Render records every value it ran with.
+    const ran: Array<[number, number]> = [];
+    const settings = new InputNode({
+      name: "Settings",
+      ports: { title: gr.Textbox({ label: "Title", value: "t0" }), zoom: gr.Slider({ label: "Zoom", minimum: 1, maximum: 200, step: 1, value: 10 }), steps: gr.Number({ label: "Steps", value: 5 }) },
+    });
+    const render = new FnNode(({ zoom, steps }: { zoom: number; steps: number }) => (ran.push([zoom, steps]), `zoom ${zoom}, ${steps} steps`), {
+      name: "Render",
+      inputs: { zoom: settings.out.zoom, steps: settings.out.steps },
+      outputs: { text: gr.Textbox({ label: "Render" }) },
+    });
+    const server = await serve(t, new Graph({ name: "Drafts", nodes: [render] }));
+    const page = await open(t, server.url);
+    const other = await open(t, server.url); // a second tab on the same sheet
+    const title = input(page, "Settings", "title").locator("input");
+    const rerendered = async (value: string) => {
+      // The other tab edits the title: this tab's Settings card re-renders with it.
+      await input(other, "Settings", "title").locator("input").fill(value);
+      await page.waitForFunction((v) => {
+        const card = document.querySelector("daggr-canvas")!.shadowRoot!.querySelector('daggr-node[node-id="Settings"]')!;
+        return (card.shadowRoot!.querySelector('.comp.in[data-port="title"] input') as HTMLInputElement).value === v;
+      }, value);
+    };
+
+    for (const [port, selector, typed, expected] of [["zoom", "input.slider-num", ["2", "4"], 24], ["steps", "input", ["1", "7"], 17]] as const) {
+      const box = input(page, "Settings", port).locator(selector);
+      await box.click();
+      await box.selectText();
+      await page.keyboard.type(typed[0]);
+      await rerendered(`${port} ${typed[0]}`);
+      t.equal(await box.inputValue(), typed[0], `${port}: the half-typed number survives a re-render`);
+      await page.keyboard.type(typed[1]);
+      await rerendered(`${port} ${typed.join("")}`);
+      t.equal(await box.inputValue(), typed.join(""), `${port}: and the next keystroke lands after it`);
+      await page.keyboard.press("Enter");
+      await textOf(page, "Render", "text", port === "zoom" ? "zoom 24, 5 steps" : "zoom 24, 17 steps");
+      t.equal(await box.inputValue(), String(expected), `${port}: committed`);
+    }
+    t.same(ran.filter(([z, s]) => z !== 10 || s !== 5), [[24, 5], [24, 17]], "Render ran once per committed number, never on a half-typed one");
+    t.equal(await title.inputValue(), "steps 17", "an unfocused field shows the other tab's edit");
+    await shot(page, "canvas-drafts");
+  });
+
+  t.test("during a run, Stop shows only on nodes that will run; reused nodes and an edit's unrelated nodes stay as they are", async (t) => {
+    // Settings → Fast → End (held by a gate the test opens) and Settings → Side.
+    let gate: (() => void) | undefined;
+    let held = false;
+    const settings = new InputNode({ name: "Settings", ports: { text: gr.Textbox({ label: "Text", value: "a" }) } });
+    const fast = new FnNode(({ text }: { text: string }) => `${text}!`, { name: "Fast", inputs: { text: settings.out.text }, outputs: { out: gr.Textbox({ label: "Fast" }) } });
+    const side = new FnNode(({ n }: { n: number }) => n + 1, { name: "Side", inputs: { n: gr.Number({ label: "N", value: 1 }) }, outputs: { out: gr.Number({ label: "Side" }) } });
+    const end = new FnNode(
+      async ({ text }: { text: string }) => {
+        if (held) await new Promise<void>((r) => (gate = r));
+        return `end ${text}`;
+      },
+      { name: "End", concurrent: true, inputs: { text: fast.out.out }, outputs: { out: gr.Textbox({ label: "End" }) } },
+    );
+    const server = await serve(t, new Graph({ name: "Stops", nodes: [end, side] }));
+    const page = await open(t, server.url);
+    await card(page, "End").locator("button.run-all").click();
+    await textOf(page, "End", "out", "end a!");
+    held = true;
+    await card(page, "End").locator("button.run-to-here").click(); // Settings and Fast are fresh: only End (the target) runs
+    await card(page, "End").locator("button.stop").waitFor();
+    t.equal(await card(page, "Fast").locator("button.stop").count(), 0, "Fast is fresh and reused: no Stop");
+    t.equal(await card(page, "Fast").locator("button.run-step").count(), 1, "it keeps its run buttons");
+    t.equal(await card(page, "Side").locator("button.stop").count(), 0, "Side is not part of the run");
+    await shot(page, "canvas-stop-only-running");
+    gate!();
+    await card(page, "End").locator("button.run-step").waitFor();
   });
 
   t.test("history arrows ‹ › restore the inputs that made a result", async (t) => {

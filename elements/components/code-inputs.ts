@@ -1,5 +1,5 @@
 import { LitElement, css, html, nothing } from "lit";
-import { live } from "lit/directives/live.js";
+import { editing } from "./editing.js";
 import { define } from "../define.js";
 import { type InputView, prop } from "./types.js";
 
@@ -15,7 +15,7 @@ export const codeInput: InputView = ({ component: c, value, onInput, onChange })
   };
   return html`<div class="code-wrap">
     ${lang ? html`<span class="lang">${lang}</span>` : nothing}
-    <textarea class="field mono" rows=${Math.min(prop(c, "lines", 6), 16)} spellcheck="false" .value=${live(typeof value === "string" ? value : "")}
+    <textarea class="field mono" rows=${Math.min(prop(c, "lines", 6), 16)} spellcheck="false" .value=${editing(typeof value === "string" ? value : "")}
       @keydown=${onKey} @input=${(e: Event) => onInput((e.target as HTMLTextAreaElement).value)}
       @change=${(e: Event) => onChange((e.target as HTMLTextAreaElement).value)}></textarea>
   </div>`;
@@ -70,7 +70,7 @@ export class JsonEditor extends LitElement {
   override render() {
     const shown = this.text ?? JSON.stringify(this.value ?? null, null, 2);
     return html`<textarea rows=${Math.min(12, Math.max(3, shown.split("\n").length))} spellcheck="false" class=${this.error ? "bad" : ""}
-        .value=${live(shown)} @input=${this.onInput} @blur=${() => !this.error && (this.text = undefined)}></textarea>
+        .value=${editing(shown)} @input=${this.onInput} @blur=${() => !this.error && (this.text = undefined)}></textarea>
       ${this.error ? html`<div class="msg">${this.error}</div>` : nothing}`;
   }
 
@@ -167,7 +167,7 @@ export class DataframeEditor extends LitElement {
 
   override render() {
     const f = this.frame();
-    const cell = (r: number, c: number, v: unknown) => html`<input .value=${live(v === null || v === undefined ? "" : String(v))}
+    const cell = (r: number, c: number, v: unknown) => html`<input .value=${editing(v === null || v === undefined ? "" : String(v))}
       @change=${(e: Event) => {
         const raw = (e.target as HTMLInputElement).value;
         const n = Number(raw);
@@ -175,7 +175,7 @@ export class DataframeEditor extends LitElement {
         this.emit(f);
       }} />`;
     return html`<div class="wrap"><table>
-        <thead><tr>${f.headers.map((h, c) => html`<th><input .value=${live(h)} @change=${(e: Event) => {
+        <thead><tr>${f.headers.map((h, c) => html`<th><input .value=${editing(h)} @change=${(e: Event) => {
           f.headers[c] = (e.target as HTMLInputElement).value;
           this.emit(f);
         }} /></th>`)}</tr></thead>

@@ -1,5 +1,6 @@
 import { html, nothing } from "lit";
 import { live } from "lit/directives/live.js";
+import { editing } from "./editing.js";
 import { choices, type InputView, prop } from "./types.js";
 
 const str = (v: unknown) => (v === undefined || v === null ? "" : typeof v === "string" ? v : JSON.stringify(v));
@@ -11,26 +12,28 @@ export const textboxInput: InputView = ({ component: c, value, onInput, onChange
   const ph = prop(c, "placeholder", "");
   const type = prop<string>(c, "type", "text");
   if (lines > 1 || prop(c, "max_lines", 1) > 1) {
-    return html`<textarea class="field" rows=${Math.min(lines, 12)} placeholder=${ph} .value=${live(str(value))}
+    return html`<textarea class="field" rows=${Math.min(lines, 12)} placeholder=${ph} .value=${editing(str(value))}
       @input=${(e: Event) => onInput((e.target as HTMLTextAreaElement).value)}
       @change=${(e: Event) => onChange((e.target as HTMLTextAreaElement).value)}></textarea>`;
   }
-  return html`<input class="field" type=${type === "password" || type === "email" ? type : "text"} placeholder=${ph} .value=${live(str(value))}
+  return html`<input class="field" type=${type === "password" || type === "email" ? type : "text"} placeholder=${ph} .value=${editing(str(value))}
     @input=${(e: Event) => onInput((e.target as HTMLInputElement).value)}
     @change=${(e: Event) => onChange((e.target as HTMLInputElement).value)} />`;
 };
 
-export const numberInput: InputView = ({ component: c, value, onInput, onChange }) => {
+/** Number: typing is a draft (no run on "2" of "24"); Enter or leaving the field commits it. */
+export const numberInput: InputView = ({ component: c, value, onDraft, onChange }) => {
   const read = (e: Event) => {
     const v = (e.target as HTMLInputElement).valueAsNumber;
     return Number.isFinite(v) ? v : null;
   };
-  return html`<input class="field" type="number" .value=${live(value === null || value === undefined ? "" : String(value))}
+  return html`<input class="field" type="number" .value=${editing(value === null || value === undefined ? "" : String(value))}
     min=${prop<number | string>(c, "minimum", "")} max=${prop<number | string>(c, "maximum", "")} step=${prop<number | string>(c, "step", "any")}
-    @input=${(e: Event) => onInput(read(e))} @change=${(e: Event) => onChange(read(e))} />`;
+    @input=${(e: Event) => onDraft(read(e))} @change=${(e: Event) => onChange(read(e))} />`;
 };
 
-export const sliderInput: InputView = ({ component: c, value, onInput, onChange }) => {
+/** Slider: dragging sends as it goes (debounced); its number box drafts like a Number. */
+export const sliderInput: InputView = ({ component: c, value, onInput, onDraft, onChange }) => {
   const min = prop(c, "minimum", 0);
   const max = prop(c, "maximum", 100);
   const step = prop(c, "step", 1);
@@ -38,10 +41,10 @@ export const sliderInput: InputView = ({ component: c, value, onInput, onChange 
   const pct = max > min ? ((v - min) / (max - min)) * 100 : 0;
   const read = (e: Event) => (e.target as HTMLInputElement).valueAsNumber;
   return html`<div class="slider">
-    <input type="range" min=${min} max=${max} step=${step} .value=${live(String(v))} style="--pct:${pct}%"
+    <input type="range" min=${min} max=${max} step=${step} .value=${editing(String(v))} style="--pct:${pct}%"
       @input=${(e: Event) => onInput(read(e))} @change=${(e: Event) => onChange(read(e))} />
-    <input class="field slider-num" type="number" min=${min} max=${max} step=${step} .value=${live(String(v))}
-      @change=${(e: Event) => onChange(read(e))} />
+    <input class="field slider-num" type="number" min=${min} max=${max} step=${step} .value=${editing(String(v))}
+      @input=${(e: Event) => Number.isFinite(read(e)) && onDraft(read(e))} @change=${(e: Event) => Number.isFinite(read(e)) && onChange(read(e))} />
   </div>`;
 };
 
@@ -53,7 +56,7 @@ export const checkboxInput: InputView = ({ component: c, value, onChange }) =>
 
 export const dropdownInput: InputView = ({ component: c, value, onChange }) => {
   const opts = choices(c);
-  if (prop(c, "multiselect", false)) return checkboxGroupInput({ component: c, value, onChange, onInput: onChange, ctx: undefined as never });
+  if (prop(c, "multiselect", false)) return checkboxGroupInput({ component: c, value, onChange, onInput: onChange, onDraft: onChange, ctx: undefined as never });
   const at = opts.findIndex((o) => o.value === value);
   return html`<select class="field" @change=${(e: Event) => onChange(opts[Number((e.target as HTMLSelectElement).value)]?.value ?? null)}>
     ${at < 0 ? html`<option value="-1" selected disabled>${value === null || value === undefined ? "Choose…" : str(value)}</option>` : nothing}
@@ -83,9 +86,9 @@ export const checkboxGroupInput: InputView = ({ component: c, value, onChange })
 export const colorInput: InputView = ({ value, onInput, onChange }) => {
   const v = typeof value === "string" && /^#[0-9a-f]{6}$/i.test(value) ? value : "#000000";
   return html`<div class="color">
-    <input type="color" .value=${live(v)} @input=${(e: Event) => onInput((e.target as HTMLInputElement).value)}
+    <input type="color" .value=${editing(v)} @input=${(e: Event) => onInput((e.target as HTMLInputElement).value)}
       @change=${(e: Event) => onChange((e.target as HTMLInputElement).value)} />
-    <input class="field mono" .value=${live(v)} maxlength="7" spellcheck="false"
+    <input class="field mono" .value=${editing(v)} maxlength="7" spellcheck="false"
       @change=${(e: Event) => {
         const t = (e.target as HTMLInputElement).value.trim();
         if (/^#[0-9a-f]{6}$/i.test(t)) onChange(t.toLowerCase());

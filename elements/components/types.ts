@@ -18,7 +18,12 @@ export interface InputArgs {
   ctx: ViewContext;
   /** Typing: the canvas debounces these before sending. */
   onInput(v: unknown): void;
-  /** A committed change (blur, pick, upload): sent at once. */
+  /**
+   * A value being typed that should not run anything yet (a number's "2" on the way to
+   * "24"): kept as the field's draft and sent on commit, or before a run.
+   */
+  onDraft(v: unknown): void;
+  /** A committed change (blur, Enter, pick, upload): sent at once. */
   onChange(v: unknown): void;
 }
 

@@ -38,6 +38,8 @@ export class CanvasStore {
   readonly notices = new Map<string, Notice>();
   /** Nodes a run still plans to visit, by run id (they show as waiting). */
   readonly runs = new Map<string, Set<string>>();
+  /** Each planned run's mode and target. */
+  private readonly runInfo = new Map<string, { mode: string; target?: string }>();
   readonly edgesInto = new Map<string, EdgeWire[]>();
   readonly edgesOutOf = new Map<string, EdgeWire[]>();
   /** MAP nodes: they scatter a list (`port.each`) or read a MAP node's outputs plainly. */
@@ -84,8 +86,20 @@ export class CanvasStore {
     return undefined;
   }
 
+  /**
+   * Whether a run still plans to execute the node: it is in a run's plan and would really
+   * run there: the run's target, or not fresh (a fresh node is reused, and shows as it
+   * is until an upstream change makes it stale), and not a node an automatic run leaves
+   * alone (autorun off).
+   */
   waiting(id: string): boolean {
-    for (const nodes of this.runs.values()) if (nodes.has(id)) return true;
+    for (const [runId, nodes] of this.runs) {
+      if (!nodes.has(id)) continue;
+      const run = this.runInfo.get(runId);
+      if (run?.target === id) return true;
+      if (run?.mode === "auto" && this.nodes.get(id)?.autorun === false) continue;
+      if (this.state(id).freshness !== "fresh") return true;
+    }
     return false;
   }
 
@@ -169,6 +183,7 @@ export class CanvasStore {
     for (const [k, v] of Object.entries(s.edges)) this.edgeFresh.set(k, v);
     this.notices.clear();
     this.runs.clear();
+    this.runInfo.clear();
     this.emit({ kind: "sheets" });
     if (graphChanged) {
       this.emit({ kind: "graph" });
@@ -193,12 +208,14 @@ export class CanvasStore {
     switch (ev.type) {
       case "run-started": {
         this.runs.set(ev.runId, new Set(ev.nodes));
+        this.runInfo.set(ev.runId, { mode: ev.mode, ...(ev.target ? { target: ev.target } : {}) });
         for (const id of ev.nodes) this.touch(id);
         return;
       }
       case "run-finished": {
         const nodes = this.runs.get(ev.runId);
         this.runs.delete(ev.runId);
+        this.runInfo.delete(ev.runId);
         for (const id of nodes ?? []) this.touch(id);
         return;
       }

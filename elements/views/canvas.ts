@@ -318,6 +318,7 @@ export class DaggrCanvas extends LitElement {
       runItem: (id, item) => this.runItem(id, item),
       stop: (id) => this.stop(id),
       setInput: (id, port, value, immediate) => this.edits.set(id, port, value, immediate),
+      holdInput: (id, port, value) => this.edits.hold(id, port, value),
       preview: (id, mode) => this.preview(id ? wouldRun(this.store, id, mode ?? "to-here") : undefined),
       register: (id, card) => this.cards.set(id, card),
       unregister: (id, card) => this.cards.get(id) === card && this.cards.delete(id),

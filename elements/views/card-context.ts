@@ -14,6 +14,8 @@ export interface CardContext {
   stop(nodeId: string): void;
   /** `immediate` false: typing, debounced by the canvas. */
   setInput(nodeId: string, port: string, value: unknown, immediate: boolean): void;
+  /** Keeps a typed value unsent until it is committed or a run starts. */
+  holdInput(nodeId: string, port: string, value: unknown): void;
   /** Highlights what a run would execute while the pointer is on its button (undefined clears). */
   preview(nodeId: string | undefined, mode?: RunModeWire): void;
   register(nodeId: string, card: HTMLElement & { requestUpdate(): void }): void;

@@ -57,6 +57,8 @@ export class NodeCard extends LitElement {
 
   override connectedCallback(): void {
     super.connectedCallback();
+    // Fields keep the user's text while focused (see `editing()`); show the current value after.
+    this.addEventListener("focusout", this.onFocusOut);
     this.ctx?.register(this.nodeId, this);
   }
 
@@ -187,6 +189,7 @@ export class NodeCard extends LitElement {
         value: this.inputValue(port),
         ctx: this.ctx.view,
         onInput: (v) => this.edit(port, v, false),
+        onDraft: (v) => this.draft(port, v),
         onChange: (v) => this.edit(port, v, true),
       },
       name,
@@ -305,11 +308,19 @@ export class NodeCard extends LitElement {
     return d.value;
   }
 
+  /** Keeps what the user is typing, to be sent on commit or before a run. */
+  private draft(port: string, value: unknown) {
+    this.drafts.set(port, { value, at: Date.now() });
+    this.ctx.holdInput(this.nodeId, port, value);
+  }
+
   private edit(port: string, value: unknown, immediate: boolean) {
     this.drafts.set(port, { value, at: Date.now() });
     this.ctx.setInput(this.nodeId, port, value, immediate);
     if (immediate) this.requestUpdate();
   }
+
+  private onFocusOut = () => this.requestUpdate();
 
   private onKey = (e: KeyboardEvent) => {
     if ((e.metaKey || e.ctrlKey) && e.key === "Enter" && this.ctx.store.node(this.nodeId)?.kind !== "input") {
