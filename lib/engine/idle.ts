@@ -40,8 +40,8 @@ export class IdleDeadline {
   }
 
   private arm(ms: number): void {
+    // Not unref'd: a pending execution is work, and `end()` always stops the timer.
     this.timer = setTimeout(() => this.check(), ms);
-    this.timer.unref?.();
   }
 
   private check(): void {

@@ -30,8 +30,9 @@ const SPACE_ID = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
  *   app to fetch; any other string is refused, never read from disk. File outputs are
  *   downloaded into the files store (up to `maxFileBytes`) and become local paths; a
  *   Gallery becomes a list of paths.
- * - The HF token (HF_TOKEN, else `$HF_HOME/token`) is sent only to huggingface.co,
- *   `*.hf.space` and the app's own origin, and never past a redirect to another origin.
+ * - The HF token (HF_TOKEN, else `$HF_HOME/token`) is sent only to huggingface.co, its
+ *   router and the app's own origin (a Space's own host), never past a redirect to
+ *   another origin. File URLs off that origin must be https to public addresses.
  * - A sleeping or building Space is waited for (up to `wakeTimeoutMs`); a paused or
  *   broken one fails at once with its status. 429s (after Retry-After), a full queue and
  *   dropped connections are retried `retries` times; app errors and ZeroGPU quota errors
