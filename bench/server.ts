@@ -6,7 +6,15 @@
  * - snapshot_bytes_200: the one snapshot a tab gets on connect, for scale;
  * - dev_start_ms: `daggr dev app.ts` from command start to the first served page;
  * - dev_reload_ms: from saving a file the app imports to the restarted server answering
- *   with the new code (target < 1000).
+ *   with the new code (target < 1000);
+ * - a flood: one client (another process) sends 10,000 `run` messages as fast as it can
+ *   while a second client times `GET /api/schema`. flood_sent_per_s is the flood's rate;
+ *   flood_runs_accepted_per_s the runs the server admitted (acks), flood_runs_executed_per_s
+ *   those that finished, per second of the flood; schema_p95_flood_vs_idle the second
+ *   client's p95 during the flood over its idle p95 (target <= 3); rss_*_mb the server's
+ *   resident memory before and after (heap_*_mb its JS heap, after a GC when run with
+ *   --expose-gc). The same flood against a server with its limits
+ *   off gives the *_unlimited figures, for contrast.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -15,7 +23,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import WebSocket from "ws";
 import { FnNode, Graph, MemoryStore, gr } from "../lib/index.js";
-import { launch } from "../lib/server/index.js";
+import { type ServerOptions, launch } from "../lib/server/index.js";
 import { freePort } from "../lib/server/options.js";
 import { type Figure, median, report } from "./util.js";
 
@@ -121,11 +129,121 @@ async function devTimes(runs = 3): Promise<{ start: number; reload: number }> {
   return { start: median(starts), reload: median(reloads) };
 }
 
+/**
+ * The flooding tab, as its own process (its sending and reading must not slow the server's
+ * event loop, which the probe measures): says hello, sends `count` run messages in batches,
+ * and reports how many were acked, refused (by code) and finished once every reply is in.
+ */
+const FLOODER = `
+import WebSocket from "ws";
+const [url, count] = [process.argv[1], Number(process.argv[2])];
+const ws = new WebSocket(url);
+let replies = 0, acks = 0, finished = 0, t0 = 0, sentAt = 0;
+const refused = {};
+ws.on("message", (d) => {
+  const m = JSON.parse(String(d));
+  if (m.type === "snapshot") return start();
+  if (m.type === "event" && m.event.type === "run-finished") finished++;
+  if (m.re === undefined) return;
+  replies++;
+  if (m.type === "ack") acks++;
+  else refused[m.code] = (refused[m.code] ?? 0) + 1;
+  if (replies < count) return;
+  // Every message has its reply: what was accepted, and what has run by now.
+  process.stdout.write(JSON.stringify({ acks, finished, refused, ms: performance.now() - t0, sendMs: sentAt - t0 }) + "\\n");
+  ws.close();
+});
+ws.on("open", () => ws.send(JSON.stringify({ v: 1, type: "hello" })));
+function start() {
+  process.stdout.write("start\\n");
+  t0 = performance.now();
+  let i = 0;
+  const batch = () => {
+    for (let k = 0; k < 100 && i < count; k++, i++) ws.send(JSON.stringify({ v: 1, type: "run", id: "r" + i, nodeId: "work", mode: "step" }));
+    if (i < count) setImmediate(batch);
+    else sentAt = performance.now();
+  };
+  batch();
+}
+`;
+
+/** The p95 of `GET /api/schema` latencies, probing one at a time until `stop()` says so (at least `min` probes). */
+async function probe(url: string, stop: () => boolean, min: number): Promise<number> {
+  const times: number[] = [];
+  while (times.length < min || !stop()) {
+    const t0 = performance.now();
+    const res = await fetch(`${url}/api/schema`);
+    await res.arrayBuffer();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.min(times.length - 1, Math.floor(times.length * 0.95))]!;
+}
+
+interface Flood {
+  sentPerS: number;
+  acceptedPerS: number;
+  executedPerS: number;
+  idleP95: number;
+  floodP95: number;
+  rssBefore: number;
+  rssAfter: number;
+  heapBefore: number;
+  heapAfter: number;
+  refused: Record<string, number>;
+}
+
+/** 10,000 run messages from one tab, with `options` as the server's limits. */
+export async function flood(options: ServerOptions, count = 10_000): Promise<Flood> {
+  const work = new FnNode(({ n }: { n: number }) => n + 1, { name: "work", concurrent: true, autorun: false, inputs: { n: gr.Number({ value: 1 }) }, outputs: { out: gr.Number() } });
+  const server = await launch(new Graph({ name: "flood", nodes: [work], persistKey: false }), { port: 0, store: new MemoryStore(), quiet: true, ...options });
+  (globalThis as { gc?: () => void }).gc?.();
+  const { rss: rssBefore, heapUsed: heapBefore } = process.memoryUsage();
+  const idleP95 = await probe(server.url, () => true, 300);
+  const child = spawn(process.execPath, ["--input-type=module", "-e", FLOODER, `${server.url.replace("http", "ws")}/ws`, String(count)], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  let started: () => void;
+  const start = new Promise<void>((r) => (started = r));
+  child.stdout.on("data", (d) => {
+    out += d;
+    if (out.startsWith("start\n")) started();
+  });
+  let exited = false;
+  const exit = new Promise<void>((r) => child.once("exit", () => ((exited = true), r())));
+  await start;
+  const floodP95 = await probe(server.url, () => exited, 20);
+  await exit;
+  const r = JSON.parse(out.slice("start\n".length)) as { acks: number; finished: number; refused: Record<string, number>; ms: number; sendMs: number };
+  (globalThis as { gc?: () => void }).gc?.();
+  const { rss: rssAfter, heapUsed: heapAfter } = process.memoryUsage();
+  await server.close();
+  const s = r.ms / 1000;
+  return { sentPerS: count / (r.sendMs / 1000), acceptedPerS: r.acks / s, executedPerS: r.finished / s, idleP95, floodP95, rssBefore, rssAfter, heapBefore, heapAfter, refused: r.refused };
+}
+
 export async function benchServer(): Promise<Figure[]> {
+  const limited = await flood({});
+  const unlimited = await flood({ messageRate: false, maxRunsPerSheet: Infinity, maxRuns: Infinity });
+  console.error(`flood refusals: limited ${JSON.stringify(limited.refused)}, unlimited ${JSON.stringify(unlimited.refused)}`);
   const small = await bytesPerUpdate(50);
   const large = await bytesPerUpdate(200);
   const dev = await devTimes();
+  const mb = (b: number) => b / 1024 / 1024;
   return [
+    { name: "flood_sent_per_s", value: limited.sentPerS, unit: "msg/s" },
+    { name: "flood_runs_accepted_per_s", value: limited.acceptedPerS, unit: "runs/s" },
+    { name: "flood_runs_executed_per_s", value: limited.executedPerS, unit: "runs/s" },
+    { name: "schema_p95_idle_ms", value: limited.idleP95, unit: "ms" },
+    { name: "schema_p95_flood_ms", value: limited.floodP95, unit: "ms" },
+    { name: "schema_p95_flood_vs_idle", value: limited.floodP95 / limited.idleP95, unit: "ratio", target: "<= 3" },
+    { name: "rss_before_mb", value: mb(limited.rssBefore), unit: "MB" },
+    { name: "rss_after_mb", value: mb(limited.rssAfter), unit: "MB" },
+    { name: "heap_before_mb", value: mb(limited.heapBefore), unit: "MB" },
+    { name: "heap_after_mb", value: mb(limited.heapAfter), unit: "MB" },
+    { name: "flood_runs_accepted_per_s_unlimited", value: unlimited.acceptedPerS, unit: "runs/s" },
+    { name: "flood_runs_executed_per_s_unlimited", value: unlimited.executedPerS, unit: "runs/s" },
+    { name: "schema_p95_flood_vs_idle_unlimited", value: unlimited.floodP95 / unlimited.idleP95, unit: "ratio" },
+    { name: "rss_after_mb_unlimited", value: mb(unlimited.rssAfter), unit: "MB" },
     { name: "ws_bytes_per_update", value: large.update, unit: "bytes" },
     { name: "ws_bytes_per_update_50", value: small.update, unit: "bytes" },
     { name: "ws_bytes_200_vs_50", value: large.update / small.update, unit: "ratio", target: "<= 1.05" },

@@ -11,8 +11,15 @@ import type { Wire } from "./wire.js";
 const MAX_BUFFERED = 16 * 1024 * 1024;
 /** Messages accepted but not handled yet, per socket; past it they are refused like a rate overflow. */
 const MAX_PENDING = 256;
-/** Past this size a refused message is not parsed for its `id` (its reply carries no `re`). */
-const PEEK_BYTES = 64 * 1024;
+/** Refusals a socket gets per accepted message of its rate (and per burst); past them, it is read no faster. */
+const REFUSALS_PER_MESSAGE = 10;
+/** The longest a flooding socket is left unread at a time. */
+const MAX_PAUSE_MS = 1000;
+/**
+ * A message's `id`, for a refusal's `re`: the first `"id": "<JSON string>"` in it (messages
+ * are not parsed to refuse them; a client that nests an `id` key before its own gets that one).
+ */
+const ID_FIELD = /"id"\s*:\s*("(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})){0,256}")/;
 
 /** The server-wide bounds a connection applies. */
 export interface ConnectionLimits {
@@ -29,8 +36,11 @@ let counter = 0;
  *
  * Each socket has a message rate (a token bucket) and a bound on messages waiting to be
  * handled: a message past either is answered `E_TOO_MANY_MESSAGES` at once, without
- * being applied, and the socket stays open. Runs take a place in the server's
- * {@link RunQueue} until they finish.
+ * being applied, and the socket stays open. Refusing costs little, but not nothing: a
+ * socket that goes on flooding past {@link REFUSALS_PER_MESSAGE} times its rate is not
+ * read for a while (TCP pushes back on the sender), so one tab's flood costs the server
+ * a bounded share of its time. Runs take a place in the server's {@link RunQueue} until
+ * they finish.
  */
 export class Connection implements Client {
   readonly id = `c${(++counter).toString(36)}${Math.random().toString(36).slice(2, 6)}`;
@@ -38,6 +48,8 @@ export class Connection implements Client {
   private queue: Promise<void> = Promise.resolve();
   private pending = 0;
   private readonly bucket: TokenBucket | undefined;
+  private readonly refusals: TokenBucket | undefined;
+  private paused = false;
 
   constructor(
     private readonly ws: WebSocket,
@@ -46,7 +58,9 @@ export class Connection implements Client {
     private readonly wire: Wire,
     private readonly limits: ConnectionLimits,
   ) {
-    this.bucket = limits.messageRate ? new TokenBucket(limits.messageRate) : undefined;
+    const rate = limits.messageRate;
+    this.bucket = rate ? new TokenBucket(rate) : undefined;
+    this.refusals = rate ? new TokenBucket({ perSecond: rate.perSecond * REFUSALS_PER_MESSAGE, burst: rate.burst * REFUSALS_PER_MESSAGE }) : undefined;
     // Without an 'error' listener an oversize or malformed frame would throw in the
     // server process; with it, ws closes this socket (1009 / 1002) and nothing else.
     ws.on("error", () => ws.terminate());
@@ -84,27 +98,27 @@ export class Connection implements Client {
     }
   }
 
-  /** The reply to a message refused by the rate limit: coded, with its `re` when the message had an id. */
+  /**
+   * Refuses a message past the rate limit: a coded reply (with its `re` when the message
+   * has an id), built without parsing the message. A socket past its refusals too is
+   * paused until they refill.
+   */
   private tooMany(text: string | undefined): void {
-    let re: string | undefined;
-    if (text !== undefined && text.length <= PEEK_BYTES) {
-      try {
-        const id = (JSON.parse(text) as { id?: unknown } | null)?.id;
-        if (typeof id === "string") re = id.slice(0, 256);
-      } catch {
-        // not JSON: no id to echo
-      }
-    }
+    const id = text === undefined ? undefined : ID_FIELD.exec(text.slice(0, 1024))?.[1];
     const retryAfterMs = this.pending >= MAX_PENDING ? 100 : (this.bucket?.retryAfterMs() ?? 100);
-    const err: ErrorMessage = {
-      v: PROTOCOL_VERSION,
-      type: "error",
-      ...(re ? { re } : {}),
-      code: WireErrorCode.TOO_MANY_MESSAGES,
-      message: `Too many messages from this tab; this one was not applied. Send it again in ${retryAfterMs} ms.`,
-      details: { retryAfterMs },
-    };
-    this.send(this.wire.encode(err));
+    // The id is echoed as the JSON string it was sent as (validated by the pattern); nothing else here comes from the client.
+    this.send(
+      `{"v":${PROTOCOL_VERSION},"type":"error",${id ? `"re":${id},` : ""}"code":"${WireErrorCode.TOO_MANY_MESSAGES}",` +
+        `"message":"Too many messages from this tab; this one was not applied. Send it again in ${retryAfterMs} ms.","details":{"retryAfterMs":${retryAfterMs}}}`,
+    );
+    if (this.refusals && !this.refusals.take() && !this.paused) {
+      this.paused = true;
+      this.ws.pause();
+      setTimeout(() => {
+        this.paused = false;
+        if (this.ws.readyState === this.ws.OPEN) this.ws.resume();
+      }, Math.min(MAX_PAUSE_MS, this.refusals.retryAfterMs())).unref();
+    }
   }
 
   /** Applies one message; returns the ack's `result`, or NO_ACK when the reply is another message. */

@@ -81,7 +81,9 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
   // Bodies are timed by their rate (see `bodyRate`), not by a total deadline a big upload could hit.
   const http = createServer({ requestTimeout: 0, headersTimeout: 30_000 });
   http.on("connection", (socket: Socket) => cap.admit(socket));
-  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxMessageBytes });
+  // One message per turn of the event loop (not every message of a TCP read at once), so a
+  // socket's flood interleaves with every other client's requests instead of blocking them.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxMessageBytes, allowSynchronousEvents: false });
   const port = await listen(http, opts.host, opts.port, opts.strictPort);
   const guard = new Guard(opts, port);
   const route = router({ graph, store, wire, guard, options: opts, runs });
