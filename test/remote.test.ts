@@ -768,7 +768,10 @@ t.test("a file input is never sent as a local path: store files travel as bytes 
 t.test("a plain script awaiting a fal-ai poll (node.test, graph.call) runs to the end and exits by itself", async (t) => {
   const { spawn } = await import("node:child_process");
   hf.models.set("acme/flux-script", { pipeline_tag: "text-to-image", providers: { "fal-ai": { providerId: "fal-ai/flux-script" } }, falStatuses: ["IN_QUEUE", "IN_PROGRESS", "COMPLETED"] });
-  const child = spawn(process.execPath, ["--import=tsx", join(import.meta.dirname, "fixtures", "fal-script.ts")], {
+  // tap's process tracking wraps spawn and injects NODE_OPTIONS hooks that turn exit code 13
+  // into 0; `env -u` runs the script the way a user would, so an abandoned poll shows.
+  const script = join(import.meta.dirname, "fixtures", "fal-script.ts");
+  const child = spawn("/usr/bin/env", ["-u", "NODE_OPTIONS", process.execPath, "--import=tsx", script], {
     env: { ...process.env, FAKE_HF: hf.origin, MODEL: "acme/flux-script:fal-ai", HF_TOKEN: TOKEN, HF_HOME: home },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -777,8 +780,28 @@ t.test("a plain script awaiting a fal-ai poll (node.test, graph.call) runs to th
   child.stdout.on("data", (d) => (out += d));
   child.stderr.on("data", (d) => (err += d));
   const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
-  t.equal(code, 0, `exit code (13 = the poll was abandoned) ${err.slice(0, 400)}`);
+  t.equal(code, 0, `exit code (13: Node gave up on the unsettled await in the middle of the poll) ${err.slice(0, 400)}`);
   t.match(out, new RegExp(`test ${PNG.length} bytes\\ncall ${PNG.length} bytes`));
   const jobs = [...hf.falJobs.values()].filter((j) => j.model === "acme/flux-script");
   t.same(jobs.map((j) => j.answered), [["IN_QUEUE", "IN_PROGRESS", "COMPLETED"], ["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]], "both calls polled to completion");
+});
+
+t.test("keptAlive(executor) holds the process while any execution is in flight, and lets go after the last", async (t) => {
+  const { keptAlive, inFlightInfo } = await import("../lib/nodes/keep-alive.js");
+  const gates: Array<() => void> = [];
+  const seen: Array<ReturnType<typeof inFlightInfo>> = [];
+  const slow = keptAlive({ execute: () => new Promise((r) => gates.push(() => r("done"))) });
+  const failing = keptAlive({ execute: async () => { seen.push(inFlightInfo()); throw new Error("boom"); } });
+  t.same(inFlightInfo(), { jobs: 0, holdsProcess: false });
+  const a = slow.execute(new FnNode(() => 1, { outputs: { o: null } }), {}, harness().ctx);
+  const b = slow.execute(new FnNode(() => 2, { outputs: { o: null } }), {}, harness().ctx);
+  t.same(inFlightInfo(), { jobs: 2, holdsProcess: true });
+  await t.rejects(failing.execute(new FnNode(() => 3, { outputs: { o: null } }), {}, harness().ctx), /boom/);
+  t.same(seen, [{ jobs: 3, holdsProcess: true }]);
+  gates.shift()!();
+  await a;
+  t.same(inFlightInfo(), { jobs: 1, holdsProcess: true }, "one job still runs");
+  gates.shift()!();
+  await b;
+  t.same(inFlightInfo(), { jobs: 0, holdsProcess: false }, "released with the last job, failures included");
 });

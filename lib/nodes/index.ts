@@ -6,6 +6,7 @@ import { fnExecutor } from "./fn.js";
 import { gradioExecutor } from "./gradio.js";
 import { inferenceExecutor } from "./inference.js";
 import { inputExecutor } from "./input.js";
+import { keptAlive } from "./keep-alive.js";
 import { currentHfToken } from "./hf-token.js";
 
 /** Installs one executor per node kind. */
@@ -13,7 +14,8 @@ export function registerBuiltinExecutors(): void {
   registerExecutor(NodeKind.FN, fnExecutor);
   registerExecutor(NodeKind.INPUT, inputExecutor);
   registerExecutor(NodeKind.CHOICE, choiceExecutor);
-  registerExecutor(NodeKind.GRADIO, gradioExecutor);
+  // A remote job holds the process open while in flight (inference does so itself).
+  registerExecutor(NodeKind.GRADIO, keptAlive(gradioExecutor));
   registerExecutor(NodeKind.INFERENCE, inferenceExecutor);
   // The engine hides the HF token in every record, event and stored value.
   setSecrets(() => {

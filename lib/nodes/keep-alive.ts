@@ -9,6 +9,8 @@
  * one shared interval timer is ref'd while at least one job runs and cleared with the
  * last, so nothing keeps the process up after the work is done.
  */
+import type { Node } from "../graph/index.js";
+import type { Executor } from "../engine/executor.js";
 
 let holders = 0;
 let handle: ReturnType<typeof setInterval> | undefined;
@@ -52,7 +54,18 @@ export async function inFlight<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** How many jobs hold the process open now (for tests and diagnostics). */
-export function inFlightCount(): number {
-  return holders;
+/** How many jobs hold the process open now, and whether the handle is ref'd (for tests and diagnostics). */
+export function inFlightInfo(): { jobs: number; holdsProcess: boolean } {
+  return { jobs: holders, holdsProcess: handle?.hasRef() ?? false };
+}
+
+/**
+ * The same executor with every execution held open by {@link inFlight}: how remote kinds
+ * are registered, so a plain script awaiting any remote job runs to its end.
+ *
+ * @example
+ * registerExecutor(NodeKind.GRADIO, keptAlive(gradioExecutor));
+ */
+export function keptAlive<N extends Node>(executor: Executor<N>): Executor<N> {
+  return { ...executor, execute: (node, inputs, ctx) => inFlight(() => executor.execute(node, inputs, ctx)) };
 }
