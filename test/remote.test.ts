@@ -762,6 +762,10 @@ t.test("a file input is never sent as a local path: store files travel as bytes 
   t.match(e1, { code: "E_BAD_INPUT", details: { port: "image", got: "/etc/hostname" } });
   const e2 = await fail(inferenceExecutor.execute(new InferenceNode("bfl/klein3:fal-ai", { outputs: { o: null } }), { image: a.path, prompt: "x", mask: "/etc/hostname" }, ctx));
   t.match(e2, { code: "E_BAD_INPUT", details: { port: "mask" } });
+  hf.models.set("acme/sd-txt", { pipeline_tag: "text-to-image" });
+  const e3 = await fail(inferenceExecutor.execute(new InferenceNode("acme/sd-txt", { outputs: { o: null } }), { prompt: a.path }, ctx));
+  t.match(e3, { code: "E_BAD_INPUT", details: { port: "prompt" } }, "a file wired into a text input is refused, not sent as text");
+  t.match(e3.message, /should be text, but it holds a file/);
   t.equal(hf.requests.filter((r) => r.host !== "huggingface.co").length - hf.requests.slice(0, before).filter((r) => r.host !== "huggingface.co").length, 0, "nothing was sent");
 });
 

@@ -57,9 +57,29 @@ export const isText = (v: unknown): v is string => typeof v === "string";
 
 /** A text input by one of `names` (else the first string input). */
 export function text(c: TaskCall, names: readonly string[], what = `a text input (e.g. \`${names[0]}\`)`, exclude: readonly string[] = []): { key: string; value: string } {
-  const p = pick(c.inputs, names, isText, exclude);
+  // By name first (a file there is refused below); else the first string that is not a file.
+  const named = names.find((k) => !exclude.includes(k) && isText(c.inputs[k]));
+  const p = named ? { key: named, value: c.inputs[named] } : pick(c.inputs, [], (v) => isText(v) && !isStoredPath(c, v), exclude);
   if (!p) throw missing(c, what);
+  refuseStoredPath(c, p.key, p.value as string);
   return p as { key: string; value: string };
+}
+
+function isStoredPath(c: TaskCall, value: string): boolean {
+  const dir = c.ctx.files.dir.replace(/[\\/]+$/, "");
+  return !!dir && (value.startsWith(`${dir}/`) || value.startsWith(`${dir}\\`));
+}
+
+/**
+ * A text input holding a path of the files store is a file wired where text belongs (an
+ * image output into `prompt`): refused, so the path never reaches the provider as text.
+ */
+export function refuseStoredPath(c: TaskCall, key: string, value: string): void {
+  if (isStoredPath(c, value)) {
+    throw new DaggrError(ErrorCode.BAD_INPUT, `Input '${key}' of ${c.label} should be text, but it holds a file of the files store. Wire a text output to it, or use a task that takes this file.`, {
+      port: key,
+    });
+  }
 }
 
 /** A value that can only be a file: bytes, a `data:` URL, an absolute path or a URL. */

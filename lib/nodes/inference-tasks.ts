@@ -1,5 +1,5 @@
 import {
-  type TaskCall, type TaskResult, columns, dataUrl, fileBlob, isText, labelValue, list, missing, pick, portableParams, rest, saveBlob, target, text,
+  type TaskCall, type TaskResult, columns, dataUrl, fileBlob, isText, labelValue, list, missing, pick, portableParams, refuseStoredPath, rest, saveBlob, target, text,
 } from "./inference-io.js";
 
 export type { TaskCall, TaskResult } from "./inference-io.js";
@@ -52,6 +52,7 @@ async function chatMessages(c: TaskCall): Promise<{ messages: ChatMessage[]; use
   if (prompt) {
     used.push(prompt);
     const t = c.inputs[prompt] as string;
+    refuseStoredPath(c, prompt, t);
     messages.push({ role: "user", content: images.length ? [{ type: "text", text: t }, ...images.map((url) => ({ type: "image_url" as const, image_url: { url } }))] : t });
     images = [];
   }
@@ -171,6 +172,7 @@ function imageTextToFile(call: (c: TaskCall, args: Record<string, unknown>) => P
       const promptKey = ["prompt", "text", "message", "instruction", "inputs", "input"].find((k) => typeof c.inputs[k] === "string");
       const imageKey = IMAGE.find((k) => k !== promptKey && c.inputs[k] !== undefined && c.inputs[k] !== null && c.inputs[k] !== "");
       if (!promptKey) throw missing(c, "a `prompt`");
+      refuseStoredPath(c, promptKey, c.inputs[promptKey] as string);
       const blob = imageKey ? (await fileBlob(c, [imageKey], "image")).blob : undefined;
       const p = await params(c, imageKey, promptKey);
       p.prompt = c.inputs[promptKey];
