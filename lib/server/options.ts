@@ -120,7 +120,7 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
   if (env.SPACE_HOST) allowedHosts.add(env.SPACE_HOST.toLowerCase());
   for (const h of [...(options.allowedHosts ?? []), ...(env.DAGGR_ALLOWED_HOSTS?.split(",") ?? [])]) if (h.trim()) allowedHosts.add(h.trim().toLowerCase());
   const allowedOrigins = new Set((options.allowedOrigins ?? []).map((o) => o.replace(/\/$/, "")));
-  const envRemote = env.DAGGR_REMOTE_CONCURRENCY ? Number(env.DAGGR_REMOTE_CONCURRENCY) : undefined;
+  const envRemote = env.DAGGR_REMOTE_CONCURRENCY ? count("DAGGR_REMOTE_CONCURRENCY", Number(env.DAGGR_REMOTE_CONCURRENCY)) : undefined;
   return {
     host,
     port,
@@ -136,7 +136,7 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
     maxConnections: count("maxConnections", options.maxConnections ?? 1024),
     maxConnectionsPerIp: count("maxConnectionsPerIp", options.maxConnectionsPerIp ?? 128),
     bodyRate: positive("bodyRate", options.bodyRate ?? { graceMs: 10_000, minBytesPerSecond: 1024 }),
-    remoteConcurrency: options.remoteConcurrency ?? envRemote,
+    remoteConcurrency: options.remoteConcurrency === undefined ? envRemote : count("remoteConcurrency", options.remoteConcurrency),
     // Spaces show the app in an iframe on huggingface.co.
     frameAncestors: [...allowedOrigins, ...(env.SPACE_HOST ? ["https://huggingface.co"] : [])],
     api: options.api ?? true,
