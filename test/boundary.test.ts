@@ -217,6 +217,20 @@ t.test("DNS rebinding: the address checked is the address connected to (public f
   t.equal(priv.connections, 0);
 });
 
+t.test("a Gradio app whose config names an https root resolving to a private address is refused; nothing connects there", async (t) => {
+  const inner = await tcpCounter(t);
+  resolver(t, { "root.test": "127.0.0.1" });
+  const ep: FakeEndpoint = { name: "/predict", parameters: [], returns: [{ label: "text" }], fn: () => ["x"] };
+  const fake = await startFakeGradio({ endpoints: [ep], root: `https://root.test:${inner.port}` });
+  t.teardown(() => fake.close());
+  const node = new GradioNode(fake.url, { outputs: { text: gr.Textbox() }, validate: false, retries: 0 });
+  const s = await new Graph({ name: "root", nodes: [node] }).session({ store: new MemoryStore() });
+  t.teardown(() => s.close());
+  await s.run(node);
+  t.match(s.nodeState(node.id).error, { code: "E_URL_REFUSED", message: /root\.test.*127\.0\.0\.1/ });
+  t.equal(inner.connections, 0);
+});
+
 // ---------------------------------------------------------------- the token's destinations
 
 t.test("the HF token goes to the node's own Space, never to another *.hf.space host", async (t) => {

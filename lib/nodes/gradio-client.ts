@@ -6,6 +6,7 @@ import type { Progress } from "../engine/events.js";
 import { RetryableError, isNetworkError, parseRetryAfter, raceSignal } from "./hf-retry.js";
 import { waitForSpace } from "./hf-space.js";
 import { spaceOrigin, tokenAllowed } from "./hf-token.js";
+import { checkRemoteUrl, guardedDispatcher, isOwnOrigin } from "./net-guard.js";
 
 /**
  * What the client's requests reveal about one call. `@gradio/client` swallows statuses
@@ -19,6 +20,8 @@ export interface CallState {
   retryAfterMs?: number;
   uploadError?: string;
   configStatus?: number;
+  /** A request refused by the rule of URLs a remote names (the client hides why). */
+  refused?: Error;
 }
 export const callState = new AsyncLocalStorage<CallState>();
 
@@ -75,11 +78,13 @@ export class DaggrClient extends Client {
   appOrigin: string | undefined;
 
   private readonly isSpaceId: boolean;
+  private readonly appReference: string;
 
   constructor(app: string, options: ClientOptions) {
     super(app, options);
     this.appOrigin = originOf(app);
     this.isSpaceId = !/^https?:\/\//.test(app);
+    this.appReference = app;
   }
 
   override fetch(input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
@@ -90,6 +95,18 @@ export class DaggrClient extends Client {
     if (this.appOrigin === undefined && this.isSpaceId && url.pathname.endsWith("/config")) this.appOrigin = spaceOrigin(url.href);
     const headers = new Headers(init.headers);
     if (!tokenAllowed(url, this.appOrigin)) headers.delete("authorization");
+    // Off the app's origin (a config `root` naming another host), the client's requests
+    // follow the rule of URLs a remote names: https to public addresses only.
+    let guard: { dispatcher?: unknown } = {};
+    if (!isOwnOrigin(url, this.appOrigin)) {
+      try {
+        checkRemoteUrl(url, this.appOrigin, appLabel(this.appReference));
+      } catch (e) {
+        if (state) state.refused = e as Error;
+        return Promise.reject(e);
+      }
+      guard = { dispatcher: guardedDispatcher() };
+    }
     const path = url.pathname;
     // A queued job is sent with /queue/join; an endpoint with `queue=False` with /run/<name>.
     const isJoin = path.endsWith("/queue/join") || /\/run\/[^/]+$/.test(path);
@@ -100,7 +117,15 @@ export class DaggrClient extends Client {
       if (isJoin && state.uploadError) return Promise.reject(new Error(`input upload failed: ${state.uploadError}`));
       signal = state.signal;
     }
-    return super.fetch(input, { ...init, headers, signal }).then(async (res: Response) => {
+    const sent: Promise<Response> = super.fetch(input, { ...init, ...guard, headers, signal });
+    return sent.catch((e: unknown) => {
+      // Refused where the connection was made (the host resolved to a private address).
+      const cause = (e as { cause?: unknown }).cause;
+      if (state && cause instanceof DaggrError && cause.code === ErrorCode.URL_REFUSED) {
+        state.refused = new DaggrError(ErrorCode.URL_REFUSED, `${appLabel(this.appReference)}: ${cause.message.replace(/^\[E_URL_REFUSED\] /, "")}`, cause.details);
+      }
+      throw e;
+    }).then(async (res: Response) => {
       if (state) {
         if (isJoin) {
           state.joinStatus = res.status;
@@ -256,10 +281,11 @@ async function connect(space: string, token: string | undefined, signal: AbortSi
     ) as DaggrClient;
   } catch (e) {
     if (signal.aborted) throw signal.reason;
-    throw connectError(space, e, state, !!token);
+    throw state.refused ?? connectError(space, e, state, !!token);
   }
   if (!client.api_info) {
     client.close();
+    if (state.refused) throw state.refused;
     throw new RetryableError(new DaggrError(ErrorCode.NETWORK, `${appLabel(space)}: its API description (/gradio_api/info) could not be loaded`), undefined, true);
   }
   return client;

@@ -195,6 +195,7 @@ export function progressOf(s: StatusEvent): Progress | undefined {
 function jobError(s: StatusEvent, state: CallState, label: string, hasToken: boolean): Error {
   const msg = (s.message ?? "").trim();
   const join = state.joinStatus;
+  if (state.refused) return state.refused;
   if (state.uploadError) return new DaggrError(ErrorCode.REMOTE_FAILED, `${label}: uploading an input file failed (${state.uploadError}).`);
   if (join === 429) return new RetryableError(new DaggrError(ErrorCode.RATE_LIMITED, `${label} is rate limited (HTTP 429${msg ? `: ${msg}` : ""})`, { status: 429 }), state.retryAfterMs);
   if (join === 503) return new RetryableError(new DaggrError(ErrorCode.RATE_LIMITED, `${label}: the app's queue is full (HTTP 503)`, { status: 503 }), state.retryAfterMs);
