@@ -808,3 +808,16 @@ t.test("keptAlive(executor) holds the process while any execution is in flight, 
   await b;
   t.same(inFlightInfo(), { jobs: 0, holdsProcess: false }, "released with the last job, failures included");
 });
+
+t.test("a fal-ai text-to-image result is downloaded through the guarded, size-capped download: no private address, nothing over maxFileBytes", async (t) => {
+  hf.models.set("acme/flux-ssrf", { pipeline_tag: "text-to-image", providers: { "fal-ai": { providerId: "fal-ai/ssrf" } }, falStatuses: ["COMPLETED"], falMediaUrl: "http://169.254.169.254/latest/meta-data.png" });
+  // Routed to the fake, so an unguarded fetch would succeed here (and be recorded).
+  shim.route("169.254.169.254", hf.origin);
+  t.teardown(() => shim.unroute("169.254.169.254"));
+  const e = await fail(inferenceExecutor.execute(new InferenceNode("acme/flux-ssrf:fal-ai", { outputs: { o: null } }), { prompt: "x" }, harness().ctx));
+  t.match(e, { code: "E_URL_REFUSED" });
+  t.notOk(shim.requests.some((r) => r.host === "169.254.169.254"), "the metadata address was never asked");
+  hf.models.set("acme/flux-big", { pipeline_tag: "text-to-image", providers: { "fal-ai": { providerId: "fal-ai/big" } }, falStatuses: ["COMPLETED"] });
+  const big = await fail(inferenceExecutor.execute(new InferenceNode("acme/flux-big:fal-ai", { outputs: { o: null }, maxFileBytes: 10 }), { prompt: "x" }, harness().ctx));
+  t.match(big, { code: "E_FILE_TOO_LARGE", details: { maxBytes: 10 } });
+});

@@ -2,7 +2,12 @@ import {
   type TaskCall, type TaskResult, columns, dataUrl, fileBlob, isText, labelValue, list, missing, pick, portableParams, refuseStoredPath, rest, saveBlob, target, text,
 } from "./inference-io.js";
 
+import { downloadToStore } from "./hf-download.js";
+
 export type { TaskCall, TaskResult } from "./inference-io.js";
+
+/** Providers whose text-to-image answer is a media URL the client can hand back undownloaded. */
+const URL_OUTPUT_PROVIDERS = new Set(["fal-ai", "replicate"]);
 
 /**
  * How each task turns an InferenceNode's inputs into the client's arguments, and its
@@ -268,7 +273,18 @@ export const TASKS: Record<string, TaskSpec> = {
       return { primary: out.answer, full: { answer: out.answer, cells: out.cells, coordinates: out.coordinates, aggregator: out.aggregator ?? null } };
     },
   },
-  "text-to-image": textToFile((c, a) => c.client.textToImage(a as never, { ...c.options, outputType: "blob" }), "image"),
+  "text-to-image": {
+    async run(c) {
+      const t = text(c, PROMPT);
+      const args = { ...target(c), inputs: t.value, ...withParams(await params(c, t.key)) } as never;
+      if (!URL_OUTPUT_PROVIDERS.has(c.provider ?? "")) return one("image", await saveBlob(c, await c.client.textToImage(args, { ...c.options, outputType: "blob" }), "image"));
+      // These providers answer with a media URL: fetch it ourselves, through the guarded,
+      // streamed download (https, public addresses, maxFileBytes), without the token.
+      const url = await c.client.textToImage(args, { ...c.options, outputType: "url" });
+      const meta = await downloadToStore(url, { files: c.ctx.files, maxBytes: c.maxBytes, label: c.label, signal: c.ctx.signal, onBytes: () => c.ctx.alive?.() });
+      return one("image", meta.path);
+    },
+  },
   "text-to-video": textToFile((c, a) => c.client.textToVideo(a as never, c.options), "video"),
   "text-to-speech": textToFile((c, a) => c.client.textToSpeech(a as never, c.options), "audio"),
   "text-to-audio": textToFile((c, a) => c.client.textToAudio(a as never, c.options), "audio"),
