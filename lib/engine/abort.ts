@@ -1,17 +1,15 @@
-import { setMaxListeners } from "node:events";
-
 /**
  * A run's cancellation: an AbortController, with its state also in a plain field, since
  * every node of the run checks it (the AbortSignal getter costs more than the check).
+ *
+ * The executions of a run follow it through a Set, not through listeners on its signal:
+ * an EventTarget checks each new listener against all the others, so a thousand nodes in
+ * flight would cost a million comparisons; the Set adds and removes in O(1).
  */
 export class RunAbort {
   private readonly controller = new AbortController();
+  private readonly followers = new Set<NodeAbort>();
   aborted = false;
-
-  constructor() {
-    setMaxListeners(0, this.controller.signal); // executing nodes that read their signal listen for this one
-    this.controller.signal.addEventListener("abort", this, { once: true });
-  }
 
   get signal(): AbortSignal {
     return this.controller.signal;
@@ -21,55 +19,106 @@ export class RunAbort {
     return this.controller.signal.reason;
   }
 
+  /** How many executions follow this run now (they stop following when they end). */
+  get following(): number {
+    return this.followers.size;
+  }
+
   abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
     this.controller.abort(reason);
+    const followers = [...this.followers];
+    this.followers.clear();
+    for (const f of followers) f.runAborted();
   }
 
   /** @internal */
-  handleEvent(): void {
-    this.aborted = true;
+  follow(n: NodeAbort): void {
+    this.followers.add(n);
+  }
+
+  /** @internal */
+  unfollow(n: NodeAbort): void {
+    this.followers.delete(n);
   }
 }
 
 /**
  * The cancellation of one execution: its run's, plus its own abort (`cancelNode`). The
  * AbortSignal executors see is made on first read, so a node whose executor never looks
- * at it (a sync FnNode) costs no AbortController, the dearest object of a run.
+ * at it (a sync FnNode) costs no AbortController, the dearest object of a run; waiting
+ * for the abort (`onAbort`) needs no signal either.
  */
 export class NodeAbort {
   private controller: AbortController | undefined = undefined;
+  private callbacks: Array<(reason: unknown) => void> | undefined = undefined;
+  private following = false;
+  private self = false;
+  private selfReason: unknown = undefined;
   constructor(private readonly run: RunAbort) {}
 
   get aborted(): boolean {
-    return this.controller ? this.controller.signal.aborted : this.run.aborted;
+    return this.self || this.run.aborted;
   }
 
   get reason(): unknown {
-    return this.controller ? this.controller.signal.reason : this.run.reason;
+    return this.self ? this.selfReason : this.run.reason;
   }
 
   get signal(): AbortSignal {
     if (!this.controller) {
       this.controller = new AbortController();
-      if (this.run.aborted) this.controller.abort(this.run.reason);
-      else this.run.signal.addEventListener("abort", this, { once: true });
+      if (this.aborted) this.controller.abort(this.reason);
+      else this.follow();
     }
     return this.controller.signal;
   }
 
+  /** Calls `cb` with the reason once this execution is aborted (never after `dispose`). */
+  onAbort(cb: (reason: unknown) => void): void {
+    if (this.aborted) {
+      cb(this.reason);
+      return;
+    }
+    (this.callbacks ??= []).push(cb);
+    this.follow();
+  }
+
   /** Aborts this execution alone. */
   abort(reason: unknown): void {
-    this.signal;
-    this.controller!.abort(reason);
+    if (this.aborted) return;
+    this.self = true;
+    this.selfReason = reason;
+    this.fire();
   }
 
   /** @internal The run was aborted: so is this execution. */
-  handleEvent(): void {
-    this.controller!.abort(this.run.reason);
+  runAborted(): void {
+    this.following = false;
+    this.fire();
   }
 
-  /** Stops following the run's signal once the execution has ended. */
+  /** Stops following the run once the execution has ended. */
   dispose(): void {
-    if (this.controller) this.run.signal.removeEventListener("abort", this);
+    if (this.following) this.run.unfollow(this);
+    this.following = false;
+    this.callbacks = undefined;
+  }
+
+  private follow(): void {
+    if (this.following || this.aborted) return;
+    this.following = true;
+    this.run.follow(this);
+  }
+
+  private fire(): void {
+    if (this.following) this.run.unfollow(this);
+    this.following = false;
+    const reason = this.reason;
+    this.controller?.abort(reason);
+    const callbacks = this.callbacks;
+    this.callbacks = undefined;
+    if (callbacks) for (const cb of callbacks) cb(reason);
   }
 }

@@ -11,6 +11,11 @@ export interface Cancel {
   readonly reason: unknown;
   /** The AbortSignal handed to the executor. */
   readonly signal: AbortSignal;
+  /**
+   * Calls `cb` with the reason once aborted, without making or listening to a signal
+   * (see NodeAbort); without it, `signal` is listened to.
+   */
+  onAbort?(cb: (reason: unknown) => void): void;
 }
 
 export interface CallHooks {
@@ -61,14 +66,14 @@ export function invoke(node: Node, inputs: Record<string, unknown>, cancel: Canc
     if (cancel.aborted) throw cancel.reason;
     return shape(executor, node, knownValue(work));
   }
-  return abortable(work, cancel.signal).then((raw) => shape(executor, node, raw));
+  return abortable(work, cancel).then((raw) => shape(executor, node, raw));
 }
 
 async function invokeAsync(executor: Executor, node: Node, inputs: Record<string, unknown>, cancel: Cancel, files: FileSink, o: CallHooks): Promise<Record<string, unknown>> {
   const args = await node.options.preprocess!({ ...inputs });
   const work = executor.execute(node, args, new CallContext(executor, node, cancel, files, o));
   o.track?.(work);
-  return shape(executor, node, await abortable(work, cancel.signal));
+  return shape(executor, node, await abortable(work, cancel));
 }
 
 function shape(executor: Executor, node: Node, raw: unknown): Record<string, unknown> {
@@ -136,9 +141,16 @@ export function metaCache(store: Store | undefined): ExecContext["cache"] {
  * Settles as soon as the signal aborts, even if the work ignores it (a sync FnNode
  * cannot be interrupted); the work's late result is dropped.
  */
-function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
+function abortable<T>(work: Promise<T>, cancel: Cancel): Promise<T> {
+  if (cancel.aborted) return Promise.reject(cancel.reason);
   return new Promise<T>((resolve, reject) => {
+    if (cancel.onAbort) {
+      // The callback outlives the work harmlessly: a settled promise ignores a late reject.
+      cancel.onAbort(reject);
+      work.then(resolve, reject);
+      return;
+    }
+    const signal = cancel.signal;
     const onAbort = () => reject(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
     work.then(
@@ -153,4 +165,3 @@ function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
     );
   });
 }
-

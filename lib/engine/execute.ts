@@ -123,6 +123,13 @@ class Execution implements Cancel {
     return this.timed ?? this.abort.signal;
   }
 
+  onAbort(cb: (reason: unknown) => void): void {
+    const timed = this.timed;
+    if (!timed) return this.abort.onAbort(cb);
+    if (timed.aborted) return cb(timed.reason);
+    timed.addEventListener("abort", () => cb(timed.reason), { once: true });
+  }
+
   /** Runs the node; undefined when it finished in this tick, else a promise of the end. */
   start(): Promise<void> | undefined {
     const node = this.node;

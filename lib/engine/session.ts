@@ -100,6 +100,8 @@ export class Session implements ExecHost {
   private readonly active = new Map<string, Active | undefined>();
   private readonly pendingEdits = new Set<string>();
   private autorunTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Resolves when the pending debounce fires and its run has started (what `settled` waits on). */
+  private autorunFired: { promise: Promise<void>; resolve: () => void } | undefined;
   private autorunRun: RunHandle | undefined;
   private writes: Promise<unknown> = Promise.resolve();
   private refs = 1;
@@ -239,8 +241,11 @@ export class Session implements ExecHost {
 
   private scheduleAutorun(): void {
     clearTimeout(this.autorunTimer);
+    this.autorunFired ??= deferred();
     this.autorunTimer = setTimeout(() => {
       this.autorunTimer = undefined;
+      const fired = this.autorunFired;
+      this.autorunFired = undefined;
       const roots = new Set(this.pendingEdits);
       this.pendingEdits.clear();
       const older = this.autorunRun;
@@ -253,6 +258,7 @@ export class Session implements ExecHost {
       void mine.done.then(() => {
         if (this.autorunRun === mine) this.autorunRun = undefined;
       });
+      fired?.resolve();
     }, this.debounceMs);
   }
 
@@ -312,10 +318,13 @@ export class Session implements ExecHost {
     return !!a;
   }
 
-  /** Resolves once no edit is waiting for its debounce and no run is in progress. */
+  /**
+   * Resolves once no edit is waiting for its debounce and no run is in progress: it waits
+   * on the debounce firing and on the runs' own completion, never on a timer of its own.
+   */
   async settled(): Promise<void> {
     for (;;) {
-      if (this.autorunTimer) await new Promise((r) => setTimeout(r, this.debounceMs + 1));
+      if (this.autorunFired) await this.autorunFired.promise;
       else if (this.runs.size) await Promise.all([...this.runs.values()].map((r) => r.done));
       else break;
     }
@@ -662,6 +671,9 @@ export class Session implements ExecHost {
     // Forget the session first, so an open() while this one winds down gets a new one.
     this.onClose?.();
     clearTimeout(this.autorunTimer);
+    this.autorunTimer = undefined;
+    this.autorunFired?.resolve();
+    this.autorunFired = undefined;
     for (const r of this.runs.values()) r.abort.abort(new DaggrError(ErrorCode.CANCELLED, "Session closed."));
     await Promise.all([...this.runs.values()].map((r) => r.done));
     await this.writes;
@@ -715,4 +727,10 @@ function itemStates(record: ResultRecord): NodeState["items"] {
 /** Whether `a` was made after `b` (ids break ties: they grow with time). */
 function newer(a: ResultRecord, b: ResultRecord): boolean {
   return a.startedAt !== b.startedAt ? a.startedAt > b.startedAt : a.id > b.id;
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
 }

@@ -33,6 +33,13 @@ export class Slot {
   childSlots: Slot[] = [];
   parentSlots: Slot[] | undefined = undefined;
   edgeFrom: Slot[] = [];
+  /** How many of `parentSlots` are not fresh, kept by the walk: "are my parents fresh?" in O(1). */
+  staleParents = 0;
+  /** The slots whose `parentSlots` hold this one (they count its freshness in `staleParents`). */
+  watchers: Slot[] = [];
+  /** The edges out of this node, as their downstream slot and index there (parallel arrays). */
+  outSlots: Slot[] = [];
+  outIndex: number[] = [];
   /** The refresh queue this node waits in, if any. */
   queuedIn: MinQueue | undefined = undefined;
   /** Its upstream reads in key order, when they do not depend on its own input values (all but choice nodes). */

@@ -61,6 +61,16 @@ export class SheetView {
   private readonly keyParts: string[] = [];
   /** The refresh queue, reused by every refresh that does not run inside another. */
   private readonly queue = new MinQueue();
+  /**
+   * Edges whose freshness may have changed (a selection at either end changed), as their
+   * downstream slot and index there; the next walk rechecks these alone. An edge's
+   * freshness depends only on selections, so a wide join costs O(1) per parent that
+   * completes, not a rescan of all its edges.
+   */
+  private dirtySlots: Slot[] = [];
+  private dirtyIndex: number[] = [];
+  /** @internal Edge checks and freshness evaluations made so far (what a refresh costs, counted). */
+  work = 0;
 
   constructor(
     readonly graph: Graph,
@@ -90,8 +100,18 @@ export class SheetView {
     });
     for (const slot of this.slots.values()) {
       slot.childSlots = slot.children.map((c) => this.slots.get(c)!);
-      if (slot.reads) slot.parentSlots = parentsOf(slot.node, slot.node.activePorts(NO_VALUES)).map((p) => this.slots.get(p)!);
+      if (slot.reads) {
+        const parents = parentsOf(slot.node, slot.node.activePorts(NO_VALUES)).map((p) => this.slots.get(p)!);
+        slot.parentSlots = parents;
+        slot.staleParents = parents.length; // every slot starts "empty"
+        for (const p of parents) p.watchers.push(slot);
+      }
       slot.edgeFrom = slot.edgesIn.map((e) => this.slots.get(e.from.node)!);
+      for (let i = 0; i < slot.edgeFrom.length; i++) {
+        slot.edgeFrom[i]!.outSlots.push(slot);
+        slot.edgeFrom[i]!.outIndex.push(i);
+      }
+      if (slot.sel) this.edgesChanged(slot);
     }
     const all = graph.nodes.map((n) => n.id);
     this.refresh(all, all, false);
@@ -259,7 +279,19 @@ export class SheetView {
       for (const slot of this.slots.values()) slot.edgesIn.forEach((e, index) => this.edgeAt!.set(e.id, { slot, index }));
     }
     const at = this.edgeAt.get(edgeId);
-    return at ? at.slot.edgeFresh[at.index]! : false;
+    return at ? edgeFresh(at.slot, at.index) : false;
+  }
+
+  /** Queues every edge into and out of a node whose selection changed, for the next walk. */
+  private edgesChanged(s: Slot): void {
+    for (let i = 0; i < s.edgesIn.length; i++) {
+      this.dirtySlots.push(s);
+      this.dirtyIndex.push(i);
+    }
+    for (let i = 0; i < s.outSlots.length; i++) {
+      this.dirtySlots.push(s.outSlots[i]!);
+      this.dirtyIndex.push(s.outIndex[i]!);
+    }
   }
 
   /**
@@ -318,19 +350,33 @@ export class SheetView {
     let nodes: Record<string, Freshness> | undefined;
     let edges: Record<string, boolean> | undefined;
     for (let s = queue.pop(); s !== undefined; s = queue.pop()) {
+      this.work++;
       const sel = s.sel;
       let f: Freshness = "empty";
       if (sel) f = this.parentsFresh(s) && sel.key === this.keyOf(s) ? "fresh" : "stale";
       if (s.freshness !== f) {
+        const was = s.freshness === "fresh";
         s.freshness = f;
+        if (was !== (f === "fresh")) {
+          const w = s.watchers;
+          for (let i = 0; i < w.length; i++) w[i]!.staleParents += was ? 1 : -1;
+        }
         if (watched) (nodes ??= {})[s.node.id] = f;
         s.state.freshness = f;
         this.changed(s);
         enqueueAll(queue, s.childSlots);
       }
-      for (let i = 0; i < s.edgesIn.length; i++) {
-        const up = sel && s.edgeFrom[i]!.sel;
-        const ef = !!up && sel!.upstream[s.edgesIn[i]!.to.port] === up.id;
+    }
+    if (this.dirtySlots.length) {
+      const slots = this.dirtySlots;
+      const index = this.dirtyIndex;
+      this.dirtySlots = [];
+      this.dirtyIndex = [];
+      for (let k = 0; k < slots.length; k++) {
+        this.work++;
+        const s = slots[k]!;
+        const i = index[k]!;
+        const ef = edgeFresh(s, i);
         if (s.edgeFresh[i] !== ef) {
           s.edgeFresh[i] = ef;
           if (watched) (edges ??= {})[s.edgesIn[i]!.id] = ef;
@@ -341,10 +387,8 @@ export class SheetView {
   }
 
   private parentsFresh(s: Slot): boolean {
-    const parents = s.parentSlots;
-    if (!parents) return this.activeParents(s.node).every((p) => this.slots.get(p)?.freshness === "fresh");
-    for (let i = 0; i < parents.length; i++) if (parents[i]!.freshness !== "fresh") return false;
-    return true;
+    if (s.parentSlots) return s.staleParents === 0;
+    return this.activeParents(s.node).every((p) => this.slots.get(p)?.freshness === "fresh");
   }
 
   /** Makes `record` the node's selection and updates values, keys and freshness downstream. */
@@ -356,6 +400,7 @@ export class SheetView {
     else this.selected.delete(nodeId);
     s.state.selectedId = record?.id ?? null;
     s.state.lastMs = record?.ms;
+    this.edgesChanged(s);
     this.changed(s);
     if (this.events.observed) this.emit({ type: "selection-changed", sheetId: this.sheetId, nodeId, resultId: record?.id ?? null, result: record ?? undefined });
     if (s.outs) for (const port of Object.keys(s.node.outputs)) s.outs.get(port)?.next(record?.outputs[port]);
@@ -438,4 +483,11 @@ export class SheetView {
     for (const s of this.valueSubjects.values()) s.complete();
     this.events.complete();
   }
+}
+
+/** Whether the downstream of an edge consumed its upstream's selected result. */
+function edgeFresh(s: Slot, i: number): boolean {
+  const sel = s.sel;
+  const up = sel && s.edgeFrom[i]!.sel;
+  return !!up && sel!.upstream[s.edgesIn[i]!.to.port] === up.id;
 }
