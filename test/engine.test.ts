@@ -546,3 +546,112 @@ t.test("session.select() on a diamond chooses each node once: at equal distance 
   t.equal(s.get(a.in.text), "two", "and its input");
   t.equal(s.nodeState(b).freshness, "stale", "b consumed the other a result: stale, honestly");
 });
+
+/** A chain of `n` sync FnNodes, each adding one to its parent's value; the last node is returned. */
+function chain(n: number): FnNode {
+  let prev: FnNode | undefined;
+  for (let i = 0; i < n; i++) {
+    const inputs: Record<string, unknown> = prev ? { x: prev.out.v } : { seed: gr.Number({ value: 0 }) };
+    prev = new FnNode((xs: Record<string, any>) => (xs.x ?? xs.seed ?? 0) + 1, { name: `n${i}`, inputs, outputs: { v: null } });
+  }
+  return prev!;
+}
+
+t.test("a 20,000-deep chain built from its last node opens, runs and restores (no recursion on depth)", async (t) => {
+  // Before: collecting the graph recursed once per level and threw RangeError past ~5,600.
+  const last = chain(20_000);
+  const graph = new Graph({ name: "deep", nodes: [last], autorun: false });
+  const { s } = await open(graph);
+  const first = await s.run(undefined, { mode: "all" });
+  t.equal(first.status, "done");
+  t.equal(s.get(last.out.v), 20_000);
+  const oldResult = s.selected(last)!;
+  s.set("n0__seed", 5);
+  t.equal(s.nodeState(last).freshness, "stale", "an edit at the head reaches the tail");
+  await s.run(last, { mode: "to-here" });
+  t.equal(s.get(last.out.v), 20_005);
+  await s.select(last, oldResult.id);
+  t.equal(s.inputValues().n0__seed, 0, "the restore walked 20,000 links back to the head's input");
+  t.equal(s.nodeState(last).freshness, "fresh");
+  await s.close();
+});
+
+/** `width` sync parents joined by one node. */
+function join(width: number) {
+  const parents = Array.from({ length: width }, (_, i) => new FnNode(() => i, { name: `p${i}`, outputs: { v: null } }));
+  const j = new FnNode((xs: Record<string, number>) => Object.keys(xs).length, {
+    name: "join",
+    inputs: Object.fromEntries(parents.map((p, i) => [`p${i}`, p.out.v])),
+    outputs: { n: null },
+  });
+  return { parents, j, graph: new Graph({ name: `join${width}`, nodes: [j] }) };
+}
+
+t.test("a wide join costs O(1) per parent that completes: refresh work grows linearly with its width", async (t) => {
+  // Counted, not timed: freshness evaluations plus edge checks of whole runs. Before, every
+  // parent's completion rescanned all the join's edges and parents: O(width²) per run.
+  const perParent: number[] = [];
+  for (const width of [100, 3_000]) {
+    const { j, graph } = join(width);
+    const { s } = await open(graph);
+    const before = s.work;
+    await s.run(j, { mode: "to-here" });
+    await s.run(undefined, { mode: "all" }); // everything fresh: reused
+    t.equal(s.get(j.out.n), width);
+    perParent.push((s.work - before) / width);
+    await s.close();
+  }
+  t.ok(perParent[1]! <= perParent[0]! * 1.2, `work per parent at 3,000 wide (${perParent[1]}) ~ at 100 wide (${perParent[0]})`);
+});
+
+t.test("1,000 concurrent async nodes all run at once, then their join runs once", async (t) => {
+  let inFlight = 0;
+  let peak = 0;
+  let joins = 0;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const workers = Array.from({ length: 1_000 }, (_, i) =>
+    new FnNode(async () => {
+      peak = Math.max(peak, ++inFlight);
+      if (peak === 1_000) release();
+      await gate;
+      inFlight--;
+      return i;
+    }, { name: `w${i}`, concurrent: true, outputs: { v: null } }),
+  );
+  const j = new FnNode((xs: Record<string, number>) => (joins++, Object.values(xs).reduce((a, b) => a + b, 0)), {
+    name: "join",
+    inputs: Object.fromEntries(workers.map((w, i) => [`w${i}`, w.out.v])),
+    outputs: { sum: null },
+  });
+  const { s } = await open(new Graph({ name: "wide", nodes: [j] }));
+  const summary = await s.run(j);
+  t.equal(summary.status, "done");
+  t.equal(peak, 1_000, "every worker was in flight at once");
+  t.equal(joins, 1, "the join ran once, after all of them");
+  t.equal(s.get(j.out.sum), (999 * 1000) / 2);
+});
+
+t.test("a run's executions follow its cancellation through one set, not a listener each", async (t) => {
+  const { RunAbort, NodeAbort } = await import("../lib/engine/abort.js");
+  const { getEventListeners } = await import("node:events") as unknown as { getEventListeners(t: EventTarget, type: string): unknown[] };
+  const run = new RunAbort();
+  const nodes = Array.from({ length: 1_000 }, () => new NodeAbort(run));
+  let seen = 0;
+  for (const n of nodes) {
+    n.signal.addEventListener("abort", () => seen++);
+    n.onAbort(() => seen++);
+  }
+  t.equal(getEventListeners(run.signal, "abort").length, 0, "no listener per execution on the run's signal");
+  t.equal(run.following, 1_000);
+  nodes[0]!.dispose();
+  t.equal(run.following, 999, "an ended execution stops following");
+  nodes[1]!.abort(new Error("one node"));
+  t.ok(nodes[1]!.aborted && !nodes[2]!.aborted, "cancelNode aborts one execution alone");
+  run.abort(new Error("the run"));
+  t.equal(run.following, 0);
+  t.ok(nodes.slice(1).every((n) => n.aborted && n.signal.aborted));
+  t.equal((nodes[2]!.reason as Error).message, "the run");
+  t.equal((nodes[1]!.reason as Error).message, "one node", "an execution aborted alone keeps its own reason");
+  t.equal(seen, 2 * 999, "each live execution's signal and callback fired once");
+});

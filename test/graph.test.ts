@@ -235,3 +235,19 @@ t.test("graph.call stops when its signal aborts", async (t) => {
   t.equal(((await pending.catch((e) => e)) as DaggrError).code, "E_CANCELLED");
   t.ok(aborted, "the node saw its signal abort");
 });
+
+t.test("Graph collects a 50,000-deep chain from its last node, without recursion", async (t) => {
+  // Before: collection recursed once per level and threw RangeError past ~5,600 levels.
+  let prev: FnNode | undefined;
+  for (let i = 0; i < 50_000; i++) {
+    const inputs: Record<string, unknown> = prev ? { x: prev.out.output } : { x: gr.Number() };
+    prev = new FnNode(({ x }) => x, { name: `n${i}`, inputs });
+  }
+  const g = new Graph({ name: "deep", nodes: [prev!] });
+  t.equal(g.nodes.length, 50_000);
+  t.equal(g.nodes[0]!.id, "n0");
+  t.equal(g.nodes.at(-1)!.id, "n49999");
+  t.equal(g.ancestors(["n49999"]).length, 49_999);
+  t.equal(g.descendants(["n0"]).length, 49_999);
+  t.same(g.subgraphs.map((s) => s.nodes.length), [50_000]);
+});

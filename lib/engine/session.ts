@@ -204,6 +204,11 @@ export class Session implements ExecHost {
     return this.store.listResults(this.sheetId, this.nodeOf(node).id, page);
   }
 
+  /** @internal Freshness evaluations and edge checks made so far: what refreshes cost, counted. */
+  get work(): number {
+    return this.view.work;
+  }
+
   /** Every editable input value by `node__port` (defaults included). */
   inputValues(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
