@@ -880,3 +880,34 @@ t.test("frame-ancestors: the page may be framed only by the allowed embedding or
   t.same(resolveOptions({}, { SPACE_HOST: "me-app.hf.space" }).frameAncestors, ["https://huggingface.co"], "on a Space, the Hub's page frames the app");
   t.same(resolveOptions({}, {}).frameAncestors, []);
 });
+
+t.test("frame-ancestors in a real browser: another origin's iframe of the page is blocked by default, and shown when that origin is allowed", async (t) => {
+  const { existsSync } = await import("node:fs");
+  const { CHROMIUM, startBrowser } = await import("./fixtures/canvas-browser.js");
+  if (!existsSync(CHROMIUM)) return void t.pass(`skipped: no Chromium at ${CHROMIUM}`);
+  const { createServer } = await import("node:http");
+  // The embedding site: another origin (another port), one iframe of the daggr page named in its query.
+  const site = createServer((req, res) => {
+    const target = new URL(req.url!, "http://x").searchParams.get("src") ?? "";
+    res.writeHead(200, { "content-type": "text/html" }).end(`<!doctype html><iframe id="f" src="${target.replace(/[<>"&]/g, "")}/"></iframe>`);
+  });
+  await new Promise<void>((r) => site.listen(0, "127.0.0.1", r));
+  t.teardown(() => new Promise((r) => site.close(r)));
+  const siteOrigin = `http://127.0.0.1:${(site.address() as { port: number }).port}`;
+  const browser = await startBrowser();
+  t.teardown(() => browser.close());
+  const page = await (await browser.context()).newPage();
+  const framed = async (daggrUrl: string) => {
+    await page.goto(`${siteOrigin}/?src=${encodeURIComponent(daggrUrl)}`, { waitUntil: "domcontentloaded" });
+    const frame = await (await page.waitForSelector("#f")).contentFrame();
+    await frame!.waitForLoadState("domcontentloaded");
+    return { url: frame!.url(), canvas: await frame!.evaluate(() => document.querySelector("daggr-canvas") !== null).catch(() => false) };
+  };
+  const closed = await serve(t);
+  const blocked = await framed(closed.url);
+  t.notOk(blocked.canvas, `the default page is not shown inside ${siteOrigin} (frame: ${blocked.url})`);
+  const open = await serve(t, app(), { allowedOrigins: [siteOrigin] });
+  const shown = await framed(open.url);
+  t.ok(shown.canvas, "an allowed embedding origin may frame it");
+  t.equal(shown.url, `${open.url}/`);
+});

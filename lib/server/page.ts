@@ -70,7 +70,8 @@ customElements.get("daggr-canvas") || customElements.define("daggr-canvas", clas
 
 /** Bundles built from the sources, by asset name, each on its first request. */
 const built = new Map<string, Promise<Asset>>();
-const fromDisk = new Map<string, Asset>();
+/** Prebuilt assets by path, with the mtime they were read at (one entry per asset: a rebuild replaces it). */
+const fromDisk = new Map<string, { mtime: number; asset: Asset }>();
 
 /** Source entries by asset name: the canvas, and the 3D viewer it loads when a model is shown. */
 const ENTRIES: Record<string, string> = { "daggr-canvas.js": ENTRY, "model-viewer.js": VIEWER_ENTRY };
@@ -86,10 +87,12 @@ export async function asset(name: string): Promise<Asset | undefined> {
   const prebuilt = join(PREBUILT, name);
   if (existsSync(join(PREBUILT, "daggr-canvas.js"))) {
     if (existsSync(prebuilt)) {
-      const stamp = `${prebuilt}:${statSync(prebuilt).mtimeMs}`;
-      let a = fromDisk.get(stamp);
-      if (!a) fromDisk.set(stamp, (a = { body: await readFile(prebuilt), type: typeOf(name) }));
-      return a;
+      const mtime = statSync(prebuilt).mtimeMs;
+      const known = fromDisk.get(prebuilt);
+      if (known?.mtime === mtime) return known.asset;
+      const asset: Asset = { body: await readFile(prebuilt), type: typeOf(name) };
+      fromDisk.set(prebuilt, { mtime, asset });
+      return asset;
     }
     // A build without this asset (the 3D viewer): bundled from the sources below, when they are here.
     if (name === "daggr-canvas.js") return undefined;
