@@ -53,11 +53,15 @@ t.test("examples/quickstart.ts: Z-Image-Turbo → background-removal, for real",
   t.ok((await sharp(final).metadata()).hasAlpha, "the final image has a transparent background");
 });
 
-t.test("examples/image-to-3d.ts: background removal → sharp → FLUX.2-klein on fal-ai → TRELLIS.2 GLB, for real", { skip: skipProvider }, async (t) => {
-  const { default: graph, backgroundRemover, fluxEnhancer, trellis3d } = await import("../../examples/image-to-3d.js");
+t.test("examples/image-to-3d.ts matches the live Spaces' APIs and FLUX.2-klein's fal-ai mapping", { skip: skipLive }, async (t) => {
+  const { default: graph, fluxEnhancer } = await import("../../examples/image-to-3d.js");
   await validateAll(t, graph);
   const { task } = await resolveTask(fluxEnhancer, TOKEN, { get: async () => undefined, set: async () => {} }, new AbortController().signal);
   t.equal(task, "image-text-to-image", "the task comes from fal-ai's mapping of FLUX.2-klein-4B");
+});
+
+t.test("examples/image-to-3d.ts: background removal → sharp → FLUX.2-klein on fal-ai → TRELLIS.2 GLB, for real", { skip: skipProvider }, async (t) => {
+  const { default: graph, backgroundRemover, trellis3d } = await import("../../examples/image-to-3d.js");
   const out = (await graph.call({ [`${backgroundRemover.id}__image`]: await testImage() })) as Record<string, Record<string, string>>;
   const glb = out[trellis3d.id]!.glb!;
   t.equal(magic(glb, 4).toString("latin1"), "glTF", "TRELLIS.2 produced a binary glTF (GLB)");
