@@ -9,6 +9,7 @@ const suites: Array<[string, () => Promise<Figure[]>]> = [
   ["engine", async () => (await import("./engine.js")).benchEngine()],
   ["store", async () => (await import("./store.js")).benchStore()],
   ["gradio", async () => (await import("./gradio.js")).benchGradio()],
+  ["download", async () => (await import("./download.js")).benchDownload()],
   ["server", async () => (await import("./server.js")).benchServer()],
   ["canvas", async () => (await import("./canvas.js")).benchCanvas()],
 ];
