@@ -147,7 +147,8 @@ export type EventWire =
   /** A start-up check of a node failed (unknown endpoint, parameter, model…); shown on the node until it runs successfully. */
   | { type: "node-invalid"; nodeId: string; error: ErrorWire }
   | { type: "node-blocked"; runId: string; nodeId: string; reason: string }
-  | { type: "input-changed"; nodeId: string; port: string; value: unknown; origin?: string }
+  /** `rev`: the input's revision after this change (what a later `set-input` names as `rev`). */
+  | { type: "input-changed"; nodeId: string; port: string; value: unknown; origin?: string; rev?: number }
   | { type: "selection-changed"; nodeId: string; resultId: string | null; result?: ResultWire }
   | { type: "freshness-changed"; nodes: Record<string, Freshness>; edges: Record<string, boolean> };
 
@@ -169,6 +170,8 @@ export interface SnapshotMessage {
   sheets: SheetWire[];
   /** Every editable input's value by `node__port` (defaults included). */
   inputs: Record<string, unknown>;
+  /** Each edited input's revision by `node__port` (absent: 0). A `set-input` names the one it saw as `rev`. */
+  inputRevs?: Record<string, number>;
   nodes: Record<string, NodeStateWire>;
   edges: Record<string, boolean>;
   /** The selected result of each node that has one. */
@@ -244,8 +247,35 @@ export const WireErrorCode = {
   TOO_MANY_MESSAGES: "E_TOO_MANY_MESSAGES",
   /** The sheet (or the server) already has as many runs in progress as it accepts. */
   RUN_QUEUE_FULL: "E_RUN_QUEUE_FULL",
+  /**
+   * A `set-input` named a revision (`rev`) the input has moved on from: another tab
+   * changed it. Nothing was applied; `details` is a {@link ConflictDetails}.
+   */
+  INPUT_CONFLICT: "E_INPUT_CONFLICT",
 } as const;
 export type WireErrorCode = (typeof WireErrorCode)[keyof typeof WireErrorCode];
+
+/** The `details` of an `E_INPUT_CONFLICT` error reply: the input's current value and revision. */
+export interface ConflictDetails {
+  nodeId: string;
+  port: string;
+  /** The current value (files as FileRefs), which the editing tab should show. */
+  value: unknown;
+  /** The current revision: a retry names this one. */
+  rev: number;
+  /** The revision the refused edit named. */
+  got: string;
+}
+
+/** `GET /api/health`: 200 while the store writes, 503 once a write failed (disk full, I/O error) until one succeeds again. */
+export interface HealthResponse {
+  status: "ok" | "degraded";
+  storage: "ok" | "degraded";
+  /** What failed, when degraded. */
+  error?: string;
+  /** Since when (epoch ms), when degraded. */
+  since?: number;
+}
 
 export type ServerMessage = SnapshotMessage | EventMessage | SheetsMessage | HistoryMessage | AckMessage | ErrorMessage;
 
@@ -259,7 +289,13 @@ interface Base {
 
 export type ClientMessage =
   | (Base & { type: "hello"; sheet?: string })
-  | (Base & { type: "set-input"; nodeId: string; port: string; value: unknown })
+  /**
+   * `rev`: the input's revision the edit was made on (snapshot `inputRevs`, the last
+   * `input-changed` or the last ack's `result.rev`). When the input has moved on, the
+   * edit is refused with `E_INPUT_CONFLICT`. Without `rev` the edit always applies.
+   * The ack (`result: { rev }`) leaves once the edit is on disk.
+   */
+  | (Base & { type: "set-input"; nodeId: string; port: string; value: unknown; rev?: number })
   | (Base & { type: "run"; nodeId?: string; mode: RunModeWire; /** Rerun one item of a MAP node (mode step). */ item?: number })
   | (Base & { type: "cancel"; runId?: string; nodeId?: string })
   | (Base & { type: "select-result"; nodeId: string; resultId: string })

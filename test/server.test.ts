@@ -79,7 +79,7 @@ t.test("set-input: every tab on the sheet gets input-changed (origin = the editi
   const a = await WireClient.open(url);
   const b = await WireClient.open(url, a.snap.type === "snapshot" ? a.snap.sheet.id : undefined);
   const ack = await a.c.request({ type: "set-input", nodeId: "upper", port: "text", value: "yo" });
-  t.same(ack, { v: 1, type: "ack", re: "q2" });
+  t.same(ack, { v: 1, type: "ack", re: "q2", result: { rev: 1 } }, "acknowledged (once on disk) with the input's new revision");
   for (const c of [a.c, b.c]) {
     const changed = (await c.event("input-changed")) as EventMessage;
     t.match(changed.event, { nodeId: "upper", port: "text", value: "yo", origin: (a.snap as SnapshotMessage).client });

@@ -35,7 +35,7 @@ export type EngineEvent =
   | { type: "node-invalid"; sheetId: string; nodeId: string; error: ResultError }
   /** A node of a run that did not run because something it reads from is not fresh. */
   | { type: "node-blocked"; sheetId: string; runId: string; nodeId: string; reason: string }
-  | { type: "input-changed"; sheetId: string; nodeId: string; port: string; value: unknown; origin?: string }
+  | { type: "input-changed"; sheetId: string; nodeId: string; port: string; value: unknown; origin?: string; /** The input's revision after this change. */ rev?: number }
   | { type: "selection-changed"; sheetId: string; nodeId: string; resultId: string | null; result?: ResultRecord }
   | {
       type: "freshness-changed";

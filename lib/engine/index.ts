@@ -5,7 +5,7 @@ export type { NodeState } from "./state.js";
 export type { EngineEvent, EngineEventType, Freshness, Progress } from "./events.js";
 export { ResultStatus, RunStatus, RunMode, newId } from "./records.js";
 export type { ResultRecord, RunRecord, ResultError } from "./records.js";
-export type { Store, SheetInfo, SheetState, FileMeta, PutFileInput, HistoryPage, StoreChange, Viewport } from "./store.js";
+export type { Store, SheetInfo, SheetState, FileMeta, PutFileInput, HistoryPage, StoreChange, StoreHealth, Viewport } from "./store.js";
 export { registerExecutor, executorFor } from "./executor.js";
 export type { Executor, ExecContext, FileSink, MetaCache } from "./executor.js";
 export { callNode, fileSink, metaCache } from "./execute.js";

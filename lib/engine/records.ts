@@ -79,6 +79,8 @@ export interface RunRecord {
   status: RunStatus;
   startedAt: number;
   finishedAt?: number;
+  /** Nodes that started executing in this run so far (recovery marks those without a result interrupted). */
+  started?: string[];
 }
 
 let counter = 0;

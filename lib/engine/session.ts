@@ -9,7 +9,7 @@ import { type Maybe, isKnown, knownValue } from "./known.js";
 import type { Progress } from "./events.js";
 import { limits } from "./limits.js";
 import { validateGraph } from "./validate.js";
-import { type ResultError, type ResultRecord, type RunMode, RunMode as Modes, RunStatus, ResultStatus, newId } from "./records.js";
+import { type ResultError, type ResultRecord, type RunMode, type RunRecord, RunMode as Modes, RunStatus, ResultStatus, newId } from "./records.js";
 import { runPlan, type Outcome, type Outcomes } from "./scheduler.js";
 import { Activity, type NodeState, SheetView } from "./state.js";
 import type { HistoryPage, SheetInfo, Store } from "./store.js";
@@ -42,6 +42,10 @@ interface RunHandle {
   summary: RunSummary;
   /** Whether a node of the run failed (the run then failed). */
   failed: boolean;
+  /** The run's record as last written (runs the user started are recorded; autoruns are not). */
+  record?: RunRecord;
+  /** Settles once the run's first record is on disk (at once for an autorun). */
+  recorded?: Promise<unknown>;
 }
 
 /** A node executing now: its cancellation (what cancelNode aborts), and what another run visiting it waits for. */
@@ -134,6 +138,12 @@ export class Session implements ExecHost {
 
   /** @internal */
   started(nodeId: string, runId: string, startedAt: number): void {
+    // The run record lists the nodes it started, so recovery can mark them interrupted.
+    const run = this.runs.get(runId);
+    if (run?.record) {
+      const record = (run.record = { ...run.record, started: [...(run.record.started ?? []), nodeId] });
+      this.persist(() => this.store.putRun(record));
+    }
     this.view.active(nodeId, Activity.RUNNING, runId, startedAt);
     if (this.view.watched) this.view.emit({ type: "node-started", sheetId: this.sheetId, runId, nodeId, startedAt });
   }
@@ -209,6 +219,11 @@ export class Session implements ExecHost {
     return this.view.work;
   }
 
+  /** The revision of each input edited so far, by `node__port` (absent: 0). */
+  inputRevisions(): Record<string, number> {
+    return Object.fromEntries(this.view.inputRevs);
+  }
+
   /** Every editable input value by `node__port` (defaults included). */
   inputValues(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
@@ -229,19 +244,52 @@ export class Session implements ExecHost {
 
   /** Edits several inputs at once (one recompute). */
   setMany(values: Record<string, unknown>, origin?: string): void {
+    void this.apply(values, origin);
+  }
+
+  /**
+   * Edits an input like `set()`, and resolves with the input's new revision once the
+   * edit is on disk: what a server acknowledges. `expect` is the revision the editor
+   * saw (from the snapshot, an `input-changed` or its last edit): if the input has moved
+   * on since, the edit is refused with `E_INPUT_CONFLICT`, whose details carry the
+   * current `value` and `rev`, and nothing changes. A failed write rejects (`E_STORAGE`).
+   *
+   * @example
+   * const rev = await s.edit(upper.in.text, "a cat");            // on disk now
+   * await s.edit(upper.in.text, "a dog", { expect: rev - 1 });    // E_INPUT_CONFLICT
+   */
+  async edit(target: InPort | string, value: unknown, options: { origin?: string; expect?: number } = {}): Promise<number> {
+    const id = typeof target === "string" ? target : inputId(target.node.id, target.port);
+    const { node, port } = this.resolveInput(id);
+    const rev = this.view.inputRev(id);
+    if (options.expect !== undefined && options.expect !== rev) {
+      throw new DaggrError(
+        ErrorCode.INPUT_CONFLICT,
+        `Input '${port}' of node '${node.id}' was changed elsewhere (another tab?) since this edit's revision ${options.expect}; it is at revision ${rev} now. The edit was not applied: the current value is in details.value.`,
+        { got: String(options.expect), nodeId: node.id, port, rev, value: this.view.inputValue(node, port) },
+      );
+    }
+    await this.apply({ [id]: value }, options.origin);
+    return this.view.inputRev(id);
+  }
+
+  /** Applies edits to the view now; the promise settles when they are on disk. */
+  private apply(values: Record<string, unknown>, origin?: string): Promise<unknown> {
     this.assertOpen();
     const touched = new Set<string>();
     const resolved = Object.entries(values).map(([id, v]) => ({ ...this.resolveInput(id), id, v }));
-    for (const { node, port, v } of resolved) {
+    for (const { node, port, id, v } of resolved) {
       this.view.setInput(node, port, v);
       touched.add(node.id);
-      this.view.emit({ type: "input-changed", sheetId: this.sheetId, nodeId: node.id, port, value: v, origin });
+      this.view.emit({ type: "input-changed", sheetId: this.sheetId, nodeId: node.id, port, value: v, origin, rev: this.view.inputRev(id) });
     }
-    this.persist(() => this.store.setInputs(this.sheetId, Object.fromEntries(resolved.map((r) => [r.id, r.v]))));
+    const saved = this.persist(() => this.store.setInputs(this.sheetId, Object.fromEntries(resolved.map((r) => [r.id, r.v]))));
     this.view.refresh(touched);
-    if (!this.autorun) return;
-    for (const id of touched) this.pendingEdits.add(id);
-    this.scheduleAutorun();
+    if (this.autorun) {
+      for (const id of touched) this.pendingEdits.add(id);
+      this.scheduleAutorun();
+    }
+    return saved;
   }
 
   private scheduleAutorun(): void {
@@ -284,7 +332,7 @@ export class Session implements ExecHost {
    * Starts a run like `run()`, returning its id at once (to cancel it, or to match its
    * events) with the summary to come.
    */
-  start(node?: Node | string, options: RunOptions = {}): { runId: string; done: Promise<RunSummary> } {
+  start(node?: Node | string, options: RunOptions = {}): { runId: string; done: Promise<RunSummary>; recorded: Promise<void> } {
     this.assertOpen();
     const mode = options.mode ?? (node ? Modes.TO_HERE : Modes.ALL);
     if (!Object.values(Modes).includes(mode) || mode === Modes.AUTO) {
@@ -293,7 +341,8 @@ export class Session implements ExecHost {
     const target = node === undefined ? undefined : this.nodeOf(node).id;
     if (mode !== Modes.ALL && !target) throw new DaggrError(ErrorCode.BAD_OPTION, `Run mode '${mode}' needs a node.`);
     const handle = this.startRun(mode, target ? [target] : [], options.item);
-    return { runId: handle.id, done: handle.done };
+    // `recorded`: the run's record is on disk (what a server waits for before acknowledging the run).
+    return { runId: handle.id, done: handle.done, recorded: (handle.recorded ?? Promise.resolve()).then(() => undefined) };
   }
 
   /**
@@ -365,7 +414,10 @@ export class Session implements ExecHost {
     const target = run.target;
     const startedAt = Date.now();
     const summary = run.summary;
-    if (run.mode !== Modes.AUTO) this.persist(() => this.store.putRun({ id: run.id, sheetId: this.sheetId, mode: run.mode, target, nodes: plan, status: RunStatus.RUNNING, startedAt }));
+    if (run.mode !== Modes.AUTO) {
+      const record = (run.record = { id: run.id, sheetId: this.sheetId, mode: run.mode, target, nodes: plan, status: RunStatus.RUNNING, startedAt });
+      run.recorded = this.persist(() => this.store.putRun(record));
+    }
     if (this.view.watched) this.view.emit({ type: "run-started", sheetId: this.sheetId, runId: run.id, mode: run.mode, target, nodes: plan });
     // run-started is emitted inside run() (the server takes the run id from it); node events
     // come after run() has returned, so a caller may subscribe to them once it started a run.
@@ -376,9 +428,14 @@ export class Session implements ExecHost {
       : run.failed || (target && summary.nodes[target] !== "ran")
         ? RunStatus.FAILED
         : RunStatus.DONE;
-    if (run.mode !== Modes.AUTO) {
-      this.persist(() => this.store.putRun({ id: run.id, sheetId: this.sheetId, mode: run.mode, target, nodes: plan, status: summary.status, startedAt, finishedAt: Date.now() }));
-    }
+    // run-finished is an acknowledgement: it leaves once the run's record (and every
+    // write queued before it: selections, inputs) is on disk. If that write fails, the
+    // run is reported failed, as it will read after a restart.
+    const final = run.record && { ...run.record, status: summary.status, finishedAt: Date.now() };
+    const saved = final ? this.persist(() => this.store.putRun(final)) : this.writes;
+    await saved.catch(() => {
+      if (summary.status === RunStatus.DONE) summary.status = RunStatus.FAILED;
+    });
     this.view.emit({ type: "run-finished", sheetId: this.sheetId, runId: run.id, status: summary.status });
     return summary;
   }
@@ -482,11 +539,26 @@ export class Session implements ExecHost {
     if (isKnown(stored)) return this.committed(run, record, active);
     return stored.then(
       () => this.committed(run, record, active),
-      (e) => {
-        this.ended(record.nodeId, active);
-        throw e;
-      },
+      (e) => this.unsaved(run, record, active, e),
     );
+  }
+
+  /**
+   * The store refused a node's result (disk full, I/O error): the node fails with that
+   * error, shown like any failure, so it never stays "running"; nothing is selected.
+   */
+  private unsaved(run: RunHandle, record: ResultRecord, active: Active, e: unknown): Outcome {
+    const id = record.nodeId;
+    try {
+      const error: ResultError = { code: (e as DaggrError)?.code ?? ErrorCode.NODE_FAILED, message: (e as Error)?.message ?? String(e) };
+      const failed: ResultRecord = { ...record, status: ResultStatus.FAILED, error };
+      this.view.patchState(id, { activity: Activity.FAILED, error, progress: undefined, partial: undefined });
+      this.view.emit({ type: "node-failed", sheetId: this.sheetId, runId: run.id, nodeId: id, result: failed, error });
+      this.failed(run, id);
+      return "failed";
+    } finally {
+      this.ended(id, active);
+    }
   }
 
   private committed(run: RunHandle, record: ResultRecord, active: Active): Outcome {
@@ -615,11 +687,11 @@ export class Session implements ExecHost {
         selections[id] = match.id;
       }
     }
-    this.persist(async () => {
+    // Resolves once the restore is on disk (the server acknowledges it then); rejects if it could not be saved.
+    await this.persist(async () => {
       if (Object.keys(inputs).length) await this.store.setInputs(this.sheetId, inputs);
       await this.store.setSelections(this.sheetId, selections);
     });
-    await this.writes;
   }
 
   /**
@@ -687,11 +759,17 @@ export class Session implements ExecHost {
 
   // ── helpers ────────────────────────────────────────────────────────────────
 
-  /** Serialises store writes of edits and selections so they land in order. */
-  private persist(write: () => Promise<unknown>): void {
-    this.writes = this.writes.then(write).catch((e) => {
+  /**
+   * Serialises store writes of edits, selections and run records so they land in order.
+   * Returns the write's own outcome (for an acknowledgement); a failure is also reported
+   * to every watcher, so a write nobody awaits is never silently lost.
+   */
+  private persist<T>(write: () => Promise<T>): Promise<T> {
+    const done = this.writes.then(write);
+    this.writes = done.catch((e) => {
       this.view.emit({ type: "node-progress", sheetId: this.sheetId, runId: "", nodeId: "", progress: { text: `Could not save: ${(e as Error).message}` } });
     });
+    return done;
   }
 
   private assertOpen(): void {

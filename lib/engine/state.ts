@@ -52,6 +52,8 @@ export interface NodeState {
 export class SheetView {
   readonly events = new Subject<EngineEvent>();
   readonly inputs = new Map<string, unknown>();
+  /** Revision of each edited input (`node__port`): how many writes it has had. */
+  readonly inputRevs = new Map<string, number>();
   readonly selected = new Map<string, ResultRecord>();
   private readonly slots = new Map<string, Slot>();
   /** Where each edge's freshness is kept (its downstream node, its index there), made on first ask. */
@@ -84,16 +86,21 @@ export class SheetView {
       list.push(e);
     }
     for (const [id, v] of Object.entries(loaded.inputs)) this.inputs.set(id, v);
+    for (const [id, rev] of Object.entries(loaded.inputRevs ?? {})) this.inputRevs.set(id, rev);
     for (const r of loaded.selected) if (graph.has(r.nodeId)) this.selected.set(r.nodeId, r);
+    // A node a restart cut short shows as failed with the interruption's error until it runs again.
+    const cut = new Map((loaded.interrupted ?? []).map((r) => [r.nodeId, r]));
     graph.nodes.forEach((n, order) => {
       const sel = this.selected.get(n.id);
+      const interrupted = cut.get(n.id);
       const state: NodeState = {
         nodeId: n.id,
         freshness: "empty",
-        activity: sel?.status === ResultStatus.SKIPPED ? Activity.SKIPPED : Activity.IDLE,
+        activity: interrupted ? Activity.FAILED : sel?.status === ResultStatus.SKIPPED ? Activity.SKIPPED : Activity.IDLE,
         selectedId: sel?.id ?? null,
         count: loaded.counts[n.id] ?? 0,
         lastMs: sel?.ms,
+        ...(interrupted?.error ? { error: interrupted.error } : {}),
       };
       const slot = new Slot(n, hashText(n.fingerprint()), order, graph.children(n.id), edgesInto.get(n.id) ?? [], state, sel, hasStaticPorts(n));
       this.slots.set(n.id, slot);
@@ -406,8 +413,15 @@ export class SheetView {
     if (s.outs) for (const port of Object.keys(s.node.outputs)) s.outs.get(port)?.next(record?.outputs[port]);
   }
 
+  /** The revision of an editable input (0 until first written). */
+  inputRev(id: string): number {
+    return this.inputRevs.get(id) ?? 0;
+  }
+
   setInput(node: Node, port: string, value: unknown): void {
-    this.inputs.set(inputId(node.id, port), value);
+    const id = inputId(node.id, port);
+    this.inputRevs.set(id, this.inputRev(id) + 1);
+    this.inputs.set(id, value);
     this.valueSubjects.get(`${node.id}.in.${port}`)?.next(value);
   }
 

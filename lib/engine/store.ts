@@ -32,6 +32,26 @@ export interface SheetState {
   selected: ResultRecord[];
   /** Number of results per node, for history arrows (‹ 2/5 ›). */
   counts: Record<string, number>;
+  /**
+   * Revision of each edited input by `node__port` (absent: 0, never written). It grows by
+   * one with every write of that input, so a client can say which value it edited.
+   */
+  inputRevs?: Record<string, number>;
+  /**
+   * Nodes cut short by a restart: their newest result, when it is an `interrupted` one
+   * (recovery writes it for each node a run was executing when the process died).
+   */
+  interrupted?: ResultRecord[];
+}
+
+/** Whether the store can write now (`GET /api/health`). */
+export interface StoreHealth {
+  /** `ok`, or `degraded` after a write failed (disk full, I/O error) until one succeeds again. */
+  storage: "ok" | "degraded";
+  /** What failed, when degraded. */
+  error?: string;
+  /** When it started failing (epoch ms), when degraded. */
+  since?: number;
 }
 
 /** A file in the content-addressed files store. */
@@ -76,6 +96,12 @@ export type StoreChange =
 /**
  * Where sheets, results and files live. One interface, two implementations (memory and
  * LevelDB), one conformance suite (`test/store.test.ts`).
+ *
+ * Durability: a promise of a write that backs an acknowledgement resolves only once the
+ * write is on disk (LevelDB `sync`): `setInputs`, `setSelections`, `commitResult`, a
+ * finished `putRun`, sheet creation, renaming and deletion. Other writes (a run starting,
+ * file metadata, viewport, the app cache) are batched by the OS; every synced write
+ * makes the ones before it durable too.
  */
 export interface Store {
   /** The directory holding `files/<sha256>`. */
@@ -90,7 +116,7 @@ export interface Store {
   deleteSheet(sheetId: string): Promise<void>;
   loadSheet(sheetId: string): Promise<SheetState>;
 
-  /** Merges input values into the sheet; returns the new revision. */
+  /** Merges input values into the sheet (each written input's revision grows by one); returns the sheet's new revision. */
   setInputs(sheetId: string, values: Record<string, unknown>): Promise<number>;
   /** Sets (or clears, with null) selections; returns the new revision. */
   setSelections(sheetId: string, selections: Record<string, string | null>): Promise<number>;
@@ -121,6 +147,9 @@ export interface Store {
 
   /** Subscribes to changes committed through this handle; returns an unsubscribe function. */
   onChange(listener: (change: StoreChange) => void): () => void;
+
+  /** Whether writes currently succeed (a store without it is taken as ok); a degraded LevelStore reopens its database on the next write or check. */
+  health?(): Promise<StoreHealth>;
 
   close(): Promise<void>;
 }

@@ -48,6 +48,9 @@ export const ErrorCode = {
   FILE_TOO_LARGE: "E_FILE_TOO_LARGE",
   URL_REFUSED: "E_URL_REFUSED",
   IDLE_TIMEOUT: "E_IDLE_TIMEOUT",
+  // Persistence and editing
+  /** An edit named a revision of the input other than the current one (another tab changed it). */
+  INPUT_CONFLICT: "E_INPUT_CONFLICT",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -8,7 +8,7 @@ import { fulfilled, isThenable } from "../engine/known.js";
 let scratch: string | undefined;
 /** A per-process scratch directory for files FnNodes write; the engine copies outputs into the files store. */
 function scratchDir(): string {
-  return (scratch ??= mkdtempSync(join(tmpdir(), "daggr-fn-")));
+  return (scratch ??= mkdtempSync(join(tmpdir(), `daggr-fn-${process.pid}-`)));
 }
 
 function isAsyncIterator(x: unknown): x is AsyncIterator<unknown> & AsyncIterable<unknown> {

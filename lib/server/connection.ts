@@ -93,7 +93,7 @@ export class Connection implements Client {
       const result = await this.apply(msg);
       if (result !== NO_ACK && msg.id) this.send(this.wire.encode({ v: PROTOCOL_VERSION, type: "ack", re: msg.id, ...(result !== undefined ? { result } : {}) }));
     } catch (e) {
-      const err: ErrorMessage = { v: PROTOCOL_VERSION, type: "error", ...(re ? { re } : {}), ...errorPayload(e) };
+      const err: ErrorMessage = { v: PROTOCOL_VERSION, type: "error", ...(re ? { re } : {}), ...errorPayload(await this.wire.error(e)) };
       this.send(this.wire.encode(err));
     }
   }
@@ -133,8 +133,9 @@ export class Connection implements Client {
       case "set-input": {
         const node = this.graph.node(msg.nodeId);
         const value = await this.wire.decodeInput(node, msg.port, msg.value);
-        session.set(inputId(node.id, msg.port), value, this.id);
-        return undefined;
+        // Acknowledged once on disk; a stale `rev` is refused with the current value (E_INPUT_CONFLICT).
+        const rev = await session.edit(inputId(node.id, msg.port), value, { origin: this.id, expect: msg.rev });
+        return { rev };
       }
       case "run": {
         if (msg.item !== undefined) checkItem(session.selected(this.graph.node(msg.nodeId!).id)?.items?.length, msg.nodeId!, msg.item);
@@ -146,8 +147,9 @@ export class Connection implements Client {
           leave();
           throw e;
         }
-        const { runId, done } = started;
+        const { runId, done, recorded } = started;
         done.then(leave, leave); // failures arrive as events
+        await recorded; // acknowledged once the run is on disk (after a crash it reads interrupted)
         return { runId };
       }
       case "cancel":

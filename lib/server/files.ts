@@ -1,13 +1,13 @@
-import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { rm } from "node:fs/promises";
+import { constants, createWriteStream } from "node:fs";
+import { type FileHandle, open, rm } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import mime from "mime";
 import type { Store } from "../engine/index.js";
-import type { FileRef } from "../protocol.js";
+import type { FileRef, HealthResponse } from "../protocol.js";
+import { TempPrefix, tempName } from "../store/temp.js";
 import { refuse, sendJson } from "./respond.js";
 import type { Wire } from "./wire.js";
 
@@ -19,10 +19,39 @@ const ACTIVE = /^(text\/html|application\/xhtml\+xml|image\/svg\+xml|text\/xml|a
  * records), never a path. Content is immutable, so it is cached for good. HTML, SVG and
  * other active types are served as attachments under `Content-Security-Policy: sandbox`,
  * so an output from an untrusted Space cannot script this origin.
+ *
+ * Only a regular file is served: the blob is opened with `O_NOFOLLOW` and checked on
+ * the open descriptor (no gap between check and read), so a symlink, FIFO, socket or
+ * directory planted under the blob's name is refused, never followed.
  */
 export async function serveFile(req: IncomingMessage, res: ServerResponse, store: Store, id: string): Promise<void> {
   const meta = await store.getFile(id);
   if (!meta) return refuse(res, 404, "Not found");
+  const fh = await openBlob(meta.path);
+  if (!fh) return refuse(res, 404, "Not found");
+  try {
+    await send(req, res, meta, fh);
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
+/** The blob opened for reading if it is a regular file (a symlink fails to open: O_NOFOLLOW). */
+async function openBlob(path: string): Promise<FileHandle | undefined> {
+  let fh: FileHandle;
+  try {
+    // O_NONBLOCK: opening a FIFO planted there must not hang the request.
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  const st = await fh.stat().catch(() => undefined);
+  if (st?.isFile()) return fh;
+  await fh.close().catch(() => undefined);
+  return undefined;
+}
+
+async function send(req: IncomingMessage, res: ServerResponse, meta: { id: string; name: string; mime: string; size: number }, fh: FileHandle): Promise<void> {
   const etag = `"${meta.id}"`;
   const active = ACTIVE.test(meta.mime);
   const name = encodeURIComponent(meta.name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16)}`);
@@ -52,7 +81,7 @@ export async function serveFile(req: IncomingMessage, res: ServerResponse, store
     res.writeHead(206, { "Content-Range": `bytes ${start}-${end}/${meta.size}`, "Content-Length": end - start + 1 });
   } else res.writeHead(200, { "Content-Length": meta.size });
   if (req.method === "HEAD" || meta.size === 0) return void res.end();
-  await pipeline(createReadStream(meta.path, { start, end }), res).catch(() => res.destroy());
+  await pipeline(fh.createReadStream({ start, end, autoClose: false }), res).catch(() => res.destroy());
 }
 
 /**
@@ -64,7 +93,8 @@ export async function serveFile(req: IncomingMessage, res: ServerResponse, store
 export async function upload(req: IncomingMessage, res: ServerResponse, store: Store, wire: Wire, limit: number): Promise<void> {
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > limit) return tooBig(res, limit);
-  const tmp = join(tmpdir(), `daggr-upload-${randomBytes(12).toString("hex")}`);
+  // Named with this pid: a crash's leftover is swept at the next start (store/temp.ts).
+  const tmp = join(tmpdir(), tempName(TempPrefix.UPLOAD));
   const out = createWriteStream(tmp, { mode: 0o600 });
   try {
     const received = await new Promise<boolean>((ok, fail) => {
@@ -103,6 +133,18 @@ export async function upload(req: IncomingMessage, res: ServerResponse, store: S
     out.destroy();
     await rm(tmp, { force: true });
   }
+}
+
+/**
+ * `GET /api/health`: `{ status, storage }`, 200 while the store writes; 503 with what
+ * failed once a write failed (disk full, I/O error), until the disk takes writes again.
+ */
+export async function health(res: ServerResponse, store: Store, encode: (o: object) => string): Promise<void> {
+  const h = (await store.health?.()) ?? { storage: "ok" as const };
+  // The cause names database files: keep their names, not where they live.
+  const error = h.error?.replace(/(?:\/[^\s/:]+)+\/([^\s/:]+)/g, "…/$1");
+  const body: HealthResponse = { status: h.storage, storage: h.storage, ...(error ? { error } : {}), ...(h.since ? { since: h.since } : {}) };
+  sendJson(res, h.storage === "ok" ? 200 : 503, encode(body));
 }
 
 function tooBig(res: ServerResponse, limit: number): void {

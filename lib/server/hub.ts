@@ -70,6 +70,7 @@ export class Hub {
     entry.clients.add(client);
     const s = entry.session;
     const inputs = s.inputValues();
+    const inputRevs = s.inputRevisions();
     const states = this.graph.nodes.map((n) => s.nodeState(n.id));
     const selected = this.graph.nodes.map((n) => s.selected(n.id)).filter((r) => r !== undefined);
     const edges = Object.fromEntries(this.graph.edges.map((e) => [e.id, s.edgeFresh(e.id)]));
@@ -85,6 +86,7 @@ export class Hub {
         sheet: sheetWire(sheet ?? s.sheet),
         sheets: sheets.map(sheetWire),
         inputs: await this.wire.inputs(inputs),
+        inputRevs,
         nodes: Object.fromEntries(await Promise.all(states.map(async (st) => [st.nodeId, await this.wire.nodeState(st)] as const))),
         edges,
         results: Object.fromEntries(await Promise.all(selected.map(async (r) => [r.nodeId, await this.wire.result(r)] as const))),

@@ -23,6 +23,7 @@ import { type ServerOptions, isLoopback, listen, resolveOptions } from "./option
 import { router } from "./routes.js";
 import { Guard, suspiciousPath } from "./security.js";
 import { Wire } from "./wire.js";
+import { sweepOsTemp } from "../store/temp.js";
 
 export type { ServerOptions } from "./options.js";
 export { apiSchema } from "./api.js";
@@ -137,6 +138,8 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
         clearInterval(heartbeat);
         for (const ws of wss.clients) ws.close(1001, "Server shutting down");
         await hub.close();
+        // Uploads this process left in flight (and any a crashed one left).
+        await sweepOsTemp({ own: true });
         await new Promise<void>((ok) => {
           http.close(() => ok());
           http.closeAllConnections();

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Store } from "../engine/index.js";
 import type { Graph } from "../graph/index.js";
 import { apiSchema, call } from "./api.js";
-import { serveFile, upload } from "./files.js";
+import { health, serveFile, upload } from "./files.js";
 import { type RunQueue, watchBody } from "./limits.js";
 import type { ResolvedOptions } from "./options.js";
 import { asset, canvasPage, gzipped, pageCsp } from "./page.js";
@@ -49,6 +49,7 @@ const UPLOAD_HEADERS = "Content-Type, X-Filename";
  * | `GET /files/<sha256>` | a stored file |
  * | `POST /upload` | a raw upload → FileRef |
  * | `GET /api/schema`, `POST /api/call[/<subgraph>]` | the REST API |
+ * | `GET /api/health` | whether the store writes (200 ok, 503 degraded) |
  */
 export function router(ctx: RouteContext): (req: IncomingMessage, res: ServerResponse) => void {
   const { graph, store, wire, guard, options, runs } = ctx;
@@ -97,6 +98,7 @@ export function router(ctx: RouteContext): (req: IncomingMessage, res: ServerRes
     },
     { method: "GET", path: /^\/files\/([0-9a-f]{64})$/, cors: "read", handler: (req, res, m) => serveFile(req, res, store, m[1]!) },
     { method: "POST", path: /^\/upload$/, body: "raw", cors: "upload", handler: (req, res) => upload(req, res, store, wire, options.maxUploadBytes) },
+    { method: "GET", path: /^\/api\/health$/, handler: (_req, res) => health(res, store, encode) },
   ];
   if (options.api) {
     routes.push(

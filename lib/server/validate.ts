@@ -29,7 +29,7 @@ const opt = (check: Check): Field => ({ check, optional: true });
 /** The fields of each client message besides `v`, `type` and `id`. */
 const SCHEMAS: Record<ClientMessageType, Record<string, Field>> = {
   hello: { sheet: opt(id) },
-  "set-input": { nodeId: req(id), port: req(id), value: req(any) },
+  "set-input": { nodeId: req(id), port: req(id), value: req(any), rev: opt(intIn(0, Number.MAX_SAFE_INTEGER)) },
   run: { nodeId: opt(id), mode: req(oneOf("step", "to-here", "all")), item: opt(intIn(0, MAX_ITEM)) },
   cancel: { runId: opt(id), nodeId: opt(id) },
   "select-result": { nodeId: req(id), resultId: req(id) },

@@ -7,6 +7,7 @@ import {
   type ErrorWire, type EventWire, type FileRef, type GraphWire, type NodeStateWire, type ResultWire, WireErrorCode,
 } from "../protocol.js";
 import { hfToken } from "../nodes/hf-token.js";
+import { DaggrError, ErrorCode } from "../graph/index.js";
 import { WireError } from "./errors.js";
 
 /** One item of a mapped node's result, as the engine records it. */
@@ -237,6 +238,18 @@ export class Wire {
       return JSON.parse(JSON.stringify({ ...d, nodes })) as GraphWire;
     })();
     return this.graphWire;
+  }
+
+  /**
+   * An error on its way to a client, with any value it carries made wire-safe: an
+   * `E_INPUT_CONFLICT` names the input's current value, which may be a stored file
+   * (a local path inside the server): it leaves as a FileRef.
+   */
+  async error(e: unknown): Promise<unknown> {
+    if (!(e instanceof DaggrError) || e.code !== ErrorCode.INPUT_CONFLICT) return e;
+    const d = e.details as { nodeId: string; port: string; value: unknown };
+    const value = await this.input(d.nodeId, d.port, d.value);
+    return new DaggrError(e.code, e.message, { ...e.details, value });
   }
 
   // ── incoming ───────────────────────────────────────────────────────────────

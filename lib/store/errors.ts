@@ -18,6 +18,8 @@ export const StoreErrorCode = {
   UNKNOWN_FILE: "E_UNKNOWN_FILE",
   /** A key part (node id, input name…) contains a character the key layout reserves. */
   BAD_KEY: "E_BAD_KEY",
+  /** A write to disk failed (disk full, I/O error): nothing was acknowledged for it. */
+  STORAGE: "E_STORAGE",
 } as const;
 export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];
 
@@ -57,5 +59,23 @@ export function unknownFiles(record: { id: string; nodeId: string }, missing: st
     StoreErrorCode.UNKNOWN_FILE,
     `Result '${record.id}' of node '${record.nodeId}' references file(s) ${missing.map((m) => `'${m}'`).join(", ")} that the files store does not hold. Put each file with store.putFile() and reference the returned id.`,
     { got: missing[0] },
+  );
+}
+
+/** Whether `e` is a failure of the disk under the store (full, I/O error, read-only), not of the caller. */
+export function isDiskError(e: unknown): boolean {
+  const codes = [(e as { code?: string })?.code, (e as { cause?: { code?: string } })?.cause?.code];
+  if (codes.some((c) => c === "LEVEL_IO_ERROR" || c === "ENOSPC" || c === "EIO" || c === "EDQUOT" || c === "EROFS" || c === "EFBIG")) return true;
+  const text = String((e as { cause?: { message?: string } })?.cause?.message ?? (e as Error)?.message ?? "");
+  return /No space left on device|Input\/output error|Disk quota exceeded|Read-only file system/i.test(text);
+}
+
+/** `E_STORAGE`: what failed, and what the user can do; acknowledged work is safe. */
+export function storageError(e: unknown, what: string): StoreError {
+  const cause = String((e as { cause?: { message?: string } })?.cause?.message ?? (e as Error)?.message ?? e).slice(0, 300);
+  return new StoreError(
+    StoreErrorCode.STORAGE,
+    `Could not save ${what}: the disk refused the write (${cause}). Free some space (or fix the disk) and try again; everything acknowledged before is kept, and writing resumes once the disk accepts writes.`,
+    { cause },
   );
 }

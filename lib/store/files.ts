@@ -1,9 +1,10 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { copyFile, mkdir, open, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, join, resolve, sep } from "node:path";
 import mime from "mime";
 import type { FileMeta, PutFileInput } from "../engine/store.js";
+import { TempPrefix, tempName } from "./temp.js";
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
@@ -21,30 +22,33 @@ export class FilesDir {
   /** Copies a file, bytes or a stream in; returns its metadata. Writing is atomic (temp file, then rename). */
   async put(input: PutFileInput): Promise<FileMeta> {
     await mkdir(this.dir, { recursive: true });
-    const tmp = join(this.dir, `.tmp-${randomBytes(8).toString("hex")}`);
+    const tmp = join(this.dir, tempName(TempPrefix.BLOB));
     let id: string;
     let size: number;
-    if (input.stream) {
-      ({ id, size } = await this.writeStream(input.stream, tmp));
-    } else if (input.bytes) {
-      id = createHash("sha256").update(input.bytes).digest("hex");
-      size = input.bytes.byteLength;
-      await writeFile(tmp, input.bytes);
-    } else if (input.path) {
-      id = await hashFile(input.path);
-      size = (await stat(input.path)).size;
-      await copyFile(input.path, tmp);
-    } else {
-      throw new Error("putFile needs `path` or `bytes`.");
-    }
-    const target = join(this.dir, id);
-    await rename(tmp, target).catch(async (e) => {
+    const target = (sha: string) => join(this.dir, sha);
+    try {
+      if (input.stream) {
+        ({ id, size } = await this.writeStream(input.stream, tmp));
+      } else if (input.bytes) {
+        id = createHash("sha256").update(input.bytes).digest("hex");
+        size = input.bytes.byteLength;
+        await writeFile(tmp, input.bytes);
+      } else if (input.path) {
+        id = await hashFile(input.path);
+        size = (await stat(input.path)).size;
+        await copyFile(input.path, tmp);
+      } else {
+        throw new Error("putFile needs `path` or `bytes`.");
+      }
+      await rename(tmp, target(id));
+    } catch (e) {
+      // A full disk or a vanished source must not leave a partial temp blob behind.
       await rm(tmp, { force: true });
       throw e;
-    });
+    }
     const name = input.name ?? (input.path ? basename(input.path) : id);
     const type = input.mime ?? mime.getType(name) ?? "application/octet-stream";
-    return { id, name, mime: type, size, path: target };
+    return { id, name, mime: type, size, path: target(id) };
   }
 
   /**
@@ -78,7 +82,7 @@ export class FilesDir {
   async stage(input: PutFileInput): Promise<{ input: PutFileInput; discard(): Promise<void> }> {
     if (!input.stream) return { input, discard: async () => {} };
     await mkdir(this.dir, { recursive: true });
-    const tmp = join(this.dir, `.tmp-${randomBytes(8).toString("hex")}`);
+    const tmp = join(this.dir, tempName(TempPrefix.BLOB));
     const { id } = await this.writeStream(input.stream, tmp);
     return { input: { path: tmp, name: input.name ?? id, mime: input.mime }, discard: () => rm(tmp, { force: true }) };
   }

@@ -13,6 +13,7 @@ import { StoreError, StoreErrorCode } from "./errors.js";
  * | `sheet ∅ sheetId`                     | SheetInfo (with revision)  |
  * | `user-sheet ∅ user ∅ sheetId`         | 0 (list per user, by age)  |
  * | `input ∅ sheetId ∅ inputKey`          | input value                |
+ * | `input-rev ∅ sheetId ∅ inputKey`      | writes of that input (rev) |
  * | `sel ∅ sheetId ∅ nodeId`              | selected result id         |
  * | `result ∅ sheetId ∅ nodeId ∅ resultId`| ResultRecord               |
  * | `result-node ∅ sheetId ∅ resultId`    | nodeId (getResult by id)   |
@@ -26,6 +27,7 @@ import { StoreError, StoreErrorCode } from "./errors.js";
  * | `gc ∅ sha256`                         | 0 (blob release pending)   |
  * | `trash ∅ sheetId`                     | user (purge pending)       |
  * | `meta ∅ key`                          | app cache value            |
+ * | `health`                              | last write probe (epoch ms)|
  * | `backup ∅ fromVersion ∅ key`          | value a migration replaced |
  */
 export const SEP = "\x00";
@@ -60,6 +62,8 @@ export const K = {
   sheet: (sheetId: string) => key("sheet", sheetId),
   userSheet: (user: string, sheetId: string) => key("user-sheet", user, sheetId),
   input: (sheetId: string, inputKey: string) => key("input", sheetId, inputKey),
+  inputRev: (sheetId: string, inputKey: string) => key("input-rev", sheetId, inputKey),
+  health: "health",
   sel: (sheetId: string, nodeId: string) => key("sel", sheetId, nodeId),
   result: (sheetId: string, nodeId: string, resultId: string) => key("result", sheetId, nodeId, resultId),
   resultNode: (sheetId: string, resultId: string) => key("result-node", sheetId, resultId),
@@ -84,4 +88,4 @@ export const holder = {
 };
 
 /** The per-sheet key families a sheet deletion clears, each a prefix `family ∅ sheetId`. */
-export const SHEET_FAMILIES = ["input", "sel", "result", "result-node", "by-key", "count", "run", "running", "sheet-ref"] as const;
+export const SHEET_FAMILIES = ["input", "input-rev", "sel", "result", "result-node", "by-key", "count", "run", "running", "sheet-ref"] as const;

@@ -1,15 +1,16 @@
 import { DaggrError, ErrorCode } from "../graph/errors.js";
 import { newId, ResultStatus, RunStatus, type ResultRecord, type RunRecord } from "../engine/records.js";
-import type { FileMeta, HistoryPage, PutFileInput, SheetInfo, SheetState, Store, StoreChange } from "../engine/store.js";
+import type { FileMeta, HistoryPage, PutFileInput, SheetInfo, SheetState, Store, StoreChange, StoreHealth } from "../engine/store.js";
 import { Claims } from "./claims.js";
-import { resultExists, unknownFiles } from "./errors.js";
+import { isDiskError, resultExists, storageError, unknownFiles } from "./errors.js";
 import { fileIdsIn } from "./file-refs.js";
 import { FilesDir, isFileId } from "./files.js";
 import { purgeSheet } from "./level-gc.js";
 import { holder, K, lastPart, under } from "./level-keys.js";
-import { openLocked, type DB } from "./lock.js";
+import { openLocked, reopen, type DB } from "./lock.js";
 import { migrate, MIGRATIONS, SCHEMA_VERSION, type Migration } from "./migrations.js";
 import { recover } from "./recovery.js";
+import { sweepOsTemp, sweepTemp, TempPrefix } from "./temp.js";
 
 export interface LevelStoreOptions {
   /** The app's directory, `<home>/apps/<persistKey>`: holds `db/`, `claims/`, `owner.json`. */
@@ -24,6 +25,10 @@ export interface LevelStoreOptions {
 type StoredFile = Omit<FileMeta, "path">;
 type Op = { type: "put"; key: string; value: any } | { type: "del"; key: string };
 
+/** Writes that back an acknowledgement wait for the disk (see `Store`). */
+const SYNC = { sync: true } as const;
+const BATCHED = { sync: false } as const;
+
 /**
  * The store on LevelDB (`level`): one database per app, every multi-key change in one
  * atomic batch, history paged by key range. See `level-keys.ts` for the layout and
@@ -31,6 +36,12 @@ type Op = { type: "put"; key: string; value: any } | { type: "del"; key: string 
  *
  * Writes go through one queue, so read-modify-write steps (counts, revisions, file
  * references) never interleave; reads of several keys use a LevelDB snapshot instead.
+ *
+ * Durability: writes that back an acknowledgement are `sync` (see `Store`). A write the
+ * disk refuses (full, I/O error) rejects with `E_STORAGE` and marks the store degraded;
+ * the next write first reopens the database, because LevelDB must replay its log after a
+ * failed append (records appended after it would otherwise be dropped at the next open).
+ * Once a write succeeds again the store is healthy.
  *
  * @example
  * const store = await LevelStore.open({ appDir: "/tmp/d/apps/demo", filesDir: "/tmp/d/files" });
@@ -45,6 +56,8 @@ export class LevelStore implements Store {
   private readonly unreferenced = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
   private closed?: Promise<void>;
+  /** Set when a write failed: the database must be reopened before the next write. */
+  private fault?: { error: string; since: number };
 
   private constructor(
     private readonly db: DB,
@@ -65,8 +78,12 @@ export class LevelStore implements Store {
     const db = await openLocked(options.appDir);
     try {
       await migrate(db, options.schemaVersion ?? SCHEMA_VERSION, options.migrations ?? MIGRATIONS);
-      const claims = new Claims(options.appDir, new FilesDir(options.filesDir));
+      const files = new FilesDir(options.filesDir);
+      const claims = new Claims(options.appDir, files);
       const { interrupted } = await recover(db, claims);
+      // Temp files of processes that died mid-write: blobs being copied in, uploads, scratch stores.
+      await sweepTemp(files.dir, [TempPrefix.BLOB]);
+      await sweepOsTemp();
       return new LevelStore(db, options, interrupted);
     } catch (e) {
       await db.close();
@@ -75,10 +92,35 @@ export class LevelStore implements Store {
   }
 
   /** Runs `fn` after every write queued before it. */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
+  private serial<T>(fn: () => Promise<T>, what = "this change"): Promise<T> {
+    const guarded = () => this.guarded(fn, what);
+    const run = this.queue.then(guarded, guarded);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /** One queued write: reopens a faulted database first; a disk failure becomes E_STORAGE and a fault. */
+  private async guarded<T>(fn: () => Promise<T>, what: string): Promise<T> {
+    try {
+      if (this.fault) await reopen(this.db);
+      const out = await fn();
+      this.fault = undefined;
+      return out;
+    } catch (e) {
+      if (!isDiskError(e) && !(this.fault && this.db.status !== "open")) throw e;
+      this.fault ??= { error: String((e as { cause?: Error })?.cause?.message ?? (e as Error)?.message ?? e).slice(0, 300), since: Date.now() };
+      throw storageError(e, what);
+    }
+  }
+
+  /**
+   * `ok`, or `degraded` since a write failed. A degraded store tries one small synced
+   * write (reopening the database first), so health comes back as soon as the disk does.
+   */
+  async health(): Promise<StoreHealth> {
+    if (this.fault && !this.closed) await this.serial(() => this.db.put(K.health, Date.now(), SYNC), "a health probe").catch(() => undefined);
+    const f = this.fault;
+    return f ? { storage: "degraded", error: f.error, since: f.since } : { storage: "ok" };
   }
 
   private emit(change: StoreChange) {
@@ -113,10 +155,11 @@ export class LevelStore implements Store {
       while (taken.has(`Sheet ${n}`)) n++;
       const now = Date.now();
       const info: SheetInfo = { id: newId("s"), user, name: name ?? `Sheet ${n}`, createdAt: now, updatedAt: now, revision: 0 };
-      await this.db.batch([
+      const ops: Op[] = [
         { type: "put", key: K.sheet(info.id), value: info },
         { type: "put", key: K.userSheet(user, info.id), value: 0 },
-      ]);
+      ];
+      await this.db.batch(ops, SYNC);
       this.emit({ type: "sheets", user });
       return info;
     });
@@ -129,7 +172,9 @@ export class LevelStore implements Store {
   updateSheet(sheetId: string, patch: Partial<Pick<SheetInfo, "name" | "viewport" | "choices">>): Promise<SheetInfo> {
     return this.serial(async () => {
       const info: SheetInfo = { ...(await this.sheetOrThrow(sheetId)), ...patch, updatedAt: Date.now() };
-      await this.db.put(K.sheet(sheetId), info);
+      // A viewport move is not worth a disk flush; a name or a choice is acknowledged.
+      const viewportOnly = Object.keys(patch).every((k) => k === "viewport");
+      await this.db.put(K.sheet(sheetId), info, viewportOnly ? BATCHED : SYNC);
       this.emit({ type: "sheets", user: info.user });
       return info;
     });
@@ -138,11 +183,12 @@ export class LevelStore implements Store {
   deleteSheet(sheetId: string): Promise<void> {
     return this.serial(async () => {
       const info = await this.sheetOrThrow(sheetId);
-      await this.db.batch([
+      const ops: Op[] = [
         { type: "del", key: K.sheet(sheetId) },
         { type: "del", key: K.userSheet(info.user, sheetId) },
         { type: "put", key: K.trash(sheetId), value: info.user },
-      ]);
+      ];
+      await this.db.batch(ops, SYNC);
       await purgeSheet(this.db, this.claims, sheetId, this.unreferenced);
       this.emit({ type: "sheets", user: info.user });
     });
@@ -158,11 +204,17 @@ export class LevelStore implements Store {
         for await (const [k, v] of this.db.iterator({ ...under(family, sheetId), snapshot })) out[lastPart(k)] = v;
         return out;
       };
-      const [inputs, selections, counts] = await Promise.all([read("input"), read("sel"), read("count")]);
+      const [inputs, selections, counts, inputRevs] = await Promise.all([read("input"), read("sel"), read("count"), read("input-rev")]);
       const picked = Object.entries(selections as Record<string, string>);
       const records = picked.length ? await this.db.getMany(picked.map(([node, id]) => K.result(sheetId, node, id)), { snapshot }) : [];
       const selected = records.filter((r): r is ResultRecord => !!r);
-      return { sheet, inputs, selections, selected, counts };
+      // A node whose newest result is an interrupted one shows so (one read per node with results).
+      const interrupted: ResultRecord[] = [];
+      for (const node of Object.keys(counts)) {
+        const [newest] = (await this.db.values({ ...under("result", sheetId, node), reverse: true, limit: 1, snapshot }).all()) as ResultRecord[];
+        if (newest?.status === ResultStatus.INTERRUPTED) interrupted.push(newest);
+      }
+      return { sheet, inputs, selections, selected, counts, inputRevs, ...(interrupted.length ? { interrupted } : {}) };
     } finally {
       await snapshot.close();
     }
@@ -173,18 +225,20 @@ export class LevelStore implements Store {
       const info = await this.sheetOrThrow(sheetId);
       const names = Object.keys(values);
       const old = names.length ? await this.db.getMany(names.map((n) => K.input(sheetId, n))) : [];
+      const revs = names.length ? ((await this.db.getMany(names.map((n) => K.inputRev(sheetId, n)))) as (number | undefined)[]) : [];
       const ops: Op[] = [];
       for (const [i, name] of names.entries()) {
         const v = values[name];
         ops.push(v === undefined ? { type: "del", key: K.input(sheetId, name) } : { type: "put", key: K.input(sheetId, name), value: v });
+        ops.push({ type: "put", key: K.inputRev(sheetId, name), value: (revs[i] ?? 0) + 1 });
         ops.push(...(await this.refOps(sheetId, holder.input(name), fileIdsIn(old[i], this.files), fileIdsIn(v, this.files))));
       }
       const revision = info.revision + 1;
       ops.push({ type: "put", key: K.sheet(sheetId), value: { ...info, revision } });
-      await this.db.batch(ops);
+      await this.db.batch(ops, SYNC);
       this.emit({ type: "inputs", sheetId, values, revision });
       return revision;
-    });
+    }, "the edit");
   }
 
   /** Ops moving a holder's file references from `before` to `after` (known files only). */
@@ -211,10 +265,10 @@ export class LevelStore implements Store {
       );
       const revision = info.revision + 1;
       ops.push({ type: "put", key: K.sheet(sheetId), value: { ...info, revision } });
-      await this.db.batch(ops);
+      await this.db.batch(ops, SYNC);
       this.emit({ type: "selections", sheetId, selections, revision });
       return revision;
-    });
+    }, "the selection");
   }
 
   commitResult(record: ResultRecord, options: { select: boolean }): Promise<void> {
@@ -238,9 +292,9 @@ export class LevelStore implements Store {
         ops.push({ type: "put", key: K.sel(sheetId, nodeId), value: id });
         ops.push({ type: "put", key: K.sheet(sheetId), value: { ...info, revision: info.revision + 1 } });
       }
-      await this.db.batch(ops);
+      await this.db.batch(ops, SYNC);
       this.emit({ type: "result", sheetId, record, selected: options.select });
-    });
+    }, `the result of node '${record.nodeId}'`);
   }
 
   async getResult(sheetId: string, resultId: string): Promise<ResultRecord | undefined> {
@@ -273,11 +327,14 @@ export class LevelStore implements Store {
     return this.serial(async () => {
       await this.sheetOrThrow(run.sheetId);
       const live = run.status === RunStatus.RUNNING;
-      await this.db.batch([
+      // A run's first record (its start is acknowledged) and its last (run-finished) are
+      // synced; the updates between (which nodes started) are batched.
+      const ops: Op[] = [
         { type: "put", key: K.run(run.sheetId, run.id), value: run },
         live ? { type: "put", key: K.running(run.sheetId, run.id), value: 0 } : { type: "del", key: K.running(run.sheetId, run.id) },
-      ]);
-    });
+      ];
+      await this.db.batch(ops, live && run.started?.length ? BATCHED : SYNC);
+    }, "the run record");
   }
 
   async getRun(sheetId: string, runId: string): Promise<RunRecord | undefined> {
@@ -295,7 +352,14 @@ export class LevelStore implements Store {
       }
     }
     // Hashing and copying happen outside the write queue; only the bookkeeping is serial.
-    const put = await this.files.put(input);
+    let put: FileMeta;
+    try {
+      put = await this.files.put(input);
+    } catch (e) {
+      if (!isDiskError(e)) throw e;
+      this.fault ??= { error: String((e as Error)?.message ?? e).slice(0, 300), since: Date.now() };
+      throw storageError(e, `the file ${input.name ?? input.path ?? ""}`.trim());
+    }
     return this.serial(async () => {
       // Another app may have released the blob between our write and our claim.
       if (!(await this.claims.claim(put.id))) await this.files.put(input);
@@ -305,7 +369,7 @@ export class LevelStore implements Store {
       const stored: StoredFile = { id: put.id, name: put.name, mime: put.mime, size: put.size };
       await this.db.put(K.file(put.id), stored);
       return put;
-    });
+    }, "a file");
   }
 
   async getFile(id: string): Promise<FileMeta | undefined> {

@@ -46,6 +46,18 @@ export async function openLocked(appDir: string): Promise<DB> {
   return db;
 }
 
+/**
+ * Closes and reopens a database in place (after a failed write: LevelDB must replay its
+ * log before it may append again, or records written after the failure are lost at the
+ * next open). The lock is released for that instant only.
+ */
+export async function reopen(db: DB): Promise<void> {
+  if (db.status === "open") await db.close();
+  await db.open();
+  openHere.add(db.location);
+  db.once("closed", () => openHere.delete(db.location));
+}
+
 function isLockError(e: unknown): boolean {
   const err = e as { code?: string; cause?: { code?: string; message?: string } } | undefined;
   return err?.cause?.code === "LEVEL_LOCKED" || /\block\b.*(held|temporarily unavailable)/i.test(String(err?.cause?.message ?? ""));

@@ -5,7 +5,7 @@ import { DaggrError, ErrorCode } from "../graph/errors.js";
 import { ResultStatus, type ResultRecord, type RunRecord } from "../engine/records.js";
 import { newId } from "../engine/records.js";
 import { fulfilled } from "../engine/known.js";
-import type { FileMeta, HistoryPage, PutFileInput, SheetInfo, SheetState, Store, StoreChange } from "../engine/store.js";
+import type { FileMeta, HistoryPage, PutFileInput, SheetInfo, SheetState, Store, StoreChange, StoreHealth } from "../engine/store.js";
 import { resultExists, unknownFiles } from "./errors.js";
 import { fileIdsIn } from "./file-refs.js";
 import { FilesDir } from "./files.js";
@@ -13,6 +13,8 @@ import { FilesDir } from "./files.js";
 interface SheetData {
   info: SheetInfo;
   inputs: Record<string, unknown>;
+  /** Writes of each input so far (its revision). */
+  inputRevs: Record<string, number>;
   /** Selected result id per node. */
   selections: Map<string, string>;
   results: Map<string, ResultRecord>;
@@ -68,7 +70,7 @@ export class MemoryStore implements Store {
     while (taken.has(`Sheet ${n}`)) n++;
     const now = Date.now();
     const info: SheetInfo = { id: newId("s"), user, name: name ?? `Sheet ${n}`, createdAt: now, updatedAt: now, revision: 0 };
-    this.sheets.set(info.id, { info, inputs: {}, selections: new Map(), results: new Map(), byNode: new Map(), byKey: new Map(), runs: new Map() });
+    this.sheets.set(info.id, { info, inputs: {}, inputRevs: {}, selections: new Map(), results: new Map(), byNode: new Map(), byKey: new Map(), runs: new Map() });
     this.emit({ type: "sheets", user });
     return { ...info };
   }
@@ -112,12 +114,13 @@ export class MemoryStore implements Store {
       .filter((r): r is ResultRecord => !!r);
     const counts: Record<string, number> = {};
     for (const [node, ids] of s.byNode) counts[node] = ids.length;
-    return { sheet: { ...s.info }, inputs: { ...s.inputs }, selections: Object.fromEntries(s.selections), selected, counts };
+    return { sheet: { ...s.info }, inputs: { ...s.inputs }, selections: Object.fromEntries(s.selections), selected, counts, inputRevs: { ...s.inputRevs } };
   }
 
   async setInputs(sheetId: string, values: Record<string, unknown>): Promise<number> {
     const s = this.sheet(sheetId);
     Object.assign(s.inputs, values);
+    for (const k of Object.keys(values)) s.inputRevs[k] = (s.inputRevs[k] ?? 0) + 1;
     const revision = ++s.info.revision;
     this.emit({ type: "inputs", sheetId, values, revision });
     return revision;
@@ -219,6 +222,11 @@ export class MemoryStore implements Store {
 
   async setMeta(key: string, value: unknown): Promise<void> {
     this.meta.set(key, value);
+  }
+
+  /** Memory never fills up the way a disk does: always ok. */
+  async health(): Promise<StoreHealth> {
+    return { storage: "ok" };
   }
 
   onChange(listener: (change: StoreChange) => void): () => void {
