@@ -253,6 +253,7 @@ export async function benchServer(): Promise<Figure[]> {
     { name: "flood_runs_executed_per_s_unlimited", value: unlimited.executedPerS, unit: "runs/s" },
     { name: "schema_p95_flood_vs_idle_unlimited", value: unlimited.floodP95 / unlimited.idleP95, unit: "ratio" },
     { name: "rss_after_mb_unlimited", value: mb(unlimited.rssAfter), unit: "MB" },
+    { name: "heap_after_mb_unlimited", value: mb(unlimited.heapAfter), unit: "MB" },
     { name: "ws_bytes_per_update", value: large.update, unit: "bytes" },
     { name: "ws_bytes_per_update_50", value: small.update, unit: "bytes" },
     { name: "ws_bytes_200_vs_50", value: large.update / small.update, unit: "ratio", target: "<= 1.05" },
