@@ -821,3 +821,15 @@ t.test("a fal-ai text-to-image result is downloaded through the guarded, size-ca
   const big = await fail(inferenceExecutor.execute(new InferenceNode("acme/flux-big:fal-ai", { outputs: { o: null }, maxFileBytes: 10 }), { prompt: "x" }, harness().ctx));
   t.match(big, { code: "E_FILE_TOO_LARGE", details: { maxBytes: 10 } });
 });
+
+t.test("an explicit task is checked against the provider's mapping at validation, before any call", async (t) => {
+  hf.models.set("bfl/klein4", { pipeline_tag: "text-to-image", providers: { "fal-ai": { providerId: "fal-ai/k4", task: "image-text-to-image" } } });
+  const cache = harness().ctx.cache;
+  const e = await fail(inferenceExecutor.validate!(new InferenceNode("bfl/klein4:fal-ai", { task: "text-to-image", outputs: { o: null } }), { cache }));
+  t.match(e, { code: "E_UNSUPPORTED_TASK", details: { got: "text-to-image", nearest: "image-text-to-image" } });
+  t.match(e.message, /provider fal-ai serves this model for task 'image-text-to-image', not 'text-to-image'\. Set `task: "image-text-to-image"`/);
+  await t.resolves(inferenceExecutor.validate!(new InferenceNode("bfl/klein4:fal-ai", { task: "image-text-to-image", outputs: { o: null } }), { cache }));
+  hf.models.set("acme/emb2", { pipeline_tag: "sentence-similarity", providers: { "hf-inference": { task: "sentence-similarity" } } });
+  await t.resolves(inferenceExecutor.validate!(new InferenceNode("acme/emb2", { task: "feature-extraction", outputs: { o: null } }), { cache }), "hf-inference serves embeddings for both");
+  t.equal(hf.requests.filter((r) => r.host === "router.huggingface.co" && r.path.includes("k4")).length, 0, "nothing was sent to the provider");
+});

@@ -143,7 +143,8 @@ export function taskCacheKey(model: string): string {
 
 /**
  * The task to call and the provider that serves it. The task is `task` if given (checked
- * against what daggr supports); else the task the node's provider is mapped to on the
+ * against what daggr supports and against the provider's mapping, which the client
+ * enforces too); else the task the node's provider is mapped to on the
  * Hub (for no provider, the first mapped one, as the client's "auto" picks); else the
  * model's pipeline tag (a `conversational` text-generation model is called through chat
  * completion). The Hub entry is cached. A provider the model is not mapped to is refused
@@ -152,11 +153,10 @@ export function taskCacheKey(model: string): string {
 export async function resolveTask(node: InferenceNode, token: string | undefined, cache: MetaCache, signal: AbortSignal): Promise<{ task: string; provider: string | undefined }> {
   const explicit = node.inferenceOptions.task;
   const supported = Object.keys(TASKS);
-  if (explicit) {
-    const t = canonicalTask(explicit);
-    if (!t) throw unknownName(ErrorCode.UNSUPPORTED_TASK, `task of InferenceNode '${node.id}'`, explicit, supported);
-    return { task: t, provider: node.provider };
-  }
+  const explicitTask = explicit ? canonicalTask(explicit) : undefined;
+  if (explicit && !explicitTask) throw unknownName(ErrorCode.UNSUPPORTED_TASK, `task of InferenceNode '${node.id}'`, explicit, supported);
+  // Chat on the auto router needs no Hub entry (the client asks for none either).
+  if (explicitTask === "chat-completion" && !node.provider) return { task: explicitTask, provider: undefined };
   let meta = (await cache.get<ModelMeta | null>(taskCacheKey(node.model)).catch(() => undefined)) ?? undefined;
   if (!meta) {
     meta = await withRetries(() => fetchModelMeta(node, token, signal), { retries: node.inferenceOptions.retries ?? REMOTE_DEFAULTS.retries, signal, label: `Model '${node.model}'` });
@@ -168,6 +168,20 @@ export async function resolveTask(node: InferenceNode, token: string | undefined
     throw unknownName(ErrorCode.REMOTE_NOT_FOUND, `provider of InferenceNode '${node.id}' (model '${node.model}')`, node.provider, mapped.map((m) => m.provider));
   }
   const provider = node.provider ?? entry?.provider;
+  if (explicitTask) {
+    // The client refuses a task the provider's mapping does not name: say so at start-up.
+    const served = entry ? (canonicalTask(entry.task) ?? entry.task) : undefined;
+    const embeddings = ["feature-extraction", "sentence-similarity"];
+    const equivalent = entry?.provider === "hf-inference" && embeddings.includes(explicitTask) && embeddings.includes(served ?? "");
+    if (entry && served !== explicitTask && !equivalent) {
+      throw new DaggrError(
+        ErrorCode.UNSUPPORTED_TASK,
+        `InferenceNode '${node.id}': provider ${entry.provider} serves this model for task '${entry.task}', not '${explicit}'. ${canonicalTask(entry.task) ? `Set \`task: "${served}"\`, or leave \`task\` out to follow the provider.` : "daggr cannot call that task yet."}`,
+        { got: explicit, nearest: served },
+      );
+    }
+    return { task: explicitTask, provider };
+  }
   const tag = entry?.task ?? meta.pipeline_tag;
   if (!tag) {
     throw new DaggrError(ErrorCode.UNSUPPORTED_TASK, `InferenceNode '${node.id}': model '${node.model}' has no pipeline tag on the Hub and no Inference Provider serves it, so its task is unknown. Set \`task\` (one of ${supported.join(", ")}).`, {
