@@ -363,7 +363,8 @@ t.test("remote kinds have a default inactivity deadline; local functions have no
 
 t.test("a stalled Gradio job hits its inactivity deadline (E_IDLE_TIMEOUT) and is cancelled on the app", async (t) => {
   const stall: FakeEndpoint = { name: "/stall", parameters: [], returns: [{ label: "text" }], fn: async (j) => (await j.sleep(3_600_000), ["never"]) };
-  const fake = await startFakeGradio({ endpoints: [stall], heartbeatMs: 50 });
+  // A connection that went silent: not even heartbeats.
+  const fake = await startFakeGradio({ endpoints: [stall], heartbeatMs: 3_600_000 });
   t.teardown(() => fake.close());
   const node = new GradioNode(fake.url, { apiName: "/stall", outputs: { text: gr.Textbox() }, validate: false, inactivityMs: 300 });
   const s = await new Graph({ name: "stall", nodes: [node] }).session({ store: new MemoryStore() });
@@ -376,6 +377,20 @@ t.test("a stalled Gradio job hits its inactivity deadline (E_IDLE_TIMEOUT) and i
   t.equal(failed.length, 1);
   await until(() => fake.stats.cancelled > 0);
   t.match(fake.cancels[0], { event_id: /^[0-9a-f]{32}$/ }, "the app got a /cancel for the job");
+});
+
+t.test("the app's heartbeats keep a long silent Gradio job alive past its inactivity deadline", async (t) => {
+  const IDLE = 400;
+  const slow: FakeEndpoint = { name: "/slow", parameters: [], returns: [{ label: "text" }], fn: async (j) => (await j.sleep(IDLE * 3), ["done"]) };
+  const fake = await startFakeGradio({ endpoints: [slow], heartbeatMs: 40 });
+  t.teardown(() => fake.close());
+  const node = new GradioNode(fake.url, { apiName: "/slow", outputs: { text: gr.Textbox() }, validate: false, inactivityMs: IDLE });
+  const s = await new Graph({ name: "slow", nodes: [node] }).session({ store: new MemoryStore() });
+  t.teardown(() => s.close());
+  const summary = await s.run(node);
+  t.equal(summary.nodes[node.id], "ran", "three deadlines long, with only heartbeats");
+  t.equal(s.selected(node.id)?.outputs.text, "done");
+  t.equal(fake.stats.cancelled, 0);
 });
 
 t.test("progress keeps a node alive past its inactivity deadline; silence stops it", async (t) => {

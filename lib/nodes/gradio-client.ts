@@ -79,6 +79,11 @@ export class DaggrClient extends Client {
 
   private readonly isSpaceId: boolean;
   private readonly appReference: string;
+  /**
+   * Called on every message of the app's stream, heartbeats included: the jobs
+   * following this client count them as signs of life (their inactivity deadline).
+   */
+  readonly activity = new Set<() => void>();
 
   constructor(app: string, options: ClientOptions) {
     super(app, options);
@@ -154,18 +159,23 @@ export class DaggrClient extends Client {
         this.options.token = token;
       }
     }
-    return patchMessages(es);
+    return patchMessages(es, this.activity);
   }
 }
 
 /** Wraps the stream's `onmessage` so every message the client sees is one it can handle. */
-function patchMessages(es: EventSource): EventSource {
+function patchMessages(es: EventSource, activity: Set<() => void>): EventSource {
   let handler: ((ev: MessageEvent) => unknown) | null = null;
   Object.defineProperty(es, "onmessage", {
     configurable: true,
     get: () => handler,
     set(fn: ((ev: MessageEvent) => unknown) | null) {
-      handler = fn ? (ev: MessageEvent) => fn(fixMessage(ev)) : null;
+      handler = fn
+        ? (ev: MessageEvent) => {
+            for (const l of activity) l();
+            return fn(fixMessage(ev));
+          }
+        : null;
     },
   });
   return es;

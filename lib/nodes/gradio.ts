@@ -126,6 +126,9 @@ async function runJob(client: DaggrClient, node: GradioNode, api: ApiSummary, da
     void job.return?.(undefined);
   };
   ctx.signal.addEventListener("abort", onAbort, { once: true });
+  // Every message on the app's stream (a heartbeat too) shows the connection is alive.
+  const alive = () => ctx.alive?.();
+  client.activity.add(alive);
   // If a new job's join races the server's `close_stream`, the client believes its stream
   // is open and never reads the job's messages (which the server keeps); reopen it.
   const watchdog = setInterval(() => {
@@ -161,6 +164,7 @@ async function runJob(client: DaggrClient, node: GradioNode, api: ApiSummary, da
     }
   } finally {
     clearInterval(watchdog);
+    client.activity.delete(alive);
     ctx.signal.removeEventListener("abort", onAbort);
   }
   if (ctx.signal.aborted) throw abortError(ctx.signal, o.label);
