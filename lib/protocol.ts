@@ -252,6 +252,8 @@ export const WireErrorCode = {
    * changed it. Nothing was applied; `details` is a {@link ConflictDetails}.
    */
   INPUT_CONFLICT: "E_INPUT_CONFLICT",
+  /** `daggr dev`: the app failed to load; `details` has message, code, file, line, column (see lib/cli/app.ts AppFailure). */
+  APP_FAILED: "E_APP_FAILED",
 } as const;
 export type WireErrorCode = (typeof WireErrorCode)[keyof typeof WireErrorCode];
 

@@ -110,7 +110,7 @@ t.test("daggr dev: serves the app; a change to a local import restarts it; a rec
   const t0 = performance.now();
   const dev = Cli.run(["dev", "app.ts", "--port", String(port)], { DAGGR_DEBUG: "1" });
   t.teardown(() => dev.stop());
-  const [, url] = (await dev.waitFor(/serving app\.ts at (http:\/\/\S+)/)) as RegExpMatchArray;
+  const [, url] = (await dev.waitFor(/serving app\.ts at (http:\/\/\S+)/, 90_000)) as RegExpMatchArray;
   const served = dev.mark;
   t.equal(url, `http://127.0.0.1:${port}`);
   t.equal((await raw(url!, "/")).status, 200);
@@ -148,13 +148,34 @@ t.test("daggr dev: serves the app; a change to a local import restarts it; a rec
   write("helper.ts", `${helper("Words", "?")}export const broken = ;\n`);
   await dev.waitFor(/helper\.ts:3:\d+: ERROR: /, 20_000, mark);
   await dev.waitFor(/waiting for a change/, 20_000, mark);
+  // Meanwhile the address serves the page, and its WebSocket answers with the failure (the canvas overlay).
+  t.equal((await raw(url!, "/")).status, 200, "the page is served while the app does not load");
+  const failure = async () => {
+    const c = await WireClient.connect(url!);
+    const reply = await c.request({ type: "hello" });
+    return { c, reply };
+  };
+  const syntax = await failure();
+  t.match(syntax.reply, { type: "error", code: "E_APP_FAILED", details: { code: "SyntaxError", file: "helper.ts", line: 3, message: /Unexpected ";"|Expected/ } }, "a syntax error: its file:line");
+  const foreign = await WireClient.connect(url!, { origin: "http://evil.example" }).then((c) => (c.ws.close(), 0), (e: { status?: number }) => e.status);
+  t.equal(foreign, 403, "behind the same Origin check");
   mark = dev.mark;
   write("app.ts", appSource.replace("export default", 'throw new Error("boom: the app threw");\nexport default'));
   write("helper.ts", helper("Words", "?"));
   await dev.waitFor(/app\.ts failed to load: boom: the app threw\n\s+at .*app\.ts:\d+/, 20_000, mark);
+  t.equal((await syntax.c.closed).code, 1012, "an open tab is told the app restarts");
+  await dev.waitFor(/waiting for a change/, 20_000, mark);
+  const threw = await failure();
+  t.match(threw.reply, { code: "E_APP_FAILED", details: { code: "Error", message: "boom: the app threw", file: "app.ts", line: 8 } }, "a throw: the app's own frame");
+  mark = dev.mark;
+  write("app.ts", appSource.replace("upper: gr.Textbox() }", "upper: gr.Textbox() }, concurrnt: true"));
+  await dev.waitFor(/waiting for a change/, 20_000, mark);
+  const coded = await failure();
+  t.match(coded.reply, { code: "E_APP_FAILED", details: { code: /^E_[A-Z_]+$/, message: /concurrnt.*concurrent/s, file: "app.ts", line: 3 } }, "a DaggrError: its code, the nearest option, the line");
   mark = dev.mark;
   write("app.ts", appSource);
   await dev.waitFor(/reloaded in \d+ ms/, 20_000, mark);
+  t.equal((await coded.c.closed).code, 1012);
   const res = await raw(url!, "/api/call", { method: "POST", headers: { "content-type": "application/json" }, body: '{"inputs":{"upper__text":"ok"}}' });
   t.same(JSON.parse(res.body), { outputs: { upper: { upper: "OK?" } } });
   t.equal(await dev.stop(), 0);

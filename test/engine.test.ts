@@ -481,6 +481,18 @@ t.test("session.start() returns the run id at once; autorunEmpty() computes empt
   t.equal((await done).runId, runId);
 });
 
+t.test("settled() ends when the session closes with an autorun pending (the server hung at exit on it)", { timeout: 20_000 }, async (t) => {
+  // The server waits for settled() when the last tab leaves, and closes the session at
+  // shutdown: with the debounce of runOnOpen still pending, settled() used to poll forever.
+  const a = new FnNode(({ x }) => x * 2, { name: "a", inputs: { x: gr.Number({ value: 2 }) }, outputs: { y: gr.Number() } });
+  const { s } = await open(new Graph({ name: "g", nodes: [a] }), 1_000);
+  s.autorunEmpty();
+  const settled = s.settled();
+  await s.close();
+  await settled;
+  t.pass("settled() resolved once the session closed");
+});
+
 t.test("a session that is closing is never handed out again", async (t) => {
   const f = new FnNode(async () => (await sleep(30), 1), { name: "f", concurrent: true });
   const g = new Graph({ name: "g", nodes: [f] });

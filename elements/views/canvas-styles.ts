@@ -210,6 +210,48 @@ const chrome = css`
     max-width: min(560px, calc(100% - 40px));
     gap: 10px;
   }
+  .app-failure {
+    position: absolute;
+    inset: 0;
+    z-index: 20;
+    display: flex;
+    align-items: center;
+    justify-content: center;
+    background: color-mix(in srgb, var(--daggr-bg, #000) 55%, transparent);
+    backdrop-filter: blur(2px);
+  }
+  .app-failure-box {
+    max-width: min(760px, calc(100% - 40px));
+    max-height: calc(100% - 80px);
+    overflow: auto;
+    background: var(--daggr-surface);
+    border: 1px solid color-mix(in srgb, var(--daggr-error) 60%, var(--daggr-border));
+    border-radius: 12px;
+    box-shadow: var(--daggr-shadow);
+    padding: 16px 18px;
+  }
+  .app-failure-title {
+    display: flex;
+    align-items: center;
+    gap: 8px;
+    font-weight: 650;
+    color: var(--daggr-error);
+  }
+  .app-failure-code {
+    margin-left: auto;
+    font-size: 12px;
+  }
+  .app-failure-msg {
+    white-space: pre-wrap;
+    font-size: 13px;
+    margin: 12px 0;
+  }
+  .app-failure-where,
+  .app-failure-hint {
+    font-size: 12px;
+    color: var(--daggr-muted);
+    margin-top: 6px;
+  }
   .toast.error {
     border-color: color-mix(in srgb, var(--daggr-error) 50%, var(--daggr-border));
     color: var(--daggr-error);

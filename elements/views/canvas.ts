@@ -12,11 +12,11 @@ import { wouldRun } from "../controllers/run-plan.js";
 import { Shortcuts } from "../controllers/shortcuts.js";
 import { ThemeController, safeGet, safeSet } from "../controllers/theme.js";
 import { define } from "../define.js";
-import type { AckMessage, RunModeWire, ServerMessage, SheetWire } from "../wire.js";
+import { APP_FAILED, type AckMessage, type RunModeWire, type ServerMessage, type SheetWire } from "../wire.js";
 import { canvasStyles } from "./canvas-styles.js";
 import type { CardContext } from "./card-context.js";
 import { EdgeLayer } from "./edges.js";
-import { helpPanel, statusPill, titleBar, toast, viewToolbar } from "./chrome.js";
+import { type AppFailureView, failureOverlay, helpPanel, statusPill, titleBar, toast, viewToolbar } from "./chrome.js";
 import "./node-card.js";
 import "./sheets-menu.js";
 
@@ -53,6 +53,7 @@ export class DaggrCanvas extends LitElement {
     retryIn: { state: true },
     helpOpen: { state: true },
     toast: { state: true },
+    appFailure: { state: true },
   };
   static override styles = canvasStyles;
 
@@ -65,6 +66,8 @@ export class DaggrCanvas extends LitElement {
   declare retryIn: number | undefined;
   declare helpOpen: boolean;
   declare toast: { text: string; kind: "error" | "info" } | undefined;
+  /** `daggr dev`: the app failed to load (an `E_APP_FAILED` error); cleared by the next snapshot. */
+  declare appFailure: AppFailureView | undefined;
 
   readonly store = new CanvasStore();
   readonly layout = new LayoutController();
@@ -195,6 +198,7 @@ export class DaggrCanvas extends LitElement {
     switch (m.type) {
       case "snapshot": {
         performance.mark("daggr:snapshot");
+        this.appFailure = undefined;
         this.history.clear();
         this.conn!.sheet = m.sheet.id;
         safeSet(this.sheetKey, m.sheet.id);
@@ -212,6 +216,10 @@ export class DaggrCanvas extends LitElement {
         this.store.applySheets(m.sheets);
         return;
       case "error":
+        if (m.code === APP_FAILED) {
+          this.appFailure = { message: m.message, ...(m.details as Partial<AppFailureView>) };
+          return;
+        }
         if (!m.re) this.showToast(m.message);
         // A remembered sheet that no longer exists: start over on the server's default.
         if (m.code === "UNKNOWN_SHEET" && !this.store.graph && this.conn?.sheet) {
@@ -415,6 +423,7 @@ export class DaggrCanvas extends LitElement {
       })}
       ${this.helpOpen ? helpPanel(() => (this.helpOpen = false)) : nothing}
       ${this.toast ? toast(this.toast, () => (this.toast = undefined)) : nothing}
+      ${this.appFailure ? failureOverlay(this.appFailure) : nothing}
     `;
   }
 

@@ -84,3 +84,28 @@ export function toast(t: { text: string; kind: "error" | "info" }, onDismiss: ()
   return html`<div class="toast ${t.kind}" role="status">${t.text}
     <button class="icon-btn" aria-label="Dismiss" @click=${onDismiss}>${icon("x")}</button></div>`;
 }
+
+/** What the overlay shows of an app that failed to load (`daggr dev`). */
+export interface AppFailureView {
+  message: string;
+  code?: string;
+  file?: string;
+  line?: number;
+  column?: number;
+}
+
+/**
+ * The app failed to load: what, where, and that the canvas comes back by itself once the
+ * file is fixed (the dev server restarts it and this tab reconnects).
+ */
+export function failureOverlay(f: AppFailureView): TemplateResult {
+  const where = f.file ? `${f.file}${f.line ? `:${f.line}${f.column ? `:${f.column}` : ""}` : ""}` : undefined;
+  return html`<div class="app-failure" role="alertdialog" aria-labelledby="app-failure-title">
+    <div class="app-failure-box">
+      <div class="app-failure-title" id="app-failure-title">${icon("alert")}<span>The app failed to load</span>${f.code ? html`<code class="app-failure-code">${f.code}</code>` : nothing}</div>
+      <pre class="app-failure-msg">${f.message}</pre>
+      ${where ? html`<div class="app-failure-where">at <code>${where}</code></div>` : nothing}
+      <div class="app-failure-hint">Fix the file and save: daggr dev reloads the app, and this page follows.</div>
+    </div>
+  </div>`;
+}

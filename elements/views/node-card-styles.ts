@@ -353,6 +353,10 @@ export const cardStyles = css`
     overflow: auto;
     color: var(--daggr-text);
   }
+  .run-hint {
+    font-size: 12px;
+    color: var(--daggr-muted);
+  }
   .notice {
     font-size: 12px;
     color: var(--daggr-muted);

@@ -95,6 +95,7 @@ export class NodeCard extends LitElement {
       ${this.ports(n)}
       <div class="body">
         ${skipped ? this.skipNote() : nothing}
+        ${busy || skipped ? nothing : this.runHint(n, st)}
         ${busy ? this.statusLine(st) : nothing}
         ${this.inputs(n)}
         ${mapped ? this.items(n, busy) : skipped ? nothing : this.outputs(n, st, busy)}
@@ -252,6 +253,16 @@ export class NodeCard extends LitElement {
   }
 
   /** Why a branch skipped this node: the reason its skipped result records. */
+  /**
+   * Why a node the canvas computed on open is still empty: it does not run by itself
+   * (remote steps cost time and quota). Shown until it has a result or an error.
+   */
+  private runHint(n: NodeWire, st: NodeStateWire): TemplateResult | typeof nothing {
+    if (n.autorun || n.kind === "input" || st.error || this.ctx.store.results.has(n.id)) return nothing;
+    const remote = n.kind === "gradio" || n.kind === "inference";
+    return html`<div class="run-hint" role="note">▶ runs this step; ${remote ? "remote steps run" : "it runs"} when you ask</div>`;
+  }
+
   private skipNote(): TemplateResult {
     const r = this.ctx.store.results.get(this.nodeId);
     const reason = (r?.status === "skipped" ? r.error?.message : undefined)?.replace(/^Skipped:\s*/, "").replace(/\.$/, "");

@@ -1,5 +1,5 @@
 import { relative, resolve, sep } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { LaunchedServer } from "../server/index.js";
 
 /** What the server needs from an app's export; checked by shape, so any copy of daggr works. */
@@ -88,4 +88,43 @@ export function formatAppError(e: unknown, file: string): string {
 function shortPath(file: string): string {
   const rel = relative(process.cwd(), resolve(file));
   return rel.startsWith(`..${sep}`) ? resolve(file) : rel;
+}
+
+/** An app's load failure as the canvas overlay shows it (the `details` of an `E_APP_FAILED` message). */
+export interface AppFailure {
+  /** The message, without the `[E_…]` prefix of a DaggrError. */
+  message: string;
+  /** A DaggrError's code, or "SyntaxError", "TypeError"… for other errors. */
+  code: string;
+  /** Where: the app's own file, line and column (1-based), when known. */
+  file?: string;
+  line?: number;
+  column?: number;
+  /** The full text the terminal printed. */
+  text: string;
+}
+
+/**
+ * Where an app's load error happened and what it says: a compile error names its
+ * `file:line:column` in the message (esbuild's `file:1:2: ERROR: …`); a throw, in its
+ * first stack frame outside node's and daggr's own code.
+ */
+export function describeAppError(e: unknown, file: string): AppFailure {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const text = formatAppError(e, file);
+  const own = (err as { code?: unknown }).code;
+  const code = typeof own === "string" && /^E_/.test(own) ? own : err.name || "Error";
+  let message = err.message.replace(/^\[E_[A-Z_]+\] /, "").trim();
+  if (e instanceof AppError) message = e.message;
+  const compile = /(?:^|\n)\s*([^\s:][^:\n]*\.[cm]?[jt]sx?):(\d+):(\d+): ERROR: (.*)/.exec(err.message);
+  if (compile) {
+    return { message: compile[4]!.trim(), code: "SyntaxError", file: shortPath(compile[1]!), line: Number(compile[2]), column: Number(compile[3]) + 1, text };
+  }
+  for (const l of (err.stack ?? "").split("\n")) {
+    const m = /^\s+at (?:.*\()?((?:file:\/\/)?\/[^()]+?):(\d+):(\d+)\)?$/.exec(l);
+    if (!m || /node:internal|node_modules|[/\\]lib[/\\](cli|server|engine|graph|nodes|store)[/\\]|[/\\]dist[/\\]/.test(m[1]!)) continue;
+    const path = m[1]!.startsWith("file:") ? fileURLToPath(m[1]!) : m[1]!;
+    return { message, code, file: shortPath(path), line: Number(m[2]), column: Number(m[3]), text };
+  }
+  return { message, code, text };
 }

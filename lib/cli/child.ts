@@ -6,13 +6,17 @@
  *
  * Messages from the parent: `prepare` (import the app now; launching waits) and `go`
  * (the previous process has let go of the port and the database: launch).
- * Messages to the parent: `ready` (preloaded), `listening` ({ url, port, token }).
+ * Messages to the parent: `ready` (preloaded), `listening` ({ url, port, token }),
+ * `failed` (the app did not load: what the canvas overlay shows).
  * Exit codes: 2 the app failed to load (printed), 3 the database is locked.
  */
-import { EXIT_APP_FAILED, EXIT_LOCKED, formatAppError, isLocked, serveApp } from "./app.js";
+import { type AppFailure, EXIT_APP_FAILED, EXIT_LOCKED, describeAppError, formatAppError, isLocked, serveApp } from "./app.js";
 import { loadAppsAsEsm } from "./esm.js";
 
-export type ChildMessage = { type: "ready" } | { type: "listening"; url: string; port: number; token?: string };
+export type ChildMessage =
+  | { type: "ready" }
+  | { type: "listening"; url: string; port: number; token?: string }
+  | { type: "failed"; failure: AppFailure };
 export type ParentMessage = { type: "prepare"; app: string; launch: Record<string, unknown> } | { type: "go" };
 
 const send = (m: ChildMessage) => process.send?.(m);
@@ -21,7 +25,10 @@ let serving = false;
 
 const fail = (e: unknown) => {
   console.error(serving ? `✖ ${app} crashed: ${(e as Error)?.stack ?? e}` : formatAppError(e, app));
-  process.exit(isLocked(e) ? EXIT_LOCKED : EXIT_APP_FAILED);
+  const code = isLocked(e) ? EXIT_LOCKED : EXIT_APP_FAILED;
+  // The parent shows a load failure in the open tabs; it needs the message before the exit.
+  if (serving || code === EXIT_LOCKED || !process.send || !process.connected) process.exit(code);
+  process.send({ type: "failed", failure: describeAppError(e, app) } satisfies ChildMessage, () => process.exit(code));
 };
 process.on("uncaughtException", fail);
 process.on("unhandledRejection", fail);

@@ -3,7 +3,8 @@ import { type FSWatcher, existsSync, statSync, watch } from "node:fs";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ChildMessage, ParentMessage } from "./child.js";
-import { EXIT_LOCKED } from "./app.js";
+import { type AppFailure, EXIT_LOCKED } from "./app.js";
+import { type ErrorServer, serveAppFailure } from "./error-server.js";
 import { localImports } from "./deps.js";
 
 export interface DevOptions {
@@ -41,6 +42,8 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
   const launch: Record<string, unknown> = { quiet: true, ...options };
   let active: Child | undefined;
   let standby: Child | undefined;
+  /** While the app does not load: its address serves the failure, which open tabs show. */
+  let failing: ErrorServer | undefined;
   let first = true;
   let restarting: Promise<void> | undefined;
   let pending: string | undefined;
@@ -84,13 +87,20 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
       await c.ready;
     }
     active = c;
+    let failure: AppFailure | undefined;
     const listening = new Promise<ChildMessage | undefined>((r) => {
-      c.proc.on("message", (m: ChildMessage) => m?.type === "listening" && r(m));
+      c.proc.on("message", (m: ChildMessage) => {
+        if (m?.type === "failed") failure = m.failure;
+        if (m?.type === "listening") r(m);
+      });
       void c.exited.then(() => r(undefined));
     });
     debug("child ready; prepare");
     c.proc.send({ type: "prepare", app: file, launch: { ...launch } } satisfies ParentMessage);
     await stopping;
+    // The stand-in lets go of the address, so the app can take it.
+    await failing?.close();
+    failing = undefined;
     debug("old stopped; go");
     if (c.proc.connected) c.proc.send({ type: "go" } satisfies ParentMessage);
     const m = await listening;
@@ -116,8 +126,24 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
       active = undefined;
       const code = await c.exited;
       if (code === EXIT_LOCKED) return done(EXIT_LOCKED);
+      if (failure) await showFailure(failure);
       console.error(`daggr dev: waiting for a change to ${basename(file)} (or a file it imports) to try again…`);
       standby = spawnChild();
+    }
+  };
+
+  /** Serves the failure at the app's address until the next start; the first time, this picks the address. */
+  const showFailure = async (failure: AppFailure) => {
+    try {
+      failing = await serveAppFailure(launch, failure);
+      if (first) {
+        const token = failing.token;
+        Object.assign(launch, { port: failing.port, strictPort: true, ...(token ? { token } : {}) });
+        const host = String(launch.host ?? process.env.GRADIO_SERVER_NAME ?? "127.0.0.1");
+        console.log(`daggr dev: the app failed to load; its error is shown at http://${host.includes(":") ? `[${host}]` : host}:${failing.port}${token ? `/?token=${token}` : ""}`);
+      }
+    } catch (e) {
+      debug("could not serve the failure", (e as Error).message);
     }
   };
 
@@ -187,6 +213,7 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
 
   const shutdown = () => {
     for (const w of watchers.values()) w.close();
+    void failing?.close();
     void Promise.all([stop(active), stop(standby)]).then(() => done(0));
   };
   process.once("SIGINT", shutdown);
@@ -198,7 +225,7 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
   const code = await finished;
   for (const w of watchers.values()) w.close();
   clearTimeout(timer);
-  await Promise.all([stop(active), stop(standby)]);
+  await Promise.all([stop(active), stop(standby), failing?.close()]);
   return code;
 }
 

@@ -184,7 +184,7 @@ export class Hub {
     }
     let opening!: Promise<Entry>;
     opening = (async () => {
-      const session = await openSession(this.graph, this.store, { sheet: sheetId, user: this.user });
+      const session = await openSession(this.graph, this.store, { sheet: sheetId, user: this.user, runOnOpen: true });
       const entry: Entry = { sheetId, session, clients: new Set(), queue: Promise.resolve(), sub: undefined as unknown as Subscription };
       entry.sub = session.events.subscribe((event) => this.publish(entry, event));
       entry.opened = opening;

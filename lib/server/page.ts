@@ -77,26 +77,14 @@ const fromDisk = new Map<string, { mtime: number; asset: Asset }>();
 const ENTRIES: Record<string, string> = { "daggr-canvas.js": ENTRY, "model-viewer.js": VIEWER_ENTRY };
 
 /**
- * `/assets/<name>`: the prebuilt `dist/elements/<name>` when there is one, else a bundle
- * of its source entry (`elements/index.ts`, or `elements/model-viewer.ts` for the 3D
- * viewer) built with esbuild on first request and kept in memory, else (for the canvas)
- * a placeholder script that says the canvas is not built. Names are checked by the
- * router (`[a-z0-9-]+.(js|css|map)`), never joined from raw input.
+ * `/assets/<name>`: in a clone (the sources are here), a bundle of its source entry
+ * (`elements/index.ts`, or `elements/model-viewer.ts` for the 3D viewer) built with esbuild
+ * on first request and kept in memory, so what you edit is what you get even when dist/
+ * is older; in an installed package, the prebuilt `dist/elements/<name>`; else (for the
+ * canvas) a placeholder script that says the canvas is not built. Names are checked by
+ * the router (`[a-z0-9-]+.(js|css|map)`), never joined from raw input.
  */
 export async function asset(name: string): Promise<Asset | undefined> {
-  const prebuilt = join(PREBUILT, name);
-  if (existsSync(join(PREBUILT, "daggr-canvas.js"))) {
-    if (existsSync(prebuilt)) {
-      const mtime = statSync(prebuilt).mtimeMs;
-      const known = fromDisk.get(prebuilt);
-      if (known?.mtime === mtime) return known.asset;
-      const asset: Asset = { body: await readFile(prebuilt), type: typeOf(name) };
-      fromDisk.set(prebuilt, { mtime, asset });
-      return asset;
-    }
-    // A build without this asset (the 3D viewer): bundled from the sources below, when they are here.
-    if (name === "daggr-canvas.js") return undefined;
-  }
   const entry = Object.hasOwn(ENTRIES, name) ? ENTRIES[name]! : undefined;
   if (entry && existsSync(entry)) {
     let p = built.get(name);
@@ -111,6 +99,15 @@ export async function asset(name: string): Promise<Asset | undefined> {
       if (name !== "daggr-canvas.js") return undefined;
       return { body: `console.error(${JSON.stringify(`daggr: the canvas failed to build: ${(e as Error).message}`)});\n${PLACEHOLDER}`, type: typeOf(name) };
     }
+  }
+  const prebuilt = join(PREBUILT, name);
+  if (existsSync(prebuilt)) {
+    const mtime = statSync(prebuilt).mtimeMs;
+    const known = fromDisk.get(prebuilt);
+    if (known?.mtime === mtime) return known.asset;
+    const asset: Asset = { body: await readFile(prebuilt), type: typeOf(name) };
+    fromDisk.set(prebuilt, { mtime, asset });
+    return asset;
   }
   return name === "daggr-canvas.js" ? { body: PLACEHOLDER, type: typeOf(name) } : undefined;
 }
