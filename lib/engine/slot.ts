@@ -75,6 +75,11 @@ export interface Read {
   label: string;
   name: string;
   from: ReadonlyArray<{ node: Node; port: string }>;
+  /** The last upstream hash this read entered a key with, and its piece of the key text. */
+  hash: string | undefined;
+  piece: string | undefined;
+  /** The slots of `from`, linked by the view once every slot exists (static reads only). */
+  slots: Slot[] | undefined;
   /** For a scattered port, its item field ("" for the items themselves). */
   each: string | undefined;
 }
@@ -92,7 +97,7 @@ export function readsOf(node: Node, ports: readonly string[]): Read[] {
 }
 
 function read(name: string, from: Read["from"], each: string | undefined): Read {
-  return { label: `${quote(name)}:`, name, from, each };
+  return { label: `${quote(name)}:`, name, from, hash: undefined, piece: undefined, slots: undefined, each };
 }
 
 function byName(a: Read, b: Read): number {
@@ -107,18 +112,15 @@ export function hasStaticPorts(node: Node): boolean {
 }
 
 export function parentsOf(node: Node, ports: readonly string[]): string[] {
-  const ids: string[] = [];
-  if (node.guard) addOnce(ids, node.guard.from.node.id);
+  // A Set keeps a wide join linear (an `includes` per port was quadratic in its width).
+  const ids = new Set<string>();
+  if (node.guard) ids.add(node.guard.from.node.id);
   for (const port of ports) {
     const spec = node.inputs[port];
-    if (spec?.kind === "port") addOnce(ids, spec.from.node.id);
-    else if (spec?.kind === "first") for (const p of spec.from) addOnce(ids, p.node.id);
+    if (spec?.kind === "port") ids.add(spec.from.node.id);
+    else if (spec?.kind === "first") for (const p of spec.from) ids.add(p.node.id);
   }
-  return ids;
-}
-
-function addOnce(ids: string[], id: string): void {
-  if (!ids.includes(id)) ids.push(id);
+  return [...ids];
 }
 
 /** Queues nodes whose inputs may have changed: their keys are recomputed when next read. */

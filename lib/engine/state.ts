@@ -113,6 +113,7 @@ export class SheetView {
         slot.staleParents = parents.length; // every slot starts "empty"
         for (const p of parents) p.watchers.push(slot);
       }
+      if (slot.reads) for (const r of slot.reads) r.slots = r.from.map((f) => this.slots.get(f.node.id)!);
       slot.edgeFrom = slot.edgesIn.map((e) => this.slots.get(e.from.node)!);
       for (let i = 0; i < slot.edgeFrom.length; i++) {
         slot.edgeFrom[i]!.outSlots.push(slot);
@@ -229,7 +230,7 @@ export class SheetView {
     for (let i = 0; i < reads.length; i++) {
       const r = reads[i]!;
       let h: string | undefined;
-      if (r.from.length === 1) h = this.hashOf(r.from[0]!);
+      if (r.from.length === 1) h = r.slots ? selectedHash(r.slots[0]!, r.from[0]!.port) : this.hashOf(r.from[0]!);
       else {
         for (const from of r.from) {
           const each = this.hashOf(from);
@@ -239,10 +240,13 @@ export class SheetView {
         h ??= SKIPPED_HASH;
       }
       if (h === undefined) return undefined;
-      if (i > 0) parts.push(",");
-      // An output hash is a hex digest (or the skipped marker): as JSON it only needs quotes.
-      if (r.each === undefined) parts.push(r.label, '"', h, '"');
-      else parts.push(r.label, quote(`${h}|each:${r.each}`));
+      // A read's piece of the key text is kept while its hash stays: only changed reads are rebuilt.
+      if (r.hash !== h) {
+        r.hash = h;
+        // An output hash is a hex digest (or the skipped marker): as JSON it only needs quotes.
+        r.piece = `${i > 0 ? "," : ""}${r.label}${r.each === undefined ? `"${h}"` : quote(`${h}|each:${r.each}`)}`;
+      }
+      parts.push(r.piece!);
     }
     parts.push("}");
     return hashText(parts.join(""));
@@ -504,4 +508,11 @@ function edgeFresh(s: Slot, i: number): boolean {
   const sel = s.sel;
   const up = sel && s.edgeFrom[i]!.sel;
   return !!up && sel!.upstream[s.edgesIn[i]!.to.port] === up.id;
+}
+
+/** The hash a downstream key takes from a slot's selected output (see `hashOf`). */
+function selectedHash(s: Slot, port: string): string | undefined {
+  const sel = s.sel;
+  if (!sel) return undefined;
+  return sel.status === ResultStatus.SKIPPED ? SKIPPED_HASH : sel.outputHashes[port];
 }
