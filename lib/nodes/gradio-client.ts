@@ -6,7 +6,7 @@ import type { Progress } from "../engine/events.js";
 import { RetryableError, isNetworkError, parseRetryAfter, raceSignal } from "./hf-retry.js";
 import { waitForSpace } from "./hf-space.js";
 import { spaceOrigin, tokenAllowed } from "./hf-token.js";
-import { checkRemoteUrl, guardedDispatcher, isOwnOrigin } from "./net-guard.js";
+import { checkRemoteUrl, isOwnOrigin, sendGuarded } from "./net-guard.js";
 
 /**
  * What the client's requests reveal about one call. `@gradio/client` swallows statuses
@@ -102,15 +102,14 @@ export class DaggrClient extends Client {
     if (!tokenAllowed(url, this.appOrigin)) headers.delete("authorization");
     // Off the app's origin (a config `root` naming another host), the client's requests
     // follow the rule of URLs a remote names: https to public addresses only.
-    let guard: { dispatcher?: unknown } = {};
-    if (!isOwnOrigin(url, this.appOrigin)) {
+    const guarded = !isOwnOrigin(url, this.appOrigin);
+    if (guarded) {
       try {
         checkRemoteUrl(url, this.appOrigin, appLabel(this.appReference));
       } catch (e) {
         if (state) state.refused = e as Error;
         return Promise.reject(e);
       }
-      guard = { dispatcher: guardedDispatcher() };
     }
     const path = url.pathname;
     // A queued job is sent with /queue/join; an endpoint with `queue=False` with /run/<name>.
@@ -122,7 +121,10 @@ export class DaggrClient extends Client {
       if (isJoin && state.uploadError) return Promise.reject(new Error(`input upload failed: ${state.uploadError}`));
       signal = state.signal;
     }
-    const sent: Promise<Response> = super.fetch(input, { ...init, ...guard, headers, signal });
+    const sent: Promise<Response> =
+      guarded && !(input instanceof Request)
+        ? sendGuarded(url, { ...init, headers: this.withClientHeaders(headers), signal })
+        : super.fetch(input, { ...init, headers, signal });
     return sent.catch((e: unknown) => {
       // Refused where the connection was made (the host resolved to a private address).
       const cause = (e as { cause?: unknown }).cause;
@@ -145,6 +147,15 @@ export class DaggrClient extends Client {
       }
       return res;
     });
+  }
+
+  /** What the client's own `fetch` adds to every request (its cookies and `options.headers`). */
+  private withClientHeaders(headers: Headers): Headers {
+    const out = new Headers(headers);
+    const cookies = (this as unknown as { cookies?: string }).cookies;
+    if (cookies) out.append("Cookie", cookies);
+    if (this.options.headers) new Headers(this.options.headers).forEach((v, k) => out.append(k, v));
+    return out;
   }
 
   override stream(url: URL): EventSource {

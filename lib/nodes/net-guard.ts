@@ -1,6 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import ipaddr from "ipaddr.js";
-import { Agent } from "undici";
+import { Agent, fetch as undiciFetch } from "undici";
 import { DaggrError, ErrorCode } from "../graph/index.js";
 
 /**
@@ -126,6 +126,15 @@ export function guardedLookup(
 
 let agent: Agent | undefined;
 
+/**
+ * The global fetch as it was when this module loaded. While it is still in place, guarded
+ * requests go through the undici package's own `fetch`, made for its `Agent`: Node's
+ * built-in fetch embeds its own undici, whose dispatcher interface differs across majors
+ * (Node 26's rejects an undici 6 Agent). A global fetch replaced since (a test shim,
+ * instrumentation) is honoured, with the dispatcher passed along.
+ */
+const loadedFetch = globalThis.fetch;
+
 /** The undici dispatcher whose every connection goes through {@link guardedLookup}. */
 export function guardedDispatcher(): Agent {
   return (agent ??= new Agent({ connect: { lookup: guardedLookup as never } }));
@@ -140,7 +149,7 @@ export async function guardedFetch(url: URL, init: RequestInit, appOrigin: strin
   checkRemoteUrl(url, appOrigin, label);
   const own = isOwnOrigin(url, appOrigin);
   try {
-    return await fetch(url, { ...init, redirect: "manual", ...(own ? {} : { dispatcher: guardedDispatcher() }) } as RequestInit);
+    return await (own ? fetch(url, { ...init, redirect: "manual" }) : sendGuarded(url, { ...init, redirect: "manual" }));
   } catch (e) {
     const cause = (e as { cause?: unknown }).cause;
     if (cause instanceof DaggrError && cause.code === ErrorCode.URL_REFUSED) {
@@ -148,6 +157,15 @@ export async function guardedFetch(url: URL, init: RequestInit, appOrigin: strin
     }
     throw e;
   }
+}
+
+/**
+ * Sends a request whose connection goes through {@link guardedLookup} (callers check the
+ * URL itself first, with {@link checkRemoteUrl}).
+ */
+export function sendGuarded(url: URL, init: RequestInit): Promise<Response> {
+  const send = globalThis.fetch === loadedFetch ? (undiciFetch as unknown as typeof fetch) : globalThis.fetch;
+  return send(url, { ...init, dispatcher: guardedDispatcher() } as RequestInit);
 }
 
 function refused(url: URL, message: string, range: string, address?: string): DaggrError {
