@@ -20,14 +20,19 @@ export function settle(laid: Map<string, { x: number; y: number }>, size: (id: s
   const boxes: Array<Box & { id: string }> = [];
   for (const [id, p] of laid) boxes.push({ id, x: p.x, y: p.y, ...size(id) });
   boxes.sort((a, b) => a.y - b.y || a.x - b.x);
-  const placed: Array<Box & { id: string }> = [];
+  // Cards of a layered layout share few columns: keep the lowest bottom placed so far per
+  // column (left edge and width), and test a card against the columns, not every card.
+  const columns = new Map<string, { x: number; w: number; bottom: number }>();
   const moved = new Map<string, number>();
   for (const b of boxes) {
     let top = b.y;
-    for (const a of placed) {
-      if (a.x < b.x + b.w && b.x < a.x + a.w) top = Math.max(top, a.y + a.h + GAP);
+    for (const c of columns.values()) {
+      if (c.x < b.x + b.w && b.x < c.x + c.w) top = Math.max(top, c.bottom + GAP);
     }
-    placed.push({ ...b, y: top });
+    const key = `${b.x}:${b.w}`;
+    const col = columns.get(key);
+    if (col) col.bottom = Math.max(col.bottom, top + b.h);
+    else columns.set(key, { x: b.x, w: b.w, bottom: top + b.h });
     if (top !== b.y) moved.set(b.id, top);
   }
   return moved;

@@ -32,7 +32,7 @@ export class Placement {
     this.sizes.clear();
     this.cards.clear();
     for (const el of cards) {
-      const id = el.getAttribute("node-id");
+      const id = el.dataset.node;
       if (!id) continue;
       this.cards.set(id, el);
       this.sizes.set(id, { w: el.offsetWidth || CARD_WIDTH, h: el.offsetHeight || 120 });
@@ -82,7 +82,7 @@ export class Placement {
     let changed = false;
     for (const e of entries) {
       const el = e.target as HTMLElement;
-      const s = this.sizes.get(el.getAttribute("node-id") ?? "");
+      const s = this.sizes.get(el.dataset.node ?? "");
       if (s && s.h !== el.offsetHeight) {
         s.h = el.offsetHeight;
         changed = true;

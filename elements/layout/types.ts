@@ -24,8 +24,11 @@ export interface LayoutInput {
 export interface LayoutResult {
   positions: Map<string, { x: number; y: number }>;
   bounds: { x: number; y: number; width: number; height: number };
-  /** Which engine produced it: elk in a worker, or the fallback when workers are unavailable. */
-  engine: "elk" | "fallback";
+  /**
+   * Which engine produced it: ELK in a worker, the fast layered layout (large graphs), or
+   * that same layout as the fallback when ELK cannot run.
+   */
+  engine: "elk" | "layered" | "fallback";
   ms: number;
 }
 

@@ -1,4 +1,5 @@
-import { css } from "lit";
+import { css, unsafeCSS } from "lit";
+import { CARD_WIDTH } from "../layout/geometry.js";
 import { edgeStyles } from "./edges.js";
 import { controls, themeTokens } from "./theme.js";
 
@@ -52,6 +53,78 @@ const chrome = css`
     top: 0;
     cursor: default;
   }
+  /* One slot per node, moved by the layout; it holds the card or its placeholder. */
+  .slot {
+    position: absolute;
+    left: 0;
+    top: 0;
+    width: ${unsafeCSS(CARD_WIDTH)}px;
+  }
+  .slot > daggr-node {
+    position: relative;
+  }
+  /* Off screen, or zoomed out too far to read: the frame, badge and name only. */
+  .placeholder {
+    box-sizing: border-box;
+    display: flex;
+    align-items: flex-start;
+    gap: 10px;
+    padding: 12px 14px;
+    background: var(--daggr-surface);
+    border: 1px solid var(--daggr-border);
+    border-top: 3px solid transparent;
+    border-radius: var(--daggr-radius);
+    overflow: hidden;
+  }
+  .placeholder.fresh {
+    border-top-color: var(--daggr-accent);
+  }
+  .placeholder.stale {
+    border-top-color: var(--daggr-stale);
+  }
+  .placeholder.failed {
+    border-color: var(--daggr-error);
+  }
+  .placeholder.running,
+  .placeholder.queued,
+  .placeholder.waiting {
+    border-color: var(--daggr-accent);
+  }
+  .placeholder.skipped {
+    opacity: 0.62;
+    border-style: dashed;
+  }
+  .placeholder .badge {
+    flex: none;
+    font-size: 15px;
+    font-weight: 800;
+    padding: 3px 8px;
+    border-radius: 6px;
+    color: var(--b);
+    background: color-mix(in srgb, var(--b) 13%, transparent);
+    --b: var(--daggr-badge-fn);
+  }
+  .placeholder .badge.gradio {
+    --b: var(--daggr-badge-gradio);
+  }
+  .placeholder .badge.model {
+    --b: var(--daggr-badge-model);
+  }
+  .placeholder .badge.input {
+    --b: var(--daggr-badge-input);
+  }
+  .placeholder .badge.choice {
+    --b: var(--daggr-badge-choice);
+  }
+  .placeholder .badge.map {
+    --b: var(--daggr-badge-map);
+  }
+  .placeholder .name {
+    font-size: 24px;
+    font-weight: 650;
+    line-height: 1.1;
+    overflow-wrap: anywhere;
+  }
   .title-bar,
   .toolbar,
   .pill,
@@ -62,8 +135,8 @@ const chrome = css`
     display: flex;
     align-items: center;
     gap: 4px;
-    background: color-mix(in srgb, var(--daggr-surface) 92%, transparent);
-    backdrop-filter: blur(8px);
+    /* Opaque, no backdrop blur: a blur recomputes what is under it whenever the view moves. */
+    background: var(--daggr-surface);
     border: 1px solid var(--daggr-border);
     border-radius: 12px;
     box-shadow: var(--daggr-shadow);

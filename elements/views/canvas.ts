@@ -1,5 +1,4 @@
-import { LitElement, html, nothing, render } from "lit";
-import { repeat } from "lit/directives/repeat.js";
+import { LitElement, html, nothing } from "lit";
 import { CanvasStore } from "../controllers/canvas-store.js";
 import { ConnStatus, Connection, ServerError } from "../controllers/connection.js";
 import { InputEdits } from "../controllers/edits.js";
@@ -17,11 +16,20 @@ import { canvasStyles } from "./canvas-styles.js";
 import type { CardContext } from "./card-context.js";
 import { EdgeLayer } from "./edges.js";
 import { type AppFailureView, failureOverlay, helpPanel, statusPill, titleBar, toast, viewToolbar } from "./chrome.js";
-import "./node-card.js";
+import { badgeOf } from "./badges.js";
+import { type NodeCard, cardLooks } from "./node-card.js";
 import "./sheets-menu.js";
 
 const VIEWPORT_SAVE_MS = 400;
-const RENDER_SLICE = 25;
+/** Cards added to the page per frame while a graph arrives (most are placeholders). */
+const RENDER_SLICE = 150;
+/** Below this zoom card text is unreadable: every card is a placeholder. */
+export const DETAIL_ZOOM = 0.3;
+/** Cards rendered in full per frame while the view moves (the rest follow next frame). */
+const PROMOTE_PER_FRAME = 12;
+/** How far beyond the view (in views) cards are rendered in full, and kept so. */
+const NEAR = 0.25;
+const KEEP = 0.75;
 
 type Phase = "connecting" | "loading" | "layout" | "ready";
 
@@ -78,7 +86,16 @@ export class DaggrCanvas extends LitElement {
   private themeCtl: ThemeController | undefined;
   private shortcuts: Shortcuts | undefined;
   private readonly cards = new Map<string, HTMLElement & { requestUpdate(): void }>();
-  private readonly placement = new Placement((ids) => this.edges?.reroute(ids, this.placement.positions, this.placement.width));
+  /** Cards rendered in full; the others are placeholders of the same size. */
+  private readonly fullCards = new Set<string>();
+  /** One positioned slot per node, holding its card or its placeholder. */
+  private readonly slots = new Map<string, HTMLDivElement>();
+  private ctx: CardContext | undefined;
+  private visibleFrame = 0;
+  private readonly placement = new Placement((ids) => {
+    this.edges?.reroute(ids, this.placement.positions, this.placement.width);
+    this.scheduleVisible();
+  });
   private readonly edits = new InputEdits((nodeId, port, value) => void this.request({ type: "set-input", nodeId, port, value }));
   private viewportTimer: ReturnType<typeof setTimeout> | undefined;
   private toastTimer: ReturnType<typeof setTimeout> | undefined;
@@ -116,7 +133,7 @@ export class DaggrCanvas extends LitElement {
     this.themeCtl = new ThemeController((t) => this.setAttribute("data-theme", t), this.theme);
     this.setAttribute("data-theme", this.themeCtl.resolved);
     this.unsubscribe = this.store.subscribe((t) => {
-      if (t.kind === "node") this.cards.get(t.id)?.requestUpdate();
+      if (t.kind === "node") this.touchNode(t.id);
       else if (t.kind === "edges") this.edges?.update(t.ids);
       else if (t.kind === "graph") void this.onGraph();
       else if (t.kind === "sheets") this.requestUpdate();
@@ -132,6 +149,9 @@ export class DaggrCanvas extends LitElement {
     this.unsubscribe?.();
     this.layout.destroy();
     this.placement.destroy();
+    cancelAnimationFrame(this.visibleFrame);
+    this.visibleFrame = 0;
+    this.resizeWatch.disconnect();
     this.panZoom?.destroy();
     this.panZoom = undefined;
     this.themeCtl?.destroy();
@@ -159,6 +179,7 @@ export class DaggrCanvas extends LitElement {
       return t === viewport || t === world || (t instanceof Element && t.closest("svg.edges") !== null);
     });
     this.panZoom.set({ x: 0, y: 0, zoom: 1 });
+    this.resizeWatch.observe(viewport);
     this.shortcuts = new Shortcuts(this, {
       fit: () => this.fit(true),
       zoom: (f) => this.panZoom?.zoomBy(f),
@@ -235,7 +256,12 @@ export class DaggrCanvas extends LitElement {
 
   // ── layout ─────────────────────────────────────────────────────────────────
 
-  /** The graph's shape changed (or first arrived): render every card, measure them, lay out. */
+  /**
+   * The graph's shape changed (or first arrived): one slot per node, positioned by the
+   * layout. One card of each look is rendered in full and measured; the other slots get a
+   * placeholder of the same size (a plain element: its frame, badge and name). After the
+   * layout, the cards in view at a readable zoom are rendered in full (`updateVisible`).
+   */
   private async onGraph(): Promise<void> {
     const g = this.store.graph;
     const world = this.renderRoot.querySelector<HTMLElement>(".cards");
@@ -244,17 +270,159 @@ export class DaggrCanvas extends LitElement {
     this.layoutShape = this.store.shape;
     this.phase = "layout";
     world.parentElement!.classList.add("measuring");
-    const ctx = this.cardContext();
-    // Cards render in slices, a frame apart, so a big graph never blocks the page for long.
-    for (let end = 0; end < g.nodes.length; ) {
-      end = Math.min(g.nodes.length, end + RENDER_SLICE);
-      render(repeat(g.nodes.slice(0, end), (n) => n.id, (n) => html`<daggr-node .nodeId=${n.id} .ctx=${ctx}></daggr-node>`), world);
-      await Promise.all([...world.children].slice(end - RENDER_SLICE).map((c) => (c as LitElement).updateComplete));
-      if (end < g.nodes.length) await new Promise(requestAnimationFrame);
+    this.ctx = this.cardContext();
+    const looks = cardLooks(g.nodes, this.store);
+    const samples = new Set(looks.values());
+    world.replaceChildren();
+    this.slots.clear();
+    this.fullCards.clear();
+    for (const n of g.nodes) {
+      const slot = document.createElement("div");
+      slot.className = "slot";
+      slot.dataset.node = n.id;
+      this.slots.set(n.id, slot);
+    }
+    // The samples first, in full, in slices (a graph of all-different nodes has many).
+    const sampled = g.nodes.filter((n) => samples.has(n.id));
+    for (let i = 0; i < sampled.length; i += 25) {
+      const batch = sampled.slice(i, i + 25).map((n) => this.promote(n.id));
+      world.append(...sampled.slice(i, i + 25).map((n) => this.slots.get(n.id)!));
+      await Promise.all(batch.map((c) => c.updateComplete));
+      if (i + 25 < sampled.length) await new Promise(requestAnimationFrame);
       if (this.store.graph !== g) return;
     }
+    const heights = new Map<string, number>();
+    for (const id of samples) heights.set(id, this.slots.get(id)!.offsetHeight);
+    // Then every other slot, as a placeholder sized like its sample.
+    for (const n of g.nodes) if (!samples.has(n.id)) this.slots.get(n.id)!.append(this.placeholder(n.id, heights.get(looks.get(n.id)!) ?? 120));
+    world.replaceChildren(...this.slots.values());
     performance.mark("daggr:cards-rendered");
     await this.relayout(true);
+  }
+
+  /** Renders a node's card in full in its slot. */
+  private promote(id: string): NodeCard {
+    const card = document.createElement("daggr-node") as NodeCard;
+    card.nodeId = id;
+    card.ctx = this.ctx!;
+    this.slots.get(id)!.replaceChildren(card);
+    this.fullCards.add(id);
+    return card;
+  }
+
+  /** Replaces a node's card by its placeholder, keeping its size. */
+  private demote(id: string): void {
+    const slot = this.slots.get(id)!;
+    slot.replaceChildren(this.placeholder(id, this.placement.sizes.get(id)?.h ?? slot.offsetHeight));
+    this.fullCards.delete(id);
+  }
+
+  private placeholder(id: string, height: number): HTMLElement {
+    const n = this.store.node(id)!;
+    const el = document.createElement("div");
+    el.className = this.placeholderClass(id);
+    el.style.height = `${height}px`;
+    const [text, cls] = badgeOf(n, this.store);
+    const badge = document.createElement("span");
+    badge.className = `badge ${cls}`;
+    badge.textContent = text;
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = n.name;
+    el.append(badge, name);
+    return el;
+  }
+
+  private placeholderClass(id: string): string {
+    const st = this.store.state(id);
+    const busy = st.activity === "running" || st.activity === "queued";
+    return `placeholder ${st.freshness} ${st.activity} ${!busy && this.store.waiting(id) ? "waiting" : ""}`;
+  }
+
+  /** A node's state changed: its card re-renders, or its placeholder changes colour. */
+  private touchNode(id: string): void {
+    const card = this.cards.get(id);
+    if (card) return card.requestUpdate();
+    const ph = this.slots.get(id)?.firstElementChild as HTMLElement | null;
+    if (ph?.classList.contains("placeholder")) ph.className = this.placeholderClass(id);
+  }
+
+  private readonly resizeWatch = new ResizeObserver(() => this.scheduleVisible());
+
+  private scheduleVisible(): void {
+    if (!this.visibleFrame) this.visibleFrame = requestAnimationFrame(() => void this.updateVisible());
+  }
+
+  /**
+   * Renders in full the cards in (or near) view at a readable zoom, a few per frame, and
+   * turns cards far out of view back into placeholders (never one holding the focus).
+   * Resolves once the cards in view are rendered in full.
+   */
+  private async updateVisible(): Promise<void> {
+    cancelAnimationFrame(this.visibleFrame);
+    this.visibleFrame = 0;
+    const pz = this.panZoom;
+    if (!pz || this.phase !== "ready") return;
+    const { x, y, zoom } = pz.viewport;
+    const w = this.clientWidth;
+    const h = this.clientHeight;
+    const readable = zoom >= DETAIL_ZOOM;
+    const rect = (margin: number) => ({ l: (-x - margin * w) / zoom, t: (-y - margin * h) / zoom, r: (w * (1 + margin) - x) / zoom, b: (h * (1 + margin) - y) / zoom });
+    const near = rect(NEAR);
+    const keep = rect(KEEP);
+    const within = (id: string, a: { l: number; t: number; r: number; b: number }) => {
+      const p = this.placement.positions.get(id);
+      const s = this.placement.sizes.get(id);
+      return !!p && !!s && p.x < a.r && p.x + s.w > a.l && p.y < a.b && p.y + s.h > a.t;
+    };
+    const promote: string[] = [];
+    for (const id of this.slots.keys()) {
+      if (this.fullCards.has(id)) {
+        if ((!readable || !within(id, keep)) && !this.slots.get(id)!.matches(":focus-within")) this.demote(id);
+      } else if (readable && within(id, near)) promote.push(id);
+    }
+    const cards = promote.slice(0, PROMOTE_PER_FRAME).map((id) => this.promote(id));
+    await Promise.all(cards.map((c) => c.updateComplete));
+    if (promote.length > PROMOTE_PER_FRAME) {
+      await new Promise(requestAnimationFrame);
+      await this.updateVisible();
+    }
+  }
+
+  /** A provenance link: shows the node's card, flashes it, and selects that result of it. */
+  private jump(nodeId: string, resultId?: string): void {
+    this.reveal(nodeId);
+    void this.updateVisible().then(() => {
+      const card = this.cards.get(nodeId);
+      card?.setAttribute("jumped", "");
+      setTimeout(() => card?.removeAttribute("jumped"), 1600);
+    });
+    if (resultId && this.store.state(nodeId).selectedId !== resultId) {
+      this.history.select(nodeId, resultId)?.catch((e: Error) => this.showToast(e.message));
+    }
+  }
+
+  /** Cards rendered in full right now (the rest are placeholders). */
+  get fullCount(): number {
+    return this.fullCards.size;
+  }
+
+  /**
+   * Brings a node's card into view, centred (its top in view when it is taller than the
+   * view), at `zoom` (default: the current zoom, or 100 % when that is too far out to read).
+   */
+  reveal(nodeId: string, o: { zoom?: number } = {}): boolean {
+    const p = this.placement.positions.get(nodeId);
+    const s = this.placement.sizes.get(nodeId);
+    if (!p || !s || !this.panZoom) return false;
+    const current = this.panZoom.viewport.zoom;
+    const zoom = o.zoom ?? (current < DETAIL_ZOOM ? 1 : current);
+    const w = this.clientWidth;
+    const h = this.clientHeight;
+    const top = s.h * zoom > h - 80 ? 64 : (h - s.h * zoom) / 2;
+    this.panZoom.set({ x: w / 2 - (p.x + s.w / 2) * zoom, y: top - p.y * zoom, zoom }, true);
+    this.scheduleVisible();
+    return true;
   }
 
   /** Measures the cards and lays them out again (on a new graph, or when asked: "L"). */
@@ -265,7 +433,7 @@ export class DaggrCanvas extends LitElement {
     // Cards are tall: packing separate parts towards twice the view's shape fills it best.
     const view = this.getBoundingClientRect();
     const aspect = view.height > 0 ? Math.max(1.6, (2 * view.width) / view.height) : undefined;
-    const input = this.placement.measure(world.children as HTMLCollectionOf<HTMLElement>, g, this.store, aspect);
+    const input = this.placement.measure(this.slots.values(), g, this.store, aspect);
     performance.mark("daggr:measured");
     const result = await this.layout.run(input);
     performance.mark("daggr:laid-out");
@@ -278,6 +446,8 @@ export class DaggrCanvas extends LitElement {
       const sheet = this.store.sheet;
       if (!(sheet && this.applySheetViewport(sheet))) this.fit(false);
       this.phase = "ready";
+      await this.updateVisible();
+      performance.mark("daggr:visible-rendered");
       this.setAttribute("ready", "");
       this.dispatchEvent(new CustomEvent("daggr-ready", {
         bubbles: true,
@@ -299,6 +469,7 @@ export class DaggrCanvas extends LitElement {
   }
 
   private onViewport(v: Viewport, byUser: boolean): void {
+    this.scheduleVisible();
     const label = this.renderRoot.querySelector(".zoom-pct");
     if (label) label.textContent = `${Math.round(v.zoom * 100)}%`;
     if (!byUser) return;
@@ -328,6 +499,7 @@ export class DaggrCanvas extends LitElement {
       setInput: (id, port, value, immediate) => this.edits.set(id, port, value, immediate),
       holdInput: (id, port, value) => this.edits.hold(id, port, value),
       preview: (id, mode) => this.preview(id ? wouldRun(this.store, id, mode ?? "to-here") : undefined),
+      jump: (id, resultId) => this.jump(id, resultId),
       register: (id, card) => this.cards.set(id, card),
       unregister: (id, card) => this.cards.get(id) === card && this.cards.delete(id),
     };

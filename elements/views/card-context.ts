@@ -18,6 +18,8 @@ export interface CardContext {
   holdInput(nodeId: string, port: string, value: unknown): void;
   /** Highlights what a run would execute while the pointer is on its button (undefined clears). */
   preview(nodeId: string | undefined, mode?: RunModeWire): void;
+  /** Brings a node's card into view and selects one of its results (provenance links). */
+  jump(nodeId: string, resultId?: string): void;
   register(nodeId: string, card: HTMLElement & { requestUpdate(): void }): void;
   unregister(nodeId: string, card: HTMLElement): void;
 }

@@ -232,16 +232,20 @@ export const cardStyles = css`
     background: var(--daggr-accent);
     transition: width 0.25s ease-out;
   }
+  /* A painted sweep, not a transform: an animated transform gets a composited layer of
+     its own, and every card painted after it then needs one too. */
   .progress.indeterminate .bar {
-    width: 35%;
+    width: 100%;
+    background: linear-gradient(90deg, transparent 0 30%, var(--daggr-accent) 30% 60%, transparent 60% 100%) no-repeat;
+    background-size: 200% 100%;
     animation: slide 1.1s ease-in-out infinite;
   }
   @keyframes slide {
     from {
-      transform: translateX(-100%);
+      background-position: 150% 0;
     }
     to {
-      transform: translateX(300%);
+      background-position: -50% 0;
     }
   }
   .ports {
@@ -361,6 +365,87 @@ export const cardStyles = css`
     font-size: 12px;
     color: var(--daggr-muted);
     font-style: italic;
+  }
+  .prov-toggle {
+    width: 26px;
+    height: 26px;
+    border-radius: 7px;
+    color: var(--daggr-muted);
+  }
+  .prov-toggle.on {
+    color: var(--daggr-accent-strong);
+    background: var(--daggr-accent-soft);
+  }
+  .prov-toggle svg.i {
+    width: 15px;
+    height: 15px;
+  }
+  .provenance {
+    border-top: 1px dashed var(--daggr-border);
+    padding-top: 8px;
+    font-size: 12px;
+    display: flex;
+    flex-direction: column;
+    gap: 6px;
+  }
+  .prov-grid {
+    display: grid;
+    grid-template-columns: auto 1fr;
+    gap: 2px 10px;
+  }
+  .provenance .k {
+    color: var(--daggr-muted);
+    font-family: var(--daggr-mono);
+    font-size: 11px;
+  }
+  .provenance .v {
+    overflow-wrap: anywhere;
+  }
+  .prov-status.success {
+    color: var(--daggr-accent-strong);
+    font-weight: 600;
+  }
+  .prov-status.failed {
+    color: var(--daggr-error);
+    font-weight: 600;
+  }
+  .prov-head {
+    font-weight: 650;
+    font-size: 11px;
+    text-transform: uppercase;
+    letter-spacing: 0.05em;
+    color: var(--daggr-muted);
+  }
+  .provenance ul {
+    list-style: none;
+    margin: 0;
+    padding: 0;
+    display: flex;
+    flex-direction: column;
+    gap: 2px;
+  }
+  .prov-inputs li {
+    display: flex;
+    gap: 8px;
+  }
+  .prov-up {
+    width: 100%;
+    text-align: left;
+    padding: 4px 6px;
+    border-radius: var(--daggr-radius-sm);
+    background: var(--daggr-surface-2);
+    font-size: 12px;
+  }
+  .prov-up:hover {
+    background: var(--daggr-accent-soft);
+  }
+  .prov-up .which {
+    color: var(--daggr-muted);
+    font-size: 11px;
+  }
+  :host([jumped]) .card {
+    border-color: var(--daggr-accent);
+    box-shadow: 0 0 0 4px color-mix(in srgb, var(--daggr-accent) 45%, transparent), var(--daggr-shadow-lg);
   }
   .history {
     display: flex;

@@ -4,6 +4,7 @@ import { define } from "../define.js";
 import type { NodeStateWire, NodeWire, RunModeWire } from "../wire.js";
 import { badgeOf } from "./badges.js";
 import type { CardContext } from "./card-context.js";
+import type { CanvasStore } from "../controllers/canvas-store.js";
 import { choiceInputs, choiceStyles } from "./choice-inputs.js";
 import { cardStyles } from "./node-card-styles.js";
 import { formatMs } from "./elapsed.js";
@@ -54,6 +55,8 @@ export class NodeCard extends LitElement {
   /** Choice variants the user folded or unfolded, while the same variant stays selected. */
   private readonly variantFolds = new Map<string, boolean>();
   private foldsFor: string | undefined;
+  /** The provenance panel of the selected result: open or not. */
+  private provenanceOpen = false;
 
   override connectedCallback(): void {
     super.connectedCallback();
@@ -89,6 +92,7 @@ export class NodeCard extends LitElement {
           ? html`<a class="name" href=${n.link} target="_blank" rel="noopener" title="${n.name} — open ${n.link}">${n.name}</a>`
           : html`<span class="name" title=${n.name}>${n.name}</span>`}
         <span class="spacer"></span>
+        ${this.provenanceToggle()}
         ${n.kind === "input" ? nothing : busy || waiting ? this.stopButton() : this.runButtons()}
       </header>
       ${busy ? this.progressBar(st) : nothing}
@@ -100,6 +104,7 @@ export class NodeCard extends LitElement {
         ${this.inputs(n)}
         ${mapped ? this.items(n, busy) : skipped ? nothing : this.outputs(n, st, busy)}
         ${this.problems(st)}
+        ${this.provenanceOpen ? this.provenance(n) : nothing}
       </div>
       ${this.history(st)}
     </div>`;
@@ -114,6 +119,58 @@ export class NodeCard extends LitElement {
     if (st.activity === "cancelled") return html`<div class="timing">stopped</div>`;
     if (st.activity === "skipped") return html`<div class="timing">skipped</div>`;
     return st.lastMs !== undefined && st.selectedId ? html`<div class="timing">${formatMs(st.lastMs)}</div>` : nothing;
+  }
+
+  private provenanceToggle(): TemplateResult | typeof nothing {
+    if (!this.ctx.store.results.has(this.nodeId)) return nothing;
+    const title = this.provenanceOpen ? "Hide where this result came from" : "Where this result came from";
+    return html`<button class="icon-btn prov-toggle ${this.provenanceOpen ? "on" : ""}" title=${title} aria-label=${title}
+      aria-expanded=${this.provenanceOpen ? "true" : "false"} @click=${() => {
+        this.provenanceOpen = !this.provenanceOpen;
+        this.requestUpdate();
+      }}>${icon("info")}</button>`;
+  }
+
+  /**
+   * The selected result's provenance: status, timing, who served it (the node itself or
+   * a backup), the inputs it was made from, and the upstream results it consumed, each a
+   * link that brings that card into view and selects that result.
+   */
+  private provenance(n: NodeWire): TemplateResult | typeof nothing {
+    const store = this.ctx.store;
+    const r = store.results.get(n.id);
+    if (!r) return nothing;
+    const inputs = Object.entries(r.inputs);
+    const upstream = Object.entries(r.upstream);
+    const sourceOf = (port: string): string | undefined => {
+      if (port === WHEN_PORT) return n.guard?.from.node;
+      const i = n.inputs.find((x) => x.port === port);
+      if (i?.from) return i.from.node;
+      // firstOf: the candidate whose selected result it is, else the first.
+      return i?.firstOf?.find((f) => store.results.get(f.node)?.id === r.upstream[port])?.node ?? i?.firstOf?.[0]?.node;
+    };
+    return html`<section class="provenance" aria-label="Provenance">
+      <div class="prov-grid">
+        <span class="k">Status</span><span class="v prov-status ${r.status}">${r.status}</span>
+        <span class="k">Took</span><span class="v prov-ms">${formatMs(r.ms)} · ${new Date(r.startedAt).toLocaleTimeString()}</span>
+        <span class="k">Served by</span><span class="v prov-served">${r.servedBy ? html`backup <b>${store.node(r.servedBy)?.name ?? r.servedBy}</b>` : "primary"}</span>
+      </div>
+      ${inputs.length
+        ? html`<div class="prov-head">Inputs</div>
+            <ul class="prov-inputs">${inputs.map(([port, v]) => html`<li data-port=${port}><span class="k">${port}</span><span class="v">${shortValue(v)}</span></li>`)}</ul>`
+        : nothing}
+      ${upstream.length
+        ? html`<div class="prov-head">Upstream results</div>
+            <ul class="prov-upstream">${upstream.map(([port, rid]) => {
+              const from = sourceOf(port);
+              const name = from ? (store.node(from)?.name ?? from) : "?";
+              const selected = from !== undefined && store.results.get(from)?.id === rid;
+              return html`<li><button class="prov-up" data-port=${port} data-node=${from ?? ""} data-result=${rid} ?disabled=${!from}
+                title="Show ${name} and select this result" @click=${() => from && this.ctx.jump(from, rid)}>
+                <span class="k">${port}</span> ← <b>${name}</b> <span class="which">${selected ? "selected" : "an earlier result"}</span></button></li>`;
+            })}</ul>`
+        : nothing}
+    </section>`;
   }
 
   private runButtons(): TemplateResult {
@@ -340,6 +397,47 @@ export class NodeCard extends LitElement {
       this.ctx.run(this.nodeId, "to-here");
     }
   };
+}
+
+/**
+ * Nodes whose cards look alike (same kind, ports, components, and whether they show a
+ * result, an error or a history footer), each mapped to one of them: the canvas renders
+ * and measures that one, and sizes the others' placeholders like it.
+ */
+export function cardLooks(nodes: readonly NodeWire[], store: CanvasStore): Map<string, string> {
+  const bySignature = new Map<string, string>();
+  const out = new Map<string, string>();
+  for (const n of nodes) {
+    const st = store.state(n.id);
+    const sig = JSON.stringify([
+      n.kind,
+      store.isMapped(n.id),
+      portRows(n, store.edgesOutOf.get(n.id)),
+      editablePorts(n).map((p) => [p.component.type, p.component.props]),
+      n.outputs.map((o) => o.component && [o.component.type, o.component.props]),
+      n.guard ? 1 : 0,
+      store.results.has(n.id),
+      st.activity,
+      !!st.error,
+      st.count >= 2,
+    ]);
+    let sample = bySignature.get(sig);
+    if (!sample) bySignature.set(sig, (sample = n.id));
+    out.set(n.id, sample);
+  }
+  return out;
+}
+
+/** A value in a line: text cut short, a file by its name, anything else as short JSON. */
+function shortValue(v: unknown): string {
+  const cut = (t: string) => (t.length > 80 ? `${t.slice(0, 79)}…` : t);
+  if (typeof v === "string") return cut(JSON.stringify(v));
+  if (v && typeof v === "object" && "$file" in v) return `file ${(v as { name?: string }).name ?? ""}`;
+  try {
+    return cut(JSON.stringify(v) ?? String(v));
+  } catch {
+    return String(v);
+  }
 }
 
 function ago(t: number): string {
