@@ -72,6 +72,17 @@ t.test("an unknown option is a coded error with the nearest option", async (t) =
   t.equal(codeOf(() => new FnNode(() => 1, { outputs: { x: "text" } } as never)).code, "E_BAD_OPTION");
 });
 
+t.test("gr.* props are checked like node options: a misspelt prop is a coded error with the nearest one", async (t) => {
+  const e = codeOf(() => gr.Textbox({ lable: "Prompt" }));
+  t.equal(e.code, "E_UNKNOWN_OPTION");
+  t.equal(e.details.nearest, "label");
+  t.match(e.message, /Unknown prop of gr\.Textbox 'lable'\. Did you mean 'label'\?/);
+  t.equal(codeOf(() => gr.Slider({ minimun: 1 })).details.nearest, "minimum");
+  t.equal(codeOf(() => gr.Image({ lines: 3 })).code, "E_UNKNOWN_OPTION", "a prop of another component is refused too");
+  t.equal(codeOf(() => gr.Textbox("Prompt" as never)).code, "E_BAD_OPTION");
+  t.same(gr.Dropdown({ label: "Model", choices: ["a", "b"], value: "a", scale: 2 }).props, { label: "Model", choices: ["a", "b"], value: "a", scale: 2 }, "Gradio's own props pass");
+});
+
 t.test("wiring an editable input instead of an output is a coded error", async (t) => {
   const a = new FnNode(() => 1, { name: "a", inputs: { x: gr.Number() } });
   t.equal(codeOf(() => new FnNode(() => 1, { inputs: { y: a.in.x } })).code, "E_BAD_INPUT");

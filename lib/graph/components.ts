@@ -7,6 +7,8 @@
  * const prompt = gr.Textbox({ label: "Prompt", lines: 3, value: "A cheetah" });
  */
 
+import { DaggrError, ErrorCode, unknownName } from "./errors.js";
+
 /** Props shared by every component (Gradio's names). */
 export interface BaseProps<T = unknown> {
   label?: string;
@@ -57,8 +59,48 @@ export interface DataframeValue { headers: string[]; data: unknown[][] }
 export interface DataframeProps extends BaseProps<DataframeValue> { headers?: string[]; col_count?: number; row_count?: number }
 export interface FileProps<T = string> extends BaseProps<T> { type?: string; file_types?: string[]; sources?: string[] }
 
+/** Props every Gradio component takes (daggr shows some; the rest are accepted for copied code). */
+const COMMON_PROPS = [
+  "value", "label", "info", "visible", "placeholder", "interactive", "show_label", "elem_id", "elem_classes",
+  "container", "scale", "min_width", "render", "key", "every", "inputs", "height", "max_height", "min_height",
+] as const;
+const FILE_PROPS = ["type", "file_types", "file_count", "sources", "format", "show_download_button", "show_share_button", "show_fullscreen_button"];
+
+/** Each component's own props, by Gradio's names. */
+const PROPS: Record<ComponentType, readonly string[]> = {
+  Textbox: ["lines", "max_lines", "type", "autofocus", "autoscroll", "text_align", "rtl", "show_copy_button", "max_length", "submit_btn", "stop_btn"],
+  Number: ["minimum", "maximum", "step", "precision"],
+  Slider: ["minimum", "maximum", "step", "show_reset_button", "randomize"],
+  Checkbox: [],
+  Dropdown: ["choices", "multiselect", "allow_custom_value", "max_choices", "filterable", "type"],
+  Radio: ["choices", "type", "rtl"],
+  CheckboxGroup: ["choices", "type"],
+  ColorPicker: [],
+  Image: [...FILE_PROPS, "width", "image_mode", "webcam_options", "streaming", "mirror_webcam"],
+  Audio: [...FILE_PROPS, "streaming", "autoplay", "waveform_options", "editable", "min_length", "max_length", "loop", "recording"],
+  Video: [...FILE_PROPS, "width", "autoplay", "include_audio", "loop", "streaming", "mirror_webcam"],
+  File: [...FILE_PROPS, "allow_reordering"],
+  Gallery: [...FILE_PROPS, "columns", "rows", "object_fit", "allow_preview", "preview", "selected_index"],
+  JSON: ["open", "show_indices"],
+  Markdown: ["rtl", "sanitize_html", "line_breaks", "header_links", "show_copy_button", "latex_delimiters"],
+  HTML: ["padding"],
+  Code: ["language", "lines", "max_lines", "wrap_lines", "show_line_numbers"],
+  Dataframe: ["headers", "col_count", "row_count", "datatype", "type", "wrap", "column_widths", "show_search", "pinned_columns", "show_row_numbers", "line_breaks"],
+  Label: ["num_top_classes", "color", "show_heading"],
+  HighlightedText: ["color_map", "show_legend", "combine_adjacent", "adjacent_separator", "show_inline_category"],
+  Model3D: [...FILE_PROPS, "clear_color", "camera_position", "zoom_speed", "pan_speed", "display_mode"],
+  Chatbot: ["type", "avatar_images", "render_markdown", "show_copy_button", "layout", "examples", "sanitize_html", "latex_delimiters", "autoscroll"],
+};
+
 function make<T, P extends BaseProps<T>>(type: ComponentType) {
-  return (props: P = {} as P): Component<T> => Object.freeze({ $kind: "component", type, props: Object.freeze({ ...props }) }) as Component<T>;
+  const known = [...COMMON_PROPS, ...PROPS[type]];
+  return (props: P = {} as P): Component<T> => {
+    if (typeof props !== "object" || props === null || Array.isArray(props)) {
+      throw new DaggrError(ErrorCode.BAD_OPTION, `gr.${type}() takes an object of props, e.g. gr.${type}({ label: "…" }); got ${Array.isArray(props) ? "an array" : typeof props}.`);
+    }
+    for (const key of Object.keys(props)) if (!known.includes(key)) throw unknownName(ErrorCode.UNKNOWN_OPTION, `prop of gr.${type}`, key, known);
+    return Object.freeze({ $kind: "component", type, props: Object.freeze({ ...props }) }) as Component<T>;
+  };
 }
 
 export type ChatMessage = { role: "user" | "assistant" | "system"; content: string };
