@@ -27,7 +27,8 @@ export interface NetGuard {
   resolve: (hostname: string) => Promise<LookupAddress[]>;
   /**
    * CIDR ranges allowed besides public addresses (empty by default), for an operator
-   * whose remotes serve files from a known private network, e.g. `["10.20.0.0/16"]`.
+   * whose remotes serve files from a known private network, e.g. `["10.20.0.0/16"]`
+   * (`DAGGR_ALLOW_NETWORKS=10.20.0.0/16,…` at start-up).
    */
   allow: string[];
 }
@@ -35,8 +36,15 @@ export interface NetGuard {
 export const netGuard: NetGuard = {
   resolve: (hostname) =>
     new Promise((ok, fail) => dnsLookup(hostname, { all: true, verbatim: true }, (e, addresses) => (e ? fail(e) : ok(addresses)))),
-  allow: [],
+  allow: (process.env.DAGGR_ALLOW_NETWORKS ?? "").split(",").map((c) => c.trim()).filter(Boolean),
 };
+
+{
+  const bad = netGuard.allow.filter((c) => !ipaddr.isValidCIDR(c));
+  if (bad.length) {
+    console.warn(`daggr: DAGGR_ALLOW_NETWORKS entries ignored, not CIDR ranges: ${bad.join(", ")} (write e.g. 10.20.0.0/16 or fd00::/8).`);
+  }
+}
 
 /** The range name of an address ("unicast" when public), IPv4-mapped IPv6 unwrapped. */
 export function addressRange(address: string): string {
