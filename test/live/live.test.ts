@@ -62,7 +62,11 @@ t.test("examples/image-to-3d.ts matches the live Spaces' APIs and FLUX.2-klein's
 
 t.test("examples/image-to-3d.ts: background removal → sharp → FLUX.2-klein on fal-ai → TRELLIS.2 GLB, for real", { skip: skipProvider }, async (t) => {
   const { default: graph, backgroundRemover, trellis3d } = await import("../../examples/image-to-3d.js");
-  const out = (await graph.call({ [`${backgroundRemover.id}__image`]: await testImage() })) as Record<string, Record<string, string>>;
+  // A photo enters the way an upload does: as a file of the run's files store.
+  const store = new MemoryStore();
+  t.teardown(() => store.close());
+  const photo = await store.putFile({ bytes: readFileSync(await testImage()), name: "object.png", mime: "image/png" });
+  const out = (await graph.call({ [`${backgroundRemover.id}__image`]: photo.path }, { store })) as Record<string, Record<string, string>>;
   const glb = out[trellis3d.id]!.glb!;
   t.equal(magic(glb, 4).toString("latin1"), "glTF", "TRELLIS.2 produced a binary glTF (GLB)");
 });
