@@ -78,3 +78,72 @@ t.test("examples/image-to-3d.ts downscales with sharp (Lanczos) by the slider's 
   const quarter = (await downscaler.test({ image: src, scale: 0.25 })).image as string;
   t.match(await sharp(quarter).metadata(), { width: 10, height: 5 });
 });
+
+t.test("examples/image-to-3d.ts runs end to end against fake Spaces and a fake fal-ai: the downscaled image and the prompt reach FLUX, a GLB comes out", async (t) => {
+  const { default: sharp } = await import("sharp");
+  const { installFetchShim } = await import("./fixtures/fetch-shim.js");
+  const { startFakeHf } = await import("./fixtures/fake-hf.js");
+  const { startFakeGradio } = await import("./fixtures/fake-gradio.js");
+  const { remoteTiming } = await import("../lib/nodes/hf-retry.js");
+  const home = mkdtempSync(join(tmpdir(), "daggr-i3d-e2e-"));
+  const env = { HF_HOME: process.env.HF_HOME, HF_TOKEN: process.env.HF_TOKEN };
+  Object.assign(process.env, { HF_HOME: home, HF_TOKEN: "hf_exampletokenABCDEFGH12345" });
+  const timing = { ...remoteTiming };
+  Object.assign(remoteTiming, { backoffBaseMs: 10, backoffMaxMs: 80, pollMs: 20, maxPollMs: 50 });
+  const shim = installFetchShim();
+  const hf = await startFakeHf();
+  const glb = Buffer.concat([Buffer.from("glTF", "latin1"), Buffer.from([2, 0, 0, 0, 20, 0, 0, 0]), Buffer.alloc(8)]);
+  const seen: Record<string, unknown> = {};
+  const rembg = await startFakeGradio({
+    endpoints: [{
+      name: "/image", parameters: [{ name: "image", component: "Image" }], returns: [{ label: "original_image", component: "Image" }, { label: "final_image", component: "Image" }],
+      fn: async (j) => {
+        const up = j.upload(j.args.image)!;
+        const cut = await sharp(up.bytes).ensureAlpha().png().toBuffer();
+        return [j.file(up.bytes, "original.png", "image/png"), j.file(cut, "final.png", "image/png")];
+      },
+    }],
+  });
+  const trellis = await startFakeGradio({
+    endpoints: [{
+      name: "/image_to_3d",
+      parameters: [{ name: "image", component: "Image" }, { name: "ss_guidance_strength", component: "Number", default: 7.5 }, { name: "ss_sampling_steps", component: "Number", default: 12 }],
+      returns: [{ label: "glb", component: "Model3D" }],
+      fn: async (j) => {
+        seen.trellis = { bytes: j.upload(j.args.image)!.bytes.length, ss_guidance_strength: j.args.ss_guidance_strength, ss_sampling_steps: j.args.ss_sampling_steps };
+        return [j.file(glb, "asset.glb", "model/gltf-binary")];
+      },
+    }],
+  });
+  t.teardown(async () => {
+    await Promise.all([rembg.close(), trellis.close(), hf.close()]);
+    shim.uninstall();
+    Object.assign(remoteTiming, timing);
+    for (const [k, v] of Object.entries(env)) v === undefined ? delete process.env[k] : (process.env[k] = v);
+    rmSync(home, { recursive: true, force: true });
+  });
+  for (const host of ["huggingface.co", "router.huggingface.co", "v3.fal.media"]) shim.route(host, hf.origin);
+  hf.spaces.set("merve/background-removal", { stages: ["RUNNING"] });
+  hf.spaces.set("microsoft/TRELLIS.2", { stages: ["RUNNING"] });
+  shim.route("merve-background-removal.hf.space", rembg.origin);
+  shim.route("microsoft-trellis.2.hf.space", trellis.origin);
+  hf.models.set("black-forest-labs/FLUX.2-klein-4B", {
+    pipeline_tag: "text-to-image",
+    providers: { "fal-ai": { providerId: "fal-ai/flux-2/klein/4b/edit", task: "image-text-to-image" } },
+    falStatuses: ["COMPLETED"],
+  });
+
+  const { default: graph, backgroundRemover, trellis3d } = await import("../examples/image-to-3d.js");
+  const store = new MemoryStore();
+  t.teardown(() => store.close());
+  const photo = await sharp({ create: { width: 64, height: 32, channels: 3, background: { r: 10, g: 120, b: 200 } } }).png().toBuffer();
+  const input = await store.putFile({ bytes: photo, name: "photo.png", mime: "image/png" });
+  const out = (await graph.call({ [`${backgroundRemover.id}__image`]: input.path }, { store })) as Record<string, Record<string, string>>;
+  t.equal(readFileSync(out[trellis3d.id]!.glb!).subarray(0, 4).toString("latin1"), "glTF", "the GLB reached the 3D output");
+  const job = [...hf.falJobs.values()].find((j) => j.model === "black-forest-labs/FLUX.2-klein-4B")!;
+  t.equal(job.body.prompt, "Transform this into a clean 3D asset render");
+  const sent = Buffer.from(String(job.body.image_url).replace(/^data:image\/png;base64,/, ""), "base64");
+  t.match(await sharp(sent).metadata(), { width: 16, height: 8, hasAlpha: true }, "FLUX got the cut-out, downscaled by 0.25 (Lanczos)");
+  const { PNG } = await import("./fixtures/fake-hf.js");
+  t.same(seen.trellis, { bytes: PNG.length, ss_guidance_strength: 7.5, ss_sampling_steps: 12 }, "TRELLIS got FLUX's image and the fixed settings");
+});
