@@ -1,4 +1,5 @@
-import { writeFileSync, mkdtempSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
@@ -88,6 +89,41 @@ t.test("set-input: every tab on the sheet gets input-changed (origin = the editi
   }
   a.c.close();
   b.c.close();
+});
+
+t.test("set-input with rev: a stale edit of the same input gets E_INPUT_CONFLICT with the current value; edits to different inputs both stay", async (t) => {
+  const { url } = await serve(t);
+  const a = await WireClient.open(url);
+  const sheet = (a.snap as SnapshotMessage).sheet.id;
+  const b = await WireClient.open(url, sheet);
+  const seen = (b.snap as SnapshotMessage).inputRevs?.upper__text ?? 0;
+  t.equal(seen, 0, "an input never written is at revision 0");
+  // Both tabs edit `upper.text` on the revision they saw: the first wins, the second is stale.
+  t.same(await a.c.request({ type: "set-input", nodeId: "upper", port: "text", value: "from a", rev: seen }), { v: 1, type: "ack", re: "q2", result: { rev: 1 } });
+  const stale = await b.c.request({ type: "set-input", nodeId: "upper", port: "text", value: "from b", rev: seen });
+  t.match(stale, { type: "error", code: "E_INPUT_CONFLICT", details: { nodeId: "upper", port: "text", value: "from a", rev: 1, got: "0" } });
+  t.match((stale as { message: string }).message, /changed elsewhere/);
+  // The refused edit changed nothing, anywhere: no event, and a fresh tab sees a's value.
+  t.notOk(b.c.messages.some((m) => m.type === "event" && m.event.type === "input-changed" && m.event.value === "from b"));
+  const c = await WireClient.open(url, sheet);
+  t.equal((c.snap as SnapshotMessage).inputs.upper__text, "from a");
+  t.equal((c.snap as SnapshotMessage).inputRevs?.upper__text, 1);
+  // Retried on the current revision, b's edit goes through; input-changed carries the new revision.
+  t.match(await b.c.request({ type: "set-input", nodeId: "upper", port: "text", value: "from b", rev: 1 }), { type: "ack", result: { rev: 2 } });
+  const echoed = await a.c.next((m) => m.type === "event" && m.event.type === "input-changed" && m.event.value === "from b", 5000, 0);
+  t.match((echoed as EventMessage).event, { nodeId: "upper", port: "text", rev: 2 });
+  // Different inputs, each on its own revision: both kept.
+  t.match(await a.c.request({ type: "set-input", nodeId: "page", port: "text", value: "p", rev: 0 }), { type: "ack", result: { rev: 1 } });
+  t.match(await b.c.request({ type: "set-input", nodeId: "slow", port: "n", value: 5, rev: 0 }), { type: "ack", result: { rev: 1 } });
+  const d = await WireClient.open(url, sheet);
+  t.match((d.snap as SnapshotMessage).inputs, { upper__text: "from b", page__text: "p", slow__n: 5 });
+  // A conflict on a file input names the current file as a FileRef, never a local path.
+  const png = "data:image/png;base64," + Buffer.from("a tiny png").toString("base64");
+  t.match(await a.c.request({ type: "set-input", nodeId: "size", port: "img", value: png, rev: 0 }), { type: "ack" });
+  const fileConflict = await b.c.request({ type: "set-input", nodeId: "size", port: "img", value: null, rev: 0 });
+  t.match(fileConflict, { code: "E_INPUT_CONFLICT", details: { value: { $file: /^[0-9a-f]{64}$/, url: /^\/files\// }, rev: 1 } });
+  t.notMatch(JSON.stringify(fileConflict), /daggr-mem-|"\/tmp\//, "no local path");
+  for (const x of [a.c, b.c, c.c, d.c]) x.close();
 });
 
 t.test("run: ack with the run id, then deltas only; each result crosses the wire once", async (t) => {
@@ -201,6 +237,27 @@ t.test("history pages, select-result restores, cancel, viewport, and sheet renam
 });
 
 // ── files ────────────────────────────────────────────────────────────────────
+
+t.test("GET /files/<id> serves only a regular file: a symlink, FIFO or directory planted as the blob is refused, never followed", async (t) => {
+  const { url, store } = await serve(t);
+  const secret = join(tmp, "secret.txt");
+  writeFileSync(secret, "TOP SECRET");
+  const plant = async (content: string, swap: (path: string) => void) => {
+    const meta = await store.putFile({ bytes: Buffer.from(content), name: `${content}.txt` });
+    t.equal((await raw(url, `/files/${meta.id}`)).body, content, "the genuine blob is served");
+    rmSync(meta.path);
+    swap(meta.path);
+    return meta.id;
+  };
+  const link = await plant("link", (p) => symlinkSync(secret, p));
+  const fifo = await plant("fifo", (p) => execFileSync("mkfifo", [p]));
+  const dir = await plant("dir", (p) => mkdirSync(p));
+  for (const [what, id] of [["symlink", link], ["FIFO", fifo], ["directory", dir]] as const) {
+    const res = await raw(url, `/files/${id}`);
+    t.equal(res.status, 404, `a ${what} is not served`);
+    t.notMatch(res.body, /TOP SECRET/);
+  }
+});
 
 t.test("file outputs travel as FileRefs served by /files/<id>; HTML comes as a sandboxed attachment; no local path is ever sent", async (t) => {
   const { url, store } = await serve(t);

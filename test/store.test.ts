@@ -813,3 +813,75 @@ t.test("the server acknowledges only what is on disk: kill -9 at random points (
   t.ok(total((a) => a.done.size) > 0 && edits > rounds, `${edits} acknowledged edits, ${total((a) => a.done.size)} runs reported done, ${total((a) => a.shown.size)} results shown done`);
   t.comment(`kill points: ${[...kills].map(([k, n]) => `${k} ${n}`).join(", ")}; ${rounds} rounds in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 });
+
+t.test("a run a restart interrupts shows as interrupted to a tab that reconnects: run record, history and the node's state", async (t) => {
+  const home = tempHome(t);
+  const appDir = join(home, "apps", "crash");
+  const filesDir = join(home, "files");
+  const warm = await warmChild(appDir, filesDir);
+  warm.child.stdin!.write("go\n");
+  const { WireClient } = await import("./fixtures/server-wire.js");
+  const { c, snap } = await WireClient.open(await warm.url);
+  const sheetId = (snap as { sheet: { id: string } }).sheet.id;
+  const ack = (await c.request({ type: "run", nodeId: "hang", mode: "step" })) as { result: { runId: string } };
+  await c.event("node-started", "hang");
+  warm.child.kill("SIGKILL");
+  await warm.exited;
+  c.close();
+
+  // The next start, in this process: the same app, the same graph, a real server.
+  const store = await LevelStore.open({ appDir, filesDir });
+  t.same(store.interruptedRuns, [ack.result.runId]);
+  const { crashGraph } = await import("./fixtures/store-writer-graph.js");
+  const { launch } = await import("../lib/server/index.js");
+  const server = await launch(crashGraph(), { store, port: 0, quiet: true });
+  t.teardown(async () => {
+    await server.close();
+    await store.close();
+  });
+  const again = await WireClient.open(server.url, sheetId);
+  const s = again.snap as import("../lib/protocol.js").SnapshotMessage;
+  t.match(s.nodes.hang, { activity: "failed", error: { code: "E_INTERRUPTED", message: /server stopped before node 'hang' finished/ } });
+  t.equal(s.counts.hang, 1, "the interruption is in the node's history");
+  t.match(s.nodes.pair, { activity: "idle" }, "nodes the run did not start are untouched");
+  t.equal((await store.getRun(sheetId, ack.result.runId))?.status, "interrupted");
+  const history = (await again.c.request({ type: "history", nodeId: "hang" })) as { results: Array<{ status: string; runId: string }> };
+  t.match(history.results, [{ status: "interrupted", runId: ack.result.runId }]);
+  again.c.close();
+});
+
+t.test("temp files of dead processes are swept at start-up (blobs, uploads, call stores, FnNode scratch); live ones are kept; a closing server sweeps its uploads", async (t) => {
+  const home = tempHome(t);
+  const filesDir = join(home, "files");
+  mkdirSync(filesDir, { recursive: true });
+  // A pid that is surely gone: a child that has exited.
+  const dead = await new Promise<number>((ok) => {
+    const c = spawn(process.execPath, ["-e", "0"]);
+    c.on("exit", () => ok(c.pid!));
+  });
+  const os = tmpdir();
+  const planted = {
+    deadBlob: join(filesDir, `.tmp-${dead}-0badc0de`),
+    liveBlob: join(filesDir, `.tmp-${process.pid}-0badc0de`),
+    deadUpload: join(os, `daggr-upload-${dead}-0badc0de`),
+    deadCall: join(os, `daggr-mem-${dead}-0badc0de`),
+    deadFn: join(os, `daggr-fn-${dead}-0badc0de`),
+    ownUpload: join(os, `daggr-upload-${process.pid}-0badc0de`),
+  };
+  for (const p of [planted.deadBlob, planted.liveBlob, planted.deadUpload, planted.ownUpload]) writeFileSync(p, "partial");
+  for (const p of [planted.deadCall, planted.deadFn]) {
+    mkdirSync(join(p, "files"), { recursive: true });
+    writeFileSync(join(p, "files", "x"), "scratch");
+  }
+  t.teardown(() => Object.values(planted).forEach((p) => rmSync(p, { recursive: true, force: true })));
+  const store = await LevelStore.open({ appDir: join(home, "apps", "app"), filesDir });
+  for (const k of ["deadBlob", "deadUpload", "deadCall", "deadFn"] as const) t.notOk(existsSync(planted[k]), `${k} swept at start-up`);
+  t.ok(existsSync(planted.liveBlob), "a live process's blob in flight is kept");
+  t.ok(existsSync(planted.ownUpload), "this process's upload in flight is kept while it serves");
+  const { launch } = await import("../lib/server/index.js");
+  const { crashGraph } = await import("./fixtures/store-writer-graph.js");
+  const server = await launch(crashGraph(), { store, port: 0, quiet: true });
+  await server.close();
+  await store.close();
+  t.notOk(existsSync(planted.ownUpload), "a closing server sweeps the uploads it left");
+});

@@ -1,5 +1,5 @@
 import type {
-  EdgeWire, EventWire, GraphWire, NodeStateWire, NodeWire, ResultWire, SheetWire, SnapshotMessage,
+  ConflictDetails, EdgeWire, EventWire, GraphWire, NodeStateWire, NodeWire, ResultWire, SheetWire, SnapshotMessage,
 } from "../wire.js";
 
 /** What changed, so each view re-renders only its part. */
@@ -34,6 +34,8 @@ export class CanvasStore {
   readonly states = new Map<string, NodeStateWire>();
   readonly results = new Map<string, ResultWire>();
   readonly inputs = new Map<string, unknown>();
+  /** The revision of each input (`node__port`) this canvas last saw; an edit names it (`rev`). */
+  readonly inputRevs = new Map<string, number>();
   readonly edgeFresh = new Map<string, boolean>();
   readonly notices = new Map<string, Notice>();
   /** Nodes a run still plans to visit, by run id (they show as waiting). */
@@ -76,6 +78,29 @@ export class CanvasStore {
 
   input(nodeId: string, port: string): unknown {
     return this.inputs.get(`${nodeId}__${port}`);
+  }
+
+  /**
+   * The revision an edit of this input is made on, counting the edit itself: a second
+   * edit sent before the first one's echo names the first's revision, not a stale one.
+   */
+  claimRev(nodeId: string, port: string): number {
+    const key = `${nodeId}__${port}`;
+    const rev = this.inputRevs.get(key) ?? 0;
+    this.inputRevs.set(key, rev + 1);
+    return rev;
+  }
+
+  /**
+   * An edit refused because another tab changed the input first (`E_INPUT_CONFLICT`):
+   * the input takes the current value and the card says why for a moment.
+   */
+  applyConflict(d: ConflictDetails): void {
+    const key = `${d.nodeId}__${d.port}`;
+    this.inputs.set(key, d.value);
+    this.inputRevs.set(key, d.rev);
+    this.notices.set(d.nodeId, { text: `'${d.port}' was changed in another tab: showing its current value.`, at: Date.now() });
+    this.touch(d.nodeId);
   }
 
   /** The run a node belongs to right now: executing, queued, or still planned. */
@@ -179,6 +204,8 @@ export class CanvasStore {
     for (const [id, r] of Object.entries(s.results)) this.results.set(id, r);
     this.inputs.clear();
     for (const [k, v] of Object.entries(s.inputs)) this.inputs.set(k, v);
+    this.inputRevs.clear();
+    for (const [k, r] of Object.entries(s.inputRevs ?? {})) this.inputRevs.set(k, r);
     this.edgeFresh.clear();
     for (const [k, v] of Object.entries(s.edges)) this.edgeFresh.set(k, v);
     this.notices.clear();
@@ -268,6 +295,7 @@ export class CanvasStore {
         return this.touch(ev.nodeId);
       case "input-changed":
         this.inputs.set(`${ev.nodeId}__${ev.port}`, ev.value);
+        if (ev.rev !== undefined) this.inputRevs.set(`${ev.nodeId}__${ev.port}`, Math.max(ev.rev, this.inputRevs.get(`${ev.nodeId}__${ev.port}`) ?? 0));
         // Another variant of a choice: the edges into its ports change emphasis.
         if (ev.port === VARIANT_PORT && this.nodes.get(ev.nodeId)?.kind === "choice") return this.touchWithEdges(ev.nodeId);
         return this.touch(ev.nodeId);

@@ -11,7 +11,7 @@ import { wouldRun } from "../controllers/run-plan.js";
 import { Shortcuts } from "../controllers/shortcuts.js";
 import { ThemeController, safeGet, safeSet } from "../controllers/theme.js";
 import { define } from "../define.js";
-import { APP_FAILED, type AckMessage, type RunModeWire, type ServerMessage, type SheetWire } from "../wire.js";
+import { APP_FAILED, type AckMessage, type ConflictDetails, type RunModeWire, type ServerMessage, type SheetWire } from "../wire.js";
 import { canvasStyles } from "./canvas-styles.js";
 import type { CardContext } from "./card-context.js";
 import { EdgeLayer } from "./edges.js";
@@ -96,7 +96,7 @@ export class DaggrCanvas extends LitElement {
     this.edges?.reroute(ids, this.placement.positions, this.placement.width);
     this.scheduleVisible();
   });
-  private readonly edits = new InputEdits((nodeId, port, value) => void this.request({ type: "set-input", nodeId, port, value }));
+  private readonly edits = new InputEdits((nodeId, port, value) => this.sendEdit(nodeId, port, value));
   private viewportTimer: ReturnType<typeof setTimeout> | undefined;
   private toastTimer: ReturnType<typeof setTimeout> | undefined;
   private layoutShape = "";
@@ -503,6 +503,15 @@ export class DaggrCanvas extends LitElement {
       register: (id, card) => this.cards.set(id, card),
       unregister: (id, card) => this.cards.get(id) === card && this.cards.delete(id),
     };
+  }
+
+  /** An edit names the revision it was made on; if another tab got there first, the input shows theirs. */
+  private sendEdit(nodeId: string, port: string, value: unknown): void {
+    const p = this.conn?.request({ type: "set-input", nodeId, port, value, rev: this.store.claimRev(nodeId, port) });
+    p?.catch((e: Error) => {
+      if (e instanceof ServerError && e.code === "E_INPUT_CONFLICT" && e.details) this.store.applyConflict(e.details as unknown as ConflictDetails);
+      else this.showToast(e instanceof ServerError ? e.message : `Could not reach the server: ${e.message}`);
+    });
   }
 
   private request(msg: Parameters<Connection["request"]>[0]): Promise<ServerMessage> | undefined {

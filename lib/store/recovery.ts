@@ -1,4 +1,4 @@
-import { newId, ResultStatus, RunStatus, type ResultRecord, type RunRecord } from "../engine/records.js";
+import { newId, ResultStatus, RunMode, RunStatus, type ResultRecord, type RunRecord } from "../engine/records.js";
 import type { Claims } from "./claims.js";
 import { collectGarbage, purgeSheet } from "./level-gc.js";
 import { K, SEP, under } from "./level-keys.js";
@@ -10,7 +10,7 @@ export const INTERRUPTED_CODE = "E_INTERRUPTED";
 /**
  * What a crash can leave behind, put right on open (we hold the lock, so nothing is in
  * flight): runs still marked running become `interrupted` (the process that ran them is
- * gone), and each node such a run had started without committing a result gets an
+ * gone), and each node such a run had started (and its target) without a result gets an
  * `interrupted` result, so its history and a reconnecting canvas say what happened;
  * sheet deletions and blob releases that were cut short finish. Committed results are
  * never touched: a committed result is finished by definition.
@@ -25,7 +25,11 @@ export async function recover(db: DB, claims: Claims): Promise<{ interrupted: st
     if (run?.status === RunStatus.RUNNING) {
       fix.put(K.run(sheetId, runId), { ...run, status: RunStatus.INTERRUPTED });
       interrupted.push(runId);
-      for (const nodeId of run.started ?? []) {
+      // The nodes it started, and its target (an explicit run always executes it): those
+      // without a result of this run were cut short.
+      const cut = new Set(run.started ?? []);
+      if (run.target && run.mode !== RunMode.ALL) cut.add(run.target);
+      for (const nodeId of cut) {
         if (await hasResultOf(db, sheetId, nodeId, runId)) continue;
         const record = interruptedRecord(run, nodeId);
         const countKey = K.count(sheetId, nodeId);
@@ -65,7 +69,7 @@ function interruptedRecord(run: RunRecord, nodeId: string): ResultRecord {
     status: ResultStatus.INTERRUPTED,
     error: {
       code: INTERRUPTED_CODE,
-      message: `Interrupted: the server stopped while node '${nodeId}' was running (run ${run.id}, started ${new Date(run.startedAt).toISOString()}). Nothing of it was saved; run it again.`,
+      message: `Interrupted: the server stopped before node '${nodeId}' finished (run ${run.id}, started ${new Date(run.startedAt).toISOString()}). Nothing of it was saved; run it again.`,
     },
     startedAt: run.startedAt,
     ms: 0,
