@@ -3,7 +3,8 @@
  * `@gradio/client`, InferenceNode on `@huggingface/inference` (and `@huggingface/hub`),
  * every request going over real HTTP to the fakes in `test/fixtures/`.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
@@ -14,6 +15,7 @@ import { apiCacheKey } from "../lib/nodes/gradio-api.js";
 import { inferenceExecutor } from "../lib/nodes/inference.js";
 import { remoteTiming } from "../lib/nodes/hf-retry.js";
 import { hfToken, redactToken, tokenAllowed } from "../lib/nodes/hf-token.js";
+import { netGuard } from "../lib/nodes/net-guard.js";
 import { installFetchShim } from "./fixtures/fetch-shim.js";
 import { AppError, type FakeEndpoint, type FakeGradioOptions, startFakeGradio } from "./fixtures/fake-gradio.js";
 import { PNG, WAV, startFakeHf } from "./fixtures/fake-hf.js";
@@ -166,13 +168,14 @@ t.test("generator endpoints stream partial outputs (diffs applied), heartbeats n
   t.same(partials.slice(0, 5), [["H", 1], ["He", 2], ["Hel", 3], ["Hell", 4], ["Hello", 5]]);
 });
 
-t.test("one client per (app, token) is reused across runs", async (t) => {
+t.test("one connection per (app, token) is reused across runs; each job has its own session", async (t) => {
   const fake = await app(t, { endpoints: [predict] });
   const node = new GradioNode(fake.url, { inputs: { prompt: gr.Textbox() }, outputs: { text: gr.Textbox() } });
   for (let i = 0; i < 3; i++) await gradioExecutor.execute(node, { prompt: `p${i}` }, harness().ctx);
   await Promise.all([1, 2, 3].map((i) => gradioExecutor.execute(node, { prompt: `q${i}` }, harness().ctx)));
   t.equal(count(fake, "/config"), 1, "connected once");
   t.equal(count(fake, "/gradio_api/info"), 1);
+  t.equal(new Set(fake.joinSessions).size, 6, "six jobs, six session hashes");
   process.env.HF_TOKEN = "hf_othertoken999999999";
   t.teardown(() => void (process.env.HF_TOKEN = TOKEN));
   await gradioExecutor.execute(node, { prompt: "x" }, harness().ctx);
@@ -291,15 +294,26 @@ t.test("the HF token goes to the app's own origin, never to a host a file URL re
   t.equal(cdn[0]!.authorization, null, "the CDN does not");
 });
 
-t.test("an app whose config names a plain-http root elsewhere is refused there (E_URL_REFUSED): no request, no token", async (t) => {
-  const probe = await app(t, { endpoints: [predict] });
-  const fake = await app(t, { endpoints: [predict], root: probe.origin.replace("127.0.0.1", "localhost") });
+t.test("a config whose root is on another host is refused (E_REMOTE_ROOT naming both, E_URL_REFUSED for plain http); nothing is sent there", async (t) => {
+  const realResolve = netGuard.resolve;
+  netGuard.resolve = async (host) => (host === "elsewhere.example" ? [{ address: "93.184.216.34", family: 4 }] : realResolve(host));
+  t.teardown(() => void (netGuard.resolve = realResolve));
+  const fake = await app(t, { endpoints: [predict], root: "https://elsewhere.example" });
   const node = new GradioNode(fake.url, { inputs: { prompt: gr.Textbox() }, outputs: { text: gr.Textbox() } });
   const e = await fail(gradioExecutor.execute(node, { prompt: "a" }, harness().ctx));
-  t.match(e, { code: "E_URL_REFUSED" }, "a URL outside the app's own origin must be https to a public address");
-  t.match(e.message, /must use https/);
+  const appHost = new URL(fake.origin).host;
+  t.match(e, { code: "E_REMOTE_ROOT", details: { app: appHost, root: "elsewhere.example" } });
+  t.ok(e.message.includes(appHost) && e.message.includes("elsewhere.example"), "the message names both hosts");
   t.equal(fake.requests.find((r) => r.path === "/config")!.authorization, `Bearer ${TOKEN}`);
-  t.same(probe.requests, [], "the client's requests never reached the other root, token or not");
+  t.same(fake.requests.map((r) => r.path), ["/config"], "refused on the config: no /info, upload or job was sent anywhere");
+
+  const probe = await app(t, { endpoints: [predict] });
+  const plain = await app(t, { endpoints: [predict], root: probe.origin.replace("127.0.0.1", "localhost") });
+  const e2 = await fail(gradioExecutor.execute(new GradioNode(plain.url, { inputs: { prompt: gr.Textbox() }, outputs: { text: gr.Textbox() } }), { prompt: "a" }, harness().ctx));
+  t.match(e2, { code: "E_URL_REFUSED" });
+  t.match(e2.message, /must use https/);
+  t.same(probe.requests, [], "the plain-http root got no request, so no token");
+  t.equal(count(plain, "/config"), 1, "not retried");
 });
 
 t.test("a Space id resolves through the Hub; *.hf.space gets the token, errors never show it", async (t) => {
@@ -457,6 +471,306 @@ t.test("a paused or broken Space fails fast with its status; an unknown one is E
   const priv = await fail(gradioExecutor.execute(new GradioNode("acme/private", { outputs: { o: null } }), {}, harness({}).ctx));
   t.match(priv, { code: "E_REMOTE_AUTH" });
   t.match(priv.message, /Set HF_TOKEN/);
+});
+
+// ---------------------------------------------------------------- gradio: sessions and state
+
+/** Waits until `cond()` holds, checking after each macrotask (no fixed delays). */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 5));
+}
+
+/** `/count(step) → total`, keeping a running total in a gr.State per session. */
+const counterEndpoint: FakeEndpoint = {
+  name: "/count",
+  parameters: [{ name: "total", component: "State", default: 0 }, { name: "step", component: "Number", default: 1 }],
+  returns: [{ label: "total", component: "Number" }, { label: "total", component: "State" }],
+  fn: (j) => {
+    const total = Number(j.args.total) + Number(j.args.step);
+    return [total, total];
+  },
+};
+
+t.test("cancelling one of two concurrent jobs on one app leaves the other to complete", async (t) => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const held: FakeEndpoint = { name: "/held", parameters: [{ name: "x" }], returns: [{}], fn: async (j) => (await Promise.race([gate, j.sleep(60_000)]), [`done ${j.args.x}`]) };
+  const fake = await app(t, { endpoints: [held] });
+  const node = new GradioNode(fake.url, { apiName: "/held", inputs: { x: gr.Textbox() }, outputs: { o: gr.Textbox() } });
+  const ac = new AbortController();
+  const a = harness({ signal: ac.signal });
+  const b = harness();
+  const runA = gradioExecutor.execute(node, { x: "a" }, a.ctx);
+  const runB = gradioExecutor.execute(node, { x: "b" }, b.ctx);
+  await until(() => fake.stats.started === 2);
+  ac.abort();
+  await t.rejects(runA, { code: "E_CANCELLED" });
+  await until(() => fake.stats.cancelled === 1);
+  t.equal(fake.killed, 0, "the cancel reached no other job (each job has its own session)");
+  if (fake.killed) return; // with a shared session, job b would now never complete
+  release();
+  t.same(await runB, ["done b"]);
+  t.equal(new Set(fake.joinSessions).size, 2);
+});
+
+t.test("gr.State never leaks between runs or concurrent sheets; its heartbeats close when the jobs end", async (t) => {
+  const fake = await app(t, { endpoints: [counterEndpoint] });
+  const node = new GradioNode(fake.url, { apiName: "/count", inputs: { step: gr.Number() }, outputs: { total: gr.Number() } });
+  await gradioExecutor.validate!(node, { cache: harness().ctx.cache });
+  t.same(await gradioExecutor.execute(node, { step: 5 }, harness().ctx), [5]);
+  t.same(await gradioExecutor.execute(node, { step: 5 }, harness().ctx), [5], "a second run starts from the initial state");
+  t.same(await Promise.all([1, 2, 3].map((step) => gradioExecutor.execute(node, { step }, harness().ctx))), [[1], [2], [3]], "concurrent sheets too");
+  const joins = fake.requests.filter((r) => r.path.startsWith("/gradio_api/queue/join"));
+  t.ok(joins.every((r) => (r.body as { data: unknown[] }).data[0] === null), "the client sends null for the State");
+  t.ok(fake.heartbeats.opened >= 5, `a heartbeat per session (${fake.heartbeats.opened})`);
+  await until(() => fake.heartbeats.open === 0);
+  t.pass("every heartbeat stream was closed");
+});
+
+t.test("a script that ran a graph through a stateful app exits by itself with code 0", async (t) => {
+  const fake = await app(t, { endpoints: [counterEndpoint] });
+  // Without tap's NODE_OPTIONS hooks, which change how a child exits.
+  const child = spawn("/usr/bin/env", ["-u", "NODE_OPTIONS", process.execPath, "--import=tsx", join(import.meta.dirname, "fixtures", "gradio-exit.ts"), fake.url], {
+    env: { ...process.env, HF_TOKEN: "", HF_HOME: home, DAGGR_HOME: join(home, "daggr-exit") },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (err += d));
+  const [code, signal] = await new Promise<[number | null, string | null]>((r) => child.on("exit", (c, s) => r([c, s])));
+  t.equal(signal, null, "not killed");
+  t.equal(code, 0, err);
+  t.same(JSON.parse(out), { counter: { total: 2 } });
+  t.ok(fake.heartbeats.opened >= 1, "the job's session opened the app's heartbeat");
+  t.equal(err, "", "nothing on stderr");
+});
+
+// ---------------------------------------------------------------- gradio: composite values
+
+const storeFiles = (store: MemoryStore): Buffer[] => {
+  const out: Buffer[] = [];
+  const stack = [store.filesDir];
+  while (stack.length) {
+    const dir = stack.pop()!;
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      const p = join(dir, n);
+      if (statSync(p).isDirectory()) stack.push(p);
+      else out.push(readFileSync(p));
+    }
+  }
+  return out;
+};
+
+t.test("/info of the fake carries gradio's schemas and python_types for composite components", async (t) => {
+  const fake = await app(t, {
+    endpoints: [{ name: "/all", parameters: ["MultimodalTextbox", "ImageEditor", "Chatbot", "Gallery", "Image", "Model3D"].map((c) => ({ name: c.toLowerCase(), component: c })), returns: [], fn: () => [] }],
+  });
+  const info = (await (await fetch(`${fake.origin}/gradio_api/info`)).json()) as { named_endpoints: Record<string, { parameters: Array<{ component: string; python_type: { type: string } }> }> };
+  const ps = info.named_endpoints["/all"]!.parameters;
+  t.same(ps.map((p) => p.component), ["Multimodaltextbox", "Imageeditor", "Chatbot", "Gallery", "Image", "Model3d"], "props.name.capitalize()");
+  t.equal(ps[0]!.python_type.type, "dict(text: str, files: list[filepath])");
+  t.match(ps[1]!.python_type.type, /^dict\(background: filepath \| None, layers: list\[filepath\], composite: filepath \| None/);
+  t.match(ps[2]!.python_type.type, /^list\[dict\(role: str, .*content: list\[dict\(text: str, type: Literal\[text\]\) \| dict\(file: filepath, alt_text: str \| None, type: Literal\[file\]\)/);
+  t.equal(ps[3]!.python_type.type, "list[dict(image: filepath, caption: str | None) | dict(video: filepath, caption: str | None)]");
+  t.equal(ps[4]!.python_type.type, "filepath");
+});
+
+t.test("composite inputs upload every nested store file; composite outputs come back with nested files downloaded", async (t) => {
+  const { ctx, store } = harness();
+  const cat = await store.putFile({ bytes: PNG, name: "cat.png", mime: "image/png" });
+  const dog = await store.putFile({ bytes: Buffer.concat([PNG, Buffer.from("dog")]), name: "dog.png", mime: "image/png" });
+  const received: Record<string, unknown> = {};
+  const describe = (j: Parameters<FakeEndpoint["fn"]>[0], f: unknown) => {
+    const up = j.upload(f);
+    return up ? `${up.name}:${up.bytes.length}` : "missing";
+  };
+  const fake = await app(t, {
+    endpoints: [
+      {
+        name: "/mm",
+        parameters: [{ name: "message", component: "MultimodalTextbox" }],
+        returns: [{ label: "reply", component: "MultimodalTextbox" }],
+        fn: (j) => {
+          const m = j.args.message as { text: string; files: unknown[] };
+          received.mm = m;
+          return [{ text: `${m.text}: ${m.files.map((f) => describe(j, f)).join(", ")}`, files: [j.file("reply", "reply.txt", "text/plain")] }];
+        },
+      },
+      {
+        name: "/edit",
+        parameters: [{ name: "editor", component: "ImageEditor" }],
+        returns: [{ label: "edited", component: "ImageEditor" }],
+        fn: (j) => {
+          const e = j.args.editor as { background: unknown; layers: unknown[]; composite: unknown };
+          received.edit = e;
+          return [{ background: null, layers: [j.file(`${describe(j, e.layers[0])}`, "layer.png", "image/png")], composite: j.file(describe(j, e.background), "composite.png", "image/png"), id: null }];
+        },
+      },
+      {
+        name: "/chat",
+        parameters: [{ name: "history", component: "Chatbot" }],
+        returns: [{ label: "history", component: "Chatbot" }],
+        fn: (j) => {
+          const h = j.args.history as Array<{ role: string; content: Array<{ type: string; file?: unknown; text?: string }> }>;
+          received.chat = h;
+          const file = h[0]!.content.find((c) => c.type === "file")!.file;
+          return [[...h, { role: "assistant", metadata: null, content: [{ type: "text", text: describe(j, file) }, { type: "file", file: j.file(PNG, "answer.png", "image/png"), alt_text: null }] }]];
+        },
+      },
+      {
+        name: "/gallery",
+        parameters: [{ name: "images", component: "Gallery" }],
+        returns: [{ label: "images", component: "Gallery" }],
+        fn: (j) => {
+          const g = j.args.images as Array<{ image: unknown; caption: string | null }>;
+          received.gallery = g;
+          return [g.map((x, i) => ({ image: j.file(describe(j, x.image), `g${i}.png`, "image/png"), caption: x.caption }))];
+        },
+      },
+    ],
+  });
+  const run = (apiName: string, port: string, value: unknown) =>
+    gradioExecutor.execute(new GradioNode(fake.url, { apiName, inputs: { [port]: null }, outputs: { out: null } }), { [port]: value }, ctx) as Promise<unknown[]>;
+  const uploaded = { path: /^\/tmp\/gradio\/[0-9a-f]+\/(cat|dog)\.png$/, meta: { _type: "gradio.FileData" } };
+
+  const [mm] = (await run("/mm", "message", { text: "look", files: [cat.path, dog.path] })) as [{ text: string; files: string[] }];
+  t.match(received.mm, { text: "look", files: [uploaded, uploaded] });
+  t.equal(mm.text, `look: cat.png:${PNG.length}, dog.png:${PNG.length + 3}`);
+  t.equal(readFileSync(mm.files[0]!, "utf8"), "reply");
+  t.ok(await store.fileForPath(mm.files[0]!), "a file of the store");
+
+  const [ed] = (await run("/edit", "editor", { background: cat.path, layers: [dog.path], composite: null })) as [{ layers: string[]; composite: string; background: null }];
+  t.match(received.edit, { background: uploaded, layers: [uploaded], composite: null });
+  t.equal(readFileSync(ed.composite, "utf8"), `cat.png:${PNG.length}`);
+  t.equal(readFileSync(ed.layers[0]!, "utf8"), `dog.png:${PNG.length + 3}`);
+  t.equal(ed.background, null);
+
+  const [chat] = (await run("/chat", "history", [{ role: "user", content: [{ type: "text", text: "what is this?" }, { type: "file", file: cat.path }] }])) as [Array<{ content: Array<{ type: string; text?: string; file?: string }> }>];
+  t.match(received.chat, [{ role: "user", content: [{ type: "text", text: "what is this?" }, { type: "file", file: uploaded }] }]);
+  t.equal(chat[1]!.content[0]!.text, `cat.png:${PNG.length}`);
+  t.same(readFileSync(chat[1]!.content[1]!.file!), PNG);
+
+  const [gallery] = (await run("/gallery", "images", [cat.path, [dog.path, "a dog"]])) as [string[]];
+  t.match(received.gallery, [{ image: uploaded }, { image: uploaded, caption: "a dog" }]);
+  t.same(gallery.map((p) => readFileSync(p, "utf8")), [`cat.png:${PNG.length}`, `dog.png:${PNG.length + 3}`], "a Gallery output is a list of local files");
+
+  const e = await fail(run("/mm", "message", { text: "x", files: ["/etc/passwd"] }));
+  t.match(e, { code: "E_BAD_INPUT", details: { port: "message", path: "files[0]" } });
+  t.equal(count(fake, "/gradio_api/upload"), 7, "nothing uploaded for the refused value");
+});
+
+// ---------------------------------------------------------------- gradio: validation, old apps
+
+t.test("a validator's 422 lists each message with its parameter (E_REMOTE_VALIDATION), not retried", async (t) => {
+  const fake = await app(t, {
+    endpoints: [{
+      ...predict,
+      validate: (a) => [String(a.prompt).trim() ? null : { is_valid: false, message: "Prompt must not be empty" }, Number(a.n) > 0 ? null : { is_valid: false, message: "n must be positive" }],
+    }],
+  });
+  const node = new GradioNode(fake.url, { inputs: { prompt: gr.Textbox(), n: gr.Number() }, outputs: { text: gr.Textbox() } });
+  const e = await fail(gradioExecutor.execute(node, { prompt: " ", n: 0 }, harness().ctx));
+  t.match(e, { code: "E_REMOTE_VALIDATION", details: { status: 422, errors: [{ parameter: "prompt", message: "Prompt must not be empty" }, { parameter: "n", message: "n must be positive" }] } });
+  t.match(e.message, /rejected the inputs \(HTTP 422\): 'prompt': Prompt must not be empty; 'n': n must be positive\.$/);
+  t.equal(count(fake, "/gradio_api/queue/join"), 1, "not retried");
+  t.match(await gradioExecutor.execute(node, { prompt: "ok", n: 1 }, harness().ctx), ["ok×1", String]);
+});
+
+t.test("gradio 4.x apps (no api_prefix) work: /info, /queue/join, /upload and /file= at the root", async (t) => {
+  const fake = await app(t, { version: "4.36.1", endpoints: [predict, { name: "/edit", parameters: [{ name: "image", component: "Image" }], returns: [{ component: "Image" }], fn: (j) => [j.file(j.upload(j.args.image)!.bytes, "back.png", "image/png")] }] });
+  const { ctx, store } = harness();
+  const out = (await gradioExecutor.execute(new GradioNode(fake.url, { inputs: { prompt: gr.Textbox() }, outputs: { text: gr.Textbox(), image: gr.Image() } }), { prompt: "old" }, ctx)) as string[];
+  t.equal(out[0], "old×2");
+  t.same(readFileSync(out[1]!), PNG);
+  const cat = await store.putFile({ bytes: PNG, name: "cat.png", mime: "image/png" });
+  const [back] = (await gradioExecutor.execute(new GradioNode(fake.url, { apiName: "/edit", inputs: { image: gr.Image() }, outputs: { o: gr.Image() } }), { image: cat.path }, ctx)) as string[];
+  t.same(readFileSync(back!), PNG);
+  const paths = fake.requests.map((r) => r.path.split("?")[0]!);
+  t.ok(paths.includes("/info") && paths.includes("/queue/join") && paths.includes("/upload") && paths.some((p) => p.startsWith("/file=")), paths.join(" "));
+  t.notOk(paths.some((p) => p.startsWith("/gradio_api")), "no /gradio_api path was asked for");
+});
+
+t.test("apps older than gradio 4.23 (no parameter_name): inputs by label, then by position, and the did-you-mean says so", async (t) => {
+  const legacy: FakeEndpoint = {
+    name: "/predict",
+    parameters: [{ name: "prompt", label: "Prompt" }, { name: "a", label: "Value", component: "Number" }, { name: "b", label: "Value", component: "Number" }],
+    returns: [{ label: "out" }],
+    fn: (j) => [`${j.args.prompt}:${j.args.a}:${j.args.b}`],
+  };
+  const fake = await app(t, { version: "4.20.0", endpoints: [legacy] });
+  const node = (inputs: Record<string, unknown>) => new GradioNode(fake.url, { inputs, outputs: { out: gr.Textbox() } });
+  t.same(await gradioExecutor.execute(node({ Prompt: null, param_1: null, param_2: null }), { Prompt: "hi", param_1: 1, param_2: 2 }, harness().ctx), ["hi:1:2"], "unique label, then positions");
+  t.same(await gradioExecutor.execute(node({ param_0: null, param_1: null, param_2: null }), { param_0: "yo", param_1: 3, param_2: 4 }, harness().ctx), ["yo:3:4"], "a position always works");
+  const e = await fail(gradioExecutor.validate!(node({ prompt: gr.Textbox() }), { cache: harness().ctx.cache }));
+  t.match(e, { code: "E_UNKNOWN_PARAM", details: { got: "prompt", nearest: "Prompt", choices: ["Prompt", "param_1", "param_2"] } });
+  t.match(e.message, /older than 4\.23.*by its label .* by its position \(param_0, param_1/);
+});
+
+t.test("a 403 on an output file means the file is gone from the app (E_REMOTE_FILE_GONE), not an auth failure", async (t) => {
+  const fake = await app(t, {
+    endpoints: [{ name: "/gone", parameters: [], returns: [{ component: "File" }], fn: (j) => [{ ...j.file("x", "x.txt"), path: "/tmp/gradio/cleaned/x.txt", url: `${fake.origin}/gradio_api/file=/tmp/gradio/cleaned/x.txt` }] }],
+  });
+  const e = await fail(gradioExecutor.execute(new GradioNode(fake.url, { apiName: "/gone", outputs: { f: gr.File() } }), {}, harness().ctx));
+  t.match(e, { code: "E_REMOTE_FILE_GONE", details: { status: 403 } });
+  t.match(e.message, /no longer available on the app \(HTTP 403\)/);
+});
+
+// ---------------------------------------------------------------- gradio: trust at the boundary
+
+t.test("a remote app cannot make daggr read local files: local paths in every file-bearing output shape are refused", async (t) => {
+  const tokenFile = join(home, "token");
+  writeFileSync(tokenFile, `${TOKEN}\n`);
+  const secrets = [readFileSync("/etc/passwd"), readFileSync(tokenFile)];
+  const fd = (path: string, url: string | null = null) => ({ path, url, size: null, orig_name: null, mime_type: null, is_stream: false, meta: { _type: "gradio.FileData" } });
+  const shapes: Array<{ name: string; component: string; port: ReturnType<typeof gr.File> | ReturnType<typeof gr.Gallery> | null; value: unknown; code: string; shown: RegExp }> = [
+    { name: "/plain", component: "File", port: gr.File(), value: "/etc/passwd", code: "E_REMOTE_OUTPUT", shown: /'\/etc\/passwd' where a file belongs/ },
+    { name: "/text-to-file-port", component: "Textbox", port: gr.File(), value: tokenFile, code: "E_REMOTE_OUTPUT", shown: /returned '\/tmp\/[^']+\/token' where a file belongs/ },
+    { name: "/filedata", component: "File", port: gr.File(), value: fd(tokenFile), code: "E_REMOTE_FILE_GONE", shown: /no longer available on the app/ },
+    { name: "/file-url", component: "File", port: gr.File(), value: fd("/etc/passwd", "file:///etc/passwd"), code: "E_REMOTE_OUTPUT", shown: /'file:\/\/\/etc\/passwd' where a file belongs/ },
+    { name: "/gallery-plain", component: "Gallery", port: gr.Gallery(), value: [{ image: "/etc/passwd", caption: null }], code: "E_REMOTE_OUTPUT", shown: /at \[0\]\.image/ },
+    { name: "/gallery-filedata", component: "Gallery", port: gr.Gallery(), value: [{ image: fd(tokenFile), caption: "x" }], code: "E_REMOTE_FILE_GONE", shown: /no longer available/ },
+    { name: "/chat-plain", component: "Chatbot", port: null, value: [{ role: "assistant", metadata: null, content: [{ type: "file", file: tokenFile, alt_text: null }] }], code: "E_REMOTE_OUTPUT", shown: /at \[0\]\.content\[0\]\.file/ },
+    { name: "/chat-filedata", component: "Chatbot", port: null, value: [{ role: "assistant", metadata: null, content: [{ type: "file", file: fd("/etc/passwd"), alt_text: null }] }], code: "E_REMOTE_FILE_GONE", shown: /no longer available/ },
+    { name: "/chat-component", component: "Chatbot", port: null, value: [{ role: "assistant", content: [{ type: "component", component: "image", value: fd(tokenFile), constructor_args: {}, props: {} }] }], code: "E_REMOTE_FILE_GONE", shown: /no longer available/ },
+  ];
+  const fake = await app(t, { endpoints: shapes.map((s) => ({ name: s.name, parameters: [], returns: [{ label: "out", component: s.component }], fn: () => [s.value] })) });
+  const store = new MemoryStore();
+  for (const s of shapes) {
+    const e = await fail(gradioExecutor.execute(new GradioNode(fake.url, { apiName: s.name, outputs: { out: s.port } }), {}, harness({ store }).ctx));
+    t.match(e, { code: s.code }, s.name);
+    t.match(e.message, s.shown, s.name);
+  }
+  // Through the engine, where a file port's path would be copied into the store.
+  const node = new GradioNode(fake.url, { name: "leaky", apiName: "/text-to-file-port", outputs: { out: gr.File() } });
+  const session = await new Graph({ name: "leak", nodes: [node] }).session({ store });
+  t.teardown(() => session.close());
+  await session.run(node, { mode: "to-here" });
+  t.match(session.nodeState(node.id).error, { code: "E_REMOTE_OUTPUT" });
+  const stored = storeFiles(store);
+  t.notOk(stored.some((b) => secrets.some((s) => b.equals(s))), `none of the ${stored.length} stored files holds a local file's bytes`);
+});
+
+t.test("a result with another number of values than the endpoint declares is an error; skip_api outputs are dropped", async (t) => {
+  const fake = await app(t, {
+    endpoints: [
+      { name: "/short", parameters: [], returns: [{ label: "a" }, { label: "b" }], fn: () => ["only one"] },
+      { name: "/long", parameters: [], returns: [{ label: "a" }], fn: () => ["one", "two"] },
+      { name: "/button", parameters: [], returns: [{ label: "a" }, { component: "Button" }], fn: () => ["text", { __type__: "update", interactive: true }] },
+    ],
+  });
+  const run = (apiName: string, outputs: Record<string, null>) => gradioExecutor.execute(new GradioNode(fake.url, { apiName, outputs }), {}, harness().ctx);
+  const short = await fail(run("/short", { a: null }));
+  t.match(short, { code: "E_REMOTE_OUTPUT", details: { got: "1", expected: 2 } });
+  t.match(short.message, /endpoint '\/short' returned 1 value\(s\), but the endpoint declares 2 \(a, b\)/);
+  t.match(await fail(run("/long", { a: null })), { code: "E_REMOTE_OUTPUT", details: { got: "2", expected: 1 } });
+  t.same(await run("/button", { a: null }), ["text"], "the Button update is not an API output");
 });
 
 // ---------------------------------------------------------------- engine integration

@@ -48,6 +48,10 @@ export const ErrorCode = {
   FILE_TOO_LARGE: "E_FILE_TOO_LARGE",
   URL_REFUSED: "E_URL_REFUSED",
   IDLE_TIMEOUT: "E_IDLE_TIMEOUT",
+  REMOTE_VALIDATION: "E_REMOTE_VALIDATION",
+  REMOTE_ROOT: "E_REMOTE_ROOT",
+  REMOTE_OUTPUT: "E_REMOTE_OUTPUT",
+  REMOTE_FILE_GONE: "E_REMOTE_FILE_GONE",
   // Persistence and editing
   /** An edit named a revision of the input other than the current one (another tab changed it). */
   INPUT_CONFLICT: "E_INPUT_CONFLICT",

@@ -6,7 +6,7 @@ import type { Progress } from "../engine/events.js";
 import { RetryableError, isNetworkError, parseRetryAfter, raceSignal } from "./hf-retry.js";
 import { waitForSpace } from "./hf-space.js";
 import { spaceOrigin, tokenAllowed } from "./hf-token.js";
-import { checkRemoteUrl, isOwnOrigin, sendGuarded } from "./net-guard.js";
+import { addressAllowed, addressRange, checkRemoteUrl, isOwnOrigin, netGuard, sendGuarded } from "./net-guard.js";
 
 /**
  * What the client's requests reveal about one call. `@gradio/client` swallows statuses
@@ -40,16 +40,35 @@ interface ClientOptions {
   token?: string;
   events?: string[];
   headers?: Record<string, string>;
+  session_hash?: string;
+  with_null_state?: boolean;
+}
+/** The parts of a Gradio config daggr reads. */
+export interface GradioConfig {
+  root: string;
+  api_prefix?: string;
+  connect_heartbeat?: boolean;
+  components: Array<{ id: number; type: string; skip_api?: boolean; props?: Record<string, unknown> }>;
+  dependencies: Array<{ id: number; api_name?: string | null | false; inputs: number[]; outputs: number[] }>;
 }
 interface GradioClient {
+  app_reference: string;
   options: ClientOptions;
-  config?: { root: string; api_prefix?: string };
+  config?: GradioConfig;
+  api_prefix: string;
   api_info?: unknown;
+  api_map: Record<string, number>;
+  jwt: string | false;
+  session_hash: string;
+  heartbeat_event: EventSource | null;
+  abort_controller: AbortController | null;
   stream_status: { open: boolean };
   event_callbacks: Record<string, unknown>;
   closed: boolean;
   submit(endpoint: string | number, data: unknown, eventData?: unknown, triggerId?: number | null, allEvents?: boolean): SubmitJob;
   open_stream(): Promise<void>;
+  _resolve_heartbeat(config: GradioConfig): Promise<void>;
+  upload_files(root: string, files: Array<Blob | File>): Promise<{ files?: string[]; error?: string }>;
   close(): void;
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
   stream(url: URL): EventSource;
@@ -76,6 +95,12 @@ export const CANCELLED_BY_SERVER = "The job was cancelled.";
  */
 export class DaggrClient extends Client {
   appOrigin: string | undefined;
+  /** `/info` as the app sent it: the client replaces each `type` schema by a string. */
+  rawInfo: RawApiInfo | undefined;
+  /** Controllers of every stream this client opened (queue data, heartbeat). */
+  private readonly streams = new Set<AbortController>();
+  /** Made by {@link session} for one job (not the app's connection). */
+  private isSession = false;
 
   private readonly isSpaceId: boolean;
   private readonly appReference: string;
@@ -99,6 +124,7 @@ export class DaggrClient extends Client {
     // the app's origin (the one *.hf.space host given the token).
     if (this.appOrigin === undefined && this.isSpaceId && url.pathname.endsWith("/config")) this.appOrigin = spaceOrigin(url.href);
     const headers = new Headers(init.headers);
+    const isConfig = url.pathname.endsWith("/config");
     if (!tokenAllowed(url, this.appOrigin)) headers.delete("authorization");
     // Off the app's origin (a config `root` naming another host), the client's requests
     // follow the rule of URLs a remote names: https to public addresses only.
@@ -119,7 +145,9 @@ export class DaggrClient extends Client {
     if (state && (isJoin || isUpload)) {
       if (state.signal?.aborted) return Promise.reject(new Error("cancelled before the job was sent"));
       if (isJoin && state.uploadError) return Promise.reject(new Error(`input upload failed: ${state.uploadError}`));
-      signal = state.signal;
+      // A join once sent is not aborted: the app may already run the job, and only its
+      // answer (the event id) lets the job be cancelled there.
+      if (isUpload) signal = state.signal;
     }
     const sent: Promise<Response> =
       guarded && !(input instanceof Request)
@@ -140,11 +168,20 @@ export class DaggrClient extends Client {
         } else if (isUpload && !res.ok) {
           const text = await res.clone().text().catch(() => "");
           state.uploadError = `HTTP ${res.status}${text ? `: ${text.slice(0, 300)}` : ""}`;
-        } else if (path.endsWith("/config")) {
+        } else if (isConfig) {
           state.configStatus = res.status;
           state.retryAfterMs = parseRetryAfter(res.headers.get("retry-after"));
         }
       }
+      if (isConfig && res.ok) {
+        try {
+          await checkRoot(res, url, this.appOrigin, appLabel(this.appReference));
+        } catch (e) {
+          if (state) state.refused = e as Error;
+          throw e;
+        }
+      }
+      if (path.endsWith("/info") && res.ok) this.rawInfo = (await res.clone().json().catch(() => undefined)) as RawApiInfo | undefined;
       return res;
     });
   }
@@ -156,6 +193,59 @@ export class DaggrClient extends Client {
     if (cookies) out.append("Cookie", cookies);
     if (this.options.headers) new Headers(this.options.headers).forEach((v, k) => out.append(k, v));
     return out;
+  }
+
+  /**
+   * The connection itself never runs a job, so it opens no heartbeat (the client would
+   * open one for its own session when the app has State); each job's session does.
+   */
+  override async _resolve_heartbeat(config: GradioConfig): Promise<void> {
+    if (this.isSession) return super._resolve_heartbeat(config);
+    const heartbeat = config.connect_heartbeat;
+    config.connect_heartbeat = false;
+    try {
+      await super._resolve_heartbeat(config);
+    } finally {
+      config.connect_heartbeat = heartbeat;
+    }
+  }
+
+  /**
+   * A client for one job: its own `session_hash` (so `gr.State`, queued events and
+   * `/cancel` are the job's alone), sharing this connected client's config and API
+   * description instead of fetching them again. Close it when the job ends.
+   */
+  session(): DaggrClient {
+    if (!this.config) throw new Error("session() needs a connected client");
+    const s = new DaggrClient(this.app_reference, { ...this.options });
+    s.isSession = true;
+    // A shallow copy: a render event replaces `components`/`dependencies` on the session's copy only.
+    s.config = { ...this.config };
+    s.api_prefix = this.api_prefix;
+    s.api_info = this.api_info;
+    s.api_map = this.api_map;
+    s.jwt = this.jwt;
+    s.rawInfo = this.rawInfo;
+    s.appOrigin = this.appOrigin;
+    (s as unknown as { cookies: unknown }).cookies = (this as unknown as { cookies: unknown }).cookies;
+    if (s.config.connect_heartbeat) {
+      // What `_resolve_heartbeat` does, without its per-call JWT request.
+      const url = new URL(`${s.config.root}${s.api_prefix}/heartbeat/${s.session_hash}`);
+      if (s.jwt) url.searchParams.set("__sign", s.jwt);
+      s.heartbeat_event = s.stream(url);
+    }
+    return s;
+  }
+
+  /**
+   * Ends every stream of this client, heartbeat included: `close()` of @gradio/client
+   * aborts only the latest stream, and an open heartbeat keeps the process alive.
+   */
+  override close(): void {
+    super.close();
+    for (const c of this.streams) c.abort();
+    this.streams.clear();
+    this.heartbeat_event = null;
   }
 
   override stream(url: URL): EventSource {
@@ -170,23 +260,77 @@ export class DaggrClient extends Client {
         this.options.token = token;
       }
     }
-    return patchMessages(es, this.activity);
+    // `super.stream` has just set the controller of the stream it opened.
+    if (this.abort_controller) this.streams.add(this.abort_controller);
+    return patchMessages(es, this);
   }
 }
 
-/** Wraps the stream's `onmessage` so every message the client sees is one it can handle. */
-function patchMessages(es: EventSource, activity: Set<() => void>): EventSource {
+/** `/info` as sent by the app. */
+export interface RawApiInfo {
+  named_endpoints?: Record<string, { parameters?: Array<{ type?: unknown }>; returns?: Array<{ type?: unknown }> }>;
+  unnamed_endpoints?: Record<string, { parameters?: Array<{ type?: unknown }>; returns?: Array<{ type?: unknown }> }>;
+}
+
+/**
+ * Refuses a config whose `root` is on another host than the app: the client would send
+ * every later request (inputs, uploads, the job stream) there. A root that breaks the
+ * rule of URLs a remote names (plain http, or a host resolving to a private address) is
+ * refused as such (`E_URL_REFUSED`); any other host is `E_REMOTE_ROOT`, naming both.
+ */
+async function checkRoot(res: Response, configUrl: URL, appOrigin: string | undefined, label: string): Promise<void> {
+  const config = (await res.clone().json().catch(() => undefined)) as { root?: unknown } | undefined;
+  if (typeof config?.root !== "string" || !config.root) return;
+  let root: URL;
+  try {
+    root = new URL(config.root);
+  } catch {
+    throw new DaggrError(ErrorCode.REMOTE_ROOT, `The Gradio app at ${configUrl.host} announces an invalid root URL ('${config.root.slice(0, 200)}').`, { app: configUrl.host, root: config.root });
+  }
+  if (root.host.toLowerCase() !== configUrl.host.toLowerCase()) {
+    checkRemoteUrl(root, appOrigin, label);
+    const addresses = await netGuard.resolve(root.hostname.replace(/^\[|\]$/g, "")).catch(() => []);
+    const bad = addresses.find((a) => !addressAllowed(a.address));
+    if (bad) {
+      const range = addressRange(bad.address);
+      throw new DaggrError(ErrorCode.URL_REFUSED, `${label}: refused to connect to '${root.hostname}', the root its config names: it resolves to ${bad.address}, a ${range} address, not a public one.`, {
+        host: root.hostname,
+        address: bad.address,
+        range,
+      });
+    }
+    throw new DaggrError(
+      ErrorCode.REMOTE_ROOT,
+      `The Gradio app at ${configUrl.host} says its root is on another host (${root.host}); daggr does not follow it, so no input, file or token is sent there. If the app runs behind a proxy, call it by the URL its root names, or fix its root_path.`,
+      { app: configUrl.host, root: root.host },
+    );
+  }
+}
+
+/**
+ * Wraps the stream's handlers: every message the client sees is one it can handle, and
+ * the end of a stream we closed ourselves is not reported as a broken connection.
+ */
+function patchMessages(es: EventSource, client: { closed: boolean; activity: Set<() => void> }): EventSource {
   let handler: ((ev: MessageEvent) => unknown) | null = null;
+  let onError: ((ev: Event) => unknown) | null = null;
   Object.defineProperty(es, "onmessage", {
     configurable: true,
     get: () => handler,
     set(fn: ((ev: MessageEvent) => unknown) | null) {
       handler = fn
         ? (ev: MessageEvent) => {
-            for (const l of activity) l();
+            for (const l of client.activity) l();
             return fn(fixMessage(ev));
           }
         : null;
+    },
+  });
+  Object.defineProperty(es, "onerror", {
+    configurable: true,
+    get: () => onError,
+    set(fn: ((ev: Event) => unknown) | null) {
+      onError = fn ? (ev: Event) => (client.closed ? undefined : fn(ev)) : null;
     },
   });
   return es;
@@ -291,6 +435,10 @@ export async function closeGradioClients(): Promise<void> {
   await Promise.all(all.map((e) => e.promise.then((c) => c.close(), () => {})));
 }
 
+/**
+ * Connects once per app: config and API description. The connection's own session is
+ * never used for jobs (see {@link DaggrClient.session}), so its streams are closed at once.
+ */
 async function connect(space: string, token: string | undefined, signal: AbortSignal, wakeTimeoutMs: number, progress: (p: Progress) => void): Promise<DaggrClient> {
   const isSpaceId = !/^https?:\/\//.test(space);
   if (isSpaceId) await waitForSpace(space, { token, signal, wakeTimeoutMs, progress });
@@ -298,14 +446,15 @@ async function connect(space: string, token: string | undefined, signal: AbortSi
   let client: DaggrClient;
   try {
     client = await callState.run(state, () =>
-      DaggrClient.connect(space, { token, events: ["data", "status", "log"] }),
+      // `with_null_state`: results as sent, so their length can be checked against the config.
+      DaggrClient.connect(space, { token, events: ["data", "status", "log"], with_null_state: true }),
     ) as DaggrClient;
   } catch (e) {
     if (signal.aborted) throw signal.reason;
     throw state.refused ?? connectError(space, e, state, !!token);
   }
+  client.close();
   if (!client.api_info) {
-    client.close();
     if (state.refused) throw state.refused;
     throw new RetryableError(new DaggrError(ErrorCode.NETWORK, `${appLabel(space)}: its API description (/gradio_api/info) could not be loaded`), undefined, true);
   }

@@ -1,21 +1,30 @@
-import { DaggrError, ErrorCode, type GradioNode } from "../graph/index.js";
+import { DaggrError, ErrorCode, isFileComponent, type GradioNode } from "../graph/index.js";
 import type { ExecContext, Executor, MetaCache } from "../engine/executor.js";
 import type { Progress } from "../engine/events.js";
-import { type ApiSummary, apiCacheKey, cachedApi, checkNode, checkParams, endpointOf, summariseApi } from "./gradio-api.js";
+import { type ApiSummary, type EndpointSummary, apiCacheKey, cachedApi, checkNode, checkParams, endpointOf, summariseApi } from "./gradio-api.js";
 import { CANCELLED_BY_SERVER, type CallState, type DaggrClient, appLabel, callState, evictClient, getClient } from "./gradio-client.js";
 import { prepareInputs, processOutputs } from "./gradio-files.js";
 import { REMOTE_DEFAULTS, RetryableError, abortError, withRetries } from "./hf-retry.js";
 import { hfToken, redactError } from "./hf-token.js";
 
-/** Clients whose API description was already written to the cache. */
-const cachedFor = new WeakSet<DaggrClient>();
+/** The API summary of each connected app client; `cached` once written to the cache. */
+const summaries = new WeakMap<DaggrClient, { api: ApiSummary; cached: boolean }>();
+
+function summaryOf(client: DaggrClient): { api: ApiSummary; cached: boolean } {
+  let s = summaries.get(client);
+  if (!s) summaries.set(client, (s = { api: summariseApi(client.api_info as never, client.rawInfo, client.config), cached: false }));
+  return s;
+}
 
 /**
- * Runs GradioNodes on `@gradio/client`: one client per (app, token), reused; the
- * endpoint's return tuple maps to the outputs in order (`positional`). Queue position,
- * ETA and progress reach `ctx.progress`, generator steps `ctx.partial`; cancelling the
- * signal cancels the remote job. 429s, busy queues and dropped connections are retried
- * with jittered backoff (honouring Retry-After); ZeroGPU quota errors are not.
+ * Runs GradioNodes on `@gradio/client`. One connection per (app, token) is reused for
+ * its config and API description; each job runs in a session of its own (its own
+ * `session_hash`, so `gr.State`, the queue and `/cancel` are never shared with another
+ * job, run or sheet), closed with its streams when the job ends. The endpoint's return
+ * tuple maps to the outputs in order (`positional`). Queue position, ETA and progress
+ * reach `ctx.progress`, generator steps `ctx.partial`; cancelling the signal cancels the
+ * remote job. 429s, busy queues and dropped connections are retried with jittered
+ * backoff (honouring Retry-After); ZeroGPU quota errors are not.
  *
  * @example
  * registerExecutor(NodeKind.GRADIO, gradioExecutor);
@@ -55,19 +64,23 @@ export const gradioExecutor: Executor<GradioNode> = {
             wakeTimeoutMs: opts.wakeTimeoutMs ?? REMOTE_DEFAULTS.wakeTimeoutMs,
             progress: (p) => ctx.progress(p),
           });
-          const api = summariseApi(client.api_info as never);
-          if (!cachedFor.has(client)) {
-            cachedFor.add(client);
-            await ctx.cache.set(apiCacheKey(node.space), api).catch(() => {});
+          const summary = summaryOf(client);
+          if (!summary.cached) {
+            summary.cached = true;
+            await ctx.cache.set(apiCacheKey(node.space), summary.api).catch(() => {});
           }
-          const ep = endpointOf(api, node);
+          const ep = endpointOf(summary.api, node);
           checkParams(node, ep, Object.keys(inputs));
-          const data = await prepareInputs(node, ep, inputs, ctx);
+          const session = client.session();
+          const state: CallState = { signal: ctx.signal };
           try {
-            return await runJob(client, node, api, data, ctx, { token, label, maxBytes: opts.maxFileBytes ?? REMOTE_DEFAULTS.maxFileBytes });
+            const data = await callState.run(state, () => prepareInputs(node, ep, inputs, { ctx, upload: (f) => upload(session, f, label) }));
+            return await runJob(session, node, ep, data, ctx, state, { token, label, maxBytes: opts.maxFileBytes ?? REMOTE_DEFAULTS.maxFileBytes });
           } catch (e) {
             if (e instanceof RetryableError && e.reconnect) evictClient(node.space, token, client);
             throw e;
+          } finally {
+            session.close();
           }
         },
         { retries: opts.retries ?? REMOTE_DEFAULTS.retries, signal: ctx.signal, label, progress: (p) => ctx.progress(p) },
@@ -83,10 +96,20 @@ async function fetchApi(node: GradioNode, token: string | undefined, signal: Abo
     () => getClient(node.space, token, { signal, wakeTimeoutMs: node.gradioOptions.wakeTimeoutMs ?? REMOTE_DEFAULTS.wakeTimeoutMs }),
     { retries: node.gradioOptions.retries ?? REMOTE_DEFAULTS.retries, signal, label: appLabel(node.space) },
   );
-  const api = summariseApi(client.api_info as never);
-  cachedFor.add(client);
-  await cache.set(apiCacheKey(node.space), api).catch(() => {});
-  return api;
+  const summary = summaryOf(client);
+  summary.cached = true;
+  await cache.set(apiCacheKey(node.space), summary.api).catch(() => {});
+  return summary.api;
+}
+
+/** Uploads one input file in the job's session; a refused upload stops the job before it is sent. */
+async function upload(session: DaggrClient, file: File, label: string): Promise<string> {
+  const res = (await session.upload_files(session.config!.root, [file])) as { files?: string[]; error?: string };
+  const path = res.files?.[0];
+  if (res.error || typeof path !== "string") {
+    throw new DaggrError(ErrorCode.REMOTE_FAILED, `${label}: uploading an input file failed (${(res.error ?? "the app returned no path").slice(0, 300)}).`);
+  }
+  return path;
 }
 
 interface JobOptions {
@@ -98,7 +121,9 @@ interface JobOptions {
 interface StatusEvent {
   type: "status";
   stage: string;
-  message?: string;
+  /** A string, except for a 422 validation answer, where it is the `detail` list. */
+  message?: unknown;
+  code?: string;
   title?: string;
   position?: number;
   size?: number;
@@ -109,19 +134,21 @@ interface StatusEvent {
   progress_data?: Array<{ index: number | null; length: number | null; unit: string | null; progress: number | null; desc: string | null }>;
 }
 
-/** Submits one job and follows it to the end. */
-async function runJob(client: DaggrClient, node: GradioNode, api: ApiSummary, data: Record<string, unknown>, ctx: ExecContext, o: JobOptions): Promise<unknown[]> {
-  const state: CallState = { signal: ctx.signal };
-  const ep = api.endpoints[node.apiName];
+/** Submits one job in its session and follows it to the end. */
+async function runJob(client: DaggrClient, node: GradioNode, ep: EndpointSummary, data: unknown[], ctx: ExecContext, state: CallState, o: JobOptions): Promise<unknown[]> {
   const endpoint = /^\/\d+$/.test(node.apiName) ? Number(node.apiName.slice(1)) : node.apiName;
   const job = callState.run(state, () => client.submit(endpoint, data, undefined, undefined, true));
 
   const onAbort = () => {
     // Cancel on the server too; before the join is answered there is no event id yet, and
     // `CallState.signal` keeps the join from being sent at all.
+    // A join answered after the abort opens the session's stream again: the server ends
+    // it once the cancel completes the job, and closing the session after the cancel
+    // makes sure nothing stays open.
     void (async () => {
       const id = job.event_id() || (await job.wait_for_id().catch(() => null));
       if (id) await job.cancel().catch(() => {});
+      client.close();
     })();
     void job.return?.(undefined);
   };
@@ -129,19 +156,17 @@ async function runJob(client: DaggrClient, node: GradioNode, api: ApiSummary, da
   // Every message on the app's stream (a heartbeat too) shows the connection is alive.
   const alive = () => ctx.alive?.();
   client.activity.add(alive);
-  // If a new job's join races the server's `close_stream`, the client believes its stream
-  // is open and never reads the job's messages (which the server keeps); reopen it.
-  const watchdog = setInterval(() => {
-    const id = job.event_id();
-    if (id && !client.stream_status.open && client.event_callbacks[id] && !client.closed) void client.open_stream().catch(() => {});
-  }, 1000);
-  watchdog.unref?.();
 
   let last: unknown[] | undefined;
   let stage = "pending";
   let failure: StatusEvent | undefined;
   const seen = new Map<string, string>();
-  const outputOptions = { ctx, label: o.label, root: client.config?.root ?? node.space, token: o.token, appOrigin: client.appOrigin, maxBytes: o.maxBytes, seen };
+  // With postprocess, the user's code decides what reaches the ports.
+  const filePorts = node.options.postprocess ? [] : Object.values(node.outputs).map((c) => isFileComponent(c));
+  const outputOptions = {
+    ctx, label: o.label, root: client.config?.root ?? node.space, apiPrefix: client.api_prefix ?? "", token: o.token,
+    appOrigin: client.appOrigin, maxBytes: o.maxBytes, seen, filePorts,
+  };
   try {
     for await (const ev of job as AsyncIterable<{ type: string } & Record<string, unknown>>) {
       if (ctx.signal.aborted) break;
@@ -163,7 +188,6 @@ async function runJob(client: DaggrClient, node: GradioNode, api: ApiSummary, da
       }
     }
   } finally {
-    clearInterval(watchdog);
     client.activity.delete(alive);
     ctx.signal.removeEventListener("abort", onAbort);
   }
@@ -197,16 +221,16 @@ export function progressOf(s: StatusEvent): Progress | undefined {
 
 /** Turns the client's error status into a coded error, retryable when worth retrying. */
 function jobError(s: StatusEvent, state: CallState, label: string, hasToken: boolean): Error {
-  const msg = (s.message ?? "").trim();
   const join = state.joinStatus;
   if (state.refused) return state.refused;
+  if (join === 422 || s.code === "validation_error" || Array.isArray(s.message)) return validationError(s.message, label);
+  const msg = typeof s.message === "string" ? s.message.trim() : s.message == null ? "" : JSON.stringify(s.message);
   if (state.uploadError) return new DaggrError(ErrorCode.REMOTE_FAILED, `${label}: uploading an input file failed (${state.uploadError}).`);
   if (join === 429) return new RetryableError(new DaggrError(ErrorCode.RATE_LIMITED, `${label} is rate limited (HTTP 429${msg ? `: ${msg}` : ""})`, { status: 429 }), state.retryAfterMs);
   if (join === 503) return new RetryableError(new DaggrError(ErrorCode.RATE_LIMITED, `${label}: the app's queue is full (HTTP 503)`, { status: 503 }), state.retryAfterMs);
   if (join === 401 || join === 403) {
     return new DaggrError(ErrorCode.REMOTE_AUTH, `${label} refused the job (HTTP ${join}${msg ? `: ${msg}` : ""}).${hasToken ? "" : " Set HF_TOKEN if the app needs a signed-in user."}`, { status: join });
   }
-  if (join === 422) return new DaggrError(ErrorCode.REMOTE_FAILED, `${label} rejected the inputs (HTTP 422): ${msg}`, { status: 422 });
   if (join !== undefined && join >= 500) return new RetryableError(new DaggrError(ErrorCode.NETWORK, `${label}: the app answered HTTP ${join} when the job was sent`, { status: join }), state.retryAfterMs, true);
   const quota = zeroGpuQuota(msg, s.title);
   if (quota) {
@@ -223,6 +247,27 @@ function jobError(s: StatusEvent, state: CallState, label: string, hasToken: boo
   const title = s.title && s.title !== "Error" ? `${s.title}: ` : "";
   const hidden = msg === "An error occurred" ? " (the app hides its error details; its logs on the Space page may say more)" : "";
   return new DaggrError(ErrorCode.REMOTE_FAILED, `${label} failed: ${title}${msg || "unknown error"}${hidden}`);
+}
+
+/**
+ * A 422 from `queue/join`: the endpoint's `validator` (`detail: [{__type__: "validate",
+ * is_valid, message, parameter_name}, …]`, one entry per parameter) or the request
+ * model (`detail: [{loc, msg}]`). Each rejection is listed with its parameter.
+ */
+function validationError(detail: unknown, label: string): DaggrError {
+  const entries = Array.isArray(detail) ? detail : detail && typeof detail === "object" ? [detail] : [];
+  const errors: Array<{ parameter?: string; message: string }> = [];
+  for (const d of entries as Array<Record<string, unknown>>) {
+    if (!d || typeof d !== "object" || d.is_valid === true) continue;
+    if (typeof d.message === "string" || typeof d.parameter_name === "string") {
+      errors.push({ ...(typeof d.parameter_name === "string" ? { parameter: d.parameter_name } : {}), message: String(d.message ?? "invalid") });
+    } else if (typeof d.msg === "string") {
+      errors.push({ ...(Array.isArray(d.loc) ? { parameter: d.loc.join(".") } : {}), message: d.msg });
+    }
+  }
+  if (!errors.length && typeof detail === "string" && detail) errors.push({ message: detail });
+  const listed = errors.map((e) => (e.parameter ? `'${e.parameter}': ${e.message}` : e.message)).join("; ");
+  return new DaggrError(ErrorCode.REMOTE_VALIDATION, `${label} rejected the inputs (HTTP 422): ${listed || "no reason given"}.`, { status: 422, errors });
 }
 
 /** Recognises a ZeroGPU quota error and the wait it names ("Try again in 0:12:34"). */
