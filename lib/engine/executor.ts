@@ -27,6 +27,11 @@ export interface ExecContext {
 export interface FileSink {
   /** Directory of the files store. */
   readonly dir: string;
+  /**
+   * Stores a file: a local path, bytes, or a `stream` of chunks (written to a temp file
+   * in the files directory while hashed, renamed to its sha256; removed if the source
+   * throws, e.g. past a size cap or aborted), so a download never sits whole in memory.
+   */
   put(input: PutFileInput): Promise<FileMeta>;
   /** The stored file at this path, if the path is inside the files store. */
   lookup(path: string): Promise<FileMeta | undefined>;
