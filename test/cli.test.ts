@@ -181,6 +181,29 @@ t.test("daggr dev: serves the app; a change to a local import restarts it; a rec
   t.equal(await dev.stop(), 0);
 });
 
+t.test("daggr run prints a node that fails in the terminal (node, code, message), not the failures it causes downstream", async (t) => {
+  write(
+    "failing.ts",
+    `import { FnNode, Graph, gr } from ${JSON.stringify(LIB)};
+const boom = new FnNode(({ text }): string => { throw new Error("no luck with " + text); }, { name: "boom", inputs: { text: gr.Textbox({ value: "x" }) }, outputs: { out: gr.Textbox() } });
+const after = new FnNode(({ v }) => v, { name: "after", inputs: { v: boom.out.out }, outputs: { out: gr.Textbox() } });
+const pair = new FnNode(() => ({ a: 1, c: 2 }) as never, { name: "pair", outputs: { a: gr.Number(), b: gr.Number() } });
+export default new Graph({ name: "Failing", nodes: [after, pair] });
+`,
+  );
+  const run = Cli.run(["run", "failing.ts", "--port", String(await freePort())]);
+  t.teardown(() => run.stop());
+  const [, url] = (await run.waitFor(/serving "Failing" at (http:\/\/\S+)/, 90_000)) as RegExpMatchArray;
+  const { c } = await WireClient.open(url!); // opening the canvas computes the autorun nodes
+  await c.event("run-finished");
+  await run.waitFor(/✖ node 'boom' failed: no luck with x/);
+  await run.waitFor(/✖ node 'pair' failed \[E_OUTPUT_[A-Z]+\]: .*'c'/);
+  t.pass("each failure is printed with its node, its code when it has one, and its message");
+  c.close();
+  t.equal(await run.stop(), 0);
+  t.notMatch(run.err, /node 'after'/, "its downstream echo (E_UPSTREAM_FAILED) is not printed");
+});
+
 t.test("daggr dev --no-reload serves an app that launches itself, in-process with the command's port, until Ctrl+C", async (t) => {
   const port = await freePort();
   const run = Cli.run(["dev", join(ROOT, "test/fixtures/apps/launches.ts"), "--no-reload", "--port", String(port)]);

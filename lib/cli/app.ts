@@ -1,6 +1,6 @@
 import { relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { LaunchedServer } from "../server/index.js";
+import type { LaunchedServer, NodeFailure } from "../server/index.js";
 
 /** What the server needs from an app's export; checked by shape, so any copy of daggr works. */
 export interface GraphLike {
@@ -127,4 +127,21 @@ export function describeAppError(e: unknown, file: string): AppFailure {
     return { message, code, file: shortPath(path), line: Number(m[2]), column: Number(m[3]), text };
   }
   return { message, code, text };
+}
+
+/** Failures that only echo another one: the terminal shows the cause once. */
+const ECHOES = new Set(["E_UPSTREAM_FAILED", "E_CANCELLED"]);
+
+/**
+ * Prints each node failure of the served app to the terminal (node, code, message), so a
+ * failure during `daggr dev` is seen without the canvas open. Echoes of a failure
+ * upstream and cancellations are left out.
+ */
+export async function printNodeFailures(): Promise<void> {
+  const { launches } = await import("../server/index.js");
+  launches.on("node-failed", (f: NodeFailure) => {
+    if (f.error.code && ECHOES.has(f.error.code)) return;
+    const message = f.error.message.replace(/^\[E_[A-Z_]+\] /, "");
+    console.error(`✖ node '${f.nodeId}' ${f.check ? "failed its start-up check" : "failed"}${f.error.code ? ` [${f.error.code}]` : ""}: ${message}`);
+  });
 }

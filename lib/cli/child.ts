@@ -10,7 +10,7 @@
  * `failed` (the app did not load: what the canvas overlay shows).
  * Exit codes: 2 the app failed to load (printed), 3 the database is locked.
  */
-import { type AppFailure, EXIT_APP_FAILED, EXIT_LOCKED, describeAppError, formatAppError, isLocked, serveApp } from "./app.js";
+import { type AppFailure, EXIT_APP_FAILED, EXIT_LOCKED, describeAppError, formatAppError, isLocked, printNodeFailures, serveApp } from "./app.js";
 import { loadAppsAsEsm } from "./esm.js";
 
 export type ChildMessage =
@@ -36,6 +36,7 @@ process.on("disconnect", () => process.exit(0));
 
 loadAppsAsEsm();
 const server = await import("../server/index.js");
+await printNodeFailures();
 await import("../index.js");
 await import("../store/index.js");
 // Build the canvas bundle while waiting, so a page reload after a restart is instant.

@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { EXIT_LOCKED, formatAppError, isLocked, serveApp } from "./app.js";
+import { EXIT_LOCKED, formatAppError, isLocked, printNodeFailures, serveApp } from "./app.js";
 import { dev } from "./dev.js";
 import { init } from "./init.js";
 import { loadAppsAsEsm } from "./esm.js";
@@ -101,6 +101,7 @@ async function run(app: string, options: { host?: string; port?: number }): Prom
   const { register } = await import("tsx/esm/api");
   register();
   loadAppsAsEsm();
+  await printNodeFailures();
   let server;
   try {
     server = await serveApp(app);

@@ -42,6 +42,8 @@ export class Hub {
   private readonly entries = new Map<string, Promise<Entry>>();
   private readonly clients = new Set<Client>();
   private readonly unlisten: () => void;
+  /** Sees every engine event of every sheet (the `daggr` command prints node failures). */
+  onEvent: ((event: EngineEvent) => void) | undefined;
   private sheetsSignature = "";
   private sheetsTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
@@ -186,7 +188,10 @@ export class Hub {
     opening = (async () => {
       const session = await openSession(this.graph, this.store, { sheet: sheetId, user: this.user, runOnOpen: true });
       const entry: Entry = { sheetId, session, clients: new Set(), queue: Promise.resolve(), sub: undefined as unknown as Subscription };
-      entry.sub = session.events.subscribe((event) => this.publish(entry, event));
+      entry.sub = session.events.subscribe((event) => {
+        this.publish(entry, event);
+        this.onEvent?.(event);
+      });
       entry.opened = opening;
       return entry;
     })();

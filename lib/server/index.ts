@@ -28,6 +28,14 @@ import { sweepOsTemp } from "../store/temp.js";
 export type { ServerOptions } from "./options.js";
 export { apiSchema } from "./api.js";
 
+/** A node that failed, as the `daggr` command prints it. */
+export interface NodeFailure {
+  nodeId: string;
+  error: { code?: string; message: string };
+  /** A start-up check failed (the node did not run). */
+  check: boolean;
+}
+
 export interface LaunchedServer {
   /** Where the canvas is, e.g. `http://127.0.0.1:7860` (without the token). */
   url: string;
@@ -46,7 +54,8 @@ export interface LaunchedServer {
  */
 interface Shared {
   running: Set<LaunchedServer>;
-  launches: EventEmitter<{ starting: []; listening: [LaunchedServer] }>;
+  /** `node-failed`: a node of any sheet failed, or failed its start-up check (what the `daggr` command prints). */
+  launches: EventEmitter<{ starting: []; listening: [LaunchedServer]; "node-failed": [NodeFailure] }>;
   /**
    * Launches wait here before opening the store and binding the port. `daggr dev` holds
    * it closed in a fresh child while the previous one still holds both, so the app's
@@ -76,6 +85,9 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
   const store: Store = options.store ?? (await (await import("../runtime.js")).storeFor(graph));
   const wire = new Wire(graph, store);
   const hub = new Hub(graph, store, wire, opts.user);
+  hub.onEvent = (e) => {
+    if (e.type === "node-failed" || e.type === "node-invalid") launches.emit("node-failed", { nodeId: e.nodeId, error: e.error, check: e.type === "node-invalid" });
+  };
   limits.remoteConcurrency = opts.remoteConcurrency ?? DEFAULT_REMOTE_CONCURRENCY;
   const runs = new RunQueue(opts.maxRuns, opts.maxRunsPerSheet);
   const cap = new ConnectionCap(opts.maxConnections, opts.maxConnectionsPerIp);
