@@ -1,3 +1,14 @@
+import type { Session } from "./session.js";
+import type { Store } from "./store.js";
+
+// The graph layer names the engine's types without importing them (see lib/graph/runtime.ts).
+declare global {
+  interface DaggrEngineTypes {
+    session: Session;
+    store: Store;
+  }
+}
+
 export { Session } from "./session.js";
 export type { RunSummary, RunOptions, NodeOutcome } from "./session.js";
 export { Activity, SheetView } from "./state.js";

@@ -1,9 +1,24 @@
 import type { Graph } from "./graph.js";
 import type { Node } from "./node.js";
 import { DaggrError, ErrorCode } from "./errors.js";
-// Type-only: the graph layer never loads the engine; `lib/index.ts` installs the runtime.
-import type { Session } from "../engine/session.js";
-import type { Store } from "../engine/store.js";
+
+/**
+ * The types of the runtime `lib/index.ts` installs, filled in by the engine through
+ * declaration merging (lib/engine/index.ts), so the graph layer names a session and a
+ * store without importing the engine: imports point one way, and `graph.session()` is
+ * still typed as the engine's `Session`. The interface is global so the merge survives
+ * bundled declaration files, where relative module paths do not.
+ */
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+  interface DaggrEngineTypes {}
+}
+
+type Registered<K extends string> = DaggrEngineTypes extends { [P in K]: infer T } ? T : unknown;
+/** The engine's `Session`, once the engine is loaded. */
+export type RuntimeSession = Registered<"session">;
+/** The engine's `Store`, once the engine is loaded. */
+export type RuntimeStore = Registered<"store">;
 
 export interface SessionOptions {
   /** Sheet id to open; by default the user's newest sheet (created if there is none). */
@@ -11,7 +26,7 @@ export interface SessionOptions {
   /** The user owning the sheet (default "local"). */
   user?: string;
   /** Where results live; default: LevelDB under DAGGR_HOME, or memory when `persistKey` is false. */
-  store?: Store;
+  store?: RuntimeStore;
   /** Delay between an edit and the automatic re-run it triggers (default 150 ms). */
   debounceMs?: number;
   /** Run the nodes' start-up checks (endpoint, parameters, model task) in the background (default true). */
@@ -28,7 +43,7 @@ export interface CallOptions {
    * A store for this one call (default: a fresh memory store). The server passes one
    * that shares its files store, so uploaded inputs are found and outputs can be served.
    */
-  store?: Store;
+  store?: RuntimeStore;
 }
 
 export interface LaunchOptions {
@@ -41,7 +56,7 @@ export interface LaunchOptions {
 
 /** What `Graph` and `Node` delegate to; installed by the package root. */
 export interface Runtime {
-  session(graph: Graph, options: SessionOptions): Promise<Session>;
+  session(graph: Graph, options: SessionOptions): Promise<RuntimeSession>;
   call(graph: Graph, inputs: Record<string, unknown>, options: CallOptions): Promise<Record<string, Record<string, unknown>>>;
   testNode(node: Node, inputs: Record<string, unknown>): Promise<Record<string, unknown>>;
   launch(graph: Graph, options: LaunchOptions): Promise<{ url: string; close(): Promise<void> }>;
