@@ -3,71 +3,15 @@ import {
   DaggrError, ErrorCode, type Graph, type Node, InPort, OutPort, inputId, unknownName,
 } from "../graph/index.js";
 import type { EngineEvent } from "./events.js";
-import { NodeAbort, RunAbort } from "./abort.js";
-import { type ExecEnv, type ExecHost, executeNode, fileSink, metaCache } from "./execute.js";
-import { type Maybe, isKnown, knownValue } from "./known.js";
-import type { Progress } from "./events.js";
-import { limits } from "./limits.js";
 import { validateGraph } from "./validate.js";
-import { type ResultError, type ResultRecord, type RunMode, type RunRecord, RunMode as Modes, RunStatus, ResultStatus, newId } from "./records.js";
-import { runPlan, type Outcome, type Outcomes } from "./scheduler.js";
-import { Activity, type NodeState, SheetView } from "./state.js";
+import { type ResultError, type ResultRecord, RunMode as Modes } from "./records.js";
+import { restore } from "./restore.js";
+import { type RunHandle, type RunOptions, type RunSummary, Runner } from "./runner.js";
+import type { NodeState, SheetView } from "./state.js";
 import type { HistoryPage, SheetInfo, Store } from "./store.js";
+import { Writes } from "./writes.js";
 
-/** How each node of a run was handled, for callers and tests. */
-export type NodeOutcome = "ran" | "cached" | "reused" | "skipped" | "failed" | "cancelled" | "blocked";
-
-export interface RunSummary {
-  runId: string;
-  status: RunStatus;
-  nodes: Record<string, NodeOutcome>;
-}
-
-export interface RunOptions {
-  /** `step`: this node alone; `to-here`: stale ancestors then this node; `all`: every stale node of its subgraph. */
-  mode?: RunMode;
-  /** With `step` on a mapped (MAP) node: rerun only this item (0-based), keep the others. */
-  item?: number;
-}
-
-interface RunHandle {
-  id: string;
-  mode: RunMode;
-  abort: RunAbort;
-  done: Promise<RunSummary>;
-  roots: string[];
-  item?: number;
-  /** The node a `step` or `to-here` run is for: it always executes anew. */
-  target?: string;
-  summary: RunSummary;
-  /** Whether a node of the run failed (the run then failed). */
-  failed: boolean;
-  /** The run's record as last written (runs the user started are recorded; autoruns are not). */
-  record?: RunRecord;
-  /** Settles once the run's first record is on disk (at once for an autorun). */
-  recorded?: Promise<unknown>;
-}
-
-/** A node executing now: its cancellation (what cancelNode aborts), and what another run visiting it waits for. */
-class Active extends NodeAbort {
-  private waiters: Array<() => void> | undefined = undefined;
-  constructor(
-    readonly runId: string,
-    run: RunAbort,
-  ) {
-    super(run);
-  }
-
-  /** Resolves once the execution has ended. */
-  done(): Promise<void> {
-    return new Promise((resolve) => (this.waiters ??= []).push(resolve));
-  }
-
-  end(): void {
-    this.dispose();
-    if (this.waiters) for (const w of this.waiters) w();
-  }
-}
+export type { NodeOutcome, RunOptions, RunSummary } from "./runner.js";
 
 export interface SessionInit {
   graph: Graph;
@@ -90,7 +34,7 @@ export interface SessionInit {
  * s.set(upper.in.text, "hello");          // autorun FnNodes recompute
  * await s.run(gen, { mode: "to-here" });   // remote nodes run when asked
  */
-export class Session implements ExecHost {
+export class Session {
   readonly graph: Graph;
   readonly store: Store;
   readonly sheetId: string;
@@ -99,20 +43,18 @@ export class Session implements ExecHost {
   private readonly view: SheetView;
   private readonly debounceMs: number;
   private readonly autorun: boolean;
-  private readonly runs = new Map<string, RunHandle>();
-  /** The execution in progress per node (entries are cleared, not deleted: a node runs again soon). */
-  private readonly active = new Map<string, Active | undefined>();
+  /** The runs: planning, per-node decisions, executions, commits (runner.ts). */
+  private readonly runner: Runner;
+  /** Store writes of edits, selections and run records, in order (writes.ts). */
+  private readonly writes: Writes;
   private readonly pendingEdits = new Set<string>();
   private autorunTimer: ReturnType<typeof setTimeout> | undefined;
   /** Resolves when the pending debounce fires and its run has started (what `settled` waits on). */
   private autorunFired: { promise: Promise<void>; resolve: () => void } | undefined;
   private autorunRun: RunHandle | undefined;
-  private writes: Promise<unknown> = Promise.resolve();
   private refs = 1;
   private closed = false;
   private readonly onClose?: () => void;
-  /** What every execution shares: the view, the files store, the app cache, this session as host. */
-  private readonly env: ExecEnv;
   sheet: SheetInfo;
 
   constructor(init: SessionInit) {
@@ -125,39 +67,10 @@ export class Session implements ExecHost {
     this.autorun = init.autorun;
     this.events = this.view.events.asObservable();
     this.onClose = init.onClose;
-    this.env = { view: this.view, files: fileSink(this.store), cache: metaCache(this.store), host: this };
-  }
-
-  // ── ExecHost: what executions report ──────────────────────────────────────
-
-  /** @internal */
-  queued(nodeId: string, runId: string): void {
-    this.view.active(nodeId, Activity.QUEUED, runId);
-    if (this.view.watched) this.view.emit({ type: "node-queued", sheetId: this.sheetId, runId, nodeId });
-  }
-
-  /** @internal */
-  started(nodeId: string, runId: string, startedAt: number): void {
-    // The run record lists the nodes it started, so recovery can mark them interrupted.
-    const run = this.runs.get(runId);
-    if (run?.record) {
-      const record = (run.record = { ...run.record, started: [...(run.record.started ?? []), nodeId] });
-      this.persist(() => this.store.putRun(record));
-    }
-    this.view.active(nodeId, Activity.RUNNING, runId, startedAt);
-    if (this.view.watched) this.view.emit({ type: "node-started", sheetId: this.sheetId, runId, nodeId, startedAt });
-  }
-
-  /** @internal */
-  progress(nodeId: string, runId: string, progress: Progress): void {
-    this.view.patchState(nodeId, { progress });
-    this.view.emit({ type: "node-progress", sheetId: this.sheetId, runId, nodeId, progress });
-  }
-
-  /** @internal */
-  partial(nodeId: string, runId: string, outputs: Record<string, unknown>): void {
-    this.view.patchState(nodeId, { partial: outputs });
-    this.view.emit({ type: "node-partial", sheetId: this.sheetId, runId, nodeId, outputs });
+    this.writes = new Writes((e) => {
+      this.view.emit({ type: "node-progress", sheetId: this.sheetId, runId: "", nodeId: "", progress: { text: `Could not save: ${(e as Error).message}` } });
+    });
+    this.runner = new Runner(this.graph, this.store, this.view, this.writes);
   }
 
   // ── reading ────────────────────────────────────────────────────────────────
@@ -306,7 +219,7 @@ export class Session implements ExecHost {
         for (const r of older.roots) roots.add(r);
         older.abort.abort(new DaggrError(ErrorCode.CANCELLED, "Superseded by a newer edit."));
       }
-      this.autorunRun = this.startRun(Modes.AUTO, [...roots]);
+      this.autorunRun = this.runner.startRun(Modes.AUTO, [...roots]);
       const mine = this.autorunRun;
       void mine.done.then(() => {
         if (this.autorunRun === mine) this.autorunRun = undefined;
@@ -340,7 +253,7 @@ export class Session implements ExecHost {
     }
     const target = node === undefined ? undefined : this.nodeOf(node).id;
     if (mode !== Modes.ALL && !target) throw new DaggrError(ErrorCode.BAD_OPTION, `Run mode '${mode}' needs a node.`);
-    const handle = this.startRun(mode, target ? [target] : [], options.item);
+    const handle = this.runner.startRun(mode, target ? [target] : [], options.item);
     // `recorded`: the run's record is on disk (what a server waits for before acknowledging the run).
     return { runId: handle.id, done: handle.done, recorded: (handle.recorded ?? Promise.resolve()).then(() => undefined) };
   }
@@ -360,16 +273,12 @@ export class Session implements ExecHost {
 
   /** Cancels a run (its executing nodes are aborted, remote jobs included). */
   cancel(runId: string): boolean {
-    const run = this.runs.get(runId);
-    run?.abort.abort(new DaggrError(ErrorCode.CANCELLED, "Cancelled by the user."));
-    return !!run;
+    return this.runner.cancel(runId);
   }
 
   /** Cancels the node's execution in progress, whichever run it belongs to. */
   cancelNode(node: Node | string): boolean {
-    const a = this.active.get(this.nodeOf(node).id);
-    a?.abort(new DaggrError(ErrorCode.CANCELLED, "Cancelled by the user."));
-    return !!a;
+    return this.runner.cancelNode(this.nodeOf(node).id);
   }
 
   /**
@@ -379,253 +288,10 @@ export class Session implements ExecHost {
   async settled(): Promise<void> {
     for (;;) {
       if (this.autorunFired) await this.autorunFired.promise;
-      else if (this.runs.size) await Promise.all([...this.runs.values()].map((r) => r.done));
+      else if (this.runner.runs.size) await Promise.all([...this.runner.runs.values()].map((r) => r.done));
       else break;
     }
-    await this.writes;
-  }
-
-  private startRun(mode: RunMode, roots: string[], item?: number): RunHandle {
-    const id = newId("r");
-    const target = mode === Modes.STEP || mode === Modes.TO_HERE ? roots[0] : undefined;
-    const summary: RunSummary = { runId: id, status: RunStatus.DONE, nodes: {} };
-    const handle: RunHandle = { id, mode, abort: new RunAbort(), roots, item, target, summary, failed: false, done: undefined as unknown as Promise<RunSummary> };
-    this.runs.set(id, handle);
-    handle.done = this.execRun(handle).finally(() => this.runs.delete(id));
-    return handle;
-  }
-
-  private plan(mode: RunMode, roots: string[]): string[] {
-    const g = this.graph;
-    switch (mode) {
-      case Modes.STEP:
-        return roots;
-      case Modes.TO_HERE:
-        return g.ancestors(roots, true);
-      case Modes.ALL:
-        return roots.length ? g.subgraph(roots[0]!).nodes : g.nodes.map((n) => n.id);
-      default:
-        return g.descendants(roots, true);
-    }
-  }
-
-  private async execRun(run: RunHandle): Promise<RunSummary> {
-    const plan = this.plan(run.mode, run.roots);
-    const target = run.target;
-    const startedAt = Date.now();
-    const summary = run.summary;
-    if (run.mode !== Modes.AUTO) {
-      const record = (run.record = { id: run.id, sheetId: this.sheetId, mode: run.mode, target, nodes: plan, status: RunStatus.RUNNING, startedAt });
-      run.recorded = this.persist(() => this.store.putRun(record));
-    }
-    if (this.view.watched) this.view.emit({ type: "run-started", sheetId: this.sheetId, runId: run.id, mode: run.mode, target, nodes: plan });
-    // run-started is emitted inside run() (the server takes the run id from it); node events
-    // come after run() has returned, so a caller may subscribe to them once it started a run.
-    await Promise.resolve();
-    await runPlan(this.graph, plan, (id, outcomes) => this.visit(run, id, outcomes));
-    summary.status = run.abort.aborted
-      ? RunStatus.CANCELLED
-      : run.failed || (target && summary.nodes[target] !== "ran")
-        ? RunStatus.FAILED
-        : RunStatus.DONE;
-    // run-finished is an acknowledgement: it leaves once the run's record (and every
-    // write queued before it: selections, inputs) is on disk. If that write fails, the
-    // run is reported failed, as it will read after a restart.
-    const final = run.record && { ...run.record, status: summary.status, finishedAt: Date.now() };
-    const saved = final ? this.persist(() => this.store.putRun(final)) : this.writes;
-    await saved.catch(() => {
-      if (summary.status === RunStatus.DONE) summary.status = RunStatus.FAILED;
-    });
-    this.view.emit({ type: "run-finished", sheetId: this.sheetId, runId: run.id, status: summary.status });
-    return summary;
-  }
-
-  /**
-   * Decides what one node of a run does: reuse, restore a cached result, execute, or stop.
-   * Every step that has its answer at once (an in-memory store, a sync function) is taken
-   * in the same tick; the outcome is a promise only when something really waits.
-   */
-  private visit(run: RunHandle, id: string, outcomes: Outcomes): Maybe<Outcome> {
-    if (run.abort.aborted) return "cancelled";
-    // A node already executing in another run is awaited, then judged afresh.
-    const busy = this.active.get(id);
-    if (busy && busy.runId !== run.id) return busy.done().then(() => this.judge(run, id, outcomes));
-    return this.judge(run, id, outcomes);
-  }
-
-  private judge(run: RunHandle, id: string, outcomes: Outcomes): Maybe<Outcome> {
-    if (run.abort.aborted) return "cancelled";
-    const node = this.graph.node(id);
-    const parents = this.graph.parents(id);
-    for (const p of parents) {
-      const o = outcomes.outcome(p);
-      if (o !== undefined && o !== "ok") return this.blocked(run, id, `'${p}' ${o === "blocked" ? "did not run" : o}`);
-    }
-    if (id === run.target) {
-      const missing = parents.find((p) => !this.view.selected.has(p));
-      if (missing) {
-        const err = new DaggrError(ErrorCode.UPSTREAM_MISSING, `Node '${id}' reads from '${missing}', which has no result yet. Run '${id}' with mode 'to-here' to run '${missing}' first.`);
-        return this.fail(run, node, err);
-      }
-      return this.execute(run, node);
-    }
-    for (const p of parents) if (this.view.freshnessOf(p) !== "fresh") return this.blocked(run, id, `'${p}' is not up to date`);
-    if (this.view.freshnessOf(id) === "fresh") {
-      if (run.mode !== Modes.AUTO) run.summary.nodes[id] = "reused";
-      return "ok";
-    }
-    const key = this.view.key(id);
-    if (key === undefined) return this.cachedOrExecute(run, node, undefined);
-    const found = this.store.findByKey(this.sheetId, id, key);
-    if (isKnown(found)) return this.cachedOrExecute(run, node, knownValue(found));
-    // The key may change while the store looks (an edit): a hit for the old key is no hit.
-    return found.then((hit) => this.cachedOrExecute(run, node, hit && this.view.key(id) === key ? hit : undefined));
-  }
-
-  /** Selects a stored result with the node's current key (a cache hit), else executes the node. */
-  private cachedOrExecute(run: RunHandle, node: Node, hit: ResultRecord | undefined): Maybe<Outcome> {
-    const id = node.id;
-    if (hit) {
-      this.selectResult(hit);
-      if (this.view.watched) this.view.emit({ type: "node-cached", sheetId: this.sheetId, runId: run.id, nodeId: id, result: hit });
-      run.summary.nodes[id] = "cached";
-      return "ok";
-    }
-    if (run.mode === Modes.AUTO && !this.graph.autorunOf(node)) return "blocked";
-    return this.execute(run, node);
-  }
-
-  private blocked(run: RunHandle, id: string, reason: string): Outcome {
-    if (run.mode !== Modes.AUTO) {
-      if (this.view.watched) this.view.emit({ type: "node-blocked", sheetId: this.sheetId, runId: run.id, nodeId: id, reason });
-      run.summary.nodes[id] = "blocked";
-    }
-    return "blocked";
-  }
-
-  private execute(run: RunHandle, node: Node): Maybe<Outcome> {
-    const id = node.id;
-    const active = new Active(run.id, run.abort);
-    this.active.set(id, active);
-    let record: Maybe<ResultRecord>;
-    try {
-      record = executeNode(this.env, node, run.id, active, limits.for(node), run.roots[0] === id ? run.item : undefined);
-    } catch (e) {
-      this.ended(id, active);
-      throw e;
-    }
-    if (record instanceof Promise) {
-      return record.then(
-        (r) => this.commit(run, r, active),
-        (e) => {
-          this.ended(id, active);
-          throw e;
-        },
-      );
-    }
-    return this.commit(run, record, active);
-  }
-
-  /** Stores an execution's record, then selects it (when it succeeded) and reports it. */
-  private commit(run: RunHandle, record: ResultRecord, active: Active): Maybe<Outcome> {
-    const ok = record.status === ResultStatus.SUCCESS || record.status === ResultStatus.SKIPPED;
-    let stored: Promise<void>;
-    try {
-      stored = this.store.commitResult(record, { select: ok });
-    } catch (e) {
-      this.ended(record.nodeId, active);
-      throw e;
-    }
-    if (isKnown(stored)) return this.committed(run, record, active);
-    return stored.then(
-      () => this.committed(run, record, active),
-      (e) => this.unsaved(run, record, active, e),
-    );
-  }
-
-  /**
-   * The store refused a node's result (disk full, I/O error): the node fails with that
-   * error, shown like any failure, so it never stays "running"; nothing is selected.
-   */
-  private unsaved(run: RunHandle, record: ResultRecord, active: Active, e: unknown): Outcome {
-    const id = record.nodeId;
-    try {
-      const error: ResultError = { code: (e as DaggrError)?.code ?? ErrorCode.NODE_FAILED, message: (e as Error)?.message ?? String(e) };
-      const failed: ResultRecord = { ...record, status: ResultStatus.FAILED, error };
-      this.view.patchState(id, { activity: Activity.FAILED, error, progress: undefined, partial: undefined });
-      this.view.emit({ type: "node-failed", sheetId: this.sheetId, runId: run.id, nodeId: id, result: failed, error });
-      this.failed(run, id);
-      return "failed";
-    } finally {
-      this.ended(id, active);
-    }
-  }
-
-  private committed(run: RunHandle, record: ResultRecord, active: Active): Outcome {
-    const id = record.nodeId;
-    try {
-      const skipped = record.status === ResultStatus.SKIPPED;
-      const count = this.view.count(id) + 1;
-      const watched = this.view.watched;
-      if (skipped || record.status === ResultStatus.SUCCESS) {
-        this.view.finished(id, skipped ? Activity.SKIPPED : Activity.IDLE, count, skipped ? undefined : record.error, itemStates(record));
-        this.selectResult(record, false);
-        if (watched) {
-          this.view.emit(
-            skipped
-              ? { type: "node-skipped", sheetId: this.sheetId, runId: run.id, nodeId: id, result: record, reason: record.error!.message }
-              : { type: "node-completed", sheetId: this.sheetId, runId: run.id, nodeId: id, result: record },
-          );
-        }
-        run.summary.nodes[id] = skipped ? "skipped" : "ran";
-        return "ok";
-      }
-      const cancelled = record.status === ResultStatus.CANCELLED;
-      this.view.patchState(id, { activity: cancelled ? Activity.CANCELLED : Activity.FAILED, count, error: record.error, progress: undefined });
-      if (watched) {
-        this.view.emit(
-          cancelled
-            ? { type: "node-cancelled", sheetId: this.sheetId, runId: run.id, nodeId: id, result: record }
-            : { type: "node-failed", sheetId: this.sheetId, runId: run.id, nodeId: id, result: record, error: record.error! },
-        );
-      }
-      if (cancelled) run.summary.nodes[id] = "cancelled";
-      else this.failed(run, id);
-      return cancelled ? "cancelled" : "failed";
-    } finally {
-      this.ended(id, active);
-    }
-  }
-
-  private failed(run: RunHandle, id: string): void {
-    run.summary.nodes[id] = "failed";
-    run.failed = true;
-  }
-
-  private ended(id: string, active: Active): void {
-    if (this.active.get(id) === active) this.active.set(id, undefined);
-    active.end();
-  }
-
-  private async fail(run: RunHandle, node: Node, err: DaggrError): Promise<Outcome> {
-    const now = Date.now();
-    const record: ResultRecord = {
-      id: newId("x"), nodeId: node.id, sheetId: this.sheetId, runId: run.id, key: this.view.key(node.id) ?? "",
-      inputs: {}, upstream: {}, outputs: {}, outputHashes: {}, status: ResultStatus.FAILED,
-      error: { code: err.code, message: err.message }, startedAt: now, ms: 0, files: [],
-    };
-    await this.store.commitResult(record, { select: false });
-    this.view.patchState(node.id, { activity: Activity.FAILED, error: record.error, count: this.view.count(node.id) + 1 });
-    this.view.emit({ type: "node-failed", sheetId: this.sheetId, runId: run.id, nodeId: node.id, result: record, error: record.error! });
-    this.failed(run, node.id);
-    return "failed";
-  }
-
-  private selectResult(record: ResultRecord, persist = true): void {
-    if (persist) this.view.patchState(record.nodeId, { activity: record.status === ResultStatus.SKIPPED ? Activity.SKIPPED : Activity.IDLE, items: itemStates(record) });
-    this.view.select(record);
-    this.view.reselected(record.nodeId);
-    if (persist) this.persist(() => this.store.setSelections(this.sheetId, { [record.nodeId]: record.id }));
+    await this.writes.idle;
   }
 
   // ── history ────────────────────────────────────────────────────────────────
@@ -634,89 +300,14 @@ export class Session implements ExecHost {
    * Selects an older result of a node and restores what made it: that result's own
    * inputs go back into the sheet, and the upstream results it consumed are selected.
    * The restore is one consistent choice, computed before anything is written
-   * ({@link provenanceOf}): a result the selected node consumed directly wins over one
+   * (`provenanceOf` in restore.ts): a result the selected node consumed directly wins over one
    * reached through a longer path. Every other node downstream then selects its newest
    * result whose key matches its new current key, if there is one; otherwise it shows
    * stale.
    */
   async select(node: Node | string, resultId: string): Promise<void> {
     this.assertOpen();
-    const nodeId = this.nodeOf(node).id;
-    const first = await this.store.getResult(this.sheetId, resultId);
-    if (!first || first.nodeId !== nodeId) {
-      throw new DaggrError(ErrorCode.UNKNOWN_RESULT, `Node '${nodeId}' has no result '${resultId}' in this sheet.`, { got: resultId });
-    }
-    if (first.status !== ResultStatus.SUCCESS) {
-      if (first.status !== ResultStatus.SKIPPED) {
-        throw new DaggrError(ErrorCode.UNKNOWN_RESULT, `Result '${resultId}' of node '${nodeId}' ${first.status}; only successful results can be selected.`, { got: resultId });
-      }
-    }
-    // 1. Choose, then write: the inputs and selections of every node on the provenance chain.
-    const restored = await this.provenanceOf(first);
-    const inputs: Record<string, unknown> = {};
-    for (const r of restored.values()) {
-      const n = this.graph.node(r.nodeId);
-      for (const port of n.editablePorts()) {
-        if (port in r.inputs) {
-          inputs[inputId(n.id, port)] = r.inputs[port];
-          this.view.setInput(n, port, r.inputs[port]);
-        }
-      }
-    }
-    const selections: Record<string, string | null> = {};
-    for (const r of restored.values()) {
-      this.view.select(r);
-      this.view.patchState(r.nodeId, { activity: r.status === ResultStatus.SKIPPED ? Activity.SKIPPED : Activity.IDLE, items: itemStates(r), error: r.status === ResultStatus.SKIPPED ? undefined : r.error });
-      selections[r.nodeId] = r.id;
-    }
-    for (const [id, value] of Object.entries(inputs)) {
-      const { node: n, port } = this.resolveInput(id);
-      this.view.emit({ type: "input-changed", sheetId: this.sheetId, nodeId: n.id, port, value, origin: "restore" });
-    }
-    this.view.refresh(restored.keys(), restored.keys());
-    // 2. Cascade: every other downstream node picks its newest result matching its new key.
-    for (const id of this.graph.descendants(restored.keys())) {
-      if (restored.has(id)) continue;
-      const key = this.view.key(id);
-      const sel = this.view.selected.get(id);
-      if (key === undefined || sel?.key === key) continue;
-      const match = await this.store.findByKey(this.sheetId, id, key);
-      if (match) {
-        this.view.select(match);
-        this.view.reselected(id);
-        selections[id] = match.id;
-      }
-    }
-    // Resolves once the restore is on disk (the server acknowledges it then); rejects if it could not be saved.
-    await this.persist(async () => {
-      if (Object.keys(inputs).length) await this.store.setInputs(this.sheetId, inputs);
-      await this.store.setSelections(this.sheetId, selections);
-    });
-  }
-
-  /**
-   * The results a restore selects, by node: a breadth-first walk of the `upstream` links
-   * from `first`, where each node is chosen once, by the consumer nearest to `first`. At
-   * equal distance the newer result wins. Only a chosen result's own links are followed,
-   * so every chosen result is consistent with the ones that consumed it.
-   */
-  private async provenanceOf(first: ResultRecord): Promise<Map<string, ResultRecord>> {
-    const chosen = new Map<string, ResultRecord>([[first.nodeId, first]]);
-    let level = [first];
-    while (level.length) {
-      const ids = new Set<string>();
-      for (const r of level) for (const upId of Object.values(r.upstream)) ids.add(upId);
-      const found = await Promise.all([...ids].map((id) => this.store.getResult(this.sheetId, id)));
-      const next = new Map<string, ResultRecord>();
-      for (const up of found) {
-        if (!up || chosen.has(up.nodeId) || !this.graph.has(up.nodeId)) continue;
-        const rival = next.get(up.nodeId);
-        if (!rival || newer(up, rival)) next.set(up.nodeId, up);
-      }
-      for (const r of next.values()) chosen.set(r.nodeId, r);
-      level = [...next.values()];
-    }
-    return chosen;
+    await restore(this.graph, this.store, this.view, this.writes, this.nodeOf(node).id, resultId);
   }
 
   /**
@@ -724,7 +315,7 @@ export class Session implements ExecHost {
    * problem on its node as an error. Resolves with the problems by node id.
    */
   async validate(): Promise<Record<string, ResultError>> {
-    const problems = await validateGraph(this.graph, this.env.cache);
+    const problems = await validateGraph(this.graph, this.runner.env.cache);
     for (const [nodeId, error] of problems) {
       if (this.closed) break;
       this.view.patchState(nodeId, { error });
@@ -751,25 +342,17 @@ export class Session implements ExecHost {
     this.autorunTimer = undefined;
     this.autorunFired?.resolve();
     this.autorunFired = undefined;
-    for (const r of this.runs.values()) r.abort.abort(new DaggrError(ErrorCode.CANCELLED, "Session closed."));
-    await Promise.all([...this.runs.values()].map((r) => r.done));
-    await this.writes;
+    const runs = [...this.runner.runs.values()];
+    for (const r of runs) r.abort.abort(new DaggrError(ErrorCode.CANCELLED, "Session closed."));
+    await Promise.all(runs.map((r) => r.done));
+    await this.writes.idle;
     this.view.complete();
   }
 
   // ── helpers ────────────────────────────────────────────────────────────────
 
-  /**
-   * Serialises store writes of edits, selections and run records so they land in order.
-   * Returns the write's own outcome (for an acknowledgement); a failure is also reported
-   * to every watcher, so a write nobody awaits is never silently lost.
-   */
   private persist<T>(write: () => Promise<T>): Promise<T> {
-    const done = this.writes.then(write);
-    this.writes = done.catch((e) => {
-      this.view.emit({ type: "node-progress", sheetId: this.sheetId, runId: "", nodeId: "", progress: { text: `Could not save: ${(e as Error).message}` } });
-    });
-    return done;
+    return this.writes.persist(write);
   }
 
   private assertOpen(): void {
@@ -801,15 +384,6 @@ export class Session implements ExecHost {
     }
     return { node: this.graph.node(nodeId), port };
   }
-}
-
-function itemStates(record: ResultRecord): NodeState["items"] {
-  return record.items?.map((i) => ({ status: i.status, ms: i.ms, ...(i.error ? { error: i.error } : {}) }));
-}
-
-/** Whether `a` was made after `b` (ids break ties: they grow with time). */
-function newer(a: ResultRecord, b: ResultRecord): boolean {
-  return a.startedAt !== b.startedAt ? a.startedAt > b.startedAt : a.id > b.id;
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {

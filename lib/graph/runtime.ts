@@ -10,7 +10,6 @@ import { DaggrError, ErrorCode } from "./errors.js";
  * bundled declaration files, where relative module paths do not.
  */
 declare global {
-  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
   interface DaggrEngineTypes {}
 }
 
