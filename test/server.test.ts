@@ -160,8 +160,10 @@ t.test("two tabs on one sheet see the same state live; a tab on another sheet se
   const [ea, eb] = await Promise.all([a.c.event("node-completed", "upper"), b.c.event("node-completed", "upper")]);
   t.same(ea, eb, "identical messages");
   t.equal((ea as EventMessage).sheetId, sheet);
-  await new Promise((r) => setTimeout(r, 100));
-  t.same(c.c.events(cFrom), [], "the other sheet got no events");
+  // A round trip on the other tab: anything published to it with those events has arrived before its reply.
+  await c.c.request({ type: "history", nodeId: "upper" });
+  const leaked = c.c.messages.slice(cFrom).filter((m) => m.type === "event" && m.sheetId === sheet);
+  t.same(leaked, [], "the other sheet got none of this sheet's events");
   // A third tab opening the sheet now sees the result in its snapshot.
   const d = await WireClient.open(url, sheet);
   t.equal((d.snap as SnapshotMessage).results.upper!.outputs.upper, "HI");
@@ -170,7 +172,7 @@ t.test("two tabs on one sheet see the same state live; a tab on another sheet se
 });
 
 t.test("runs belong to the server: closing the tab cancels nothing, and a reconnecting tab sees the result", async (t) => {
-  const { url } = await serve(t);
+  const { url, store } = await serve(t);
   const a = await WireClient.open(url);
   const sheet = (a.snap as SnapshotMessage).sheet.id;
   await a.c.request({ type: "run", nodeId: "slow", mode: "step" });
@@ -182,8 +184,12 @@ t.test("runs belong to the server: closing the tab cancels nothing, and a reconn
   t.equal((b.snap as SnapshotMessage).nodes.slow!.activity, "running");
   b.c.close();
   await b.c.closed;
+  // The run ends with nobody watching: its result reaches the store.
+  const stored = new Promise<void>((r) => {
+    const off = store.onChange((ch) => ch.type === "result" && ch.record.nodeId === "slow" && ch.record.status === "success" && (off(), r()));
+  });
   release("slow");
-  await new Promise((r) => setTimeout(r, 100));
+  await stored;
   const c = await WireClient.open(url, sheet);
   const snap = c.snap as SnapshotMessage;
   t.equal(snap.results.slow?.outputs.double, 42, "the run finished with nobody watching");
