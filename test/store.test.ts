@@ -885,3 +885,91 @@ t.test("temp files of dead processes are swept at start-up (blobs, uploads, call
   await store.close();
   t.notOk(existsSync(planted.ownUpload), "a closing server sweeps the uploads it left");
 });
+
+const diskFullSkip =
+  process.platform !== "linux" || process.getuid?.() !== 0 ? "needs root on Linux to mount a small tmpfs (mount -t tmpfs); run the suite as root (CI does) to cover it" : false;
+if (diskFullSkip) t.comment(`disk-full test skipped: ${diskFullSkip}`);
+
+t.test("disk full: the node fails with E_STORAGE (never stays running), /api/health says degraded, and writing resumes once space is freed, keeping what was acknowledged", { skip: diskFullSkip }, async (t) => {
+  const { execFileSync } = await import("node:child_process");
+  const { FnNode, Graph, gr } = await import("../lib/index.js");
+  const { launch } = await import("../lib/server/index.js");
+  const { WireClient, raw } = await import("./fixtures/server-wire.js");
+  const disk = mkdtempSync(join(tmpdir(), "daggr-full-"));
+  execFileSync("mount", ["-t", "tmpfs", "-o", "size=24m", "tmpfs", disk]);
+  t.teardown(() => {
+    execFileSync("umount", ["-l", disk]);
+    rmSync(disk, { recursive: true, force: true });
+  });
+  const scratch = mkdtempSync(join(tmpdir(), "daggr-full-out-"));
+  t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
+  // `blob` writes its output outside the full disk; copying it into the store is what fails.
+  const text = new FnNode(({ text }: { text: string }) => text.toUpperCase(), { name: "text", autorun: false, inputs: { text: gr.Textbox({ value: "a" }), keep: gr.Number({ value: 0 }) }, outputs: { out: gr.Textbox() } });
+  const blob = new FnNode(
+    ({ kb }: { kb: number }) => {
+      const path = join(scratch, `out-${kb}-${Date.now()}.bin`);
+      writeFileSync(path, Buffer.alloc(kb * 1024, kb % 251));
+      return path;
+    },
+    { name: "blob", autorun: false, inputs: { kb: gr.Number({ value: 512 }) }, outputs: { file: gr.File() } },
+  );
+  const graph = new Graph({ name: "full", nodes: [text, blob] });
+  const appDir = join(disk, "apps", "full");
+  const filesDir = join(disk, "files");
+  let store = await LevelStore.open({ appDir, filesDir });
+  const server = await launch(graph, { store, port: 0, quiet: true });
+  let closed = false;
+  t.teardown(async () => {
+    if (!closed) await server.close();
+    await store.close();
+  });
+  const { c, snap } = await WireClient.open(server.url);
+  const sheetId = (snap as { sheet: { id: string } }).sheet.id;
+  t.match(await c.request({ type: "set-input", nodeId: "text", port: "keep", value: 7 }), { type: "ack" }, "acknowledged before the disk fills");
+  t.equal((await raw(server.url, "/api/health")).status, 200);
+
+  // Fill the disk.
+  const fillers: string[] = [];
+  try {
+    for (;;) {
+      const f = join(disk, `filler-${fillers.length}`);
+      writeFileSync(f, Buffer.alloc(64 * 1024, 1));
+      fillers.push(f);
+    }
+  } catch (e) {
+    t.equal((e as NodeJS.ErrnoException).code, "ENOSPC", `disk full after ${fillers.length} fillers`);
+  }
+  const ack = (await c.request({ type: "run", nodeId: "blob", mode: "step" })) as { type: string; result?: { runId: string }; code?: string };
+  if (ack.type === "ack") {
+    const failed = (await c.event("node-failed", "blob")) as { event: { error: { code: string; message: string } } };
+    t.notMatch(failed.event.error.message, new RegExp(disk), "the message names files, not where they live");
+    t.match(failed.event.error, { code: "E_STORAGE", message: /disk refused the write.*no space left on device.*Free some space/is }, "the node fails with a clear message");
+    const finished = (await c.next((m) => m.type === "event" && m.event.type === "run-finished" && m.event.runId === ack.result!.runId)) as { event: { status: string } };
+    t.equal(finished.event.status, "failed");
+  } else t.equal(ack.code, "E_STORAGE", "or the run itself could not be recorded");
+  const probe = await WireClient.open(server.url, sheetId);
+  t.not((probe.snap as { nodes: Record<string, { activity: string }> }).nodes.blob!.activity, "running", "never left running");
+  probe.c.close();
+  const degraded = await raw(server.url, "/api/health");
+  t.equal(degraded.status, 503);
+  t.match(JSON.parse(degraded.body), { status: "degraded", storage: "degraded", error: /no space left on device/i });
+  t.notMatch(degraded.body, new RegExp(disk), "no local path in the health report");
+
+  // Free the space: health comes back, edits and runs work, nothing acknowledged was lost.
+  for (const f of fillers) rmSync(f);
+  const healthy = await raw(server.url, "/api/health");
+  t.equal(healthy.status, 200, healthy.body);
+  t.match(await c.request({ type: "set-input", nodeId: "text", port: "text", value: "after" }), { type: "ack" });
+  await c.request({ type: "run", nodeId: "blob", mode: "step" });
+  const done = (await c.event("node-completed", "blob")) as { event: { result: { id: string } } };
+  c.close();
+  await server.close();
+  closed = true;
+  await store.close();
+  store = await LevelStore.open({ appDir, filesDir });
+  const state = await store.loadSheet(sheetId);
+  t.match(state.inputs, { text__keep: 7, text__text: "after" }, "edits acknowledged before and after the full disk are kept");
+  t.equal((await store.getResult(sheetId, done.event.result.id))?.status, "success");
+  await store.close();
+  t.same(await auditStore(appDir, filesDir), [], "the database is consistent");
+});

@@ -72,7 +72,10 @@ export function isDiskError(e: unknown): boolean {
 
 /** `E_STORAGE`: what failed, and what the user can do; acknowledged work is safe. */
 export function storageError(e: unknown, what: string): StoreError {
-  const cause = String((e as { cause?: { message?: string } })?.cause?.message ?? (e as Error)?.message ?? e).slice(0, 300);
+  // Keep file names, not where they live: the message reaches browsers.
+  const cause = String((e as { cause?: { message?: string } })?.cause?.message ?? (e as Error)?.message ?? e)
+    .replace(/(?:\/[^\s/:,']+)+\/([^\s/:,']+)/g, "…/$1")
+    .slice(0, 300);
   return new StoreError(
     StoreErrorCode.STORAGE,
     `Could not save ${what}: the disk refused the write (${cause}). Free some space (or fix the disk) and try again; everything acknowledged before is kept, and writing resumes once the disk accepts writes.`,

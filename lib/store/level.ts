@@ -1,3 +1,4 @@
+import { statfs } from "node:fs/promises";
 import { DaggrError, ErrorCode } from "../graph/errors.js";
 import { newId, ResultStatus, RunStatus, type ResultRecord, type RunRecord } from "../engine/records.js";
 import type { FileMeta, HistoryPage, PutFileInput, SheetInfo, SheetState, Store, StoreChange, StoreHealth } from "../engine/store.js";
@@ -24,6 +25,18 @@ export interface LevelStoreOptions {
 
 type StoredFile = Omit<FileMeta, "path">;
 type Op = { type: "put"; key: string; value: any } | { type: "del"; key: string };
+
+/** Free space a faulted database needs before it is reopened (twice LevelDB's write buffer). */
+const REOPEN_ROOM = 8 * 1024 * 1024;
+
+async function freeBytes(dir: string): Promise<number> {
+  try {
+    const s = await statfs(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return Number.POSITIVE_INFINITY; // cannot tell: try
+  }
+}
 
 /** Writes that back an acknowledgement wait for the disk (see `Store`). */
 const SYNC = { sync: true } as const;
@@ -99,8 +112,19 @@ export class LevelStore implements Store {
     return run;
   }
 
-  /** One queued write: reopens a faulted database first; a disk failure becomes E_STORAGE and a fault. */
+  /**
+   * One queued write: reopens a faulted database first; a disk failure becomes E_STORAGE
+   * and a fault. A reopen replays the log into a table (up to LevelDB's 4 MB write
+   * buffer), so it is tried only once the disk has room: until then the database stays
+   * open for reading and writes are refused at once.
+   */
   private async guarded<T>(fn: () => Promise<T>, what: string): Promise<T> {
+    if (this.fault) {
+      const free = await freeBytes(this.db.location);
+      if (free < REOPEN_ROOM) {
+        throw storageError(new Error(`${this.fault.error}; ${Math.floor(free / 1024)} KiB free, ${REOPEN_ROOM / 1024 / 1024} MiB needed to resume`), what);
+      }
+    }
     try {
       if (this.fault) await reopen(this.db);
       const out = await fn();
