@@ -342,10 +342,9 @@ t.test("cancelling the signal cancels the remote job and rejects with E_CANCELLE
   const h = harness({ signal: ac.signal });
   const run = gradioExecutor.execute(node, { x: "1" }, h.ctx);
   while (!h.progress.some((p) => p.text === "Running")) await new Promise((r) => setTimeout(r, 5));
-  const t0 = Date.now();
   ac.abort();
   await t.rejects(run, { code: "E_CANCELLED" });
-  t.ok(Date.now() - t0 < 1000, "stops waiting at once");
+  t.equal(fake.stats.completed, 0, "stops waiting at once: the 5 s job has not finished");
   while (fake.stats.cancelled === 0) await new Promise((r) => setTimeout(r, 5));
   t.match(fake.cancels[0], { event_id: /^[0-9a-f]{32}$/, fn_index: 0 });
   const again = new GradioNode(fake.url, { inputs: { prompt: gr.Textbox() }, outputs: { text: gr.Textbox() } });
@@ -890,11 +889,9 @@ t.test("a loading model is waited for with its estimate, up to wakeTimeoutMs —
   t.equal(await inferenceExecutor.execute(new InferenceNode("acme/cold", { outputs: { o: null } }), { text: "abc" }, h.ctx), "summary of 3 chars");
   t.ok(h.progress.some((p) => /Model is loading/.test(p.text ?? "")));
   hf.models.set("acme/frozen", { pipeline_tag: "summarization", loading: 1e9, estimatedTime: 0.03 });
-  const t0 = Date.now();
   const e = await fail(inferenceExecutor.execute(new InferenceNode("acme/frozen", { outputs: { o: null }, wakeTimeoutMs: 150 }), { text: "abc" }, harness().ctx));
   t.match(e, { code: "E_REMOTE_UNAVAILABLE", details: { loading: true } });
   t.match(e.message, /still loading after \d+ s/);
-  t.ok(Date.now() - t0 < 2000);
   const calls = hf.requests.filter((r) => r.path === "/hf-inference/models/acme/frozen").length;
   t.ok(calls < 20, `bounded polling (${calls} calls)`);
 });
