@@ -40,6 +40,9 @@ export interface RunHandle {
   failed: boolean;
   /** The run's record as last written (runs the user started are recorded; autoruns are not). */
   record?: RunRecord;
+  /** The nodes it started so far, and whether a write of them is queued. */
+  started?: string[];
+  startsQueued?: boolean;
   /** Settles once the run's first record is on disk (at once for an autorun). */
   recorded?: Promise<unknown>;
 }
@@ -103,10 +106,19 @@ export class Runner implements ExecHost {
   /** @internal */
   started(nodeId: string, runId: string, startedAt: number): void {
     // The run record lists the nodes it started, so recovery can mark them interrupted.
+    // One write per batch of starts, not per node: a record rewritten (and its list copied)
+    // at every start was quadratic in the run's size.
     const run = this.runs.get(runId);
     if (run?.record) {
-      const record = (run.record = { ...run.record, started: [...(run.record.started ?? []), nodeId] });
-      this.persist(() => this.store.putRun(record));
+      (run.started ??= []).push(nodeId);
+      if (!run.startsQueued) {
+        run.startsQueued = true;
+        this.persist(() => {
+          run.startsQueued = false;
+          const record = (run.record = { ...run.record!, started: [...run.started!] });
+          return this.store.putRun(record);
+        });
+      }
     }
     this.view.active(nodeId, Activity.RUNNING, runId, startedAt);
     if (this.view.watched) this.view.emit({ type: "node-started", sheetId: this.sheetId, runId, nodeId, startedAt });
@@ -188,7 +200,7 @@ export class Runner implements ExecHost {
     // run-finished is an acknowledgement: it leaves once the run's record (and every
     // write queued before it: selections, inputs) is on disk. If that write fails, the
     // run is reported failed, as it will read after a restart.
-    const final = run.record && { ...run.record, status: summary.status, finishedAt: Date.now() };
+    const final = run.record && { ...run.record, ...(run.started ? { started: [...run.started] } : {}), status: summary.status, finishedAt: Date.now() };
     const saved = final ? this.persist(() => this.store.putRun(final)) : this.writes.idle;
     await saved.catch(() => {
       if (summary.status === RunStatus.DONE) summary.status = RunStatus.FAILED;

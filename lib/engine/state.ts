@@ -6,6 +6,21 @@ import { type ResultError, type ResultRecord, ResultStatus } from "./records.js"
 import { MinQueue, NO_VALUES, Slot, enqueueAll, hasStaticPorts, parentsOf, readsOf } from "./slot.js";
 import type { SheetState } from "./store.js";
 
+/**
+ * A node's fingerprint hash, made once per node rather than at every session open (the
+ * fingerprint is a JSON text with function sources: a quarter of opening a sheet). A
+ * node is fixed once built, except for a branch guard and backups added later: those
+ * are part of the memo's check.
+ */
+const fingerprints = new WeakMap<Node, { guard: unknown; backups: number; hash: string }>();
+function fingerprintHash(n: Node): string {
+  const memo = fingerprints.get(n);
+  if (memo && memo.guard === n.guard && memo.backups === n.backups.length) return memo.hash;
+  const hash = hashText(n.fingerprint());
+  fingerprints.set(n, { guard: n.guard, backups: n.backups.length, hash });
+  return hash;
+}
+
 /** What a skipped node's outputs hash to: downstream keys see "skipped", not a value. */
 export const SKIPPED_HASH = "$skipped";
 
@@ -102,7 +117,7 @@ export class SheetView {
         lastMs: sel?.ms,
         ...(interrupted?.error ? { error: interrupted.error } : {}),
       };
-      const slot = new Slot(n, hashText(n.fingerprint()), order, graph.children(n.id), edgesInto.get(n.id) ?? [], state, sel, hasStaticPorts(n));
+      const slot = new Slot(n, fingerprintHash(n), order, graph.children(n.id), edgesInto.get(n.id) ?? [], state, sel, hasStaticPorts(n));
       this.slots.set(n.id, slot);
     });
     for (const slot of this.slots.values()) {
