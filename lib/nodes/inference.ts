@@ -52,9 +52,44 @@ export const inferenceExecutor: Executor<InferenceNode> = {
   },
 
   execute(node, inputs, ctx) {
-    return inFlight(() => executeInference(node, inputs, ctx));
+    return inFlight(() => whileQueued(node, ctx, (c) => executeInference(node, inputs, c)));
   },
 };
+
+/**
+ * Reports the execution alive while the client waits on a provider's queue.
+ *
+ * `@huggingface/inference` polls queue providers (fal-ai: IN_QUEUE, IN_PROGRESS…) itself,
+ * through the global `fetch`, out of daggr's sight: a generation that sits in the queue
+ * longer than the node's inactivity deadline would otherwise be stopped although every
+ * poll was answered. Each of those requests is bounded by the HTTP client's own timeouts,
+ * so a pending call is a live one. Once the call streams (its first partial output), the
+ * pings stop: a stream that goes silent is then caught by the deadline as it should be.
+ */
+async function whileQueued<T>(node: InferenceNode, ctx: ExecContext, work: (ctx: ExecContext) => Promise<T>): Promise<T> {
+  const idleMs = node.options.inactivityMs ?? inferenceExecutor.inactivityMs ?? 0;
+  if (!ctx.alive || idleMs <= 0) return work(ctx);
+  const ping = setInterval(() => ctx.alive?.(), Math.max(10, Math.min(30_000, Math.floor(idleMs / 3))));
+  ping.unref?.();
+  try {
+    const partial = (raw: unknown) => {
+      clearInterval(ping);
+      ctx.partial(raw);
+    };
+    // The context is the engine's object (getters, methods): wrap it without copying.
+    return await work(
+      new Proxy(ctx, {
+        get(target, prop) {
+          if (prop === "partial") return partial;
+          const v = Reflect.get(target, prop, target);
+          return typeof v === "function" ? v.bind(target) : v;
+        },
+      }),
+    );
+  } finally {
+    clearInterval(ping);
+  }
+}
 
 async function executeInference(node: InferenceNode, inputs: Record<string, unknown>, ctx: ExecContext): Promise<unknown> {
   const token = hfToken();
