@@ -192,17 +192,25 @@ function badOutput(v: unknown, where: string, o: OutputOptions): DaggrError {
   );
 }
 
-/** FileData anywhere inside a value whose schema says nothing (`Any`, or no schema). */
-async function looseFiles(v: unknown, where: string, o: OutputOptions): Promise<unknown> {
+/** How deep a value whose schema says nothing is searched for files (an app sizes it, not the user). */
+const LOOSE_DEPTH = 32;
+
+/**
+ * FileData anywhere inside a value whose schema says nothing (`Any`, or no schema).
+ * Deeper than {@link LOOSE_DEPTH} nothing is searched: such a value can only reach a
+ * file port as an object, which that port refuses.
+ */
+async function looseFiles(v: unknown, where: string, o: OutputOptions, depth = 0): Promise<unknown> {
   if (isFileDataLike(v)) return outputFile(v, where, o);
+  if (depth >= LOOSE_DEPTH) return v;
   if (Array.isArray(v)) {
     const out: unknown[] = [];
-    for (let i = 0; i < v.length; i++) out.push(await looseFiles(v[i], `${where}[${i}]`, o));
+    for (let i = 0; i < v.length; i++) out.push(await looseFiles(v[i], `${where}[${i}]`, o, depth + 1));
     return out;
   }
   if (typeof v === "object" && v !== null) {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = await looseFiles(x, `${where}.${k}`, o);
+    for (const [k, x] of Object.entries(v)) out[k] = await looseFiles(x, `${where}.${k}`, o, depth + 1);
     return out;
   }
   return v;

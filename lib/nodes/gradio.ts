@@ -104,7 +104,13 @@ async function fetchApi(node: GradioNode, token: string | undefined, signal: Abo
 
 /** Uploads one input file in the job's session; a refused upload stops the job before it is sent. */
 async function upload(session: DaggrClient, file: File, label: string): Promise<string> {
-  const res = (await session.upload_files(session.config!.root, [file])) as { files?: string[]; error?: string };
+  let res: { files?: string[]; error?: string };
+  try {
+    res = await session.upload_files(session.config!.root, [file]);
+  } catch (e) {
+    // The client throws only when the request itself failed (connection refused, reset…).
+    throw new RetryableError(new DaggrError(ErrorCode.NETWORK, `${label}: uploading an input file failed (${(e as Error).message.trim()})`));
+  }
   const path = res.files?.[0];
   if (res.error || typeof path !== "string") {
     throw new DaggrError(ErrorCode.REMOTE_FAILED, `${label}: uploading an input file failed (${(res.error ?? "the app returned no path").slice(0, 300)}).`);
