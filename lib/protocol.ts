@@ -172,12 +172,29 @@ export interface SnapshotMessage {
   inputs: Record<string, unknown>;
   /** Each edited input's revision by `node__port` (absent: 0). A `set-input` names the one it saw as `rev`. */
   inputRevs?: Record<string, number>;
+  /** Node states. Above 500 nodes the snapshot leaves out default ones: absent means empty, idle, no result. */
   nodes: Record<string, NodeStateWire>;
+  /** Edge freshness (above 500 nodes only the fresh ones: absent means stale). */
   edges: Record<string, boolean>;
   /** The selected result of each node that has one. */
   results: Record<string, ResultWire>;
-  /** How many results each node has (history arrows show ‹ i/n ›). */
+  /** How many results each node has (history arrows show ‹ i/n ›); above 500 nodes, absent means none. */
   counts: Record<string, number>;
+  /**
+   * Selected results still to come in `snapshot-page` messages (a big sheet sends its
+   * first results with the snapshot and the rest right after it, before any event).
+   */
+  pendingResults?: number;
+}
+
+/** More selected results of the snapshot just sent (see `SnapshotMessage.pendingResults`). */
+export interface SnapshotPageMessage {
+  v: typeof PROTOCOL_VERSION;
+  type: "snapshot-page";
+  sheetId: string;
+  results: Record<string, ResultWire>;
+  /** The snapshot's last page. */
+  last: boolean;
 }
 
 export interface EventMessage {
@@ -279,7 +296,7 @@ export interface HealthResponse {
   since?: number;
 }
 
-export type ServerMessage = SnapshotMessage | EventMessage | SheetsMessage | HistoryMessage | AckMessage | ErrorMessage;
+export type ServerMessage = SnapshotMessage | SnapshotPageMessage | EventMessage | SheetsMessage | HistoryMessage | AckMessage | ErrorMessage;
 
 // ── client → server ──────────────────────────────────────────────────────────
 

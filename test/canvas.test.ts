@@ -26,6 +26,21 @@ t.test("elements/layout/elk-worker.txt is the installed elkjs worker, unmodified
   t.ok(vendored.equals(installed), "refresh it: cp node_modules/elkjs/lib/elk-worker.min.js elements/layout/elk-worker.txt");
 });
 
+t.test("every --daggr-* variable the styles use is documented in elements/README.md", async (t) => {
+  const { readdirSync } = await import("node:fs");
+  const used = new Set<string>();
+  for (const dir of ["elements", "elements/views", "elements/components", "elements/controllers"]) {
+    for (const f of readdirSync(join(ROOT, dir)).filter((x) => x.endsWith(".ts"))) {
+      for (const m of readFileSync(join(ROOT, dir, f), "utf8").matchAll(/--daggr-[a-z0-9]+(?:-[a-z0-9]+)*/g)) used.add(m[0]);
+    }
+  }
+  used.delete("--daggr-badge"); // the prefix of the badge colours, built as `--daggr-badge-${kind}`
+  const readme = readFileSync(join(ROOT, "elements/README.md"), "utf8");
+  const missing = [...used].filter((v) => !readme.includes(`\`${v}\``));
+  t.ok(used.size > 20, `${used.size} variables`);
+  t.same(missing, [], "each has a row in the theming table");
+});
+
 if (!existsSync(CHROMIUM)) {
   // Under CI a missing browser fails the suite; elsewhere it is a skip, never a pass.
   if (process.env.CI) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install -y chromium`);
@@ -706,6 +721,67 @@ async function browserTests(): Promise<void> {
     await shot(page, "canvas-200-nodes-zoomed");
   });
 
+  t.test("a sheet with many results: the snapshot carries the first 100, the rest follow in snapshot-page messages", async (t) => {
+    const nodes = Array.from({ length: 130 }, (_, i) => new FnNode(() => `value ${i}`, { name: `N${i}`, outputs: { v: gr.Textbox({ label: "V" }) } }));
+    const server = await serve(t, new Graph({ name: "Many results", nodes }));
+    const page = await open(t, server.url);
+    // Opening ran them (every empty autorun node runs when a canvas opens its sheet).
+    await page.waitForFunction(() => document.querySelector("daggr-canvas")!.store.results.size === 130, undefined, { timeout: 60_000 });
+    const frames: Array<{ type: string; results?: Record<string, unknown>; pendingResults?: number; last?: boolean }> = [];
+    page.on("websocket", (ws) => ws.on("framereceived", (f) => frames.push(JSON.parse(String(f.payload)))));
+    await page.reload();
+    await canvasReady(page);
+    await page.waitForFunction(() => document.querySelector("daggr-canvas")!.store.results.size === 130);
+    const snap = frames.find((f) => f.type === "snapshot")!;
+    t.equal(Object.keys(snap.results!).length, 100, "100 results with the snapshot");
+    t.equal(snap.pendingResults, 30);
+    const pages = frames.filter((f) => f.type === "snapshot-page");
+    t.same(pages.map((p) => [Object.keys(p.results!).length, p.last]), [[30, true]], "the rest in one page, right after");
+    t.ok(frames.indexOf(pages[0]!) === frames.indexOf(snap) + 1, "before anything else");
+    t.ok(await page.evaluate(() => document.querySelector("daggr-canvas")!.reveal("N129", { zoom: 1 })));
+    await textOf(page, "N129", "v", "value 129");
+  });
+
+  t.test("cards drag by their header; the positions persist per sheet and survive a re-layout of the others", async (t) => {
+    const server = await serve(t, textGraph());
+    const page = await open(t, server.url);
+    const slot = (id: string) => page.locator(`.slot[data-node="${id}"]`);
+    const where = (id: string) => slot(id).evaluate((e) => (e as HTMLElement).style.transform);
+    const edge = () => page.locator('svg.edges path[data-to="Upper"]').getAttribute("d");
+    const before = { upper: await where("Upper"), side: await where("Side"), edge: await edge() };
+    const head = card(page, "Upper").locator("header .name");
+    const box = (await head.boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 60, box.y + 80, { steps: 4 });
+    await page.mouse.move(box.x + 120, box.y + 160, { steps: 4 });
+    await page.mouse.up();
+    const moved = await where("Upper");
+    t.not(moved, before.upper, "Upper moved");
+    t.equal(await where("Side"), before.side, "the others stay");
+    t.not(await edge(), before.edge, "its edges follow");
+    // A click on a header control is not a drag.
+    await card(page, "Upper").locator("button.run-step").click();
+    t.equal(await where("Upper"), moved);
+    await page.reload();
+    await canvasReady(page);
+    t.equal(await where("Upper"), moved, "the position persists");
+    const layouts = () => page.evaluate(() => document.querySelector("daggr-canvas")!.layout.runs + document.querySelector("daggr-canvas")!.layout.cacheHits);
+    const n = await layouts();
+    await page.evaluate(() => document.querySelector("daggr-canvas")!.relayout()); // "L": a re-layout keeps it too
+    t.equal(await layouts(), n + 1);
+    t.equal(await where("Upper"), moved, "a re-layout keeps the dragged card where it was put");
+    t.equal(await where("Side"), before.side, "and lays out the others as before");
+    // Another sheet has its own positions.
+    const trigger = page.locator("daggr-sheets button.trigger");
+    await trigger.click();
+    await page.locator("daggr-sheets button.new").click();
+    await trigger.filter({ hasText: "Sheet 2" }).waitFor();
+    await page.waitForFunction((m) => (document.querySelector("daggr-canvas")!.shadowRoot!.querySelector('.slot[data-node="Upper"]') as HTMLElement).style.transform !== m, moved);
+    t.equal(await where("Upper"), before.upper, "a new sheet shows the layout's place");
+    await shot(page, "canvas-dragged");
+  });
+
   t.test("a second open lays nothing out: the layout comes from the cache", async (t) => {
     const server = await serve(t, textGraph());
     const page = await open(t, server.url);
@@ -730,6 +806,24 @@ async function browserTests(): Promise<void> {
     await page.evaluate(() => document.querySelector("daggr-canvas")!.style.setProperty("outline", "1px solid transparent"));
     const count = await layers;
     t.ok(count <= 12, `${count} layers: the page's, the world's and the chrome's; none per card`);
+  });
+
+  t.test("/favicon.ico is daggr's icon: an ICO holding a 32×32 PNG the browser can draw", async (t) => {
+    const server = await serve(t, textGraph());
+    const res = await fetch(`${server.url}/favicon.ico`);
+    t.equal(res.status, 200);
+    t.equal(res.headers.get("content-type"), "image/x-icon");
+    const body = Buffer.from(await res.arrayBuffer());
+    t.same([...body.subarray(0, 6)], [0, 0, 1, 0, 1, 0], "an icon directory of one image");
+    t.equal(body.subarray(22, 30).toString("latin1"), "\x89PNG\r\n\x1a\n", "a PNG inside");
+    const page = await open(t, server.url);
+    const size = await page.evaluate(async () => {
+      const img = new Image();
+      img.src = "/favicon.ico";
+      await img.decode();
+      return [img.naturalWidth, img.naturalHeight];
+    });
+    t.same(size, [32, 32], "Chromium decodes it");
   });
 
   t.test("a server that needs its token: the page opened with ?token= connects", async (t) => {

@@ -221,6 +221,18 @@ export class CanvasStore {
   }
 
   /**
+   * More selected results of the last snapshot (a big sheet's arrive in pages, before
+   * any later event): each node's card updates.
+   */
+  applyResultsPage(results: Record<string, ResultWire>): void {
+    for (const [id, r] of Object.entries(results)) {
+      if (!this.nodes.has(id)) continue;
+      this.results.set(id, r);
+      this.touch(id);
+    }
+  }
+
+  /**
    * A new sheet list (created, renamed, deleted). The sheet this canvas shows changes
    * only with a snapshot, never here: a list can overtake the snapshot of a switch.
    */

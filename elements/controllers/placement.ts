@@ -59,18 +59,47 @@ export class Placement {
     return input;
   }
 
-  /** Moves the measured cards to a layout's positions and starts watching their sizes. */
+  /** Cards the user dragged: they stay where they were put, whatever the layout says. */
+  private pins = new Map<string, Point>();
+  /** The layout's own positions (before pins). */
+  private base = new Map<string, Point>();
+
+  /** Moves the measured cards to a layout's positions (pinned cards stay put) and starts watching their sizes. */
   apply(result: LayoutResult): void {
-    this.laid = result.positions;
+    this.base = result.positions;
+    this.laid = new Map(result.positions);
+    for (const [id, p] of this.pins) if (this.laid.has(id)) this.laid.set(id, { ...p });
     this.positions.clear();
-    for (const [id, p] of result.positions) this.positions.set(id, { ...p });
-    this.bounds = result.bounds;
+    for (const [id, p] of this.laid) this.positions.set(id, { ...p });
+    this.bounds = withPins(result.bounds, this.pins, this.sizes);
     this.resizes.disconnect();
     for (const [id, el] of this.cards) {
       const p = this.positions.get(id);
       if (p) el.style.transform = `translate(${p.x}px, ${p.y}px)`;
       this.resizes.observe(el);
     }
+  }
+
+  /** The dragged cards' positions (to save). */
+  pinned(): Record<string, [number, number]> {
+    return Object.fromEntries([...this.pins].map(([id, p]) => [id, [Math.round(p.x), Math.round(p.y)]]));
+  }
+
+  /** Replaces the pins (another sheet's): cards go back to the layout's places, then to their pins. */
+  setPins(pins: Record<string, [number, number]>): void {
+    this.pins = new Map(Object.entries(pins).map(([id, [x, y]]) => [id, { x, y }]));
+    if (!this.base.size) return;
+    this.laid = new Map(this.base);
+    for (const [id, p] of this.pins) if (this.laid.has(id)) this.laid.set(id, { ...p });
+    this.resettle(true);
+  }
+
+  /** A card dragged to `p` (world coordinates): it stays there, and is pinned. */
+  move(id: string, p: Point): void {
+    if (!this.laid.has(id)) return;
+    this.pins.set(id, { ...p });
+    this.laid.set(id, { ...p });
+    this.resettle(true);
   }
 
   destroy(): void {
@@ -91,23 +120,42 @@ export class Placement {
     if (changed && !this.frame) this.frame = requestAnimationFrame(() => this.resettle());
   }
 
-  private resettle(): void {
+  private resettle(all = false): void {
     this.frame = 0;
-    const moved = settle(this.laid, (id) => this.sizes.get(id) ?? { w: CARD_WIDTH, h: 0 });
+    // Pinned cards never move down for a neighbour: settle() sees only the others.
+    const free = new Map([...this.laid].filter(([id]) => !this.pins.has(id)));
+    const moved = settle(free, (id) => this.sizes.get(id) ?? { w: CARD_WIDTH, h: 0 });
     const touched = new Set<string>();
     let bottom = 0;
     for (const [id, p] of this.laid) {
       const y = moved.get(id) ?? p.y;
       const cur = this.positions.get(id)!;
-      if (cur.y !== y) {
+      if (cur.y !== y || cur.x !== p.x || all) {
+        if (cur.y !== y || cur.x !== p.x) touched.add(id);
+        cur.x = p.x;
         cur.y = y;
-        touched.add(id);
         const el = this.cards.get(id);
         if (el) el.style.transform = `translate(${cur.x}px, ${y}px)`;
       }
       bottom = Math.max(bottom, y + (this.sizes.get(id)?.h ?? 0));
     }
-    this.bounds = { ...this.bounds, height: Math.max(this.bounds.height, bottom - this.bounds.y) };
+    this.bounds = withPins({ ...this.bounds, height: Math.max(this.bounds.height, bottom - this.bounds.y) }, this.pins, this.sizes);
     if (touched.size) this.onMoved(touched);
   }
+}
+
+/** Layout bounds grown to hold the pinned cards too. */
+function withPins(b: LayoutResult["bounds"], pins: Map<string, Point>, sizes: Map<string, Size>): LayoutResult["bounds"] {
+  let { x, y } = b;
+  let r = b.x + b.width;
+  let bottom = b.y + b.height;
+  for (const [id, p] of pins) {
+    const s = sizes.get(id);
+    if (!s) continue;
+    x = Math.min(x, p.x);
+    y = Math.min(y, p.y);
+    r = Math.max(r, p.x + s.w);
+    bottom = Math.max(bottom, p.y + s.h);
+  }
+  return { x, y, width: r - x, height: bottom - y };
 }

@@ -63,6 +63,13 @@ const chrome = css`
   .slot > daggr-node {
     position: relative;
   }
+  .slot.dragging {
+    z-index: 2;
+    cursor: grabbing;
+  }
+  .placeholder {
+    cursor: grab;
+  }
   /* Off screen, or zoomed out too far to read: the frame, badge and name only. */
   .placeholder {
     box-sizing: border-box;

@@ -180,6 +180,11 @@ export class DaggrCanvas extends LitElement {
     });
     this.panZoom.set({ x: 0, y: 0, zoom: 1 });
     this.resizeWatch.observe(viewport);
+    const cards = this.renderRoot.querySelector<HTMLElement>(".cards")!;
+    cards.addEventListener("pointerdown", this.onCardDown);
+    cards.addEventListener("pointermove", this.onCardMove);
+    cards.addEventListener("pointerup", this.onCardUp);
+    cards.addEventListener("pointercancel", this.onCardUp);
     this.shortcuts = new Shortcuts(this, {
       fit: () => this.fit(true),
       zoom: (f) => this.panZoom?.zoomBy(f),
@@ -225,9 +230,15 @@ export class DaggrCanvas extends LitElement {
         safeSet(this.sheetKey, m.sheet.id);
         const otherSheet = m.sheet.id !== this.store.sheet?.id;
         this.store.applySnapshot(m);
-        if (this.phase === "ready" && otherSheet) this.applySheetViewport(m.sheet);
+        if (this.phase === "ready" && otherSheet) {
+          this.placement.setPins(this.loadPins());
+          this.applySheetViewport(m.sheet);
+        }
         return;
       }
+      case "snapshot-page":
+        if (m.sheetId === this.store.sheet?.id) this.store.applyResultsPage(m.results);
+        return;
       case "event":
         if (m.sheetId !== this.store.sheet?.id) return;
         this.dispatchEvent(new CustomEvent("daggr-event", { detail: m.event, bubbles: true, composed: true }));
@@ -356,7 +367,7 @@ export class DaggrCanvas extends LitElement {
   /**
    * Renders in full the cards in (or near) view at a readable zoom, a few per frame, and
    * turns cards far out of view back into placeholders (never one holding the focus).
-   * Resolves once the cards in view are rendered in full.
+   * Resolves once this frame's cards are rendered (the rest follow, a frame apart).
    */
   private async updateVisible(): Promise<void> {
     cancelAnimationFrame(this.visibleFrame);
@@ -382,12 +393,67 @@ export class DaggrCanvas extends LitElement {
       } else if (readable && within(id, near)) promote.push(id);
     }
     const cards = promote.slice(0, PROMOTE_PER_FRAME).map((id) => this.promote(id));
-    await Promise.all(cards.map((c) => c.updateComplete));
-    if (promote.length > PROMOTE_PER_FRAME) {
-      await new Promise(requestAnimationFrame);
-      await this.updateVisible();
+    if (promote.length > PROMOTE_PER_FRAME) this.scheduleVisible();
+    await Promise.all(cards.map((c) => c.updateComplete.catch(() => undefined)));
+  }
+
+  // ── dragging cards ─────────────────────────────────────────────────────────
+
+  private drag: { id: string; slot: HTMLElement; pointer: number; sx: number; sy: number; x0: number; y0: number; moved: boolean } | undefined;
+
+  private get pinsKey(): string {
+    return `daggr:pins:${new URL(this.base).host}:${this.store.sheet?.id ?? ""}`;
+  }
+
+  private loadPins(): Record<string, [number, number]> {
+    try {
+      const v = JSON.parse(safeGet(this.pinsKey) ?? "{}") as unknown;
+      return v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, [number, number]>) : {};
+    } catch {
+      return {};
     }
   }
+
+  /** A card is dragged by its header (or a placeholder anywhere); controls keep their clicks. */
+  private readonly onCardDown = (e: PointerEvent) => {
+    if (e.button !== 0 || !this.panZoom) return;
+    const path = e.composedPath();
+    let onHandle = false;
+    for (const t of path) {
+      if (!(t instanceof HTMLElement)) continue;
+      if (t.matches("button, a, input, textarea, select, label, [contenteditable]")) return;
+      if (t.tagName === "HEADER" || t.classList.contains("placeholder")) onHandle = true;
+      if (t.classList.contains("slot")) {
+        const id = t.dataset.node;
+        const p = id && this.placement.positions.get(id);
+        if (!onHandle || !p) return;
+        this.drag = { id, slot: t, pointer: e.pointerId, sx: e.clientX, sy: e.clientY, x0: p.x, y0: p.y, moved: false };
+        t.setPointerCapture(e.pointerId);
+        return;
+      }
+    }
+  };
+
+  private readonly onCardMove = (e: PointerEvent) => {
+    const d = this.drag;
+    if (!d || d.pointer !== e.pointerId || !this.panZoom) return;
+    const dx = e.clientX - d.sx;
+    const dy = e.clientY - d.sy;
+    if (!d.moved && Math.hypot(dx, dy) < 4) return;
+    if (!d.moved) d.slot.classList.add("dragging");
+    d.moved = true;
+    const z = this.panZoom.viewport.zoom;
+    this.placement.move(d.id, { x: Math.round(d.x0 + dx / z), y: Math.round(d.y0 + dy / z) });
+  };
+
+  private readonly onCardUp = (e: PointerEvent) => {
+    const d = this.drag;
+    if (!d || d.pointer !== e.pointerId) return;
+    this.drag = undefined;
+    d.slot.classList.remove("dragging");
+    if (d.slot.hasPointerCapture(e.pointerId)) d.slot.releasePointerCapture(e.pointerId);
+    if (d.moved) safeSet(this.pinsKey, JSON.stringify(this.placement.pinned()));
+  };
 
   /** A provenance link: shows the node's card, flashes it, and selects that result of it. */
   private jump(nodeId: string, resultId?: string): void {
@@ -435,6 +501,7 @@ export class DaggrCanvas extends LitElement {
     const aspect = view.height > 0 ? Math.max(1.6, (2 * view.width) / view.height) : undefined;
     const input = this.placement.measure(this.slots.values(), g, this.store, aspect);
     performance.mark("daggr:measured");
+    this.placement.setPins(this.loadPins());
     const result = await this.layout.run(input);
     performance.mark("daggr:laid-out");
     if (!result) return;
@@ -446,7 +513,8 @@ export class DaggrCanvas extends LitElement {
       const sheet = this.store.sheet;
       if (!(sheet && this.applySheetViewport(sheet))) this.fit(false);
       this.phase = "ready";
-      await this.updateVisible();
+      // The first cards in view are shown with the canvas (never held up for long).
+      await Promise.race([this.updateVisible(), new Promise((r) => setTimeout(r, 1000))]);
       performance.mark("daggr:visible-rendered");
       this.setAttribute("ready", "");
       this.dispatchEvent(new CustomEvent("daggr-ready", {

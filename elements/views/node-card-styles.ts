@@ -122,7 +122,9 @@ export const cardStyles = css`
     color: var(--daggr-muted);
     font-weight: 400;
   }
+  /* Cards are dragged by their header. */
   header {
+    cursor: grab;
     height: ${unsafeCSS(HEADER_HEIGHT)}px;
     box-sizing: border-box;
     display: flex;

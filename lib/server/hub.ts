@@ -1,7 +1,7 @@
 import type { Subscription } from "rxjs";
-import { type EngineEvent, type Session, type SheetInfo, type Store, openSession } from "../engine/index.js";
+import { type EngineEvent, type NodeState, type Session, type SheetInfo, type Store, openSession } from "../engine/index.js";
 import { DaggrError, ErrorCode, type Graph } from "../graph/index.js";
-import { PROTOCOL_VERSION, type SheetWire, type SheetsMessage, type SnapshotMessage } from "../protocol.js";
+import { PROTOCOL_VERSION, type SheetWire, type SheetsMessage, type SnapshotMessage, type SnapshotPageMessage } from "../protocol.js";
 import type { Wire } from "./wire.js";
 
 /** A connected client as the hub sees it. */
@@ -10,6 +10,20 @@ export interface Client {
   /** The sheet this client is on, once it said `hello`. */
   sheetId?: string;
   send(text: string): void;
+}
+
+/** Above this many nodes a snapshot leaves default node states, zero counts and stale edges out. */
+export const SNAPSHOT_COMPACT_NODES = 500;
+/** Selected results sent with a snapshot; the others follow in pages of {@link SNAPSHOT_PAGE}. */
+export const SNAPSHOT_RESULTS = 100;
+export const SNAPSHOT_PAGE = 250;
+
+/** A node state the snapshot may leave out: what the canvas assumes for an absent node. */
+function isDefaultState(st: NodeState): boolean {
+  return (
+    st.freshness === "empty" && st.activity === "idle" && st.selectedId === null && !st.count &&
+    !st.runId && st.startedAt === undefined && st.lastMs === undefined && !st.progress && !st.partial && !st.error && !(st as { items?: unknown }).items
+  );
 }
 
 /** One open sheet: the server's own handle on its session, and who listens to it. */
@@ -75,7 +89,14 @@ export class Hub {
     const inputRevs = s.inputRevisions();
     const states = this.graph.nodes.map((n) => s.nodeState(n.id));
     const selected = this.graph.nodes.map((n) => s.selected(n.id)).filter((r) => r !== undefined);
-    const edges = Object.fromEntries(this.graph.edges.map((e) => [e.id, s.edgeFresh(e.id)]));
+    // A big graph's snapshot leaves defaults out (an empty, idle node with no result; a
+    // stale edge): it carries only what differs.
+    const compact = this.graph.nodes.length > SNAPSHOT_COMPACT_NODES;
+    const edges = Object.fromEntries(this.graph.edges.flatMap((e) => (s.edgeFresh(e.id) ? [[e.id, true]] : compact ? [] : [[e.id, false]])));
+    // The first results go with the snapshot; the rest follow in `snapshot-page` messages,
+    // ahead of any later event (one queue), so the canvas can lay out without them.
+    const first = selected.slice(0, SNAPSHOT_RESULTS);
+    const rest = selected.slice(SNAPSHOT_RESULTS);
     this.enqueue(entry, async () => {
       const [sheet, sheets, graph] = await Promise.all([this.store.getSheet(sheetId), this.store.listSheets(this.user), this.wire.graphDescription()]);
       const msg: SnapshotMessage = {
@@ -89,13 +110,24 @@ export class Hub {
         sheets: sheets.map(sheetWire),
         inputs: await this.wire.inputs(inputs),
         inputRevs,
-        nodes: Object.fromEntries(await Promise.all(states.map(async (st) => [st.nodeId, await this.wire.nodeState(st)] as const))),
+        nodes: Object.fromEntries(await Promise.all(states.filter((st) => !compact || !isDefaultState(st)).map(async (st) => [st.nodeId, await this.wire.nodeState(st)] as const))),
         edges,
-        results: Object.fromEntries(await Promise.all(selected.map(async (r) => [r.nodeId, await this.wire.result(r)] as const))),
-        counts: Object.fromEntries(states.map((st) => [st.nodeId, st.count])),
+        results: Object.fromEntries(await Promise.all(first.map(async (r) => [r.nodeId, await this.wire.result(r)] as const))),
+        counts: Object.fromEntries(states.flatMap((st) => (st.count || !compact ? [[st.nodeId, st.count]] : []))),
+        ...(rest.length ? { pendingResults: rest.length } : {}),
       };
       if (client.sheetId === sheetId) client.send(this.wire.encode(msg));
     });
+    for (let i = 0; i < rest.length; i += SNAPSHOT_PAGE) {
+      const page = rest.slice(i, i + SNAPSHOT_PAGE);
+      const last = i + SNAPSHOT_PAGE >= rest.length;
+      this.enqueue(entry, async () => {
+        if (client.sheetId !== sheetId) return;
+        const results = Object.fromEntries(await Promise.all(page.map(async (r) => [r.nodeId, await this.wire.result(r)] as const)));
+        const msg: SnapshotPageMessage = { v: PROTOCOL_VERSION, type: "snapshot-page", sheetId, results, last };
+        if (client.sheetId === sheetId) client.send(this.wire.encode(msg));
+      });
+    }
   }
 
   /** The session a client is on. */

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Store } from "../engine/index.js";
 import type { Graph } from "../graph/index.js";
+import { favicon } from "./favicon.js";
 import { apiSchema, call } from "./api.js";
 import { health, serveFile, upload } from "./files.js";
 import { type RunQueue, watchBody } from "./limits.js";
@@ -46,6 +47,7 @@ const UPLOAD_HEADERS = "Content-Type, X-Filename";
  * |---|---|
  * | `GET /` | the canvas page (`/?token=…` sets the token cookie and redirects to `/`) |
  * | `GET /assets/<name>.js` | the elements bundle |
+ * | `GET /favicon.ico` | daggr's icon |
  * | `GET /files/<sha256>` | a stored file |
  * | `POST /upload` | a raw upload → FileRef |
  * | `GET /api/schema`, `POST /api/call[/<subgraph>]` | the REST API |
@@ -93,6 +95,15 @@ export function router(ctx: RouteContext): (req: IncomingMessage, res: ServerRes
           Vary: "Accept-Encoding, Origin",
           ...(gzip ? { "Content-Encoding": "gzip" } : {}),
         });
+        res.end(req.method === "HEAD" ? undefined : body);
+      },
+    },
+    {
+      method: "GET",
+      path: /^\/favicon\.ico$/,
+      handler: (req, res) => {
+        const body = favicon();
+        res.writeHead(200, { "Content-Type": "image/x-icon", "Cache-Control": "public, max-age=86400", "Content-Length": body.length });
         res.end(req.method === "HEAD" ? undefined : body);
       },
     },
