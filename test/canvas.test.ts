@@ -174,6 +174,42 @@ async function browserTests(): Promise<void> {
     await shot(page, "canvas-drafts");
   });
 
+  t.test("two tabs, one input: an edit another tab overtook is refused; the input shows the current value and the card says why", async (t) => {
+    const ran: number[] = [];
+    const settings = new InputNode({ name: "Settings", ports: { steps: gr.Number({ label: "Steps", value: 5 }) } });
+    const render = new FnNode(({ steps }: { steps: number }) => (ran.push(steps), `${steps} steps`), {
+      name: "Render",
+      inputs: { steps: settings.out.steps },
+      outputs: { text: gr.Textbox({ label: "Render" }) },
+    });
+    const server = await serve(t, new Graph({ name: "Conflict", nodes: [render] }));
+    const page = await open(t, server.url);
+    const { WireClient } = await import("./fixtures/server-wire.js");
+    const other = await WireClient.open(server.url);
+    t.teardown(() => other.c.close());
+    // This tab starts an edit (a number is a draft until committed) on revision 0…
+    const box = input(page, "Settings", "steps").locator("input");
+    await box.click();
+    await box.selectText();
+    await page.keyboard.type("7");
+    // …while the other tab changes the same input, and this tab hears of it.
+    await other.c.request({ type: "set-input", nodeId: "Settings", port: "steps", value: 3 });
+    await page.waitForFunction(() => (document.querySelector("daggr-canvas") as unknown as { store: { inputRevs: Map<string, number> } }).store.inputRevs.get("Settings__steps") === 1);
+    await page.keyboard.press("Enter");
+    await card(page, "Settings").filter({ hasText: "was changed in another tab" }).waitFor();
+    await page.locator("body").click({ position: { x: 5, y: 5 } });
+    await page.waitForFunction(() => {
+      const c = document.querySelector("daggr-canvas")!.shadowRoot!.querySelector('daggr-node[node-id="Settings"]')!;
+      return (c.shadowRoot!.querySelector('.comp.in[data-port="steps"] input') as HTMLInputElement).value === "3";
+    });
+    t.equal(await box.inputValue(), "3", "the input takes the current value");
+    const fresh = await WireClient.open(server.url);
+    t.equal((fresh.snap as { inputs: Record<string, unknown> }).inputs.Settings__steps, 3, "the refused edit changed nothing on the server");
+    fresh.c.close();
+    t.notOk(ran.includes(7), "nothing ran on the refused value");
+    await shot(page, "canvas-conflict");
+  });
+
   t.test("during a run, Stop shows only on nodes that will run; reused nodes and an edit's unrelated nodes stay as they are", async (t) => {
     // Settings → Fast → End (held by a gate the test opens) and Settings → Side.
     let gate: (() => void) | undefined;

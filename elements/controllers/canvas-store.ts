@@ -36,6 +36,8 @@ export class CanvasStore {
   readonly inputs = new Map<string, unknown>();
   /** The revision of each input (`node__port`) this canvas last saw; an edit names it (`rev`). */
   readonly inputRevs = new Map<string, number>();
+  /** When an edit of an input (`node__port`) was last refused as stale: a card drops its draft of it. */
+  readonly conflicts = new Map<string, number>();
   readonly edgeFresh = new Map<string, boolean>();
   readonly notices = new Map<string, Notice>();
   /** Nodes a run still plans to visit, by run id (they show as waiting). */
@@ -80,15 +82,19 @@ export class CanvasStore {
     return this.inputs.get(`${nodeId}__${port}`);
   }
 
+  /** The revision of an input this canvas last saw (0: never written). */
+  inputRev(nodeId: string, port: string): number {
+    return this.inputRevs.get(`${nodeId}__${port}`) ?? 0;
+  }
+
   /**
-   * The revision an edit of this input is made on, counting the edit itself: a second
-   * edit sent before the first one's echo names the first's revision, not a stale one.
+   * The revision an edit started from `base` names, counting the edit itself when it is
+   * current: a second edit sent before the first one's echo names the first's revision,
+   * not a stale one. A base another tab has moved past stays stale (a conflict).
    */
-  claimRev(nodeId: string, port: string): number {
-    const key = `${nodeId}__${port}`;
-    const rev = this.inputRevs.get(key) ?? 0;
-    this.inputRevs.set(key, rev + 1);
-    return rev;
+  claimRev(nodeId: string, port: string, base = this.inputRev(nodeId, port)): number {
+    if (base === this.inputRev(nodeId, port)) this.inputRevs.set(`${nodeId}__${port}`, base + 1);
+    return base;
   }
 
   /**
@@ -99,6 +105,7 @@ export class CanvasStore {
     const key = `${d.nodeId}__${d.port}`;
     this.inputs.set(key, d.value);
     this.inputRevs.set(key, d.rev);
+    this.conflicts.set(key, Date.now());
     this.notices.set(d.nodeId, { text: `'${d.port}' was changed in another tab: showing its current value.`, at: Date.now() });
     this.touch(d.nodeId);
   }

@@ -96,7 +96,10 @@ export class DaggrCanvas extends LitElement {
     this.edges?.reroute(ids, this.placement.positions, this.placement.width);
     this.scheduleVisible();
   });
-  private readonly edits = new InputEdits((nodeId, port, value) => this.sendEdit(nodeId, port, value));
+  private readonly edits = new InputEdits(
+    (nodeId, port, value, base) => this.sendEdit(nodeId, port, value, base),
+    (nodeId, port) => this.store.inputRev(nodeId, port),
+  );
   private viewportTimer: ReturnType<typeof setTimeout> | undefined;
   private toastTimer: ReturnType<typeof setTimeout> | undefined;
   private layoutShape = "";
@@ -574,8 +577,8 @@ export class DaggrCanvas extends LitElement {
   }
 
   /** An edit names the revision it was made on; if another tab got there first, the input shows theirs. */
-  private sendEdit(nodeId: string, port: string, value: unknown): void {
-    const p = this.conn?.request({ type: "set-input", nodeId, port, value, rev: this.store.claimRev(nodeId, port) });
+  private sendEdit(nodeId: string, port: string, value: unknown, base: number | undefined): void {
+    const p = this.conn?.request({ type: "set-input", nodeId, port, value, rev: this.store.claimRev(nodeId, port, base) });
     p?.catch((e: Error) => {
       if (e instanceof ServerError && e.code === "E_INPUT_CONFLICT" && e.details) this.store.applyConflict(e.details as unknown as ConflictDetails);
       else this.showToast(e instanceof ServerError ? e.message : `Could not reach the server: ${e.message}`);

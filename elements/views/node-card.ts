@@ -369,7 +369,9 @@ export class NodeCard extends LitElement {
     const stored = this.ctx.store.input(this.nodeId, port);
     const d = this.drafts.get(port);
     if (!d) return stored;
-    if (same(d.value, stored) || (Date.now() - d.at > DRAFT_TTL_MS && !this.matches(":focus-within"))) {
+    // A draft another tab's edit overtook (E_INPUT_CONFLICT) gives way to the current value.
+    const refused = (this.ctx.store.conflicts.get(`${this.nodeId}__${port}`) ?? -1) >= d.at;
+    if (refused || same(d.value, stored) || (Date.now() - d.at > DRAFT_TTL_MS && !this.matches(":focus-within"))) {
       this.drafts.delete(port);
       return stored;
     }
