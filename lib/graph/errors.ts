@@ -52,6 +52,8 @@ export const ErrorCode = {
   REMOTE_ROOT: "E_REMOTE_ROOT",
   REMOTE_OUTPUT: "E_REMOTE_OUTPUT",
   REMOTE_FILE_GONE: "E_REMOTE_FILE_GONE",
+  /** A Space run with `runLocally` could not be prepared or started, or crashed (and no fallback). */
+  LOCAL_FAILED: "E_LOCAL_FAILED",
   // Persistence and editing
   /** An edit named a revision of the input other than the current one (another tab changed it). */
   INPUT_CONFLICT: "E_INPUT_CONFLICT",

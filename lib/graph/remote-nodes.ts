@@ -1,4 +1,5 @@
 import { DaggrError, ErrorCode } from "./errors.js";
+import { checkLocalEnv, checkRevision, checkSpaceId } from "../nodes/local-space/space-id.js";
 import { Node, NodeKind, type InputSources, type NodeOptions, type OutputSpecs } from "./node.js";
 
 /** Retry and wait policy of a remote node. */
@@ -16,6 +17,20 @@ export interface GradioNodeOptions<I extends InputSources, O extends OutputSpecs
   apiName?: string;
   /** Check the endpoint, parameters and outputs against the app's API info at start-up (default true). */
   validate?: boolean;
+  /**
+   * Run the Space on this machine: fetch its files (at `revision`), make a Python
+   * environment, launch it on 127.0.0.1 and call it there; fall back to the remote Space
+   * if that fails (unless DAGGR_LOCAL_NO_FALLBACK=1). Space ids only.
+   */
+  runLocally?: boolean;
+  /**
+   * Environment variables the local app gets from daggr's environment, by name
+   * (`"HF_TOKEN"`), or set (`"CUDA_VISIBLE_DEVICES="`). By default it gets none of the
+   * secrets: only PATH, HOME, locale and temp-dir variables.
+   */
+  localEnv?: string[];
+  /** With `runLocally`: the Space commit (sha) or branch to run, instead of its current head. */
+  revision?: string;
 }
 
 const REMOTE_OPTIONS = ["retries", "wakeTimeoutMs", "maxFileBytes"] as const;
@@ -58,7 +73,12 @@ export class GradioNode<I extends InputSources = InputSources, O extends OutputS
       );
     }
     const space = spaceOrUrl.trim();
-    super(defaultGradioName(space), options, ["apiName", "validate", ...REMOTE_OPTIONS]);
+    super(defaultGradioName(space), options, ["apiName", "validate", "runLocally", "localEnv", "revision", ...REMOTE_OPTIONS]);
+    if (options.runLocally) {
+      checkSpaceId(space);
+      if (options.revision !== undefined) checkRevision(options.revision);
+      checkLocalEnv(options.localEnv);
+    }
     this.space = space;
     const api = options.apiName ?? "/predict";
     this.apiName = api.startsWith("/") ? api : `/${api}`;
