@@ -6,6 +6,7 @@ import { CANCELLED_BY_SERVER, type CallState, type DaggrClient, appLabel, callSt
 import { prepareInputs, processOutputs } from "./gradio-files.js";
 import { REMOTE_DEFAULTS, RetryableError, abortError, withRetries } from "./hf-retry.js";
 import { hfToken, redactError } from "./hf-token.js";
+import { localTarget, startLocal } from "./local-space/index.js";
 
 /** The API summary of each connected app client; `cached` once written to the cache. */
 const summaries = new WeakMap<DaggrClient, { api: ApiSummary; cached: boolean }>();
@@ -34,6 +35,7 @@ export const gradioExecutor: Executor<GradioNode> = {
   inactivityMs: REMOTE_DEFAULTS.inactivityMs,
 
   async validate(node, { cache, signal }) {
+    if (node.gradioOptions.runLocally) startLocal(node, { cache });
     if (node.gradioOptions.validate === false) return;
     const token = hfToken();
     const ac = signal ?? new AbortController().signal;
@@ -59,7 +61,10 @@ export const gradioExecutor: Executor<GradioNode> = {
     try {
       return await withRetries(
         async () => {
-          const client = await getClient(node.space, token, {
+          // runLocally: the local app (no token sent to it), or the remote Space as its fallback.
+          const local = opts.runLocally ? await localTarget(node, ctx) : undefined;
+          const [app, tok, jobCtx] = local?.local ? [local.app, undefined, local.ctx] : [node.space, token, ctx];
+          const client = await getClient(app, tok, {
             signal: ctx.signal,
             wakeTimeoutMs: opts.wakeTimeoutMs ?? REMOTE_DEFAULTS.wakeTimeoutMs,
             progress: (p) => ctx.progress(p),
@@ -72,12 +77,12 @@ export const gradioExecutor: Executor<GradioNode> = {
           const ep = endpointOf(summary.api, node);
           checkParams(node, ep, Object.keys(inputs));
           const session = client.session();
-          const state: CallState = { signal: ctx.signal };
+          const state: CallState = { signal: jobCtx.signal };
           try {
-            const data = await callState.run(state, () => prepareInputs(node, ep, inputs, { ctx, upload: (f) => upload(session, f, label) }));
-            return await runJob(session, node, ep, data, ctx, state, { token, label, maxBytes: opts.maxFileBytes ?? REMOTE_DEFAULTS.maxFileBytes });
+            const data = await callState.run(state, () => prepareInputs(node, ep, inputs, { ctx: jobCtx, upload: (f) => upload(session, f, label) }));
+            return await runJob(session, node, ep, data, jobCtx, state, { token: tok, label, maxBytes: opts.maxFileBytes ?? REMOTE_DEFAULTS.maxFileBytes });
           } catch (e) {
-            if (e instanceof RetryableError && e.reconnect) evictClient(node.space, token, client);
+            if (e instanceof RetryableError && e.reconnect) evictClient(app, tok, client);
             throw e;
           } finally {
             session.close();

@@ -42,6 +42,8 @@ export class LocalApp extends EventEmitter {
   child?: ChildProcess;
   readonly log: RotatingLog;
   exitInfo?: string;
+  /** Aborted (with E_LOCAL_FAILED) when the app exits after it was ready: in-flight jobs stop at once. */
+  readonly lost = new AbortController();
   private readonly pidFile: string;
 
   constructor(readonly spec: LaunchSpec) {
@@ -111,6 +113,9 @@ export class LocalApp extends EventEmitter {
     if (this.state !== "stopped") this.state = "exited";
     rmSync(this.pidFile, { force: true });
     this.log.write(`--- daggr: ${this.spec.id} ${this.exitInfo} ---\n`);
+    if (wasReady) {
+      this.lost.abort(new DaggrError(ErrorCode.LOCAL_FAILED, `Local Space '${this.spec.id}' crashed while running this node (${this.exitInfo}); it restarts for the next run. Last output: ${this.log.tail(4)} (log: ${this.log.path})`, { space: this.spec.id, exit: this.exitInfo }));
+    }
     this.emit("exit", this.exitInfo, wasReady);
   }
 

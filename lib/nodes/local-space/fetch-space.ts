@@ -91,6 +91,11 @@ async function download(id: string, repo: { type: "space"; name: string }, sha: 
         throw new DaggrError(ErrorCode.URL_REFUSED, `Space '${id}': the Hub named a file path outside the Space's folder (${JSON.stringify(entry.path)}).`, { space: id, got: entry.path });
       }
       if (entry.size > MAX_FILE_BYTES) throw new DaggrError(ErrorCode.FILE_TOO_LARGE, `Space '${id}': ${entry.path} is ${entry.size} bytes, over ${MAX_FILE_BYTES}.`, { space: id });
+      if (entry.size === 0) {
+        await mkdir(dirname(target), { recursive: true });
+        await writeFile(target, "");
+        continue;
+      }
       const blob = await downloadFile({ repo, path: entry.path, revision: sha, hubUrl: hub, xet: false, ...creds });
       if (!blob) throw new DaggrError(ErrorCode.REMOTE_NOT_FOUND, `Space '${id}': ${entry.path} is listed but cannot be downloaded at ${sha}.`, { space: id });
       const bytes = Buffer.from(await blob.arrayBuffer());

@@ -29,6 +29,8 @@ export interface LocalTarget {
   local: boolean;
   /** Why the local app is not used. */
   reason?: string;
+  /** The context to run the job with: its signal also aborts (E_LOCAL_FAILED) if the local app dies meanwhile. */
+  ctx: ExecContext;
 }
 
 type Stage = "fetch" | "env" | "install" | "launch" | "ready" | "restart" | "failed";
@@ -90,7 +92,7 @@ export async function localTarget(node: GradioNode, ctx: ExecContext, o: LocalOp
     if (process.env.DAGGR_LOCAL_NO_FALLBACK === "1") throw entry.failure;
     const reason = entry.failure.message.replace(/^\[E_\w+\] /, "");
     ctx.progress({ text: `remote (local failed: ${reason})` });
-    return { app: node.space, local: false, reason };
+    return { app: node.space, local: false, reason, ctx };
   }
   const given = seen.get(ctx);
   if (given !== undefined && given !== entry.generation) {
@@ -100,7 +102,8 @@ export async function localTarget(node: GradioNode, ctx: ExecContext, o: LocalOp
     });
   }
   seen.set(ctx, entry.generation);
-  return { app: entry.app!.url, local: true };
+  const app = entry.app!;
+  return { app: app.url, local: true, ctx: { ...ctx, signal: AbortSignal.any([ctx.signal, app.lost.signal]) } };
 }
 
 /** Starts preparing a node's local Space without waiting (start-up: validation time). */
@@ -116,7 +119,7 @@ export async function stopLocalSpaces(): Promise<void> {
     apps.map(
       (a) =>
         new Promise<void>((r) => {
-          if (a.state === "exited" || !a.child?.pid) return r();
+          if (!a.child?.pid || a.child.exitCode !== null || a.child.signalCode !== null) return r();
           a.child.once("exit", () => r());
           a.stop();
         }),

@@ -1,0 +1,284 @@
+/**
+ * runLocally: a Space fetched from a Hub (test/fixtures/local-space.ts serves it), run as a
+ * real Python process and called through the real `@gradio/client`. The fixture app is
+ * standard-library Python (there is no package index here), so `gradio` itself is never
+ * installed: the README names no sdk_version and requirements.txt is empty, which makes
+ * the environment step a real `python3 -m venv` with nothing to install; other tests run
+ * with DAGGR_LOCAL_PYTHON (a ready interpreter, no environment made).
+ */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import t from "tap";
+import { DaggrError, GradioNode, MemoryStore, NodeKind, registerExecutor, type ExecContext, type Progress } from "../lib/index.js";
+import { gradioExecutor } from "../lib/nodes/gradio.js";
+import { closeGradioClients } from "../lib/nodes/gradio-client.js";
+import { remoteTiming } from "../lib/nodes/hf-retry.js";
+import { checkSpaceId, childEnv, localApp, localTarget, localTiming, stopLocalSpaces, sweepOrphans } from "../lib/nodes/local-space/index.js";
+import { APP_PY, README, type LocalHub, startLocalHub } from "./fixtures/local-space.js";
+
+const root = mkdtempSync(join(tmpdir(), "daggr-local-"));
+const home = join(root, "home");
+process.env.DAGGR_HOME = home;
+process.env.DAGGR_LOCAL_QUIET = "1";
+process.env.DAGGR_LOCAL_TIMEOUT = "60";
+process.env.HF_TOKEN = "hf_localsecrettoken123";
+process.env.AWS_SECRET_ACCESS_KEY = "aws-secret";
+process.env.OPENAI_API_KEY = "sk-openai";
+delete process.env.DAGGR_LOCAL_NO_FALLBACK;
+const PYTHON = process.env.PYTHON3 ?? "python3";
+localTiming.restartBaseMs = 20;
+remoteTiming.backoffBaseMs = 10;
+remoteTiming.backoffMaxMs = 50;
+registerExecutor(NodeKind.GRADIO, gradioExecutor);
+
+const SHA1 = "1".repeat(40);
+const SHA2 = "2".repeat(40);
+
+function makeSpace(name: string, o: { readme?: string; app?: string } = {}): string {
+  const dir = join(root, "src", name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "README.md"), o.readme ?? README);
+  writeFileSync(join(dir, "requirements.txt"), "");
+  writeFileSync(join(dir, "app.py"), o.app ?? APP_PY);
+  return dir;
+}
+
+const ids = ["t/echo", "t/id-same", "t/id-other", "t/crashy", "t/noisy", "t/env", "t/env-named", "t/broken", "t/orphan", "t/restarts"];
+let hub: LocalHub;
+t.before(async () => {
+  const spaces: Record<string, { dir: string; sha: string }> = {};
+  for (const id of ids) spaces[id] = { dir: makeSpace(id.split("/")[1]!, id === "t/broken" ? { readme: README.replace("app.py", "missing.py") } : {}), sha: SHA1 };
+  hub = await startLocalHub(spaces);
+  process.env.HF_ENDPOINT = hub.url;
+});
+t.teardown(async () => {
+  await stopLocalSpaces();
+  closeGradioClients?.();
+  await hub.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+function harness() {
+  const store = new MemoryStore();
+  const progress: Progress[] = [];
+  const ctx: ExecContext = {
+    signal: new AbortController().signal,
+    progress: (p) => progress.push(p),
+    partial: () => {},
+    files: { dir: store.filesDir, put: (i) => store.putFile(i), lookup: (p) => store.fileForPath(p) },
+    cache: { get: (k) => store.getMeta(k), set: (k, v) => store.setMeta(k, v) },
+    nodeId: "n",
+    runId: "r",
+  };
+  return { ctx, progress };
+}
+
+function node(space: string, extra: Record<string, unknown> = {}) {
+  return new GradioNode(space, { runLocally: true, validate: false, inputs: { text: "x" }, outputs: { out: null }, ...extra });
+}
+
+async function call(n: GradioNode, text: string) {
+  const h = harness();
+  const out = (await gradioExecutor.execute(n, { text }, h.ctx)) as unknown[];
+  return { out: String(out[0]), progress: h.progress.map((p) => p.text ?? "") };
+}
+
+const pidOf = (s: string) => Number(/pid=(\d+)/.exec(s)?.[1]);
+
+t.test("a bad Space id is refused before it reaches a path or a process", async (t) => {
+  for (const bad of ["../etc", "o/..", "o/.hidden", "o/a..b", "o/a--b", "o/-x", "a/b/c", "o/a b", "o/a;rm"]) {
+    t.throws(() => checkSpaceId(bad), { code: "E_BAD_OPTION" }, bad);
+  }
+  t.throws(() => new GradioNode("o/.hidden", { runLocally: true }), { code: "E_BAD_OPTION" });
+  t.throws(() => new GradioNode("http://127.0.0.1:1/", { runLocally: true }), { code: "E_BAD_OPTION" });
+  t.throws(() => new GradioNode("o/x", { runLocally: true, localEnv: ["A B"] }), { code: "E_BAD_OPTION" });
+  t.throws(() => new GradioNode("o/x", { runLocally: true, revision: "../main" }), { code: "E_BAD_OPTION" });
+  t.same(checkSpaceId("gradio/hello_world.v2"), ["gradio", "hello_world.v2"]);
+  t.notOk(existsSync(join(home, "spaces", "o")), "nothing was written for a refused id");
+});
+
+t.test("first launch fetches, makes a venv and serves; a second launch reuses both", async (t) => {
+  delete process.env.DAGGR_LOCAL_PYTHON;
+  process.env.DAGGR_LOCAL_BASE_PYTHON = PYTHON;
+  process.env.DAGGR_LOCAL_NO_UV = "1";
+  t.teardown(() => {
+    delete process.env.DAGGR_LOCAL_BASE_PYTHON;
+    delete process.env.DAGGR_LOCAL_NO_UV;
+  });
+  hub.requests.length = 0;
+  const first = await call(node("t/echo"), "hello");
+  t.match(first.out, /^HELLO pid=\d+$/);
+  for (const s of ["local: fetch", "local: env", "local: launch", "local: ready"]) t.ok(first.progress.some((p) => p.startsWith(s)), `stage ${s} on the card`);
+  t.ok(hub.requests.some((p) => p.includes("/revision/")), "asked the Hub for the head sha");
+  t.ok(hub.requests.some((p) => p.includes("/resolve/")), "downloaded the files");
+  const envs = join(home, "spaces", "t", "echo", "envs");
+  t.equal(readdirSync(envs).length, 1, "one environment");
+  t.ok(existsSync(join(envs, readdirSync(envs)[0]!, "bin", "python")), "a real venv");
+  t.ok(existsSync(join(home, "spaces", "t", "echo", SHA1, "app.py")), "files at the pinned sha");
+
+  const pid1 = pidOf(first.out);
+  await stopLocalSpaces();
+  hub.requests.length = 0;
+  const second = await call(node("t/echo"), "again");
+  t.match(second.out, /^AGAIN pid=\d+$/);
+  t.not(pidOf(second.out), pid1, "a new process");
+  t.same(hub.requests, [], "no Hub request: files reused from disk");
+  t.equal(readdirSync(envs).length, 1, "environment reused");
+  t.notOk(second.progress.some((p) => p.startsWith("local: install")), "nothing installed");
+});
+
+t.test("DAGGR_UPDATE_SPACES fetches the new head", async (t) => {
+  process.env.DAGGR_LOCAL_PYTHON = PYTHON;
+  await stopLocalSpaces();
+  hub.spaces.get("t/echo")!.sha = SHA2;
+  process.env.DAGGR_UPDATE_SPACES = "1";
+  t.teardown(() => {
+    delete process.env.DAGGR_UPDATE_SPACES;
+    hub.spaces.get("t/echo")!.sha = SHA1;
+  });
+  const r = await call(node("t/echo"), "up");
+  t.match(r.out, /^UP pid=/);
+  t.ok(existsSync(join(home, "spaces", "t", "echo", SHA2, "app.py")), "new revision fetched");
+});
+
+t.test("identity: a foreign server on the port is never sent inputs", async (t) => {
+  process.env.DAGGR_LOCAL_PYTHON = PYTHON;
+  for (const [space, endpoints, why] of [
+    ["t/id-same", ["predict"], /held by another process/],
+    ["t/id-other", ["other"], /not the Space's/],
+  ] as const) {
+    let posts = 0;
+    const foreign = createServer((req, res) => {
+      if (req.method === "POST") posts++;
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ protocol: "sse_v3", dependencies: endpoints.map((api_name, id) => ({ id, api_name, api_visibility: "public" })) }));
+    });
+    await new Promise<void>((r) => foreign.listen(0, "127.0.0.1", r));
+    const port = (foreign.address() as AddressInfo).port;
+    const n = node(space, { localEnv: ["FIXTURE_STAY_ON_BIND_FAIL=1"] });
+    const h = harness();
+    const target = await localTarget(n, h.ctx, { port });
+    t.equal(target.local, false, `${space}: not used`);
+    t.match(target.reason, why);
+    t.ok(h.progress.some((p) => p.text?.startsWith("remote (local failed:")), "the card says remote, and why");
+    t.equal(posts, 0, "the foreign server got no input");
+    const child = localApp(space)?.child;
+    if (child && child.exitCode === null && child.signalCode === null) await once(child, "exit");
+    t.ok(child && !isAlive(child.pid!), "our stuck child was stopped");
+    process.env.DAGGR_LOCAL_NO_FALLBACK = "1";
+    await t.rejects(localTarget(n, harness().ctx, { port }), { code: "E_LOCAL_FAILED" }, "no fallback: the error");
+    delete process.env.DAGGR_LOCAL_NO_FALLBACK;
+    await new Promise((r) => foreign.close(r));
+  }
+});
+
+/** Whether a process runs (a zombie awaiting its reaper does not). */
+function isAlive(pid: number) {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+t.test("a crash while running fails the node at once; the app restarts for the next run", async (t) => {
+  process.env.DAGGR_LOCAL_PYTHON = PYTHON;
+  const n = node("t/crashy");
+  const pid1 = pidOf((await call(n, "one")).out);
+  await t.rejects(call(n, "crash"), { code: "E_LOCAL_FAILED", message: /crashed while running this node \(exit code 3\)/ });
+  const pid2 = pidOf((await call(n, "two")).out);
+  t.ok(pid2 && pid2 !== pid1, "restarted: a new process serves");
+});
+
+t.test("after 5 restarts the node falls back to the remote Space, with the reason", async (t) => {
+  process.env.DAGGR_LOCAL_PYTHON = PYTHON;
+  const n = node("t/restarts");
+  let crashes = 0;
+  for (;;) {
+    const h = harness();
+    const target = await localTarget(n, h.ctx);
+    if (!target.local) {
+      t.equal(target.app, "t/restarts", "the remote Space");
+      t.match(target.reason, /crashed 6 times/);
+      break;
+    }
+    await t.rejects(gradioExecutor.execute(n, { text: "crash" }, h.ctx));
+    crashes++;
+    if (crashes > 6) break;
+  }
+  t.equal(crashes, 6, "the first run and 5 restarts crashed");
+});
+
+t.test("a Space that cannot start falls back with the reason, or fails under DAGGR_LOCAL_NO_FALLBACK", async (t) => {
+  process.env.DAGGR_LOCAL_PYTHON = PYTHON;
+  const h = harness();
+  const target = await localTarget(node("t/broken"), h.ctx);
+  t.equal(target.local, false);
+  t.match(target.reason, /stopped before it was ready \(exit code 2\).*missing\.py/);
+  const h2 = harness();
+  const missing = await localTarget(node("t/not-on-hub"), h2.ctx);
+  t.match(missing.reason, /was not found on the Hub/);
+  process.env.DAGGR_LOCAL_NO_FALLBACK = "1";
+  t.teardown(() => delete process.env.DAGGR_LOCAL_NO_FALLBACK);
+  await t.rejects(localTarget(node("t/broken"), harness().ctx), { code: "E_LOCAL_FAILED" });
+});
+
+t.test("an app printing megabytes keeps serving; its log rotates", async (t) => {
+  process.env.DAGGR_LOCAL_PYTHON = PYTHON;
+  const n = node("t/noisy", { localEnv: ["FIXTURE_NOISE_MB=3"] });
+  const h = harness();
+  const target = await localTarget(n, h.ctx, { logMaxBytes: 1024 * 1024 });
+  t.ok(target.local);
+  t.match((await call(n, "noisy:4")).out, /^NOISY pid=/);
+  t.match((await call(n, "after")).out, /^AFTER pid=/);
+  const logs = readdirSync(join(home, "logs")).filter((f) => f.startsWith("t__noisy.log"));
+  t.same(logs.sort(), ["t__noisy.log", "t__noisy.log.1", "t__noisy.log.2", "t__noisy.log.3"], "rotated, 3 kept");
+  for (const f of logs) t.ok(statSync(join(home, "logs", f)).size <= 1024 * 1024 + 65536, `${f} bounded`);
+});
+
+t.test("the app's environment has no secrets unless named in localEnv", async (t) => {
+  process.env.DAGGR_LOCAL_PYTHON = PYTHON;
+  const plain = (await call(node("t/env"), "env")).out.split(",");
+  t.ok(plain.includes("PATH") && plain.includes("GRADIO_SERVER_PORT"));
+  for (const secret of ["HF_TOKEN", "AWS_SECRET_ACCESS_KEY", "OPENAI_API_KEY", "DAGGR_HOME", "HF_ENDPOINT"]) t.notOk(plain.includes(secret), `${secret} not passed`);
+  const named = (await call(node("t/env-named", { localEnv: ["OPENAI_API_KEY", "CUDA_VISIBLE_DEVICES="] }), "env")).out.split(",");
+  t.ok(named.includes("OPENAI_API_KEY") && named.includes("CUDA_VISIBLE_DEVICES"), "named ones are passed");
+  t.notOk(named.includes("HF_TOKEN"));
+  t.same(Object.keys(childEnv([], {}, { HF_TOKEN: "x", PATH: "/bin", GITHUB_TOKEN: "y" })), ["PATH"]);
+});
+
+t.test("an app left behind by a kill -9 of daggr is removed at the next start", async (t) => {
+  process.env.DAGGR_LOCAL_PYTHON = PYTHON;
+  const holder = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "fixtures", "local-space-holder.ts"), "t/orphan"], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env },
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = "";
+    holder.stdout!.on("data", (c: Buffer) => {
+      buf += c.toString();
+      if (buf.includes("\n")) resolve(buf.split("\n")[0]!);
+    });
+    holder.on("exit", (code) => reject(new Error(`holder exited ${code}`)));
+  });
+  const { pid, local } = JSON.parse(line) as { pid: number; local: boolean };
+  t.ok(local && pid, "the holder launched the app");
+  const exited = new Promise((r) => holder.once("exit", r));
+  holder.kill("SIGKILL");
+  await exited;
+  t.ok(isAlive(pid), "the app outlived the killed daggr (an orphan)");
+  const killed = sweepOrphans(home);
+  t.same(killed, [pid], "the sweep killed exactly it");
+  while (isAlive(pid)) await new Promise((r) => setImmediate(r));
+  t.same(readdirSync(join(home, "local-spaces")).filter((f) => f.startsWith("t__orphan")), [], "pid file removed");
+});
