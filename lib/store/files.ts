@@ -40,6 +40,9 @@ export class FilesDir {
       } else {
         throw new Error("putFile needs `path` or `bytes`.");
       }
+      // On disk before it is named: a result committed (synced) after this never points
+      // at a blob a power loss emptied. (A kill -9 keeps the page cache; this is for the OS.)
+      await syncFile(tmp);
       await rename(tmp, target(id));
     } catch (e) {
       // A full disk or a vanished source must not leave a partial temp blob behind.
@@ -103,6 +106,15 @@ export class FilesDir {
 
   async remove(id: string): Promise<void> {
     await rm(this.pathOf(id), { force: true });
+  }
+}
+
+async function syncFile(path: string): Promise<void> {
+  const fh = await open(path, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 
