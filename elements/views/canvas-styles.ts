@@ -34,7 +34,9 @@ const chrome = css`
     left: 0;
     top: 0;
     transform-origin: 0 0;
-    will-change: transform;
+    /* No will-change: a composited world makes every card painted over an edge that
+       changes a layer of its own (hundreds on a big graph). Cards and edges paint into
+       one layer; pan and zoom repaint only what is in view. */
   }
   .world.measuring {
     visibility: hidden;
