@@ -48,7 +48,7 @@ function makeSpace(name: string, o: { readme?: string; app?: string } = {}): str
   return dir;
 }
 
-const ids = ["t/echo", "t/id-same", "t/id-other", "t/crashy", "t/noisy", "t/env", "t/env-named", "t/broken", "t/orphan", "t/restarts"];
+const ids = ["t/echo", "t/id-same", "t/id-other", "t/crashy", "t/noisy", "t/env", "t/env-named", "t/broken", "t/orphan", "t/restarts", "t/hang"];
 let hub: LocalHub;
 t.before(async () => {
   const spaces: Record<string, { dir: string; sha: string }> = {};
@@ -231,6 +231,18 @@ t.test("a Space that cannot start falls back with the reason, or fails under DAG
   process.env.DAGGR_LOCAL_NO_FALLBACK = "1";
   t.teardown(() => delete process.env.DAGGR_LOCAL_NO_FALLBACK);
   await t.rejects(localTarget(node("t/broken"), harness().ctx), { code: "E_LOCAL_FAILED" });
+});
+
+t.test("an app that is not ready within DAGGR_LOCAL_TIMEOUT is stopped and the node falls back", async (t) => {
+  process.env.DAGGR_LOCAL_PYTHON = PYTHON;
+  process.env.DAGGR_LOCAL_TIMEOUT = "1";
+  t.teardown(() => void (process.env.DAGGR_LOCAL_TIMEOUT = "60"));
+  const target = await localTarget(node("t/hang", { localEnv: ["FIXTURE_HANG=1"] }), harness().ctx);
+  t.equal(target.local, false);
+  t.match(target.reason, /not ready after 1 s \(DAGGR_LOCAL_TIMEOUT\)/);
+  const child = localApp("t/hang")!.child!;
+  if (child.exitCode === null && child.signalCode === null) await once(child, "exit");
+  t.notOk(isAlive(child.pid!), "the hung app was stopped");
 });
 
 t.test("an app printing megabytes keeps serving; its log rotates", async (t) => {

@@ -130,7 +130,7 @@ export class LocalApp extends EventEmitter {
     for (;;) {
       if (signal?.aborted) throw signal.reason;
       if (this.state !== "starting") throw this.failure(`the app stopped before it was ready (${this.exitInfo})`);
-      const config = await fetch(`http://127.0.0.1:${this.port}/config`, { signal: AbortSignal.timeout(5000) })
+      const config = await fetch(`http://127.0.0.1:${this.port}/config`, { signal: AbortSignal.timeout(Math.max(100, Math.min(5000, deadline - Date.now()))) })
         .then(async (r) => (r.ok ? ((await r.json()) as { dependencies?: Array<{ api_name?: string | null; api_visibility?: string; show_api?: boolean }> }) : undefined))
         .catch(() => undefined);
       if (config) {
