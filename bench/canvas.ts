@@ -15,7 +15,8 @@
  * - canvas_full_cards_<n>: cards rendered in full (the rest are placeholders).
  * And the snapshot of a 10,000-node graph: bytes and ms of the first message a tab gets
  * (`snapshot_bytes_10000`, `snapshot_ms_10000`), and of the whole sheet once every page
- * has arrived (`snapshot_all_bytes_10000`, `snapshot_all_ms_10000`).
+ * has arrived (`snapshot_all_bytes_10000`, `snapshot_all_ms_10000`), on a fresh sheet of
+ * nodes that do not autorun. `npx tsx bench/canvas.ts snapshot` runs that part alone.
  */
 import { existsSync } from "node:fs";
 import type { Page } from "playwright-core";
@@ -174,7 +175,8 @@ const MEASURE_UPDATES = `async (ticks) => {
  * the time to it; then the whole sheet (every page asked for, when the server pages it).
  */
 async function snapshotFigures(n: number): Promise<Figure[]> {
-  const server = await launch(bigGraph(n), { port: 0, store: new MemoryStore(), quiet: true });
+  // No autorun: the sheet stays as it opened (nothing runs while it is measured).
+  const server = await launch(bigGraph(n, { autorun: false }), { port: 0, store: new MemoryStore(), quiet: true });
   try {
     const first: number[] = [];
     const firstBytes: number[] = [];
@@ -209,15 +211,14 @@ async function snapshotOnce(url: string): Promise<{ firstMs: number; firstBytes:
   const done = new Promise<void>((resolve) => {
     ws.on("message", (d) => {
       const text = d.toString();
-      const m = JSON.parse(text) as { type: string; more?: string[]; re?: string; done?: boolean };
+      const m = JSON.parse(text) as { type: string; pendingResults?: number; last?: boolean };
       if (m.type === "snapshot") {
         firstMs = performance.now() - t0;
         firstBytes = allBytes = Buffer.byteLength(text);
-        if (!m.more?.length) return resolve();
-        ws.send(JSON.stringify({ v: 1, type: "snapshot-page", id: "p", nodes: m.more }));
+        if (!m.pendingResults) resolve();
       } else if (m.type === "snapshot-page") {
         allBytes += Buffer.byteLength(text);
-        if (m.done !== false) resolve();
+        if (m.last) resolve();
       }
     });
   });
@@ -229,6 +230,9 @@ async function snapshotOnce(url: string): Promise<{ firstMs: number; firstBytes:
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const only = process.argv.slice(2).map(Number).filter((x) => x > 0);
-  report(await benchCanvas(only.length ? only : SIZES));
+  if (process.argv[2] === "snapshot") report(await snapshotFigures(10_000));
+  else {
+    const only = process.argv.slice(2).map(Number).filter((x) => x > 0);
+    report(await benchCanvas(only.length ? only : SIZES));
+  }
 }
