@@ -132,6 +132,23 @@ t.test("first launch fetches, makes a venv and serves; a second launch reuses bo
   t.notOk(second.progress.some((p) => p.startsWith("local: install")), "nothing installed");
 });
 
+t.test("validation at start-up begins preparing the local Space without waiting for it", async (t) => {
+  process.env.DAGGR_LOCAL_PYTHON = PYTHON;
+  await stopLocalSpaces();
+  hub.requests.length = 0;
+  process.env.DAGGR_UPDATE_SPACES = "1";
+  t.teardown(() => delete process.env.DAGGR_UPDATE_SPACES);
+  const n = node("t/echo");
+  const h = harness();
+  await gradioExecutor.validate!(n, { cache: h.ctx.cache, signal: h.ctx.signal });
+  // Nothing else asks for the Space: the Hub hears from it because validation began the preparation.
+  while (!localApp("t/echo")?.child) await new Promise((r) => setTimeout(r, 10));
+  t.ok(hub.requests.some((p) => p.includes("/revision/")), "fetched, launching, before any run");
+  const target = await localTarget(n, h.ctx);
+  t.ok(target.local);
+  t.match((await call(n, "v")).out, /^V pid=/);
+});
+
 t.test("DAGGR_UPDATE_SPACES fetches the new head", async (t) => {
   process.env.DAGGR_LOCAL_PYTHON = PYTHON;
   await stopLocalSpaces();
@@ -267,6 +284,7 @@ t.test("the app's environment has no secrets unless named in localEnv", async (t
   t.ok(named.includes("OPENAI_API_KEY") && named.includes("CUDA_VISIBLE_DEVICES"), "named ones are passed");
   t.notOk(named.includes("HF_TOKEN"));
   t.same(Object.keys(childEnv([], {}, { HF_TOKEN: "x", PATH: "/bin", GITHUB_TOKEN: "y" })), ["PATH"]);
+  t.equal((await call(node("t/env"), "auth")).out, "AUTH=0", "no token sent to the local app (HF_TOKEN is set here)");
 });
 
 t.test("an app left behind by a kill -9 of daggr is removed at the next start", async (t) => {
