@@ -229,7 +229,7 @@ async function concurrent(): Promise<Figure[]> {
     s.set(src.in.k, ++k); // an edit: synchronous, then the run is timed with it
     const summary = await s.run(join, { mode: "all" });
     if (summary.nodes.w0 !== "ran") throw new Error(`workers did not run: ${summary.nodes.w0}`);
-  }, 9, 2);
+  }, 15, 15); // the first dozen runs are JIT warm-up (267 ms falling to ~40 under load)
   await s.close();
   const bare = await timeMedian(async () => {
     const vs = await Promise.all(Array.from({ length: width }, (_, i) => nap().then(() => i)));

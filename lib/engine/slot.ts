@@ -93,7 +93,8 @@ export function readsOf(node: Node, ports: readonly string[]): Read[] {
     if (spec?.kind === "port") reads.push(read(port, [spec.from], spec.scatter ? (spec.scatter.key ?? "") : undefined));
     else if (spec?.kind === "first") reads.push(read(port, spec.from, undefined));
   }
-  return reads.length > 1 ? reads.sort(byName) : reads;
+  // A copy holds exactly its reads (an array grown by push keeps room for 17).
+  return reads.length > 1 ? reads.sort(byName).slice() : reads.slice();
 }
 
 function read(name: string, from: Read["from"], each: string | undefined): Read {

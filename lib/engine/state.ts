@@ -117,7 +117,7 @@ export class SheetView {
         lastMs: sel?.ms,
         ...(interrupted?.error ? { error: interrupted.error } : {}),
       };
-      const slot = new Slot(n, fingerprintHash(n), order, graph.children(n.id), edgesInto.get(n.id) ?? [], state, sel, hasStaticPorts(n));
+      const slot = new Slot(n, fingerprintHash(n), order, graph.children(n.id), fit(edgesInto.get(n.id)), state, sel, hasStaticPorts(n));
       this.slots.set(n.id, slot);
     });
     for (const slot of this.slots.values()) {
@@ -135,6 +135,11 @@ export class SheetView {
         slot.edgeFrom[i]!.outIndex.push(i);
       }
       if (slot.sel) this.edgesChanged(slot);
+    }
+    for (const slot of this.slots.values()) {
+      slot.watchers = fit(slot.watchers);
+      slot.outSlots = fit(slot.outSlots);
+      slot.outIndex = fit(slot.outIndex);
     }
     const all = graph.nodes.map((n) => n.id);
     this.refresh(all, all, false);
@@ -530,4 +535,14 @@ function selectedHash(s: Slot, port: string): string | undefined {
   const sel = s.sel;
   if (!sel) return undefined;
   return sel.status === ResultStatus.SKIPPED ? SKIPPED_HASH : sel.outputHashes[port];
+}
+
+const NONE = Object.freeze([]) as unknown as never[];
+
+/**
+ * An array built by `push` holds room for 17 items; a copy holds exactly what it has.
+ * Per-node lists are made once and kept for the session, so they are copied to size.
+ */
+function fit<T>(list: T[] | undefined): T[] {
+  return !list || list.length === 0 ? NONE : list.slice();
 }

@@ -93,6 +93,8 @@ export class Graph {
     }
     for (const n of this.nodes) this.childIds.set(n.id, []);
     for (const [child, parents] of this.parentIds) for (const p of parents) this.childIds.get(p)!.push(child);
+    // A list grown by push keeps room for 17 ids; the graph keeps them for good, so to size.
+    for (const [id, kids] of this.childIds) this.childIds.set(id, kids.slice());
     this.edges = edges;
     this.subgraphs = components(this.nodes, this.parentIds, this.childIds);
   }
