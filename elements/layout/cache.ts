@@ -12,11 +12,14 @@ interface Entry {
 
 /**
  * Layouts remembered across page loads (localStorage, the last 8), keyed by a hash of
- * everything the layout depends on: node ids, measured sizes, ports and edges. A reload
- * of an unchanged graph is laid out at once; any change of shape or size misses.
+ * the graph's shape: node ids, widths, ports and edges. Heights are left out: a card's
+ * height follows its content (a result arriving, an error), which changes between two
+ * opens of the same graph (a sheet that ran on open), and cards that grow after the
+ * layout are settled apart anyway. A reload of an unchanged graph is laid out at once;
+ * any change of shape misses.
  */
 export function layoutKey(input: LayoutInput): string {
-  const text = JSON.stringify([input.nodes.map((n) => [n.id, Math.round(n.width), Math.round(n.height), n.ports]), input.edges, input.aspectRatio?.toFixed(1)]);
+  const text = JSON.stringify([input.nodes.map((n) => [n.id, Math.round(n.width), n.ports]), input.edges, input.aspectRatio?.toFixed(1)]);
   // Two FNV-1a passes with different seeds: 64 bits, plenty for 8 entries.
   let a = 0x811c9dc5;
   let b = 0x01000193 ^ text.length;
