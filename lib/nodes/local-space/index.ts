@@ -1,3 +1,4 @@
+import { raceSignal } from "../hf-retry.js";
 import { DaggrError, ErrorCode, type GradioNode } from "../../graph/index.js";
 import type { ExecContext, MetaCache } from "../../engine/executor.js";
 import type { Progress } from "../../engine/events.js";
@@ -84,7 +85,7 @@ export async function localTarget(node: GradioNode, ctx: ExecContext, o: LocalOp
   entry.listeners.add(relay);
   ctx.progress(entry.stage);
   try {
-    await raceAbort(entry.ready, ctx.signal);
+    await raceSignal(entry.ready, ctx.signal);
   } finally {
     entry.listeners.delete(relay);
   }
@@ -229,17 +230,5 @@ async function launch(e: Entry, a: LaunchArgs): Promise<void> {
       e.failure = err instanceof DaggrError ? err : new DaggrError(ErrorCode.LOCAL_FAILED, String(err), { space: e.id });
       stage(e, "failed", e.failure.message);
     });
-  });
-}
-
-function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((res, rej) => {
-    const on = () => rej(signal.reason);
-    signal.addEventListener("abort", on, { once: true });
-    p.then(
-      (v) => (signal.removeEventListener("abort", on), res(v)),
-      (err) => (signal.removeEventListener("abort", on), rej(err)),
-    );
   });
 }
