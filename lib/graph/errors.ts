@@ -57,6 +57,11 @@ export const ErrorCode = {
   // Persistence and editing
   /** An edit named a revision of the input other than the current one (another tab changed it). */
   INPUT_CONFLICT: "E_INPUT_CONFLICT",
+  // Sharing and deploying
+  /** `share: true` could not open a public link: the share server, the frpc binary (download, checksum) or the tunnel failed. */
+  SHARE_FAILED: "E_SHARE_FAILED",
+  /** `daggr deploy` could not create or update the Space (the Hub refused, a secret is not set, the app is missing). */
+  DEPLOY_FAILED: "E_DEPLOY_FAILED",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

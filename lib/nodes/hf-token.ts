@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +14,12 @@ import { join } from "node:path";
  * const client = await Client.connect(space, { token: hfToken() });
  */
 export function hfToken(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const scoped = tokenScope.store.getStore() ?? tokenScope.fallback;
+  return scoped ? scoped.token : processHfToken(env);
+}
+
+/** The machine's own token (environment or token file), whatever scope the caller is in: for redaction and `whoami`. */
+export function processHfToken(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const fromEnv = env.HF_TOKEN?.trim();
   if (fromEnv) return fromEnv;
   const path = env.HF_TOKEN_PATH || join(env.HF_HOME || join(homedir(), ".cache", "huggingface"), "token");
@@ -23,6 +30,45 @@ export function hfToken(env: NodeJS.ProcessEnv = process.env): string | undefine
   }
 }
 
+/**
+ * Whose token a piece of work uses. On a Space every visitor's requests run inside
+ * {@link withHfToken} with the visitor's own token (or none), and the process-wide
+ * fallback is "no token", so the Space owner's `HF_TOKEN` never serves a visitor. Kept
+ * on `globalThis`: one per process even when an app imports another copy of daggr.
+ */
+interface TokenScope {
+  store: AsyncLocalStorage<{ token: string | undefined }>;
+  fallback: { token: string | undefined } | undefined;
+}
+const tokenScope: TokenScope = ((globalThis as { [k: symbol]: TokenScope })[Symbol.for("daggr.hf-token")] ??= {
+  store: new AsyncLocalStorage(),
+  fallback: undefined,
+});
+
+/**
+ * Runs `fn` (and everything it starts: awaits, timers, runs) with `token` as the
+ * Hugging Face token, `undefined` meaning none at all (not the environment's).
+ *
+ * @example
+ * await withHfToken(visitor.accessToken, () => session.run(node));
+ */
+export function withHfToken<T>(token: string | undefined, fn: () => T): T {
+  return tokenScope.store.run({ token }, fn);
+}
+
+/**
+ * Outside any {@link withHfToken}, use `token` instead of the environment's (`undefined`:
+ * none); `false` restores the default. A server on a Space sets "none" while it runs.
+ */
+export function setFallbackHfToken(token: string | undefined | false): void {
+  tokenScope.fallback = token === false ? undefined : { token };
+}
+
+/** Whether code here runs for a visitor (inside {@link withHfToken}). */
+export function hfTokenScoped(): boolean {
+  return tokenScope.store.getStore() !== undefined;
+}
+
 let cached: { value: string | undefined; at: number } | undefined;
 
 /**
@@ -30,6 +76,8 @@ let cached: { value: string | undefined; at: number } | undefined;
  * redaction of every record) that must not read a file each time.
  */
 export function currentHfToken(): string | undefined {
+  const scoped = tokenScope.store.getStore() ?? tokenScope.fallback;
+  if (scoped) return scoped.token;
   const now = Date.now();
   if (!cached || now - cached.at > 5_000) cached = { value: hfToken(), at: now };
   return cached.value;

@@ -25,6 +25,8 @@ const ID_FIELD = /"id"\s*:\s*("(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{
 export interface ConnectionLimits {
   runs: RunQueue;
   messageRate: Rate | false;
+  /** Runs each message's handling for this socket's visitor (on a Space: with their own HF token). */
+  scope?: (fn: () => Promise<void>) => Promise<void>;
 }
 let counter = 0;
 
@@ -69,7 +71,8 @@ export class Connection implements Client {
       const text = isBinary ? undefined : data.toString();
       if (this.pending >= MAX_PENDING || (this.bucket && !this.bucket.take())) return this.tooMany(text);
       this.pending++;
-      this.queue = this.queue.then(() => this.handle(text)).finally(() => this.pending--);
+      const scope = limits.scope;
+      this.queue = this.queue.then(() => (scope ? scope(() => this.handle(text)) : this.handle(text))).finally(() => this.pending--);
     });
   }
 

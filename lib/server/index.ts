@@ -16,8 +16,14 @@ import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
 import { DEFAULT_REMOTE_CONCURRENCY, type Store, limits } from "../engine/index.js";
 import type { Graph } from "../graph/index.js";
+import { setFallbackHfToken, withHfToken } from "../nodes/hf-token.js";
 import { Connection } from "./connection.js";
 import { Hub } from "./hub.js";
+import { OAuth, oauthConfig } from "./oauth.js";
+import { refuse } from "./respond.js";
+import { openShare, type Share } from "./share.js";
+import { LOCAL_USER, localUser } from "./users.js";
+import { ANONYMOUS_USER, type Visitor, Visitors } from "./visitors.js";
 import { ConnectionCap, RunQueue } from "./limits.js";
 import { type ServerOptions, isLoopback, listen, resolveOptions } from "./options.js";
 import { router } from "./routes.js";
@@ -43,6 +49,10 @@ export interface LaunchedServer {
   host: string;
   /** The access token, when this server requires one (`url + "/?token=" + token` opens it). */
   token?: string;
+  /** With `share: true`: the public link, token included (`https://….gradio.live/?token=…`). */
+  shareUrl?: string;
+  /** Whose sheets this server shows: the machine's Hugging Face user, "local", or (on a Space) "visitors". */
+  user: string;
   /** Stops serving: closes sockets and cancels the runs in progress. */
   close(): Promise<void>;
 }
@@ -84,10 +94,19 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
   // The store opens first: a database locked by another daggr process fails the launch before anything listens.
   const store: Store = options.store ?? (await (await import("../runtime.js")).storeFor(graph));
   const wire = new Wire(graph, store);
-  const hub = new Hub(graph, store, wire, opts.user);
-  hub.onEvent = (e) => {
-    if (e.type === "node-failed" || e.type === "node-invalid") launches.emit("node-failed", { nodeId: e.nodeId, error: e.error, check: e.type === "node-invalid" });
+  const makeHub = (s: Store, user: string) => {
+    const hub = new Hub(graph, s, wire, user);
+    hub.onEvent = (e) => {
+      if (e.type === "node-failed" || e.type === "node-invalid") launches.emit("node-failed", { nodeId: e.nodeId, error: e.error, check: e.type === "node-invalid" });
+    };
+    return hub;
   };
+  const oauth = spaceLogin(opts.space, opts.anonymous);
+  const user = opts.user ?? (opts.space ? ANONYMOUS_USER : await localUser(store));
+  const visitors = new Visitors(store, makeHub, { user, space: opts.space, anonymous: opts.anonymous, ...(oauth ? { oauth } : {}) });
+  // On a Space nothing runs on the owner's token: a visitor's work runs with theirs (or none).
+  if (opts.space) setFallbackHfToken(undefined);
+  const scoped = <T>(v: Visitor, fn: () => T): T => (v.scope ? withHfToken(v.scope.token, fn) : fn());
   limits.remoteConcurrency = opts.remoteConcurrency ?? DEFAULT_REMOTE_CONCURRENCY;
   const runs = new RunQueue(opts.maxRuns, opts.maxRunsPerSheet);
   const cap = new ConnectionCap(opts.maxConnections, opts.maxConnectionsPerIp);
@@ -99,10 +118,28 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxMessageBytes, allowSynchronousEvents: false });
   const port = await listen(http, opts.host, opts.port, opts.strictPort);
   const guard = new Guard(opts, port);
-  const route = router({ graph, store, wire, guard, options: opts, runs });
+  const account = (req: IncomingMessage) => {
+    const v = opts.space ? visitors.identify(req) : undefined;
+    return v ? (v.persistent ? { user: v.user } : {}) : undefined;
+  };
+  const route = router({ graph, store, wire, guard, options: opts, runs, ...(opts.space ? { account } : {}) });
   http.on("request", (req, res) => {
     if (cap.isRefused(req.socket)) return void res.destroy();
-    route(req, res);
+    const raw = req.url ?? "/";
+    const path = raw.split("?", 1)[0]!;
+    if (oauth && LOGIN_PATHS.has(path) && req.method === "GET" && guard.hostAllowed(req)) {
+      oauth.handle(req, res, path, new URLSearchParams(raw.slice(path.length + 1))).catch((e) => {
+        console.error(wire.encode({ daggr: "login failed", error: String((e as Error)?.message ?? e) }));
+        refuse(res, 502, "Hugging Face login failed; try again.");
+      });
+      return;
+    }
+    const visitor = visitors.identify(req);
+    if (!visitor) {
+      if (!OPEN_PATHS.test(path)) return signInFirst(req, res, path);
+      return route(req, res);
+    }
+    scoped(visitor, () => route(req, res));
   });
   http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
@@ -117,10 +154,14 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
     if (suspiciousPath(path) || path !== "/ws") return deny("404 Not Found");
     if (guard.origin(req) === "refused") return deny("403 Forbidden");
     if (!guard.tokenOk(req, new URLSearchParams(q < 0 ? "" : raw.slice(q + 1)))) return deny("401 Unauthorized");
+    const visitor = visitors.identify(req);
+    if (!visitor) return deny("401 Unauthorized");
     wss.handleUpgrade(req, socket, head, (ws) => {
       alive.set(ws, true);
       ws.on("pong", () => alive.set(ws, true));
-      new Connection(ws, hub, graph, wire, { runs, messageRate: opts.messageRate });
+      const seat = visitors.seat(visitor);
+      ws.on("close", seat.leave);
+      new Connection(ws, seat.hub, graph, wire, { runs, messageRate: opts.messageRate, ...(visitor.scope ? { scope: (fn) => scoped(visitor, fn) } : {}) });
     });
   });
   // Drops sockets whose peer vanished without a close (a sleeping laptop, a dead proxy).
@@ -139,17 +180,21 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
   const shownHost = wildcard ? "127.0.0.1" : opts.host.includes(":") ? `[${opts.host}]` : opts.host;
   const url = `http://${shownHost}:${port}`;
   let closing: Promise<void> | undefined;
+  let share: Share | undefined;
   const server: LaunchedServer = {
     url,
     port,
     host: opts.host,
+    user: opts.space ? "visitors" : user,
     ...(opts.token ? { token: opts.token } : {}),
     close: () =>
       (closing ??= (async () => {
         running.delete(server);
         clearInterval(heartbeat);
+        share?.close();
         for (const ws of wss.clients) ws.close(1001, "Server shutting down");
-        await hub.close();
+        await visitors.close();
+        if (opts.space) setFallbackHfToken(false);
         // Uploads this process left in flight (and any a crashed one left).
         await sweepOsTemp({ own: true });
         await new Promise<void>((ok) => {
@@ -159,17 +204,56 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
         for (const ws of wss.clients) ws.terminate();
       })()),
   };
+  if (opts.share) {
+    try {
+      share = await openShare({ host: wildcard ? "127.0.0.1" : opts.host, port });
+    } catch (e) {
+      await server.close();
+      throw e;
+    }
+    // The tunnel's public name arrives as Host; the token stays required (always, in share mode).
+    opts.allowedHosts.add(share.host);
+    server.shareUrl = `${share.url}/?token=${opts.token}`;
+  }
   running.add(server);
   if (!opts.quiet) {
     const open = opts.token ? `${url}/?token=${opts.token}` : url;
     console.log(`daggr: serving "${graph.name}" at ${open}`);
     if (wildcard) console.log(`daggr: listening on all interfaces (${opts.host}); the token is required from other machines.`);
     else if (!isLoopback(opts.host)) console.log(`daggr: bound beyond loopback (${opts.host}); the token is required.`);
-    if (!opts.token && !isLoopback(opts.host)) console.warn("daggr: WARNING: no access token: anyone who can reach this port can run this app's code.");
+    if (!opts.token && !isLoopback(opts.host) && !opts.space) console.warn("daggr: WARNING: no access token: anyone who can reach this port can run this app's code.");
+    if (server.shareUrl) console.log(`daggr: public link (anyone with it can run this app's code): ${server.shareUrl}`);
+    if (opts.space) console.log(`daggr: on a Space: ${oauth ? "visitors sign in with Hugging Face" : "Hugging Face sign-in is off (add hf_oauth: true to the Space's README)"}; anonymous visitors ${opts.anonymous === "run" ? "can view and run, without persistence" : "are refused"}.`);
+    else if (user !== LOCAL_USER && !options.user) console.log(`daggr: sheets of Hugging Face user ${user}`);
   }
   if (options.open) openBrowser(opts.token ? `${url}/?token=${opts.token}` : url);
   launches.emit("listening", server);
   return server;
+}
+
+/** The sign-in routes (Gradio's names). */
+const LOGIN_PATHS = new Set(["/login/huggingface", "/login/callback", "/logout"]);
+/** What a visitor may load before signing in, when anonymous visitors are refused. */
+const OPEN_PATHS = /^\/(?:assets\/[a-z0-9][a-z0-9-]*\.(?:js|css|map)|favicon\.ico|api\/health)$/;
+
+/** Anonymous visitors are refused: the page sends them to sign in, anything else is a 401. */
+function signInFirst(req: IncomingMessage, res: import("node:http").ServerResponse, path: string): void {
+  if (path === "/" && (req.method === "GET" || req.method === "HEAD")) {
+    res.writeHead(302, { Location: "/login/huggingface?_target_url=%2F", "Cache-Control": "no-store" });
+    return void res.end();
+  }
+  refuse(res, 401, "Sign in with Hugging Face first: open /login/huggingface.");
+}
+
+/** The Space's sign-in, when it has one (`hf_oauth: true` gives the OAuth variables). */
+function spaceLogin(space: boolean, anonymous: "run" | "refuse"): OAuth | undefined {
+  if (!space) return undefined;
+  const config = oauthConfig();
+  if (!("missing" in config)) return new OAuth(config);
+  if (anonymous === "refuse") {
+    throw new Error(`anonymous: "refuse" needs Hugging Face sign-in, but ${config.missing.join(", ")} ${config.missing.length > 1 ? "are" : "is"} not set: add hf_oauth: true to the Space's README front matter.`);
+  }
+  return undefined;
 }
 
 function openBrowser(url: string): void {

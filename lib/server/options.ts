@@ -54,8 +54,30 @@ export interface ServerOptions {
   remoteConcurrency?: number;
   /** Serve `/api/schema` and `/api/call` (default true). */
   api?: boolean;
-  /** The user owning sheets (default "local"). */
+  /**
+   * The user owning sheets. Default: the Hugging Face account of the token in use
+   * (`whoami`, asked once per token and cached), else "local". On a Space each visitor
+   * is their own user and this is ignored.
+   */
   user?: string;
+  /**
+   * Serve as on a Hugging Face Space (default: when `SPACE_ID` is set): visitors sign in
+   * with Hugging Face (the Space's `hf_oauth: true`), each sees only their own sheets,
+   * and remote calls made for them use their own token, never the Space owner's. The
+   * defaults become `0.0.0.0:7860` without an access token (the login is the gate).
+   */
+  space?: boolean;
+  /**
+   * On a Space, what a visitor who has not signed in may do: `"run"` (default) view and
+   * run, in sheets kept in memory for that tab only, with no token; `"refuse"`: nothing
+   * until they sign in.
+   */
+  anonymous?: "run" | "refuse";
+  /**
+   * A public link through Gradio's share servers (`GRADIO_SHARE_SERVER_ADDRESS` for your
+   * own). The access token is then always required, whatever the host.
+   */
+  share?: boolean;
   /** Print nothing (default false). */
   quiet?: boolean;
 }
@@ -79,7 +101,11 @@ export interface ResolvedOptions {
   /** Origins that may frame the page (`frame-ancestors`): the allowed embedding origins, and the Hub on a Space. */
   frameAncestors: string[];
   api: boolean;
-  user: string;
+  /** Set only when given: otherwise the launch asks the Hub (see `localUser`). */
+  user: string | undefined;
+  space: boolean;
+  anonymous: "run" | "refuse";
+  share: boolean;
   quiet: boolean;
 }
 
@@ -102,13 +128,17 @@ function isWildcard(host: string): boolean {
  */
 export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
   const cli = parseCli(env.DAGGR_CLI_LAUNCH);
-  const host = cli.host ?? options.host ?? (env.GRADIO_SERVER_NAME || "127.0.0.1");
+  const space = options.space ?? !!env.SPACE_ID;
+  const share = cli.share ?? options.share ?? false;
+  // On a Space the app must answer on 0.0.0.0:7860 (the Space's app_port), and the HF login is the gate.
+  const host = cli.host ?? options.host ?? (env.GRADIO_SERVER_NAME || (space ? "0.0.0.0" : "127.0.0.1"));
   const envPort = env.GRADIO_SERVER_PORT ? Number(env.GRADIO_SERVER_PORT) : undefined;
   const port = cli.port ?? options.port ?? envPort ?? DEFAULT_PORT;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`Invalid port ${JSON.stringify(port)}: use an integer from 0 to 65535.`);
-  const wanted = cli.token ?? options.token ?? (env.DAGGR_TOKEN || undefined);
+  const wanted = cli.token ?? options.token ?? (env.DAGGR_TOKEN || undefined) ?? (space ? false : undefined);
+  if (share && wanted === false) throw new Error("share: true needs the access token (a public link is reachable by anyone); do not set token: false with it.");
   const token =
-    typeof wanted === "string" ? wanted : wanted === false ? undefined : wanted === true || !isLoopback(host) ? randomBytes(18).toString("base64url") : undefined;
+    typeof wanted === "string" ? wanted : wanted === false ? undefined : wanted === true || share || !isLoopback(host) ? randomBytes(18).toString("base64url") : undefined;
   const allowedHosts = new Set<string>(["localhost", "127.0.0.1", "[::1]"]);
   if (!isWildcard(host)) allowedHosts.add(host.toLowerCase());
   else {
@@ -117,7 +147,8 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
       for (const a of list ?? []) allowedHosts.add(a.family === "IPv6" ? `[${a.address.toLowerCase()}]` : a.address);
     }
   }
-  if (env.SPACE_HOST) allowedHosts.add(env.SPACE_HOST.toLowerCase());
+  for (const h of env.SPACE_HOST?.split(",") ?? []) if (h.trim()) allowedHosts.add(h.trim().toLowerCase());
+  for (const h of cli.shareHosts ?? []) allowedHosts.add(h.toLowerCase());
   for (const h of [...(options.allowedHosts ?? []), ...(env.DAGGR_ALLOWED_HOSTS?.split(",") ?? [])]) if (h.trim()) allowedHosts.add(h.trim().toLowerCase());
   const allowedOrigins = new Set((options.allowedOrigins ?? []).map((o) => o.replace(/\/$/, "")));
   const envRemote = env.DAGGR_REMOTE_CONCURRENCY ? count("DAGGR_REMOTE_CONCURRENCY", Number(env.DAGGR_REMOTE_CONCURRENCY)) : undefined;
@@ -140,7 +171,10 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
     // Spaces show the app in an iframe on huggingface.co.
     frameAncestors: [...allowedOrigins, ...(env.SPACE_HOST ? ["https://huggingface.co"] : [])],
     api: options.api ?? true,
-    user: options.user ?? "local",
+    user: options.user,
+    space,
+    anonymous: options.anonymous ?? "run",
+    share,
     quiet: cli.quiet ?? options.quiet ?? false,
   };
 }
@@ -165,6 +199,9 @@ interface CliLaunch {
   strictPort?: boolean;
   token?: string;
   quiet?: boolean;
+  share?: boolean;
+  /** Public host names the `daggr` command's tunnel answers on (added to the allowed hosts). */
+  shareHosts?: string[];
 }
 
 function parseCli(raw: string | undefined): CliLaunch {

@@ -15,7 +15,7 @@ const VIEWER_ENTRY = join(ROOT, "elements", "model-viewer.ts");
  * The canvas page: one `<daggr-canvas>` pointed at this server, and its script. Nothing
  * else, so any other page can embed the canvas the same way.
  */
-export function canvasPage(title: string, server: string): string {
+export function canvasPage(title: string, server: string, account?: PageAccount): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -26,10 +26,25 @@ export function canvasPage(title: string, server: string): string {
 <script type="module" src="/assets/daggr-canvas.js"></script>
 </head>
 <body>
-<daggr-canvas server="${escapeHtml(server)}"></daggr-canvas>
+<daggr-canvas server="${escapeHtml(server)}"></daggr-canvas>${account ? accountBar(account) : ""}
 </body>
 </html>
 `;
+}
+
+/** On a Space: who the visitor is, for the sign-in / sign-out link in a corner of the page. */
+export interface PageAccount {
+  /** The signed-in Hugging Face user; absent for an anonymous visitor. */
+  user?: string;
+}
+
+function accountBar(a: PageAccount): string {
+  const style = "position:fixed;left:8px;bottom:8px;z-index:10;font:12px system-ui,sans-serif;background:rgba(255,255,255,.85);color:#222;padding:3px 8px;border-radius:4px";
+  // target=_top: on a Space the page is in an iframe on huggingface.co, where the login cookie may not stick.
+  const body = a.user
+    ? `Signed in as <b>${escapeHtml(a.user)}</b> · <a href="/logout" target="_top">Sign out</a>`
+    : `Not signed in: sheets last for this tab only · <a href="/login/huggingface" target="_top">Sign in with Hugging Face</a>`;
+  return `\n<div id="daggr-account" style="${style}">${body}</div>`;
 }
 
 /**

@@ -6,7 +6,7 @@ import { apiSchema, call } from "./api.js";
 import { health, serveFile, upload } from "./files.js";
 import { type RunQueue, watchBody } from "./limits.js";
 import type { ResolvedOptions } from "./options.js";
-import { asset, canvasPage, gzipped, pageCsp } from "./page.js";
+import { type PageAccount, asset, canvasPage, gzipped, pageCsp } from "./page.js";
 import { baseHeaders, refuse, sendJson } from "./respond.js";
 import { Guard, isCorsSimpleType, isJson, suspiciousPath } from "./security.js";
 import type { Wire } from "./wire.js";
@@ -19,6 +19,8 @@ export interface RouteContext {
   options: ResolvedOptions;
   /** Runs in progress; REST calls take a place too. */
   runs: RunQueue;
+  /** On a Space: who the page's visitor is (for its sign-in link). */
+  account?: (req: IncomingMessage) => PageAccount | undefined;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, match: RegExpExecArray, query: URLSearchParams) => Promise<void> | void;
@@ -67,7 +69,7 @@ export function router(ctx: RouteContext): (req: IncomingMessage, res: ServerRes
           res.writeHead(302, { Location: "/", "Set-Cookie": guard.tokenCookie(), "Cache-Control": "no-store" });
           return void res.end();
         }
-        const html = canvasPage(graph.name, origin(req));
+        const html = canvasPage(graph.name, origin(req), ctx.account?.(req));
         res.writeHead(200, {
           "Content-Type": "text/html; charset=utf-8",
           "Content-Security-Policy": pageCsp(req.headers.host!, options.frameAncestors),

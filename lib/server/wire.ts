@@ -6,7 +6,7 @@ import { type Component, type Graph, type Node, isFileComponent } from "../graph
 import {
   type ErrorWire, type EventWire, type FileRef, type GraphWire, type NodeStateWire, type ResultWire, WireErrorCode,
 } from "../protocol.js";
-import { hfToken } from "../nodes/hf-token.js";
+import { hfToken, hfTokenScoped, processHfToken } from "../nodes/hf-token.js";
 import { DaggrError, ErrorCode } from "../graph/index.js";
 import { WireError } from "./errors.js";
 
@@ -63,15 +63,18 @@ export class Wire {
 
   /** JSON for a message, with the HF token cut out wherever a node or error put it. */
   encode(message: object): string {
-    const text = JSON.stringify(message);
-    const token = this.hfToken();
-    return token && text.includes(token) ? text.split(token).join("hf_***") : text;
+    let text = JSON.stringify(message);
+    // The machine's token, and a visitor's own (on a Space) when this runs for one.
+    for (const token of [this.hfToken(), hfTokenScoped() ? hfToken() : undefined]) {
+      if (token && token.length >= 4 && text.includes(token)) text = text.split(token).join("hf_***");
+    }
+    return text;
   }
 
   private hfToken(): string | undefined {
     // Re-read at most every 10 s: `hf auth login` while serving is picked up, cheaply.
     const now = Date.now();
-    if (now - this.secret.at > 10_000) this.secret = { value: hfToken(), at: now };
+    if (now - this.secret.at > 10_000) this.secret = { value: processHfToken(), at: now };
     const v = this.secret.value;
     return v && v.length >= 4 ? v : undefined;
   }
