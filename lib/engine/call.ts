@@ -1,6 +1,6 @@
 import type { Node } from "../graph/index.js";
 import type { Progress } from "./events.js";
-import { type ExecContext, type Executor, type FileSink, type MetaCache, executorFor } from "./executor.js";
+import { type DispatchContext, type Dispatcher, type ExecContext, type Executor, type FileSink, type MetaCache, executorFor } from "./executor.js";
 import { type Maybe, isKnown, knownValue } from "./known.js";
 import { mapOutputs } from "./outputs.js";
 import type { Store } from "./store.js";
@@ -28,6 +28,10 @@ export interface CallHooks {
   store?: Store;
   /** Receives the executor's own promise, which may outlive a cancellation. */
   track?(work: Promise<unknown>): void;
+  /** Where the call runs when not in this process (see `Dispatcher`). */
+  readonly dispatcher?: Dispatcher;
+  /** The recipe key of the execution, for a dispatcher. */
+  readonly key?: string;
 }
 
 /** preprocess → executor → postprocess → output mapping; partial results take the same path. */
@@ -58,6 +62,12 @@ class SignalCancel implements Cancel {
  * aborts, even if the work ignores it, and the work's late result is dropped.
  */
 export function invoke(node: Node, inputs: Record<string, unknown>, cancel: Cancel, files: FileSink, o: CallHooks): Maybe<Record<string, unknown>> {
+  const dispatcher = o.dispatcher;
+  if (dispatcher) {
+    const work = dispatcher.call(node, inputs, new DispatchedContext(node, cancel, files, o));
+    o.track?.(work);
+    return abortable(work, cancel);
+  }
   const executor = executorFor(node);
   if (node.options.preprocess) return invokeAsync(executor, node, inputs, cancel, files, o);
   const work = executor.execute(node, inputs, new CallContext(executor, node, cancel, files, o));
@@ -127,6 +137,37 @@ class CallContext implements ExecContext {
         }
       },
     });
+  }
+}
+
+/** What a dispatcher gets: partial outputs come back mapped already (the work did it). */
+class DispatchedContext implements DispatchContext {
+  readonly nodeId: string;
+  readonly runId: string;
+  readonly cache: MetaCache;
+  readonly key: string;
+  constructor(
+    node: Node,
+    private readonly cancel: Cancel,
+    readonly files: FileSink,
+    private readonly o: CallHooks,
+  ) {
+    this.nodeId = node.id;
+    this.runId = o.runId;
+    this.cache = o.cache ?? metaCache(o.store);
+    this.key = o.key ?? "";
+  }
+  get signal(): AbortSignal {
+    return this.cancel.signal;
+  }
+  progress(p: Progress): void {
+    this.o.onProgress(p);
+  }
+  partial(outputs: Record<string, unknown>): void {
+    this.o.onPartial(outputs);
+  }
+  alive(): void {
+    this.o.alive?.();
   }
 }
 

@@ -2,7 +2,7 @@ import { DaggrError, ErrorCode, type Node } from "../graph/index.js";
 import type { Progress } from "./events.js";
 import type { NodeAbort } from "./abort.js";
 import { type CallHooks, type Cancel, invoke } from "./call.js";
-import { type FileSink, type MetaCache, defaultInactivityMs } from "./executor.js";
+import { type Dispatcher, type FileSink, type MetaCache, defaultInactivityMs, dispatcherOf } from "./executor.js";
 import { IdleDeadline } from "./idle.js";
 import { type Maybe, isKnown, isThenable } from "./known.js";
 import type { Semaphore } from "./limits.js";
@@ -263,6 +263,13 @@ class Call implements CallHooks {
   }
   get files(): FileSink {
     return this.x.env.files;
+  }
+  /** Where the call runs when not in this process (looked up per call: a graph gets one at launch). */
+  get dispatcher(): Dispatcher | undefined {
+    return dispatcherOf(this.x.env.view.graph);
+  }
+  get key(): string {
+    return this.x.record.key;
   }
   onProgress(p: Progress): void {
     this.x.touch();

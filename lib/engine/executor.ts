@@ -1,4 +1,4 @@
-import { DaggrError, ErrorCode, type Node, type NodeKind } from "../graph/index.js";
+import { DaggrError, ErrorCode, type Graph, type Node, type NodeKind } from "../graph/index.js";
 import type { Progress } from "./events.js";
 import type { FileMeta, PutFileInput } from "./store.js";
 
@@ -82,4 +82,45 @@ export function executorFor(node: Node): Executor {
     throw new DaggrError(ErrorCode.NO_EXECUTOR, `No executor is registered for ${node.kind} nodes. Import from 'daggr' so the node kinds are loaded.`);
   }
   return e;
+}
+
+/**
+ * Where a graph's node calls run. Without one (the default) they run in this process:
+ * preprocess → the kind's {@link Executor} → postprocess → output mapping. A dispatcher
+ * runs that whole call elsewhere, e.g. on a queue of worker processes (`lib/queue`,
+ * installed by `launch({ queue })`); the engine keeps everything else (keys,
+ * selection, limits, commits, events), so both places behave the same.
+ *
+ * @example
+ * setDispatcher(graph, { call: (node, inputs, ctx) => runSomewhere(node.id, inputs, ctx.signal) });
+ */
+export interface Dispatcher {
+  /**
+   * Runs one call of `node` on `inputs` (its own and wired inputs, resolved) and
+   * resolves with its outputs by port. It settles once the work has really stopped:
+   * the engine holds the node's concurrency slot until then, so limits hold wherever
+   * the work runs.
+   */
+  call(node: Node, inputs: Record<string, unknown>, ctx: DispatchContext): Promise<Record<string, unknown>>;
+}
+
+/** What a dispatcher gets: an executor's context, with partial outputs already mapped to ports. */
+export interface DispatchContext extends Omit<ExecContext, "partial" | "alive"> {
+  partial(outputs: Record<string, unknown>): void;
+  alive(): void;
+  /** The recipe key of the execution this call belongs to ("" for a one-off call). */
+  key: string;
+}
+
+const dispatchers = new WeakMap<Graph, Dispatcher>();
+
+/** Runs the graph's node calls through `dispatcher` (undefined: back in this process). */
+export function setDispatcher(graph: Graph, dispatcher: Dispatcher | undefined): void {
+  if (dispatcher) dispatchers.set(graph, dispatcher);
+  else dispatchers.delete(graph);
+}
+
+/** The dispatcher of a graph's node calls, if they do not run in this process. */
+export function dispatcherOf(graph: Graph): Dispatcher | undefined {
+  return dispatchers.get(graph);
 }

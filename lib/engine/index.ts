@@ -17,8 +17,8 @@ export type { EngineEvent, EngineEventType, Freshness, Progress } from "./events
 export { ResultStatus, RunStatus, RunMode, newId } from "./records.js";
 export type { ResultRecord, RunRecord, ResultError } from "./records.js";
 export type { Store, SheetInfo, SheetState, FileMeta, PutFileInput, HistoryPage, StoreChange, StoreHealth, Viewport } from "./store.js";
-export { registerExecutor, executorFor } from "./executor.js";
-export type { Executor, ExecContext, FileSink, MetaCache } from "./executor.js";
+export { registerExecutor, executorFor, setDispatcher, dispatcherOf } from "./executor.js";
+export type { Executor, ExecContext, FileSink, MetaCache, Dispatcher, DispatchContext } from "./executor.js";
 export { callNode, fileSink, metaCache } from "./execute.js";
 export { canonical, contentHash, recipeKey } from "./recipe-key.js";
 export { DEFAULT_REMOTE_CONCURRENCY, Semaphore, limits, remoteApp } from "./limits.js";
