@@ -623,6 +623,43 @@ t.test("a wide join costs O(1) per parent that completes: refresh work grows lin
   t.ok(perParent[1]! <= perParent[0]! * 1.2, `work per parent at 3,000 wide (${perParent[1]}) ~ at 100 wide (${perParent[0]})`);
 });
 
+t.test("one parent's new value next to a wide join costs the same at any width: the join's key is not rehashed whole", async (t) => {
+  // Counted, not timed: freshness evaluations, edge checks and reads hashed into keys.
+  const perStep: number[] = [];
+  for (const width of [100, 3_000]) {
+    const parents = Array.from({ length: width }, (_, i) =>
+      new FnNode(({ k }: { k: number }) => k + i, { name: `p${i}`, inputs: { k: gr.Number({ value: 0 }) }, outputs: { v: null } }),
+    );
+    const j = new FnNode((xs: Record<string, number>) => xs.p1, {
+      name: "join",
+      inputs: Object.fromEntries(parents.map((p, i) => [`p${i}`, p.out.v])),
+      outputs: { n: null },
+    });
+    const { s } = await open(new Graph({ name: `steps${width}`, nodes: [j], autorun: false }));
+    await s.run(j, { mode: "to-here" });
+    t.equal(s.nodeState(j).freshness, "fresh");
+    const p = parents[1]!;
+    const before = s.work;
+    for (const k of [5, 6, 7]) {
+      s.set(p.in.k, k);
+      await s.run(p, { mode: "step" });
+      t.equal(s.nodeState(j).freshness, "stale", `the join reads p1 = ${k + 1} now, not 1`);
+    }
+    perStep.push((s.work - before) / 3);
+    // p1 back at its first value: the join's key is its selected result's again.
+    s.set(p.in.k, 0);
+    await s.run(p, { mode: "step" });
+    t.equal(s.nodeState(j).freshness, "fresh", "the join is fresh again once p1 is back at the value it consumed");
+    t.equal(s.currentKey(j), s.selected(j)!.key, "the full key agrees");
+    s.set(p.in.k, 9);
+    await s.run(j, { mode: "to-here" });
+    t.equal(s.get(j.out.n), 10);
+    t.equal(s.nodeState(j).freshness, "fresh");
+    await s.close();
+  }
+  t.ok(perStep[1]! <= perStep[0]!, `work per step at 3,000 wide (${perStep[1]}) <= at 100 wide (${perStep[0]})`);
+});
+
 t.test("1,000 concurrent async nodes all run at once, then their join runs once", async (t) => {
   let inFlight = 0;
   let peak = 0;

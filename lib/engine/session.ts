@@ -127,7 +127,7 @@ export class Session {
     return this.store.listResults(this.sheetId, this.nodeOf(node).id, page);
   }
 
-  /** @internal Freshness evaluations and edge checks made so far: what refreshes cost, counted. */
+  /** @internal Freshness evaluations, edge checks and reads hashed into keys so far: what refreshes cost, counted. */
   get work(): number {
     return this.view.work;
   }

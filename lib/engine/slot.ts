@@ -40,6 +40,20 @@ export class Slot {
   /** The edges out of this node, as their downstream slot and index there (parallel arrays). */
   outSlots: Slot[] = [];
   outIndex: number[] = [];
+  /** The static reads of other nodes that read from this one (their `now` follows its selection). */
+  outReads: Read[] = [];
+  /**
+   * The selection whose key was last confirmed equal to the current key, with the own
+   * inputs' key text then (each read keeps its hash then as `basis`), and how many reads
+   * differ from their basis now. While the selection stays and no read differs, the key
+   * still matches: a wide join answers "is my key still the selected one?" in O(1) per
+   * parent that changed, not by hashing all its reads again.
+   */
+  basisSel: ResultRecord | undefined = undefined;
+  basisOwn = "";
+  diffs = 0;
+  /** The own inputs' key text of the key last computed. */
+  ownText = "";
   /** The refresh queue this node waits in, if any. */
   queuedIn: MinQueue | undefined = undefined;
   /** Its upstream reads in key order, when they do not depend on its own input values (all but choice nodes). */
@@ -82,6 +96,12 @@ export interface Read {
   slots: Slot[] | undefined;
   /** For a scattered port, its item field ("" for the items themselves). */
   each: string | undefined;
+  /** The slot whose key this read is part of (static reads only). */
+  owner: Slot | undefined;
+  /** Its upstream hash now, kept by the view as upstream selections change (static reads only). */
+  now: string | undefined;
+  /** Its upstream hash when the owner's selection was last confirmed fresh (see `Slot.basisSel`). */
+  basis: string | undefined;
 }
 
 /** A node's upstream reads, sorted as canonical JSON sorts object keys. */
@@ -98,7 +118,7 @@ export function readsOf(node: Node, ports: readonly string[]): Read[] {
 }
 
 function read(name: string, from: Read["from"], each: string | undefined): Read {
-  return { label: `${quote(name)}:`, name, from, hash: undefined, piece: undefined, slots: undefined, each };
+  return { label: `${quote(name)}:`, name, from, hash: undefined, piece: undefined, slots: undefined, each, owner: undefined, now: undefined, basis: undefined };
 }
 
 function byName(a: Read, b: Read): number {
@@ -124,11 +144,15 @@ export function parentsOf(node: Node, ports: readonly string[]): string[] {
   return [...ids];
 }
 
-/** Queues nodes whose inputs may have changed: their keys are recomputed when next read. */
+/**
+ * Queues nodes whose inputs may have changed. A node with static reads keeps its key
+ * (the view drops it when one of its reads or own inputs changes); the key of a node
+ * whose reads depend on its own values is recomputed when next read.
+ */
 export function enqueueAll(queue: MinQueue, slots: readonly Slot[]): void {
   for (let i = 0; i < slots.length; i++) {
     const s = slots[i]!;
-    s.keyed = false;
+    if (!s.reads) s.keyed = false;
     queue.push(s);
   }
 }

@@ -3,7 +3,7 @@ import { type Edge, type Graph, type Node, initialValue, inputId } from "../grap
 import type { EngineEvent, Freshness, Progress } from "./events.js";
 import { FN_INPUT_MARKER, canonical, hashText, quote, recipeKey } from "./recipe-key.js";
 import { type ResultError, type ResultRecord, ResultStatus } from "./records.js";
-import { MinQueue, NO_VALUES, Slot, enqueueAll, hasStaticPorts, parentsOf, readsOf } from "./slot.js";
+import { MinQueue, NO_VALUES, type Read, Slot, enqueueAll, hasStaticPorts, parentsOf, readsOf } from "./slot.js";
 import type { SheetState } from "./store.js";
 
 /**
@@ -86,7 +86,7 @@ export class SheetView {
    */
   private dirtySlots: Slot[] = [];
   private dirtyIndex: number[] = [];
-  /** @internal Edge checks and freshness evaluations made so far (what a refresh costs, counted). */
+  /** @internal Edge checks, freshness evaluations and reads hashed into keys so far (what a refresh costs, counted). */
   work = 0;
 
   constructor(
@@ -128,7 +128,13 @@ export class SheetView {
         slot.staleParents = parents.length; // every slot starts "empty"
         for (const p of parents) p.watchers.push(slot);
       }
-      if (slot.reads) for (const r of slot.reads) r.slots = r.from.map((f) => this.slots.get(f.node.id)!);
+      if (slot.reads) {
+        for (const r of slot.reads) {
+          r.slots = r.from.map((f) => this.slots.get(f.node.id)!);
+          r.owner = slot;
+          for (const f of r.slots) f.outReads.push(r);
+        }
+      }
       slot.edgeFrom = slot.edgesIn.map((e) => this.slots.get(e.from.node)!);
       for (let i = 0; i < slot.edgeFrom.length; i++) {
         slot.edgeFrom[i]!.outSlots.push(slot);
@@ -140,6 +146,8 @@ export class SheetView {
       slot.watchers = fit(slot.watchers);
       slot.outSlots = fit(slot.outSlots);
       slot.outIndex = fit(slot.outIndex);
+      slot.outReads = fit(slot.outReads);
+      if (slot.reads) for (const r of slot.reads) r.now = readHash(r);
     }
     const all = graph.nodes.map((n) => n.id);
     this.refresh(all, all, false);
@@ -246,7 +254,9 @@ export class SheetView {
     // The key text is joined once from its parts (no chain of partial strings).
     const parts = this.keyParts;
     parts.length = 0;
-    parts.push(s.fingerprint, "|", s.hasOwn ? canonical(this.ownInputsForKey(node)) : "{}", "|{");
+    const own = (s.ownText = s.hasOwn ? canonical(this.ownInputsForKey(node)) : "{}");
+    parts.push(s.fingerprint, "|", own, "|{");
+    this.work += reads.length;
     for (let i = 0; i < reads.length; i++) {
       const r = reads[i]!;
       let h: string | undefined;
@@ -384,7 +394,7 @@ export class SheetView {
       this.work++;
       const sel = s.sel;
       let f: Freshness = "empty";
-      if (sel) f = this.parentsFresh(s) && sel.key === this.keyOf(s) ? "fresh" : "stale";
+      if (sel) f = this.parentsFresh(s) && this.keyMatches(s, sel) ? "fresh" : "stale";
       if (s.freshness !== f) {
         const was = s.freshness === "fresh";
         s.freshness = f;
@@ -417,6 +427,50 @@ export class SheetView {
     if (nodes || edges) this.emit({ type: "freshness-changed", sheetId: this.sheetId, nodes: nodes ?? {}, edges: edges ?? {} });
   }
 
+  /**
+   * Whether the node's current key is its selected result's. Once confirmed by a full
+   * key, the answer is kept per read (see `Slot.basisSel`): while the selection stays,
+   * it is "no read differs from its basis, and the own inputs are as then", so a wide
+   * join is not rehashed whole each time one parent changes.
+   */
+  private keyMatches(s: Slot, sel: ResultRecord): boolean {
+    if (!s.keyed && s.basisSel === sel) {
+      if (s.diffs !== 0) return false;
+      if (!s.hasOwn || canonical(this.ownInputsForKey(s.node)) === s.basisOwn) return true;
+    }
+    if (this.keyOf(s) !== sel.key) return false;
+    const reads = s.reads;
+    if (reads && s.basisSel !== sel) {
+      // The key was made from every read's hash (kept in `hash` while the key stays valid): those are the basis.
+      for (let i = 0; i < reads.length; i++) {
+        const r = reads[i]!;
+        r.now = r.basis = r.hash;
+      }
+      s.basisSel = sel;
+      s.basisOwn = s.ownText;
+      s.diffs = 0;
+    }
+    return true;
+  }
+
+  /** A node's selection changed: the reads of its children that take its values follow. */
+  private readsChanged(s: Slot): void {
+    const out = s.outReads;
+    for (let i = 0; i < out.length; i++) {
+      const r = out[i]!;
+      const was = r.now;
+      const now = readHash(r);
+      if (now === was) continue;
+      r.now = now;
+      const owner = r.owner!;
+      owner.keyed = false;
+      if (owner.basisSel) {
+        if (was === r.basis) owner.diffs++;
+        else if (now === r.basis) owner.diffs--;
+      }
+    }
+  }
+
   private parentsFresh(s: Slot): boolean {
     if (s.parentSlots) return s.staleParents === 0;
     return this.activeParents(s.node).every((p) => this.slots.get(p)?.freshness === "fresh");
@@ -432,6 +486,7 @@ export class SheetView {
     s.state.selectedId = record?.id ?? null;
     s.state.lastMs = record?.ms;
     this.edgesChanged(s);
+    this.readsChanged(s);
     this.changed(s);
     if (this.events.observed) this.emit({ type: "selection-changed", sheetId: this.sheetId, nodeId, resultId: record?.id ?? null, result: record ?? undefined });
     if (s.outs) for (const port of Object.keys(s.node.outputs)) s.outs.get(port)?.next(record?.outputs[port]);
@@ -528,6 +583,19 @@ function edgeFresh(s: Slot, i: number): boolean {
   const sel = s.sel;
   const up = sel && s.edgeFrom[i]!.sel;
   return !!up && sel!.upstream[s.edgesIn[i]!.to.port] === up.id;
+}
+
+/** The upstream hash a static read enters its owner's key with now (undefined while one of its sources has none). */
+function readHash(r: Read): string | undefined {
+  const slots = r.slots!;
+  if (slots.length === 1) return selectedHash(slots[0]!, r.from[0]!.port);
+  let h: string | undefined;
+  for (let i = 0; i < slots.length; i++) {
+    const each = selectedHash(slots[i]!, r.from[i]!.port);
+    if (each === undefined) return undefined;
+    if (h === undefined && each !== SKIPPED_HASH) h = each;
+  }
+  return h ?? SKIPPED_HASH;
 }
 
 /** The hash a downstream key takes from a slot's selected output (see `hashOf`). */
