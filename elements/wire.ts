@@ -8,7 +8,7 @@ import type { ClientMessage, PROTOCOL_VERSION as ProtocolVersion, WireErrorCode 
 export type {
   Activity as ActivityWire, ClientMessage, ComponentWire, EdgeWire, ErrorWire, EventWire, FileRef, Freshness,
   GraphWire, NodeStateWire, NodeWire, ProgressWire, ResultWire, RunModeWire, ServerMessage, SheetWire,
-  SnapshotMessage, SnapshotPageMessage, SheetsMessage, HistoryMessage, AckMessage, ErrorMessage, ConflictDetails,
+  SnapshotMessage, SnapshotPageMessage, SheetsMessage, HistoryMessage, AckMessage, ErrorMessage, ConflictDetails, ErrorCodeWire,
 } from "../lib/protocol.js";
 
 /** Must equal `PROTOCOL_VERSION` in lib/protocol.ts (a compile error otherwise). */

@@ -8,6 +8,10 @@
  * `event` messages (the engine's event union, serialised) and `sheets` when the sheet
  * list changes. No message ever re-sends the whole graph.
  */
+import type { ErrorCode } from "./graph/errors.js";
+import type { StoreErrorCode } from "./store/errors.js";
+import type { INTERRUPTED_CODE } from "./store/recovery.js";
+
 export const PROTOCOL_VERSION = 1;
 
 // ── values on the wire ───────────────────────────────────────────────────────
@@ -234,7 +238,7 @@ export interface ErrorMessage {
   v: typeof PROTOCOL_VERSION;
   type: "error";
   re?: string;
-  code: string;
+  code: ErrorCodeWire;
   message: string;
   details?: Record<string, unknown>;
 }
@@ -274,6 +278,14 @@ export const WireErrorCode = {
 } as const;
 export type WireErrorCode = (typeof WireErrorCode)[keyof typeof WireErrorCode];
 
+/**
+ * Every code an `error` reply can carry: the graph's and engine's (lib/graph/errors.ts),
+ * the store's (lib/store/errors.ts), the protocol's ({@link WireErrorCode}) and
+ * `E_INTERRUPTED`. Each has a section in docs/errors.md. A client comparing a reply's
+ * code against anything else is a compile error, not a branch that never runs.
+ */
+export type ErrorCodeWire = ErrorCode | StoreErrorCode | WireErrorCode | typeof INTERRUPTED_CODE;
+
 /** The `details` of an `E_INPUT_CONFLICT` error reply: the input's current value and revision. */
 export interface ConflictDetails {
   nodeId: string;
@@ -300,33 +312,12 @@ export type ServerMessage = SnapshotMessage | SnapshotPageMessage | EventMessage
 
 // ── client → server ──────────────────────────────────────────────────────────
 
-interface Base {
-  v: typeof PROTOCOL_VERSION;
-  /** Request id, echoed as `re` in the reply. */
-  id?: string;
-}
-
-export type ClientMessage =
-  | (Base & { type: "hello"; sheet?: string })
-  /**
-   * `rev`: the input's revision the edit was made on (snapshot `inputRevs`, the last
-   * `input-changed` or the last ack's `result.rev`). When the input has moved on, the
-   * edit is refused with `E_INPUT_CONFLICT`. Without `rev` the edit always applies.
-   * The ack (`result: { rev }`) leaves once the edit is on disk.
-   */
-  | (Base & { type: "set-input"; nodeId: string; port: string; value: unknown; rev?: number })
-  | (Base & { type: "run"; nodeId?: string; mode: RunModeWire; /** Rerun one item of a MAP node (mode step). */ item?: number })
-  | (Base & { type: "cancel"; runId?: string; nodeId?: string })
-  | (Base & { type: "select-result"; nodeId: string; resultId: string })
-  | (Base & { type: "history"; nodeId: string; before?: string; limit?: number })
-  | (Base & { type: "sheet-create"; name?: string })
-  | (Base & { type: "sheet-rename"; sheetId: string; name: string })
-  | (Base & { type: "sheet-delete"; sheetId: string })
-  | (Base & { type: "sheet-switch"; sheetId: string })
-  | (Base & { type: "viewport"; x: number; y: number; zoom: number })
-  | (Base & { type: "choice"; nodeId: string; variant: string });
-
-export type ClientMessageType = ClientMessage["type"];
+/**
+ * The messages a client sends (`hello`, `set-input`, `run`, `cancel`, `select-result`,
+ * `history`, `sheet-*`, `viewport`, `choice`). Declared once, as the schema the server
+ * validates with, in lib/protocol-schema.ts; this is that schema's type.
+ */
+export type { ClientMessage, ClientMessageType } from "./protocol-schema.js";
 
 /**
  * Uploads: `POST /upload` with the raw file as the body (`Content-Type` its MIME type,

@@ -893,6 +893,38 @@ async function browserTests(): Promise<void> {
     t.equal((await trigger.textContent())!.trim(), "Sheet 1", "it kept its sheet");
     t.equal(await page.locator("daggr-canvas").getAttribute("status"), "open");
   });
+
+  t.test("a remembered sheet that no longer exists: the canvas opens the newest sheet, with no error, and remembers it", async (t) => {
+    // The canvas had a branch for this on an error code "UNKNOWN_SHEET" that is never sent (the
+    // code is E_UNKNOWN_SHEET, and hello never fails for it); a reply's code is now a typed union.
+    const server = await serve(t, textGraph());
+    const ctx = await browser.context();
+    const page = await ctx.newPage();
+    page.on("pageerror", (e) => t.fail(`page error: ${e.message}`));
+    await ctx.addInitScript(() => localStorage.setItem(`daggr:sheet:${location.host}`, "deleted-sheet"));
+    const codes: string[] = [];
+    const opened: string[] = [];
+    const asked: unknown[] = [];
+    page.on("websocket", (ws) => {
+      ws.on("framesent", (f) => {
+        const m = JSON.parse(String(f.payload)) as { type: string; sheet?: string };
+        if (m.type === "hello") asked.push(m.sheet);
+      });
+      ws.on("framereceived", (f) => {
+        const m = JSON.parse(String(f.payload)) as { type: string; code?: string; sheet?: { id: string } };
+        if (m.type === "error") codes.push(m.code!);
+        if (m.type === "snapshot") opened.push(m.sheet!.id);
+      });
+    });
+    await page.goto(server.url);
+    await canvasReady(page);
+    t.same(asked, ["deleted-sheet"], "the canvas asked for the remembered sheet");
+    t.same(codes, [], "no error reply");
+    await textOf(page, "Upper", "upper", "HELLO");
+    t.equal(opened.length, 1, "one snapshot, of the default sheet");
+    const remembered = await page.evaluate(() => localStorage.getItem(`daggr:sheet:${location.host}`));
+    t.equal(remembered, opened[0], "the canvas remembers the sheet it opened");
+  });
 }
 
 type Tap = { teardown(fn: () => unknown): void; fail(msg: string): void };

@@ -1,4 +1,4 @@
-import { type Outgoing, type ServerMessage, V } from "../wire.js";
+import { type ErrorCodeWire, type Outgoing, type ServerMessage, V } from "../wire.js";
 
 /** Where the connection is; the canvas shows a pill for anything but OPEN. */
 export const ConnStatus = {
@@ -28,7 +28,7 @@ interface Pending {
 
 /** An error reply from the server, with its code. */
 export class ServerError extends Error {
-  constructor(readonly code: string, message: string, readonly details?: Record<string, unknown>) {
+  constructor(readonly code: ErrorCodeWire, message: string, readonly details?: Record<string, unknown>) {
     super(message);
   }
 }

@@ -255,13 +255,9 @@ export class DaggrCanvas extends LitElement {
           this.appFailure = { message: m.message, ...(m.details as Partial<AppFailureView>) };
           return;
         }
+        // A remembered sheet that no longer exists needs nothing here: the server answers
+        // such a `hello` with a snapshot of the newest sheet, never an error.
         if (!m.re) this.showToast(m.message);
-        // A remembered sheet that no longer exists: start over on the server's default.
-        if (m.code === "UNKNOWN_SHEET" && !this.store.graph && this.conn?.sheet) {
-          safeSet(this.sheetKey, "");
-          this.conn.sheet = undefined;
-          this.conn.send({ type: "hello" });
-        }
         return;
       default:
         return;

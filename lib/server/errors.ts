@@ -1,5 +1,5 @@
 import { DaggrError, ErrorCode } from "../graph/index.js";
-import { WireErrorCode } from "../protocol.js";
+import { type ErrorCodeWire, WireErrorCode } from "../protocol.js";
 
 /** A protocol-level error: a coded message for the client, never a crash. */
 export class WireError extends Error {
@@ -13,7 +13,7 @@ export class WireError extends Error {
 }
 
 export interface ErrorPayload {
-  code: string;
+  code: ErrorCodeWire;
   message: string;
   details?: Record<string, unknown>;
 }

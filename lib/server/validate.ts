@@ -1,48 +1,12 @@
+import * as v from "valibot";
 import { nearestChoice } from "../graph/index.js";
-import { type ClientMessage, type ClientMessageType, PROTOCOL_VERSION, WireErrorCode } from "../protocol.js";
+import { type ClientMessage, type ClientMessageType, MESSAGE_SCHEMAS, MESSAGE_TYPES } from "../protocol-schema.js";
+import { PROTOCOL_VERSION, WireErrorCode } from "../protocol.js";
 import { WireError } from "./errors.js";
 
 /** Deeper JSON than this is refused before anything reads it. */
 export const MAX_DEPTH = 32;
-/** The highest item index a `run` may name (a MAP node's items are 0-based). */
-export const MAX_ITEM = 1_000_000;
 const RESERVED_KEYS = new Set(["__proto__", "constructor", "prototype"]);
-
-type Check = (v: unknown) => string | undefined;
-interface Field {
-  check: Check;
-  optional?: boolean;
-}
-
-const str = (max: number): Check => (v) =>
-  typeof v !== "string" ? "a string" : v.length === 0 || v.length > max ? `1 to ${max} characters` : /[\x00-\x1f\x7f]/.test(v) ? "free of control characters" : undefined;
-const id = str(256);
-const name = str(200);
-const num: Check = (v) => (typeof v === "number" && Number.isFinite(v) ? undefined : "a finite number");
-const positive: Check = (v) => (typeof v === "number" && Number.isFinite(v) && v > 0 ? undefined : "a positive number");
-const oneOf = (...choices: string[]): Check => (v) => (typeof v === "string" && choices.includes(v) ? undefined : `one of ${choices.map((c) => `"${c}"`).join(", ")}`);
-const intIn = (lo: number, hi: number): Check => (v) => (Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi ? undefined : `an integer from ${lo} to ${hi}`);
-const any: Check = () => undefined;
-const req = (check: Check): Field => ({ check });
-const opt = (check: Check): Field => ({ check, optional: true });
-
-/** The fields of each client message besides `v`, `type` and `id`. */
-const SCHEMAS: Record<ClientMessageType, Record<string, Field>> = {
-  hello: { sheet: opt(id) },
-  "set-input": { nodeId: req(id), port: req(id), value: req(any), rev: opt(intIn(0, Number.MAX_SAFE_INTEGER)) },
-  run: { nodeId: opt(id), mode: req(oneOf("step", "to-here", "all")), item: opt(intIn(0, MAX_ITEM)) },
-  cancel: { runId: opt(id), nodeId: opt(id) },
-  "select-result": { nodeId: req(id), resultId: req(id) },
-  history: { nodeId: req(id), before: opt(id), limit: opt(intIn(1, 100)) },
-  "sheet-create": { name: opt(name) },
-  "sheet-rename": { sheetId: req(id), name: req(name) },
-  "sheet-delete": { sheetId: req(id) },
-  "sheet-switch": { sheetId: req(id) },
-  viewport: { x: req(num), y: req(num), zoom: req(positive) },
-  choice: { nodeId: req(id), variant: req(id) },
-};
-
-export const MESSAGE_TYPES = Object.keys(SCHEMAS) as ClientMessageType[];
 
 /**
  * Parses JSON text and refuses what could hurt code that reads it later: nesting deeper
@@ -82,7 +46,12 @@ export function checkShape(value: unknown): void {
   }
 }
 
-/** Checks a parsed client message against its type's schema; returns it typed, or throws a coded error. */
+/**
+ * Checks a parsed client message against its type's schema (lib/protocol-schema.ts);
+ * returns it typed, or throws a coded error naming the field: `E_PROTOCOL_VERSION` for
+ * another `v`, `E_UNKNOWN_TYPE` (with the nearest type) for an unknown `type`,
+ * `E_BAD_MESSAGE` with `details.field` for a missing, unknown or ill-typed field.
+ */
 export function validateMessage(value: unknown): ClientMessage {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new WireError(WireErrorCode.BAD_JSON, "A message must be a JSON object with `v` and `type`.");
@@ -91,9 +60,8 @@ export function validateMessage(value: unknown): ClientMessage {
   if (m.v !== PROTOCOL_VERSION) {
     throw new WireError(WireErrorCode.PROTOCOL_VERSION, `This server speaks protocol version ${PROTOCOL_VERSION}; the message has v=${JSON.stringify(m.v)}. Reload the page.`, { expected: PROTOCOL_VERSION });
   }
-  if (m.id !== undefined && id(m.id)) throw new WireError(WireErrorCode.BAD_MESSAGE, "Field 'id' must be a string of 1 to 256 characters.", { field: "id" });
   const type = m.type;
-  if (typeof type !== "string" || !(type in SCHEMAS)) {
+  if (typeof type !== "string" || !Object.hasOwn(MESSAGE_SCHEMAS, type)) {
     const got = typeof type === "string" ? type.slice(0, 100) : String(type);
     const nearest = typeof type === "string" ? nearestChoice(type, MESSAGE_TYPES) : undefined;
     throw new WireError(
@@ -102,27 +70,28 @@ export function validateMessage(value: unknown): ClientMessage {
       { got, nearest, choices: MESSAGE_TYPES },
     );
   }
-  const schema = SCHEMAS[type as ClientMessageType];
-  const fields = Object.keys(schema);
-  for (const key of Object.keys(m)) {
-    if (key === "v" || key === "type" || key === "id" || key in schema) continue;
+  const schema = MESSAGE_SCHEMAS[type as ClientMessageType];
+  const parsed = v.safeParse(schema, m, { abortEarly: true });
+  if (parsed.success) return parsed.output;
+  throw fieldError(type, Object.keys(schema.entries), parsed.issues[0]);
+}
+
+/** The first schema issue as a coded error that names the field, and for an unknown field the nearest known one. */
+function fieldError(type: string, known: string[], issue: v.BaseIssue<unknown>): WireError {
+  const key = String(issue.path?.[0]?.key ?? "").slice(0, 100);
+  const fields = known.filter((f) => f !== "v" && f !== "type");
+  if (issue.type === "strict_object" && issue.expected === "never") {
     const nearest = nearestChoice(key, fields);
-    throw new WireError(
+    return new WireError(
       WireErrorCode.BAD_MESSAGE,
-      `Unknown field '${key.slice(0, 100)}' in a '${type}' message.${nearest ? ` Did you mean '${nearest}'?` : ""} Fields: ${fields.join(", ") || "(none)"}.`,
-      { field: key.slice(0, 100), nearest, choices: fields },
+      `Unknown field '${key}' in a '${type}' message.${nearest ? ` Did you mean '${nearest}'?` : ""} Fields: ${fields.join(", ")}.`,
+      { field: key, nearest, choices: fields },
     );
   }
-  for (const [key, f] of Object.entries(schema)) {
-    if (m[key] === undefined) {
-      if (!f.optional) throw new WireError(WireErrorCode.BAD_MESSAGE, `A '${type}' message needs the field '${key}'.`, { field: key });
-      continue;
-    }
-    const want = f.check(m[key]);
-    if (want) throw new WireError(WireErrorCode.BAD_MESSAGE, `Field '${key}' of a '${type}' message must be ${want}.`, { field: key });
+  if (issue.type === "strict_object" && issue.received === "undefined") {
+    return new WireError(WireErrorCode.BAD_MESSAGE, `A '${type}' message needs the field '${key}'.`, { field: key });
   }
-  if (type === "run" && m.item !== undefined && (m.mode !== "step" || m.nodeId === undefined)) {
-    throw new WireError(WireErrorCode.BAD_MESSAGE, "Field 'item' reruns one item of a MAP node: send it with a 'nodeId' and mode \"step\".", { field: "item" });
-  }
-  return m as unknown as ClientMessage;
+  // A check on the whole message (a `forward`ed one) carries its own sentence.
+  if (issue.kind === "validation" && issue.type === "check") return new WireError(WireErrorCode.BAD_MESSAGE, issue.message, { field: key });
+  return new WireError(WireErrorCode.BAD_MESSAGE, `Field '${key}' of a '${type}' message must be ${issue.message}.`, { field: key });
 }
