@@ -10,15 +10,16 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { DaggrError, GradioNode, MemoryStore, NodeKind, registerExecutor, type ExecContext, type Progress } from "../lib/index.js";
+import { DaggrError, GradioNode, Graph, MemoryStore, NodeKind, registerExecutor, type ExecContext, type Progress } from "../lib/index.js";
 import { gradioExecutor } from "../lib/nodes/gradio.js";
 import { closeGradioClients } from "../lib/nodes/gradio-client.js";
 import { remoteTiming } from "../lib/nodes/hf-retry.js";
 import { checkSpaceId, childEnv, localApp, localTarget, localTiming, stopLocalSpaces, sweepOrphans } from "../lib/nodes/local-space/index.js";
+import { launch } from "../lib/server/index.js";
 import { APP_PY, README, type LocalHub, startLocalHub } from "./fixtures/local-space.js";
 
 const root = mkdtempSync(join(tmpdir(), "daggr-local-"));
@@ -48,7 +49,7 @@ function makeSpace(name: string, o: { readme?: string; app?: string } = {}): str
   return dir;
 }
 
-const ids = ["t/echo", "t/id-same", "t/id-other", "t/crashy", "t/noisy", "t/env", "t/env-named", "t/broken", "t/orphan", "t/restarts", "t/hang"];
+const ids = ["t/echo", "t/id-same", "t/id-other", "t/crashy", "t/noisy", "t/env", "t/env-named", "t/broken", "t/orphan", "t/restarts", "t/hang", "t/term", "t/served"];
 let hub: LocalHub;
 t.before(async () => {
   const spaces: Record<string, { dir: string; sha: string }> = {};
@@ -287,24 +288,74 @@ t.test("the app's environment has no secrets unless named in localEnv", async (t
   t.equal((await call(node("t/env"), "auth")).out, "AUTH=0", "no token sent to the local app (HF_TOKEN is set here)");
 });
 
-t.test("an app left behind by a kill -9 of daggr is removed at the next start", async (t) => {
-  process.env.DAGGR_LOCAL_PYTHON = PYTHON;
-  const holder = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "fixtures", "local-space-holder.ts"), "t/orphan"], {
+/** A daggr process (test/fixtures/local-space-holder.ts) that launched `space` locally: it, and its app's pid and URL. */
+async function holder(space: string, ...args: string[]) {
+  const proc = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "fixtures", "local-space-holder.ts"), space, ...args], {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env },
   });
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) => proc.once("exit", (code, sig) => r([code, sig])));
   const line = await new Promise<string>((resolve, reject) => {
     let buf = "";
-    holder.stdout!.on("data", (c: Buffer) => {
+    proc.stdout!.on("data", (c: Buffer) => {
       buf += c.toString();
       if (buf.includes("\n")) resolve(buf.split("\n")[0]!);
     });
-    holder.on("exit", (code) => reject(new Error(`holder exited ${code}`)));
+    void exited.then(([code]) => reject(new Error(`holder exited ${code}`)));
   });
-  const { pid, local } = JSON.parse(line) as { pid: number; local: boolean };
+  return { proc, exited, ...(JSON.parse(line) as { pid: number; local: boolean; url: string }) };
+}
+
+/** Resolves when the process behind `url` closes a connection held to it (it ended), then once its pid is gone. */
+async function appGone(url: string, pid: number) {
+  const sock = connect(Number(new URL(url).port), "127.0.0.1");
+  await once(sock, "connect");
+  return async () => {
+    if (!sock.destroyed) await once(sock, "close");
+    // The kernel closes the sockets a moment before the process leaves the table.
+    while (isAlive(pid)) await new Promise((r) => setImmediate(r));
+  };
+}
+
+t.test("a signal to daggr (SIGINT, SIGTERM, SIGHUP) stops its local apps, which run in their own process group", async (t) => {
+  process.env.DAGGR_LOCAL_PYTHON = PYTHON;
+  // The holder inherits tap's NODE_OPTIONS, which loads an exit-on-signal hook that re-raises
+  // a signal only when it is the signal's last listener: daggr's listener must not stand in its way.
+  for (const [sig, extra, expected] of [
+    ["SIGTERM", [], [null, "SIGTERM"]],
+    ["SIGHUP", [], [null, "SIGHUP"]],
+    ["SIGINT", ["close-on-signal"], [0, null]],
+  ] as const) {
+    const h = await holder("t/term", ...extra);
+    t.ok(h.local && isAlive(h.pid), `${sig}: the app runs`);
+    const gone = await appGone(h.url, h.pid);
+    h.proc.kill(sig);
+    t.same(await h.exited, expected, `${sig}: daggr ends as it would have without runLocally`);
+    await gone();
+    t.notOk(isAlive(h.pid), `${sig}: the app (pid ${h.pid}) is gone`);
+    t.same(readdirSync(join(home, "local-spaces")).filter((f) => f.startsWith("t__term")), [], `${sig}: its pid file removed`);
+  }
+});
+
+t.test("closing the last server stops the local apps", async (t) => {
+  process.env.DAGGR_LOCAL_PYTHON = PYTHON;
+  const n = node("t/served");
+  const server = await launch(new Graph({ name: "served", nodes: [n], persistKey: false }), { port: 0, store: new MemoryStore(), quiet: true });
+  // Validation at start-up began the launch; wait for it to be ready.
+  t.ok((await localTarget(n, harness().ctx)).local);
+  const child = localApp("t/served")!.child!;
+  const exited = once(child, "exit");
+  await server.close();
+  await exited;
+  t.notOk(isAlive(child.pid!), "the app ended with the server");
+});
+
+t.test("an app left behind by a kill -9 of daggr is removed at the next start", async (t) => {
+  process.env.DAGGR_LOCAL_PYTHON = PYTHON;
+  const { proc, pid, local } = await holder("t/orphan");
   t.ok(local && pid, "the holder launched the app");
-  const exited = new Promise((r) => holder.once("exit", r));
-  holder.kill("SIGKILL");
+  const exited = new Promise((r) => proc.once("exit", r));
+  proc.kill("SIGKILL");
   await exited;
   t.ok(isAlive(pid), "the app outlived the killed daggr (an orphan)");
   const killed = sweepOrphans(home);

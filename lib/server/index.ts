@@ -30,6 +30,7 @@ import { router } from "./routes.js";
 import { Guard, suspiciousPath } from "./security.js";
 import { Wire } from "./wire.js";
 import { sweepOsTemp } from "../store/temp.js";
+import { stopLocalSpaces } from "../nodes/local-space/index.js";
 
 export type { ServerOptions } from "./options.js";
 export { apiSchema } from "./api.js";
@@ -202,6 +203,8 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
           http.closeAllConnections();
         });
         for (const ws of wss.clients) ws.terminate();
+        // runLocally apps end with the last server of this process (none is left behind).
+        if (!running.size) await stopLocalSpaces();
       })()),
   };
   if (opts.share) {

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
-import { readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { DaggrError, ErrorCode } from "../../graph/index.js";
@@ -106,6 +106,25 @@ export class LocalApp extends EventEmitter {
     const t = setTimeout(() => killGroup(pid, "SIGKILL"), graceMs);
     t.unref();
     this.child!.once("exit", () => clearTimeout(t));
+  }
+
+  /**
+   * Stops the app at once, without the event loop (a signal, process exit): SIGTERM to its
+   * process group, up to `graceMs` for it to end, then SIGKILL. See {@link stopAppsNow}.
+   */
+  stopNow(graceMs = 1000): void {
+    stopAppsNow([this], graceMs);
+  }
+
+  /** Whether the process still runs (a zombie awaiting its reaper does not). */
+  get running(): boolean {
+    const pid = this.child?.pid;
+    return !!pid && this.child!.exitCode === null && this.child!.signalCode === null && runs(pid);
+  }
+
+  /** @internal The pid file, for {@link stopAppsNow}. */
+  get pidPath(): string {
+    return this.pidFile;
   }
 
   private finish() {
@@ -219,6 +238,38 @@ function killGroup(pid: number, sig: NodeJS.Signals): void {
     } catch {
       /* gone */
     }
+  }
+}
+
+/**
+ * Stops apps synchronously, for when the event loop will not run again (a signal about
+ * to end daggr, process exit): SIGTERM to each app's process group, a wait of up to
+ * `graceMs` (in 10 ms slices, blocking) for them to end, then SIGKILL for the rest. The
+ * pid file of an app that ended is removed; one that did not is left for the next
+ * start's {@link sweepOrphans}.
+ */
+export function stopAppsNow(apps: readonly LocalApp[], graceMs = 1000): void {
+  const live = apps.filter((a) => a.running);
+  for (const a of live) {
+    a.state = "stopped";
+    killGroup(a.child!.pid!, "SIGTERM");
+  }
+  const tick = new Int32Array(new SharedArrayBuffer(4));
+  const until = Date.now() + graceMs;
+  while (live.some((a) => runs(a.child!.pid!)) && Date.now() < until) Atomics.wait(tick, 0, 0, 10);
+  for (const a of live) {
+    if (runs(a.child!.pid!)) killGroup(a.child!.pid!, "SIGKILL");
+    else rmSync(a.pidPath, { force: true });
+  }
+}
+
+/** Whether `pid` runs: it exists and (where /proc tells) is not a zombie. */
+function runs(pid: number): boolean {
+  if (!alive(pid)) return false;
+  try {
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return existsSync("/proc/self") ? false : true;
   }
 }
 

@@ -4,7 +4,7 @@ import type { ExecContext, MetaCache } from "../../engine/executor.js";
 import type { Progress } from "../../engine/events.js";
 import { defaultHome } from "../../store/index.js";
 import { apiCacheKey, type ApiSummary } from "../gradio-api.js";
-import { LocalApp, sweepOrphans } from "./app-process.js";
+import { LocalApp, stopAppsNow, sweepOrphans } from "./app-process.js";
 import { fetchSpace } from "./fetch-space.js";
 import { ensureEnv } from "./python-env.js";
 import { checkLocalEnv } from "./space-id.js";
@@ -134,9 +134,33 @@ export function localApp(space: string): LocalApp | undefined {
   return undefined;
 }
 
-process.once("exit", () => {
-  for (const e of entries.values()) if (e.app?.child?.pid && e.app.state !== "exited") e.app.stop(0);
-});
+/** Stops every app of this process without the event loop (signals, exit). */
+function stopAllNow() {
+  stopAppsNow([...entries.values()].flatMap((e) => (e.app ? [e.app] : [])));
+}
+process.once("exit", stopAllNow);
+
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+let signalsHooked = false;
+/**
+ * The apps run in their own process group (so their output and lifetime are daggr's to
+ * manage), so a Ctrl-C or a SIGTERM to daggr does not reach them: they are stopped on
+ * those signals here. The listener goes first and removes itself before anything else
+ * hears the signal, so other listeners (the CLI's graceful close, a library's
+ * exit-on-signal hook that only re-raises when it is alone) decide as if it were not
+ * there; with no other listener the signal is raised again and daggr ends by it.
+ */
+function hookSignals() {
+  if (signalsHooked) return;
+  signalsHooked = true;
+  const onSignal = (sig: NodeJS.Signals) => {
+    for (const s of SIGNALS) process.removeListener(s, onSignal);
+    signalsHooked = false;
+    stopAllNow();
+    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+  };
+  for (const s of SIGNALS) process.prependListener(s, onSignal);
+}
 
 function ensure(node: GradioNode, o: LocalOptions): Entry {
   const id = node.space;
@@ -211,6 +235,7 @@ async function launch(e: Entry, a: LaunchArgs): Promise<void> {
     ...(a.o.logMaxBytes ? { logMaxBytes: a.o.logMaxBytes } : {}),
   });
   e.app = app;
+  hookSignals();
   await app.start();
   stage(e, "ready", app.url, 1);
   app.once("exit", (why: string, wasReady: boolean) => {
