@@ -26,7 +26,8 @@ import { LOCAL_USER, localUser } from "./users.js";
 import { ANONYMOUS_USER, type Visitor, Visitors } from "./visitors.js";
 import { ConnectionCap, RunQueue } from "./limits.js";
 import { type ServerOptions, isLoopback, listen, resolveOptions } from "./options.js";
-import { router } from "./routes.js";
+import { gradioApi } from "./gradio-api/index.js";
+import { requestOrigin, router } from "./routes.js";
 import { Guard, suspiciousPath } from "./security.js";
 import { Wire } from "./wire.js";
 import { sweepOsTemp } from "../store/temp.js";
@@ -123,7 +124,11 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
     const v = opts.space ? visitors.identify(req) : undefined;
     return v ? (v.persistent ? { user: v.user } : {}) : undefined;
   };
-  const route = router({ graph, store, wire, guard, options: opts, runs, ...(opts.space ? { account } : {}) });
+  // Every daggr app is also a Gradio app (gradio-api/): its routes join the table, behind the same guard.
+  const gradio = opts.api
+    ? gradioApi({ graph, store, user, runs, encode: (o) => wire.encode(o), origin: requestOrigin, maxMessageBytes: opts.maxMessageBytes, maxUploadBytes: opts.maxUploadBytes })
+    : undefined;
+  const route = router({ graph, store, wire, guard, options: opts, runs, ...(opts.space ? { account } : {}), extraRoutes: gradio?.routes });
   http.on("request", (req, res) => {
     if (cap.isRefused(req.socket)) return void res.destroy();
     const raw = req.url ?? "/";
@@ -194,6 +199,7 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
         clearInterval(heartbeat);
         share?.close();
         for (const ws of wss.clients) ws.close(1001, "Server shutting down");
+        await gradio?.close();
         await visitors.close();
         if (opts.space) setFallbackHfToken(false);
         // Uploads this process left in flight (and any a crashed one left).

@@ -8,7 +8,7 @@ import { type RunQueue, watchBody } from "./limits.js";
 import type { ResolvedOptions } from "./options.js";
 import { type PageAccount, asset, canvasPage, gzipped, pageCsp } from "./page.js";
 import { baseHeaders, refuse, sendJson } from "./respond.js";
-import { Guard, isCorsSimpleType, isJson, suspiciousPath } from "./security.js";
+import { Guard, isCorsSimpleType, isJson, isMultipart, suspiciousPath } from "./security.js";
 import type { Wire } from "./wire.js";
 
 export interface RouteContext {
@@ -21,15 +21,20 @@ export interface RouteContext {
   runs: RunQueue;
   /** On a Space: who the page's visitor is (for its sign-in link). */
   account?: (req: IncomingMessage) => PageAccount | undefined;
+  /** More routes of the API, behind the same checks (the Gradio-compatible API, gradio-api/). */
+  extraRoutes?: Route[];
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, match: RegExpExecArray, query: URLSearchParams) => Promise<void> | void;
-interface Route {
+export interface Route {
   method: "GET" | "POST";
   path: RegExp;
   handler: Handler;
-  /** What a POST body must be: JSON, or a raw upload (any type but the CORS-simple ones). */
-  body?: "json" | "raw";
+  /**
+   * What a POST body must be: JSON, a raw upload (any type but the CORS-simple ones), or
+   * `multipart/form-data` (Gradio's upload; the Origin check keeps other sites' forms out).
+   */
+  body?: "json" | "raw" | "form";
   /**
    * What a page of an `allowedOrigins` origin may do here (nothing by default): `read`
    * the response (the bundle, files), or `upload` (preflight answered, response readable).
@@ -53,12 +58,18 @@ const UPLOAD_HEADERS = "Content-Type, X-Filename";
  * | `GET /files/<sha256>` | a stored file |
  * | `POST /upload` | a raw upload → FileRef |
  * | `GET /api/schema`, `POST /api/call[/<subgraph>]` | the REST API |
+ * | `GET /config`, `/gradio_api/…` | the Gradio-compatible API (gradio-api/), with the REST API |
  * | `GET /api/health` | whether the store writes (200 ok, 503 degraded) |
  */
+/** The origin a request reached us at, as its `Host` names it. */
+export function requestOrigin(req: IncomingMessage): string {
+  return `${req.headers["x-forwarded-proto"] === "https" ? "https" : "http"}://${req.headers.host}`;
+}
+
 export function router(ctx: RouteContext): (req: IncomingMessage, res: ServerResponse) => void {
   const { graph, store, wire, guard, options, runs } = ctx;
   const encode = (o: object) => wire.encode(o);
-  const origin = (req: IncomingMessage) => `${req.headers["x-forwarded-proto"] === "https" ? "https" : "http"}://${req.headers.host}`;
+  const origin = requestOrigin;
   const routes: Route[] = [
     {
       method: "GET",
@@ -122,6 +133,7 @@ export function router(ctx: RouteContext): (req: IncomingMessage, res: ServerRes
         body: "json",
         handler: (req, res, m) => call(req, res, { graph, store, wire, limit: options.maxMessageBytes, subgraph: m[1], origin: origin(req), runs }),
       },
+      ...(ctx.extraRoutes ?? []),
     );
   }
 
@@ -166,7 +178,8 @@ export function router(ctx: RouteContext): (req: IncomingMessage, res: ServerRes
     if (method === "POST") {
       if (!guard.originAllowed(req)) return refuse(res, 403, "Cross-origin request refused.");
       const rawBody = hit.r.body === "raw";
-      if (rawBody ? isCorsSimpleType(req) : !isJson(req)) {
+      if (hit.r.body === "form" ? !isMultipart(req) : rawBody ? isCorsSimpleType(req) : !isJson(req)) {
+        if (hit.r.body === "form") return refuse(res, 400, "Send the files as multipart/form-data.");
         return refuse(res, 415, rawBody ? "Send the file's own MIME type (or application/octet-stream) as Content-Type." : "Send Content-Type: application/json.");
       }
       watchBody(req, res, options.bodyRate);

@@ -90,6 +90,12 @@ export function isJson(req: IncomingMessage): boolean {
   return typeof type === "string" && type.split(";")[0]!.trim().toLowerCase() === "application/json";
 }
 
+/** `multipart/form-data` (with its boundary). */
+export function isMultipart(req: IncomingMessage): boolean {
+  const type = req.headers["content-type"];
+  return typeof type === "string" && type.split(";")[0]!.trim().toLowerCase() === "multipart/form-data";
+}
+
 /**
  * The content types a cross-site page can POST without a CORS preflight (a plain
  * `<form>` or a "simple" fetch): refused for uploads, so only script on our own page,

@@ -1,0 +1,114 @@
+/**
+ * Every daggr app is also a Gradio app: the graph's endpoints (one per output node, see
+ * `endpoints.ts`) served with Gradio 6's own API, so `@gradio/client`, Python's
+ * `gradio_client` and a `GradioNode` of another daggr app can call it.
+ *
+ * | route | what |
+ * |---|---|
+ * | `GET /config` | the app's config (`protocol: "sse_v3"`, `api_prefix: "/gradio_api"`, components, dependencies) |
+ * | `GET /gradio_api/info` | the endpoints, their parameters and returns, typed from the `gr.*` components |
+ * | `POST /gradio_api/queue/join`, `GET /gradio_api/queue/data` | the queue and its SSE stream (`queue.ts`) |
+ * | `POST /gradio_api/upload`, `GET /gradio_api/file=<path>` | files (`files.ts`) |
+ * | `POST /gradio_api/cancel`, `POST /gradio_api/reset` | cancel a job (per session and endpoint); reset is a no-op |
+ *
+ * The routes sit in the server's route table, behind the same checks as every other
+ * route (allowed hosts, the launch token, Origin on POSTs, body size and rate limits).
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Store } from "../../engine/index.js";
+import type { Graph } from "../../graph/index.js";
+import type { RunQueue } from "../limits.js";
+import { readBody, sendJson } from "../respond.js";
+import { parseJson } from "../validate.js";
+import { API_PREFIX, config, endpointsOf, info } from "./endpoints.js";
+import { serveGradioFile, upload } from "./files.js";
+import { GradioQueue, JoinError } from "./queue.js";
+import { EngineJobs } from "./run.js";
+
+export { queueTiming } from "./queue.js";
+export { endpointsOf } from "./endpoints.js";
+
+/** A route of the server's table (see `routes.ts`). */
+export interface GradioRoute {
+  method: "GET" | "POST";
+  path: RegExp;
+  body?: "json" | "form";
+  handler: (req: IncomingMessage, res: ServerResponse, match: RegExpExecArray, query: URLSearchParams) => Promise<void> | void;
+}
+
+export interface GradioApiContext {
+  graph: Graph;
+  store: Store;
+  user: string;
+  runs: RunQueue;
+  /** JSON text of a response (the server's encoder, which redacts the HF token). */
+  encode(o: object): string;
+  /** The origin a request reached us at (what `config.root` and file URLs are built on). */
+  origin(req: IncomingMessage): string;
+  maxMessageBytes: number;
+  maxUploadBytes: number;
+}
+
+export interface GradioApi {
+  routes: GradioRoute[];
+  close(): Promise<void>;
+}
+
+export function gradioApi(ctx: GradioApiContext): GradioApi {
+  const endpoints = endpointsOf(ctx.graph);
+  const jobs = new EngineJobs(ctx.graph, ctx.store, ctx.user, ctx.runs);
+  const queue = new GradioQueue(endpoints, jobs.run, ctx.encode);
+  const json = (res: ServerResponse, status: number, o: object) => sendJson(res, status, ctx.encode(o));
+  const body = async (req: IncomingMessage) => parseJson((await readBody(req, ctx.maxMessageBytes)).toString("utf8"));
+  const p = (rest: string) => new RegExp(`^${API_PREFIX}/${rest}/?$`);
+  const routes: GradioRoute[] = [
+    { method: "GET", path: /^\/config\/?$/, handler: (req, res) => json(res, 200, config(ctx.graph, endpoints, ctx.origin(req))) },
+    { method: "GET", path: p("info"), handler: (req, res) => json(res, 200, info(endpoints, ctx.origin(req))) },
+    {
+      method: "POST",
+      path: p("queue/join"),
+      body: "json",
+      handler: async (req, res) => {
+        try {
+          json(res, 200, { event_id: queue.join(await body(req), ctx.origin(req)) });
+        } catch (e) {
+          if (e instanceof JoinError) return json(res, e.status, { detail: e.detail });
+          const status = (e as { status?: number }).status ?? 400;
+          json(res, status, { detail: (e as Error).message });
+        }
+      },
+    },
+    {
+      method: "GET",
+      path: p("queue/data"),
+      handler: (req, res, _m, query) => queue.stream(req, res, query.get("session_hash") ?? ""),
+    },
+    { method: "POST", path: p("upload"), body: "form", handler: (req, res) => upload(req, res, ctx.store, ctx.maxUploadBytes) },
+    { method: "GET", path: /^\/gradio_api\/file=([0-9a-f]{64})(?:\/[A-Za-z0-9._-]{1,120})?$/, handler: (req, res, m) => serveGradioFile(req, res, ctx.store, m[1]!) },
+    {
+      method: "POST",
+      path: p("cancel"),
+      body: "json",
+      handler: async (req, res) => {
+        queue.cancel(await body(req));
+        json(res, 200, { success: true });
+      },
+    },
+    {
+      method: "POST",
+      path: p("reset"),
+      body: "json",
+      handler: async (req, res) => {
+        await body(req);
+        json(res, 200, { success: true });
+      },
+    },
+  ];
+  return {
+    routes,
+    close: async () => {
+      queue.close();
+      await jobs.close();
+    },
+  };
+}

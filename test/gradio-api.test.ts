@@ -1,0 +1,262 @@
+/**
+ * Every daggr app is also a Gradio app: the real `@gradio/client` (and a GradioNode of
+ * another daggr app, which uses it) against a daggr server.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client, handle_file } from "@gradio/client";
+import t from "tap";
+import { FnNode, Graph, GradioNode, MemoryStore, gr } from "../lib/index.js";
+import { closeGradioClients } from "../lib/nodes/gradio-client.js";
+import { queueTiming } from "../lib/server/gradio-api/index.js";
+import { launch, type ServerOptions } from "../lib/server/index.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "daggr-gradio-api-"));
+t.teardown(async () => {
+  await closeGradioClients();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** A promise a node waits on until the test lets it go. */
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  return { opened, open };
+}
+
+/**
+ * App A: `stamp` reads a text file and a word, writes a new file (`/stamp`); `shout` is a
+ * second output node of another part (`/shout`); `count` streams partial text.
+ */
+function appA(hooks: { started?: () => void; hold?: () => Promise<void> | undefined; aborted?: () => void; slow?: Promise<void> } = {}) {
+  const stamp = new FnNode(
+    ({ doc, word }: { doc: string; word: string }) => {
+      const out = join(tmp, `stamped-${Math.random().toString(36).slice(2)}.txt`);
+      writeFileSync(out, `${readFileSync(doc, "utf8")} + ${word}`);
+      return out;
+    },
+    { name: "stamp", inputs: { doc: gr.File({ label: "Document" }), word: gr.Textbox({ label: "Word", value: "ok" }) }, outputs: { stamped: gr.File({ label: "Stamped" }) } },
+  );
+  const upper = new FnNode(({ text }: { text: string }) => text.toUpperCase(), {
+    name: "upper",
+    inputs: { text: gr.Textbox({ label: "Text", value: "hi" }) },
+    outputs: { upper: gr.Textbox() },
+  });
+  const shout = new FnNode(
+    async ({ v, times }: { v: string; times: number }, ctx) => {
+      hooks.started?.();
+      const hold = hooks.hold?.();
+      if (hold) {
+        await new Promise<void>((resolve, reject) => {
+          ctx.signal.addEventListener("abort", () => (hooks.aborted?.(), reject(ctx.signal.reason)), { once: true });
+          void hold.then(resolve);
+        });
+      }
+      return { loud: `${v}${"!".repeat(times)}`, length: v.length + times };
+    },
+    { name: "shout", inputs: { v: upper.out.upper, times: gr.Slider({ minimum: 1, maximum: 5, value: 2 }) }, outputs: { loud: gr.Textbox({ label: "Loud" }), length: gr.Number() } },
+  );
+  const count = new FnNode(
+    async function* ({ word }: { word: string }) {
+      let s = "";
+      for (const ch of word) {
+        s += ch;
+        yield s;
+        if (hooks.slow) await hooks.slow;
+      }
+    },
+    { name: "count", inputs: { word: gr.Textbox({ value: "Hey" }) }, outputs: { text: gr.Textbox() } },
+  );
+  return new Graph({ name: "Gradio API app", nodes: [stamp, shout, count], persistKey: false });
+}
+
+async function serve(t: { teardown(fn: () => unknown): void }, graph: Graph, options: ServerOptions = {}) {
+  const store = new MemoryStore();
+  const server = await launch(graph, { port: 0, store, quiet: true, ...options });
+  t.teardown(() => server.close());
+  return { server, store, url: server.url };
+}
+
+t.test("@gradio/client connects to a daggr app: view_api() lists one endpoint per output node, its free inputs typed from gr.*", async (t) => {
+  const { url } = await serve(t, appA());
+  const config = (await (await fetch(`${url}/config`)).json()) as Record<string, unknown>;
+  t.match(config, { protocol: "sse_v3", api_prefix: "/gradio_api", root: url, enable_queue: true, space_id: null, connect_heartbeat: false });
+  const client = await Client.connect(`${url}/`);
+  t.teardown(() => client.close());
+  const api = (await client.view_api()) as { named_endpoints: Record<string, { parameters: Array<Record<string, unknown>>; returns: Array<Record<string, unknown>> }> };
+  t.same(Object.keys(api.named_endpoints).sort(), ["/count", "/shout", "/stamp"], "named after the output nodes");
+  const shout = api.named_endpoints["/shout"]!;
+  t.same(
+    shout.parameters.map((p) => [p.parameter_name, p.component, (p.python_type as { type: string }).type, p.parameter_has_default, p.parameter_default]),
+    [
+      ["text", "Textbox", "str", true, "hi"],
+      ["times", "Slider", "float", true, 2],
+    ],
+    "the closure's free inputs, upstream first, with their defaults",
+  );
+  t.same(shout.returns.map((r) => [r.label, r.component, (r.python_type as { type: string }).type]), [["Loud", "Textbox", "str"], ["length", "Number", "float"]]);
+  const stamp = api.named_endpoints["/stamp"]!;
+  t.same(stamp.parameters.map((p) => [p.parameter_name, p.component, (p.python_type as { type: string }).type, p.parameter_has_default]), [["doc", "File", "filepath", false], ["word", "Textbox", "str", true]]);
+  t.same(stamp.returns.map((r) => [r.label, (r.python_type as { type: string }).type]), [["Stamped", "filepath"]]);
+
+  const result = await client.predict("/shout", { text: "hey", times: 3 });
+  t.same(result.data, ["HEY!!!", 6], "a call runs the output node and everything upstream");
+  await t.rejects(client.predict("/shout", { nope: 1 }), /not a valid keyword argument/, "the client checks names against /info");
+});
+
+t.test("a daggr app's GradioNode calls another daggr app through @gradio/client, a file passing through both ways", async (t) => {
+  const a = await serve(t, appA());
+  const write = new FnNode(
+    ({ text }: { text: string }) => {
+      const p = join(tmp, `note-${Math.random().toString(36).slice(2)}.txt`);
+      writeFileSync(p, text);
+      return p;
+    },
+    { name: "write", inputs: { text: gr.Textbox({ value: "hello" }) }, outputs: { file: gr.File() } },
+  );
+  const remote = new GradioNode(`${a.url}/`, {
+    name: "remote",
+    apiName: "/stamp",
+    inputs: { doc: write.out.file, word: gr.Textbox({ value: "world" }) },
+    outputs: { stamped: gr.File() },
+  });
+  const read = new FnNode(({ f }: { f: string }) => readFileSync(f, "utf8"), { name: "read", inputs: { f: remote.out.stamped }, outputs: { text: gr.Textbox() } });
+  const b = new Graph({ name: "Caller app", nodes: [read], persistKey: false });
+  const out = await b.call({ write__text: "hello", remote__word: "world" });
+  t.equal(out.read!.text, "hello + world", "uploaded to A, run by A's FnNode, A's output file downloaded by B");
+
+  // The run went through A's engine: a result on A's API sheet, with its inputs and provenance.
+  const sheets = await a.store.listSheets("local");
+  const sheet = sheets.find((s) => s.name === "Gradio API: /stamp");
+  t.ok(sheet, "the endpoint's runs have their own sheet");
+  const history = await a.store.listResults(sheet!.id, "stamp");
+  t.equal(history.total, 1);
+  const rec = history.results[0]!;
+  t.equal(rec.status, "success");
+  t.equal(rec.inputs.word, "world");
+  const input = await a.store.fileForPath(rec.inputs.doc as string);
+  t.equal(readFileSync(input!.path, "utf8"), "hello", "the uploaded file is in A's files store");
+});
+
+t.test("files: upload answers Gradio paths; file= serves stored files only (403 otherwise); a foreign path is refused by name", async (t) => {
+  const { url } = await serve(t, appA());
+  const form = new FormData();
+  form.append("files", new File(["abc"], "my doc.txt", { type: "text/plain" }));
+  const up = await fetch(`${url}/gradio_api/upload`, { method: "POST", body: form });
+  t.equal(up.status, 200);
+  const [path] = (await up.json()) as string[];
+  t.match(path, /^[0-9a-f]{64}\/my_doc\.txt$/);
+  const got = await fetch(`${url}/gradio_api/file=${path}`);
+  t.equal(got.status, 200);
+  t.equal(await got.text(), "abc");
+  t.equal((await fetch(`${url}/gradio_api/file=${"0".repeat(64)}/x.txt`)).status, 403, "Gradio's 'File not allowed'");
+  t.equal((await fetch(`${url}/gradio_api/file=/etc/passwd`)).status, 404, "a path is never a route");
+  t.equal((await fetch(`${url}/gradio_api/upload`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).status, 400);
+
+  const client = await Client.connect(`${url}/`);
+  t.teardown(() => client.close());
+  const ok = await client.predict("/stamp", { doc: handle_file(Buffer.from("from a buffer")), word: "w" });
+  const fd = (ok.data as Array<{ url: string; orig_name: string; meta: unknown }>)[0]!;
+  t.match(fd, { meta: { _type: "gradio.FileData" } });
+  t.equal(await (await fetch(fd.url)).text(), "from a buffer + w", "the output's url serves it");
+  await t.rejects(
+    client.predict("/stamp", { doc: { path: "/etc/passwd", meta: { _type: "gradio.FileData" } }, word: "w" }),
+    { message: /Parameter 'doc' is a file: send a file uploaded to this app/, title: "E_BAD_INPUT" },
+  );
+});
+
+t.test("queue/data speaks sse_v3: estimation, process_starts, progress, process_generating (then diffs), heartbeat, process_completed, close_stream", async (t) => {
+  const slow = gate();
+  const { url } = await serve(t, appA({ slow: slow.opened }));
+  // (only `count` waits on `slow`: between its yields)
+  const before = queueTiming.heartbeatMs;
+  queueTiming.heartbeatMs = 20;
+  t.teardown(() => void (queueTiming.heartbeatMs = before));
+  const session = "sess1";
+  const countIndex = ((await (await fetch(`${url}/config`)).json()) as { dependencies: Array<{ id: number; api_name: string }> }).dependencies.find((d) => d.api_name === "count")!.id;
+  const join = await fetch(`${url}/gradio_api/queue/join?`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ data: ["Hey"], fn_index: countIndex, session_hash: session }),
+  });
+  t.equal(join.status, 200);
+  const { event_id } = (await join.json()) as { event_id: string };
+  t.match(event_id, /^[0-9a-f]{32}$/);
+  const res = await fetch(`${url}/gradio_api/queue/data?session_hash=${session}`);
+  t.match(res.headers.get("content-type"), /text\/event-stream/);
+  const messages: Array<Record<string, unknown>> = [];
+  let text = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body!) {
+    text += decoder.decode(chunk, { stream: true });
+    let at: number;
+    while ((at = text.indexOf("\n\n")) >= 0) {
+      const line = text.slice(0, at);
+      text = text.slice(at + 2);
+      const m = JSON.parse(line.replace(/^data: /, "")) as Record<string, unknown>;
+      messages.push(m);
+      // The first yield went out and a heartbeat came: let the generator finish.
+      if (m.msg === "heartbeat" && messages.some((x) => x.msg === "process_generating")) slow.open();
+    }
+  }
+  const kinds = messages.map((m) => m.msg).filter((k) => k !== "heartbeat" && k !== "progress");
+  t.same(kinds.filter((k, i, all) => k !== all[i - 1]), ["estimation", "process_starts", "process_generating", "process_completed", "close_stream"]);
+  t.ok(messages.some((m) => m.msg === "heartbeat" && m.event_id === null), "heartbeats on an open stream");
+  t.match(messages.find((m) => m.msg === "progress"), { event_id, progress_data: [{ unit: "nodes", desc: "count" }] });
+  t.match(messages[0], { msg: "estimation", event_id, rank: 0, queue_size: 1, rank_eta: null });
+  const generating = messages.filter((m) => m.msg === "process_generating").map((m) => (m.output as { data: unknown[] }).data);
+  t.same(generating, [["H"], [[["append", [], "e"]]], [[["append", [], "y"]]]], "full values first, then diffs");
+  t.match(messages.find((m) => m.msg === "process_completed"), { event_id, success: true, output: { data: ["Hey"], is_generating: false } });
+  t.same(messages.at(-1), { msg: "close_stream", event_id: null });
+
+  // A stream for a session with nothing pending: Gradio's 404 inside the stream.
+  const none = await (await fetch(`${url}/gradio_api/queue/data?session_hash=nobody`)).text();
+  t.match(JSON.parse(none.replace(/^data: /, "")), { msg: "unexpected_error", session_not_found: true });
+});
+
+t.test("job.cancel() through @gradio/client stops the engine run (the node's signal aborts); the app serves the next call", async (t) => {
+  const started = gate();
+  const aborted = gate();
+  let calls = 0;
+  // The first call waits forever (until cancelled); later ones run straight through.
+  const hold = () => (calls++ === 0 ? new Promise<void>(() => {}) : undefined);
+  const { url } = await serve(t, appA({ started: started.open, hold, aborted: aborted.open }));
+  const client = await Client.connect(`${url}/`);
+  t.teardown(() => client.close());
+  const job = client.submit("/shout", { text: "x", times: 1 });
+  const data: unknown[] = [];
+  const ended = (async () => {
+    for await (const m of job) if (m.type === "data") data.push(m.data);
+  })();
+  await started.opened;
+  await job.cancel();
+  await aborted.opened;
+  t.pass("the node's ctx.signal aborted");
+  await ended;
+  t.same(data, [], "the cancelled job yields no result");
+  const next = await client.predict("/shout", { text: "y", times: 2 });
+  t.same(next.data, ["Y!!", 3], "the next call on the same client runs");
+  t.equal(calls, 2);
+});
+
+t.test("a failing node fails the call with its message; the launch token guards the Gradio API like every route", async (t) => {
+  const boom = new FnNode(
+    () => {
+      throw new Error("kaboom");
+    },
+    { name: "boom", inputs: { x: gr.Textbox({ value: "a" }) }, outputs: { y: gr.Textbox() } },
+  );
+  const { url } = await serve(t, new Graph({ name: "Failing app", nodes: [boom], persistKey: false }), { token: "s3cret-token" });
+  const denied = await fetch(`${url}/config`);
+  t.equal(denied.status, 401, "no token, no config");
+  const canvasDenied = await fetch(`${url}/api/schema`);
+  t.equal(await denied.text(), await canvasDenied.text(), "refused the same way as the REST API");
+  t.equal((await fetch(`${url}/gradio_api/info`)).status, 401);
+  t.equal((await fetch(`${url}/gradio_api/queue/join`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).status, 401);
+  await t.rejects(Client.connect(`${url}/`), /401|Could not access/);
+  const client = await Client.connect(`${url}/`, { headers: { Authorization: "Bearer s3cret-token" } });
+  t.teardown(() => client.close());
+  const err = await client.predict("/boom", { x: "a" }).then(() => undefined, (e: Error & { title?: string }) => e);
+  t.match(err, { message: /Node 'boom' failed: .*kaboom/, title: "E_NODE_FAILED" }, "the message, and the daggr code as the error's title");
+});
