@@ -62,6 +62,9 @@ async function browserTests(): Promise<void> {
   /** A fresh browser context on `url`, failing the test on any page error. */
   async function open(t: Tap, url: string, o: { colorScheme?: "light" | "dark"; width?: number; height?: number } = {}): Promise<Page> {
     const ctx = await browser.context(o);
+    // A finished test's page is closed: pages left open keep animating and reconnecting to
+    // their closed servers, and on a loaded machine a dozen of them starve the later tests.
+    t.teardown(() => ctx.close());
     const page = await ctx.newPage();
     page.on("pageerror", (e) => t.fail(`page error: ${e.message}`));
     await page.goto(url);
@@ -69,6 +72,9 @@ async function browserTests(): Promise<void> {
     return page;
   }
 
+  /** Waits until every finite animation and transition on the page (shadow roots included) has ended: before a screenshot. */
+  const settled = (page: Page) =>
+    page.evaluate(() => Promise.all(document.getAnimations().filter((a) => a.effect?.getComputedTiming().iterations !== Infinity).map((a) => a.finished.catch(() => undefined))));
   const card = (page: Page, id: string) => page.locator(`daggr-node[node-id="${id}"]`);
   const output = (page: Page, id: string, port: string) => card(page, id).locator(`.comp.out[data-port="${port}"]`);
   const input = (page: Page, id: string, port: string) => card(page, id).locator(`.comp.in[data-port="${port}"]`);
@@ -334,8 +340,8 @@ async function browserTests(): Promise<void> {
     await slow.locator("button.stop").click();
     await slow.locator(".notice").filter({ hasText: "Stopped" }).waitFor();
     t.equal(await slow.locator("button.stop").count(), 0, "the stop button goes away");
-    const deadline = Date.now() + 5000;
-    while (!fake.cancels.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    // The cancel reaches the app after the card says Stopped; the test's timeout bounds the wait.
+    while (!fake.cancels.length) await new Promise((r) => setImmediate(r));
     t.ok(fake.cancels.length > 0, "the remote job was cancelled too");
 
     await gen.locator(".status-line").filter({ hasText: /denoising/ }).waitFor();
@@ -358,13 +364,16 @@ async function browserTests(): Promise<void> {
 
     // pan sheet 1 and remember its transform
     const vp = page.locator(".daggr-viewport");
+    const savedViewport = () => page.evaluate(() => JSON.stringify(document.querySelector("daggr-canvas")!.store.sheet?.viewport ?? null));
+    const unpanned = await savedViewport();
     const b = (await vp.boundingBox())!;
     await page.mouse.move(b.x + 40, b.y + b.height - 80);
     await page.mouse.down();
     await page.mouse.move(b.x + 140, b.y + b.height - 40, { steps: 5 });
     await page.mouse.up();
     const sheet1Transform = await page.locator(".world").evaluate((el) => (el as HTMLElement).style.transform);
-    await page.waitForTimeout(700); // the viewport is saved after a pause
+    // The viewport is saved after a pause: wait until the canvas has sent it.
+    await page.waitForFunction((old) => JSON.stringify(document.querySelector("daggr-canvas")!.store.sheet?.viewport ?? null) !== old, unpanned);
 
     await trigger.click();
     await menu.locator("button.new").click();
@@ -423,7 +432,7 @@ async function browserTests(): Promise<void> {
     await output(page, "Views", "label").locator(".label-top").waitFor();
     await card(page, "Html").locator("daggr-safe-html b#bold").waitFor();
     await page.mouse.move(5, 400);
-    await page.waitForTimeout(300);
+    await settled(page);
     await shot(page, "canvas-dark");
     await page.locator("button.theme-toggle").click();
     t.equal(await canvas.getAttribute("data-theme"), "light");
@@ -440,7 +449,12 @@ async function browserTests(): Promise<void> {
     const html = card(page, "Html").locator("daggr-safe-html");
     await html.locator("b#bold").waitFor();
     await card(page, "Markdown").locator("daggr-safe-html li").first().waitFor();
-    await page.waitForTimeout(300);
+    // A handler would run when the image fails to load: wait until every image has settled.
+    await page.waitForFunction(() =>
+      [...document.querySelector("daggr-canvas")!.shadowRoot!.querySelectorAll("daggr-node")].every((n) =>
+        [...n.shadowRoot!.querySelectorAll("daggr-safe-html")].every((h) => [...(h.shadowRoot ?? h).querySelectorAll("img")].every((i) => (i as HTMLImageElement).complete)),
+      ),
+    );
     t.equal(await page.evaluate(() => (window as { __pwned?: unknown }).__pwned), undefined, "nothing executed");
     t.equal(await html.locator("script").count(), 0, "no script element");
     t.equal(await html.locator("img[onerror]").count(), 0, "no handler attribute");
@@ -497,8 +511,8 @@ async function browserTests(): Promise<void> {
 
     const audio = input(page, "Editors", "audio");
     await audio.locator("button.rec").click();
-    await audio.locator(".zone").filter({ hasText: /Recording/ }).waitFor();
-    await page.waitForTimeout(1200);
+    // Stop once the recorder has counted a second of sound (its own clock, not ours).
+    await audio.locator(".zone").filter({ hasText: /Recording… [1-9]\d*s/ }).waitFor();
     await audio.locator("button.rec").click();
     await audio.locator(".preview audio").waitFor();
     t.match(await audio.locator(".preview audio").getAttribute("src"), /\/files\/[0-9a-f]{64}$/, "a recording is uploaded and becomes the value");
@@ -611,7 +625,6 @@ async function browserTests(): Promise<void> {
         if (ev.type === "run-started") w.__runs.push(ev);
       });
     });
-    await page.waitForTimeout(20);
     await rows.nth(2).locator("button.rerun").click();
     await page.waitForFunction((old) => {
       const items = document.querySelector("daggr-canvas")!.store.results.get("voice")!.items!;
@@ -684,12 +697,8 @@ async function browserTests(): Promise<void> {
     t.equal(await skipped.locator(".timing").textContent(), "skipped");
     t.equal(await skipped.locator(".comp.out").count(), 0, "no empty outputs on a skipped card");
     // The dimming fades in (a CSS transition): poll until it settles.
-    let opacity = 1;
-    for (let i = 0; i < 40 && opacity >= 0.8; i++) {
-      opacity = Number(await skipped.locator(".card").evaluate((el) => getComputedStyle(el).opacity));
-      if (opacity >= 0.8) await page.waitForTimeout(100);
-    }
-    t.ok(opacity < 0.8, "dimmed");
+    await page.waitForFunction((el) => Number(getComputedStyle(el!).opacity) < 0.8, await skipped.locator(".card").elementHandle());
+    t.pass("dimmed");
     t.equal(await card(page, "thank").locator(".card.skipped").count(), 0, "the matching branch ran");
     await textOf(page, "reply", "text", /Thank you!/);
     t.equal(await page.locator('path.edge.skipped[data-to="apologise"]').count(), 2, "edges into the skipped node fade");
@@ -718,7 +727,7 @@ async function browserTests(): Promise<void> {
     const link = output(page, "Mesh", "model").locator("a.file-chip");
     t.match(await link.getAttribute("href"), /\/files\/[0-9a-f]{64}$/, "the download link stays");
     t.match(await link.textContent(), /cube\.glb/);
-    await page.waitForTimeout(300);
+    await settled(page);
     const box = (await card(page, "Mesh").boundingBox())!;
     await page.screenshot({ path: join(ROOT, "test-artifacts", "canvas-model3d.png"), clip: { x: box.x - 16, y: box.y - 24, width: box.width + 32, height: box.height + 40 } });
   });
