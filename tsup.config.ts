@@ -74,8 +74,8 @@ export default defineConfig([
     esbuildPlugins: [notices],
   },
   {
-    // The 3D viewer (model-viewer + three.js, ~1 MB): its own file, loaded the first time a model is shown.
-    entry: { "model-viewer": "elements/model-viewer.ts" },
+    // The 3D viewer (model-viewer + three.js, ~1 MB) and the plots (Observable Plot + d3): each its own file, loaded the first time one is shown.
+    entry: { "model-viewer": "elements/model-viewer.ts", plot: "elements/plot.ts" },
     outDir: "dist/elements",
     format: ["esm"],
     platform: "browser",

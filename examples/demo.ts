@@ -71,28 +71,28 @@ const thumbnail = new FnNode(
   { name: "Thumbnail", inputs: { image: render.out.image }, outputs: { thumb: gr.Image({ label: "64×64" }) } },
 );
 
-/** Brightness histogram as a table and as a bar chart image. */
+/** Brightness histogram: a bar chart of the 16 bins (rows, drawn on the canvas) and the same bins as a table. */
 const histogram = new FnNode(
-  ({ image }, ctx) => {
+  ({ image }) => {
     const { width, height, rgb } = decodePng(readFileSync(image));
     const bins = new Array(16).fill(0) as number[];
     for (let i = 0; i < width * height; i++) {
       const lum = 0.2126 * rgb[i * 3]! + 0.7152 * rgb[i * 3 + 1]! + 0.0722 * rgb[i * 3 + 2]!;
       bins[Math.min(15, Math.floor(lum / 16))]++;
     }
-    const [w, h] = [320, 160];
-    const chart = new Uint8Array(w * h * 3).fill(250);
-    const max = Math.max(...bins);
-    bins.forEach((count, b) => {
-      const barH = Math.round((count / max) * (h - 10));
-      for (let y = h - barH; y < h; y++) for (let x = b * 20 + 2; x < b * 20 + 18; x++) chart.set([40 + b * 12, 90, 200 - b * 8], (y * w + x) * 3);
-    });
     return {
-      chart: savePng(ctx.filesDir, "histogram", w, h, chart),
+      chart: bins.map((pixels, b) => ({ brightness: b * 16, pixels })),
       table: { headers: ["brightness", "pixels"], data: bins.map((c, b) => [`${b * 16}–${b * 16 + 15}`, c]) },
     };
   },
-  { name: "Histogram", inputs: { image: render.out.image }, outputs: { chart: gr.Image({ label: "Brightness" }), table: gr.Dataframe({ label: "Bins" }) } },
+  {
+    name: "Histogram",
+    inputs: { image: render.out.image },
+    outputs: {
+      chart: gr.BarPlot({ label: "Brightness", x: "brightness", y: "pixels", x_title: "brightness (bin start, 0–255)", y_title: "pixels" }),
+      table: gr.Dataframe({ label: "Bins" }),
+    },
+  },
 );
 
 /** Writes a caption word by word (an async generator streams partial text). */

@@ -732,6 +732,54 @@ async function browserTests(): Promise<void> {
     await page.screenshot({ path: join(ROOT, "test-artifacts", "canvas-model3d.png"), clip: { x: box.x - 16, y: box.y - 24, width: box.width + 32, height: box.height + 40 } });
   });
 
+  t.test("plots: gr.BarPlot, gr.LinePlot, gr.ScatterPlot draw their rows with Observable Plot, loaded on demand; gr.Plot draws a figure; a misspelt column is named", async (t) => {
+    const sales = [
+      { month: "Jan", units: 3, region: "north" }, { month: "Jan", units: 4, region: "south" },
+      { month: "Feb", units: 5, region: "north" }, { month: "Feb", units: 1, region: "south" },
+      { month: "Mar", units: 2, region: "north" },
+    ];
+    const plots = new FnNode(() => ({
+      bars: sales,
+      lines: { headers: ["step", "loss", "run"], data: [[1, 0.9, "a"], [2, 0.5, "a"], [3, 0.3, "a"], [1, 0.8, "b"], [2, 0.6, "b"], [3, 0.4, "b"]] },
+      // What a Gradio app sends for a native plot (gradio/components/native_plot.py PlotData).
+      dots: { columns: ["h", "w"], data: [[150, 50], [160, 58], [170, 66], [180, 80]], datatypes: { h: "quantitative", w: "quantitative" }, mark: "point" },
+      figure: { marks: [{ mark: "ruleY", data: [0] }, { mark: "rectY", data: [1, 2, 2, 3, 3, 3, 7], transform: { binX: { y: "count" } } }], x: { label: "value" } },
+      typo: sales,
+    }), {
+      name: "Plots",
+      outputs: {
+        bars: gr.BarPlot({ label: "Units", x: "month", y: "units", color: "region", title: "Units by month" }),
+        lines: gr.LinePlot({ label: "Loss", x: "step", y: "loss", color: "run" }),
+        dots: gr.ScatterPlot({ label: "Height/weight", x: "h", y: "w", x_title: "height" }),
+        figure: gr.Plot({ label: "Figure" }),
+        typo: gr.BarPlot({ label: "Typo", x: "mnth", y: "units" }),
+      },
+    });
+    const server = await serve(t, new Graph({ name: "plots", nodes: [plots] }));
+    const page = await open(t, server.url);
+    const plot = (port: string) => output(page, "Plots", port).locator("daggr-plot");
+    for (const port of ["bars", "lines", "dots", "figure"]) await output(page, "Plots", port).locator('daggr-plot[state="drawn"]').waitFor({ timeout: 60_000 }); // the first request builds the plot asset
+    t.equal(await page.evaluate(() => typeof (window as { Plot?: unknown }).Plot), "undefined", "Observable Plot is loaded as a module of its own, not a global");
+    // Bars: one per (month, region) group, stacked; categories in data order; the title and the axis labels are Gradio's props.
+    t.equal(await plot("bars").locator("svg [aria-label='bar'] rect").count(), 5, "5 groups → 5 bars");
+    t.same(await plot("bars").locator("svg [aria-label='x-axis tick label'] text").allTextContents(), ["Jan", "Feb", "Mar"], "categories in data order");
+    t.match(await plot("bars").locator("h2").textContent(), "Units by month");
+    t.ok(await plot("bars").locator("[aria-label='x-axis label']").filter({ hasText: "month" }).count(), "the x axis is titled by its column");
+    t.same((await plot("bars").locator(".daggr-plot-swatch").allTextContents()).map((s) => s.trim()), ["north", "south"], "a legend of the colour column");
+    // Lines: one path per series of the colour column; rows from { headers, data }.
+    t.equal(await plot("lines").locator("svg [aria-label='line'] path").count(), 2, "one line per run");
+    // Scatter: one dot per row of a Gradio app's PlotData, x titled by x_title.
+    t.equal(await plot("dots").locator("svg [aria-label='dot'] circle").count(), 4);
+    t.ok(await plot("dots").locator("[aria-label='x-axis label']").filter({ hasText: "height" }).count());
+    // gr.Plot: a figure in plain data, binned by Observable Plot's own transform.
+    t.ok((await plot("figure").locator("svg [aria-label='rect'] rect").count()) >= 3, "the histogram's bins are drawn");
+    // A column that is not there: the card says which, lists the columns and the nearest one.
+    await output(page, "Plots", "typo").locator('daggr-plot[state="failed"]').waitFor();
+    t.match(await plot("typo").locator(".note.error").textContent(), /x: "mnth" is not a column.*Columns: month, units, region.*Did you mean "month"\?/s);
+    const box = (await card(page, "Plots").boundingBox())!;
+    await page.screenshot({ path: join(ROOT, "test-artifacts", "canvas-plots.png"), clip: { x: box.x - 16, y: box.y - 24, width: box.width + 32, height: Math.min(box.height + 40, 1200) } });
+  });
+
   t.test("a 200-node graph: the fast layered layout; only cards in view render in full, the others are placeholders", async (t) => {
     const server = await serve(t, bigGraph(200, { autorun: false })); // nothing runs on open: the run below is what turns placeholders fresh
     const page = await open(t, server.url);

@@ -15,6 +15,9 @@ t.test("examples/demo.ts renders a fractal, a thumbnail, a chart and a streamed 
   const image = s.selected("Render")!.outputs.image as string;
   t.same([...readFileSync(image).subarray(1, 4)], [...Buffer.from("PNG")]);
   t.match(s.selected("Caption")!.outputs.text, /^## Seahorse valley/);
+  const chart = s.selected("Histogram")!.outputs.chart as Array<{ brightness: number; pixels: number }>;
+  t.same(chart.map((r) => r.brightness), Array.from({ length: 16 }, (_, b) => b * 16), "the chart's rows are the 16 bins");
+  t.equal(chart.reduce((a, r) => a + r.pixels, 0), 256 * 256, "every pixel is in a bin");
   s.set("Settings__palette", "ocean");
   await s.settled();
   t.not(s.selected("Render")!.outputs.image, image, "editing the palette re-rendered");

@@ -7,6 +7,7 @@ import {
 import "./json-view.js";
 import { audioInput, fileInput, imageInput, model3dInput, videoInput } from "./media-inputs.js";
 import { audioOutput, fileOutput, galleryOutput, imageOutput, model3dOutput, videoOutput } from "./media-outputs.js";
+import { plotOutput } from "./plot-view.js";
 import "./sanitize.js";
 import {
   chatbotOutput, codeOutput, dataframeOutput, highlightedOutput, htmlOutput, jsonOutput, labelOutput, markdownOutput, textOutput,
@@ -60,6 +61,10 @@ const OUTPUTS: Record<string, OutputView> = {
   HighlightedText: highlightedOutput,
   Chatbot: chatbotOutput,
   Dataframe: dataframeOutput,
+  LinePlot: plotOutput,
+  ScatterPlot: plotOutput,
+  BarPlot: plotOutput,
+  Plot: plotOutput,
 };
 
 const label = (c: ComponentWire, fallback: string) => {

@@ -33,7 +33,7 @@ export interface Component<T = unknown> {
 export const COMPONENT_TYPES = [
   "Textbox", "Number", "Slider", "Checkbox", "Dropdown", "Radio", "CheckboxGroup", "ColorPicker",
   "Image", "Audio", "Video", "File", "Gallery", "JSON", "Markdown", "HTML", "Code", "Dataframe",
-  "Label", "HighlightedText", "Model3D", "Chatbot",
+  "Label", "HighlightedText", "Model3D", "Chatbot", "LinePlot", "ScatterPlot", "BarPlot", "Plot",
 ] as const;
 export type ComponentType = (typeof COMPONENT_TYPES)[number];
 
@@ -57,6 +57,51 @@ export interface ChoiceProps<T> extends BaseProps<T> { choices?: readonly Choice
 export interface CodeProps extends BaseProps<string> { language?: string; lines?: number }
 export interface DataframeValue { headers: string[]; data: unknown[][] }
 export interface DataframeProps extends BaseProps<DataframeValue> { headers?: string[]; col_count?: number; row_count?: number }
+/**
+ * What a `LinePlot`, `ScatterPlot` or `BarPlot` draws: rows, as Gradio's DataFrame-like
+ * value. Any of: an array of row objects (`[{ x: 1, y: 2 }]`), a `Dataframe` value
+ * (`{ headers, data }`), or the value a Gradio app sends for a native plot
+ * (`{ columns, data, datatypes }`).
+ */
+export type PlotRows = Array<Record<string, unknown>> | DataframeValue | { columns: string[]; data: unknown[][]; datatypes?: Record<string, "quantitative" | "nominal" | "temporal">; mark?: string };
+/** Gradio's native-plot props (`gr.LinePlot`, `gr.ScatterPlot`, `gr.BarPlot`). */
+export interface NativePlotProps extends BaseProps<PlotRows> {
+  /** The column on the x axis (numbers, dates or categories). */
+  x?: string;
+  /** The column on the y axis (numbers). */
+  y?: string;
+  /** A column whose values split the rows into coloured series. */
+  color?: string;
+  title?: string;
+  x_title?: string;
+  y_title?: string;
+  color_title?: string;
+  /** Bin width for a numeric x, or a duration such as "1h", "15m", "10s" for dates. */
+  x_bin?: string | number;
+  y_aggregate?: "sum" | "mean" | "median" | "min" | "max" | "count";
+  color_map?: Record<string, string>;
+  colors_in_legend?: string[];
+  x_lim?: Array<number | null>;
+  y_lim?: Array<number | null>;
+  x_label_angle?: number;
+  y_label_angle?: number;
+  x_axis_format?: string;
+  y_axis_format?: string;
+  x_axis_labels_visible?: boolean | "hidden";
+  caption?: string;
+  sort?: "x" | "y" | "-x" | "-y" | string[] | null;
+  tooltip?: "axis" | "none" | "all" | string[];
+  height?: number;
+}
+/**
+ * What `gr.Plot` draws: a figure. Either daggr's own, an Observable Plot description in
+ * plain data (`{ marks: [{ mark: "barY", data: rows, x: "a", y: "b" }], x: { label: "…" } }`;
+ * mark names are Observable Plot's), or what a Gradio app sends for its `gr.Plot`
+ * (`{ type: "matplotlib", plot: "data:image/png;base64,…" }` shows as an image).
+ */
+export type PlotFigure =
+  | { marks: Array<{ mark: string; data?: unknown[]; [option: string]: unknown }>; [option: string]: unknown }
+  | { type: "matplotlib" | "plotly" | "altair" | "bokeh"; plot: string };
 export interface FileProps<T = string> extends BaseProps<T> { type?: string; file_types?: string[]; sources?: string[] }
 
 /** Props every Gradio component takes (daggr shows some; the rest are accepted for copied code). */
@@ -64,6 +109,12 @@ const COMMON_PROPS = [
   "value", "label", "info", "visible", "placeholder", "interactive", "show_label", "elem_id", "elem_classes",
   "container", "scale", "min_width", "render", "key", "every", "inputs", "height", "max_height", "min_height",
 ] as const;
+/** Gradio's `NativePlot` props (gradio/components/native_plot.py), shared by its three plots. */
+const NATIVE_PLOT_PROPS = [
+  "x", "y", "color", "title", "x_title", "y_title", "color_title", "x_bin", "y_aggregate", "color_map", "colors_in_legend",
+  "x_lim", "y_lim", "x_label_angle", "y_label_angle", "x_axis_format", "y_axis_format", "x_axis_labels_visible", "caption",
+  "sort", "tooltip", "buttons", "preserved_by_key",
+];
 const FILE_PROPS = ["type", "file_types", "file_count", "sources", "format", "show_download_button", "show_share_button", "show_fullscreen_button"];
 
 /** Each component's own props, by Gradio's names. */
@@ -90,6 +141,10 @@ const PROPS: Record<ComponentType, readonly string[]> = {
   HighlightedText: ["color_map", "show_legend", "combine_adjacent", "adjacent_separator", "show_inline_category"],
   Model3D: [...FILE_PROPS, "clear_color", "camera_position", "zoom_speed", "pan_speed", "display_mode"],
   Chatbot: ["type", "avatar_images", "render_markdown", "show_copy_button", "layout", "examples", "sanitize_html", "latex_delimiters", "autoscroll"],
+  LinePlot: NATIVE_PLOT_PROPS,
+  ScatterPlot: NATIVE_PLOT_PROPS,
+  BarPlot: NATIVE_PLOT_PROPS,
+  Plot: ["format", "buttons"],
 };
 
 function make<T, P extends BaseProps<T>>(type: ComponentType) {
@@ -131,6 +186,14 @@ export const gr = {
   HighlightedText: make<HighlightedTextValue, BaseProps<HighlightedTextValue>>("HighlightedText"),
   Model3D: make<string, FileProps>("Model3D"),
   Chatbot: make<ChatMessage[], BaseProps<ChatMessage[]>>("Chatbot"),
+  /** A line chart of rows: `gr.LinePlot({ x: "step", y: "loss", color: "run" })`. */
+  LinePlot: make<PlotRows, NativePlotProps>("LinePlot"),
+  /** A scatter chart of rows: `gr.ScatterPlot({ x: "height", y: "weight", color: "species" })`. */
+  ScatterPlot: make<PlotRows, NativePlotProps>("ScatterPlot"),
+  /** A bar chart of rows: `gr.BarPlot({ x: "bin", y: "count" })`; a category x sums its rows (`y_aggregate`). */
+  BarPlot: make<PlotRows, NativePlotProps>("BarPlot"),
+  /** A figure: an Observable Plot description in plain data, or a Gradio app's `gr.Plot` value. */
+  Plot: make<PlotFigure, BaseProps<PlotFigure>>("Plot"),
 } as const;
 
 /** The value a component starts with: its `value` prop, else an empty value of its type. */

@@ -1,5 +1,5 @@
 export { gr, isComponent, isFileComponent, exampleValue, initialValue, COMPONENT_TYPES, FILE_COMPONENTS } from "./components.js";
-export type { Component, ComponentType, BaseProps, DataframeValue, ChatMessage } from "./components.js";
+export type { Component, ComponentType, BaseProps, DataframeValue, ChatMessage, PlotRows, PlotFigure, NativePlotProps } from "./components.js";
 export { DaggrError, ErrorCode, nearestChoice, unknownName } from "./errors.js";
 export type { DaggrErrorDetails } from "./errors.js";
 export { slug, inputId } from "./ids.js";

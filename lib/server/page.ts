@@ -10,6 +10,8 @@ const PREBUILT = join(ROOT, "dist", "elements");
 const ENTRY = join(ROOT, "elements", "index.ts");
 /** The 3D viewer (`@google/model-viewer` + three.js, ~1 MB): its own asset, loaded by the Model3D view when needed. */
 const VIEWER_ENTRY = join(ROOT, "elements", "model-viewer.ts");
+/** The plots (Observable Plot + d3, ~300 kB): their own asset, loaded by the plot views when one is shown. */
+const PLOT_ENTRY = join(ROOT, "elements", "plot.ts");
 
 /**
  * The canvas page: one `<daggr-canvas>` pointed at this server, and its script. Nothing
@@ -88,12 +90,12 @@ const built = new Map<string, Promise<Asset>>();
 /** Prebuilt assets by path, with the mtime they were read at (one entry per asset: a rebuild replaces it). */
 const fromDisk = new Map<string, { mtime: number; asset: Asset }>();
 
-/** Source entries by asset name: the canvas, and the 3D viewer it loads when a model is shown. */
-const ENTRIES: Record<string, string> = { "daggr-canvas.js": ENTRY, "model-viewer.js": VIEWER_ENTRY };
+/** Source entries by asset name: the canvas, and the 3D viewer and plots it loads when one is shown. */
+const ENTRIES: Record<string, string> = { "daggr-canvas.js": ENTRY, "model-viewer.js": VIEWER_ENTRY, "plot.js": PLOT_ENTRY };
 
 /**
  * `/assets/<name>`: in a clone (the sources are here), a bundle of its source entry
- * (`elements/index.ts`, or `elements/model-viewer.ts` for the 3D viewer) built with esbuild
+ * (`elements/index.ts`, `elements/model-viewer.ts` for the 3D viewer, `elements/plot.ts` for plots) built with esbuild
  * on first request and kept in memory, so what you edit is what you get even when dist/
  * is older; in an installed package, the prebuilt `dist/elements/<name>`; else (for the
  * canvas) a placeholder script that says the canvas is not built. Names are checked by
