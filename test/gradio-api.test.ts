@@ -29,7 +29,7 @@ function gate() {
  * App A: `stamp` reads a text file and a word, writes a new file (`/stamp`); `shout` is a
  * second output node of another part (`/shout`); `count` streams partial text.
  */
-function appA(hooks: { started?: () => void; hold?: () => Promise<void> | undefined; aborted?: () => void; slow?: Promise<void> } = {}) {
+function appA(hooks: { started?: () => void; finished?: () => void; hold?: () => Promise<void> | undefined; aborted?: () => void; slow?: Promise<void> } = {}) {
   const stamp = new FnNode(
     ({ doc, word }: { doc: string; word: string }) => {
       const out = join(tmp, `stamped-${Math.random().toString(36).slice(2)}.txt`);
@@ -53,6 +53,7 @@ function appA(hooks: { started?: () => void; hold?: () => Promise<void> | undefi
           void hold.then(resolve);
         });
       }
+      hooks.finished?.();
       return { loud: `${v}${"!".repeat(times)}`, length: v.length + times };
     },
     { name: "shout", inputs: { v: upper.out.upper, times: gr.Slider({ minimum: 1, maximum: 5, value: 2 }) }, outputs: { loud: gr.Textbox({ label: "Loud" }), length: gr.Number() } },
@@ -69,6 +70,37 @@ function appA(hooks: { started?: () => void; hold?: () => Promise<void> | undefi
     { name: "count", inputs: { word: gr.Textbox({ value: "Hey" }) }, outputs: { text: gr.Textbox() } },
   );
   return new Graph({ name: "Gradio API app", nodes: [stamp, shout, count], persistKey: false });
+}
+
+/** `POST queue/join` for the endpoint named `api` (by its `fn_index` in the config). */
+async function joinQueue(url: string, api: string, data: unknown[], session: string): Promise<string> {
+  const deps = ((await (await fetch(`${url}/config`)).json()) as { dependencies: Array<{ id: number; api_name: string }> }).dependencies;
+  const res = await fetch(`${url}/gradio_api/queue/join?`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ data, fn_index: deps.find((d) => d.api_name === api)!.id, session_hash: session }),
+  });
+  if (res.status !== 200) throw new Error(`join answered ${res.status}: ${await res.text()}`);
+  return ((await res.json()) as { event_id: string }).event_id;
+}
+
+/** A session's SSE stream, message by message, until it ends (or `signal` aborts). */
+async function stream(url: string, session: string, each: (m: Record<string, unknown>) => void, signal?: AbortSignal): Promise<void> {
+  const res = await fetch(`${url}/gradio_api/queue/data?session_hash=${session}`, { signal });
+  let text = "";
+  const decoder = new TextDecoder();
+  try {
+    for await (const chunk of res.body!) {
+      text += decoder.decode(chunk, { stream: true });
+      let at: number;
+      while ((at = text.indexOf("\n\n")) >= 0) {
+        each(JSON.parse(text.slice(0, at).replace(/^data: /, "")) as Record<string, unknown>);
+        text = text.slice(at + 2);
+      }
+    }
+  } catch (e) {
+    if (!signal?.aborted) throw e;
+  }
 }
 
 async function serve(t: { teardown(fn: () => unknown): void }, graph: Graph, options: ServerOptions = {}) {
@@ -160,6 +192,8 @@ t.test("files: upload answers Gradio paths; file= serves stored files only (403 
   const fd = (ok.data as Array<{ url: string; orig_name: string; meta: unknown }>)[0]!;
   t.match(fd, { meta: { _type: "gradio.FileData" } });
   t.equal(await (await fetch(fd.url)).text(), "from a buffer + w", "the output's url serves it");
+  const pyPath = (fd as unknown as { path: string }).path;
+  t.equal(await (await fetch(`${url}/gradio_api/file=${pyPath}`)).text(), "from a buffer + w", "and so does root + 'file=' + path (how gradio_client downloads)");
   await t.rejects(
     client.predict("/stamp", { doc: { path: "/etc/passwd", meta: { _type: "gradio.FileData" } }, word: "w" }),
     { message: /Parameter 'doc' is a file: send a file uploaded to this app/, title: "E_BAD_INPUT" },
@@ -259,4 +293,70 @@ t.test("a failing node fails the call with its message; the launch token guards 
   t.teardown(() => client.close());
   const err = await client.predict("/boom", { x: "a" }).then(() => undefined, (e: Error & { title?: string }) => e);
   t.match(err, { message: /Node 'boom' failed: .*kaboom/, title: "E_NODE_FAILED" }, "the message, and the daggr code as the error's title");
+});
+
+t.test("jobs of one endpoint run one at a time, the waiting one told its rank; a dropped stream cancels its session's job", async (t) => {
+  const first = gate();
+  const aborted = gate();
+  let calls = 0;
+  const log: string[] = [];
+  const hold = () => {
+    calls++;
+    if (calls === 1) return first.opened;
+    if (calls === 3) return new Promise<void>(() => {});
+    return undefined;
+  };
+  const runs: string[] = [];
+  const { url } = await serve(t, appA({ hold, aborted: aborted.open, started: () => runs.push("start"), finished: () => runs.push("end") }));
+  await joinQueue(url, "shout", ["a", 1], "s1");
+  await joinQueue(url, "shout", ["b", 1], "s2");
+  const s2Estimations: Array<Record<string, unknown>> = [];
+  await Promise.all([
+    stream(url, "s1", (m) => log.push(`s1 ${m.msg}`)),
+    stream(url, "s2", (m) => {
+      log.push(`s2 ${m.msg}`);
+      if (m.msg === "estimation") {
+        s2Estimations.push(m);
+        t.equal(calls, 1, "the second job waits while the first runs");
+        first.open();
+      }
+    }),
+  ]);
+  t.match(s2Estimations[0], { rank: 0, queue_size: 1 }, "first in line");
+  t.same(runs, ["start", "end", "start", "end"], "the second ran after the first finished");
+  t.ok(log.includes("s1 process_completed") && log.includes("s2 process_completed"));
+
+  // A third job, held forever: its caller goes away mid-run.
+  await joinQueue(url, "shout", ["c", 1], "s3");
+  const drop = new AbortController();
+  await stream(url, "s3", (m) => m.msg === "process_starts" && calls === 3 && drop.abort(), drop.signal);
+  await aborted.opened;
+  t.pass("the run was cancelled when its stream dropped (Gradio's clean_events)");
+  const after = await joinQueue(url, "shout", ["d", 1], "s4");
+  const done: Array<Record<string, unknown>> = [];
+  await stream(url, "s4", (m) => m.msg === "process_completed" && done.push(m));
+  t.match(done, [{ event_id: after, success: true, output: { data: ["D!", 2] } }], "the endpoint is free again");
+});
+
+t.test("API runs reuse upstream results by recipe key and keep provenance; the output node always runs anew", async (t) => {
+  const { url, store } = await serve(t, appA());
+  const client = await Client.connect(`${url}/`);
+  t.teardown(() => client.close());
+  t.same((await client.predict("/shout", { text: "same", times: 1 })).data, ["SAME!", 5]);
+  t.same((await client.predict("/shout", { text: "same", times: 2 })).data, ["SAME!!", 6]);
+  const sheet = (await store.listSheets("local")).find((s) => s.name === "Gradio API: /shout")!;
+  const upper = await store.listResults(sheet.id, "upper");
+  const shout = await store.listResults(sheet.id, "shout");
+  t.equal(upper.total, 1, "upper ran once: its key matched the second time");
+  t.equal(shout.total, 2, "shout ran for each call");
+  t.same(shout.results.map((r) => r.upstream.v), [upper.results[0]!.id, upper.results[0]!.id], "both consumed that one upper result");
+});
+
+t.test("an upload past maxUploadBytes is a 413 in Gradio's words", async (t) => {
+  const { url } = await serve(t, appA(), { maxUploadBytes: 64 });
+  const form = new FormData();
+  form.append("files", new File(["x".repeat(1000)], "big.txt"));
+  const res = await fetch(`${url}/gradio_api/upload`, { method: "POST", body: form });
+  t.equal(res.status, 413);
+  t.match(await res.text(), /maximum allowed size/);
 });

@@ -81,7 +81,7 @@ export function gradioApi(ctx: GradioApiContext): GradioApi {
     {
       method: "GET",
       path: p("queue/data"),
-      handler: (req, res, _m, query) => queue.stream(req, res, query.get("session_hash") ?? ""),
+      handler: (_req, res, _m, query) => queue.stream(res, query.get("session_hash") ?? ""),
     },
     { method: "POST", path: p("upload"), body: "form", handler: (req, res) => upload(req, res, ctx.store, ctx.maxUploadBytes) },
     { method: "GET", path: /^\/gradio_api\/file=([0-9a-f]{64})(?:\/[A-Za-z0-9._-]{1,120})?$/, handler: (req, res, m) => serveGradioFile(req, res, ctx.store, m[1]!) },

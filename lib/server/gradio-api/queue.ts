@@ -15,7 +15,7 @@
  * forever). A session whose stream drops loses its jobs (Gradio's `clean_events`).
  */
 import { randomBytes } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ServerResponse } from "node:http";
 import { ErrorCode } from "../../graph/index.js";
 import type { Endpoint } from "./endpoints.js";
 
@@ -127,7 +127,7 @@ export class GradioQueue {
   }
 
   /** `GET queue/data?session_hash=`: the session's stream. */
-  stream(req: IncomingMessage, res: ServerResponse, hash: string): void {
+  stream(res: ServerResponse, hash: string): void {
     res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive", "X-Accel-Buffering": "no" });
     const s = this.sessions.get(hash);
     if (!s || (s.pending.size === 0 && s.buffer.length === 0)) {
@@ -149,7 +149,6 @@ export class GradioQueue {
       if (!res.writableEnded) for (const job of [...s.pending.values()]) this.stop(job, "The caller disconnected.");
       this.idleLater(s);
     });
-    void req;
   }
 
   /**

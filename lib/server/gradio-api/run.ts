@@ -54,7 +54,7 @@ export class EngineJobs {
         const text = e.progress.text ?? (e.progress.queuePosition !== undefined ? `queue position ${e.progress.queuePosition}` : undefined);
         report.progress({ index: null, length: null, unit: "steps", progress: e.progress.fraction ?? null, desc: text ? `${e.nodeId}: ${text}` : e.nodeId });
       } else if (e.type === "node-partial" && e.nodeId === ep.leaf) {
-        partials.push(this.outputData(ep, e.outputs, root, true).then((d) => report.partial(d)));
+        partials.push(this.outputData(ep, e.outputs, root).then((d) => report.partial(d)));
       } else if ((e.type === "node-completed" || e.type === "node-cached") && e.nodeId === ep.leaf) {
         leafOutputs = e.result.outputs;
       }
@@ -74,7 +74,7 @@ export class EngineJobs {
         const err = session.nodeState(id).error;
         throw new DaggrError(ErrorCode.NODE_FAILED, `Node '${id}' ${outcome}${err ? `: ${err.code ? `[${err.code}] ` : ""}${err.message}` : "."}`, { node: id, error: err });
       }
-      return this.outputData(ep, leafOutputs ?? session.selected(ep.leaf)?.outputs ?? {}, root, false);
+      return this.outputData(ep, leafOutputs ?? session.selected(ep.leaf)?.outputs ?? {}, root);
     } finally {
       signal.removeEventListener("abort", stop);
       sub.unsubscribe();
@@ -124,7 +124,7 @@ export class EngineJobs {
   }
 
   /** The leaf's outputs in the endpoint's order, files as FileData (a file not stored yet, in a partial, is null). */
-  private async outputData(ep: Endpoint, outputs: Record<string, unknown>, root: string, _partial: boolean): Promise<unknown[]> {
+  private async outputData(ep: Endpoint, outputs: Record<string, unknown>, root: string): Promise<unknown[]> {
     const meta = async (v: unknown): Promise<FileMeta | undefined> => (typeof v === "string" && v ? this.store.fileForPath(v) : undefined);
     const data: unknown[] = [];
     for (const r of ep.returns) {
