@@ -4,13 +4,19 @@
  * to a Space. Against a fake Hub with an OAuth provider (fixtures/fake-hub.ts), a fake
  * share server and a fake `frpc` written by this test.
  */
-import { mkdtempSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { Graph, GradioNode, gr } from "../lib/index.js";
+import { FnNode, Graph, GradioNode, gr } from "../lib/index.js";
 import type { ServerMessage } from "../lib/protocol.js";
 import { launch } from "../lib/server/index.js";
+import { resolveOptions } from "../lib/server/options.js";
+import { FRPC_CHECKSUMS, ensureFrpc, frpcFileName, frpcPath, openShare } from "../lib/server/share.js";
 import { MemoryStore } from "../lib/store/memory.js";
 import { type FakeHub, startFakeHub } from "./fixtures/fake-hub.js";
 import { startFakeGradio } from "./fixtures/fake-gradio.js";
@@ -201,4 +207,262 @@ t.test("users on a Space with anonymous: 'refuse': the page sends visitors to si
     const evil = await raw(server.url, "/logout?_target_url=%2F%2F%2F%2Fevil.example%2Fx", { headers: { cookie } });
     t.match(String(evil.headers.location), /^\/(?![/\\])/, "_target_url stays on this server");
   });
+});
+
+// ── share links ──────────────────────────────────────────────────────────────
+
+/**
+ * A stand-in for Gradio's frpc 0.3, written by this test: it takes frpc's arguments,
+ * logs in to the share server at `--server_addr` over a control connection, opens a
+ * work listener that pipes each connection to `-i`:`-l`, and prints the public URL
+ * after `start proxy success: ` as frpc does (or `login to server failed`, then exits).
+ * Requests through the tunnel so reach the app from this process: a loopback peer.
+ */
+const FAKE_FRPC_JS = `const net = require("node:net"), fs = require("node:fs");
+const args = process.argv.slice(2);
+const get = (f) => args[args.indexOf(f) + 1];
+if (process.env.FAKE_FRPC_LOG) fs.appendFileSync(process.env.FAKE_FRPC_LOG, JSON.stringify({ pid: process.pid, args, ca: args.includes("--tls_trusted_ca_file") ? fs.readFileSync(get("--tls_trusted_ca_file"), "utf8") : null }) + "\\n");
+const addr = get("--server_addr"), at = addr.lastIndexOf(":");
+const work = net.createServer((s) => {
+  const up = net.connect(Number(get("-l")), get("-i"));
+  s.pipe(up).pipe(s);
+  up.on("error", () => s.destroy());
+  s.on("error", () => up.destroy());
+});
+work.listen(0, "127.0.0.1", () => {
+  const ctl = net.connect(Number(addr.slice(at + 1)), addr.slice(0, at));
+  ctl.on("error", (e) => { console.log("[W] [service.go:101] login to server failed: " + e.message); process.exit(1); });
+  ctl.once("data", (d) => console.log("[I] [proxy_manager.go:144] [" + get("-n").slice(0, 8) + "] start proxy success: " + d.toString().trim().slice(3)));
+  ctl.on("close", () => process.exit(0));
+  ctl.write("LOGIN " + get("-n") + " " + work.address().port + "\\n");
+});
+process.on("SIGTERM", () => process.exit(0));
+`;
+writeFileSync(join(tmp, "fake-frpc.cjs"), FAKE_FRPC_JS);
+/** The "binary": a shell script, so no test runner's loader hooks (NODE_OPTIONS) reach the fake. */
+const FAKE_FRPC = `#!/bin/sh\nunset NODE_OPTIONS\nexec "${process.execPath}" "${join(tmp, "fake-frpc.cjs")}" "$@"\n`;
+
+/**
+ * A share server: \`GET /v3/tunnel-request\` as api.gradio.app answers it, and an frps on
+ * one port: a control line \`LOGIN <token> <workPort>\` registers a tunnel under a random
+ * subdomain of share.test; any other connection is a public HTTP request, routed by its
+ * Host to that tunnel with \`X-Forwarded-For\` added, as frp's vhost proxy does.
+ */
+async function startShareServer() {
+  const net = await import("node:net");
+  const { createServer } = await import("node:http");
+  const tunnels = new Map<string, number>();
+  const logins: string[] = [];
+  const gone = new EventEmitter();
+  const frps = net.createServer((s) => {
+    s.on("error", () => undefined);
+    let head = Buffer.alloc(0);
+    const onData = (d: Buffer) => {
+      head = Buffer.concat([head, d]);
+      if (head.toString().startsWith("LOGIN ")) {
+        const line = head.toString();
+        if (!line.includes("\n")) return;
+        s.off("data", onData);
+        const [, token, port] = line.trim().split(" ");
+        const sub = Math.random().toString(36).slice(2, 10);
+        tunnels.set(sub, Number(port));
+        logins.push(token!);
+        s.write(`OK http://${sub}.share.test:${(frps.address() as AddressInfo).port}\n`);
+        s.on("close", () => (tunnels.delete(sub), gone.emit("closed", sub)));
+        return;
+      }
+      const end = head.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      s.off("data", onData);
+      const text = head.subarray(0, end).toString();
+      const host = /\r\nhost:\s*([^\r\n]+)/i.exec(text)?.[1] ?? "";
+      const port = tunnels.get(host.split(".")[0]!);
+      if (!port) return void s.end("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      const firstLine = text.indexOf("\r\n");
+      const rewritten = Buffer.concat([Buffer.from(`${text.slice(0, firstLine)}\r\nX-Forwarded-For: ${s.remoteAddress}\r\nX-Forwarded-Proto: http${text.slice(firstLine)}`), head.subarray(end)]);
+      const up = net.connect(port, "127.0.0.1", () => up.write(rewritten));
+      up.pipe(s);
+      s.pipe(up);
+      up.on("error", () => s.destroy());
+    };
+    s.on("data", onData);
+  });
+  await new Promise<void>((r) => frps.listen(0, "127.0.0.1", r));
+  const frpsPort = (frps.address() as AddressInfo).port;
+  const api = createServer((req, res) => {
+    if (req.url !== "/v3/tunnel-request") return void res.writeHead(404).end();
+    res.writeHead(200, { "Content-Type": "application/json" });
+    res.end(JSON.stringify([{ host: "127.0.0.1", port: frpsPort, root_ca: "-----BEGIN CERTIFICATE-----\nFAKE ROOT\n-----END CERTIFICATE-----\n" }]));
+  });
+  await new Promise<void>((r) => api.listen(0, "127.0.0.1", r));
+  return {
+    address: `127.0.0.1:${frpsPort}`,
+    api: `http://127.0.0.1:${(api.address() as AddressInfo).port}/v3/tunnel-request`,
+    tunnels,
+    logins,
+    /** Resolves when the tunnel of `sub` closes (frpc went away). */
+    closed: (sub: string) => new Promise<void>((r) => (tunnels.has(sub) ? gone.on("closed", (s: string) => s === sub && r()) : r())),
+    /** A request to the public side, by the share link's host. */
+    get: (link: string, path: string, headers: Record<string, string> = {}) => raw(`http://127.0.0.1:${frpsPort}`, path, { headers: { host: new URL(link).host, connection: "close", ...headers } }),
+    close: () => Promise.all([new Promise((r) => frps.close(r)), new Promise((r) => api.close(r))]),
+  };
+}
+
+/** A fake CDN serving the fake frpc under Gradio's file names. */
+async function startCdn(body: string) {
+  const { createServer } = await import("node:http");
+  let hits = 0;
+  const server = createServer((req, res) => {
+    hits++;
+    if (req.url === "/frpc_plan9_amd64") return void res.writeHead(403).end("Forbidden");
+    res.writeHead(200, { "Content-Type": "application/octet-stream" });
+    res.end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits: () => hits, close: () => new Promise((r) => server.close(r)) };
+}
+
+const sha = (s: string) => createHash("sha256").update(s).digest("hex");
+
+t.test("frpc is fetched once into <HF_HOME>/gradio/frpc/frpc_<os>_<arch>_v0.3 and checked against the pinned sha256", async (t) => {
+  t.equal(FRPC_CHECKSUMS.frpc_linux_amd64, "c791d1f047b41ff5885772fc4bf20b797c6059bbd82abb9e31de15e55d6a57c4", "Gradio's pin for linux amd64");
+  t.equal(frpcFileName("linux", "x64"), "frpc_linux_amd64");
+  t.equal(frpcFileName("darwin", "arm64"), "frpc_darwin_arm64");
+  t.equal(frpcFileName("win32", "x64"), "frpc_windows_amd64.exe");
+  t.equal(frpcPath({ HF_HOME: "/h" }, "frpc_linux_amd64"), "/h/gradio/frpc/frpc_linux_amd64_v0.3", "Gradio's own cache path");
+  const cdn = await startCdn(FAKE_FRPC);
+  t.teardown(() => cdn.close());
+  const home = mkdtempSync(join(tmp, "hf-"));
+  const o = { env: { HF_HOME: home }, baseUrl: cdn.url, name: "frpc_linux_amd64", checksums: { frpc_linux_amd64: sha(FAKE_FRPC) } };
+  const path = await ensureFrpc(o);
+  t.equal(path, join(home, "gradio", "frpc", "frpc_linux_amd64_v0.3"));
+  t.ok(statSync(path).mode & 0o100, "executable");
+  t.equal(await ensureFrpc(o), path);
+  t.equal(cdn.hits(), 1, "downloaded once, reused after");
+
+  const other = mkdtempSync(join(tmp, "hf-"));
+  const bad = await ensureFrpc({ ...o, env: { HF_HOME: other }, checksums: { frpc_linux_amd64: "0".repeat(64) } }).catch((e) => e);
+  t.match(bad, { code: "E_SHARE_FAILED", message: /does not match the sha256 Gradio pins/ });
+  t.notOk(existsSync(frpcPath({ HF_HOME: other }, "frpc_linux_amd64")), "a binary that does not match is not kept");
+  writeFileSync(path, FAKE_FRPC + "// tampered\n");
+  t.match(await ensureFrpc(o).catch((e) => e), { code: "E_SHARE_FAILED", message: /Delete it to download it again/ }, "a cached copy that differs is never run");
+  t.match(await ensureFrpc({ ...o, env: { HF_HOME: other }, name: "frpc_plan9_amd64" }).catch((e) => e), { code: "E_SHARE_FAILED", message: /no frpc build for this platform/ });
+  t.equal(await ensureFrpc({ env: { DAGGR_FRPC: process.execPath } }), process.execPath, "DAGGR_FRPC names the binary to run");
+  t.match(await ensureFrpc({ env: { DAGGR_FRPC: join(tmp, "nope") } }).catch((e) => e), { code: "E_SHARE_FAILED", message: /not an executable file/ });
+});
+
+t.test("openShare asks the share server for a tunnel and runs frpc with Gradio's arguments", async (t) => {
+  const share = await startShareServer();
+  t.teardown(() => share.close());
+  const cdn = await startCdn(FAKE_FRPC);
+  t.teardown(() => cdn.close());
+  const log = join(tmp, "frpc-args.jsonl");
+  const env = { HF_HOME: mkdtempSync(join(tmp, "hf-")), FAKE_FRPC_LOG: log, PATH: process.env.PATH };
+  const s = await openShare({ host: "127.0.0.1", port: 4321, env, api: share.api, frpc: { baseUrl: cdn.url, name: "frpc_linux_amd64", checksums: { frpc_linux_amd64: sha(FAKE_FRPC) } } });
+  t.match(s.url, /^https:\/\/[a-z0-9]+\.share\.test:\d+$/, "the link frpc printed, https on Gradio's share servers");
+  const [{ args, ca }] = readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  t.same(args.slice(0, 2), ["http", "-n"]);
+  t.match(args[2], /^[\w-]{43}$/, "a fresh share token (32 random bytes, url-safe)");
+  t.same(args.slice(3, 16), ["-l", "4321", "-i", "127.0.0.1", "--uc", "--sd", "random", "--ue", "--server_addr", share.address, "--disable_log_color", "--tls_enable", "--tls_trusted_ca_file"]);
+  t.match(ca, /FAKE ROOT/, "the share server's root_ca, written to the file frpc trusts");
+  t.same(share.logins, [args[2]]);
+  const sub = s.host.split(".")[0]!;
+  s.close();
+  await share.closed(sub);
+  t.notOk(share.tunnels.has(sub), "close() stops frpc: the tunnel is gone");
+});
+
+t.test("launch({ share: true }): link printed and returned; through the tunnel the secret is required (link, then cookie); tunnel closed on stop", async (t) => {
+  const share = await startShareServer();
+  t.teardown(() => share.close());
+  const frpc = join(tmp, "frpc-chosen");
+  writeFileSync(frpc, FAKE_FRPC, { mode: 0o755 });
+  const graph = new Graph({ name: "shared app", persistKey: false, nodes: [new FnNode(({ x }) => x, { name: "id", inputs: { x: gr.Textbox({ value: "a" }) }, outputs: { y: gr.Textbox() } })] });
+  await withEnv({ GRADIO_SHARE_SERVER_ADDRESS: share.address, DAGGR_FRPC: frpc, SPACE_ID: undefined, DAGGR_TOKEN: undefined }, async () => {
+    t.throws(() => resolveOptions({ share: true, token: false }), /share: true needs the access token/);
+    const printed: string[] = [];
+    const log = console.log;
+    console.log = (...a: unknown[]) => void printed.push(a.join(" "));
+    let server;
+    try {
+      server = await launch(graph, { port: 0, share: true, store: new MemoryStore() });
+    } finally {
+      console.log = log;
+    }
+    t.teardown(() => server.close());
+    const link = server.shareUrl!;
+    t.match(link, /^http:\/\/[a-z0-9]+\.share\.test:\d+\/\?token=[\w-]+$/, "http on your own share server, with the token");
+    t.ok(printed.some((l) => l.includes(link)), "the link is printed");
+    t.ok(server.token, "share mode requires the token even on loopback");
+
+    t.equal((await share.get(link, "/")).status, 401, "through the tunnel, no token: refused");
+    t.equal((await share.get(link, "/api/schema")).status, 401);
+    t.equal((await share.get(link, "/api/schema", { "x-forwarded-for": "127.0.0.1" })).status, 401, "a forwarded loopback address is no exemption");
+    t.equal((await raw(server.url, "/api/schema")).status, 401, "nor is a direct loopback request, in share mode");
+    const ws = await WireClient.connect(`http://127.0.0.1:${new URL(link).port}`, { headers: { host: new URL(link).host } }).then(() => 0, (e: { status?: number }) => e.status);
+    t.equal(ws, 401, "the socket through the tunnel needs it too");
+
+    const enter = await share.get(link, `/?token=${server.token}`);
+    t.equal(enter.status, 302, "the link's token is traded for a cookie");
+    const cookie = cookiesOf(enter);
+    t.equal((await share.get(link, "/", { cookie })).status, 200, "then the page opens");
+    const c = await WireClient.connect(`http://127.0.0.1:${new URL(link).port}`, { headers: { host: new URL(link).host, cookie } });
+    const snap = await c.request({ type: "hello" });
+    t.equal(snap.type, "snapshot", "and the canvas connects through the tunnel");
+    c.close();
+
+    const sub = new URL(link).hostname.split(".")[0]!;
+    await server.close();
+    await share.closed(sub);
+    t.notOk(share.tunnels.has(sub), "stopping the server closes the tunnel");
+  });
+  await withEnv({ GRADIO_SHARE_SERVER_ADDRESS: "127.0.0.1:1", DAGGR_FRPC: frpc }, async () => {
+    const e = await launch(graph, { port: 0, share: true, quiet: true, store: new MemoryStore() }).catch((x) => x);
+    t.match(e, { code: "E_SHARE_FAILED", message: /login to server failed/ }, "a share server that cannot be reached fails the launch with frpc's log");
+  });
+});
+
+t.test("daggr dev --share: one public link for the whole session, across reloads; the tunnel closes with the command", async (t) => {
+  const share = await startShareServer();
+  t.teardown(() => share.close());
+  const frpc = join(tmp, "frpc-dev");
+  writeFileSync(frpc, FAKE_FRPC, { mode: 0o755 });
+  const dir = mkdtempSync(join(tmp, "dev-"));
+  const lib = JSON.stringify(join(process.cwd(), "lib/index.ts"));
+  const app = (v: string) => `import { FnNode, Graph, gr } from ${lib};\nexport default new Graph({ name: "dev share", nodes: [new FnNode(({ x }) => x + ${JSON.stringify(v)}, { name: "f", inputs: { x: gr.Textbox({ value: "a" }) }, outputs: { y: gr.Textbox() } })] });\n`;
+  writeFileSync(join(dir, "app.ts"), app("1"));
+  const env: NodeJS.ProcessEnv = { ...process.env, DAGGR_HOME: join(dir, "home"), GRADIO_SHARE_SERVER_ADDRESS: share.address, DAGGR_FRPC: frpc, GRADIO_SERVER_PORT: "0" };
+  delete env.SPACE_ID;
+  delete env.DAGGR_TOKEN;
+  const proc = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), join(process.cwd(), "lib/cli/index.ts"), "dev", "app.ts", "--share"], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
+  t.teardown(() => void (proc.exitCode === null && proc.kill("SIGKILL")));
+  let out = "";
+  const seen = new EventEmitter();
+  for (const s of [proc.stdout!, proc.stderr!]) s.on("data", (d) => ((out += d), seen.emit("data")));
+  const waitFor = (re: RegExp, from = 0) =>
+    new Promise<RegExpMatchArray>((ok, fail) => {
+      const check = () => {
+        const m = out.slice(from).match(re);
+        if (m) return (seen.off("data", check), proc.off("exit", check), ok(m));
+        if (proc.exitCode !== null) return (seen.off("data", check), fail(new Error(`exited without ${re}:\n${out}`)));
+      };
+      seen.on("data", check);
+      proc.on("exit", check);
+      check();
+    });
+  const link = (await waitFor(/public link[^:]*: (\S+)/))[1]!;
+  await waitFor(/serving app\.ts/);
+  const token = new URL(link).searchParams.get("token")!;
+  t.equal((await share.get(link, "/api/schema")).status, 401, "the token is required through the tunnel");
+  const cookie = cookiesOf(await share.get(link, `/?token=${token}`));
+  t.equal((await share.get(link, "/api/schema", { cookie })).status, 200, "the link opens the app");
+  const mark = out.length;
+  writeFileSync(join(dir, "app.ts"), app("2"));
+  await waitFor(/reloaded/, mark);
+  t.equal((await share.get(link, "/api/schema", { cookie })).status, 200, "after a reload, the same link and cookie still work");
+  t.equal(share.tunnels.size, 1, "one tunnel for the session");
+  const sub = new URL(link).hostname.split(".")[0]!;
+  proc.kill("SIGINT");
+  await share.closed(sub);
+  t.equal(share.tunnels.size, 0, "the tunnel closes with the command");
 });

@@ -11,6 +11,8 @@ export interface DevOptions {
   host?: string;
   port?: number;
   token?: string;
+  /** A public link (see `openDevShare`): kept across reloads. */
+  share?: boolean;
 }
 
 interface Child {
@@ -39,7 +41,10 @@ const debug = process.env.DAGGR_DEBUG ? (...a: unknown[]) => console.error(`[dev
  */
 export async function dev(app: string, options: DevOptions, entry: string): Promise<number> {
   const file = resolve(app);
-  const launch: Record<string, unknown> = { quiet: true, ...options };
+  const { share: wantShare, ...serve } = options;
+  const launch: Record<string, unknown> = { quiet: true, ...serve };
+  // The tunnel belongs to this process, not to a child: the link outlives every reload.
+  const share = wantShare ? await openDevShare(launch) : undefined;
   let active: Child | undefined;
   let standby: Child | undefined;
   /** While the app does not load: its address serves the failure, which open tabs show. */
@@ -226,7 +231,29 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
   for (const w of watchers.values()) w.close();
   clearTimeout(timer);
   await Promise.all([stop(active), stop(standby), failing?.close()]);
+  share?.close();
   return code;
+}
+
+/**
+ * `daggr dev --share`: picks the port now (the next free one from the asked port),
+ * opens the tunnel to it, and fixes port, token and the link's host name for every
+ * child, so reloads keep the same public link. The token is required on every request.
+ */
+async function openDevShare(launch: Record<string, unknown>) {
+  const { listen, DEFAULT_PORT } = await import("../server/options.js");
+  const { openShare } = await import("../server/share.js");
+  const { createServer } = await import("node:http");
+  const { randomBytes } = await import("node:crypto");
+  const host = String(launch.host ?? (process.env.GRADIO_SERVER_NAME || "127.0.0.1"));
+  const probe = createServer();
+  const port = await listen(probe, host, Number(launch.port ?? (process.env.GRADIO_SERVER_PORT || DEFAULT_PORT)), false);
+  await new Promise((r) => probe.close(r));
+  const share = await openShare({ host: host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host, port });
+  const token = String(launch.token ?? (process.env.DAGGR_TOKEN || randomBytes(18).toString("base64url")));
+  Object.assign(launch, { port, strictPort: true, token, shareHosts: [share.host] });
+  console.log(`daggr dev: public link (anyone with it can run this app's code): ${share.url}/?token=${token}`);
+  return share;
 }
 
 function daggrDirs(here: string): string[] {

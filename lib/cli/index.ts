@@ -30,11 +30,13 @@ Options:
   --host <host>    interface to bind (default GRADIO_SERVER_NAME, else 127.0.0.1);
                    beyond loopback a per-launch token is required (printed in the URL)
   --port <port>    port (default GRADIO_SERVER_PORT, else 7860; the next free one if taken)
+  --share          also serve a public link through Gradio's share servers (GRADIO_SHARE_SERVER_ADDRESS
+                   for your own); the link carries the access token, which every request then needs
   --no-reload      with dev: do not watch (same as run)
   -h, --help       show this help
   -v, --version    show the version
 
-Environment: DAGGR_HOME (state directory), HF_TOKEN, DAGGR_TOKEN, DAGGR_ALLOWED_HOSTS.`;
+Environment: DAGGR_HOME (state directory), HF_TOKEN, DAGGR_TOKEN, DAGGR_ALLOWED_HOSTS, DAGGR_FRPC.`;
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -46,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
         host: { type: "string" },
         port: { type: "string" },
         "no-reload": { type: "boolean" },
+        share: { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },
@@ -91,12 +94,12 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`daggr: --port must be an integer from 0 to 65535, got '${values.port}'.`);
     return 1;
   }
-  const options = { ...(values.host ? { host: values.host } : {}), ...(port !== undefined ? { port } : {}) };
+  const options = { ...(values.host ? { host: values.host } : {}), ...(port !== undefined ? { port } : {}), ...(values.share ? { share: true } : {}) };
   return command === "dev" && !values["no-reload"] ? dev(app, options, fileURLToPath(import.meta.url)) : run(app, options);
 }
 
 /** Serves the app in this process until Ctrl+C. */
-async function run(app: string, options: { host?: string; port?: number }): Promise<number> {
+async function run(app: string, options: { host?: string; port?: number; share?: boolean }): Promise<number> {
   process.env.DAGGR_CLI_LAUNCH = JSON.stringify(options);
   const { register } = await import("tsx/esm/api");
   register();

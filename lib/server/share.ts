@@ -174,7 +174,7 @@ export async function openShare(o: { host: string; port: number; env?: NodeJS.Pr
     await writeFile(ca, server.rootCa);
     args.push("--tls_enable", "--tls_trusted_ca_file", ca);
   }
-  const proc = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], env });
   let closed = false;
   const close = () => {
     if (closed) return;
