@@ -95,7 +95,8 @@ class Execution implements Cancel {
     this.record = {
       id: newId("x", now), nodeId: node.id, sheetId: view.sheetId, runId, key: view.key(node.id) ?? "",
       inputs: {}, upstream: {}, outputs: {}, outputHashes: {}, status: ResultStatus.SUCCESS,
-      startedAt: now, ms: 0, files: [],
+      // A list only for a node with file ports (the others reference no files).
+      startedAt: now, ms: 0, files: hasAnyFiles(view.filePorts(node.id)) ? [] : NO_FILES,
     };
     const timeout = node.options.timeoutMs;
     const idleMs = node.options.inactivityMs ?? defaultInactivityMs(node);
@@ -313,6 +314,12 @@ async function finishFiles(node: Node, target: Produced, outputs: Record<string,
     }
   }
   hashOutputs(target);
+}
+
+const NO_FILES = Object.freeze([]) as unknown as string[];
+
+function hasAnyFiles(fp: { inputs: boolean; outputs: boolean }): boolean {
+  return fp.inputs || fp.outputs;
 }
 
 function hashOutputs(target: Produced): void {

@@ -115,16 +115,21 @@ export async function inputFileIds(node: Node, inputs: Record<string, unknown>, 
   return ids;
 }
 
-const filePorts = new WeakMap<Node, { inputs: boolean; outputs: boolean }>();
 /** Whether a node has file-typed inputs or outputs (cached: checked on every execution). */
 export function hasFilePorts(node: Node): { inputs: boolean; outputs: boolean } {
-  let f = filePorts.get(node);
+  let f = node.filePortsMemo;
   if (!f) {
-    f = {
-      inputs: Object.values(node.inputs).some((s) => s.kind === "component" && isFileComponent(s.component)),
-      outputs: Object.values(node.outputs).some((c) => isFileComponent(c)),
-    };
-    filePorts.set(node, f);
+    const inputs = Object.values(node.inputs).some((s) => s.kind === "component" && isFileComponent(s.component));
+    const outputs = Object.values(node.outputs).some((c) => isFileComponent(c));
+    // One of four shared answers: most nodes have no file ports.
+    f = node.filePortsMemo = FILE_PORTS[(inputs ? 1 : 0) + (outputs ? 2 : 0)]!;
   }
   return f;
 }
+
+const FILE_PORTS = [
+  Object.freeze({ inputs: false, outputs: false }),
+  Object.freeze({ inputs: true, outputs: false }),
+  Object.freeze({ inputs: false, outputs: true }),
+  Object.freeze({ inputs: true, outputs: true }),
+];

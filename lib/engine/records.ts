@@ -98,5 +98,6 @@ export function newId(prefix: string, now = Date.now()): string {
     lastStamp = now.toString(36).padStart(9, "0");
   }
   // Adding 36^3 (36^4) and dropping the leading 1 pads to 3 (4) digits.
-  return prefix + lastStamp + (counter + 46656).toString(36).slice(1) + (Math.floor(Math.random() * 1679616) + 1679616).toString(36).slice(1);
+  // As one flat string: the concatenation would otherwise stay a tree of its parts.
+  return (prefix + lastStamp + (counter + 46656).toString(36).slice(1) + (Math.floor(Math.random() * 1679616) + 1679616).toString(36).slice(1)).normalize();
 }

@@ -118,7 +118,7 @@ export function readsOf(node: Node, ports: readonly string[]): Read[] {
 }
 
 function read(name: string, from: Read["from"], each: string | undefined): Read {
-  return { label: `${quote(name)}:`, name, from, hash: undefined, piece: undefined, slots: undefined, each, owner: undefined, now: undefined, basis: undefined };
+  return { label: `${quote(name)}:`.normalize(), name, from, hash: undefined, piece: undefined, slots: undefined, each, owner: undefined, now: undefined, basis: undefined };
 }
 
 function byName(a: Read, b: Read): number {

@@ -12,12 +12,13 @@ import type { SheetState } from "./store.js";
  * node is fixed once built, except for a branch guard and backups added later: those
  * are part of the memo's check.
  */
-const fingerprints = new WeakMap<Node, { guard: unknown; backups: number; hash: string }>();
 function fingerprintHash(n: Node): string {
-  const memo = fingerprints.get(n);
-  if (memo && memo.guard === n.guard && memo.backups === n.backups.length) return memo.hash;
+  const memo = n.fingerprintMemo;
+  if (memo !== undefined && n.fingerprintGuard === n.guard && n.fingerprintBackups === n.backups.length) return memo;
   const hash = hashText(n.fingerprint());
-  fingerprints.set(n, { guard: n.guard, backups: n.backups.length, hash });
+  n.fingerprintMemo = hash;
+  n.fingerprintGuard = n.guard;
+  n.fingerprintBackups = n.backups.length;
   return hash;
 }
 
@@ -274,7 +275,7 @@ export class SheetView {
       if (r.hash !== h) {
         r.hash = h;
         // An output hash is a hex digest (or the skipped marker): as JSON it only needs quotes.
-        r.piece = `${i > 0 ? "," : ""}${r.label}${r.each === undefined ? `"${h}"` : quote(`${h}|each:${r.each}`)}`;
+        r.piece = `${i > 0 ? "," : ""}${r.label}${r.each === undefined ? `"${h}"` : quote(`${h}|each:${r.each}`)}`.normalize();
       }
       parts.push(r.piece!);
     }

@@ -77,26 +77,42 @@ export class Graph {
       this.byId.set(n.id, n);
     }
     this.nodes = topoSort(all, ups);
-    this.nodes.forEach((n, i) => this.index.set(n.id, i));
+    const nodes = this.nodes;
     const edges: Edge[] = [];
-    for (const n of this.nodes) {
-      this.parentIds.set(n.id, ups.get(n)!.map((u) => u.id));
-      const wire = (src: { node: Node; port: string }, port: string, kind?: Edge["kind"]) => {
-        const from = { node: src.node.id, port: src.port };
-        edges.push({ id: `${from.node}.${from.port}->${n.id}.${port}`, from, to: { node: n.id, port }, ...(kind ? { kind } : {}) });
-      };
-      for (const [port, spec] of Object.entries(n.inputs)) {
-        if (spec.kind === "port") wire(spec.from, port, spec.scatter ? "each" : spec.gather ? "all" : undefined);
-        else if (spec.kind === "first") for (const p of spec.from) wire(p, port, "first");
+    // Children counted first, so each list is made at its size (a list grown by push keeps
+    // room for 17 ids, and the graph keeps them for good).
+    const kids = new Map<string, number>();
+    for (let i = 0; i < nodes.length; i++) {
+      const n = nodes[i]!;
+      this.index.set(n.id, i);
+      const up = ups.get(n)!;
+      const ids = new Array<string>(up.length);
+      for (let k = 0; k < up.length; k++) {
+        const id = (ids[k] = up[k]!.id);
+        kids.set(id, (kids.get(id) ?? 0) + 1);
       }
-      if (n.guard) wire(n.guard.from, "$when", "when");
+      this.parentIds.set(n.id, ids);
+      for (const port in n.inputs) {
+        const spec = n.inputs[port]!;
+        if (spec.kind === "port") edges.push(edge(spec.from, n.id, port, spec.scatter ? "each" : spec.gather ? "all" : undefined));
+        else if (spec.kind === "first") for (const p of spec.from) edges.push(edge(p, n.id, port, "first"));
+      }
+      if (n.guard) edges.push(edge(n.guard.from, n.id, "$when", "when"));
     }
-    for (const n of this.nodes) this.childIds.set(n.id, []);
-    for (const [child, parents] of this.parentIds) for (const p of parents) this.childIds.get(p)!.push(child);
-    // A list grown by push keeps room for 17 ids; the graph keeps them for good, so to size.
-    for (const [id, kids] of this.childIds) this.childIds.set(id, kids.slice());
+    const fill = new Map<string, number>();
+    for (const n of nodes) {
+      const count = kids.get(n.id);
+      this.childIds.set(n.id, count ? new Array<string>(count) : NO_IDS);
+    }
+    for (const [child, parents] of this.parentIds) {
+      for (const p of parents) {
+        const at = fill.get(p) ?? 0;
+        this.childIds.get(p)![at] = child;
+        fill.set(p, at + 1);
+      }
+    }
     this.edges = edges;
-    this.subgraphs = components(this.nodes, this.parentIds, this.childIds);
+    this.subgraphs = components(nodes, this.parentIds, this.childIds);
   }
 
   /** The node with this id; a coded error naming the nearest id otherwise. */
@@ -201,6 +217,23 @@ export class Graph {
   }
 }
 
+const NO_IDS = Object.freeze([]) as unknown as string[];
+
+/** The edge from an output port into `to`'s input `port`; its id is one flat string. */
+function edge(src: { node: Node; port: string }, to: string, port: string, kind: Edge["kind"]): Edge {
+  const from = { node: src.node.id, port: src.port };
+  // Concatenated pieces would stay a tree of string parts for the graph's life.
+  const id = flat(`${from.node}.${from.port}->${to}.${port}`);
+  return kind ? { id, from, to: { node: to, port }, kind } : { id, from, to: { node: to, port } };
+}
+
+/** A string built by concatenation as one flat string (V8 keeps concatenations as trees until read whole). */
+function flat(s: string): string {
+  // `normalize` returns a flat copy (for text already in NFC form, as ids are).
+  const f = s.normalize();
+  return f === s ? f : s;
+}
+
 /**
  * The listed nodes and everything upstream of them, each after what it reads from, in the
  * user's order, with each node's upstream nodes (asked once). A depth-first walk with an
@@ -283,10 +316,13 @@ function components(nodes: readonly Node[], parents: Map<string, string[]>, chil
     while (stack.length) {
       const id = stack.pop()!;
       group.push(id);
-      for (const m of [...(parents.get(id) ?? []), ...(children.get(id) ?? [])]) {
-        if (!seen.has(m)) {
-          seen.add(m);
-          stack.push(m);
+      for (const list of [parents.get(id), children.get(id)]) {
+        if (!list) continue;
+        for (const m of list) {
+          if (!seen.has(m)) {
+            seen.add(m);
+            stack.push(m);
+          }
         }
       }
     }

@@ -113,17 +113,35 @@ export interface NodeDescription {
 }
 
 const RESERVED = new Set(["then", "toJSON", "constructor", "inspect", "$$typeof", "asymmetricMatch", "nodeType"]);
+/** The node a port table belongs to, kept on the table itself (not enumerable). */
+const OWNER = Symbol("daggr.ports.owner");
 
-function portProxy<P extends object>(node: Node, side: "out" | "in", ports: Record<string, P>, valid: () => string[]): P {
-  return new Proxy(ports, {
+/**
+ * The `node.out` / `node.in` proxies share two handlers: the node is found on the port
+ * table, so a node costs no closures or handler objects of its own (it has two tables).
+ */
+function portHandler(side: "out" | "in"): ProxyHandler<Record<string | symbol, unknown>> {
+  return {
     get(target, prop, receiver) {
       if (typeof prop === "symbol" || RESERVED.has(prop)) return Reflect.get(target, prop, receiver);
       if (prop in target) return target[prop];
+      const node = target[OWNER] as Node;
       const what = side === "out" ? `output port of node '${node.id}'` : `editable input of node '${node.id}'`;
-      throw unknownName(ErrorCode.UNKNOWN_PORT, what, prop, valid());
+      throw unknownName(ErrorCode.UNKNOWN_PORT, what, prop, side === "out" ? Object.keys(node.outputs) : node.editablePorts());
     },
-  }) as P;
+  };
 }
+const OUT_HANDLER = portHandler("out");
+const IN_HANDLER = portHandler("in");
+
+function portProxy<P extends object>(node: Node, side: "out" | "in", ports: Record<string, P>): P {
+  Object.defineProperty(ports, OWNER, { value: node });
+  return new Proxy(ports, side === "out" ? OUT_HANDLER : IN_HANDLER) as P;
+}
+
+/** Options every kind accepts, for the membership check of `checkOptions`. */
+const COMMON = new Set<string>(COMMON_OPTIONS);
+const NO_EXTRA: readonly string[] = [];
 
 /**
  * The base of every node kind. A node knows where its inputs come from and which outputs
@@ -141,12 +159,25 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
   /** Editable inputs: `node.in.prompt`, for `session.set` and `session.value`. */
   readonly in: InPorts<I>;
   /** Backup nodes tried in order when this one fails (`primary.fallback(backup)`). */
-  readonly backups: Node[] = [];
+  readonly backups: readonly Node[] = NO_NODES;
   /** Set by `branch()`: the node runs only when the routed value selects it; otherwise it is skipped. */
   guard: Guard | undefined;
+  /**
+   * @internal Memos the engine keeps on the node, made once rather than per session:
+   * its fingerprint hash with the guard and backup count it was made with, and which
+   * of its ports hold files. Plain fields, not a weak map per memo: a million nodes
+   * cost the collector no ephemeron tables.
+   */
+  fingerprintMemo: string | undefined = undefined;
+  fingerprintGuard: Guard | undefined = undefined;
+  fingerprintBackups = 0;
+  filePortsMemo: { inputs: boolean; outputs: boolean } | undefined = undefined;
 
-  protected constructor(defaultName: string, options: NodeOptions<I, O>, extraOptions: readonly string[] = []) {
-    checkOptions(`${this.constructor.name}`, options, [...COMMON_OPTIONS, ...extraOptions]);
+  protected constructor(defaultName: string, options: NodeOptions<I, O>, extraOptions: readonly string[] = NO_EXTRA) {
+    // The allowed list is spelt out only when an option is not known.
+    for (const key in options) {
+      if (!COMMON.has(key) && !extraOptions.includes(key)) checkOptions(this.constructor.name, options, [...COMMON_OPTIONS, ...extraOptions]);
+    }
     this.options = options;
     this.name = options.name ?? defaultName;
     if (typeof this.name !== "string" || !this.name.trim()) {
@@ -154,10 +185,13 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
     }
     this.id = slug(this.name);
     const inputs: Record<string, InputSpec> = {};
-    for (const [port, src] of Object.entries(options.inputs ?? {})) inputs[port] = normaliseInput(this.id, port, src);
+    const given = options.inputs;
+    if (given) for (const port of Object.keys(given)) inputs[port] = normaliseInput(this.id, port, given[port]);
     this.inputs = inputs;
     const outputs: Record<string, Component | null> = {};
-    for (const [port, c] of Object.entries(options.outputs ?? this.defaultOutputs())) {
+    const specs: OutputSpecs = options.outputs ?? this.defaultOutputs();
+    for (const port of Object.keys(specs)) {
+      const c = specs[port]!;
       if (c !== null && !isComponent(c)) {
         throw new DaggrError(
           ErrorCode.BAD_OPTION,
@@ -168,8 +202,8 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
     }
     this.outputs = outputs;
     const outPorts: Record<string, OutPort> = {};
-    for (const port of Object.keys(outputs)) outPorts[port] = new OutPort(this, port);
-    this.out = portProxy(this, "out", outPorts, () => Object.keys(this.outputs)) as unknown as OutPorts<O>;
+    for (const port in outputs) outPorts[port] = new OutPort(this, port);
+    this.out = portProxy(this, "out", outPorts) as unknown as OutPorts<O>;
     this.in = this.makeInPorts() as InPorts<I>;
   }
 
@@ -177,7 +211,7 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
   protected makeInPorts(): unknown {
     const inPorts: Record<string, InPort> = {};
     for (const port of this.editablePorts()) inPorts[port] = new InPort(this, port);
-    return portProxy(this, "in", inPorts, () => this.editablePorts());
+    return portProxy(this, "in", inPorts);
   }
 
   /** Outputs used when the user gives none. */
@@ -187,9 +221,10 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
 
   /** Ports whose value the sheet holds and the user can edit (component inputs). */
   editablePorts(): string[] {
-    return (this.editableCache ??= Object.entries(this.inputs)
-      .filter(([, s]) => s.kind === "component")
-      .map(([p]) => p));
+    if (this.editableCache) return this.editableCache;
+    const ports: string[] = [];
+    for (const p in this.inputs) if (this.inputs[p]!.kind === "component") ports.push(p);
+    return (this.editableCache = ports.length ? ports : NONE);
   }
 
   /** Memo of editablePorts() (inputs never change after construction). */
@@ -231,14 +266,25 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
 
   /** Nodes this one reads from (through wired ports, its own and its backups'). */
   upstreamNodes(): Node[] {
-    const seen = new Set<Node>();
-    for (const spec of Object.values(this.inputs)) {
-      if (spec.kind === "port") seen.add(spec.from.node);
-      else if (spec.kind === "first") for (const p of spec.from) seen.add(p.node);
+    // A short list is deduplicated by scanning it; a wide node's through a Set (linear).
+    const list: Node[] = [];
+    let seen: Set<Node> | undefined;
+    const add = (n: Node) => {
+      if (seen) {
+        if (!seen.has(n)) (seen.add(n), list.push(n));
+      } else if (!list.includes(n)) {
+        list.push(n);
+        if (list.length > 16) seen = new Set(list);
+      }
+    };
+    for (const port in this.inputs) {
+      const spec = this.inputs[port]!;
+      if (spec.kind === "port") add(spec.from.node);
+      else if (spec.kind === "first") for (const p of spec.from) add(p.node);
     }
-    if (this.guard) seen.add(this.guard.from.node);
-    for (const b of this.backups) for (const n of b.upstreamNodes()) seen.add(n);
-    return [...seen];
+    if (this.guard) add(this.guard.from.node);
+    for (const b of this.backups) for (const n of b.upstreamNodes()) add(n);
+    return list;
   }
 
   /**
@@ -311,7 +357,7 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
         `Backup '${backup.id}' of node '${this.id}' must have the same outputs (${mine || "none"}), but has (${theirs || "none"}).`,
       );
     }
-    this.backups.push(backup);
+    (this as { backups: readonly Node[] }).backups = [...this.backups, backup];
     return this;
   }
 
@@ -342,6 +388,9 @@ function getChoose() {
   if (!chooseImpl) throw new DaggrError(ErrorCode.NO_RUNTIME, "Choice nodes are not loaded; import from 'daggr'.");
   return chooseImpl;
 }
+
+const NONE = Object.freeze([]) as unknown as string[];
+const NO_NODES: readonly Node[] = Object.freeze([]);
 
 function normaliseInput(nodeId: string, port: string, src: unknown): InputSpec {
   if (isComponent(src)) return { kind: "component", component: src };
