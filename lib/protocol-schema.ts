@@ -60,6 +60,8 @@ const Run = v.pipe(
     ["item"],
   ),
 );
+/** Edits one item of the list a MAP node maps over and reruns that item alone (`session.editItem`). */
+const EditItem = message("edit-item", { nodeId: Id, item: intIn(0, MAX_ITEM), value: v.unknown() });
 const Cancel = message("cancel", { runId: v.optional(Id), nodeId: v.optional(Id) });
 const SelectResult = message("select-result", { nodeId: Id, resultId: Id });
 const History = message("history", { nodeId: Id, before: v.optional(Id), limit: v.optional(intIn(1, 100)) });
@@ -71,7 +73,7 @@ const Viewport = message("viewport", { x: Finite, y: Finite, zoom: Positive });
 const Choice = message("choice", { nodeId: Id, variant: Id });
 
 /** Every client message, told apart by `type`. */
-export const ClientMessageSchema = v.variant("type", [Hello, SetInput, Run, Cancel, SelectResult, History, SheetCreate, SheetRename, SheetDelete, SheetSwitch, Viewport, Choice]);
+export const ClientMessageSchema = v.variant("type", [Hello, SetInput, Run, EditItem, Cancel, SelectResult, History, SheetCreate, SheetRename, SheetDelete, SheetSwitch, Viewport, Choice]);
 
 export type ClientMessage = v.InferOutput<typeof ClientMessageSchema>;
 export type ClientMessageType = ClientMessage["type"];

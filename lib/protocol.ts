@@ -103,6 +103,8 @@ export interface ResultWire {
   startedAt: number;
   ms: number;
   servedBy?: string;
+  /** A list the user edited item by item: the result it copies, the port, the item's index. */
+  edited?: { from: string; port: string; index: number };
   /** A mapped node's items, in order. An item kept from an earlier run keeps its `startedAt`. */
   items?: Array<{ key: string; inputs: Record<string, unknown>; outputs: Record<string, unknown>; status: string; error?: ErrorWire; startedAt?: number; ms: number }>;
 }
@@ -313,7 +315,7 @@ export type ServerMessage = SnapshotMessage | SnapshotPageMessage | EventMessage
 // ── client → server ──────────────────────────────────────────────────────────
 
 /**
- * The messages a client sends (`hello`, `set-input`, `run`, `cancel`, `select-result`,
+ * The messages a client sends (`hello`, `set-input`, `run`, `edit-item`, `cancel`, `select-result`,
  * `history`, `sheet-*`, `viewport`, `choice`). Declared once, as the schema the server
  * validates with, in lib/protocol-schema.ts; this is that schema's type.
  */

@@ -641,6 +641,40 @@ async function browserTests(): Promise<void> {
     await shot(page, "canvas-map-items");
   });
 
+  t.test("MAP: an item is edited on the canvas; only that item reruns, then the gather; the list's node gets an edited result", async (t) => {
+    const server = await serve(t, await example("podcast"));
+    const page = await open(t, server.url);
+    const voice = card(page, "voice");
+    await page.locator("button.run-graph").click();
+    await output(page, "episode", "audio").locator("audio").waitFor();
+    const rows = voice.locator("li.item");
+    await rows.nth(3).waitFor();
+    type Item = { key: string; startedAt?: number };
+    const state = () => page.evaluate(() => {
+      const s = document.querySelector("daggr-canvas")!.store;
+      return { items: s.results.get("voice")!.items!.map((i) => ({ key: i.key, startedAt: i.startedAt })) as Item[], episode: s.results.get("episode")!.id, split: s.results.get("split")! };
+    });
+    const before = await state();
+    await rows.nth(1).locator("button.edit-item").click();
+    const area = rows.nth(1).locator(".item-edit textarea");
+    t.same(JSON.parse(await area.inputValue()), { speaker: "Guest", line: "Thanks for having me" }, "the editor holds the item as JSON");
+    await area.fill("{ not json");
+    await rows.nth(1).locator("button.save-item").click();
+    t.match(await rows.nth(1).locator(".edit-error").textContent(), /^Not valid JSON/, "a draft that is not JSON is named, not sent");
+    await area.fill(JSON.stringify({ speaker: "Guest", line: "Thanks a lot" }, null, 2));
+    await shot(page, "canvas-map-edit-item");
+    await rows.nth(1).locator("button.save-item").click();
+    await rows.nth(1).locator(".item-edit").waitFor({ state: "detached" });
+    await page.waitForFunction((old) => document.querySelector("daggr-canvas")!.store.results.get("episode")?.id !== old, before.episode);
+    const after = await state();
+    t.same([after.items[0], after.items[2], after.items[3]], [before.items[0], before.items[2], before.items[3]], "the other items kept their results");
+    t.not(after.items[1]!.key, before.items[1]!.key, "item #2 ran with the new line");
+    t.match(await rows.nth(1).locator(".summary").textContent(), /^Guest · Thanks a lot$/);
+    t.same(after.split.edited, { from: before.split.id, port: "lines", index: 1 }, "split's new result says it is an edit of the old one");
+    t.same((after.split.outputs.lines as Array<{ line: string }>).map((l) => l.line), ["Welcome to the show", "Thanks a lot", "Tell us about dataflow engines", "They recompute only what changed"]);
+    t.equal(await page.locator("daggr-node .card.stale").count(), 0, "every card is fresh: split's edit kept its key, voice and episode ran on it");
+  });
+
   t.test("choice: the accordion groups each variant's inputs; switching the variant makes downstream stale", async (t) => {
     const choice = await example("choice");
     // As with remote variants (autorun off), the stale state stays until the user runs.

@@ -711,3 +711,55 @@ t.test("a run's executions follow its cancellation through one set, not a listen
   t.equal((nodes[1]!.reason as Error).message, "one node", "an execution aborted alone keeps its own reason");
   t.equal(seen, 2 * 999, "each live execution's signal and callback fired once");
 });
+
+/** split(script) → voice(.each) → loud (per item) → mix(.all()), counting each item's calls. */
+function itemChain(fromInput: boolean) {
+  const calls: string[] = [];
+  const script = new InputNode({ name: "script", ports: { text: gr.Textbox({ value: "A: hi\nB: yo\nA: bye" }), lines: gr.JSON({ value: [{ who: "A", line: "hi" }, { who: "B", line: "yo" }] }) } });
+  const split = new FnNode(({ text }) => text.split("\n").map((l) => ({ who: l.split(": ")[0], line: l.split(": ")[1] })), { name: "split", inputs: { text: script.out.text }, outputs: { lines: gr.JSON() } });
+  const voice = new FnNode(({ line }) => (calls.push(`voice:${line}`), `v(${line})`), { name: "voice", inputs: { line: (fromInput ? script.out.lines : split.out.lines).each("line") }, outputs: { clip: gr.Textbox() } });
+  const loud = new FnNode(({ clip }) => (calls.push(`loud:${clip}`), String(clip).toUpperCase()), { name: "loud", inputs: { clip: voice.out.clip }, outputs: { clip: gr.Textbox() } });
+  const mix = new FnNode(({ all }) => (calls.push("mix"), all.join("+")), { name: "mix", inputs: { all: loud.out.clip.all() }, outputs: { episode: gr.Textbox() } });
+  return { calls, script, split, voice, loud, mix, graph: new Graph({ name: "items", nodes: [mix] }) };
+}
+
+t.test("session.editItem(map, i, value) on another node's list: a new result of that node, then only item i's chain reruns", async (t) => {
+  const p = itemChain(false);
+  const { s } = await open(p.graph);
+  await s.run(p.mix);
+  const before = s.selected(p.split)!;
+  const keys = s.selected(p.voice)!.items!.map((i) => i.key);
+  p.calls.length = 0;
+  const { done } = s.editItem(p.voice, 1, "YO!");
+  const summary = await done;
+  await s.settled();
+  t.match(summary.nodes, { split: "edited", voice: "ran" });
+  const edited = s.selected(p.split)!;
+  t.not(edited.id, before.id, "the edit is a new result of split");
+  t.same(edited.edited, { from: before.id, port: "lines", index: 1 }, "naming the result it copies");
+  t.same(edited.outputs.lines, [{ who: "A", line: "hi" }, { who: "B", line: "YO!" }, { who: "A", line: "bye" }], ".each('line') replaced that field of item 1");
+  t.equal(edited.key, before.key, "same recipe key: split stays fresh");
+  t.equal(s.nodeState(p.split).freshness, "fresh");
+  t.same(p.calls, ["voice:YO!", "loud:v(YO!)", "mix"], "item 1 ran through the chain, the gather gathered again; items 0 and 2 did not run");
+  const after = s.selected(p.voice)!.items!.map((i) => i.key);
+  t.same(after.map((k, i) => k === keys[i]), [true, false, true]);
+  t.equal(s.get(p.mix.out.episode), "V(HI)+V(YO!)+V(BYE)");
+  t.equal(s.nodeState(p.mix).freshness, "fresh");
+  await s.select(p.split, before.id);
+  t.same(s.get(p.split.out.lines), before.outputs.lines, "‹ › goes back to the list before the edit");
+});
+
+t.test("session.editItem on an InputNode's list edits that input; a bad index or a node without items is a coded error", async (t) => {
+  const p = itemChain(true);
+  const { s, events } = await open(p.graph);
+  await s.run(p.mix);
+  p.calls.length = 0;
+  await s.editItem(p.voice, 0, "hello").done;
+  await s.settled();
+  t.same(s.get(p.script.in.lines), [{ who: "A", line: "hello" }, { who: "B", line: "yo" }], "the input holds the edited list");
+  t.ok(events.some((e) => e.type === "input-changed" && e.nodeId === "script" && e.port === "lines"));
+  t.same(p.calls, ["voice:hello", "loud:v(hello)", "mix"]);
+  t.equal(s.get(p.mix.out.episode), "V(HELLO)+V(YO)");
+  t.throws(() => s.editItem(p.voice, 2, "x"), { code: "E_BAD_OPTION", message: /has 2 items \(0 to 1\); there is no item 2/ });
+  t.throws(() => s.editItem(p.mix, 0, "x"), { code: "E_BAD_OPTION", message: /'mix' does not run per item/ });
+});

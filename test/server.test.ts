@@ -642,6 +642,7 @@ t.test("the server checks each client message with the schema its type comes fro
     hello: { v: 1, type: "hello", sheet: "s" },
     "set-input": { v: 1, type: "set-input", nodeId: "upper", port: "text", value: "x", rev: 1 },
     run: { v: 1, type: "run", nodeId: "upper", mode: "step" },
+    "edit-item": { v: 1, type: "edit-item", nodeId: "upper", item: 0, value: "x" },
     cancel: { v: 1, type: "cancel", runId: "r" },
     "select-result": { v: 1, type: "select-result", nodeId: "upper", resultId: "r" },
     history: { v: 1, type: "history", nodeId: "upper", limit: 5 },

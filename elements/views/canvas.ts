@@ -562,6 +562,7 @@ export class DaggrCanvas extends LitElement {
       },
       run: (id, mode) => this.run(id, mode),
       runItem: (id, item) => this.runItem(id, item),
+      editItem: (id, item, value) => this.editItem(id, item, value),
       stop: (id) => this.stop(id),
       setInput: (id, port, value, immediate) => this.edits.set(id, port, value, immediate),
       holdInput: (id, port, value) => this.edits.hold(id, port, value),
@@ -600,6 +601,16 @@ export class DaggrCanvas extends LitElement {
     this.store.markItemRun(nodeId, item);
     const sent = this.request({ type: "run", nodeId, mode: "step", item });
     sent?.catch(() => this.store.rerunning.delete(nodeId));
+  }
+
+  /** Edits one item of a MAP node's list; that item reruns alone, shown as running until the result comes. */
+  editItem(nodeId: string, item: number, value: unknown): Promise<unknown> {
+    this.preview(undefined);
+    this.edits.flush();
+    this.store.markItemRun(nodeId, item);
+    const sent = this.request({ type: "edit-item", nodeId, item, value }) ?? Promise.reject(new Error("not connected"));
+    sent.catch(() => this.store.rerunning.delete(nodeId));
+    return sent;
   }
 
   runAll(): void {

@@ -11,6 +11,8 @@ export interface CardContext {
   run(nodeId: string, mode: RunModeWire): void;
   /** Reruns one item of a MAP node alone (`run` with mode `step` and `item`). */
   runItem(nodeId: string, item: number): void;
+  /** Edits one item of a MAP node's list and reruns it alone (`edit-item`); resolves once the server took it. */
+  editItem(nodeId: string, item: number, value: unknown): Promise<unknown>;
   stop(nodeId: string): void;
   /** `immediate` false: typing, debounced by the canvas. */
   setInput(nodeId: string, port: string, value: unknown, immediate: boolean): void;

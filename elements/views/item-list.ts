@@ -23,12 +23,20 @@ export interface ItemListArgs {
   onToggle(): void;
   onToggleItem(i: number): void;
   onRerun(i: number): void;
+  /** The item whose editor is open, if any. */
+  editing: number | undefined;
+  /** Opens (a number) or closes (undefined) an item's editor. */
+  onEdit(i: number | undefined): void;
+  /** Sends an item's new value: that item reruns alone (`edit-item`). */
+  onSave(i: number, value: unknown): void;
 }
 
 /**
  * A MAP node's items: one row each with its status, a summary of its input, its
- * duration and a "rerun this item" button; a row unfolds to that item's outputs, and a
- * failed item shows its own error. Before the first run it says what the node maps over.
+ * duration, an "edit this item" and a "rerun this item" button; a row unfolds to that
+ * item's outputs, and a failed item shows its own error. An item's editor holds its value
+ * (text as text, anything else as JSON); saving sends it and reruns that item alone.
+ * Before the first run it says what the node maps over.
  */
 export function itemList(a: ItemListArgs): TemplateResult {
   const items = a.items ?? [];
@@ -66,13 +74,60 @@ function row(a: ItemListArgs, item: ItemView, i: number): TemplateResult {
         <span class="summary">${summary(inputs) || html`<em>item ${i + 1}</em>`}</span>
       </button>
       <span class="item-ms">${running ? "running…" : formatMs(item.ms)}</span>
+      ${editable(a, inputs) ? html`<button class="icon-btn edit-item" title="Edit this item" aria-label="Edit item ${i + 1}" aria-pressed=${a.editing === i} ?disabled=${a.busy} @click=${() => a.onEdit(a.editing === i ? undefined : i)}>${icon("edit")}</button>` : nothing}
       <button class="icon-btn rerun" title="Rerun this item" aria-label="Rerun item ${i + 1}" ?disabled=${a.busy} @click=${() => a.onRerun(i)}>${icon("rerun")}</button>
     </div>
+    ${a.editing === i && inputs ? itemEditor(a, i, inputs[scatteredPort(a)!]) : nothing}
     ${item.error && !running ? html`<div class="item-error" title=${item.error.message}>${item.error.message}</div>` : nothing}
     ${open && outputs && shown.length
       ? html`<div class="item-out">${shown.map((o) => renderOutput(o.port, o.component!, outputs[o.port], a.ctx))}</div>`
       : nothing}
   </li>`;
+}
+
+/** The port the node maps over (its first `.each` input). */
+const scatteredPort = (a: ItemListArgs) => a.node.inputs.find((i) => i.each !== undefined)?.port;
+
+/** An item can be edited as a value unless it is a file (those change by upload, in their source). */
+function editable(a: ItemListArgs, inputs: Record<string, unknown> | undefined): boolean {
+  const port = scatteredPort(a);
+  return !!inputs && port !== undefined && port in inputs && !isFileRef(inputs[port]);
+}
+
+/** The item's value in a text area: a string as itself, anything else as JSON. Ctrl/⌘+Enter saves, Escape cancels. */
+function itemEditor(a: ItemListArgs, i: number, value: unknown): TemplateResult {
+  const text = typeof value === "string";
+  const save = (e: Event) => {
+    const form = (e.currentTarget as HTMLElement).closest(".item-edit")!;
+    const area = form.querySelector("textarea")!;
+    const note = form.querySelector(".edit-error")!;
+    let next: unknown = area.value;
+    if (!text) {
+      try {
+        next = JSON.parse(area.value);
+      } catch (err) {
+        note.textContent = `Not valid JSON: ${(err as Error).message}`;
+        return;
+      }
+    }
+    note.textContent = "";
+    a.onSave(i, next);
+  };
+  const keys = (e: KeyboardEvent) => {
+    e.stopPropagation(); // the canvas's shortcuts stay out of the editor
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) save(e);
+    else if (e.key === "Escape") a.onEdit(undefined);
+  };
+  return html`<div class="item-edit">
+    <textarea rows=${text ? 2 : 4} spellcheck=${text ? "true" : "false"} aria-label="Item ${i + 1}" class=${text ? "" : "json"}
+      .value=${text ? value : JSON.stringify(value, null, 2)} @keydown=${keys}
+      @input=${(e: Event) => ((e.currentTarget as HTMLElement).parentElement!.querySelector(".edit-error")!.textContent = "")}></textarea>
+    <div class="edit-error" role="alert"></div>
+    <div class="edit-actions">
+      <button class="btn ghost cancel-edit" @click=${() => a.onEdit(undefined)}>Cancel</button>
+      <button class="btn primary save-item" title="Save this item and rerun it alone (Ctrl+Enter)" @click=${save}>${icon("rerun")} Save &amp; rerun</button>
+    </div>
+  </div>`;
 }
 
 /** One line for an item's input: its text, a file's name, or an object's short values. */
@@ -279,6 +334,83 @@ export const itemListStyles = css`
     -webkit-box-orient: vertical;
     overflow: hidden;
     overflow-wrap: anywhere;
+  }
+  .item .edit-item {
+    width: 24px;
+    height: 24px;
+    flex: none;
+    opacity: 0.55;
+  }
+  .item-row:hover .edit-item:not(:disabled),
+  .item .edit-item[aria-pressed="true"] {
+    opacity: 1;
+  }
+  .item .edit-item svg.i {
+    width: 13px;
+    height: 13px;
+  }
+  .item-edit {
+    margin: 2px 0 8px 31px;
+    display: flex;
+    flex-direction: column;
+    gap: 6px;
+  }
+  .item-edit textarea {
+    width: 100%;
+    box-sizing: border-box;
+    resize: vertical;
+    font: 12px/1.45 var(--daggr-font);
+    padding: 6px 8px;
+    border: 1px solid var(--daggr-border-strong);
+    border-radius: var(--daggr-radius-sm);
+    background: var(--daggr-surface);
+    color: var(--daggr-text);
+  }
+  .item-edit textarea.json {
+    font: 11.5px/1.45 var(--daggr-mono);
+  }
+  .item-edit textarea:focus {
+    outline: 2px solid var(--daggr-accent-soft);
+    border-color: var(--daggr-accent);
+  }
+  .edit-error {
+    font-size: 11.5px;
+    color: var(--daggr-error);
+  }
+  .edit-error:empty {
+    display: none;
+  }
+  .edit-actions {
+    display: flex;
+    justify-content: flex-end;
+    gap: 6px;
+  }
+  .edit-actions .btn {
+    display: inline-flex;
+    align-items: center;
+    gap: 4px;
+    font-size: 12px;
+    padding: 4px 10px;
+    border-radius: var(--daggr-radius-sm);
+  }
+  .edit-actions .btn svg.i {
+    width: 12px;
+    height: 12px;
+  }
+  .edit-actions .btn.primary {
+    background: var(--daggr-accent);
+    color: var(--daggr-on-accent);
+    font-weight: 600;
+  }
+  .edit-actions .btn.primary:hover {
+    background: var(--daggr-accent-strong);
+  }
+  .edit-actions .btn.ghost {
+    color: var(--daggr-muted);
+  }
+  .edit-actions .btn.ghost:hover {
+    color: var(--daggr-text);
+    background: var(--daggr-surface-2);
   }
   .item-out {
     display: flex;

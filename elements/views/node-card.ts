@@ -52,6 +52,8 @@ export class NodeCard extends LitElement {
   /** A MAP node's item list: folded or not, and which items show their outputs. */
   private itemsOpen = true;
   private readonly itemsExpanded = new Set<number>();
+  /** The item of a MAP node whose editor is open. */
+  private itemEditing: number | undefined = undefined;
   /** Choice variants the user folded or unfolded, while the same variant stays selected. */
   private readonly variantFolds = new Map<string, boolean>();
   private foldsFor: string | undefined;
@@ -154,6 +156,7 @@ export class NodeCard extends LitElement {
         <span class="k">Status</span><span class="v prov-status ${r.status}">${r.status}</span>
         <span class="k">Took</span><span class="v prov-ms">${formatMs(r.ms)} · ${new Date(r.startedAt).toLocaleTimeString()}</span>
         <span class="k">Served by</span><span class="v prov-served">${r.servedBy ? html`backup <b>${store.node(r.servedBy)?.name ?? r.servedBy}</b>` : "primary"}</span>
+        ${r.edited ? html`<span class="k">Edited</span><span class="v prov-edited">item ${r.edited.index + 1} of <b>${r.edited.port}</b>, by hand</span>` : nothing}
       </div>
       ${inputs.length
         ? html`<div class="prov-head">Inputs</div>
@@ -306,6 +309,20 @@ export class NodeCard extends LitElement {
         this.requestUpdate();
       },
       onRerun: (i) => this.ctx.runItem(n.id, i),
+      editing: this.itemEditing,
+      onEdit: (i) => {
+        this.itemEditing = i;
+        this.requestUpdate();
+      },
+      onSave: (i, value) => {
+        this.ctx.editItem(n.id, i, value).then(
+          () => {
+            if (this.itemEditing === i) this.itemEditing = undefined;
+            this.requestUpdate();
+          },
+          () => undefined, // the canvas shows why; the editor stays open with the draft
+        );
+      },
     });
   }
 

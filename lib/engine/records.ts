@@ -45,6 +45,12 @@ export interface ResultRecord {
   /** When a backup node produced the outputs, its id. */
   servedBy?: string;
   /**
+   * Set on a result the user made by editing one item of a list output on the canvas
+   * (`session.editItem`): the result it copies, the port and the item's index. It keeps
+   * that result's key, inputs and upstream; only the one item differs.
+   */
+  edited?: { from: string; port: string; index: number };
+  /**
    * For a mapped node (scatter), one entry per list item, in order. The record's
    * `outputs` then hold, per port, the list of item values (null for a failed item).
    */

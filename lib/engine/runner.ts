@@ -11,7 +11,7 @@ import type { Store } from "./store.js";
 import type { Writes } from "./writes.js";
 
 /** How each node of a run was handled, for callers and tests. */
-export type NodeOutcome = "ran" | "cached" | "reused" | "skipped" | "failed" | "cancelled" | "blocked";
+export type NodeOutcome = "ran" | "cached" | "reused" | "skipped" | "failed" | "cancelled" | "blocked" | "edited";
 
 export interface RunSummary {
   runId: string;
@@ -45,6 +45,8 @@ export interface RunHandle {
   startsQueued?: boolean;
   /** Settles once the run's first record is on disk (at once for an autorun). */
   recorded?: Promise<unknown>;
+  /** An edited result (one item of a list, `session.editItem`) committed and selected before the plan runs. */
+  edit?: ResultRecord;
 }
 
 /** A node executing now: its cancellation (what cancelNode aborts), and what another run visiting it waits for. */
@@ -154,11 +156,11 @@ export class Runner implements ExecHost {
 
   // ── running ────────────────────────────────────────────────────────────────
 
-  startRun(mode: RunMode, roots: string[], item?: number): RunHandle {
+  startRun(mode: RunMode, roots: string[], item?: number, edit?: ResultRecord): RunHandle {
     const id = newId("r");
     const target = mode === Modes.STEP || mode === Modes.TO_HERE ? roots[0] : undefined;
     const summary: RunSummary = { runId: id, status: RunStatus.DONE, nodes: {} };
-    const handle: RunHandle = { id, mode, abort: new RunAbort(), roots, item, target, summary, failed: false, done: undefined as unknown as Promise<RunSummary> };
+    const handle: RunHandle = { id, mode, abort: new RunAbort(), roots, item, target, summary, failed: false, edit, done: undefined as unknown as Promise<RunSummary> };
     this.runs.set(id, handle);
     handle.done = this.execRun(handle).finally(() => this.runs.delete(id));
     return handle;
@@ -191,7 +193,14 @@ export class Runner implements ExecHost {
     // run-started is emitted inside run() (the server takes the run id from it); node events
     // come after run() has returned, so a caller may subscribe to them once it started a run.
     await Promise.resolve();
-    await runPlan(this.graph, plan, (id, outcomes) => this.visit(run, id, outcomes));
+    if (run.edit) {
+      // The edited list is a result of its node like any other: stored, selected, reported.
+      const edit = { ...run.edit, runId: run.id };
+      const active = new Active(run.id, run.abort);
+      this.active.set(edit.nodeId, active);
+      if ((await this.commit(run, edit, active)) === "ok") summary.nodes[edit.nodeId] = "edited";
+    }
+    if (!run.failed) await runPlan(this.graph, plan, (id, outcomes) => this.visit(run, id, outcomes));
     summary.status = run.abort.aborted
       ? RunStatus.CANCELLED
       : run.failed || (target && summary.nodes[target] !== "ran")

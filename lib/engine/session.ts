@@ -4,7 +4,8 @@ import {
 } from "../graph/index.js";
 import type { EngineEvent } from "./events.js";
 import { validateGraph } from "./validate.js";
-import { type ResultError, type ResultRecord, RunMode as Modes } from "./records.js";
+import { planItemEdit } from "./edit-item.js";
+import { type ResultError, type ResultRecord, RunMode as Modes, RunStatus } from "./records.js";
 import { restore } from "./restore.js";
 import { type RunHandle, type RunOptions, type RunSummary, Runner } from "./runner.js";
 import type { NodeState, SheetView } from "./state.js";
@@ -256,6 +257,43 @@ export class Session {
     const handle = this.runner.startRun(mode, target ? [target] : [], options.item);
     // `recorded`: the run's record is on disk (what a server waits for before acknowledging the run).
     return { runId: handle.id, done: handle.done, recorded: (handle.recorded ?? Promise.resolve()).then(() => undefined) };
+  }
+
+  /**
+   * Edits one item of the list a MAP node maps over (its first `.each` input) and reruns
+   * that item alone: the other items keep their results, as their keys are unchanged.
+   * With `.each("field")` the value replaces that field of the item. A list held by an
+   * `InputNode` is edited as its input; a list another node produced gets a new result
+   * of that node (`edited` names the result it copies; ‹ › goes back to it). Once the item
+   * has run, autorun nodes downstream recompute, so a chained per-item node reruns that
+   * item too and a gather (`.all()`) gathers again.
+   *
+   * @example
+   * await s.editItem(voice, 1, { speaker: "Guest", line: "Thanks a lot" }).done;
+   */
+  editItem(node: Node | string, index: number, value: unknown): { runId: string; done: Promise<RunSummary>; recorded: Promise<void> } {
+    this.assertOpen();
+    const map = this.nodeOf(node);
+    const plan = planItemEdit(map, this.view, index, value);
+    let saved: Promise<unknown> = Promise.resolve();
+    if (plan.kind === "input") {
+      // Without the autorun it schedules: this run brings the input's node up to date itself.
+      const { node: source, port } = this.resolveInput(plan.inputId);
+      this.view.setInput(source, port, plan.list);
+      this.view.emit({ type: "input-changed", sheetId: this.sheetId, nodeId: source.id, port, value: plan.list, rev: this.view.inputRev(plan.inputId) });
+      saved = this.persist(() => this.store.setInputs(this.sheetId, { [plan.inputId]: plan.list }));
+      this.view.refresh(new Set([source.id]));
+    }
+    // An edited input's node runs first (to-here); an edited result is run on as it is (step).
+    const handle = plan.kind === "input" ? this.runner.startRun(Modes.TO_HERE, [map.id], index) : this.runner.startRun(Modes.STEP, [map.id], index, plan.record);
+    const done = handle.done.then((summary) => {
+      if (summary.status === RunStatus.DONE && this.autorun && !this.closed) {
+        this.pendingEdits.add(map.id);
+        this.scheduleAutorun();
+      }
+      return summary;
+    });
+    return { runId: handle.id, done, recorded: Promise.all([saved, handle.recorded ?? Promise.resolve()]).then(() => undefined) };
   }
 
   /**

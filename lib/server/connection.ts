@@ -155,6 +155,19 @@ export class Connection implements Client {
         await recorded; // acknowledged once the run is on disk (after a crash it reads interrupted)
         return { runId };
       }
+      case "edit-item": {
+        const leave = this.limits.runs.enter(this.sheetId);
+        let started: ReturnType<typeof session.editItem>;
+        try {
+          started = session.editItem(msg.nodeId, msg.item, msg.value);
+        } catch (e) {
+          leave();
+          throw e;
+        }
+        started.done.then(leave, leave);
+        await started.recorded;
+        return { runId: started.runId };
+      }
       case "cancel":
         if (msg.runId) return session.cancel(msg.runId);
         if (msg.nodeId) return session.cancelNode(msg.nodeId);

@@ -178,6 +178,7 @@ export class Wire {
     };
     if (r.error) out.error = (await this.value(r.error)) as ErrorWire;
     if (r.servedBy) out.servedBy = r.servedBy;
+    if (r.edited) out.edited = r.edited;
     const items = (r as { items?: ItemRecord[] }).items;
     if (items) {
       out.items = await Promise.all(
