@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client, handle_file } from "@gradio/client";
 import t from "tap";
-import { FnNode, Graph, GradioNode, MemoryStore, gr } from "../lib/index.js";
+import { FnNode, Graph, GradioNode, InputNode, MemoryStore, gr } from "../lib/index.js";
 import { closeGradioClients } from "../lib/nodes/gradio-client.js";
 import { queueTiming } from "../lib/server/gradio-api/index.js";
 import { launch, type ServerOptions } from "../lib/server/index.js";
@@ -359,4 +359,39 @@ t.test("an upload past maxUploadBytes is a 413 in Gradio's words", async (t) => 
   const res = await fetch(`${url}/gradio_api/upload`, { method: "POST", body: form });
   t.equal(res.status, 413);
   t.match(await res.text(), /maximum allowed size/);
+});
+
+t.test("an InputNode's ports are parameters; a Gallery travels as GalleryData items; a hidden output as JSON", async (t) => {
+  const form = new InputNode({ name: "form", ports: { n: gr.Number({ value: 2 }), word: gr.Textbox({ value: "w" }) } });
+  const pics = new FnNode(
+    ({ n, word }: { n: number; word: string }) => {
+      const files: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const p = join(tmp, `pic-${word}${i}.png`);
+        writeFileSync(p, `${word}${i}`);
+        files.push(p);
+      }
+      return { gallery: files, meta: { count: n } };
+    },
+    { name: "pics", inputs: { n: form.out.n, word: form.out.word }, outputs: { gallery: gr.Gallery(), meta: null } },
+  );
+  const { url } = await serve(t, new Graph({ name: "Gallery app", nodes: [pics], persistKey: false }));
+  const client = await Client.connect(`${url}/`);
+  t.teardown(() => client.close());
+  const api = (await client.view_api()) as { named_endpoints: Record<string, { parameters: Array<{ parameter_name: string }>; returns: Array<{ component: string; python_type: { type: string } }> }> };
+  t.same(api.named_endpoints["/pics"]!.parameters.map((p) => p.parameter_name), ["n", "word"]);
+  t.same(api.named_endpoints["/pics"]!.returns.map((r) => [r.component, r.python_type.type]), [
+    ["Gallery", "list[dict(image: filepath, caption: str | None) | dict(video: filepath, caption: str | None)]"],
+    ["Json", "Any"],
+  ]);
+  const r = await client.predict("/pics", { n: 2, word: "x" });
+  const [gallery, meta] = r.data as [Array<{ image: { url: string; orig_name: string }; caption: null }>, unknown];
+  t.same(meta, { count: 2 });
+  t.same(gallery.map((g) => [g.image.orig_name, g.caption]), [["pic-x0.png", null], ["pic-x1.png", null]]);
+  t.equal(await (await fetch(gallery[1]!.image.url)).text(), "x1");
+
+  const remote = new GradioNode(`${url}/`, { name: "remote", apiName: "/pics", inputs: { n: 3, word: gr.Textbox({ value: "y" }) }, outputs: { gallery: gr.Gallery(), meta: gr.JSON() } });
+  const read = new FnNode(({ g }: { g: string[] }) => g.map((p) => readFileSync(p, "utf8")), { name: "read", inputs: { g: remote.out.gallery }, outputs: { texts: gr.JSON() } });
+  const out = await new Graph({ name: "Gallery caller", nodes: [read], persistKey: false }).call({ remote__word: "z" });
+  t.same(out.read!.texts, ["z0", "z1", "z2"], "another daggr app's GradioNode gets the files");
 });
