@@ -41,14 +41,30 @@ class Cli {
     for (const w of this.waiters.splice(0)) w();
   }
 
+  /** What the log lines on stderr say: each JSON line's `msg` (stderr is a pipe here, so the log is JSON). */
+  static messages(err: string): string {
+    return err
+      .split("\n")
+      .map((l) => {
+        try {
+          return String((JSON.parse(l) as { msg: string }).msg);
+        } catch {
+          return l; // not a log line (the app's own output)
+        }
+      })
+      .join("\n");
+  }
+
   /**
-   * Resolves once stdout or stderr, after `mark`, match `re`; fails when the process exits
-   * without it. No clock: the test's own timeout bounds the wait on a loaded machine.
-   * (`_timeoutMs` is kept so call sites still say how long each step may reasonably take.)
+   * Resolves once stdout or the log's messages on stderr, after `mark`, match `re`; fails
+   * when the process exits without it. No clock: the test's own timeout bounds the wait on
+   * a loaded machine. (`_timeoutMs` is kept so call sites still say how long each step may
+   * reasonably take.)
    */
   async waitFor(re: RegExp, _timeoutMs = 20_000, mark = { out: 0, err: 0 }): Promise<RegExpMatchArray> {
     for (;;) {
-      const m = this.out.slice(mark.out).match(re) ?? this.err.slice(mark.err).match(re);
+      const err = this.err.slice(mark.err);
+      const m = this.out.slice(mark.out).match(re) ?? Cli.messages(err.slice(0, err.lastIndexOf("\n") + 1)).match(re);
       if (m) return m;
       if (this.closed) throw new Error(`no ${re} in:\n${this.out}\n${this.err}`);
       await new Promise<void>((r) => this.waiters.push(r));
@@ -87,6 +103,52 @@ t.test("daggr --help prints the usage; a missing app or an unknown command fails
   const missing = Cli.run(["dev", "nope.ts"]);
   t.equal(await missing.exited, 1);
   t.match(missing.err, /no such file: nope\.ts/);
+});
+
+t.test("every environment variable the code reads is in the README's table and in daggr --help, and each of those is read", async (t) => {
+  const { readdirSync, statSync } = await import("node:fs");
+  const files = (d: string): string[] => readdirSync(d).flatMap((f) => (statSync(join(d, f)).isDirectory() ? files(join(d, f)) : /\.[cm]?[jt]s$/.test(f) ? [join(d, f)] : []));
+  const read = new Set<string>();
+  for (const f of [...files(join(ROOT, "lib")), ...files(join(ROOT, "scripts"))]) {
+    // `process.env.X`, an injected `env.X` / `env?.X`, and `env["X"]`.
+    for (const m of readFileSync(f, "utf8").matchAll(/\benv\??\.([A-Z][A-Z0-9_]*)\b|\benv\[["']([A-Z][A-Z0-9_]*)["']\]/g)) read.add(m[1] ?? m[2]!);
+  }
+  const { INTERNAL_ENV_VARS } = await import("../lib/cli/env-vars.js");
+  for (const v of INTERNAL_ENV_VARS) t.ok(read.delete(v), `${v} (internal) is read`);
+  t.ok(read.size >= 25, `${read.size} variables read`);
+
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const table = readme.slice(readme.indexOf("## Environment variables"), readme.indexOf("\n## ", readme.indexOf("## Environment variables") + 1));
+  const inReadme = new Set([...table.matchAll(/^\| (.+?) \|/gm)].flatMap((row) => [...row[1]!.matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((m) => m[1]!)));
+  const help = Cli.run(["--help"]);
+  t.equal(await help.exited, 0);
+  const environment = help.out.slice(help.out.indexOf("Environment:"));
+  const inHelp = new Set([...environment.matchAll(/^ {2}([A-Z][A-Z0-9_]*) /gm)].map((m) => m[1]!));
+
+  t.same([...read].filter((v) => !inReadme.has(v)), [], "each is in the README's table");
+  t.same([...read].filter((v) => !inHelp.has(v)), [], "each is in daggr --help");
+  t.same([...inReadme].filter((v) => !read.has(v)), [], "the table names no variable the code does not read");
+  t.same([...inHelp].filter((v) => !read.has(v)), [], "nor does the help");
+});
+
+t.test("daggr logs one JSON object per line on stderr when it is not a terminal; DAGGR_LOG_LEVEL and DAGGR_LOG_FORMAT choose", async (t) => {
+  const json = Cli.run(["dev", "missing.ts"]);
+  t.equal(await json.exited, 1);
+  const lines = json.err.trim().split("\n").map((l) => JSON.parse(l) as { level: number; time: string; msg: string });
+  t.match(lines, [{ level: 50, time: /^\d{4}-\d\d-\d\dT/, msg: "daggr dev: no such file: missing.ts" }], "one error line");
+  t.equal(json.out, "", "nothing on stdout");
+
+  const silent = Cli.run(["dev", "missing.ts"], { DAGGR_LOG_LEVEL: "silent" });
+  t.equal(await silent.exited, 1, "the exit code still says it failed");
+  t.equal(silent.err, "");
+
+  const pretty = Cli.run(["dev", "missing.ts"], { DAGGR_LOG_FORMAT: "pretty" });
+  t.equal(await pretty.exited, 1);
+  t.match(pretty.err, /^\[\d\d:\d\d:\d\d\.\d{3}\] ERROR: daggr dev: no such file: missing\.ts\n$/);
+
+  const typo = Cli.run(["dev", "missing.ts"], { DAGGR_LOG_LEVEL: "wran" });
+  await typo.exited;
+  t.match(Cli.messages(typo.err), /DAGGR_LOG_LEVEL='wran' is not one of fatal, error, warn, info, debug, trace, silent; did you mean 'warn'\? Using the default\./);
 });
 
 t.test("daggr init makes a project that depends on this clone; it refuses a directory with files", async (t) => {
@@ -199,8 +261,8 @@ export default new Graph({ name: "Failing", nodes: [after, pair] });
   const [, url] = (await run.waitFor(/serving "Failing" at (http:\/\/\S+)/, 90_000)) as RegExpMatchArray;
   const { c } = await WireClient.open(url!); // opening the canvas computes the autorun nodes
   await c.event("run-finished");
-  await run.waitFor(/✖ node 'boom' failed: no luck with x/);
-  await run.waitFor(/✖ node 'pair' failed \[E_OUTPUT_[A-Z]+\]: .*'c'/);
+  await run.waitFor(/node 'boom' failed: no luck with x/);
+  await run.waitFor(/node 'pair' failed \[E_OUTPUT_[A-Z]+\]: .*'c'/);
   t.pass("each failure is printed with its node, its code when it has one, and its message");
   c.close();
   t.equal(await run.stop(), 0);

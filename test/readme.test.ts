@@ -147,7 +147,7 @@ export function point(canvas: HTMLElementTagNameMap["daggr-canvas"], server: str
   const dev = watch(devProc);
   t.teardown(() => void (devProc.exitCode === null && devProc.kill("SIGINT")));
   t0 = performance.now();
-  const [, url] = await dev.waitFor(/serving app\.ts at (http:\/\/\S+)/);
+  const [, url] = await dev.waitFor(/serving app\.ts at (http:\/\/[^\s"]+)/); // a JSON log line: stderr is a pipe
   t.comment(`daggr dev, start to serving: ${Math.round(performance.now() - t0)} ms`);
   const page = await fetch(url!);
   t.equal(page.status, 200);

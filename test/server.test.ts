@@ -690,6 +690,26 @@ t.test("the server checks each client message with the schema its type comes fro
   c.close();
 });
 
+t.test("createLogger: JSON lines at the chosen level, pretty text for a terminal, child fields; the HF token is never written", async (t) => {
+  const { createLogger } = await import("../lib/server/index.js");
+  const sink = (isTTY: boolean) => ({ isTTY, text: "", write(s: string) { this.text += s; } });
+  const pipe = sink(false);
+  const log = createLogger({ stream: pipe, env: { DAGGR_LOG_LEVEL: "warn" } });
+  log.info("not shown at warn");
+  log.child({ node: "upper" }).warn({ code: "E_TIMEOUT", header: `Bearer ${HF_SECRET}` }, `slow; token ${HF_SECRET}`);
+  const lines = pipe.text.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.equal(lines.length, 1, "info is below warn");
+  t.match(lines[0], { level: 40, node: "upper", code: "E_TIMEOUT", msg: "slow; token hf_***", header: "Bearer hf_***" });
+  t.notOk(pipe.text.includes(HF_SECRET), "the token is cut out of the message and the fields");
+
+  const tty = sink(true);
+  createLogger({ stream: tty, env: { NO_COLOR: "1" } }).child({ node: "upper" }).info(`ran with ${HF_SECRET}`);
+  t.match(tty.text, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: ran with hf_\*\*\* \{"node":"upper"\}\n$/, "a terminal gets one readable line");
+  const debug = sink(false);
+  createLogger({ stream: debug, env: { DAGGR_DEBUG: "1" } }).debug("traced");
+  t.match(debug.text, /"msg":"traced"/, "DAGGR_DEBUG=1 means debug");
+});
+
 t.test("path traversal on every route is a 404, and so is every path that is not a route", async (t) => {
   const { url } = await serve(t);
   const up = JSON.parse((await raw(url, "/upload", { method: "POST", headers: { "content-type": "image/png" }, body: "img" })).body) as FileRef;

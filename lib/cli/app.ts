@@ -1,6 +1,7 @@
 import { relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { LaunchedServer, NodeFailure } from "../server/index.js";
+import { log } from "../server/log.js";
 
 /** What the server needs from an app's export; checked by shape, so any copy of daggr works. */
 export interface GraphLike {
@@ -129,6 +130,12 @@ export function describeAppError(e: unknown, file: string): AppFailure {
   return { message, code, text };
 }
 
+/** Logs an app's load error once: the readable text, with its code and file:line as fields. */
+export function logAppError(e: unknown, file: string): void {
+  const f = describeAppError(e, file);
+  log.error({ code: f.code, ...(f.file ? { file: f.file, line: f.line, column: f.column } : {}) }, f.text);
+}
+
 /** Failures that only echo another one: the terminal shows the cause once. */
 const ECHOES = new Set(["E_UPSTREAM_FAILED", "E_CANCELLED"]);
 
@@ -142,6 +149,6 @@ export async function printNodeFailures(): Promise<void> {
   launches.on("node-failed", (f: NodeFailure) => {
     if (f.error.code && ECHOES.has(f.error.code)) return;
     const message = f.error.message.replace(/^\[E_[A-Z_]+\] /, "");
-    console.error(`✖ node '${f.nodeId}' ${f.check ? "failed its start-up check" : "failed"}${f.error.code ? ` [${f.error.code}]` : ""}: ${message}`);
+    log.error({ node: f.nodeId, ...(f.error.code ? { code: f.error.code } : {}) }, `node '${f.nodeId}' ${f.check ? "failed its start-up check" : "failed"}${f.error.code ? ` [${f.error.code}]` : ""}: ${message}`);
   });
 }

@@ -10,7 +10,8 @@
  * `failed` (the app did not load: what the canvas overlay shows).
  * Exit codes: 2 the app failed to load (printed), 3 the database is locked.
  */
-import { type AppFailure, EXIT_APP_FAILED, EXIT_LOCKED, describeAppError, formatAppError, isLocked, printNodeFailures, serveApp } from "./app.js";
+import { log } from "../server/log.js";
+import { type AppFailure, EXIT_APP_FAILED, EXIT_LOCKED, describeAppError, isLocked, logAppError, printNodeFailures, serveApp } from "./app.js";
 import { loadAppsAsEsm } from "./esm.js";
 
 export type ChildMessage =
@@ -24,7 +25,8 @@ let app = "";
 let serving = false;
 
 const fail = (e: unknown) => {
-  console.error(serving ? `✖ ${app} crashed: ${(e as Error)?.stack ?? e}` : formatAppError(e, app));
+  if (serving) log.fatal({ err: e }, `${app} crashed: ${(e as Error)?.stack ?? e}`);
+  else logAppError(e, app);
   const code = isLocked(e) ? EXIT_LOCKED : EXIT_APP_FAILED;
   // The parent shows a load failure in the open tabs; it needs the message before the exit.
   if (serving || code === EXIT_LOCKED || !process.send || !process.connected) process.exit(code);
@@ -47,7 +49,7 @@ process.on("SIGTERM", () => {
   const timer = setTimeout(() => process.exit(0), 500);
   void Promise.all([...server.running].map((s) => s.close())).finally(() => {
     clearTimeout(timer);
-    if (process.env.DAGGR_DEBUG) console.error(`[child ${process.pid}] closed in ${Math.round(performance.now() - t0)} ms`);
+    log.debug(`child ${process.pid} closed in ${Math.round(performance.now() - t0)} ms`);
     process.exit(0);
   });
 });

@@ -6,6 +6,7 @@ import type { ChildMessage, ParentMessage } from "./child.js";
 import { type AppFailure, EXIT_LOCKED } from "./app.js";
 import { type ErrorServer, serveAppFailure } from "./error-server.js";
 import { localImports } from "./deps.js";
+import { log } from "../server/log.js";
 
 export interface DevOptions {
   host?: string;
@@ -25,8 +26,8 @@ interface Child {
 /** daggr's own code (lib/ and dist/ of its package) is not the app: not watched (a standby child has it loaded). */
 const DAGGR_DIRS = daggrDirs(fileURLToPath(new URL(".", import.meta.url)));
 const DEBOUNCE_MS = 20;
-/** `DAGGR_DEBUG=1` traces restarts with timings. */
-const debug = process.env.DAGGR_DEBUG ? (...a: unknown[]) => console.error(`[dev ${Math.round(performance.now())}]`, ...a) : () => {};
+/** Restarts traced with timings, at level debug (`DAGGR_LOG_LEVEL=debug`, or `DAGGR_DEBUG=1`). */
+const debug = (...a: unknown[]) => log.debug(a.map(String).join(" "));
 
 /**
  * `daggr dev app.ts`: runs the app in a child process and restarts it when the app or
@@ -113,26 +114,27 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
     if (m?.type === "listening") {
       const ms = Math.round(performance.now() - t0);
       if (first) {
-        console.log(`daggr dev: serving ${basename(file)} at ${m.token ? `${m.url}/?token=${m.token}` : m.url}`);
-        console.log("daggr dev: watching for changes (Ctrl+C to stop)");
+        const url = m.token ? `${m.url}/?token=${m.token}` : m.url;
+        log.info({ url }, `daggr dev: serving ${basename(file)} at ${url}`);
+        log.info("daggr dev: watching for changes (Ctrl+C to stop)");
         // Restarts keep the address and the token, so tabs reconnect to the same place.
         Object.assign(launch, { port: m.port, strictPort: true, ...(m.token ? { token: m.token } : {}) });
         first = false;
-      } else console.log(`daggr dev: reloaded in ${ms} ms${reason ? ` (${reason})` : ""}`);
+      } else log.info({ ms, ...(reason ? { changed: reason } : {}) }, `daggr dev: reloaded in ${ms} ms${reason ? ` (${reason})` : ""}`);
       // The next standby warms up now, while the app waits for its first edit.
       standby = spawnChild();
       c.exited.then((code) => {
         // Crashed after starting: say so, and wait for a fix like a load error.
         if (active !== c || code === 0) return;
         active = undefined;
-        console.error(`daggr dev: the app exited (code ${code}); waiting for a change…`);
+        log.error({ exitCode: code }, `daggr dev: the app exited (code ${code}); waiting for a change…`);
       });
     } else {
       active = undefined;
       const code = await c.exited;
       if (code === EXIT_LOCKED) return done(EXIT_LOCKED);
       if (failure) await showFailure(failure);
-      console.error(`daggr dev: waiting for a change to ${basename(file)} (or a file it imports) to try again…`);
+      log.warn(`daggr dev: waiting for a change to ${basename(file)} (or a file it imports) to try again…`);
       standby = spawnChild();
     }
   };
@@ -145,7 +147,8 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
         const token = failing.token;
         Object.assign(launch, { port: failing.port, strictPort: true, ...(token ? { token } : {}) });
         const host = String(launch.host ?? process.env.GRADIO_SERVER_NAME ?? "127.0.0.1");
-        console.log(`daggr dev: the app failed to load; its error is shown at http://${host.includes(":") ? `[${host}]` : host}:${failing.port}${token ? `/?token=${token}` : ""}`);
+        const url = `http://${host.includes(":") ? `[${host}]` : host}:${failing.port}${token ? `/?token=${token}` : ""}`;
+        log.info({ url }, `daggr dev: the app failed to load; its error is shown at ${url}`);
       }
     } catch (e) {
       debug("could not serve the failure", (e as Error).message);
@@ -159,7 +162,7 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
         while (pending !== undefined) {
           const why = pending;
           pending = undefined;
-          await start(why).catch((e) => console.error(`daggr dev: could not restart: ${(e as Error).message}`));
+          await start(why).catch((e) => log.error(`daggr dev: could not restart: ${(e as Error).message}`));
         }
       } finally {
         restarting = undefined;
@@ -252,7 +255,7 @@ async function openDevShare(launch: Record<string, unknown>) {
   const share = await openShare({ host: host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host, port });
   const token = String(launch.token ?? (process.env.DAGGR_TOKEN || randomBytes(18).toString("base64url")));
   Object.assign(launch, { port, strictPort: true, token, shareHosts: [share.host] });
-  console.log(`daggr dev: public link (anyone with it can run this app's code): ${share.url}/?token=${token}`);
+  log.info({ url: `${share.url}/?token=${token}` }, `daggr dev: public link (anyone with it can run this app's code): ${share.url}/?token=${token}`);
   return share;
 }
 

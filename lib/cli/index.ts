@@ -11,8 +11,10 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { EXIT_LOCKED, formatAppError, isLocked, printNodeFailures, serveApp } from "./app.js";
+import { log } from "../server/log.js";
+import { EXIT_LOCKED, isLocked, logAppError, printNodeFailures, serveApp } from "./app.js";
 import { dev } from "./dev.js";
+import { envHelp } from "./env-vars.js";
 import { init } from "./init.js";
 import { loadAppsAsEsm } from "./esm.js";
 
@@ -36,7 +38,8 @@ Options:
   -h, --help       show this help
   -v, --version    show the version
 
-Environment: DAGGR_HOME (state directory), HF_TOKEN, DAGGR_TOKEN, DAGGR_ALLOWED_HOSTS, DAGGR_FRPC.`;
+Environment:
+${envHelp()}`;
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -54,48 +57,53 @@ export async function main(argv: string[]): Promise<number> {
       },
     });
   } catch (e) {
-    console.error(`daggr: ${(e as Error).message}\n\n${HELP}`);
+    log.error(`${(e as Error).message} (daggr --help shows the usage)`);
     return 1;
   }
   const { values, positionals } = parsed;
-  if (values.help) return (console.log(HELP), 0);
+  if (values.help) return (print(HELP), 0);
   if (values.version) {
     const { readFileSync } = await import("node:fs");
     const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
-    return (console.log(pkg.version), 0);
+    return (print(pkg.version), 0);
   }
   let [command, app] = positionals;
   if (command && /\.(m|c)?[jt]sx?$/.test(command) && !app) [command, app] = ["dev", command];
-  if (!command) return (console.log(HELP), 0);
+  if (!command) return (print(HELP), 0);
   if (command === "init") {
-    if (!app) return (console.error("daggr init: which directory? e.g. daggr init my-app"), 1);
+    if (!app) return (log.error("daggr init: which directory? e.g. daggr init my-app"), 1);
     try {
-      console.log(init(app));
+      print(init(app));
       return 0;
     } catch (e) {
-      console.error(`daggr init: ${(e as Error).message}`);
+      log.error(`daggr init: ${(e as Error).message}`);
       return 1;
     }
   }
   if (command !== "dev" && command !== "run") {
-    console.error(`daggr: unknown command '${command}'. Use 'daggr init <dir>', 'daggr dev <app.ts>' or 'daggr run <app.ts>'.\n\n${HELP}`);
+    log.error(`unknown command '${command}'. Use 'daggr init <dir>', 'daggr dev <app.ts>' or 'daggr run <app.ts>' (daggr --help shows the usage).`);
     return 1;
   }
   if (!app) {
-    console.error(`daggr ${command}: which app? e.g. daggr ${command} app.ts`);
+    log.error(`daggr ${command}: which app? e.g. daggr ${command} app.ts`);
     return 1;
   }
   if (!existsSync(resolve(app))) {
-    console.error(`daggr ${command}: no such file: ${app}`);
+    log.error(`daggr ${command}: no such file: ${app}`);
     return 1;
   }
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
-    console.error(`daggr: --port must be an integer from 0 to 65535, got '${values.port}'.`);
+    log.error(`--port must be an integer from 0 to 65535, got '${values.port}'.`);
     return 1;
   }
   const options = { ...(values.host ? { host: values.host } : {}), ...(port !== undefined ? { port } : {}), ...(values.share ? { share: true } : {}) };
   return command === "dev" && !values["no-reload"] ? dev(app, options, fileURLToPath(import.meta.url)) : run(app, options);
+}
+
+/** What the command prints as its result (the usage, the version, what init made): stdout, not a log. */
+function print(text: string): void {
+  process.stdout.write(`${text}\n`);
 }
 
 /** Serves the app in this process until Ctrl+C. */
@@ -109,7 +117,7 @@ async function run(app: string, options: { host?: string; port?: number; share?:
   try {
     server = await serveApp(app);
   } catch (e) {
-    console.error(formatAppError(e, app));
+    logAppError(e, app);
     return isLocked(e) ? EXIT_LOCKED : 1;
   }
   await new Promise<void>((r) => {
@@ -126,7 +134,7 @@ else {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e) => {
-      console.error(e);
+      log.fatal({ err: e }, String((e as Error)?.message ?? e));
       process.exit(1);
     },
   );

@@ -32,9 +32,11 @@ import { Guard, suspiciousPath } from "./security.js";
 import { Wire } from "./wire.js";
 import { sweepOsTemp } from "../store/temp.js";
 import { stopLocalSpaces } from "../nodes/local-space/index.js";
+import { log } from "./log.js";
 
 export type { ServerOptions } from "./options.js";
 export { apiSchema } from "./api.js";
+export { type Logger, type LoggerOptions, createLogger, log } from "./log.js";
 
 /** A node that failed, as the `daggr` command prints it. */
 export interface NodeFailure {
@@ -135,7 +137,7 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
     const path = raw.split("?", 1)[0]!;
     if (oauth && LOGIN_PATHS.has(path) && req.method === "GET" && guard.hostAllowed(req)) {
       oauth.handle(req, res, path, new URLSearchParams(raw.slice(path.length + 1))).catch((e) => {
-        console.error(wire.encode({ daggr: "login failed", error: String((e as Error)?.message ?? e) }));
+        log.error({ err: String((e as Error)?.message ?? e) }, "Hugging Face login failed");
         refuse(res, 502, "Hugging Face login failed; try again.");
       });
       return;
@@ -227,13 +229,13 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
   running.add(server);
   if (!opts.quiet) {
     const open = opts.token ? `${url}/?token=${opts.token}` : url;
-    console.log(`daggr: serving "${graph.name}" at ${open}`);
-    if (wildcard) console.log(`daggr: listening on all interfaces (${opts.host}); the token is required from other machines.`);
-    else if (!isLoopback(opts.host)) console.log(`daggr: bound beyond loopback (${opts.host}); the token is required.`);
-    if (!opts.token && !isLoopback(opts.host) && !opts.space) console.warn("daggr: WARNING: no access token: anyone who can reach this port can run this app's code.");
-    if (server.shareUrl) console.log(`daggr: public link (anyone with it can run this app's code): ${server.shareUrl}`);
-    if (opts.space) console.log(`daggr: on a Space: ${oauth ? "visitors sign in with Hugging Face" : "Hugging Face sign-in is off (add hf_oauth: true to the Space's README)"}; anonymous visitors ${opts.anonymous === "run" ? "can view and run, without persistence" : "are refused"}.`);
-    else if (user !== LOCAL_USER && !options.user) console.log(`daggr: sheets of Hugging Face user ${user}`);
+    log.info({ url: open, graph: graph.name }, `serving "${graph.name}" at ${open}`);
+    if (wildcard) log.info(`listening on all interfaces (${opts.host}); the token is required from other machines.`);
+    else if (!isLoopback(opts.host)) log.info(`bound beyond loopback (${opts.host}); the token is required.`);
+    if (!opts.token && !isLoopback(opts.host) && !opts.space) log.warn("no access token: anyone who can reach this port can run this app's code.");
+    if (server.shareUrl) log.info(`public link (anyone with it can run this app's code): ${server.shareUrl}`);
+    if (opts.space) log.info(`on a Space: ${oauth ? "visitors sign in with Hugging Face" : "Hugging Face sign-in is off (add hf_oauth: true to the Space's README)"}; anonymous visitors ${opts.anonymous === "run" ? "can view and run, without persistence" : "are refused"}.`);
+    else if (user !== LOCAL_USER && !options.user) log.info(`sheets of Hugging Face user ${user}`);
   }
   if (options.open) openBrowser(opts.token ? `${url}/?token=${opts.token}` : url);
   launches.emit("listening", server);

@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { log } from "./log.js";
 
 /** daggr's package root: the nearest package.json above this file (in lib/server/, or in a dist/ bundle). */
 const ROOT = packageRoot(fileURLToPath(new URL(".", import.meta.url)));
@@ -114,6 +115,7 @@ export async function asset(name: string): Promise<Asset | undefined> {
       return await p;
     } catch (e) {
       if (name !== "daggr-canvas.js") return undefined;
+      log.error({ asset: name }, `the canvas failed to build: ${(e as Error).message}`);
       return { body: `console.error(${JSON.stringify(`daggr: the canvas failed to build: ${(e as Error).message}`)});\n${PLACEHOLDER}`, type: typeOf(name) };
     }
   }

@@ -10,6 +10,7 @@ import { type PageAccount, asset, canvasPage, gzipped, pageCsp } from "./page.js
 import { baseHeaders, refuse, sendJson } from "./respond.js";
 import { Guard, isCorsSimpleType, isJson, isMultipart, suspiciousPath } from "./security.js";
 import type { Wire } from "./wire.js";
+import { log } from "./log.js";
 
 export interface RouteContext {
   graph: Graph;
@@ -185,7 +186,7 @@ export function router(ctx: RouteContext): (req: IncomingMessage, res: ServerRes
       watchBody(req, res, options.bodyRate);
     }
     Promise.resolve(hit.r.handler(req, res, hit.m!, query)).catch((e) => {
-      console.error(wire.encode({ daggr: "request failed", url: path, error: String((e as Error)?.stack ?? e) }));
+      log.error({ url: path, err: String((e as Error)?.stack ?? e) }, "request failed");
       if (!res.headersSent) refuse(res, 500, "Internal error");
       else res.destroy();
     });
