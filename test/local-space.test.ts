@@ -13,6 +13,7 @@ import { createServer } from "node:http";
 import { type AddressInfo, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import t from "tap";
 import { DaggrError, GradioNode, Graph, MemoryStore, NodeKind, registerExecutor, type ExecContext, type Progress } from "../lib/index.js";
 import { gradioExecutor } from "../lib/nodes/gradio.js";
@@ -49,7 +50,7 @@ function makeSpace(name: string, o: { readme?: string; app?: string } = {}): str
   return dir;
 }
 
-const ids = ["t/echo", "t/id-same", "t/id-other", "t/crashy", "t/noisy", "t/env", "t/env-named", "t/broken", "t/orphan", "t/restarts", "t/hang", "t/term", "t/served"];
+const ids = ["t/echo", "t/id-same", "t/id-other", "t/crashy", "t/noisy", "t/env", "t/env-named", "t/broken", "t/orphan", "t/restarts", "t/hang", "t/term", "t/served", "t/dev"];
 let hub: LocalHub;
 t.before(async () => {
   const spaces: Record<string, { dir: string; sha: string }> = {};
@@ -310,6 +311,8 @@ async function holder(space: string, ...args: string[]) {
 async function appGone(url: string, pid: number) {
   const sock = connect(Number(new URL(url).port), "127.0.0.1");
   await once(sock, "connect");
+  // The end may come as a reset: it still closes the socket.
+  sock.on("error", () => {});
   return async () => {
     if (!sock.destroyed) await once(sock, "close");
     // The kernel closes the sockets a moment before the process leaves the table.
@@ -363,3 +366,109 @@ t.test("an app left behind by a kill -9 of daggr is removed at the next start", 
   while (isAlive(pid)) await new Promise((r) => setImmediate(r));
   t.same(readdirSync(join(home, "local-spaces")).filter((f) => f.startsWith("t__orphan")), [], "pid file removed");
 });
+
+/** `daggr dev <app>` in `dir`, with its output and a wait for a line. */
+function daggrDev(dir: string, app: string, port: number) {
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  const proc = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), join(root, "lib/cli/index.ts"), "dev", app, "--port", String(port)], {
+    cwd: dir,
+    env: { ...process.env, DAGGR_DEBUG: "1", DAGGR_LOCAL_PYTHON: PYTHON },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  proc.stdout!.on("data", (c: Buffer) => (out += c.toString()));
+  proc.stderr!.on("data", (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+  const waitFor = (re: RegExp, from: number) =>
+    new Promise<string>((resolve, reject) => {
+      const check = () => {
+        const m = re.exec(out.slice(from));
+        if (m) {
+          proc.stdout!.off("data", check);
+          proc.stderr!.off("data", check);
+          resolve(m[0]);
+        }
+      };
+      proc.stdout!.on("data", check);
+      proc.stderr!.on("data", check);
+      void exited.then(() => reject(new Error(`daggr dev exited before ${re}:\n${out}`)));
+      check();
+    });
+  return { proc, exited, waitFor, get mark() { return out.length; } };
+}
+
+t.test("under daggr dev, a reload keeps the local app; a new localEnv value relaunches it; the command's end stops it", async (t) => {
+  const dir = join(root, "dev-app");
+  mkdirSync(dir, { recursive: true });
+  const lib = pathToFileURL(join(import.meta.dirname, "..", "lib", "index.ts")).href;
+  writeFileSync(
+    join(dir, "app.ts"),
+    `import { GradioNode, Graph, gr } from ${JSON.stringify(lib)};
+import { localEnv } from "./env.js";
+const local = new GradioNode("t/dev", { name: "local", runLocally: true, validate: false, localEnv, inputs: { text: gr.Textbox({ value: "a" }) }, outputs: { out: gr.Textbox() } });
+export default new Graph({ name: "dev local", nodes: [local] });
+`,
+  );
+  const env = (list: string[], note = "") => writeFileSync(join(dir, "env.ts"), `export const localEnv: string[] = ${JSON.stringify(list)};${note}\n`);
+  env([]);
+  const port = await freePortForTest();
+  const dev = daggrDev(dir, "app.ts", port);
+  t.teardown(() => void (dev.proc.exitCode === null && dev.proc.kill("SIGKILL")));
+  await dev.waitFor(/serving app\.ts at/, 0);
+  let mark = dev.mark;
+  const url = `http://127.0.0.1:${port}`;
+  const run = async (text: string) => {
+    const res = await fetch(`${url}/api/call`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ inputs: { local__text: text } }) });
+    const body = (await res.json()) as { outputs?: { local?: { out: string } } };
+    if (!body.outputs?.local) throw new Error(`/api/call answered ${res.status} ${JSON.stringify(body)}`);
+    return body.outputs.local.out;
+  };
+  const first = await run("one");
+  t.match(first, /^ONE pid=\d+$/);
+  const pid1 = pidOf(first);
+  const starts = () => readFileSync(join(home, "logs", "t__dev.log"), "utf8").split("--- daggr: starting").length - 1;
+  t.equal(starts(), 1, "launched once");
+
+  await dev.waitFor(/standby ready/, mark);
+  mark = dev.mark;
+  env([], " // edited");
+  await dev.waitFor(/reloaded in \d+ ms/, mark);
+  const second = await run("two");
+  t.equal(pidOf(second), pid1, "the reloaded app calls the same local app");
+  t.equal(starts(), 1, "not relaunched");
+
+  const firstGone = await appGone(`http://127.0.0.1:${localPortOf(pid1)}/`, pid1);
+  await dev.waitFor(/standby ready/, mark);
+  mark = dev.mark;
+  env(["FIXTURE_X=1"]);
+  await dev.waitFor(/reloaded in \d+ ms/, mark);
+  const third = await run("three");
+  const pid2 = pidOf(third);
+  t.ok(pid2 && pid2 !== pid1, "a new localEnv value: a new app");
+  await firstGone();
+  t.notOk(isAlive(pid1), "the app no process uses any more was stopped");
+
+  const secondGone = await appGone(`http://127.0.0.1:${localPortOf(pid2)}/`, pid2);
+  dev.proc.kill("SIGINT");
+  t.equal(await dev.exited, 0);
+  await secondGone();
+  t.notOk(isAlive(pid2), "Ctrl+C on daggr dev stops the local app");
+});
+
+/** The port a local app (by pid) serves on, from its pid file. */
+function localPortOf(pid: number): number {
+  const dir = join(home, "local-spaces");
+  for (const f of readdirSync(dir)) {
+    const rec = JSON.parse(readFileSync(join(dir, f), "utf8")) as { pid: number; port: number };
+    if (rec.pid === pid) return rec.port;
+  }
+  throw new Error(`no pid file for ${pid}`);
+}
+
+async function freePortForTest(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}

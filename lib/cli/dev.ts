@@ -61,6 +61,10 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
       stdio: ["ignore", "inherit", "inherit", "ipc"],
       env: { ...process.env, DAGGR_CLI_CHILD: "1" },
     });
+    // runLocally Spaces run here, in the command, so they outlive the app process across reloads.
+    proc.on("message", (m: { type?: string }) => {
+      if (m?.type === "local-space") void hostLocal(proc, m);
+    });
     const exited = new Promise<number>((r) => proc.once("exit", (code, signal) => r(code ?? (signal ? 0 : 1))));
     const t0 = performance.now();
     const ready = new Promise<boolean>((r) => {
@@ -222,7 +226,7 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
   const shutdown = () => {
     for (const w of watchers.values()) w.close();
     void failing?.close();
-    void Promise.all([stop(active), stop(standby)]).then(() => done(0));
+    void Promise.all([stop(active), stop(standby), hosting?.then((h) => h.stopHostedSpaces())]).then(() => done(0));
   };
   process.once("SIGINT", shutdown);
   process.once("SIGTERM", shutdown);
@@ -233,7 +237,7 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
   const code = await finished;
   for (const w of watchers.values()) w.close();
   clearTimeout(timer);
-  await Promise.all([stop(active), stop(standby), failing?.close()]);
+  await Promise.all([stop(active), stop(standby), failing?.close(), hosting?.then((h) => h.stopHostedSpaces())]);
   share?.close();
   return code;
 }
@@ -263,4 +267,11 @@ function daggrDirs(here: string): string[] {
   let root = here;
   while (!existsSync(join(root, "package.json")) && dirname(root) !== root) root = dirname(root);
   return ["lib", "dist"].map((d) => join(root, d) + sep);
+}
+
+/** The local-Space host, loaded when an app first runs a Space locally. */
+let hosting: Promise<typeof import("../nodes/local-space/host.js")> | undefined;
+async function hostLocal(proc: ChildProcess, m: object) {
+  hosting ??= import("../nodes/local-space/host.js");
+  (await hosting).hostLocalSpace(proc, m as import("../nodes/local-space/protocol.js").EnsureMessage);
 }

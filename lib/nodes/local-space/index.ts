@@ -7,12 +7,14 @@ import { apiCacheKey, type ApiSummary } from "../gradio-api.js";
 import { LocalApp, stopAppsNow, sweepOrphans } from "./app-process.js";
 import { fetchSpace } from "./fetch-space.js";
 import { ensureEnv } from "./python-env.js";
-import { checkLocalEnv } from "./space-id.js";
-import { checkSpaceId } from "./space-id.js";
+import { checkLocalEnv, checkSpaceId } from "./space-id.js";
+import { proxies, proxyFor, viaDevCommand } from "./dev-proxy.js";
+import { type Expected, type Handle, type LocalSpec, keyOf } from "./protocol.js";
 
 export { checkSpaceId } from "./space-id.js";
 export { sweepOrphans, socketOwner } from "./app-process.js";
 export { childEnv } from "./run-command.js";
+export { type Expected, type Handle, type LocalSpec, keyOf } from "./protocol.js";
 
 /** Most restarts after a crash before the node falls back to the remote Space (or fails). */
 export const MAX_RESTARTS = 5;
@@ -36,21 +38,12 @@ export interface LocalTarget {
 
 type Stage = "fetch" | "env" | "install" | "launch" | "ready" | "restart" | "failed";
 
-interface Entry {
-  id: string;
-  key: string;
+export interface Entry extends Handle {
   app?: LocalApp;
-  /** Resolves when the app is ready (or settles as failed). */
-  ready: Promise<void>;
-  failure?: DaggrError;
-  stage: Progress;
-  listeners: Set<(p: Progress) => void>;
-  restarts: number;
-  /** Bumped at every crash, so an execution that began on an earlier run of the app knows. */
-  generation: number;
-  lastExit?: string;
   python?: string;
   files?: { dir: string; appFile: string; sha: string };
+  /** Processes told of every change (`daggr dev`'s app processes). */
+  watchers: Set<(e: Entry) => void>;
 }
 
 export interface LocalOptions {
@@ -70,8 +63,10 @@ let swept: string | undefined;
  * The app a `runLocally` GradioNode calls. The first call for a Space (or
  * {@link startLocal} at start-up) prepares it: fetch the files at the pinned revision,
  * make the Python environment, install, launch, check it is the app; each stage is shown
- * on the node's card and in the terminal. Later calls reuse the running app, across
- * reloads of the graph module. If preparation fails, or the app crashed more than
+ * on the node's card and in the terminal. Later calls reuse the running app; under
+ * `daggr dev` the command itself runs it (see host.ts), so it survives reloads of the
+ * app. The app is keyed by Space, revision and `localEnv` values: a change of any
+ * relaunches it. If preparation fails, or the app crashed more than
  * {@link MAX_RESTARTS} times, the node uses the remote Space and says why, unless
  * `DAGGR_LOCAL_NO_FALLBACK=1` (then E_LOCAL_FAILED). A crash while this execution was
  * using the app fails it with E_LOCAL_FAILED (the app restarts for the next one).
@@ -80,7 +75,7 @@ let swept: string | undefined;
  * const { app } = await localTarget(node, ctx); // "http://127.0.0.1:40123/"
  */
 export async function localTarget(node: GradioNode, ctx: ExecContext, o: LocalOptions = {}): Promise<LocalTarget> {
-  const entry = ensure(node, { cache: ctx.cache, ...o });
+  const entry = handleFor(node, { cache: ctx.cache, ...o });
   const relay = (p: Progress) => ctx.progress(p);
   entry.listeners.add(relay);
   ctx.progress(entry.stage);
@@ -97,25 +92,41 @@ export async function localTarget(node: GradioNode, ctx: ExecContext, o: LocalOp
   }
   const given = seen.get(ctx);
   if (given !== undefined && given !== entry.generation) {
-    throw new DaggrError(ErrorCode.LOCAL_FAILED, `Local Space '${entry.id}' crashed while running this node (${entry.lastExit}); it restarts for the next run (restart ${entry.restarts} of ${MAX_RESTARTS}). Log: ${entry.app?.log.path}`, {
+    throw new DaggrError(ErrorCode.LOCAL_FAILED, `Local Space '${entry.id}' crashed while running this node (${entry.lastExit}); it restarts for the next run (restart ${entry.restarts} of ${MAX_RESTARTS}). Log: ${entry.logPath}`, {
       space: entry.id,
       exit: entry.lastExit,
     });
   }
   seen.set(ctx, entry.generation);
-  const app = entry.app!;
-  return { app: app.url, local: true, ctx: { ...ctx, signal: AbortSignal.any([ctx.signal, app.lost.signal]) } };
+  return { app: entry.url!, local: true, ctx: withSignal(ctx, AbortSignal.any([ctx.signal, entry.lost!])) };
+}
+
+/** `ctx` with another signal. The engine's contexts keep `progress`, `partial` and more as getters on a class, which a spread would drop. */
+function withSignal(ctx: ExecContext, signal: AbortSignal): ExecContext {
+  return new Proxy(ctx, {
+    get(target, key) {
+      if (key === "signal") return signal;
+      const v: unknown = Reflect.get(target, key, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
 }
 
 /** Starts preparing a node's local Space without waiting (start-up: validation time). */
 export function startLocal(node: GradioNode, o: LocalOptions = {}): void {
-  ensure(node, o);
+  handleFor(node, o);
 }
 
 /** Stops every local app this process started (the server's shutdown; process exit does it too). */
 export async function stopLocalSpaces(): Promise<void> {
-  const apps = [...entries.values()].map((e) => e.app).filter((a): a is LocalApp => !!a);
-  entries.clear();
+  proxies.clear();
+  await stopEntries([...entries.values()]);
+}
+
+/** Stops these apps and forgets them. */
+export async function stopEntries(list: readonly Entry[]): Promise<void> {
+  for (const e of list) if (entries.get(e.key) === e) entries.delete(e.key);
+  const apps = list.map((e) => e.app).filter((a): a is LocalApp => !!a);
   await Promise.all(
     apps.map(
       (a) =>
@@ -162,60 +173,88 @@ function hookSignals() {
   for (const s of SIGNALS) process.prependListener(s, onSignal);
 }
 
-function ensure(node: GradioNode, o: LocalOptions): Entry {
-  const id = node.space;
-  checkSpaceId(id);
-  const revision = node.gradioOptions.revision;
-  const key = `${id}@${revision ?? "head"}`;
-  const home = o.home ?? defaultHome();
-  if (swept !== home) {
-    swept = home;
-    const killed = sweepOrphans(home);
+/** The handle of a node's local app: this process's own, or under `daggr dev` a proxy of the command's. */
+function handleFor(node: GradioNode, o: LocalOptions): Handle {
+  const spec = specOf(node, o);
+  const expected = () => expectedOf(node, o.cache);
+  return viaDevCommand() ? proxyFor(spec, expected) : ensure(spec, expected);
+}
+
+/** The spec of a node's local app; the Space id is checked before it reaches a path or a process. */
+export function specOf(node: GradioNode, o: LocalOptions = {}): LocalSpec {
+  checkSpaceId(node.space);
+  const env = checkLocalEnv(node.gradioOptions.localEnv).flatMap((item) => (item.includes("=") ? [item] : process.env[item] !== undefined ? [`${item}=${process.env[item]}`] : []));
+  return {
+    id: node.space,
+    ...(node.gradioOptions.revision ? { revision: node.gradioOptions.revision } : {}),
+    env,
+    home: o.home ?? defaultHome(),
+    ...(o.port ? { port: o.port } : {}),
+    ...(o.logMaxBytes ? { logMaxBytes: o.logMaxBytes } : {}),
+  };
+}
+
+/** The node's endpoint and, once known (cached API), the Space's whole API: what the app must serve. */
+async function expectedOf(node: GradioNode, cache: MetaCache | undefined): Promise<Expected> {
+  const api = cache ? await cache.get<ApiSummary>(apiCacheKey(node.space)).catch(() => undefined) : undefined;
+  const known = api ? Object.keys(api.endpoints).filter((n) => !/^\/\d+$/.test(n)) : [];
+  return { expect: [...new Set([node.apiName, ...known])], exact: !!api && !node.gradioOptions.revision };
+}
+
+/** This process's app for `spec`, prepared (once) in the background. */
+export function ensure(spec: LocalSpec, expected: () => Promise<Expected>): Entry {
+  const id = spec.id;
+  const key = keyOf(spec);
+  if (swept !== spec.home) {
+    swept = spec.home;
+    const killed = sweepOrphans(spec.home);
     if (killed.length) say(id, `removed ${killed.length} local app(s) left by a daggr that did not stop them (pids ${killed.join(", ")})`);
   }
   let entry = entries.get(key);
   if (entry) return entry;
-  entry = { id, key, ready: Promise.resolve(), stage: { text: "local: fetch" }, listeners: new Set(), restarts: 0, generation: 0 };
+  entry = { id, key, ready: Promise.resolve(), stage: { text: "local: fetch" }, phase: "preparing", listeners: new Set(), watchers: new Set(), restarts: 0, generation: 0 };
   entries.set(key, entry);
   const e = entry;
-  e.ready = prepare(e, node, home, o).catch((err) => {
+  e.ready = prepare(e, spec, expected).catch((err) => {
     e.failure = err instanceof DaggrError ? err : new DaggrError(ErrorCode.LOCAL_FAILED, `Local Space '${id}': ${(err as Error).message}`, { space: id });
     stage(e, "failed", e.failure.message);
   });
   return e;
 }
 
+/** Every app this process runs. */
+export function localEntries(): Entry[] {
+  return [...entries.values()];
+}
+
 function stage(e: Entry, s: Stage, detail?: string, fraction?: number) {
   e.stage = { text: `local: ${s}${detail ? ` — ${detail}` : ""}`, ...(fraction !== undefined ? { fraction } : {}) };
+  e.phase = s === "ready" ? "ready" : s === "failed" ? "failed" : "preparing";
   say(e.id, e.stage.text!);
   for (const l of e.listeners) l(e.stage);
+  for (const w of e.watchers) w(e);
 }
 
 function say(id: string, text: string) {
   if (process.env.DAGGR_LOCAL_QUIET !== "1") process.stderr.write(`daggr: Space ${id} ${text}\n`);
 }
 
-async function prepare(e: Entry, node: GradioNode, home: string, o: LocalOptions): Promise<void> {
-  const localEnv = checkLocalEnv(node.gradioOptions.localEnv);
-  stage(e, "fetch", node.gradioOptions.revision ? `at ${node.gradioOptions.revision}` : undefined, 0);
-  const files = await fetchSpace(e.id, { home, revision: node.gradioOptions.revision, update: process.env.DAGGR_UPDATE_SPACES === "1", log: (t) => say(e.id, t) });
+async function prepare(e: Entry, spec: LocalSpec, expected: () => Promise<Expected>): Promise<void> {
+  stage(e, "fetch", spec.revision ? `at ${spec.revision}` : undefined, 0);
+  const files = await fetchSpace(e.id, { home: spec.home, revision: spec.revision, update: process.env.DAGGR_UPDATE_SPACES === "1", log: (t) => say(e.id, t) });
   e.files = { dir: files.dir, appFile: files.appFile, sha: files.sha };
   stage(e, "env", `${files.sha.slice(0, 8)}`, 0.25);
-  const env = await ensureEnv(files, { home, onInstall: (what) => stage(e, "install", what, 0.5) });
+  const env = await ensureEnv(files, { home: spec.home, onInstall: (what) => stage(e, "install", what, 0.5) });
   say(e.id, env.note);
   e.python = env.python;
-  const api = o.cache ? await o.cache.get<ApiSummary>(apiCacheKey(e.id)).catch(() => undefined) : undefined;
-  const known = api ? Object.keys(api.endpoints).filter((n) => !/^\/\d+$/.test(n)) : [];
-  const expect = [...new Set([node.apiName, ...known])];
-  await launch(e, { expect, exact: !!api && !node.gradioOptions.revision, home, localEnv, o });
+  const { expect, exact } = await expected();
+  await launch(e, { expect, exact, spec });
 }
 
 interface LaunchArgs {
   expect: string[];
   exact: boolean;
-  home: string;
-  localEnv: string[];
-  o: LocalOptions;
+  spec: LocalSpec;
 }
 
 async function launch(e: Entry, a: LaunchArgs): Promise<void> {
@@ -226,17 +265,20 @@ async function launch(e: Entry, a: LaunchArgs): Promise<void> {
     dir: e.files!.dir,
     appFile: e.files!.appFile,
     python: e.python!,
-    home: a.home,
-    localEnv: a.localEnv,
+    home: a.spec.home,
+    localEnv: a.spec.env,
     expectEndpoints: a.expect,
     exactEndpoints: a.exact,
     timeoutMs: Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 120_000,
-    ...(a.o.port ? { port: a.o.port } : {}),
-    ...(a.o.logMaxBytes ? { logMaxBytes: a.o.logMaxBytes } : {}),
+    ...(a.spec.port ? { port: a.spec.port } : {}),
+    ...(a.spec.logMaxBytes ? { logMaxBytes: a.spec.logMaxBytes } : {}),
   });
   e.app = app;
+  e.logPath = app.log.path;
   hookSignals();
   await app.start();
+  e.url = app.url;
+  e.lost = app.lost.signal;
   stage(e, "ready", app.url, 1);
   app.once("exit", (why: string, wasReady: boolean) => {
     if (!wasReady || entries.get(e.key) !== e) return;
