@@ -44,13 +44,13 @@ export class LocalApp extends EventEmitter {
   exitInfo?: string;
   /** Aborted (with E_LOCAL_FAILED) when the app exits after it was ready: in-flight jobs stop at once. */
   readonly lost = new AbortController();
-  private readonly pidFile: string;
+  /** `<home>/local-spaces/<owner>__<name>.<daggr pid>.<app pid>.json` once spawned: one per app, even for two apps of a Space. */
+  private pidFile = "";
 
   constructor(readonly spec: LaunchSpec) {
     super();
     const safe = spec.id.replace("/", "__");
     this.log = new RotatingLog(join(spec.home, "logs", `${safe}.log`), spec.logMaxBytes);
-    this.pidFile = join(pidDir(spec.home), `${safe}.${process.pid}.json`);
   }
 
   get url(): string {
@@ -85,6 +85,7 @@ export class LocalApp extends EventEmitter {
     });
     if (child.pid) {
       mkdirSync(pidDir(this.spec.home), { recursive: true });
+      this.pidFile = join(pidDir(this.spec.home), `${this.spec.id.replace("/", "__")}.${process.pid}.${child.pid}.json`);
       writeFileSync(this.pidFile, JSON.stringify({ pid: child.pid, daggrPid: process.pid, daggrStart: startTime(process.pid), dir: this.spec.dir, port: this.port, id: this.spec.id }));
     }
     try {
@@ -130,7 +131,7 @@ export class LocalApp extends EventEmitter {
   private finish() {
     const wasReady = this.state === "ready";
     if (this.state !== "stopped") this.state = "exited";
-    rmSync(this.pidFile, { force: true });
+    if (this.pidFile) rmSync(this.pidFile, { force: true });
     this.log.write(`--- daggr: ${this.spec.id} ${this.exitInfo} ---\n`);
     if (wasReady) {
       this.lost.abort(new DaggrError(ErrorCode.LOCAL_FAILED, `Local Space '${this.spec.id}' crashed while running this node (${this.exitInfo}); it restarts for the next run. Last output: ${this.log.tail(4)} (log: ${this.log.path})`, { space: this.spec.id, exit: this.exitInfo }));
@@ -259,7 +260,7 @@ export function stopAppsNow(apps: readonly LocalApp[], graceMs = 1000): void {
   while (live.some((a) => runs(a.child!.pid!)) && Date.now() < until) Atomics.wait(tick, 0, 0, 10);
   for (const a of live) {
     if (runs(a.child!.pid!)) killGroup(a.child!.pid!, "SIGKILL");
-    else rmSync(a.pidPath, { force: true });
+    else if (a.pidPath) rmSync(a.pidPath, { force: true });
   }
 }
 
