@@ -909,6 +909,29 @@ async function browserTests(): Promise<void> {
     await shot(page, "canvas-dragged");
   });
 
+  t.test("an edge that skips a layer routes around the card in its way instead of behind it", async (t) => {
+    const a = new FnNode(({ text }) => text, { name: "a", inputs: { text: gr.Textbox({ value: "x" }) }, outputs: { out: gr.Textbox() } });
+    const b = new FnNode(({ v }) => v, { name: "b", inputs: { v: a.out.out }, outputs: { out: gr.Textbox() } });
+    const c = new FnNode(({ near, far }) => `${near}${far}`, { name: "c", inputs: { near: b.out.out, far: a.out.out }, outputs: { out: gr.Textbox() } });
+    const server = await serve(t, new Graph({ name: "skip", nodes: [c] }));
+    const page = await open(t, server.url);
+    const geometry = await page.evaluate(() => {
+      const root = document.querySelector("daggr-canvas")!.shadowRoot!;
+      const path = root.querySelector<SVGPathElement>('path.edge[data-from="a"][data-to="c"]')!;
+      const ctm = path.getScreenCTM()!;
+      const len = path.getTotalLength();
+      const points = Array.from({ length: 80 }, (_, i) => path.getPointAtLength((len * i) / 79).matrixTransform(ctm)).map((p) => ({ x: p.x, y: p.y }));
+      const r = root.querySelector('daggr-node[node-id="b"]')!.getBoundingClientRect();
+      return { points, b: { left: r.left, right: r.right, top: r.top, bottom: r.bottom } };
+    });
+    const inside = (p: { x: number; y: number }) => p.x > geometry.b.left && p.x < geometry.b.right && p.y > geometry.b.top && p.y < geometry.b.bottom;
+    const [start, end] = [geometry.points[0]!, geometry.points.at(-1)!];
+    const straight = Array.from({ length: 80 }, (_, i) => ({ x: start.x + ((end.x - start.x) * i) / 79, y: start.y + ((end.y - start.y) * i) / 79 }));
+    t.ok(straight.some(inside), "b lies between a and c: a plain curve from a to c would pass behind it");
+    t.same(geometry.points.filter(inside), [], "the drawn edge a→c goes around b");
+    await shot(page, "canvas-edge-route");
+  });
+
   t.test("a second open lays nothing out: the layout comes from the cache", async (t) => {
     const server = await serve(t, textGraph());
     const page = await open(t, server.url);

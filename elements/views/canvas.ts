@@ -93,7 +93,7 @@ export class DaggrCanvas extends LitElement {
   private ctx: CardContext | undefined;
   private visibleFrame = 0;
   private readonly placement = new Placement((ids) => {
-    this.edges?.reroute(ids, this.placement.positions, this.placement.width);
+    this.edges?.reroute(ids, this.placement.positions, this.placement.width, this.placement.sizes);
     this.scheduleVisible();
   });
   private readonly edits = new InputEdits(
@@ -505,7 +505,7 @@ export class DaggrCanvas extends LitElement {
     performance.mark("daggr:laid-out");
     if (!result) return;
     this.placement.apply(result);
-    this.edges?.draw(this.placement.positions, this.placement.width, this.placement.bounds);
+    this.edges?.draw(this.placement.positions, this.placement.width, this.placement.bounds, this.placement.sizes);
     world.parentElement!.classList.remove("measuring");
     performance.mark("daggr:positioned");
     if (initial) {

@@ -2,6 +2,9 @@ import { css } from "lit";
 import type { CanvasStore } from "../controllers/canvas-store.js";
 import type { EdgeWire } from "../wire.js";
 import { outputPorts, portY, wiredInputs } from "../layout/geometry.js";
+import { Obstacles, route } from "../layout/route.js";
+
+type Sizes = ReadonlyMap<string, { w: number; h: number }>;
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -11,7 +14,7 @@ const FOOT_SPREAD = 7;
 
 /**
  * The edges: one SVG path per edge, from the output port's dot to the input port's dot,
- * drawn once per layout. Freshness and activity updates only flip classes on the
+ * drawn once per layout, around the cards between them (`layout/route.ts`). Freshness and activity updates only flip classes on the
  * affected paths, so an event about one node touches only the edges around it.
  *
  * Edge kinds read at a glance: a scatter (`each`) ends in a crow's foot at the MAP node
@@ -22,21 +25,25 @@ const FOOT_SPREAD = 7;
 export class EdgeLayer {
   private readonly paths = new Map<string, SVGPathElement>();
   private highlighted = new Set<string>();
+  /** Edges that take a detour around cards (a card moving may free their way). */
+  private readonly routed = new Set<string>();
 
   constructor(
     readonly svg: SVGSVGElement,
     private readonly store: CanvasStore,
   ) {}
 
-  /** Redraws every edge for a new layout (positions by node id; width of each card). */
-  draw(positions: Map<string, { x: number; y: number }>, widthOf: (id: string) => number, bounds: { width: number; height: number }): void {
+  /** Redraws every edge for a new layout (positions by node id; each card's size). */
+  draw(positions: Map<string, { x: number; y: number }>, widthOf: (id: string) => number, bounds: { width: number; height: number }, sizes: Sizes = new Map()): void {
     this.svg.replaceChildren();
     this.paths.clear();
+    this.routed.clear();
     this.svg.setAttribute("width", String(Math.ceil(bounds.width + 20)));
     this.svg.setAttribute("height", String(Math.ceil(bounds.height + 20)));
     const frag = document.createDocumentFragment();
+    const obstacles = obstaclesOf(positions, sizes);
     for (const e of this.store.graph?.edges ?? []) {
-      const d = this.pathFor(e, positions, widthOf);
+      const d = this.pathFor(e, positions, widthOf, obstacles);
       if (!d) continue;
       const p = document.createElementNS(SVG, "path");
       p.setAttribute("d", d);
@@ -51,11 +58,14 @@ export class EdgeLayer {
   }
 
   /** Re-routes the edges touching these nodes (they moved). */
-  reroute(nodes: Set<string>, positions: Map<string, { x: number; y: number }>, widthOf: (id: string) => number): void {
+  reroute(nodes: Set<string>, positions: Map<string, { x: number; y: number }>, widthOf: (id: string) => number, sizes: Sizes = new Map()): void {
+    const obstacles = obstaclesOf(positions, sizes);
     for (const e of this.store.graph?.edges ?? []) {
-      if (!nodes.has(e.from.node) && !nodes.has(e.to.node)) continue;
+      // A moved card may now sit in the way of an edge between two others: those are re-routed too.
+      const ends = nodes.has(e.from.node) || nodes.has(e.to.node);
       const p = this.paths.get(e.id);
-      const d = p && this.pathFor(e, positions, widthOf);
+      if (!p || (!ends && !this.routed.has(e.id) && !crosses(e, nodes, positions, sizes))) continue;
+      const d = this.pathFor(e, positions, widthOf, obstacles);
       if (d) p.setAttribute("d", d);
     }
   }
@@ -96,7 +106,7 @@ export class EdgeLayer {
     p.setAttribute("class", cls.join(" "));
   }
 
-  private pathFor(e: EdgeWire, pos: Map<string, { x: number; y: number }>, widthOf: (id: string) => number): string | undefined {
+  private pathFor(e: EdgeWire, pos: Map<string, { x: number; y: number }>, widthOf: (id: string) => number, obstacles: Obstacles): string | undefined {
     const a = pos.get(e.from.node);
     const b = pos.get(e.to.node);
     const from = this.store.node(e.from.node);
@@ -109,13 +119,35 @@ export class EdgeLayer {
     const y1 = a.y + portY(outRow);
     const x2 = b.x;
     const y2 = b.y + portY(inRow);
-    const dx = Math.max(40, Math.abs(x2 - x1) * 0.45);
-    const curve = `M${x1},${y1} C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}`;
+    const { d: curve, routed } = route(x1, y1, x2, y2, obstacles, e.from.node, e.to.node);
+    this.routed[routed ? "add" : "delete"](e.id);
     // Crow's feet on the "many" side: the MAP node's end of a scatter or a gather.
     if (e.kind === "each") return `${curve} M${x2 - FOOT},${y2} L${x2},${y2 - FOOT_SPREAD} M${x2 - FOOT},${y2} L${x2},${y2 + FOOT_SPREAD}`;
     if (e.kind === "all") return `${curve} M${x1 + FOOT},${y1} L${x1},${y1 - FOOT_SPREAD} M${x1 + FOOT},${y1} L${x1},${y1 + FOOT_SPREAD}`;
     return curve;
   }
+}
+
+function obstaclesOf(positions: Map<string, { x: number; y: number }>, sizes: Sizes): Obstacles {
+  const rects = [];
+  for (const [id, p] of positions) {
+    const s = sizes.get(id);
+    if (s) rects.push({ id, x: p.x, y: p.y, w: s.w, h: s.h });
+  }
+  return new Obstacles(rects);
+}
+
+/** Whether one of the moved cards now lies between an edge's two ends (horizontally). */
+function crosses(e: EdgeWire, moved: Set<string>, positions: Map<string, { x: number; y: number }>, sizes: Sizes): boolean {
+  const a = positions.get(e.from.node);
+  const b = positions.get(e.to.node);
+  if (!a || !b) return false;
+  for (const id of moved) {
+    const p = positions.get(id);
+    const s = sizes.get(id);
+    if (p && s && p.x + s.w > a.x && p.x < b.x) return true;
+  }
+  return false;
 }
 
 export const edgeStyles = css`
