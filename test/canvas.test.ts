@@ -929,7 +929,33 @@ async function browserTests(): Promise<void> {
     const straight = Array.from({ length: 80 }, (_, i) => ({ x: start.x + ((end.x - start.x) * i) / 79, y: start.y + ((end.y - start.y) * i) / 79 }));
     t.ok(straight.some(inside), "b lies between a and c: a plain curve from a to c would pass behind it");
     t.same(geometry.points.filter(inside), [], "the drawn edge a→c goes around b");
+    t.equal(await page.locator("canvas.minimap").count(), 0, "a small graph has no minimap");
     await shot(page, "canvas-edge-route");
+  });
+
+  t.test("a graph of more than 50 nodes has a minimap: every card and the view's frame; pressing on it centres the view there", async (t) => {
+    const server = await serve(t, bigGraph(60, { autorun: false }));
+    const page = await open(t, server.url);
+    const map = page.locator("canvas.minimap");
+    await map.waitFor();
+    type Canvas = HTMLElement & { panZoom: { viewport: { x: number; y: number; zoom: number } }; minimap: { toWorld(x: number, y: number): { x: number; y: number } } };
+    // Drawn: some of its pixels are painted (cards), read back from the 2D canvas.
+    await page.waitForFunction(() => {
+      const c = document.querySelector("daggr-canvas")!.shadowRoot!.querySelector<HTMLCanvasElement>("canvas.minimap")!;
+      const px = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+      let painted = 0;
+      for (let i = 3; i < px.length; i += 4) if (px[i]! > 0) painted++;
+      return painted > 500;
+    });
+    const box = (await map.boundingBox())!;
+    await page.mouse.click(box.x + box.width * 0.8, box.y + box.height * 0.7);
+    const { target, centre } = await page.evaluate(([mx, my]) => {
+      const el = document.querySelector("daggr-canvas") as unknown as Canvas;
+      const { x, y, zoom } = el.panZoom.viewport;
+      return { target: el.minimap.toWorld(mx!, my!), centre: { x: (el.clientWidth / 2 - x) / zoom, y: (el.clientHeight / 2 - y) / zoom } };
+    }, [box.width * 0.8, box.height * 0.7]);
+    t.ok(Math.abs(target.x - centre.x) < 2 && Math.abs(target.y - centre.y) < 2, `the view is centred on the pressed point (${Math.round(target.x)}, ${Math.round(target.y)})`);
+    await shot(page, "canvas-minimap");
   });
 
   t.test("a second open lays nothing out: the layout comes from the cache", async (t) => {

@@ -338,7 +338,22 @@ const chrome = css`
     border-color: color-mix(in srgb, var(--daggr-error) 50%, var(--daggr-border));
     color: var(--daggr-error);
   }
+  .minimap {
+    position: absolute;
+    right: 12px;
+    bottom: 12px;
+    z-index: 5;
+    background: color-mix(in srgb, var(--daggr-surface) 92%, transparent);
+    border: 1px solid var(--daggr-border);
+    border-radius: var(--daggr-radius-sm);
+    box-shadow: var(--daggr-shadow);
+    cursor: pointer;
+    touch-action: none;
+  }
   @media (max-width: 640px) {
+    .minimap {
+      display: none;
+    }
     .title-bar {
       max-width: calc(100% - 150px);
       left: 12px;

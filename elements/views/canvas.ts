@@ -5,6 +5,7 @@ import { InputEdits } from "../controllers/edits.js";
 import { assetUrl, crossOrigin, fileUrl, upload } from "../controllers/files.js";
 import { HistoryController } from "../controllers/history.js";
 import { LayoutController } from "../controllers/layout.js";
+import { Minimap } from "../controllers/minimap.js";
 import { PanZoom, type Viewport } from "../controllers/pan-zoom.js";
 import { Placement } from "../controllers/placement.js";
 import { wouldRun } from "../controllers/run-plan.js";
@@ -20,6 +21,8 @@ import { badgeOf } from "./badges.js";
 import { type NodeCard, cardLooks } from "./node-card.js";
 import "./sheets-menu.js";
 
+/** Graphs with more nodes than this get a minimap in the corner. */
+const MINIMAP_NODES = 50;
 const VIEWPORT_SAVE_MS = 400;
 /** Cards added to the page per frame while a graph arrives (most are placeholders). */
 const RENDER_SLICE = 150;
@@ -95,7 +98,10 @@ export class DaggrCanvas extends LitElement {
   private readonly placement = new Placement((ids) => {
     this.edges?.reroute(ids, this.placement.positions, this.placement.width, this.placement.sizes);
     this.scheduleVisible();
+    this.minimap?.schedule();
   });
+  /** The overview in the corner, on graphs of more than {@link MINIMAP_NODES} nodes. */
+  private minimap: Minimap | undefined;
   private readonly edits = new InputEdits(
     (nodeId, port, value, base) => this.sendEdit(nodeId, port, value, base),
     (nodeId, port) => this.store.inputRev(nodeId, port),
@@ -506,6 +512,7 @@ export class DaggrCanvas extends LitElement {
     if (!result) return;
     this.placement.apply(result);
     this.edges?.draw(this.placement.positions, this.placement.width, this.placement.bounds, this.placement.sizes);
+    this.updateMinimap(g.nodes.length);
     world.parentElement!.classList.remove("measuring");
     performance.mark("daggr:positioned");
     if (initial) {
@@ -524,6 +531,36 @@ export class DaggrCanvas extends LitElement {
     }
   }
 
+  /** Shows the minimap on a large graph (hides it on a small one) and redraws it. */
+  private updateMinimap(nodes: number): void {
+    if (nodes <= MINIMAP_NODES) {
+      this.minimap?.destroy();
+      this.minimap = undefined;
+      return;
+    }
+    if (!this.minimap) {
+      const store = this.store;
+      const placement = this.placement;
+      this.minimap = new Minimap({
+        bounds: () => placement.bounds,
+        *cards() {
+          for (const [id, p] of placement.positions) {
+            const s = placement.sizes.get(id);
+            if (s) yield { x: p.x, y: p.y, w: s.w, h: s.h, stale: store.state(id).freshness === "stale" };
+          }
+        },
+        viewport: () => this.panZoom!.viewport,
+        screen: () => ({ width: this.clientWidth, height: this.clientHeight }),
+        centre: (x, y) => {
+          const { zoom } = this.panZoom!.viewport;
+          this.panZoom!.set({ x: this.clientWidth / 2 - x * zoom, y: this.clientHeight / 2 - y * zoom, zoom }, true);
+        },
+      });
+      this.renderRoot.append(this.minimap.el);
+    }
+    this.minimap.schedule();
+  }
+
   private applySheetViewport(sheet: SheetWire): boolean {
     const v = sheet.viewport;
     if (!v || !Number.isFinite(v.zoom) || v.zoom <= 0) return false;
@@ -537,6 +574,7 @@ export class DaggrCanvas extends LitElement {
 
   private onViewport(v: Viewport, byUser: boolean): void {
     this.scheduleVisible();
+    this.minimap?.schedule();
     const label = this.renderRoot.querySelector(".zoom-pct");
     if (label) label.textContent = `${Math.round(v.zoom * 100)}%`;
     if (!byUser) return;
