@@ -77,8 +77,8 @@ class Active extends NodeAbort {
  */
 export class Runner implements ExecHost {
   readonly runs = new Map<string, RunHandle>();
-  /** The execution in progress per node (entries are cleared, not deleted: a node runs again soon). */
-  private readonly active = new Map<string, Active | undefined>();
+  /** The execution in progress per node (an ended one is deleted: a map of every node run so far would be held for good). */
+  private readonly active = new Map<string, Active>();
   /** What every execution shares: the view, the files store, the app cache, this runner as host. */
   readonly env: ExecEnv;
   private readonly sheetId: string;
@@ -381,7 +381,7 @@ export class Runner implements ExecHost {
   }
 
   private ended(id: string, active: Active): void {
-    if (this.active.get(id) === active) this.active.set(id, undefined);
+    if (this.active.get(id) === active) this.active.delete(id);
     active.end();
   }
 

@@ -1,7 +1,6 @@
 import type { BehaviorSubject } from "rxjs";
 import { type Edge, Node } from "../graph/index.js";
 import type { Freshness } from "./events.js";
-import { hasFilePorts } from "./outputs.js";
 import { quote } from "./recipe-key.js";
 import type { ResultRecord } from "./records.js";
 import type { NodeState } from "./state.js";
@@ -30,18 +29,18 @@ export class Slot {
    * Slots of its children, of the nodes it reads from (when static, like `reads`) and of
    * each edge's source, linked once every slot exists.
    */
-  childSlots: Slot[] = [];
+  childSlots: Slot[] = NO_SLOTS;
   parentSlots: Slot[] | undefined = undefined;
-  edgeFrom: Slot[] = [];
+  edgeFrom: Slot[] = NO_SLOTS;
   /** How many of `parentSlots` are not fresh, kept by the walk: "are my parents fresh?" in O(1). */
   staleParents = 0;
   /** The slots whose `parentSlots` hold this one (they count its freshness in `staleParents`). */
-  watchers: Slot[] = [];
+  watchers: Slot[] = NO_SLOTS;
   /** The edges out of this node, as their downstream slot and index there (parallel arrays). */
-  outSlots: Slot[] = [];
-  outIndex: number[] = [];
+  outSlots: Slot[] = NO_SLOTS;
+  outIndex: number[] = NO_SLOTS as unknown as number[];
   /** The static reads of other nodes that read from this one (their `now` follows its selection). */
-  outReads: Read[] = [];
+  outReads: Read[] = NO_SLOTS as unknown as Read[];
   /**
    * The selection whose key was last confirmed equal to the current key, with the own
    * inputs' key text then (each read keeps its hash then as `basis`), and how many reads
@@ -60,14 +59,11 @@ export class Slot {
   readonly reads: readonly Read[] | undefined;
   /** Whether its key has own inputs (otherwise their part of the key is `{}`). */
   readonly hasOwn: boolean;
-  /** Whether it has file-typed inputs or outputs. */
-  readonly files: { inputs: boolean; outputs: boolean };
 
   constructor(
     readonly node: Node,
     readonly fingerprint: string,
     readonly order: number,
-    readonly children: readonly string[],
     readonly edgesIn: readonly Edge[],
     state: NodeState,
     selected: ResultRecord | undefined,
@@ -75,11 +71,10 @@ export class Slot {
   ) {
     this.sel = selected;
     this.state = state;
-    this.edgeFresh = edgesIn.map(() => false);
+    this.edgeFresh = edgesIn.length ? edgesIn.map(() => false) : (NO_FLAGS as boolean[]);
     const ports = staticPorts ? node.activePorts(NO_VALUES) : undefined;
     this.reads = ports && readsOf(node, ports);
     this.hasOwn = !ports || ports.some((p) => !["port", "first"].includes(node.inputs[p]?.kind ?? "component"));
-    this.files = hasFilePorts(node);
   }
 }
 
@@ -123,6 +118,17 @@ function read(name: string, from: Read["from"], each: string | undefined): Read 
 
 function byName(a: Read, b: Read): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+const NO_FLAGS: readonly boolean[] = Object.freeze([]);
+/** The shared empty list a slot's lists start as (the view gives each its own when it has items). */
+const NO_SLOTS = Object.freeze([]) as unknown as Slot[];
+
+/** Appends to one of a slot's lists, giving it its own array on the first item. */
+export function append<T>(list: T[], item: T): T[] {
+  const own = list === (NO_SLOTS as unknown) ? [] : list;
+  own.push(item);
+  return own;
 }
 
 export const NO_VALUES: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;

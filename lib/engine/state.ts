@@ -3,8 +3,9 @@ import { type Edge, type Graph, type Node, initialValue, inputId } from "../grap
 import type { EngineEvent, Freshness, Progress } from "./events.js";
 import { FN_INPUT_MARKER, canonical, hashText, quote, recipeKey } from "./recipe-key.js";
 import { type ResultError, type ResultRecord, ResultStatus } from "./records.js";
-import { MinQueue, NO_VALUES, type Read, Slot, enqueueAll, hasStaticPorts, parentsOf, readsOf } from "./slot.js";
+import { MinQueue, NO_VALUES, type Read, Slot, append, enqueueAll, hasStaticPorts, parentsOf, readsOf } from "./slot.js";
 import type { SheetState } from "./store.js";
+import { hasFilePorts } from "./outputs.js";
 
 /**
  * A node's fingerprint hash, made once per node rather than at every session open (the
@@ -70,7 +71,8 @@ export class SheetView {
   readonly inputs = new Map<string, unknown>();
   /** Revision of each edited input (`node__port`): how many writes it has had. */
   readonly inputRevs = new Map<string, number>();
-  readonly selected = new Map<string, ResultRecord>();
+  /** The selected result per node, read from the slots (no map of its own to keep in step). */
+  readonly selected: Selections;
   private readonly slots = new Map<string, Slot>();
   /** Where each edge's freshness is kept (its downstream node, its index there), made on first ask. */
   private edgeAt: Map<string, { slot: Slot; index: number }> | undefined = undefined;
@@ -103,11 +105,13 @@ export class SheetView {
     }
     for (const [id, v] of Object.entries(loaded.inputs)) this.inputs.set(id, v);
     for (const [id, rev] of Object.entries(loaded.inputRevs ?? {})) this.inputRevs.set(id, rev);
-    for (const r of loaded.selected) if (graph.has(r.nodeId)) this.selected.set(r.nodeId, r);
+    this.selected = new Selections(this.slots);
+    const loadedSel = new Map<string, ResultRecord>();
+    for (const r of loaded.selected) if (graph.has(r.nodeId)) loadedSel.set(r.nodeId, r);
     // A node a restart cut short shows as failed with the interruption's error until it runs again.
     const cut = new Map((loaded.interrupted ?? []).map((r) => [r.nodeId, r]));
     graph.nodes.forEach((n, order) => {
-      const sel = this.selected.get(n.id);
+      const sel = loadedSel.get(n.id);
       const interrupted = cut.get(n.id);
       const state: NodeState = {
         nodeId: n.id,
@@ -118,34 +122,36 @@ export class SheetView {
         lastMs: sel?.ms,
         ...(interrupted?.error ? { error: interrupted.error } : {}),
       };
-      const slot = new Slot(n, fingerprintHash(n), order, graph.children(n.id), fit(edgesInto.get(n.id)), state, sel, hasStaticPorts(n));
+      const slot = new Slot(n, fingerprintHash(n), order, fit(edgesInto.get(n.id)), state, sel, hasStaticPorts(n));
       this.slots.set(n.id, slot);
     });
     for (const slot of this.slots.values()) {
-      slot.childSlots = slot.children.map((c) => this.slots.get(c)!);
+      slot.childSlots = sized(graph.children(slot.node.id), (c) => this.slots.get(c)!);
       if (slot.reads) {
-        const parents = parentsOf(slot.node, slot.node.activePorts(NO_VALUES)).map((p) => this.slots.get(p)!);
+        const parents = sized(parentsOf(slot.node, slot.node.activePorts(NO_VALUES)), (p) => this.slots.get(p)!);
         slot.parentSlots = parents;
         slot.staleParents = parents.length; // every slot starts "empty"
-        for (const p of parents) p.watchers.push(slot);
+        for (const p of parents) p.watchers = append(p.watchers, slot);
       }
       if (slot.reads) {
         for (const r of slot.reads) {
           r.slots = r.from.map((f) => this.slots.get(f.node.id)!);
           r.owner = slot;
-          for (const f of r.slots) f.outReads.push(r);
+          for (const f of r.slots) f.outReads = append(f.outReads, r);
         }
       }
-      slot.edgeFrom = slot.edgesIn.map((e) => this.slots.get(e.from.node)!);
+      slot.edgeFrom = sized(slot.edgesIn, (e) => this.slots.get(e.from.node)!);
       for (let i = 0; i < slot.edgeFrom.length; i++) {
-        slot.edgeFrom[i]!.outSlots.push(slot);
-        slot.edgeFrom[i]!.outIndex.push(i);
+        const from = slot.edgeFrom[i]!;
+        from.outSlots = append(from.outSlots, slot);
+        from.outIndex = append(from.outIndex, i);
       }
       if (slot.sel) this.edgesChanged(slot);
     }
     for (const slot of this.slots.values()) {
-      slot.watchers = fit(slot.watchers);
-      slot.outSlots = fit(slot.outSlots);
+      // Most often a node's watchers and out-edges' nodes are its children, in order: one list then.
+      slot.watchers = same(slot.watchers, slot.childSlots) ? slot.childSlots : fit(slot.watchers);
+      slot.outSlots = same(slot.outSlots, slot.childSlots) ? slot.childSlots : fit(slot.outSlots);
       slot.outIndex = fit(slot.outIndex);
       slot.outReads = fit(slot.outReads);
       if (slot.reads) for (const r of slot.reads) r.now = readHash(r);
@@ -308,7 +314,7 @@ export class SheetView {
 
   /** Whether a node has file-typed inputs or outputs (looked up once per session). */
   filePorts(nodeId: string): { inputs: boolean; outputs: boolean } {
-    return this.slot(nodeId).files;
+    return hasFilePorts(this.slot(nodeId).node);
   }
 
   freshnessOf(nodeId: string): Freshness {
@@ -482,8 +488,6 @@ export class SheetView {
     if (!nodeId) return;
     const s = this.slot(nodeId);
     s.sel = record ?? undefined;
-    if (record) this.selected.set(nodeId, record);
-    else this.selected.delete(nodeId);
     s.state.selectedId = record?.id ?? null;
     s.state.lastMs = record?.ms;
     this.edgesChanged(s);
@@ -607,6 +611,29 @@ function selectedHash(s: Slot, port: string): string | undefined {
 }
 
 const NONE = Object.freeze([]) as unknown as never[];
+
+/** Whether two lists hold the same items in the same order. */
+function same<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** `list.map(f)`, or the shared empty list (per-node lists are kept for the session). */
+function sized<T, U>(list: readonly T[], f: (x: T) => U): U[] {
+  return list.length === 0 ? NONE : list.map(f);
+}
+
+/** The selected result of each node, as a read-only map over the view's slots. */
+export class Selections {
+  constructor(private readonly slots: Map<string, Slot>) {}
+  get(nodeId: string): ResultRecord | undefined {
+    return this.slots.get(nodeId)?.sel;
+  }
+  has(nodeId: string): boolean {
+    return this.slots.get(nodeId)?.sel !== undefined;
+  }
+}
 
 /**
  * An array built by `push` holds room for 17 items; a copy holds exactly what it has.

@@ -48,10 +48,8 @@ export class Graph {
   readonly nodes: readonly Node[];
   readonly edges: readonly Edge[];
   readonly subgraphs: readonly Subgraph[];
-  private readonly byId = new Map<string, Node>();
-  private readonly index = new Map<string, number>();
-  private readonly parentIds = new Map<string, string[]>();
-  private readonly childIds = new Map<string, string[]>();
+  /** Per node id: the node, its topological position, its parents' and children's ids (one map, one entry each). */
+  private readonly byId = new Map<string, Entry>();
 
   constructor(options: GraphOptions) {
     checkOptions("Graph", options, ["name", "nodes", "persistKey", "autorun"]);
@@ -66,7 +64,7 @@ export class Graph {
     this.autorun = options.autorun;
     const { all, ups } = collect(options.nodes);
     for (const n of all) {
-      const clash = this.byId.get(n.id);
+      const clash = this.byId.get(n.id)?.node;
       if (clash && clash !== n) {
         throw new DaggrError(
           ErrorCode.DUPLICATE_NODE,
@@ -74,7 +72,7 @@ export class Graph {
           { got: n.id },
         );
       }
-      this.byId.set(n.id, n);
+      this.byId.set(n.id, { node: n, order: -1, parents: NO_IDS, children: NO_IDS });
     }
     this.nodes = topoSort(all, ups);
     const nodes = this.nodes;
@@ -84,14 +82,15 @@ export class Graph {
     const kids = new Map<string, number>();
     for (let i = 0; i < nodes.length; i++) {
       const n = nodes[i]!;
-      this.index.set(n.id, i);
+      const entry = this.byId.get(n.id)!;
+      entry.order = i;
       const up = ups.get(n)!;
       const ids = new Array<string>(up.length);
       for (let k = 0; k < up.length; k++) {
         const id = (ids[k] = up[k]!.id);
         kids.set(id, (kids.get(id) ?? 0) + 1);
       }
-      this.parentIds.set(n.id, ids);
+      entry.parents = ids;
       for (const port in n.inputs) {
         const spec = n.inputs[port]!;
         if (spec.kind === "port") edges.push(edge(spec.from, n.id, port, spec.scatter ? "each" : spec.gather ? "all" : undefined));
@@ -102,22 +101,22 @@ export class Graph {
     const fill = new Map<string, number>();
     for (const n of nodes) {
       const count = kids.get(n.id);
-      this.childIds.set(n.id, count ? new Array<string>(count) : NO_IDS);
+      if (count) this.byId.get(n.id)!.children = new Array<string>(count);
     }
-    for (const [child, parents] of this.parentIds) {
-      for (const p of parents) {
+    for (const n of nodes) {
+      for (const p of this.byId.get(n.id)!.parents) {
         const at = fill.get(p) ?? 0;
-        this.childIds.get(p)![at] = child;
+        this.byId.get(p)!.children[at] = n.id;
         fill.set(p, at + 1);
       }
     }
     this.edges = edges;
-    this.subgraphs = components(nodes, this.parentIds, this.childIds);
+    this.subgraphs = components(nodes, this.byId);
   }
 
   /** The node with this id; a coded error naming the nearest id otherwise. */
   node(id: string): Node {
-    const n = this.byId.get(id);
+    const n = this.byId.get(id)?.node;
     if (!n) throw unknownName(ErrorCode.UNKNOWN_NODE, "node", id, [...this.byId.keys()]);
     return n;
   }
@@ -128,15 +127,15 @@ export class Graph {
 
   /** Position of a node in the topological order. */
   order(id: string): number {
-    return this.index.get(id) ?? -1;
+    return this.byId.get(id)?.order ?? -1;
   }
 
   parents(id: string): readonly string[] {
-    return this.parentIds.get(id) ?? [];
+    return this.byId.get(id)?.parents ?? NO_IDS;
   }
 
   children(id: string): readonly string[] {
-    return this.childIds.get(id) ?? [];
+    return this.byId.get(id)?.children ?? NO_IDS;
   }
 
   /** Every node reachable downstream of `ids` (excluding them unless `inclusive`), in topological order. */
@@ -218,6 +217,14 @@ export class Graph {
 }
 
 const NO_IDS = Object.freeze([]) as unknown as string[];
+
+/** What the graph keeps per node id. */
+interface Entry {
+  node: Node;
+  order: number;
+  parents: string[];
+  children: string[];
+}
 
 /** The edge from an output port into `to`'s input `port`; its id is one flat string. */
 function edge(src: { node: Node; port: string }, to: string, port: string, kind: Edge["kind"]): Edge {
@@ -305,7 +312,7 @@ function topoSort(nodes: Node[], ups: Map<Node, Node[]>): Node[] {
   return out;
 }
 
-function components(nodes: readonly Node[], parents: Map<string, string[]>, children: Map<string, string[]>): Subgraph[] {
+function components(nodes: readonly Node[], byId: Map<string, Entry>): Subgraph[] {
   const seen = new Set<string>();
   const groups: string[][] = [];
   for (const n of nodes) {
@@ -316,8 +323,8 @@ function components(nodes: readonly Node[], parents: Map<string, string[]>, chil
     while (stack.length) {
       const id = stack.pop()!;
       group.push(id);
-      for (const list of [parents.get(id), children.get(id)]) {
-        if (!list) continue;
+      const e = byId.get(id)!;
+      for (const list of [e.parents, e.children]) {
         for (const m of list) {
           if (!seen.has(m)) {
             seen.add(m);
@@ -328,9 +335,8 @@ function components(nodes: readonly Node[], parents: Map<string, string[]>, chil
     }
     groups.push(group);
   }
-  const order = new Map(nodes.map((n, i) => [n.id, i]));
   return groups.map((g, i) => ({
     id: groups.length === 1 ? "main" : `subgraph_${i}`,
-    nodes: g.sort((a, b) => order.get(a)! - order.get(b)!),
+    nodes: g.sort((a, b) => byId.get(a)!.order - byId.get(b)!.order),
   }));
 }
