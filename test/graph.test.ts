@@ -1,6 +1,6 @@
 import t from "tap";
 import {
-  DaggrError, FnNode, GradioNode, Graph, InferenceNode, InputNode, MemoryStore, gr,
+  DaggrError, FnNode, GradioNode, Graph, InferenceNode, InputNode, MemoryStore, firstOf, gr, type Node,
 } from "../lib/index.js";
 import { open } from "./helpers/engine.js";
 
@@ -261,4 +261,38 @@ t.test("Graph collects a 50,000-deep chain from its last node, without recursion
   t.equal(g.ancestors(["n49999"]).length, 49_999);
   t.equal(g.descendants(["n0"]).length, 49_999);
   t.same(g.subgraphs.map((s) => s.nodes.length), [50_000]);
+});
+
+t.test("a node's fingerprint text is what JSON.stringify made of its parts before (recipe keys unchanged)", async (t) => {
+  // The array form the fingerprint was written with until it was built piece by piece.
+  const reference = (n: Node): string => {
+    const inputs = Object.entries(n.inputs).map(([port, s]) => [
+      port,
+      s.kind,
+      s.kind === "fixed" ? s.value : s.kind === "port" ? `${s.from}${s.scatter ? `.each(${s.scatter.key ?? ""})` : ""}${s.gather ? ".all" : ""}` : s.kind === "first" ? s.from.map(String) : null,
+    ]);
+    const guard = n.guard && [String(n.guard.from), n.guard.label];
+    const config = (n as unknown as { kindConfig(): unknown }).kindConfig();
+    const code = (n as unknown as { codeSources(): string[] }).codeSources();
+    return JSON.stringify([n.kind, config, inputs, Object.keys(n.outputs), code, n.backups.map((b) => b.fingerprint()), guard]);
+  };
+  const src = new FnNode(() => [{ text: "a \"quoted\" line\n" }], { name: "src", outputs: { lines: gr.JSON(), "odd \u2028 name": null } });
+  const a = new FnNode(({ x }: { x: number }) => x + 1, {
+    name: "a",
+    inputs: { x: gr.Number({ value: 1 }), fixed: { deep: [1, "two", null], skip: undefined }, none: undefined, seed: () => 7, big: 1e21 },
+    outputs: { y: null },
+    preprocess: (v) => v,
+    postprocess: (r) => r,
+    concurrent: true,
+    maxConcurrent: 3,
+  });
+  const each = new FnNode(({ line }: { line: unknown }) => line, { name: "each", inputs: { line: src.out.lines.each("text"), all: src.out.lines, "ünï": a.out.y } });
+  const gather = new FnNode((v: unknown) => v, { name: "gather", inputs: { all: each.out.output.all({ allowPartial: true }), first: firstOf(a.out.y, each.out.output) } });
+  const backup = new FnNode(() => 1, { name: "backup", outputs: { output: null } });
+  gather.fallback(backup);
+  const gated = new InputNode({ name: "gated", ports: { q: gr.Textbox({ value: "hi" }) } });
+  gated.guard = { from: a.out.y, label: "y > 1", match: () => true };
+  const gradio = new GradioNode("owner/space", { apiName: "/predict", inputs: { prompt: a.out.y }, outputs: { image: gr.Image() } });
+  const other = new GradioNode("owner/other", { apiName: "/predict", inputs: { prompt: a.out.y }, outputs: { image: gr.Image() } });
+  for (const n of [src, a, each, gather, backup, gated, gradio, gradio.or(other)]) t.equal(n.fingerprint(), reference(n), n.id);
 });

@@ -74,7 +74,10 @@ export class Slot {
     this.edgeFresh = edgesIn.length ? edgesIn.map(() => false) : (NO_FLAGS as boolean[]);
     const ports = staticPorts ? node.activePorts(NO_VALUES) : undefined;
     this.reads = ports && readsOf(node, ports);
-    this.hasOwn = !ports || ports.some((p) => !["port", "first"].includes(node.inputs[p]?.kind ?? "component"));
+    this.hasOwn = !ports || ports.some((p) => {
+      const kind = node.inputs[p]?.kind;
+      return kind !== "port" && kind !== "first";
+    });
   }
 }
 

@@ -307,13 +307,23 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
    * recipe key, so changing any of these makes old results stale.
    */
   fingerprint(): string {
-    const inputs = Object.entries(this.inputs).map(([port, s]) => [
-      port,
-      s.kind,
-      s.kind === "fixed" ? s.value : s.kind === "port" ? `${s.from}${s.scatter ? `.each(${s.scatter.key ?? ""})` : ""}${s.gather ? ".all" : ""}` : s.kind === "first" ? s.from.map(String) : null,
-    ]);
-    const guard = this.guard && [String(this.guard.from), this.guard.label];
-    return JSON.stringify([this.kind, this.kindConfig(), inputs, Object.keys(this.outputs), this.codeSources(), this.backups.map((b) => b.fingerprint()), guard]);
+    // The JSON text of [kind, config, inputs, output names, code sources, backups'
+    // fingerprints, guard], written piece by piece (no nested arrays to build), each
+    // piece as JSON.stringify writes it inside an array: the same text as before, so
+    // recipe keys do not change (test/graph.test.ts checks it against the array form).
+    let inputs = "";
+    for (const port of Object.keys(this.inputs)) {
+      const s = this.inputs[port]!;
+      const source =
+        s.kind === "fixed" ? s.value : s.kind === "port" ? `${s.from}${s.scatter ? `.each(${s.scatter.key ?? ""})` : ""}${s.gather ? ".all" : ""}` : s.kind === "first" ? s.from.map(String) : null;
+      inputs += `${inputs ? "," : ""}[${JSON.stringify(port)},${JSON.stringify(s.kind)},${element(source)}]`;
+    }
+    let code = "";
+    for (const c of this.codeSources()) code += `${code ? "," : ""}${JSON.stringify(c)}`;
+    let backups = "";
+    for (const b of this.backups) backups += `${backups ? "," : ""}${JSON.stringify(b.fingerprint())}`;
+    const guard = this.guard ? `[${JSON.stringify(String(this.guard.from))},${element(this.guard.label)}]` : "null";
+    return `[${JSON.stringify(this.kind)},${element(this.kindConfig())},[${inputs}],${JSON.stringify(Object.keys(this.outputs))},[${code}],[${backups}],${guard}]`;
   }
 
   /** A page about this node's remote, when it has one. */
@@ -387,6 +397,11 @@ export function setChoose(f: (...n: Node[]) => Node): void {
 function getChoose() {
   if (!chooseImpl) throw new DaggrError(ErrorCode.NO_RUNTIME, "Choice nodes are not loaded; import from 'daggr'.");
   return chooseImpl;
+}
+
+/** A value as `JSON.stringify` writes it inside an array (`null` where it would be left out). */
+function element(v: unknown): string {
+  return JSON.stringify(v) ?? "null";
 }
 
 const NONE = Object.freeze([]) as unknown as string[];
