@@ -91,6 +91,9 @@ export const runtime: Runtime = {
   },
 
   async launch(graph, options) {
+    // In `daggr worker`, the app's launch() hands its graph to the worker instead of serving.
+    const worker = (globalThis as Record<symbol, unknown>)[Symbol.for("daggr.worker.launch")];
+    if (typeof worker === "function") return worker(graph, options);
     const { launch } = await import("./server/index.js");
     return launch(graph, options);
   },

@@ -25,6 +25,8 @@ Usage:
   daggr dev <app.ts> [options]   serve the app and restart it when it or a file it imports changes
   daggr run <app.ts> [options]   serve the app, without watching
   daggr <app.ts>                 same as "daggr dev <app.ts>"
+  daggr worker <app.ts> --redis <url> [--concurrency N]
+                                 run the app's node calls queued by a main process started with --queue
 
 The app exports a Graph by default (export default new Graph({ … })), or calls graph.launch().
 
@@ -35,6 +37,9 @@ Options:
   --share          also serve a public link through Gradio's share servers (GRADIO_SHARE_SERVER_ADDRESS
                    for your own); the link carries the access token, which every request then needs
   --no-reload      with dev: do not watch (same as run)
+  --queue <url>    with dev/run: queue mode, node calls run on 'daggr worker' processes (Redis URL)
+  --files <dir>    with worker/queue: the directory files cross through (default DAGGR_HOME/queue-files)
+  --lock-ms <ms>   with worker: job lock time; a dead worker's job runs elsewhere after about 1.5x this (default 10000)
   -h, --help       show this help
   -v, --version    show the version
 
@@ -52,6 +57,11 @@ export async function main(argv: string[]): Promise<number> {
         port: { type: "string" },
         "no-reload": { type: "boolean" },
         share: { type: "boolean" },
+        queue: { type: "string" },
+        redis: { type: "string" },
+        concurrency: { type: "string" },
+        files: { type: "string" },
+        "lock-ms": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },
@@ -80,6 +90,12 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
   }
+  if (command === "worker") {
+    if (!app) return (console.error("daggr worker: which app? e.g. daggr worker app.ts --redis redis://127.0.0.1:6379"), 1);
+    return (await import("./worker.js")).worker(app, values);
+  }
+  if (values.queue) process.env.DAGGR_QUEUE = values.queue;
+  if (values.files) process.env.DAGGR_QUEUE_FILES = values.files;
   if (command !== "dev" && command !== "run") {
     log.error(`unknown command '${command}'. Use 'daggr init <dir>', 'daggr dev <app.ts>' or 'daggr run <app.ts>' (daggr --help shows the usage).`);
     return 1;

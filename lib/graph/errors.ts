@@ -54,6 +54,13 @@ export const ErrorCode = {
   REMOTE_FILE_GONE: "E_REMOTE_FILE_GONE",
   /** A Space run with `runLocally` could not be prepared or started, or crashed (and no fallback). */
   LOCAL_FAILED: "E_LOCAL_FAILED",
+  // Queue mode (BullMQ workers)
+  /** Redis could not be reached, or the app's queue is closed. */
+  QUEUE_UNAVAILABLE: "E_QUEUE_UNAVAILABLE",
+  /** A worker's copy of the app differs from the main process's (node fingerprint, or a node it lacks). */
+  QUEUE_VERSION: "E_QUEUE_VERSION",
+  /** The worker running a node died (or lost its job lock) more often than the queue retries. */
+  WORKER_LOST: "E_WORKER_LOST",
   // Persistence and editing
   /** An edit named a revision of the input other than the current one (another tab changed it). */
   INPUT_CONFLICT: "E_INPUT_CONFLICT",

@@ -97,6 +97,9 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
   const opts = resolveOptions(options);
   // The store opens first: a database locked by another daggr process fails the launch before anything listens.
   const store: Store = options.store ?? (await (await import("../runtime.js")).storeFor(graph));
+  // Queue mode: calls go to workers from the first run on (the queue's own module loads only when asked).
+  const queueOptions = options.queue ?? (process.env.DAGGR_QUEUE ? { redis: process.env.DAGGR_QUEUE } : undefined);
+  const queue = queueOptions ? await (await import("../queue/index.js")).startQueue(graph, queueOptions) : undefined;
   const wire = new Wire(graph, store);
   const makeHub = (s: Store, user: string) => {
     const hub = new Hub(graph, s, wire, user);
@@ -203,6 +206,7 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
         for (const ws of wss.clients) ws.close(1001, "Server shutting down");
         await gradio?.close();
         await visitors.close();
+        await queue?.close();
         if (opts.space) setFallbackHfToken(false);
         // Uploads this process left in flight (and any a crashed one left).
         await sweepOsTemp({ own: true });
@@ -230,6 +234,7 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
   if (!opts.quiet) {
     const open = opts.token ? `${url}/?token=${opts.token}` : url;
     log.info({ url: open, graph: graph.name }, `serving "${graph.name}" at ${open}`);
+    if (queue) log.info(`queue mode: node calls go to workers on queue '${queue.name}' (start them with: daggr worker <app.ts> --redis <url>)`);
     if (wildcard) log.info(`listening on all interfaces (${opts.host}); the token is required from other machines.`);
     else if (!isLoopback(opts.host)) log.info(`bound beyond loopback (${opts.host}); the token is required.`);
     if (!opts.token && !isLoopback(opts.host) && !opts.space) log.warn("no access token: anyone who can reach this port can run this app's code.");

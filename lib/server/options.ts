@@ -3,6 +3,7 @@ import { createServer, type Server } from "node:http";
 import { hostname, networkInterfaces } from "node:os";
 import type { Store } from "../engine/index.js";
 import type { BodyRate, Rate } from "./limits.js";
+import type { QueueOptions } from "../queue/index.js";
 
 /** What `graph.launch(options)` and `daggr dev/run` accept. */
 export interface ServerOptions {
@@ -80,6 +81,11 @@ export interface ServerOptions {
   share?: boolean;
   /** Print nothing (default false). */
   quiet?: boolean;
+  /**
+   * Queue mode: node calls run on `daggr worker` processes through Redis instead of in
+   * this process (`DAGGR_QUEUE=redis://…` or `daggr run --queue redis://…` set it too).
+   */
+  queue?: QueueOptions;
 }
 
 export interface ResolvedOptions {

@@ -1,0 +1,47 @@
+import { join, resolve } from "node:path";
+import type { Graph } from "../graph/index.js";
+import { defaultHome } from "../store/index.js";
+import { SharedDirBlobs } from "./blobs.js";
+import { QueueDispatcher } from "./dispatcher.js";
+import type { QueueTimings } from "./jobs.js";
+import { QueueWorker, type WorkerOptions } from "./worker.js";
+
+/**
+ * Queue mode: the main process (the canvas, the API, the engine and the store) enqueues
+ * each node call on Redis; `daggr worker` processes, on this machine or others, run them.
+ *
+ * ```
+ *  browser ──ws──▶ main process ──BullMQ jobs──▶ Redis ◀──── worker 1..N (same app file)
+ *                  engine, store  ◀──events─────        ───▶ shared files dir (by sha256)
+ * ```
+ */
+export { QueueDispatcher, type DispatcherOptions } from "./dispatcher.js";
+export { QueueWorker, type WorkerOptions } from "./worker.js";
+export { SharedDirBlobs, type BlobStore, type FileRef } from "./blobs.js";
+export { DEFAULT_TIMINGS, queueName, fingerprintOf, type QueueTimings } from "./jobs.js";
+
+/** What `launch({ queue })` takes. */
+export interface QueueOptions {
+  /** Redis URL, e.g. `redis://127.0.0.1:6379`. */
+  redis: string;
+  /** The directory files cross through, shared with the workers (default `<DAGGR_HOME>/queue-files`). */
+  files?: string;
+}
+
+/** The shared files directory when none is given: the same on every process of one machine. */
+export function defaultBlobDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.DAGGR_QUEUE_FILES ? resolve(env.DAGGR_QUEUE_FILES) : join(defaultHome(env), "queue-files");
+}
+
+/** Sends the graph's node calls to its queue (what `launch({ queue })` does). */
+export function startQueue(graph: Graph, options: QueueOptions): Promise<QueueDispatcher> {
+  return QueueDispatcher.open(graph, { redis: options.redis, blobs: new SharedDirBlobs(options.files ?? defaultBlobDir()) });
+}
+
+/** Runs the graph's queued node calls in this process (what `daggr worker` does). */
+export function startWorker(
+  graph: Graph,
+  options: Omit<WorkerOptions, "blobs"> & QueueTimings & { files?: string },
+): Promise<QueueWorker> {
+  return QueueWorker.start(graph, { ...options, blobs: new SharedDirBlobs(options.files ?? defaultBlobDir()) });
+}

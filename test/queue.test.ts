@@ -1,0 +1,280 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Redis } from "ioredis";
+import t from "tap";
+import { DaggrError, type EngineEvent, MemoryStore, type Session } from "../lib/index.js";
+import { dispatcherOf } from "../lib/engine/index.js";
+import { startQueue, type QueueDispatcher } from "../lib/queue/index.js";
+import app, { boom, closeAppRedis, hang, limited, reverse, stream, upper } from "./fixtures/queue-app.js";
+import { type RedisServer, redisMissing, startRedis } from "./helpers/redis.js";
+
+const CLI = resolve("lib/cli/index.ts");
+const APP = resolve("test/fixtures/queue-app.ts");
+const missing = redisMissing();
+
+interface WorkerProc {
+  pid: number;
+  child: ChildProcess;
+  out: string[];
+  exited: Promise<void>;
+}
+
+let redis: RedisServer;
+let client: Redis;
+let blobDir: string;
+let pool: WorkerProc[] = [];
+/** Workers of one test each, started with the pool (starting a worker is slow on a busy machine). */
+let own: Record<"cancel" | "doomed" | "lost" | "variant", WorkerProc[]>;
+const workers = new Set<WorkerProc>();
+
+/** Starts `daggr worker` on the test app; resolves once it says it is running. */
+async function spawnWorker(db: number, env: Record<string, string> = {}, args: string[] = []): Promise<WorkerProc> {
+  const child = spawn(process.execPath, ["--import", "tsx", CLI, "worker", APP, "--redis", `${redis.url}/${db}`, "--files", blobDir, "--lock-ms", "2000", ...args], {
+    env: { ...process.env, REDIS_URL: redis.url, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const out: string[] = [];
+  const exited = new Promise<void>((ok) => child.once("exit", () => ok()));
+  const w: WorkerProc = { pid: child.pid!, child, out, exited };
+  workers.add(w);
+  void exited.then(() => workers.delete(w));
+  await new Promise<void>((ok, fail) => {
+    const onData = (b: Buffer) => {
+      out.push(b.toString());
+      if (/daggr worker .*: running/.test(out.join(""))) ok();
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.once("exit", (code) => fail(new Error(`worker exited (${code}): ${out.join("")}`)));
+  });
+  return w;
+}
+
+async function kill9(w: WorkerProc): Promise<void> {
+  w.child.kill("SIGKILL");
+  await w.exited;
+}
+
+async function stopWorkers(which: Iterable<WorkerProc> = workers): Promise<void> {
+  const alive = [...which].filter((w) => workers.has(w));
+  for (const w of alive) w.child.kill("SIGKILL");
+  await Promise.all(alive.map((w) => w.exited));
+}
+
+/**
+ * A queue-mode session on the test app (the test process is the main process), on Redis
+ * database `db`: tests with workers of their own use their own database, so their jobs
+ * never reach another test's workers. The workers it names are stopped at its end.
+ */
+async function queued(
+  t: { teardown(fn: () => unknown): void },
+  db: number,
+  own: WorkerProc[] = [],
+): Promise<{ s: Session; d: QueueDispatcher; events: EngineEvent[]; store: MemoryStore }> {
+  const d = await startQueue(app, { redis: `${redis.url}/${db}`, files: blobDir });
+  const store = new MemoryStore();
+  const s = await app.session({ store, debounceMs: 5, validate: false });
+  const events: EngineEvent[] = [];
+  s.events.subscribe((e) => events.push(e));
+  t.teardown(async () => {
+    await s.close();
+    await d.close();
+    await stopWorkers(own);
+  });
+  return { s, d, events, store };
+}
+
+/** Resolves with the first event matching `pred` (events already seen included). */
+function waitEvent(s: Session, seen: EngineEvent[], pred: (e: EngineEvent) => boolean): Promise<EngineEvent> {
+  const now = seen.find(pred);
+  if (now) return Promise.resolve(now);
+  return new Promise((ok) => {
+    const sub = s.events.subscribe((e) => {
+      if (pred(e)) {
+        sub.unsubscribe();
+        ok(e);
+      }
+    });
+  });
+}
+
+/** A progress event of `nodeId` saying it runs in process `pid` (any pid when not given). */
+const progressPid = (nodeId: string, pid?: number) => (e: EngineEvent) =>
+  e.type === "node-progress" && e.nodeId === nodeId && (pid === undefined ? /^pid \d+$/.test(e.progress.text ?? "") : e.progress.text === `pid ${pid}`);
+
+if (missing) {
+  t.plan(0, `queue tests skipped: ${missing}`);
+} else {
+  t.before(async () => {
+    redis = await startRedis();
+    // Workers shared by the tests that need no special worker: 3 of 2 slots each, on database 0.
+    blobDir = mkdtempSync(join(tmpdir(), "daggr-queue-files-"));
+    const hang = { QUEUE_APP_HANG: "1" };
+    const [p0, p1, p2, cancel, doomed, l0, l1, l2, l3, variant] = await Promise.all([
+      ...[0, 1, 2].map(() => spawnWorker(0, {}, ["--concurrency", "2"])),
+      spawnWorker(1, hang),
+      spawnWorker(2, hang),
+      ...[0, 1, 2, 3].map(() => spawnWorker(3, hang)),
+      spawnWorker(4, { QUEUE_APP_VARIANT: "!" }),
+    ]);
+    pool = [p0!, p1!, p2!];
+    own = { cancel: [cancel!], doomed: [doomed!], lost: [l0!, l1!, l2!, l3!], variant: [variant!] };
+    client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    process.env.REDIS_URL = redis.url;
+  });
+  t.teardown(async () => {
+    await stopWorkers();
+    client.disconnect();
+    closeAppRedis();
+    await redis.stop();
+    rmSync(blobDir, { recursive: true, force: true });
+  });
+
+  t.test("lib/engine imports neither bullmq nor ioredis: the queue is injected through setDispatcher", async (t) => {
+    for (const f of readdirSync("lib/engine")) {
+      const src = readFileSync(join("lib/engine", f), "utf8");
+      t.notMatch(src, /from "(bullmq|ioredis)"/, f);
+    }
+  });
+
+  t.test("queue mode: a node runs on a worker; keys, provenance, outputs, partials and events match in-process", async (t) => {
+    // In-process first, on its own store.
+    const local = await app.session({ store: new MemoryStore(), debounceMs: 5, validate: false });
+    const localEvents: EngineEvent[] = [];
+    local.events.subscribe((e) => localEvents.push(e));
+    await local.run(stream, { mode: "to-here" });
+    const { s, events } = await queued(t, 0);
+    const summary = await s.run(stream, { mode: "to-here" });
+    t.same(summary.nodes, { text: "ran", upper: "ran", stream: "ran" });
+    t.ok(pool.some((w) => w.pid === s.get(upper.out.pid)), "upper ran in a worker process");
+    t.equal(local.get(upper.out.pid), process.pid, "in-process, it ran here");
+    t.equal(s.get(stream.out.out), "HELLO.", "the generator's return value");
+    for (const n of ["text", "upper", "stream"]) t.equal(s.currentKey(n), local.currentKey(n), `${n}: same recipe key`);
+    t.equal(s.selected(stream)!.key, local.selected(stream)!.key);
+    t.same(s.selected(stream)!.upstream, { s: s.selected(upper)!.id }, "provenance: stream consumed upper's result");
+    t.equal(s.nodeState("stream").freshness, "fresh");
+    const partials = (es: EngineEvent[]) => es.filter((e) => e.type === "node-partial" && e.nodeId === "stream").map((e) => (e as { outputs: unknown }).outputs);
+    t.same(partials(events), partials(localEvents), "the same partial outputs, in order");
+    t.same(partials(events), ["H", "E", "L", "L", "O"].map((out) => ({ out })));
+    const types = (es: EngineEvent[]) => es.filter((e) => e.type !== "node-progress").map((e) => `${e.type}:${(e as { nodeId?: string }).nodeId ?? ""}`);
+    t.same(types(events), types(localEvents), "the same events in the same order");
+    t.ok(events.some(progressPid("upper")), "progress reported on the worker reached the main process");
+    await local.close();
+  });
+
+  t.test("files cross by content: a stored input file reaches the worker, its file output lands in the main store", async (t) => {
+    const { s, store } = await queued(t, 0);
+    const input = await store.putFile({ bytes: Buffer.from("abc"), name: "in.txt" });
+    s.set(reverse.in.file, input.path);
+    await s.run(reverse, { mode: "step" });
+    const rec = s.selected(reverse)!;
+    t.ok(rec, JSON.stringify(s.nodeState("reverse").error));
+    t.equal(rec.status, "success");
+    const out = s.get(reverse.out.file) as string;
+    t.ok(out.startsWith(store.filesDir), "the output is a file of the main store");
+    t.equal(readFileSync(out, "utf8"), "cba");
+    const meta = await store.fileForPath(out);
+    t.match(meta?.name, /^reversed-\d+-\d+\.txt$/, "the worker's file name is kept");
+    t.ok(rec.files.includes(meta!.id) && rec.files.includes(input.id), "the record references its input and output files");
+  });
+
+  t.test("a failing node fails as in-process: its message is recorded, the run fails", async (t) => {
+    const { s } = await queued(t, 0);
+    const summary = await s.run(boom, { mode: "step" });
+    t.equal(summary.status, "failed");
+    t.equal(s.selected(boom)?.status, undefined, "a failure is not selected");
+    const err = s.nodeState("boom").error;
+    t.match(err?.message, /boom 7/);
+  });
+
+  t.test("cancelling a run aborts the worker's job: the AbortSignal fires in the worker", async (t) => {
+    const [w] = own.cancel as [WorkerProc];
+    const { s, events } = await queued(t, 1, [w]);
+    const started = s.start(hang, { mode: "step" });
+    await waitEvent(s, events, progressPid("hang"));
+    s.cancel(started.runId);
+    const summary = await started.done;
+    t.equal(summary.status, "cancelled");
+    const aborted = await client.blpop("aborted", 60);
+    t.equal(Number(aborted?.[1]), w.pid, "the worker's AbortSignal fired");
+    const history = await s.history(hang);
+    t.same(history.results.map((r) => r.status), ["cancelled"], "recorded as cancelled, never a cache hit");
+  });
+
+  t.test("concurrencyGroup + maxConcurrent hold across workers: 3 workers x 2 slots never run more than 2", async (t) => {
+    const { s } = await queued(t, 0);
+    await s.run(limited, { mode: "to-here" });
+    t.same(s.get(limited.out.y), [10, 20, 30, 40, 50, 60, 70, 80]);
+    const peak = Number(await client.get("peak"));
+    t.ok(peak >= 1 && peak <= 2, `at most 2 calls of the group ran at once across workers (peak ${peak})`);
+    t.comment(`items ran on ${new Set(s.get(limited.out.pid) as unknown as number[]).size} worker(s)`);
+  });
+
+  t.test("a worker killed mid-job (kill -9): another worker runs the job again; nothing half-committed", async (t) => {
+    const [doomed] = own.doomed as [WorkerProc];
+    const mine = [doomed];
+    const { s, events } = await queued(t, 2, mine);
+    const started = s.start(hang, { mode: "step" });
+    await waitEvent(s, events, progressPid("hang", doomed.pid));
+    const healthy = await spawnWorker(2);
+    mine.push(healthy);
+    const t0 = performance.now();
+    await kill9(doomed);
+    const summary = await started.done;
+    t.comment(`the job completed on another worker ${Math.round(performance.now() - t0)} ms after the kill (lock 2 s)`);
+    t.equal(summary.status, "done");
+    t.equal(s.get(hang.out.pid), healthy.pid, "the second worker produced the result");
+    const history = await s.history(hang);
+    t.same(history.results.map((r) => r.status), ["success"], "one record: the lost attempt left nothing behind");
+  });
+
+  t.test("a job whose workers keep dying fails with E_WORKER_LOST after the retries", async (t) => {
+    const { s, events } = await queued(t, 3, own.lost);
+    const started = s.start(hang, { mode: "step" });
+    // Four workers that hang. maxStalledCount 2: the worker running each of three attempts is
+    // killed; a live worker's stall check restarts the job, then, the third time, fails it.
+    const killed = new Set<number>();
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const e = await waitEvent(s, events, (e) => progressPid("hang")(e) && !killed.has(Number((e as { progress: { text: string } }).progress.text.slice(4))));
+      const pid = Number((e as { progress: { text: string } }).progress.text.slice(4));
+      killed.add(pid);
+      await kill9(own.lost.find((w) => w.pid === pid)!);
+    }
+    const summary = await started.done;
+    t.equal(summary.status, "failed");
+    const err = s.nodeState("hang").error;
+    t.equal(err?.code, "E_WORKER_LOST");
+    t.match(err?.message, /worker running it stopped/);
+    const history = await s.history(hang);
+    t.same(history.results.map((r) => r.status), ["failed"], "one failed record, no partial success");
+  });
+
+  t.test("a worker with another version of the app refuses the job and says why (E_QUEUE_VERSION)", async (t) => {
+    const [w] = own.variant as [WorkerProc];
+    const { s } = await queued(t, 4, [w]);
+    const summary = await s.run(upper, { mode: "to-here" });
+    t.equal(summary.status, "failed");
+    const err = s.nodeState("upper").error;
+    t.equal(err?.code, "E_QUEUE_VERSION");
+    t.match(err?.message, /refused node 'upper'.*differs from the main process's.*fingerprint [0-9a-f]{12} here, [0-9a-f]{12} there/s);
+    t.match(w.out.join(""), /refused a job of node 'upper'/, "the worker says so too");
+  });
+
+  t.test("graph.launch({ queue }) serves with calls on workers; an unreachable Redis is E_QUEUE_UNAVAILABLE", async (t) => {
+    const err = await app.launch({ port: 0, quiet: true, queue: { redis: "redis://127.0.0.1:1" } }).catch((e: unknown) => e);
+    t.ok(err instanceof DaggrError && err.code === "E_QUEUE_UNAVAILABLE", String(err));
+    const bad = await app.launch({ port: 0, quiet: true, queue: { redis: "localhost:6379" } }).catch((e: unknown) => e);
+    t.match(String(bad), /E_BAD_OPTION.*redis:\/\//, "a URL without its scheme is named");
+    const server = await app.launch({ port: 0, quiet: true, store: new MemoryStore(), queue: { redis: `${redis.url}/0`, files: blobDir } });
+    t.ok(dispatcherOf(app), "the graph's calls go to the queue");
+    // The app has several parts; graph.call runs the one with `stream`.
+    t.ok(pool.every((w) => workers.has(w)), "the shared workers are alive");
+    const part = app.subgraphs.find((g) => g.nodes.includes("stream"))!;
+    const res = await app.call({ text__text: "queued" }, { subgraph: part.id });
+    t.equal(res.stream?.out, "QUEUED.", "graph.call ran on the workers");
+    await server.close();
+    t.equal(dispatcherOf(app), undefined, "closing the server closes its queue");
+  });
+}
