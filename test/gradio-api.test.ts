@@ -258,17 +258,25 @@ t.test("job.cancel() through @gradio/client stops the engine run (the node's sig
   const { url } = await serve(t, appA({ started: started.open, hold, aborted: aborted.open }));
   const client = await Client.connect(`${url}/`);
   t.teardown(() => client.close());
-  const job = client.submit("/shout", { text: "x", times: 1 });
+  // all_events: the statuses tell when the client knows its event id (the stream opens after the join's answer).
+  const job = client.submit("/shout", { text: "x", times: 1 }, undefined, undefined, true);
   const data: unknown[] = [];
+  const streaming = gate();
   const ended = (async () => {
-    for await (const m of job) if (m.type === "data") data.push(m.data);
+    for await (const m of job) {
+      // The first status is the client's own, before the join; `position` comes from the stream's estimation.
+      if (m.type === "status" && (m as { position?: number }).position !== undefined) streaming.open();
+      if (m.type === "data") data.push(m.data);
+    }
   })();
-  await started.opened;
+  await Promise.all([started.opened, streaming.opened]);
   await job.cancel();
   await aborted.opened;
   t.pass("the node's ctx.signal aborted");
   await ended;
   t.same(data, [], "the cancelled job yields no result");
+  const bad = await fetch(`${url}/gradio_api/cancel`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ event_id: "x" }) });
+  t.equal(bad.status, 422, "a cancel without session_hash and fn_index is refused, as Gradio's CancelBody does");
   const next = await client.predict("/shout", { text: "y", times: 2 });
   t.same(next.data, ["Y!!", 3], "the next call on the same client runs");
   t.equal(calls, 2);

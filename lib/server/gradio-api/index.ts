@@ -90,7 +90,11 @@ export function gradioApi(ctx: GradioApiContext): GradioApi {
       path: p("cancel"),
       body: "json",
       handler: async (req, res) => {
-        queue.cancel(await body(req));
+        const b = (await body(req)) as Record<string, unknown> | null;
+        // data_classes.py CancelBody: all three fields are required (pydantic's 422 otherwise).
+        const missing = ["event_id", "session_hash", "fn_index"].filter((k) => !b || typeof b !== "object" || b[k] === undefined || b[k] === null);
+        if (missing.length) return json(res, 422, { detail: missing.map((k) => ({ type: "missing", loc: ["body", k], msg: "Field required", input: b })) });
+        queue.cancel(b);
         json(res, 200, { success: true });
       },
     },
