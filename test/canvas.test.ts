@@ -958,6 +958,41 @@ async function browserTests(): Promise<void> {
     await shot(page, "canvas-minimap");
   });
 
+  t.test("touch: two fingers pinch-zoom around their midpoint and pan as it moves (CDP touch events)", async (t) => {
+    const server = await serve(t, textGraph());
+    const ctx = await browser.browser.newContext({ viewport: { width: 1200, height: 800 }, hasTouch: true, deviceScaleFactor: 1 });
+    t.teardown(() => ctx.close());
+    const page = await ctx.newPage();
+    page.on("pageerror", (e) => t.fail(`page error: ${e.message}`));
+    await page.goto(server.url);
+    await canvasReady(page);
+    type Canvas = HTMLElement & { panZoom: { viewport: { x: number; y: number; zoom: number }; toWorld(x: number, y: number): { x: number; y: number } } };
+    const view = () => page.evaluate(() => ({ ...(document.querySelector("daggr-canvas") as unknown as Canvas).panZoom.viewport }));
+    const worldAt = (x: number, y: number) => page.evaluate(([cx, cy]) => (document.querySelector("daggr-canvas") as unknown as Canvas).panZoom.toWorld(cx!, cy!), [x, y]);
+    const before = await view();
+    const anchor = await worldAt(600, 700);
+    const cdp = await ctx.newCDPSession(page);
+    const touch = (type: string, points: Array<[number, number]>) => cdp.send("Input.dispatchTouchEvent", { type, touchPoints: points.map(([x, y], id) => ({ x, y, id })) });
+    // Two fingers on the background below the cards, 100 px apart, spread to 200 px.
+    await touch("touchStart", [[550, 700], [650, 700]]);
+    for (const d of [60, 75, 90, 100]) await touch("touchMove", [[600 - d, 700], [600 + d, 700]]);
+    // Moves reach the page aligned to frames: wait until the last one has been applied.
+    await page.waitForFunction((z0) => Math.abs((document.querySelector("daggr-canvas") as unknown as Canvas).panZoom.viewport.zoom / z0 - 2) < 0.02, before.zoom, { timeout: 10_000 }).catch(() => undefined);
+    let after = await view();
+    t.ok(Math.abs(after.zoom / before.zoom - 2) < 0.02, `zoomed ×2 (${before.zoom} → ${after.zoom})`);
+    const still = await worldAt(600, 700);
+    t.ok(Math.abs(still.x - anchor.x) < 1 && Math.abs(still.y - anchor.y) < 1, "the world point between the fingers stayed between them");
+    // Both fingers move up 100 px together: the view pans with them, at the same zoom.
+    for (const dy of [50, 100]) await touch("touchMove", [[500, 700 - dy], [700, 700 - dy]]);
+    await page.waitForFunction((y0) => Math.abs((document.querySelector("daggr-canvas") as unknown as Canvas).panZoom.viewport.y - (y0 - 100)) < 1, after.y, { timeout: 10_000 }).catch(() => undefined);
+    const panned = await view();
+    t.ok(Math.abs(panned.zoom - after.zoom) < 1e-9 && Math.abs(panned.y - (after.y - 100)) < 1, "two fingers moving together pan");
+    await touch("touchEnd", []);
+    after = await view();
+    await page.locator("daggr-canvas .zoom-pct").filter({ hasText: `${Math.round(after.zoom * 100)}%` }).waitFor();
+    t.pass("the zoom label follows");
+  });
+
   t.test("a second open lays nothing out: the layout comes from the cache", async (t) => {
     const server = await serve(t, textGraph());
     const page = await open(t, server.url);

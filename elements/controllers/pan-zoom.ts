@@ -20,8 +20,9 @@ const FIT_PADDING = 48;
 const clampZoom = (z: number) => Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, z));
 
 /**
- * Pan by dragging the background or scrolling, zoom with Ctrl/⌘ + wheel (or pinch)
- * around the cursor, fit a box into view. It writes the transform straight to the
+ * Pan by dragging the background or scrolling, zoom with Ctrl/⌘ + wheel (or a trackpad
+ * pinch) around the cursor, pinch with two fingers on a touch screen (zoom around the
+ * fingers' midpoint, pan as it moves), fit a box into view. It writes the transform straight to the
  * world element's style (no re-render of anything) and reports changes through
  * `onChange`, which the canvas uses to save the viewport per sheet.
  *
@@ -32,6 +33,10 @@ const clampZoom = (z: number) => Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, z));
 export class PanZoom {
   viewport: Viewport = { x: 0, y: 0, zoom: 1 };
   private drag: { id: number; sx: number; sy: number; vx: number; vy: number } | undefined;
+  /** Touch points down on the canvas, by pointer id (client coordinates). */
+  private readonly touches = new Map<number, { x: number; y: number }>();
+  /** A two-finger pinch: the fingers' distance and midpoint, and the viewport, when it began. */
+  private pinch: { dist: number; mx: number; my: number; from: Viewport } | undefined;
 
   constructor(
     private readonly el: HTMLElement,
@@ -97,6 +102,11 @@ export class PanZoom {
   }
 
   private readonly onDown = (e: PointerEvent) => {
+    if (e.pointerType === "touch") {
+      this.touches.set(e.pointerId, { x: e.clientX, y: e.clientY });
+      // A second finger, wherever it lands (on a card too), turns the gesture into a pinch.
+      if (this.touches.size === 2) return this.beginPinch();
+    }
     if (e.button !== 0 || !this.isBackground(e)) return;
     this.drag = { id: e.pointerId, sx: e.clientX, sy: e.clientY, vx: this.viewport.x, vy: this.viewport.y };
     this.el.setPointerCapture(e.pointerId);
@@ -104,17 +114,57 @@ export class PanZoom {
   };
 
   private readonly onMove = (e: PointerEvent) => {
+    if (this.touches.has(e.pointerId)) {
+      this.touches.set(e.pointerId, { x: e.clientX, y: e.clientY });
+      if (this.pinch) return this.pinchMove();
+    }
     const d = this.drag;
     if (!d || d.id !== e.pointerId) return;
     this.set({ x: d.vx + e.clientX - d.sx, y: d.vy + e.clientY - d.sy, zoom: this.viewport.zoom }, true);
   };
 
   private readonly onUp = (e: PointerEvent) => {
+    if (this.touches.delete(e.pointerId) && this.pinch) {
+      // Lifting a finger ends the pinch; the other one does not start a pan.
+      this.pinch = undefined;
+      if (this.el.hasPointerCapture(e.pointerId)) this.el.releasePointerCapture(e.pointerId);
+      return;
+    }
     if (!this.drag || this.drag.id !== e.pointerId) return;
     this.drag = undefined;
     this.el.classList.remove("panning");
     if (this.el.hasPointerCapture(e.pointerId)) this.el.releasePointerCapture(e.pointerId);
   };
+
+  private beginPinch(): void {
+    const [a, b] = [...this.touches.values()] as [{ x: number; y: number }, { x: number; y: number }];
+    if (this.drag) {
+      this.drag = undefined;
+      this.el.classList.remove("panning");
+    }
+    // Both fingers' moves come here even when they are over a card.
+    for (const id of this.touches.keys()) {
+      try {
+        this.el.setPointerCapture(id);
+      } catch {
+        // The pointer is already gone: its pointerup ends the pinch.
+      }
+    }
+    this.pinch = { dist: Math.max(1, Math.hypot(b.x - a.x, b.y - a.y)), mx: (a.x + b.x) / 2, my: (a.y + b.y) / 2, from: { ...this.viewport } };
+  }
+
+  /** Zooms by how far apart the fingers moved, keeping the world point under their first midpoint under their midpoint now. */
+  private pinchMove(): void {
+    const p = this.pinch!;
+    const [a, b] = [...this.touches.values()] as [{ x: number; y: number }, { x: number; y: number }];
+    const r = this.el.getBoundingClientRect();
+    const zoom = clampZoom((p.from.zoom * Math.hypot(b.x - a.x, b.y - a.y)) / p.dist);
+    const wx = (p.mx - r.left - p.from.x) / p.from.zoom;
+    const wy = (p.my - r.top - p.from.y) / p.from.zoom;
+    const mx = (a.x + b.x) / 2 - r.left;
+    const my = (a.y + b.y) / 2 - r.top;
+    this.set({ x: mx - wx * zoom, y: my - wy * zoom, zoom }, true);
+  }
 
   private readonly onWheel = (e: WheelEvent) => {
     const zooming = e.ctrlKey || e.metaKey;
