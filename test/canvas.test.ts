@@ -972,7 +972,7 @@ async function browserTests(): Promise<void> {
     const before = await view();
     const anchor = await worldAt(600, 700);
     const cdp = await ctx.newCDPSession(page);
-    const touch = (type: string, points: Array<[number, number]>) => cdp.send("Input.dispatchTouchEvent", { type, touchPoints: points.map(([x, y], id) => ({ x, y, id })) });
+    const touch = (type: "touchStart" | "touchMove" | "touchEnd", points: Array<[number, number]>) => cdp.send("Input.dispatchTouchEvent", { type, touchPoints: points.map(([x, y], id) => ({ x, y, id })) });
     // Two fingers on the background below the cards, 100 px apart, spread to 200 px.
     await touch("touchStart", [[550, 700], [650, 700]]);
     for (const d of [60, 75, 90, 100]) await touch("touchMove", [[600 - d, 700], [600 + d, 700]]);
