@@ -7,15 +7,17 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import t from "tap";
+import { parse as parseYaml } from "yaml";
+import { deploy, describePlan, spaceHome } from "../lib/cli/deploy.js";
 import { FnNode, Graph, GradioNode, gr } from "../lib/index.js";
 import type { ServerMessage } from "../lib/protocol.js";
 import { launch } from "../lib/server/index.js";
-import { resolveOptions } from "../lib/server/options.js";
+import { freePort, resolveOptions } from "../lib/server/options.js";
 import { FRPC_CHECKSUMS, ensureFrpc, frpcFileName, frpcPath, openShare } from "../lib/server/share.js";
 import { MemoryStore } from "../lib/store/memory.js";
 import { type FakeHub, startFakeHub } from "./fixtures/fake-hub.js";
@@ -465,4 +467,124 @@ t.test("daggr dev --share: one public link for the whole session, across reloads
   proc.kill("SIGINT");
   await share.closed(sub);
   t.equal(share.tunnels.size, 0, "the tunnel closes with the command");
+});
+
+// ── daggr deploy ─────────────────────────────────────────────────────────────
+
+/** A project as `daggr init` makes it, with a local import, a lockfile and a .env that must stay home. */
+function project(): string {
+  const dir = mkdtempSync(join(tmp, "proj-"));
+  mkdirSync(join(dir, "lib"));
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "wf", type: "module", dependencies: { daggr: "^0.1.0" } }, null, 2));
+  writeFileSync(join(dir, "package-lock.json"), JSON.stringify({ name: "wf", lockfileVersion: 3, packages: {} }));
+  writeFileSync(join(dir, "tsconfig.json"), "{}\n");
+  writeFileSync(join(dir, ".env"), "OPENAI_KEY=sk-never-upload-me\n");
+  writeFileSync(join(dir, "notes.txt"), "not imported by the app\n");
+  writeFileSync(join(dir, "lib", "helper.ts"), `export const suffix = "!";\n`);
+  writeFileSync(
+    join(dir, "app.ts"),
+    `import { FnNode, Graph, gr } from "daggr";\nimport { suffix } from "./lib/helper.js";\n` +
+      `export default new Graph({ name: "deployed wf", nodes: [new FnNode(({ x }) => x + suffix, { name: "f", inputs: { x: gr.Textbox({ value: "a" }) }, outputs: { y: gr.Textbox() } })] });\n`,
+  );
+  return dir;
+}
+
+t.test("daggr deploy --dry-run lists the files and the front matter and uploads nothing", async (t) => {
+  const hub = await startFakeHub([ALICE]);
+  t.teardown(() => hub.close());
+  const dir = project();
+  const lines: string[] = [];
+  const plan = await deploy({ app: join(dir, "app.ts"), space: "alice/wf", secrets: ["OPENAI_KEY"], hardware: "t4-small", dryRun: true }, { HF_TOKEN: ALICE.token, HF_ENDPOINT: hub.url, OPENAI_KEY: "sk-x" }, (l) => lines.push(l));
+  t.same(plan.files.map((f) => f.path), ["app.ts", "lib/helper.ts", "package-lock.json", "package.json", "tsconfig.json", "Dockerfile", "README.md"], "the app, its local imports, package.json, lockfile, tsconfig, Dockerfile, README");
+  const text = describePlan(plan);
+  t.match(text, /sdk: docker\n\s+app_port: 7860\n\s+hf_oauth: true/);
+  t.match(text, /Secrets .*: OPENAI_KEY/);
+  t.notMatch(text, /sk-x/, "a secret's value is never printed");
+  t.equal(hub.requests.length, 0, "nothing reached the Hub");
+  const cli = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), join(process.cwd(), "lib/cli/index.ts"), "deploy", "app.ts", "--space", "alice/wf", "--secret", "OPENAI_KEY", "--hardware", "t4-small", "--dry-run"], {
+    cwd: dir, env: { ...process.env, HF_TOKEN: ALICE.token, HF_ENDPOINT: hub.url, OPENAI_KEY: "sk-x" }, stdio: ["ignore", "pipe", "pipe"],
+  });
+  let cliOut = "";
+  cli.stdout!.on("data", (d) => (cliOut += d));
+  cli.stderr!.on("data", (d) => (cliOut += d));
+  t.equal(await new Promise((r) => cli.on("exit", r)), 0, cliOut);
+  t.match(cliOut, /Space alice\/wf on t4-small\nFiles:\n  app\.ts \(\d+ bytes\)[\s\S]*sdk: docker/, "daggr deploy --dry-run prints the plan");
+  t.equal(hub.requests.length, 0, "and the command reached nothing either");
+  t.match(await deploy({ app: join(dir, "app.ts"), space: "alice/wf", hardware: "t4-smal", dryRun: true }, {}).catch((e) => e), { code: "E_BAD_OPTION", details: { nearest: "t4-small" } });
+  t.match(await deploy({ app: join(dir, "app.ts"), space: "alice/wf", secrets: ["NOT_SET_ANYWHERE"], dryRun: true }, {}).catch((e) => e), { code: "E_DEPLOY_FAILED", details: { missing: ["NOT_SET_ANYWHERE"] } });
+  t.match(await deploy({ app: join(dir, "nope.ts"), space: "alice/wf", dryRun: true }, {}).catch((e) => e), { code: "E_DEPLOY_FAILED", message: /No such app file/ });
+  t.match(await deploy({ app: join(dir, "app.ts"), space: "alice-wf", dryRun: true }, {}).catch((e) => e), { code: "E_DEPLOY_FAILED", message: /owner\/name/ });
+});
+
+t.test("daggr deploy creates the Docker Space, commits the files, sets secrets and hardware; the image's entry point runs as a Space starts it", async (t) => {
+  const hub = await startFakeHub([ALICE, BOB]);
+  t.teardown(() => hub.close());
+  const dir = project();
+  const env = { HF_TOKEN: ALICE.token, HF_ENDPOINT: hub.url, OPENAI_KEY: "sk-secret-value-123" };
+  const lines: string[] = [];
+  const done = await deploy({ app: join(dir, "app.ts"), space: "alice/wf", private: true, hardware: "t4-small", secrets: ["OPENAI_KEY"] }, env, (l) => lines.push(l));
+  t.equal(done.url, `${hub.url}/spaces/alice/wf`);
+  const space = hub.spaces.get("alice/wf")!;
+  t.match(space, { sdk: "docker", private: true, hardware: "t4-small" });
+  t.same([...space.files.keys()].sort(), ["Dockerfile", "README.md", "app.ts", "lib/helper.ts", "package-lock.json", "package.json", "tsconfig.json"]);
+  t.same(Object.fromEntries(space.secrets), { OPENAI_KEY: "sk-secret-value-123" }, "the secret is a Space secret");
+  t.notOk([...space.files.values()].some((b) => b.includes("sk-secret-value-123") || b.includes("sk-never-upload-me")), "no file holds a secret (.env stays home)");
+  const front = parseYaml(space.files.get("README.md")!.toString().split("---")[1]!) as Record<string, unknown>;
+  t.match(front, { sdk: "docker", app_port: 7860, hf_oauth: true });
+  const docker = space.files.get("Dockerfile")!.toString();
+  t.match(docker, /^FROM node:20/m, "Node 20");
+  t.match(docker, /RUN npm ci/, "installs from the lockfile");
+
+  const again = await deploy({ app: join(dir, "app.ts"), space: "alice/wf" }, env, (l) => lines.push(l));
+  t.equal(again.url, done.url);
+  t.equal(space.commits.length, 2, "a second deploy updates the same Space");
+  t.ok(lines.some((l) => /updating Space alice\/wf/.test(l)));
+  t.match(await deploy({ app: join(dir, "app.ts"), space: "bob/wf" }, env, () => {}).catch((e) => e), { code: "E_DEPLOY_FAILED", details: { status: 403 } }, "the Hub's refusal is named");
+  t.match(await deploy({ app: join(dir, "app.ts"), space: "alice/wf" }, { HF_ENDPOINT: hub.url, HF_TOKEN_PATH: join(tmp, "none") }, () => {}).catch((e) => e), { code: "E_DEPLOY_FAILED", message: /No Hugging Face token/ });
+
+  // The image, without Docker: the committed files in WORKDIR, the packages installed, then CMD with the Space's environment.
+  const app = mkdtempSync(join(tmp, "image-"));
+  for (const [p, bytes] of space.files) {
+    mkdirSync(dirname(join(app, p)), { recursive: true });
+    writeFileSync(join(app, p), bytes);
+  }
+  mkdirSync(join(app, "node_modules", "daggr"), { recursive: true });
+  writeFileSync(join(app, "node_modules", "daggr", "package.json"), JSON.stringify({ name: "daggr", type: "module", exports: { ".": "./index.ts" }, bin: { daggr: "cli.sh" } }));
+  writeFileSync(join(app, "node_modules", "daggr", "index.ts"), `export * from ${JSON.stringify(join(process.cwd(), "lib/index.ts"))};\n`);
+  mkdirSync(join(app, "node_modules", ".bin"));
+  writeFileSync(join(app, "node_modules", ".bin", "daggr"), `#!/bin/sh\nexec "${process.execPath}" --import ${import.meta.resolve("tsx")} ${join(process.cwd(), "lib/cli/index.ts")} "$@"\n`, { mode: 0o755 });
+  const imageEnv: Record<string, string> = {};
+  for (const m of docker.matchAll(/^ENV (.+)$/gm)) for (const kv of m[1]!.split(/\s+/)) imageEnv[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
+  const cmd = JSON.parse(/^CMD (.+)$/m.exec(docker)![1]!) as string[];
+  t.same(cmd, ["./node_modules/.bin/daggr", "run", "app.ts"]);
+  t.equal(imageEnv.GRADIO_SERVER_NAME, "0.0.0.0");
+  t.equal(imageEnv.GRADIO_SERVER_PORT, "7860");
+  const data = mkdtempSync(join(tmp, "data-"));
+  const port = String(await freePort("0.0.0.0"));
+  const proc = spawn(cmd[0]!, cmd.slice(1), {
+    cwd: app,
+    // 7860 may be taken on this machine: the test moves the port, as GRADIO_SERVER_PORT lets it.
+    env: { PATH: process.env.PATH, ...imageEnv, HOME: app, SPACE_ID: "alice/wf", SPACE_HOST: "alice-wf.hf.space", SYSTEM: "spaces", DAGGR_SPACE_DATA: data, GRADIO_SERVER_PORT: port, npm_config_cache: join(app, ".npm"), npm_config_offline: "true" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  t.teardown(() => void (proc.exitCode === null && proc.kill("SIGKILL")));
+  let out = "";
+  const seen = new EventEmitter();
+  for (const s of [proc.stdout!, proc.stderr!]) s.on("data", (d) => ((out += d), seen.emit("data")));
+  await new Promise<void>((ok, fail) => {
+    const check = () => (/serving "deployed wf"[\s\S]*anonymous visitors/.test(out) ? ok() : proc.exitCode !== null ? fail(new Error(out)) : undefined);
+    seen.on("data", check);
+    proc.on("exit", check);
+  });
+  t.match(out, new RegExp(`keeping sheets and results in ${data}/daggr`), "state goes to the Space's persistent storage");
+  t.match(out, /Hugging Face sign-in is off \(add hf_oauth: true/, "no OAuth variables here: it says so");
+  const page = await raw(`http://127.0.0.1:${port}`, "/", { headers: { host: "alice-wf.hf.space" } });
+  t.equal(page.status, 200, "the Space's host is served, on all interfaces, without a token");
+  t.equal((await raw(`http://127.0.0.1:${port}`, "/", { headers: { host: "evil.example" } })).status, 403, "other hosts are not");
+  t.ok(existsSync(join(data, "daggr")), "the database is under /data");
+  proc.kill("SIGTERM");
+  await new Promise((r) => proc.once("exit", r));
+  t.match(spaceHome({ SPACE_ID: "a/b" }, join(tmp, "no-such-data")), /no persistent storage/, "without /data the Space says it is ephemeral");
+  t.equal(spaceHome({}), undefined, "off a Space nothing changes");
+  t.match(resolveOptions({}, { SPACE_ID: "a/b" }), { host: "0.0.0.0", port: 7860, token: undefined, space: true }, "on a Space: 0.0.0.0:7860, no token");
 });

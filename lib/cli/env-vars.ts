@@ -35,6 +35,7 @@ export const ENV_VARS: ReadonlyArray<readonly [name: string, meaning: string]> =
   ["OAUTH_CLIENT_SECRET", "set on a Space with hf_oauth"],
   ["OAUTH_SCOPES", "set on a Space with hf_oauth"],
   ["OPENID_PROVIDER_URL", "set on a Space with hf_oauth"],
+  ["DAGGR_SPACE_DATA", "on a Space, the persistent storage to keep state in (default /data)"],
 ];
 
 /**

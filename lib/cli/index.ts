@@ -27,6 +27,10 @@ Usage:
   daggr <app.ts>                 same as "daggr dev <app.ts>"
   daggr worker <app.ts> --redis <url> [--concurrency N]
                                  run the app's node calls queued by a main process started with --queue
+  daggr deploy <app.ts> --space <owner/name> [--private] [--hardware <flavor>] [--secret <NAME>]... [--dry-run]
+                                 create or update a Docker Space running the app (HF_TOKEN needs write access);
+                                 --secret uploads that environment variable as a Space secret; --dry-run lists
+                                 the files and the README front matter, and uploads nothing
 
 The app exports a Graph by default (export default new Graph({ … })), or calls graph.launch().
 
@@ -62,6 +66,11 @@ export async function main(argv: string[]): Promise<number> {
         concurrency: { type: "string" },
         files: { type: "string" },
         "lock-ms": { type: "string" },
+        space: { type: "string" },
+        private: { type: "boolean" },
+        hardware: { type: "string" },
+        secret: { type: "string", multiple: true },
+        "dry-run": { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },
@@ -94,10 +103,26 @@ export async function main(argv: string[]): Promise<number> {
     if (!app) return (console.error("daggr worker: which app? e.g. daggr worker app.ts --redis redis://127.0.0.1:6379"), 1);
     return (await import("./worker.js")).worker(app, values);
   }
+  if (command === "deploy") {
+    if (!app || !values.space) return (log.error("daggr deploy: which app and Space? e.g. daggr deploy app.ts --space your-name/my-workflow"), 1);
+    const { deploy, describePlan } = await import("./deploy.js");
+    try {
+      const plan = await deploy({
+        app, space: values.space, private: !!values.private, dryRun: !!values["dry-run"], secrets: values.secret ?? [],
+        ...(values.hardware ? { hardware: values.hardware } : {}),
+      });
+      if (values["dry-run"]) print(describePlan(plan));
+      return 0;
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      log.error({ ...(code ? { code } : {}) }, `daggr deploy: ${code ? `[${code}] ` : ""}${(e as Error).message}`);
+      return 1;
+    }
+  }
   if (values.queue) process.env.DAGGR_QUEUE = values.queue;
   if (values.files) process.env.DAGGR_QUEUE_FILES = values.files;
   if (command !== "dev" && command !== "run") {
-    log.error(`unknown command '${command}'. Use 'daggr init <dir>', 'daggr dev <app.ts>' or 'daggr run <app.ts>' (daggr --help shows the usage).`);
+    log.error(`unknown command '${command}'. Use 'daggr init <dir>', 'daggr dev <app.ts>', 'daggr run <app.ts>', 'daggr worker <app.ts>' or 'daggr deploy <app.ts> --space owner/name' (daggr --help shows the usage).`);
     return 1;
   }
   if (!app) {
@@ -124,6 +149,9 @@ function print(text: string): void {
 
 /** Serves the app in this process until Ctrl+C. */
 async function run(app: string, options: { host?: string; port?: number; share?: boolean }): Promise<number> {
+  // On a Space (the image's entry point is `daggr run`): state in /data when it persists.
+  const home = (await import("./deploy.js")).spaceHome();
+  if (home) log.info(home);
   process.env.DAGGR_CLI_LAUNCH = JSON.stringify(options);
   const { register } = await import("tsx/esm/api");
   register();
