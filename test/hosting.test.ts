@@ -382,14 +382,15 @@ t.test("launch({ share: true }): link printed and returned; through the tunnel t
   const graph = new Graph({ name: "shared app", persistKey: false, nodes: [new FnNode(({ x }) => x, { name: "id", inputs: { x: gr.Textbox({ value: "a" }) }, outputs: { y: gr.Textbox() } })] });
   await withEnv({ GRADIO_SHARE_SERVER_ADDRESS: share.address, DAGGR_FRPC: frpc, SPACE_ID: undefined, DAGGR_TOKEN: undefined }, async () => {
     t.throws(() => resolveOptions({ share: true, token: false }), /share: true needs the access token/);
+    // The log goes to stderr: read what it wrote.
     const printed: string[] = [];
-    const log = console.log;
-    console.log = (...a: unknown[]) => void printed.push(a.join(" "));
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string | Uint8Array) => (printed.push(String(chunk)), true)) as typeof process.stderr.write;
     let server;
     try {
       server = await launch(graph, { port: 0, share: true, store: new MemoryStore() });
     } finally {
-      console.log = log;
+      process.stderr.write = write;
     }
     t.teardown(() => server.close());
     const link = server.shareUrl!;
@@ -452,7 +453,7 @@ t.test("daggr dev --share: one public link for the whole session, across reloads
       proc.on("exit", check);
       check();
     });
-  const link = (await waitFor(/public link[^:]*: (\S+)/))[1]!;
+  const link = (await waitFor(/public link[^:]*: (https?:\/\/[^\s"]+)/))[1]!;
   await waitFor(/serving app\.ts/);
   const token = new URL(link).searchParams.get("token")!;
   t.equal((await share.get(link, "/api/schema")).status, 401, "the token is required through the tunnel");
@@ -572,7 +573,7 @@ t.test("daggr deploy creates the Docker Space, commits the files, sets secrets a
   const seen = new EventEmitter();
   for (const s of [proc.stdout!, proc.stderr!]) s.on("data", (d) => ((out += d), seen.emit("data")));
   await new Promise<void>((ok, fail) => {
-    const check = () => (/serving "deployed wf"[\s\S]*anonymous visitors/.test(out) ? ok() : proc.exitCode !== null ? fail(new Error(out)) : undefined);
+    const check = () => (/serving \\?"deployed wf[\s\S]*anonymous visitors/.test(out) ? ok() : proc.exitCode !== null ? fail(new Error(out)) : undefined);
     seen.on("data", check);
     proc.on("exit", check);
   });
