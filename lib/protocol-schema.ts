@@ -69,7 +69,8 @@ const SheetCreate = message("sheet-create", { name: v.optional(Name) });
 const SheetRename = message("sheet-rename", { sheetId: Id, name: Name });
 const SheetDelete = message("sheet-delete", { sheetId: Id });
 const SheetSwitch = message("sheet-switch", { sheetId: Id });
-const Viewport = message("viewport", { x: Finite, y: Finite, zoom: Positive });
+/** `width`/`height`: the size of the view on screen, so a window of another size can show the same part. */
+const Viewport = message("viewport", { x: Finite, y: Finite, zoom: Positive, width: v.optional(Positive), height: v.optional(Positive) });
 const Choice = message("choice", { nodeId: Id, variant: Id });
 
 /** Every client message, told apart by `type`. */

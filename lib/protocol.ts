@@ -130,7 +130,8 @@ export interface SheetWire {
   createdAt: number;
   updatedAt: number;
   revision: number;
-  viewport?: { x: number; y: number; zoom: number };
+  /** `width`/`height`: the size of the view it was saved from (a canvas of another size fits that part into its own). */
+  viewport?: { x: number; y: number; zoom: number; width?: number; height?: number };
   choices?: Record<string, string>;
 }
 

@@ -993,6 +993,34 @@ async function browserTests(): Promise<void> {
     t.pass("the zoom label follows");
   });
 
+  t.test("the saved viewport is fitted to the window it opens in: the same part of the graph, centred, scaled to fit", async (t) => {
+    let saved: (v: unknown) => void = () => undefined;
+    const store = new (class extends MemoryStore {
+      override async updateSheet(...args: Parameters<MemoryStore["updateSheet"]>) {
+        const info = await super.updateSheet(...args);
+        if (args[1].viewport) saved(args[1].viewport);
+        return info;
+      }
+    })();
+    const server = await serve(t, textGraph(), { store });
+    type Canvas = HTMLElement & { panZoom: { viewport: { x: number; y: number; zoom: number } } };
+    const centre = (page: Page) => page.evaluate(() => {
+      const el = document.querySelector("daggr-canvas") as unknown as Canvas;
+      const { x, y, zoom } = el.panZoom.viewport;
+      return { x: (el.clientWidth / 2 - x) / zoom, y: (el.clientHeight / 2 - y) / zoom, zoom };
+    });
+    const big = await open(t, server.url, { width: 1400, height: 860 });
+    const written = new Promise<{ width?: number; height?: number; zoom: number }>((r) => (saved = r as (v: unknown) => void));
+    await big.locator("daggr-canvas button[title^='Zoom in']").first().click();
+    const v = await written;
+    t.match(v, { width: 1400, height: 860 }, "the viewport is saved with the size of the view");
+    const there = await centre(big);
+    const small = await open(t, server.url, { width: 700, height: 430 });
+    const here = await centre(small);
+    t.ok(Math.abs(here.zoom - there.zoom / 2) < 1e-6, `half the window, half the zoom (${there.zoom} → ${here.zoom})`);
+    t.ok(Math.abs(here.x - there.x) < 1 && Math.abs(here.y - there.y) < 1, "the same world point at the centre");
+  });
+
   t.test("a second open lays nothing out: the layout comes from the cache", async (t) => {
     const server = await serve(t, textGraph());
     const page = await open(t, server.url);

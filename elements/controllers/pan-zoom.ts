@@ -20,6 +20,21 @@ const FIT_PADDING = 48;
 const clampZoom = (z: number) => Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, z));
 
 /**
+ * A viewport saved from a view of `saved.width × saved.height`, for a view of `size`: the
+ * same part of the graph, centred and scaled to fit (a viewport saved without its size,
+ * or for a view of the same size, is used as it is).
+ */
+export function fitSaved(saved: Viewport & { width?: number; height?: number }, size: { width: number; height: number }): Viewport {
+  const { width: w0, height: h0 } = saved;
+  if (!w0 || !h0 || !size.width || !size.height || (Math.abs(w0 - size.width) < 1 && Math.abs(h0 - size.height) < 1)) return { x: saved.x, y: saved.y, zoom: saved.zoom };
+  const zoom = clampZoom(saved.zoom * Math.min(size.width / w0, size.height / h0));
+  // The world point at the saved view's centre goes to this view's centre.
+  const cx = (w0 / 2 - saved.x) / saved.zoom;
+  const cy = (h0 / 2 - saved.y) / saved.zoom;
+  return { x: size.width / 2 - cx * zoom, y: size.height / 2 - cy * zoom, zoom };
+}
+
+/**
  * Pan by dragging the background or scrolling, zoom with Ctrl/⌘ + wheel (or a trackpad
  * pinch) around the cursor, pinch with two fingers on a touch screen (zoom around the
  * fingers' midpoint, pan as it moves), fit a box into view. It writes the transform straight to the

@@ -6,7 +6,7 @@ import { assetUrl, crossOrigin, fileUrl, upload } from "../controllers/files.js"
 import { HistoryController } from "../controllers/history.js";
 import { LayoutController } from "../controllers/layout.js";
 import { Minimap } from "../controllers/minimap.js";
-import { PanZoom, type Viewport } from "../controllers/pan-zoom.js";
+import { PanZoom, type Viewport, fitSaved } from "../controllers/pan-zoom.js";
 import { Placement } from "../controllers/placement.js";
 import { wouldRun } from "../controllers/run-plan.js";
 import { Shortcuts } from "../controllers/shortcuts.js";
@@ -564,7 +564,7 @@ export class DaggrCanvas extends LitElement {
   private applySheetViewport(sheet: SheetWire): boolean {
     const v = sheet.viewport;
     if (!v || !Number.isFinite(v.zoom) || v.zoom <= 0) return false;
-    this.panZoom?.set(v);
+    this.panZoom?.set(fitSaved(v, { width: this.clientWidth, height: this.clientHeight }));
     return true;
   }
 
@@ -580,7 +580,9 @@ export class DaggrCanvas extends LitElement {
     if (!byUser) return;
     clearTimeout(this.viewportTimer);
     this.viewportTimer = setTimeout(() => {
-      const vp = { x: v.x, y: v.y, zoom: v.zoom };
+      // With the view's size, so a window of another size opens on the same part of the graph.
+      const [width, height] = [this.clientWidth, this.clientHeight];
+      const vp = { x: v.x, y: v.y, zoom: v.zoom, ...(width > 0 && height > 0 ? { width, height } : {}) };
       if (this.store.sheet) this.store.sheet.viewport = vp;
       this.conn?.send({ type: "viewport", ...vp });
     }, VIEWPORT_SAVE_MS);

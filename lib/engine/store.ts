@@ -5,6 +5,9 @@ export interface Viewport {
   x: number;
   y: number;
   zoom: number;
+  /** The size of the view it was saved from, so a window of another size shows the same part. */
+  width?: number;
+  height?: number;
 }
 
 /** A named workspace: its inputs, history and selections belong to one user and app. */

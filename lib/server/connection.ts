@@ -201,7 +201,7 @@ export class Connection implements Client {
         await this.hub.attach(this, msg.sheetId, msg.id);
         return NO_ACK;
       case "viewport":
-        await session.store.updateSheet(this.sheetId, { viewport: { x: msg.x, y: msg.y, zoom: msg.zoom } });
+        await session.store.updateSheet(this.sheetId, { viewport: { x: msg.x, y: msg.y, zoom: msg.zoom, ...(msg.width && msg.height ? { width: msg.width, height: msg.height } : {}) } });
         return undefined;
       case "choice": {
         const node = this.graph.node(msg.nodeId);
