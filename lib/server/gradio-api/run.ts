@@ -45,7 +45,8 @@ export class EngineJobs {
     const position = new Map(ep.nodes.map((id, i) => [id, i]));
     let runId = "";
     let leafOutputs: Record<string, unknown> | undefined;
-    const partials: Promise<void>[] = [];
+    // Partials go out in the order they came, each after the previous one's files are looked up.
+    let partials = Promise.resolve();
     const sub = session.events.subscribe((e) => {
       if (!("runId" in e) || e.runId !== runId) return;
       if (e.type === "node-started") {
@@ -54,7 +55,8 @@ export class EngineJobs {
         const text = e.progress.text ?? (e.progress.queuePosition !== undefined ? `queue position ${e.progress.queuePosition}` : undefined);
         report.progress({ index: null, length: null, unit: "steps", progress: e.progress.fraction ?? null, desc: text ? `${e.nodeId}: ${text}` : e.nodeId });
       } else if (e.type === "node-partial" && e.nodeId === ep.leaf) {
-        partials.push(this.outputData(ep, e.outputs, root).then((d) => report.partial(d)));
+        const outputs = e.outputs;
+        partials = partials.then(() => this.outputData(ep, outputs, root)).then((d) => report.partial(d));
       } else if ((e.type === "node-completed" || e.type === "node-cached") && e.nodeId === ep.leaf) {
         leafOutputs = e.result.outputs;
       }
@@ -65,8 +67,9 @@ export class EngineJobs {
       const started = session.start(ep.leaf, { mode: "to-here" });
       runId = started.runId;
       signal.addEventListener("abort", stop, { once: true });
+      if (signal.aborted) stop();
       const summary = await started.done;
-      await Promise.all(partials);
+      await partials;
       if (signal.aborted) throw cancelled();
       const bad = Object.entries(summary.nodes).filter(([, o]) => o === "failed" || o === "cancelled" || o === "blocked");
       if (bad.length) {
