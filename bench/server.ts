@@ -4,6 +4,9 @@
  *   finishes (run started → run finished); ws_bytes_per_update_50 the same at 50 nodes,
  *   and ws_bytes_200_vs_50 their ratio (target <= 1.05: deltas do not grow with the graph);
  * - snapshot_bytes_200: the one snapshot a tab gets on connect, for scale;
+ * - snapshot_wire_bytes_{200,1000}: the bytes that snapshot takes on the socket with
+ *   permessage-deflate (as browsers offer it), snapshot_wire_plain_bytes_* without, and
+ *   snapshot_deflate_ratio_1000 the two side by side (compressed over plain);
  * - dev_start_ms: `daggr dev app.ts` from command start to the first served page;
  * - dev_reload_ms: from saving a file the app imports to the restarted server answering
  *   with the new code (target < 1000);
@@ -72,6 +75,27 @@ async function bytesPerUpdate(n: number): Promise<{ update: number; snapshot: nu
   ws.close();
   await server.close();
   return { update: median(sizes), snapshot: Buffer.byteLength(frames[snap]!) };
+}
+
+/** The snapshot's bytes on the socket for a client that offers permessage-deflate, and one that does not. */
+export async function snapshotWireBytes(n: number): Promise<{ deflate: number; plain: number }> {
+  const server = await launch(chains(n), { port: 0, store: new MemoryStore(), quiet: true });
+  const one = async (perMessageDeflate: boolean) => {
+    const ws = new WebSocket(`${server.url.replace("http", "ws")}/ws`, { perMessageDeflate });
+    await new Promise((r) => ws.once("open", r));
+    const socket = (ws as unknown as { _socket: { bytesRead: number } })._socket;
+    const before = socket.bytesRead;
+    const got = new Promise<void>((r) => ws.on("message", (d) => d.toString().startsWith('{"v":1,"type":"snapshot"') && r()));
+    ws.send(JSON.stringify({ v: 1, type: "hello", id: "h" }));
+    await got;
+    const bytes = socket.bytesRead - before;
+    ws.close();
+    return bytes;
+  };
+  const deflate = await one(true);
+  const plain = await one(false);
+  await server.close();
+  return { deflate, plain };
 }
 
 /** `daggr dev` on a small app: time to the first page, and to the reloaded app after an edit. */
@@ -237,6 +261,8 @@ export async function benchServer(): Promise<Figure[]> {
   const small = await bytesPerUpdate(50);
   const large = await bytesPerUpdate(200);
   const dev = await devTimes();
+  const wire200 = await snapshotWireBytes(200);
+  const wire1000 = await snapshotWireBytes(1000);
   const mb = (b: number) => b / 1024 / 1024;
   return [
     { name: "flood_sent_per_s", value: limited.sentPerS, unit: "msg/s" },
@@ -258,6 +284,11 @@ export async function benchServer(): Promise<Figure[]> {
     { name: "ws_bytes_per_update_50", value: small.update, unit: "bytes" },
     { name: "ws_bytes_200_vs_50", value: large.update / small.update, unit: "ratio", target: "<= 1.05" },
     { name: "snapshot_bytes_200", value: large.snapshot, unit: "bytes" },
+    { name: "snapshot_wire_bytes_200", value: wire200.deflate, unit: "bytes" },
+    { name: "snapshot_wire_plain_bytes_200", value: wire200.plain, unit: "bytes" },
+    { name: "snapshot_wire_bytes_1000", value: wire1000.deflate, unit: "bytes" },
+    { name: "snapshot_wire_plain_bytes_1000", value: wire1000.plain, unit: "bytes" },
+    { name: "snapshot_deflate_ratio_1000", value: wire1000.deflate / wire1000.plain, unit: "ratio" },
     { name: "dev_start_ms", value: dev.start, unit: "ms" },
     { name: "dev_reload_ms", value: dev.reload, unit: "ms", target: "< 1000" },
   ];

@@ -122,7 +122,15 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
   http.on("connection", (socket: Socket) => cap.admit(socket));
   // One message per turn of the event loop (not every message of a TCP read at once), so a
   // socket's flood interleaves with every other client's requests instead of blocking them.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxMessageBytes, allowSynchronousEvents: false });
+  // permessage-deflate for what is big (snapshots, history pages, results with long text):
+  // a message under 1 KB (most deltas) goes as it is, so updates cost no compression. No
+  // context is kept between messages, so a connection holds no compression window of its own.
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: opts.maxMessageBytes,
+    allowSynchronousEvents: false,
+    perMessageDeflate: { threshold: 1024, serverNoContextTakeover: true, clientNoContextTakeover: true, zlibDeflateOptions: { level: 6 }, concurrencyLimit: 4 },
+  });
   const port = await listen(http, opts.host, opts.port, opts.strictPort);
   const guard = new Guard(opts, port);
   const account = (req: IncomingMessage) => {
