@@ -24,6 +24,7 @@ import { type FakeHub, startFakeHub } from "./fixtures/fake-hub.js";
 import { startFakeGradio } from "./fixtures/fake-gradio.js";
 import { WireClient, raw } from "./fixtures/server-wire.js";
 
+const sha = (s: string) => createHash("sha256").update(s).digest("hex");
 const tmp = mkdtempSync(join(tmpdir(), "daggr-hosting-"));
 const OWNER_TOKEN = "hf_OwnerOfTheSpaceToken0123456789";
 const ALICE = { name: "alice", token: "hf_AliceLocalToken0123456789abcd" };
@@ -102,6 +103,8 @@ t.test("users, locally: the token's Hugging Face account owns the sheets; asked 
     t.equal(s1.user, "alice", "launch() says whose sheets it serves");
     t.equal(snap.user, "alice", "the snapshot names the user");
     t.equal((await store.listSheets("alice")).length, 1, "the sheet belongs to alice");
+    t.equal(await store.getMeta(`whoami:${sha(ALICE.token).slice(0, 32)}`), "alice", "the answer is kept in the app's store, by a hash of the token");
+    t.notOk(JSON.stringify(await store.getMeta(`whoami:${sha(ALICE.token).slice(0, 32)}`)).includes(ALICE.token), "never the token itself");
     c.close();
     await s1.close();
     await hub.close();
@@ -324,7 +327,6 @@ async function startCdn(body: string) {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits: () => hits, close: () => new Promise((r) => server.close(r)) };
 }
 
-const sha = (s: string) => createHash("sha256").update(s).digest("hex");
 
 t.test("frpc is fetched once into <HF_HOME>/gradio/frpc/frpc_<os>_<arch>_v0.3 and checked against the pinned sha256", async (t) => {
   t.equal(FRPC_CHECKSUMS.frpc_linux_amd64, "c791d1f047b41ff5885772fc4bf20b797c6059bbd82abb9e31de15e55d6a57c4", "Gradio's pin for linux amd64");
