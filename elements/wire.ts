@@ -9,6 +9,7 @@ export type {
   Activity as ActivityWire, ClientMessage, ComponentWire, EdgeWire, ErrorWire, EventWire, FileRef, Freshness,
   GraphWire, NodeStateWire, NodeWire, ProgressWire, ResultWire, RunModeWire, ServerMessage, SheetWire,
   SnapshotMessage, SnapshotPageMessage, SheetsMessage, HistoryMessage, AckMessage, ErrorMessage, ConflictDetails, ErrorCodeWire,
+  DiagnosticsMessage, DiagnosticWire,
 } from "../lib/protocol.js";
 
 /** Must equal `PROTOCOL_VERSION` in lib/protocol.ts (a compile error otherwise). */

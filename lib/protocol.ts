@@ -311,7 +311,32 @@ export interface HealthResponse {
   since?: number;
 }
 
-export type ServerMessage = SnapshotMessage | SnapshotPageMessage | EventMessage | SheetsMessage | HistoryMessage | AckMessage | ErrorMessage;
+/** A TypeScript error in the app's files (`daggr dev --typecheck`), as the terminal prints it. */
+export interface DiagnosticWire {
+  /** `TS2322`… */
+  code: string;
+  message: string;
+  /** Relative to where `daggr dev` runs; absent for a project-wide error (a bad tsconfig). */
+  file?: string;
+  /** 1-based. */
+  line?: number;
+  column?: number;
+}
+
+/**
+ * `daggr dev --typecheck`: the app's type errors after each check, sent on connect (once
+ * a check has run) and whenever they change. `errors` holds the first
+ * {@link MAX_DIAGNOSTICS}; `total` counts all. An empty list clears what is shown.
+ */
+export interface DiagnosticsMessage {
+  v: typeof PROTOCOL_VERSION;
+  type: "diagnostics";
+  errors: DiagnosticWire[];
+  total: number;
+}
+export const MAX_DIAGNOSTICS = 50;
+
+export type ServerMessage = SnapshotMessage | SnapshotPageMessage | EventMessage | SheetsMessage | HistoryMessage | AckMessage | ErrorMessage | DiagnosticsMessage;
 
 // ── client → server ──────────────────────────────────────────────────────────
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { Page } from "playwright-core";
 import t from "tap";
 import { FnNode, Graph, InputNode, MemoryStore, gr } from "../lib/index.js";
-import { type LaunchedServer, type ServerOptions, launch } from "../lib/server/index.js";
+import { type LaunchedServer, type ServerOptions, launch, showDiagnostics } from "../lib/server/index.js";
 import { CHROMIUM, canvasReady, shot, startBrowser } from "./fixtures/canvas-browser.js";
 import { bigGraph, embedGraph, generateEndpoint, gradioGraph, showcaseGraph, slowEndpoint, textGraph } from "./fixtures/canvas-graphs.js";
 import { startFakeGradio } from "./fixtures/fake-gradio.js";
@@ -1095,6 +1095,38 @@ async function browserTests(): Promise<void> {
     await pill.waitFor({ state: "detached", timeout: 20_000 });
     t.equal((await trigger.textContent())!.trim(), "Sheet 1", "it kept its sheet");
     t.equal(await page.locator("daggr-canvas").getAttribute("status"), "open");
+  });
+
+  t.test("daggr dev --typecheck's errors show in the app-failure overlay (count, code, message, file:line, the rest listed); Dismiss hides them; an empty list clears them", async (t) => {
+    const server = await serve(t, textGraph());
+    t.teardown(() => showDiagnostics(undefined));
+    showDiagnostics([
+      { code: "TS2322", message: "Type 'string' is not assignable to type 'number'.", file: "app.ts", line: 15, column: 14 },
+      { code: "TS2304", message: "Cannot find name 'shot'.", file: "helper.ts", line: 2, column: 1 },
+    ]);
+    const page = await open(t, server.url);
+    const overlay = page.locator(".app-failure");
+    await overlay.waitFor();
+    t.equal((await overlay.locator(".app-failure-title span").textContent())!.trim(), "2 type errors");
+    t.equal(await overlay.locator(".app-failure-code").textContent(), "TS2322");
+    t.equal(await overlay.locator(".app-failure-msg").textContent(), "Type 'string' is not assignable to type 'number'.");
+    t.equal((await overlay.locator(".app-failure-where").textContent())!.trim(), "at app.ts:15:14");
+    t.same(await overlay.locator(".app-failure-more li").allTextContents(), ["helper.ts:2:1 TS2304 Cannot find name 'shot'."]);
+    await shot(page, "canvas-type-errors");
+    await textOf(page, "Upper", "upper", "HELLO"); // the app runs underneath
+
+    showDiagnostics([]);
+    await overlay.waitFor({ state: "detached" });
+    t.pass("the fix clears the overlay");
+
+    const one = [{ code: "TS2304", message: "Cannot find name 'shot'.", file: "helper.ts", line: 2, column: 1 }];
+    showDiagnostics(one);
+    await overlay.waitFor();
+    await overlay.locator("button.app-failure-dismiss").click();
+    await overlay.waitFor({ state: "detached" });
+    showDiagnostics([...one, { code: "TS2322", message: "Type 'string' is not assignable to type 'number'.", file: "app.ts", line: 3, column: 7 }]);
+    await overlay.waitFor();
+    t.equal((await overlay.locator(".app-failure-title span").textContent())!.trim(), "2 type errors", "a new error shows again after a dismiss");
   });
 
   t.test("a remembered sheet that no longer exists: the canvas opens the newest sheet, with no error, and remembers it", async (t) => {

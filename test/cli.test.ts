@@ -1,11 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import t from "tap";
 import { STARTER_APP } from "../lib/cli/init.js";
-import type { SnapshotMessage } from "../lib/protocol.js";
+import type { DiagnosticsMessage, ServerMessage, SnapshotMessage } from "../lib/protocol.js";
 import { freePort } from "../lib/server/options.js";
 import { WireClient, raw } from "./fixtures/server-wire.js";
 
@@ -277,4 +277,50 @@ t.test("daggr dev --no-reload serves an app that launches itself, in-process wit
   const res = await raw(`http://127.0.0.1:${port}`, "/api/call", { method: "POST", headers: { "content-type": "application/json" }, body: '{"inputs":{"shout__text":"yo"}}' });
   t.same(JSON.parse(res.body), { outputs: { shout: { out: "YO!" } } });
   t.equal(await run.stop(), 0);
+});
+
+t.test("daggr dev --typecheck: a type error in the app is printed (file:line, code, message) and sent to open tabs; the app still runs; fixing it clears both", async (t) => {
+  // A project as daggr init makes it, with daggr and @types linked in (as npm install would): its types come from dist/.
+  execFileSync(process.execPath, [join(ROOT, "scripts/prepare.mjs")], { cwd: ROOT, stdio: "ignore" });
+  t.equal(await Cli.run(["init", "typed-app"]).exited, 0);
+  const project = join(dir, "typed-app");
+  mkdirSync(join(project, "node_modules"));
+  symlinkSync(ROOT, join(project, "node_modules", "daggr"));
+  symlinkSync(join(ROOT, "node_modules", "@types"), join(project, "node_modules", "@types"));
+  const broken = STARTER_APP.replace("export default", 'export const limit: number = "ten";\nexport default');
+  const line = broken.split("\n").findIndex((l) => l.startsWith("export const limit")) + 1;
+  writeFileSync(join(project, "app.ts"), broken);
+
+  const port = await freePort();
+  const dev = Cli.run(["dev", "typed-app/app.ts", "--typecheck", "--port", String(port)]);
+  t.teardown(() => dev.stop());
+  const [, url] = (await dev.waitFor(/serving app\.ts at (http:\/\/[^\s"]+)/, 90_000)) as RegExpMatchArray;
+  const printed = await dev.waitFor(/typed-app\/app\.ts:(\d+):(\d+) TS2322: Type 'string' is not assignable to type 'number'\./, 120_000);
+  t.same([Number(printed[1]), Number(printed[2])], [line, 14], "the terminal names file:line:column and the code");
+  await dev.waitFor(/type check: 1 error; the app still runs/);
+  const logged = dev.err.split("\n").filter((l) => l.includes('"TS2322"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.match(logged, [{ level: 50, code: "TS2322", file: "typed-app/app.ts", line, column: 14 }], "as fields of the JSON log line too");
+
+  const diagnostics = (c: WireClient, pred: (m: DiagnosticsMessage) => boolean) =>
+    c.next((m: ServerMessage) => m.type === "diagnostics" && pred(m), 120_000, 0) as Promise<DiagnosticsMessage>;
+  const tab = await WireClient.connect(url!);
+  const shown = await diagnostics(tab, (m) => m.errors.length > 0);
+  t.same(shown, {
+    v: 1,
+    type: "diagnostics",
+    total: 1,
+    errors: [{ code: "TS2322", message: "Type 'string' is not assignable to type 'number'.", file: "typed-app/app.ts", line, column: 14 }],
+  }, "an open tab receives the error: code, message, file:line:column");
+  t.match(await tab.request({ type: "hello" }), { type: "snapshot" }, "the app runs despite the type error");
+
+  // The fix: the app reloads, the check runs again, and tabs are told the errors are gone.
+  const mark = dev.mark;
+  writeFileSync(join(project, "app.ts"), STARTER_APP);
+  await dev.waitFor(/reloaded in \d+ ms/, 60_000, mark);
+  await dev.waitFor(/type check: no errors/, 120_000, mark);
+  const again = await WireClient.connect(url!);
+  t.same((await diagnostics(again, (m) => m.errors.length === 0)).total, 0, "a tab gets the empty list, which clears the overlay");
+  again.close();
+  tab.close();
+  t.equal(await dev.stop(), 0);
 });

@@ -328,6 +328,16 @@ const chrome = css`
     font-size: 13px;
     margin: 12px 0;
   }
+  .app-failure-more {
+    margin: 8px 0 0;
+    padding-left: 18px;
+    font-size: 12px;
+  }
+  .app-failure-dismiss {
+    margin-top: 12px;
+    font: inherit;
+    font-size: 12px;
+  }
   .app-failure-where,
   .app-failure-hint {
     font-size: 12px;

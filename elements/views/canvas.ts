@@ -12,11 +12,11 @@ import { wouldRun } from "../controllers/run-plan.js";
 import { Shortcuts } from "../controllers/shortcuts.js";
 import { ThemeController, safeGet, safeSet } from "../controllers/theme.js";
 import { define } from "../define.js";
-import { APP_FAILED, type AckMessage, type ConflictDetails, type RunModeWire, type ServerMessage, type SheetWire } from "../wire.js";
+import { APP_FAILED, type AckMessage, type ConflictDetails, type DiagnosticsMessage, type RunModeWire, type ServerMessage, type SheetWire } from "../wire.js";
 import { canvasStyles } from "./canvas-styles.js";
 import type { CardContext } from "./card-context.js";
 import { EdgeLayer } from "./edges.js";
-import { type AppFailureView, failureOverlay, helpPanel, statusPill, titleBar, toast, viewToolbar } from "./chrome.js";
+import { type AppFailureView, failureOverlay, typeErrorsView, helpPanel, statusPill, titleBar, toast, viewToolbar } from "./chrome.js";
 import { badgeOf } from "./badges.js";
 import { type NodeCard, cardLooks } from "./node-card.js";
 import "./sheets-menu.js";
@@ -65,6 +65,7 @@ export class DaggrCanvas extends LitElement {
     helpOpen: { state: true },
     toast: { state: true },
     appFailure: { state: true },
+    typeErrors: { state: true },
   };
   static override styles = canvasStyles;
 
@@ -79,6 +80,10 @@ export class DaggrCanvas extends LitElement {
   declare toast: { text: string; kind: "error" | "info" } | undefined;
   /** `daggr dev`: the app failed to load (an `E_APP_FAILED` error); cleared by the next snapshot. */
   declare appFailure: AppFailureView | undefined;
+  /** `daggr dev --typecheck`: the app's type errors (a `diagnostics` message); an empty list clears them. */
+  declare typeErrors: DiagnosticsMessage | undefined;
+  /** The type errors the user dismissed (as JSON): the same ones do not come back, new ones do. */
+  private dismissedTypeErrors = "";
 
   readonly store = new CanvasStore();
   readonly layout = new LayoutController();
@@ -255,6 +260,9 @@ export class DaggrCanvas extends LitElement {
         return;
       case "sheets":
         this.store.applySheets(m.sheets);
+        return;
+      case "diagnostics":
+        this.typeErrors = m.errors.length ? m : undefined;
         return;
       case "error":
         if (m.code === APP_FAILED) {
@@ -722,7 +730,12 @@ export class DaggrCanvas extends LitElement {
       })}
       ${this.helpOpen ? helpPanel(() => (this.helpOpen = false)) : nothing}
       ${this.toast ? toast(this.toast, () => (this.toast = undefined)) : nothing}
-      ${this.appFailure ? failureOverlay(this.appFailure) : nothing}
+      ${this.appFailure ? failureOverlay(this.appFailure) : this.typeErrors && JSON.stringify(this.typeErrors.errors) !== this.dismissedTypeErrors
+        ? failureOverlay(typeErrorsView(this.typeErrors.errors, this.typeErrors.total), () => {
+            this.dismissedTypeErrors = JSON.stringify(this.typeErrors?.errors);
+            this.requestUpdate();
+          })
+        : nothing}
     `;
   }
 

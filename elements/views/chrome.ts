@@ -85,27 +85,51 @@ export function toast(t: { text: string; kind: "error" | "info" }, onDismiss: ()
     <button class="icon-btn" aria-label="Dismiss" @click=${onDismiss}>${icon("x")}</button></div>`;
 }
 
-/** What the overlay shows of an app that failed to load (`daggr dev`). */
+/** What the overlay shows of an app that failed to load, or of its type errors (`daggr dev`). */
 export interface AppFailureView {
   message: string;
   code?: string;
   file?: string;
   line?: number;
   column?: number;
+  /** Default "The app failed to load". */
+  title?: string;
+  /** Default: the app comes back once the file is fixed. */
+  hint?: string;
+  /** Further problems, one line each (`file:line:column CODE message`). */
+  more?: string[];
 }
+
+const where = (f: { file?: string; line?: number; column?: number }) => (f.file ? `${f.file}${f.line ? `:${f.line}${f.column ? `:${f.column}` : ""}` : ""}` : undefined);
 
 /**
  * The app failed to load: what, where, and that the canvas comes back by itself once the
- * file is fixed (the dev server restarts it and this tab reconnects).
+ * file is fixed (the dev server restarts it and this tab reconnects). The same overlay
+ * shows `daggr dev --typecheck`'s type errors, with a Dismiss (the app still runs).
  */
-export function failureOverlay(f: AppFailureView): TemplateResult {
-  const where = f.file ? `${f.file}${f.line ? `:${f.line}${f.column ? `:${f.column}` : ""}` : ""}` : undefined;
+export function failureOverlay(f: AppFailureView, onDismiss?: () => void): TemplateResult {
+  const at = where(f);
   return html`<div class="app-failure" role="alertdialog" aria-labelledby="app-failure-title">
     <div class="app-failure-box">
-      <div class="app-failure-title" id="app-failure-title">${icon("alert")}<span>The app failed to load</span>${f.code ? html`<code class="app-failure-code">${f.code}</code>` : nothing}</div>
+      <div class="app-failure-title" id="app-failure-title">${icon("alert")}<span>${f.title ?? "The app failed to load"}</span>${f.code ? html`<code class="app-failure-code">${f.code}</code>` : nothing}</div>
       <pre class="app-failure-msg">${f.message}</pre>
-      ${where ? html`<div class="app-failure-where">at <code>${where}</code></div>` : nothing}
-      <div class="app-failure-hint">Fix the file and save: daggr dev reloads the app, and this page follows.</div>
+      ${at ? html`<div class="app-failure-where">at <code>${at}</code></div>` : nothing}
+      ${f.more?.length ? html`<ul class="app-failure-more">${f.more.map((l) => html`<li><code>${l}</code></li>`)}</ul>` : nothing}
+      <div class="app-failure-hint">${f.hint ?? "Fix the file and save: daggr dev reloads the app, and this page follows."}</div>
+      ${onDismiss ? html`<button class="app-failure-dismiss" @click=${onDismiss}>Dismiss</button>` : nothing}
     </div>
   </div>`;
+}
+
+/** `daggr dev --typecheck`'s errors as the overlay shows them: the first in full, the rest a line each. */
+export function typeErrorsView(errors: ReadonlyArray<{ code: string; message: string; file?: string; line?: number; column?: number }>, total: number): AppFailureView {
+  const [first, ...rest] = errors;
+  const more = rest.map((e) => `${where(e) ?? ""} ${e.code} ${e.message.split("\n")[0]}`.trim());
+  if (total > errors.length) more.push(`… and ${total - errors.length} more (the terminal lists them)`);
+  return {
+    ...first!,
+    title: `${total} type error${total === 1 ? "" : "s"}`,
+    hint: "The app still runs. Fix the types and save: the check runs again and this clears.",
+    more,
+  };
 }

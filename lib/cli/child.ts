@@ -13,12 +13,17 @@
 import { log } from "../server/log.js";
 import { type AppFailure, EXIT_APP_FAILED, EXIT_LOCKED, describeAppError, isLocked, logAppError, printNodeFailures, serveApp } from "./app.js";
 import { loadAppsAsEsm } from "./esm.js";
+import type { DiagnosticWire } from "../protocol.js";
 
 export type ChildMessage =
   | { type: "ready" }
   | { type: "listening"; url: string; port: number; token?: string }
   | { type: "failed"; failure: AppFailure };
-export type ParentMessage = { type: "prepare"; app: string; launch: Record<string, unknown> } | { type: "go" };
+export type ParentMessage =
+  | { type: "prepare"; app: string; launch: Record<string, unknown> }
+  | { type: "go" }
+  /** `--typecheck`: the app's type errors after the last check (the canvas shows them). */
+  | { type: "diagnostics"; errors: DiagnosticWire[] };
 
 const send = (m: ChildMessage) => process.send?.(m);
 let app = "";
@@ -59,6 +64,7 @@ server.gate.open = new Promise<void>((r) => (go = r));
 
 process.on("message", (m: ParentMessage) => {
   if (m?.type === "go") return go();
+  if (m?.type === "diagnostics") return server.showDiagnostics(m.errors);
   if (m?.type !== "prepare") return;
   app = m.app;
   process.env.DAGGR_CLI_LAUNCH = JSON.stringify(m.launch);

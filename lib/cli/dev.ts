@@ -7,6 +7,8 @@ import { type AppFailure, EXIT_LOCKED } from "./app.js";
 import { type ErrorServer, serveAppFailure } from "./error-server.js";
 import { localImports } from "./deps.js";
 import { log } from "../server/log.js";
+import type { DiagnosticWire } from "../protocol.js";
+import { startTypecheck } from "./typecheck.js";
 
 export interface DevOptions {
   host?: string;
@@ -14,6 +16,8 @@ export interface DevOptions {
   token?: string;
   /** A public link (see `openDevShare`): kept across reloads. */
   share?: boolean;
+  /** Check the app's types in the background; errors go to the terminal and the canvas overlay (typecheck.ts). */
+  typecheck?: boolean;
 }
 
 interface Child {
@@ -42,7 +46,7 @@ const debug = (...a: unknown[]) => log.debug(a.map(String).join(" "));
  */
 export async function dev(app: string, options: DevOptions, entry: string): Promise<number> {
   const file = resolve(app);
-  const { share: wantShare, ...serve } = options;
+  const { share: wantShare, typecheck, ...serve } = options;
   const launch: Record<string, unknown> = { quiet: true, ...serve };
   // The tunnel belongs to this process, not to a child: the link outlives every reload.
   const share = wantShare ? await openDevShare(launch) : undefined;
@@ -55,6 +59,17 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
   let pending: string | undefined;
   let done!: (code: number) => void;
   const finished = new Promise<number>((r) => (done = r));
+  /** The last type check's errors (`--typecheck`): each app process gets them once listening, and every change after. */
+  let diagnostics: DiagnosticWire[] | undefined;
+  const sendDiagnostics = (c: Child | undefined) => {
+    if (diagnostics && c?.proc.connected) c.proc.send({ type: "diagnostics", errors: diagnostics } satisfies ParentMessage);
+  };
+  const checker = typecheck
+    ? startTypecheck(file, entry, (errors) => {
+        diagnostics = errors;
+        sendDiagnostics(active);
+      })
+    : undefined;
 
   const spawnChild = (): Child => {
     const proc = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), entry], {
@@ -125,6 +140,7 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
         Object.assign(launch, { port: m.port, strictPort: true, ...(m.token ? { token: m.token } : {}) });
         first = false;
       } else log.info({ ms, ...(reason ? { changed: reason } : {}) }, `daggr dev: reloaded in ${ms} ms${reason ? ` (${reason})` : ""}`);
+      sendDiagnostics(c);
       // The next standby warms up now, while the app waits for its first edit.
       standby = spawnChild();
       c.exited.then((code) => {
@@ -226,7 +242,7 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
   const shutdown = () => {
     for (const w of watchers.values()) w.close();
     void failing?.close();
-    void Promise.all([stop(active), stop(standby), hosting?.then((h) => h.stopHostedSpaces())]).then(() => done(0));
+    void Promise.all([stop(active), stop(standby), hosting?.then((h) => h.stopHostedSpaces()), checker?.close()]).then(() => done(0));
   };
   process.once("SIGINT", shutdown);
   process.once("SIGTERM", shutdown);
@@ -237,7 +253,7 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
   const code = await finished;
   for (const w of watchers.values()) w.close();
   clearTimeout(timer);
-  await Promise.all([stop(active), stop(standby), failing?.close(), hosting?.then((h) => h.stopHostedSpaces())]);
+  await Promise.all([stop(active), stop(standby), failing?.close(), hosting?.then((h) => h.stopHostedSpaces()), checker?.close()]);
   share?.close();
   return code;
 }

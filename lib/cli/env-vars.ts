@@ -16,6 +16,8 @@ export const ENV_VARS: ReadonlyArray<readonly [name: string, meaning: string]> =
   ["DAGGR_ALLOWED_HOSTS", "extra Host names to accept, comma-separated"],
   ["DAGGR_ALLOW_NETWORKS", "CIDR ranges remote apps' URLs may reach besides public addresses"],
   ["DAGGR_REMOTE_CONCURRENCY", "jobs each remote app runs at once by default (4)"],
+  ["DAGGR_QUEUE", "a Redis URL: queue mode, node calls run on daggr worker processes (--queue)"],
+  ["DAGGR_QUEUE_FILES", "where files cross between workers in queue mode (default $DAGGR_HOME/queue-files)"],
   ["DAGGR_LOG_LEVEL", "fatal, error, warn, info (default), debug, trace or silent"],
   ["DAGGR_LOG_FORMAT", "pretty or json (default: pretty in a terminal, else JSON lines)"],
   ["NO_COLOR", "set: no colours in the pretty log"],

@@ -44,6 +44,8 @@ Options:
   --queue <url>    with dev/run: queue mode, node calls run on 'daggr worker' processes (Redis URL)
   --files <dir>    with worker/queue: the directory files cross through (default DAGGR_HOME/queue-files)
   --lock-ms <ms>   with worker: job lock time; a dead worker's job runs elsewhere after about 1.5x this (default 10000)
+  --typecheck      with dev: check the app's types in the background; errors show in the
+                   terminal and over the canvas (file:line, code, message) until fixed
   -h, --help       show this help
   -v, --version    show the version
 
@@ -60,6 +62,7 @@ export async function main(argv: string[]): Promise<number> {
         host: { type: "string" },
         port: { type: "string" },
         "no-reload": { type: "boolean" },
+        typecheck: { type: "boolean" },
         share: { type: "boolean" },
         queue: { type: "string" },
         redis: { type: "string" },
@@ -100,7 +103,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   if (command === "worker") {
-    if (!app) return (console.error("daggr worker: which app? e.g. daggr worker app.ts --redis redis://127.0.0.1:6379"), 1);
+    if (!app) return (log.error("daggr worker: which app? e.g. daggr worker app.ts --redis redis://127.0.0.1:6379"), 1);
     return (await import("./worker.js")).worker(app, values);
   }
   if (command === "deploy") {
@@ -139,7 +142,8 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const options = { ...(values.host ? { host: values.host } : {}), ...(port !== undefined ? { port } : {}), ...(values.share ? { share: true } : {}) };
-  return command === "dev" && !values["no-reload"] ? dev(app, options, fileURLToPath(import.meta.url)) : run(app, options);
+  if (values.typecheck && (command !== "dev" || values["no-reload"])) log.warn("--typecheck works with daggr dev (watching); ignored here.");
+  return command === "dev" && !values["no-reload"] ? dev(app, { ...options, ...(values.typecheck ? { typecheck: true } : {}) }, fileURLToPath(import.meta.url)) : run(app, options);
 }
 
 /** What the command prints as its result (the usage, the version, what init made): stdout, not a log. */
@@ -174,6 +178,7 @@ async function run(app: string, options: { host?: string; port?: number; share?:
 
 // `daggr dev` runs apps in children of this same entry, so the published package needs no other file.
 if (process.env.DAGGR_CLI_CHILD === "1") await import("./child.js");
+else if (process.env.DAGGR_CLI_CHILD === "typecheck") await import("./typecheck-child.js");
 else {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),

@@ -33,10 +33,12 @@ import { Wire } from "./wire.js";
 import { sweepOsTemp } from "../store/temp.js";
 import { stopLocalSpaces } from "../nodes/local-space/index.js";
 import { log } from "./log.js";
+import { followDiagnostics } from "./diagnostics.js";
 
 export type { ServerOptions } from "./options.js";
 export { apiSchema } from "./api.js";
 export { type Logger, type LoggerOptions, createLogger, log } from "./log.js";
+export { showDiagnostics } from "./diagnostics.js";
 
 /** A node that failed, as the `daggr` command prints it. */
 export interface NodeFailure {
@@ -180,7 +182,9 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
       ws.on("pong", () => alive.set(ws, true));
       const seat = visitors.seat(visitor);
       ws.on("close", seat.leave);
-      new Connection(ws, seat.hub, graph, wire, { runs, messageRate: opts.messageRate, ...(visitor.scope ? { scope: (fn) => scoped(visitor, fn) } : {}) });
+      const conn = new Connection(ws, seat.hub, graph, wire, { runs, messageRate: opts.messageRate, ...(visitor.scope ? { scope: (fn) => scoped(visitor, fn) } : {}) });
+      // `daggr dev --typecheck`: the app's type errors, now and as they change.
+      ws.on("close", followDiagnostics((m) => conn.send(wire.encode(m))));
     });
   });
   // Drops sockets whose peer vanished without a close (a sleeping laptop, a dead proxy).
