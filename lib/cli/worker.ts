@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Graph } from "../graph/index.js";
+import { log } from "../server/log.js";
 import { isGraph } from "./app.js";
 import { loadAppsAsEsm } from "./esm.js";
 
@@ -42,13 +43,13 @@ export async function worker(app: string, options: WorkerCliOptions): Promise<nu
       files,
       ...(lockMs ? { lockMs, stalledIntervalMs: Math.max(500, Math.round(lockMs / 2)) } : {}),
       onJob: (j) => {
-        if (j.outcome === "refused") console.error(`✖ refused a job of node '${j.nodeId}': ${j.message}`);
+        if (j.outcome === "refused") log.error({ node: j.nodeId }, `refused a job of node '${j.nodeId}': ${j.message}`);
       },
     });
   } catch (e) {
     return fail((e as Error).message);
   }
-  console.log(`daggr worker ${w.id}: running "${loaded.graph.name}" jobs from ${redact(redis)} (concurrency ${concurrency}, files in ${files})`);
+  log.info({ worker: w.id }, `daggr worker ${w.id}: running "${loaded.graph.name}" jobs from ${redact(redis)} (concurrency ${concurrency}, files in ${files})`);
   await new Promise<void>((r) => {
     process.once("SIGINT", r);
     process.once("SIGTERM", r);
@@ -58,7 +59,7 @@ export async function worker(app: string, options: WorkerCliOptions): Promise<nu
 }
 
 function fail(message: string): number {
-  console.error(`daggr worker: ${message}`);
+  log.error(`daggr worker: ${message}`);
   return 1;
 }
 
