@@ -244,6 +244,21 @@ t.test("queue/data speaks sse_v3: estimation, process_starts, progress, process_
   t.match(messages.find((m) => m.msg === "process_completed"), { event_id, success: true, output: { data: ["Hey"], is_generating: false } });
   t.same(messages.at(-1), { msg: "close_stream", event_id: null });
 
+  // The heartbeat stream Python's gradio_client keeps open: ALIVE, then again each interval.
+  const beat = new AbortController();
+  const alive: string[] = [];
+  const hb = await fetch(`${url}/gradio_api/heartbeat/${session}`, { signal: beat.signal });
+  t.equal(hb.status, 200);
+  try {
+    for await (const chunk of hb.body!) {
+      alive.push(...decoder.decode(chunk).split("\n\n").filter(Boolean));
+      if (alive.length >= 2) beat.abort();
+    }
+  } catch {
+    // aborted
+  }
+  t.same(alive.slice(0, 2), ["data: ALIVE", "data: ALIVE"]);
+
   // A stream for a session with nothing pending: Gradio's 404 inside the stream.
   const none = await (await fetch(`${url}/gradio_api/queue/data?session_hash=nobody`)).text();
   t.match(JSON.parse(none.replace(/^data: /, "")), { msg: "unexpected_error", session_not_found: true });

@@ -10,6 +10,7 @@
  * | `POST /gradio_api/queue/join`, `GET /gradio_api/queue/data` | the queue and its SSE stream (`queue.ts`) |
  * | `POST /gradio_api/upload`, `GET /gradio_api/file=<path>` | files (`files.ts`) |
  * | `POST /gradio_api/cancel`, `POST /gradio_api/reset` | cancel a job (per session and endpoint); reset is a no-op |
+ * | `GET /gradio_api/heartbeat/<session>` | `data: ALIVE` every 15 s (Python's `gradio_client` keeps one open) |
  *
  * The routes sit in the server's route table, behind the same checks as every other
  * route (allowed hosts, the launch token, Origin on POSTs, body size and rate limits).
@@ -83,6 +84,7 @@ export function gradioApi(ctx: GradioApiContext): GradioApi {
       path: p("queue/data"),
       handler: (_req, res, _m, query) => queue.stream(res, query.get("session_hash") ?? ""),
     },
+    { method: "GET", path: /^\/gradio_api\/heartbeat\/[A-Za-z0-9_-]{1,128}$/, handler: (_req, res) => queue.heartbeat(res) },
     { method: "POST", path: p("upload"), body: "form", handler: (req, res) => upload(req, res, ctx.store, ctx.maxUploadBytes) },
     { method: "GET", path: /^\/gradio_api\/file=([0-9a-f]{64})(?:\/[A-Za-z0-9._-]{1,120})?$/, handler: (req, res, m) => serveGradioFile(req, res, ctx.store, m[1]!) },
     {

@@ -90,6 +90,8 @@ export class GradioQueue {
   private readonly jobs = new Map<string, Job>();
   private readonly lanes = new Map<number, Lane>();
   private closed = false;
+  /** Open `heartbeat/<session>` streams. */
+  private readonly beats = new Set<ServerResponse>();
 
   constructor(
     private readonly endpoints: Endpoint[],
@@ -152,6 +154,23 @@ export class GradioQueue {
   }
 
   /**
+   * `GET heartbeat/<session_hash>`: `data: ALIVE` now and at every heartbeat interval,
+   * until the client goes. Python's `gradio_client` holds one open for its whole life
+   * (and reconnects at once when it ends). daggr keeps no per-session state, so closing
+   * it changes nothing.
+   */
+  heartbeat(res: ServerResponse): void {
+    res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive", "X-Accel-Buffering": "no" });
+    res.write("data: ALIVE\n\n");
+    const beat = setInterval(() => res.write("data: ALIVE\n\n"), queueTiming.heartbeatMs);
+    this.beats.add(res);
+    res.on("close", () => {
+      clearInterval(beat);
+      this.beats.delete(res);
+    });
+  }
+
+  /**
    * `POST /cancel` `{event_id, session_hash, fn_index}`: stops every job of that session
    * on that endpoint; the named one completes with `output: {}`.
    */
@@ -182,6 +201,7 @@ export class GradioQueue {
       s.res?.end();
     }
     this.sessions.clear();
+    for (const res of this.beats) res.end();
   }
 
   // ── internals ──────────────────────────────────────────────────────────────
