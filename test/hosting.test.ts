@@ -516,6 +516,9 @@ t.test("daggr deploy --dry-run lists the files and the front matter and uploads 
   t.match(await deploy({ app: join(dir, "app.ts"), space: "alice/wf", hardware: "t4-smal", dryRun: true }, {}).catch((e) => e), { code: "E_BAD_OPTION", details: { nearest: "t4-small" } });
   t.match(await deploy({ app: join(dir, "app.ts"), space: "alice/wf", secrets: ["NOT_SET_ANYWHERE"], dryRun: true }, {}).catch((e) => e), { code: "E_DEPLOY_FAILED", details: { missing: ["NOT_SET_ANYWHERE"] } });
   t.match(await deploy({ app: join(dir, "nope.ts"), space: "alice/wf", dryRun: true }, {}).catch((e) => e), { code: "E_DEPLOY_FAILED", message: /No such app file/ });
+  const fromClone = project();
+  writeFileSync(join(fromClone, "package.json"), JSON.stringify({ name: "wf", type: "module", dependencies: { daggr: "file:/home/me/daggr" } }));
+  t.match(await deploy({ app: join(fromClone, "app.ts"), space: "alice/wf", dryRun: true }, {}).catch((e) => e), { code: "E_DEPLOY_FAILED", message: /daggr \(file:\/home\/me\/daggr\): a dependency on a local path cannot be installed on the Space/ }, "a project made from a clone (daggr: file:…) is told before anything is uploaded");
   t.match(await deploy({ app: join(dir, "app.ts"), space: "alice-wf", dryRun: true }, {}).catch((e) => e), { code: "E_DEPLOY_FAILED", message: /owner\/name/ });
 });
 

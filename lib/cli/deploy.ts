@@ -67,8 +67,13 @@ export function planDeploy(o: DeployOptions, env: NodeJS.ProcessEnv = process.en
   if (unset.length) throw deployError(`--secret ${unset.join(", ")}: not set in the environment (the value is read from it; nothing is written to a file).`, { missing: unset });
   const root = projectRoot(app);
   if (!root) throw deployError(`No package.json above ${o.app}: deploy runs the app in a Node project (make one with daggr init).`, { got: o.app });
-  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { dependencies?: Record<string, string>; name?: string };
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string>; name?: string };
   if (!pkg.dependencies?.daggr && pkg.name !== "daggr") throw deployError(`${join(root, "package.json")} does not list daggr in its dependencies: the Space installs from it (npm install daggr).`);
+  // The image installs from the registry: a dependency on a path of this machine cannot be installed there.
+  const local = Object.entries({ ...pkg.devDependencies, ...pkg.dependencies }).filter(([, v]) => /^(file|link|portal):/.test(v));
+  if (local.length) {
+    throw deployError(`${local.map(([n, v]) => `${n} (${v})`).join(", ")}: a dependency on a local path cannot be installed on the Space; depend on a published version (e.g. npm install ${local[0]![0]}@latest).`, { got: local.map(([n]) => n) });
+  }
   const paths = new Set<string>();
   for (const f of localImports(app)) {
     if (!existsSync(f)) continue;
