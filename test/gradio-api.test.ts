@@ -418,3 +418,10 @@ t.test("an InputNode's ports are parameters; a Gallery travels as GalleryData it
   const out = await new Graph({ name: "Gallery caller", nodes: [read], persistKey: false }).call({ remote__word: "z" });
   t.same(out.read!.texts, ["z0", "z1", "z2"], "another daggr app's GradioNode gets the files");
 });
+
+t.test("api: false turns the Gradio API off along with the REST API", async (t) => {
+  const { url } = await serve(t, appA(), { api: false });
+  t.equal((await fetch(`${url}/config`)).status, 404);
+  t.equal((await fetch(`${url}/gradio_api/info`)).status, 404);
+  t.equal((await fetch(`${url}/api/schema`)).status, 404);
+});

@@ -105,6 +105,7 @@ export class GradioQueue {
     const b = body as { data?: unknown; fn_index?: unknown; session_hash?: unknown };
     if (!b || typeof b !== "object" || !Array.isArray(b.data)) throw new JoinError(422, [{ type: "missing", loc: ["body", "data"], msg: "Field required", input: body ?? null }]);
     if (typeof b.session_hash !== "string" || !b.session_hash) throw new JoinError(400, "Session hash not found.");
+    if (b.session_hash.length > 128) throw new JoinError(400, `A session_hash is at most 128 characters (got ${b.session_hash.length}).`);
     if (b.fn_index === undefined || b.fn_index === null) throw new JoinError(400, "No function index provided.");
     const endpoint = this.endpoints.find((e) => e.index === b.fn_index);
     if (!endpoint) {
@@ -117,7 +118,7 @@ export class GradioQueue {
     const lane = this.lane(endpoint.index);
     if (lane.waiting.length >= MAX_QUEUE) throw new JoinError(503, `Queue is full. Max size is ${MAX_QUEUE} and size is ${lane.waiting.length}.`);
     if (!this.sessions.has(b.session_hash) && this.sessions.size >= MAX_SESSIONS) throw new JoinError(503, `Queue is full. Max size is ${MAX_SESSIONS} sessions.`);
-    const session = this.session(b.session_hash.slice(0, 128));
+    const session = this.session(b.session_hash);
     const job: Job = { id: randomBytes(16).toString("hex"), session, endpoint, data: b.data, root, state: "queued", abort: new AbortController() };
     this.jobs.set(job.id, job);
     session.pending.set(job.id, job);
