@@ -224,7 +224,7 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
     if (this.editableCache) return this.editableCache;
     const ports: string[] = [];
     for (const p in this.inputs) if (this.inputs[p]!.kind === "component") ports.push(p);
-    return (this.editableCache = ports.length ? ports : NONE);
+    return (this.editableCache = ports.length ? ports.slice() : NONE);
   }
 
   /** Memo of editablePorts() (inputs never change after construction). */

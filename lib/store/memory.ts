@@ -155,9 +155,10 @@ export class MemoryStore implements Store {
       if (missing.length) throw unknownFiles(record, missing);
     }
     s.results.set(record.id, record);
-    let ids = s.byNode.get(record.nodeId);
-    if (!ids) s.byNode.set(record.nodeId, (ids = []));
-    ids.push(record.id);
+    const ids = s.byNode.get(record.nodeId);
+    // A node's first result starts a list of one (a list grown by push from empty keeps room for 17).
+    if (!ids) s.byNode.set(record.nodeId, [record.id]);
+    else ids.push(record.id);
     if (record.status === ResultStatus.SUCCESS) indexKey(s, record);
     if (options.select) {
       s.selections.set(record.nodeId, record.id);
