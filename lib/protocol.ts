@@ -103,6 +103,12 @@ export interface ResultWire {
   startedAt: number;
   ms: number;
   servedBy?: string;
+  /**
+   * Where a remote node's result came from: the Space or model (`kind`), its revision, for
+   * `runLocally` the copy that served it (`via`, and `fallback`: why not the local one),
+   * and `current`: the remote's newer revision when an older one made this result.
+   */
+  origin?: { kind?: "space" | "model"; remote: string; revision?: string; via?: "local" | "remote"; fallback?: string; current?: string };
   /** A list the user edited item by item: the result it copies, the port, the item's index. */
   edited?: { from: string; port: string; index: number };
   /** A mapped node's items, in order. An item kept from an earlier run keeps its `startedAt`. */

@@ -15,12 +15,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import t from "tap";
-import { DaggrError, GradioNode, Graph, MemoryStore, NodeKind, registerExecutor, type ExecContext, type Progress } from "../lib/index.js";
+import { DaggrError, GradioNode, Graph, MemoryStore, gr, NodeKind, registerExecutor, type ExecContext, type Progress } from "../lib/index.js";
 import { gradioExecutor } from "../lib/nodes/gradio.js";
 import { closeGradioClients } from "../lib/nodes/gradio-client.js";
 import { remoteTiming } from "../lib/nodes/hf-retry.js";
 import { checkSpaceId, childEnv, localApp, localTarget, localTiming, stopLocalSpaces, sweepOrphans } from "../lib/nodes/local-space/index.js";
 import { launch } from "../lib/server/index.js";
+import { upstreamChecked } from "../lib/nodes/upstream.js";
+import type { ResultWire, SnapshotMessage } from "../lib/protocol.js";
+import { WireClient } from "./fixtures/server-wire.js";
+import type { Origin } from "../lib/engine/index.js";
 import { APP_PY, README, type LocalHub, startLocalHub } from "./fixtures/local-space.js";
 
 const root = mkdtempSync(join(tmpdir(), "daggr-local-"));
@@ -50,7 +54,7 @@ function makeSpace(name: string, o: { readme?: string; app?: string } = {}): str
   return dir;
 }
 
-const ids = ["t/echo", "t/id-same", "t/id-other", "t/crashy", "t/noisy", "t/env", "t/env-named", "t/broken", "t/orphan", "t/restarts", "t/hang", "t/term", "t/served", "t/dev"];
+const ids = ["t/echo", "t/id-same", "t/id-other", "t/crashy", "t/noisy", "t/env", "t/env-named", "t/broken", "t/orphan", "t/restarts", "t/hang", "t/term", "t/served", "t/dev", "t/up"];
 let hub: LocalHub;
 t.before(async () => {
   const spaces: Record<string, { dir: string; sha: string }> = {};
@@ -472,3 +476,90 @@ async function freePortForTest(): Promise<number> {
   await new Promise((r) => s.close(r));
   return port;
 }
+
+t.test("a result records its Space's revision and the copy that served it", async (t) => {
+  process.env.DAGGR_LOCAL_PYTHON = PYTHON;
+  const h = harness();
+  const origins: Origin[] = [];
+  h.ctx.origin = (o) => origins.push(o);
+  await gradioExecutor.execute(node("t/env"), { text: "o" }, h.ctx);
+  t.same(origins, [{ kind: "space", remote: "t/env", revision: SHA1, via: "local" }]);
+  t.equal(await h.ctx.cache.get("upstream-revision:space:t/env"), SHA1, "noted for the start-up check");
+});
+
+t.test("upstream tracking: a new Space revision marks old results at start-up; DAGGR_DEPENDENCY_CHECK warn, error, update, skip; a pinned revision", async (t) => {
+  process.env.DAGGR_LOCAL_PYTHON = PYTHON;
+  t.teardown(() => {
+    delete process.env.DAGGR_DEPENDENCY_CHECK;
+    hub.spaces.get("t/up")!.sha = SHA1;
+  });
+  const store = new MemoryStore();
+  const up = () => new GradioNode("t/up", { name: "up", runLocally: true, validate: false, inputs: { text: gr.Textbox({ value: "a" }) }, outputs: { out: gr.Textbox() } });
+  const serve = async (n = up()) => launch(new Graph({ name: "up", nodes: [n], persistKey: false }), { port: 0, store, quiet: true });
+  const selected = async (url: string) => {
+    const { c, snap } = await WireClient.open(url);
+    c.close();
+    return (snap as SnapshotMessage).results.up;
+  };
+
+  // A result made at SHA1.
+  let server = await serve();
+  t.ok((await localTarget(up(), harness().ctx)).local);
+  const { c } = await WireClient.open(server.url);
+  await c.request({ type: "set-input", nodeId: "up", port: "text", value: "made" });
+  await c.request({ type: "run", nodeId: "up", mode: "step" });
+  const done = (await c.next((m) => m.type === "event" && m.event.type === "node-completed", 60_000)) as { event: { result: ResultWire } };
+  c.close();
+  t.match(done.event.result.origin, { kind: "space", remote: "t/up", revision: SHA1, via: "local" }, "the card gets which copy and revision made it");
+  t.notOk(done.event.result.origin?.current, "not older");
+  await server.close();
+
+  // The Space moves on: the next start says so and marks the result, which is kept.
+  hub.spaces.get("t/up")!.sha = SHA2;
+  const said: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string) => (said.push(String(chunk)), true)) as typeof process.stderr.write;
+  try {
+    server = await serve();
+    // The check runs in the background: the mark is on the card once the Hub answered.
+    await upstreamChecked();
+    const r = await selected(server.url);
+    t.equal(r?.origin?.current, SHA2, "made by an older upstream: the card shows the new revision");
+    t.match(r?.outputs.out, /^MADE pid=\d+$/, "the result is kept");
+  } finally {
+    process.stderr.write = write;
+  }
+  t.ok(said.some((l) => /upstream changed: Space t\/up is now at 22222222 \(results here were made at 11111111\)/.test(l)), "said in the terminal");
+  await server.close();
+
+  process.env.DAGGR_DEPENDENCY_CHECK = "error";
+  await t.rejects(serve(), { code: "E_UPSTREAM_CHANGED", message: /t\/up is now at 22222222/ }, "error: refuses to start");
+  process.env.DAGGR_DEPENDENCY_CHECK = "wran";
+  await t.rejects(serve(), { code: "E_BAD_OPTION", details: { nearest: "warn" } }, "a typo: the nearest mode");
+  process.env.DAGGR_DEPENDENCY_CHECK = "update";
+  server = await serve();
+  await upstreamChecked();
+  await server.close();
+  process.env.DAGGR_DEPENDENCY_CHECK = "error";
+  await (await serve()).close();
+  t.pass("update accepted the new revision: error mode starts");
+
+  hub.spaces.get("t/up")!.sha = SHA1;
+  process.env.DAGGR_DEPENDENCY_CHECK = "skip";
+  hub.requests.length = 0;
+  await (await serve()).close();
+  t.notOk(hub.requests.some((p) => p.includes("/api/spaces/t/up")), "skip: the Hub is not asked");
+
+  // Pinned: the local app runs that revision whatever the head, and the check leaves it alone.
+  process.env.DAGGR_DEPENDENCY_CHECK = "error";
+  hub.spaces.get("t/up")!.sha = SHA2;
+  await stopLocalSpaces();
+  const pinned = new GradioNode("t/up", { name: "up", runLocally: true, validate: false, revision: SHA1, inputs: { text: gr.Textbox({ value: "a" }) }, outputs: { out: gr.Textbox() } });
+  server = await serve(pinned);
+  const h = harness();
+  const origins: Origin[] = [];
+  h.ctx.origin = (o) => origins.push(o);
+  await gradioExecutor.execute(pinned, { text: "p" }, h.ctx);
+  t.equal(origins[0]?.revision, SHA1, "runs the pinned revision");
+  await server.close();
+});

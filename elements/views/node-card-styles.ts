@@ -159,6 +159,29 @@ export const cardStyles = css`
   .badge.map {
     --b: var(--daggr-badge-map);
   }
+  .origin-line {
+    display: flex;
+    flex-wrap: wrap;
+    gap: 6px;
+    padding: 3px 12px;
+    font-size: 10.5px;
+    color: var(--daggr-muted);
+    border-bottom: 1px solid var(--daggr-border);
+  }
+  .origin-via,
+  .origin-older {
+    overflow: hidden;
+    text-overflow: ellipsis;
+    white-space: nowrap;
+    max-width: 100%;
+  }
+  .origin-via.local {
+    font-weight: 700;
+    color: var(--daggr-badge-gradio);
+  }
+  .origin-older {
+    color: var(--daggr-stale);
+  }
   .name {
     font-weight: 650;
     font-size: 13.5px;

@@ -97,6 +97,7 @@ export class NodeCard extends LitElement {
         ${this.provenanceToggle()}
         ${n.kind === "input" ? nothing : busy || waiting ? this.stopButton() : this.runButtons()}
       </header>
+      ${this.originLine(n)}
       ${busy ? this.progressBar(st) : nothing}
       ${this.ports(n)}
       <div class="body">
@@ -134,6 +135,22 @@ export class NodeCard extends LitElement {
   }
 
   /**
+   * Which copy of a `runLocally` Space made the selected result ("local", or "remote (local
+   * failed: why)"), and whether an older revision of its Space or model made it.
+   */
+  private originLine(n: NodeWire): TemplateResult | typeof nothing {
+    const o = this.ctx.store.results.get(n.id)?.origin;
+    if (!o || (!o.via && !o.current)) return nothing;
+    const via = o.via === "local" ? "local" : o.via === "remote" ? `remote${o.fallback ? ` (local failed: ${o.fallback})` : ""}` : undefined;
+    return html`<div class="origin-line">
+      ${via ? html`<span class="origin-via ${o.via}" title=${via}>${via}</span>` : nothing}
+      ${o.current
+        ? html`<span class="origin-older" title="Made by ${o.remote} at ${o.revision}; it is now at ${o.current}">made by an older upstream (${o.revision?.slice(0, 8)}, now ${o.current.slice(0, 8)})</span>`
+        : nothing}
+    </div>`;
+  }
+
+  /**
    * The selected result's provenance: status, timing, who served it (the node itself or
    * a backup), the inputs it was made from, and the upstream results it consumed, each a
    * link that brings that card into view and selects that result.
@@ -156,6 +173,7 @@ export class NodeCard extends LitElement {
         <span class="k">Status</span><span class="v prov-status ${r.status}">${r.status}</span>
         <span class="k">Took</span><span class="v prov-ms">${formatMs(r.ms)} · ${new Date(r.startedAt).toLocaleTimeString()}</span>
         <span class="k">Served by</span><span class="v prov-served">${r.servedBy ? html`backup <b>${store.node(r.servedBy)?.name ?? r.servedBy}</b>` : "primary"}</span>
+        ${r.origin ? html`<span class="k">Upstream</span><span class="v prov-origin">${r.origin.remote}${r.origin.revision ? html` @ <code>${r.origin.revision.slice(0, 8)}</code>` : nothing}${r.origin.via ? ` · ${r.origin.via}` : nothing}</span>` : nothing}
         ${r.edited ? html`<span class="k">Edited</span><span class="v prov-edited">item ${r.edited.index + 1} of <b>${r.edited.port}</b>, by hand</span>` : nothing}
       </div>
       ${inputs.length

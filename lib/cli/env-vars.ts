@@ -29,6 +29,7 @@ export const ENV_VARS: ReadonlyArray<readonly [name: string, meaning: string]> =
   ["DAGGR_LOCAL_BASE_PYTHON", "the Python that makes runLocally environments (python3)"],
   ["DAGGR_LOCAL_NO_UV", "1: make runLocally environments with venv and pip, not uv"],
   ["DAGGR_LOCAL_QUIET", "1: no progress lines from runLocally Spaces"],
+  ["DAGGR_DEPENDENCY_CHECK", "warn (default), update, skip or error: a Space or model changed since its results"],
   ["GRADIO_SHARE_SERVER_ADDRESS", "host:port of your own share server (share links)"],
   ["DAGGR_FRPC", "the frpc binary for share links (else Gradio's, downloaded and checked)"],
   ["SPACE_ID", "set on a Hugging Face Space: serve as a Space (sign-in, per-user sheets)"],

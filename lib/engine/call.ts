@@ -4,6 +4,7 @@ import { type DispatchContext, type Dispatcher, type ExecContext, type Executor,
 import { type Maybe, isKnown, knownValue } from "./known.js";
 import { mapOutputs } from "./outputs.js";
 import type { Store } from "./store.js";
+import type { Origin } from "./records.js";
 
 /** What an executor's cancellation is read from. */
 export interface Cancel {
@@ -24,6 +25,8 @@ export interface CallHooks {
   onPartial(outputs: Record<string, unknown>): void;
   /** A sign of life without a report (see `ExecContext.alive`). */
   alive?(): void;
+  /** Where the outputs come from (see `ExecContext.origin`). */
+  onOrigin?(origin: Origin): void;
   cache?: ExecContext["cache"];
   store?: Store;
   /** Receives the executor's own promise, which may outlive a cancellation. */
@@ -116,6 +119,9 @@ class CallContext implements ExecContext {
   }
   alive(): void {
     this.o.alive?.();
+  }
+  origin(origin: Origin): void {
+    this.o.onOrigin?.(origin);
   }
   // progress and partial are functions made on first use (most nodes never report), and
   // they work detached too (`const { progress } = ctx`).

@@ -9,7 +9,7 @@ import type { Semaphore } from "./limits.js";
 import { hasFilePorts, ingestFiles, inputFileIds } from "./outputs.js";
 import { canonical, contentHash, hashText } from "./recipe-key.js";
 import { currentSecrets, redactValue } from "./redact.js";
-import { type ItemResult, type ResultRecord, ResultStatus, newId } from "./records.js";
+import { type ItemResult, type Origin, type ResultRecord, ResultStatus, newId } from "./records.js";
 import { SKIPPED_HASH, type SheetView } from "./state.js";
 import { type Wiring, resolveWiring } from "./wiring.js";
 import type { Store } from "./store.js";
@@ -80,6 +80,7 @@ class Execution implements Cancel {
   private readonly t0 = performance.now();
   private started = false;
   servedBy: string | undefined = undefined;
+  origin: Origin | undefined = undefined;
 
   constructor(
     readonly env: ExecEnv,
@@ -233,6 +234,7 @@ class Execution implements Cancel {
     this.idle?.stop();
     redactRecord(record);
     if (this.servedBy && record.status === ResultStatus.SUCCESS) record.servedBy = this.servedBy;
+    if (this.origin && record.status === ResultStatus.SUCCESS) record.origin = this.origin;
     record.ms = Math.round((performance.now() - this.t0) * 10) / 10;
     return record;
   }
@@ -282,6 +284,9 @@ class Call implements CallHooks {
   }
   alive(): void {
     this.x.touch();
+  }
+  onOrigin(origin: Origin): void {
+    this.x.origin = origin;
   }
   track(work: Promise<unknown>): void {
     if (this.limiter && !isKnown(work)) this.work = work;

@@ -1,5 +1,6 @@
 import { DaggrError, ErrorCode, type Graph, type Node, type NodeKind } from "../graph/index.js";
 import type { Progress } from "./events.js";
+import type { Origin } from "./records.js";
 import type { FileMeta, PutFileInput } from "./store.js";
 
 /** What an executor gets for one execution. */
@@ -16,6 +17,11 @@ export interface ExecContext {
    * without any of them. Optional so hand-made contexts (tests) need not provide it.
    */
   alive?(): void;
+  /**
+   * Says where the outputs come from (a remote node: its app or model, revision, local or
+   * remote copy); kept on the result record as `origin`. Optional like `alive`.
+   */
+  origin?(origin: Origin): void;
   /** The files store: save produced files here, and read uploaded ones. */
   files: FileSink;
   /** App-level cache surviving restarts (API info, model tasks). */

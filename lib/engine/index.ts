@@ -15,7 +15,7 @@ export { Activity, SheetView } from "./state.js";
 export type { NodeState } from "./state.js";
 export type { EngineEvent, EngineEventType, Freshness, Progress } from "./events.js";
 export { ResultStatus, RunStatus, RunMode, newId } from "./records.js";
-export type { ResultRecord, RunRecord, ResultError } from "./records.js";
+export type { ResultRecord, RunRecord, ResultError, Origin } from "./records.js";
 export type { Store, SheetInfo, SheetState, FileMeta, PutFileInput, HistoryPage, StoreChange, StoreHealth, Viewport } from "./store.js";
 export { registerExecutor, executorFor, setDispatcher, dispatcherOf } from "./executor.js";
 export type { Executor, ExecContext, FileSink, MetaCache, Dispatcher, DispatchContext } from "./executor.js";

@@ -22,6 +22,21 @@ export interface ResultError {
  * `upstream` maps each wired input port to the id of the result it consumed, which is
  * the provenance chain that restoring an old result walks.
  */
+/**
+ * Where a remote node's outputs came from: the Space (or app URL) or model, its revision
+ * (commit sha) when the Hub tells, and for a `runLocally` Space whether the copy on this
+ * machine served it or the remote one (and why the local one was not used).
+ */
+export interface Origin {
+  /** A Hub Space or model (whose revision daggr tracks), or another app (a URL). */
+  kind?: "space" | "model";
+  remote: string;
+  revision?: string;
+  via?: "local" | "remote";
+  /** Why a `runLocally` node used the remote app. */
+  fallback?: string;
+}
+
 export interface ResultRecord {
   id: string;
   nodeId: string;
@@ -44,6 +59,8 @@ export interface ResultRecord {
   files: string[];
   /** When a backup node produced the outputs, its id. */
   servedBy?: string;
+  /** Which remote app or model made the outputs, at which revision, and how (see {@link Origin}). */
+  origin?: Origin;
   /**
    * Set on a result the user made by editing one item of a list output on the canvas
    * (`session.editItem`): the result it copies, the port and the item's index. It keeps

@@ -61,6 +61,8 @@ export const ErrorCode = {
   QUEUE_VERSION: "E_QUEUE_VERSION",
   /** The worker running a node died (or lost its job lock) more often than the queue retries. */
   WORKER_LOST: "E_WORKER_LOST",
+  /** DAGGR_DEPENDENCY_CHECK=error and a Space or model changed since the stored results were made. */
+  UPSTREAM_CHANGED: "E_UPSTREAM_CHANGED",
   // Persistence and editing
   /** An edit named a revision of the input other than the current one (another tab changed it). */
   INPUT_CONFLICT: "E_INPUT_CONFLICT",

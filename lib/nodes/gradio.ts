@@ -6,7 +6,8 @@ import { CANCELLED_BY_SERVER, type CallState, type DaggrClient, appLabel, callSt
 import { prepareInputs, processOutputs } from "./gradio-files.js";
 import { REMOTE_DEFAULTS, RetryableError, abortError, withRetries } from "./hf-retry.js";
 import { hfToken, redactError } from "./hf-token.js";
-import { localTarget, startLocal } from "./local-space/index.js";
+import { type LocalTarget, localTarget, startLocal } from "./local-space/index.js";
+import { headRevision, noteRevision, remoteOf, settledSoon } from "./upstream.js";
 
 /** The API summary of each connected app client; `cached` once written to the cache. */
 const summaries = new WeakMap<DaggrClient, { api: ApiSummary; cached: boolean }>();
@@ -58,11 +59,16 @@ export const gradioExecutor: Executor<GradioNode> = {
     const token = hfToken();
     const opts = node.gradioOptions;
     const label = `${appLabel(node.space)} endpoint '${node.apiName}'`;
+    // The Space's revision, asked of the Hub while the job runs (a remote run; a local copy knows its own).
+    const remote = remoteOf(node);
+    let revision: Promise<string | undefined> | undefined;
+    let local: LocalTarget | undefined;
     try {
-      return await withRetries(
+      const out = await withRetries(
         async () => {
           // runLocally: the local app (no token sent to it), or the remote Space as its fallback.
-          const local = opts.runLocally ? await localTarget(node, ctx) : undefined;
+          local = opts.runLocally ? await localTarget(node, ctx) : undefined;
+          if (remote && !local?.local) revision ??= headRevision("space", remote.id);
           const [app, tok, jobCtx] = local?.local ? [local.app, undefined, local.ctx] : [node.space, token, ctx];
           const client = await getClient(app, tok, {
             signal: ctx.signal,
@@ -90,11 +96,24 @@ export const gradioExecutor: Executor<GradioNode> = {
         },
         { retries: opts.retries ?? REMOTE_DEFAULTS.retries, signal: ctx.signal, label, progress: (p) => ctx.progress(p) },
       );
+      await reportOrigin(ctx, node.space, local?.local ? local.revision : await settledSoon(revision), opts.runLocally ? local : undefined, !!remote);
+      return out;
     } catch (e) {
       throw redactError(e, token);
     }
   },
 };
+
+/** Records where a result came from on it (see `Origin`), and the revision for the start-up check. */
+async function reportOrigin(ctx: ExecContext, space: string, revision: string | undefined, local: LocalTarget | undefined, hub: boolean) {
+  ctx.origin?.({
+    ...(hub ? { kind: "space" as const } : {}),
+    remote: space,
+    ...(revision ? { revision } : {}),
+    ...(local ? { via: local.local ? ("local" as const) : ("remote" as const), ...(local.reason ? { fallback: local.reason } : {}) } : {}),
+  });
+  if (hub) await noteRevision(ctx.cache, "space", space, revision);
+}
 
 async function fetchApi(node: GradioNode, token: string | undefined, signal: AbortSignal, cache: MetaCache): Promise<ApiSummary> {
   const client = await withRetries(

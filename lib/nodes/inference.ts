@@ -3,6 +3,7 @@ import { InferenceClient, setLogger } from "@huggingface/inference";
 import { DaggrError, ErrorCode, unknownName, type InferenceNode } from "../graph/index.js";
 import type { ExecContext, Executor, MetaCache } from "../engine/executor.js";
 import { REMOTE_DEFAULTS, RetryableError, isNetworkError, parseRetryAfter, remoteTiming, sleep, stripCode, withRetries } from "./hf-retry.js";
+import { headRevision, noteRevision, rememberHead, settledSoon } from "./upstream.js";
 import { hfToken, redactError, redactToken } from "./hf-token.js";
 import { TASKS, type TaskResult, canonicalTask } from "./inference-tasks.js";
 import { inFlight } from "./keep-alive.js";
@@ -106,7 +107,9 @@ async function executeInference(node: InferenceNode, inputs: Record<string, unkn
     const shape = (r: TaskResult) => (single ? r.primary : r.full);
     const wakeTimeoutMs = opts.wakeTimeoutMs ?? REMOTE_DEFAULTS.wakeTimeoutMs;
     const loadingSince = { at: 0 };
-    return await withRetries(
+    // The model's revision, asked of the Hub while the job runs; kept on the result.
+    const revision = headRevision("model", node.model);
+    const out = await withRetries(
       async () => {
         let streamed = false;
         for (let poll = remoteTiming.pollMs; ; ) {
@@ -158,6 +161,10 @@ async function executeInference(node: InferenceNode, inputs: Record<string, unkn
       },
       { retries: opts.retries ?? REMOTE_DEFAULTS.retries, signal: ctx.signal, label, progress: (p) => ctx.progress(p) },
     );
+    const sha = await settledSoon(revision);
+    ctx.origin?.({ kind: "model", remote: node.model, ...(sha ? { revision: sha } : {}) });
+    await noteRevision(ctx.cache, "model", node.model, sha);
+    return out;
   } catch (e) {
     throw redactError(e, token);
   }
@@ -239,10 +246,12 @@ async function fetchModelMeta(node: InferenceNode, token: string | undefined, si
   try {
     const info = await modelInfo({
       name: node.model,
-      additionalFields: ["tags", "inferenceProviderMapping"],
+      additionalFields: ["tags", "inferenceProviderMapping", "sha"],
       ...(token?.startsWith("hf_") ? { accessToken: token as `hf_${string}` } : {}),
       fetch: ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, { ...init, signal })) as typeof fetch,
     });
+    // The model's revision comes with it: results made now record it without another request.
+    rememberHead("model", node.model, (info as { sha?: unknown }).sha);
     const providers = (info.inferenceProviderMapping ?? []).map((m) => ({ provider: String(m.provider), task: String(m.task), status: m.status }));
     return { pipeline_tag: info.task ?? undefined, tags: info.tags ?? [], providers };
   } catch (e) {

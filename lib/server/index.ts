@@ -14,7 +14,7 @@ import { type IncomingMessage, createServer } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
-import { DEFAULT_REMOTE_CONCURRENCY, type Store, limits } from "../engine/index.js";
+import { DEFAULT_REMOTE_CONCURRENCY, type Store, limits, metaCache } from "../engine/index.js";
 import type { Graph } from "../graph/index.js";
 import { setFallbackHfToken, withHfToken } from "../nodes/hf-token.js";
 import { Connection } from "./connection.js";
@@ -32,6 +32,7 @@ import { Guard, suspiciousPath } from "./security.js";
 import { Wire } from "./wire.js";
 import { sweepOsTemp } from "../store/temp.js";
 import { stopLocalSpaces } from "../nodes/local-space/index.js";
+import { checkUpstream, dependencyCheckMode } from "../nodes/upstream.js";
 import { log } from "./log.js";
 import { followDiagnostics } from "./diagnostics.js";
 
@@ -99,6 +100,11 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
   const opts = resolveOptions(options);
   // The store opens first: a database locked by another daggr process fails the launch before anything listens.
   const store: Store = options.store ?? (await (await import("../runtime.js")).storeFor(graph));
+  // Upstream revisions, compared in the background (DAGGR_DEPENDENCY_CHECK=error waits, and refuses to start on a change).
+  const checkMode = dependencyCheckMode();
+  const upstream = checkUpstream(graph, metaCache(store));
+  if (checkMode === "error") await upstream;
+  else upstream.catch((e) => console.warn(`daggr: the upstream check failed: ${(e as Error).message}`));
   // Queue mode: calls go to workers from the first run on (the queue's own module loads only when asked).
   const queueOptions = options.queue ?? (process.env.DAGGR_QUEUE ? { redis: process.env.DAGGR_QUEUE } : undefined);
   const queue = queueOptions ? await (await import("../queue/index.js")).startQueue(graph, queueOptions) : undefined;

@@ -7,6 +7,7 @@ import {
   type ErrorWire, type EventWire, type FileRef, type GraphWire, type NodeStateWire, type ResultWire, WireErrorCode,
 } from "../protocol.js";
 import { hfToken, hfTokenScoped, processHfToken } from "../nodes/hf-token.js";
+import { originWire } from "../nodes/upstream.js";
 import { DaggrError, ErrorCode } from "../graph/index.js";
 import { WireError } from "./errors.js";
 
@@ -178,6 +179,7 @@ export class Wire {
     };
     if (r.error) out.error = (await this.value(r.error)) as ErrorWire;
     if (r.servedBy) out.servedBy = r.servedBy;
+    if (r.origin) out.origin = originWire(r.origin);
     if (r.edited) out.edited = r.edited;
     const items = (r as { items?: ItemRecord[] }).items;
     if (items) {

@@ -49,7 +49,7 @@ function apply(m: StateMessage) {
     p.lostControl.abort(new DaggrError(ErrorCode.LOCAL_FAILED, `Local Space '${p.id}' crashed while running this node (${m.lastExit}); it restarts for the next run.${m.logPath ? ` Log: ${m.logPath}` : ""}`, { space: p.id, exit: m.lastExit }));
     p.lostControl = new AbortController();
   }
-  Object.assign(p, { generation: m.generation, restarts: m.restarts, lastExit: m.lastExit, stage: m.stage, phase: m.phase, url: m.url, logPath: m.logPath, lost: p.lostControl.signal });
+  Object.assign(p, { generation: m.generation, restarts: m.restarts, lastExit: m.lastExit, stage: m.stage, phase: m.phase, url: m.url, logPath: m.logPath, revision: m.revision, lost: p.lostControl.signal });
   if (m.phase === "preparing") {
     if (!p.settle) p.ready = new Promise<void>((r) => (p.settle = r));
   } else {

@@ -32,6 +32,8 @@ export interface LocalTarget {
   local: boolean;
   /** Why the local app is not used. */
   reason?: string;
+  /** The local copy's commit. */
+  revision?: string;
   /** The context to run the job with: its signal also aborts (E_LOCAL_FAILED) if the local app dies meanwhile. */
   ctx: ExecContext;
 }
@@ -44,6 +46,8 @@ export interface Entry extends Handle {
   files?: { dir: string; appFile: string; sha: string };
   /** Processes told of every change (`daggr dev`'s app processes). */
   watchers: Set<(e: Entry) => void>;
+  /** Stopped (the server closed) while it was still preparing: it must not launch. */
+  stopped?: boolean;
 }
 
 export interface LocalOptions {
@@ -98,7 +102,7 @@ export async function localTarget(node: GradioNode, ctx: ExecContext, o: LocalOp
     });
   }
   seen.set(ctx, entry.generation);
-  return { app: entry.url!, local: true, ctx: withSignal(ctx, AbortSignal.any([ctx.signal, entry.lost!])) };
+  return { app: entry.url!, local: true, ...(entry.revision ? { revision: entry.revision } : {}), ctx: withSignal(ctx, AbortSignal.any([ctx.signal, entry.lost!])) };
 }
 
 /** `ctx` with another signal. The engine's contexts keep `progress`, `partial` and more as getters on a class, which a spread would drop. */
@@ -125,7 +129,10 @@ export async function stopLocalSpaces(): Promise<void> {
 
 /** Stops these apps and forgets them. */
 export async function stopEntries(list: readonly Entry[]): Promise<void> {
-  for (const e of list) if (entries.get(e.key) === e) entries.delete(e.key);
+  for (const e of list) {
+    e.stopped = true;
+    if (entries.get(e.key) === e) entries.delete(e.key);
+  }
   const apps = list.map((e) => e.app).filter((a): a is LocalApp => !!a);
   await Promise.all(
     apps.map(
@@ -243,6 +250,7 @@ async function prepare(e: Entry, spec: LocalSpec, expected: () => Promise<Expect
   stage(e, "fetch", spec.revision ? `at ${spec.revision}` : undefined, 0);
   const files = await fetchSpace(e.id, { home: spec.home, revision: spec.revision, update: process.env.DAGGR_UPDATE_SPACES === "1", log: (t) => say(e.id, t) });
   e.files = { dir: files.dir, appFile: files.appFile, sha: files.sha };
+  e.revision = files.sha;
   stage(e, "env", `${files.sha.slice(0, 8)}`, 0.25);
   const env = await ensureEnv(files, { home: spec.home, onInstall: (what) => stage(e, "install", what, 0.5) });
   say(e.id, env.note);
@@ -258,6 +266,7 @@ interface LaunchArgs {
 }
 
 async function launch(e: Entry, a: LaunchArgs): Promise<void> {
+  if (e.stopped) throw new DaggrError(ErrorCode.LOCAL_FAILED, `Local Space '${e.id}' was stopped before it launched.`, { space: e.id });
   stage(e, "launch", undefined, 0.75);
   const timeoutMs = Number(process.env.DAGGR_LOCAL_TIMEOUT ?? 120) * 1000;
   const app = new LocalApp({
@@ -277,6 +286,11 @@ async function launch(e: Entry, a: LaunchArgs): Promise<void> {
   e.logPath = app.log.path;
   hookSignals();
   await app.start();
+  if (e.stopped) {
+    // Stopped while it started: the stop found no process yet.
+    app.stop();
+    throw new DaggrError(ErrorCode.LOCAL_FAILED, `Local Space '${e.id}' was stopped while it started.`, { space: e.id });
+  }
   e.url = app.url;
   e.lost = app.lost.signal;
   stage(e, "ready", app.url, 1);

@@ -24,6 +24,8 @@ export interface Handle {
   url?: string;
   lost?: AbortSignal;
   logPath?: string;
+  /** The commit the local copy is at. */
+  revision?: string;
 }
 
 /** What to run: the Space, its revision and environment (these make its key), how to check it. */
@@ -69,6 +71,7 @@ export interface StateMessage {
   lastExit?: string;
   url?: string;
   logPath?: string;
+  revision?: string;
   failure?: { code: ErrorCode; message: string; details: DaggrErrorDetails };
 }
 
@@ -85,6 +88,7 @@ export function stateOf(h: Handle): StateMessage {
     ...(h.lastExit ? { lastExit: h.lastExit } : {}),
     ...(h.url ? { url: h.url } : {}),
     ...(h.logPath ? { logPath: h.logPath } : {}),
+    ...(h.revision ? { revision: h.revision } : {}),
     ...(h.failure ? { failure: { code: h.failure.code, message: h.failure.message, details: h.failure.details } } : {}),
   };
 }
