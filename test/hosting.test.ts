@@ -166,11 +166,21 @@ t.test("users on a Space: HF sign-in, own sheets only, the visitor's own token f
     await runEcho(anon.c);
     t.same(await store.listSheets("anonymous"), [], "nothing of an anonymous visitor reaches the store");
 
+    // An API client names itself with its own token: it is that user, and its runs use that token.
+    const api = await WireClient.connect(server.url, { headers: { authorization: `Bearer ${ALICE.token}` } });
+    const apiSnap = await api.request({ type: "hello", sheet: aliceSheet });
+    t.match(apiSnap, { type: "snapshot", user: "alice", sheet: { id: aliceSheet } }, "a Bearer hf_ token on a Space is its account (whoami)");
+    await runEcho(api);
+    api.close();
+    const forged = await WireClient.connect(server.url, { headers: { authorization: "Bearer hf_NotAnybodysToken123456" } });
+    t.match(await forged.request({ type: "hello" }), { type: "snapshot", user: "anonymous" }, "a token the Hub refuses is nobody");
+    forged.close();
+
     const tokens = joins();
-    t.equal(tokens.length, 3, "three runs reached the app");
+    t.equal(tokens.length, 4, "four runs reached the app");
     const aliceToken = [...hub.oauthTokens].find(([, u]) => u === "alice")![0];
     const bobToken = [...hub.oauthTokens].find(([, u]) => u === "bob")![0];
-    t.same(tokens, [`Bearer ${aliceToken}`, `Bearer ${bobToken}`, null], "alice's run used her OAuth token, bob's his, the anonymous one none");
+    t.same(tokens, [`Bearer ${aliceToken}`, `Bearer ${bobToken}`, null, `Bearer ${ALICE.token}`], "alice's run used her OAuth token, bob's his, the anonymous one none, the API client its own");
     t.notOk(fake.requests.some((r) => r.authorization?.includes(OWNER_TOKEN)), "the Space owner's HF_TOKEN never left");
 
     const out = await raw(server.url, "/logout", { headers: { cookie: aliceCookie } });

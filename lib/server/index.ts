@@ -149,7 +149,7 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
   const gradio = opts.api
     ? gradioApi({ graph, store, user, runs, encode: (o) => wire.encode(o), origin: requestOrigin, maxMessageBytes: opts.maxMessageBytes, maxUploadBytes: opts.maxUploadBytes })
     : undefined;
-  const route = router({ graph, store, wire, guard, options: opts, runs, ...(opts.space ? { account } : {}), extraRoutes: gradio?.routes });
+  const route = router({ graph, store, wire, guard, options: opts, runs, ...(oauth ? { account } : {}), extraRoutes: gradio?.routes });
   http.on("request", (req, res) => {
     if (cap.isRefused(req.socket)) return void res.destroy();
     const raw = req.url ?? "/";
@@ -161,14 +161,19 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
       });
       return;
     }
-    const visitor = visitors.identify(req);
-    if (!visitor) {
-      if (!OPEN_PATHS.test(path)) return signInFirst(req, res, path);
-      return route(req, res);
-    }
-    scoped(visitor, () => route(req, res));
+    const serve = (visitor: Visitor | undefined) => {
+      if (!visitor) {
+        if (!OPEN_PATHS.test(path)) return signInFirst(req, res, path);
+        return route(req, res);
+      }
+      scoped(visitor, () => route(req, res));
+    };
+    const known = visitors.identify(req);
+    // An API client on a Space may name itself with its own Hugging Face token (asked of the Hub once, then cached).
+    if (known?.persistent || !visitors.bearer(req)) return serve(known);
+    visitors.identifyBearer(req).then((v) => serve(v ?? known), () => serve(known));
   });
-  http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  http.on("upgrade", async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
     if (cap.isRefused(req.socket)) return void socket.destroy();
     const raw = req.url ?? "";
@@ -181,8 +186,10 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
     if (suspiciousPath(path) || path !== "/ws") return deny("404 Not Found");
     if (guard.origin(req) === "refused") return deny("403 Forbidden");
     if (!guard.tokenOk(req, new URLSearchParams(q < 0 ? "" : raw.slice(q + 1)))) return deny("401 Unauthorized");
-    const visitor = visitors.identify(req);
+    const cookieVisitor = visitors.identify(req);
+    const visitor = cookieVisitor?.persistent || !visitors.bearer(req) ? cookieVisitor : ((await visitors.identifyBearer(req).catch(() => undefined)) ?? cookieVisitor);
     if (!visitor) return deny("401 Unauthorized");
+    if (socket.destroyed) return;
     wss.handleUpgrade(req, socket, head, (ws) => {
       alive.set(ws, true);
       ws.on("pong", () => alive.set(ws, true));

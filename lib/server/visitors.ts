@@ -1,8 +1,15 @@
+import { createHash } from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import { whoAmI } from "@huggingface/hub";
+import { LRUCache } from "lru-cache";
 import type { Store } from "../engine/index.js";
 import { MemoryStore } from "../store/memory.js";
 import type { Hub } from "./hub.js";
 import type { OAuth } from "./oauth.js";
+import { hubEndpoint } from "./users.js";
+
+/** How long a token's account is remembered (a revoked token keeps working at most this long). */
+const BEARER_TTL_MS = 10 * 60_000;
 
 /** The user name of a visitor who has not signed in (their sheets live in memory, for one tab). */
 export const ANONYMOUS_USER = "anonymous";
@@ -40,6 +47,8 @@ export interface Seat {
 export class Visitors {
   private readonly hubs = new Map<string, Hub>();
   private readonly seats = new Set<{ hub: Hub; store: Store }>();
+  /** Hugging Face accounts of bearer tokens, by a hash of the token ("" for a token the Hub refused). */
+  private readonly bearers = new LRUCache<string, Promise<string>>({ max: 1000, ttl: BEARER_TTL_MS });
 
   constructor(
     private readonly store: Store,
@@ -53,6 +62,40 @@ export class Visitors {
     const login = this.o.oauth?.visitor(req);
     if (login) return { user: login.user, persistent: true, scope: { token: login.token } };
     return this.o.anonymous === "run" ? { user: ANONYMOUS_USER, persistent: false, scope: { token: undefined } } : undefined;
+  }
+
+  /** On a Space, a Hugging Face token the request carries (`Authorization: Bearer hf_…`), as API clients send theirs. */
+  bearer(req: IncomingMessage): string | undefined {
+    if (!this.o.space) return undefined;
+    const auth = req.headers.authorization;
+    const token = auth?.startsWith("Bearer ") ? auth.slice(7).trim() : undefined;
+    return token && /^hf_[\w-]{8,}$/.test(token) ? token : undefined;
+  }
+
+  /**
+   * On a Space, the visitor a Hugging Face token names (`whoami`, cached for ten minutes
+   * by a hash of the token): an API client (`@gradio/client`, `gradio_client`, curl) is
+   * then that user, with their sheets and their token. Undefined for no token, or one
+   * the Hub refuses.
+   */
+  async identifyBearer(req: IncomingMessage): Promise<Visitor | undefined> {
+    const token = this.bearer(req);
+    if (!token) return undefined;
+    const key = createHash("sha256").update(token).digest("hex");
+    let name = this.bearers.get(key);
+    if (!name) {
+      name = whoAmI({ accessToken: token as `hf_${string}`, hubUrl: hubEndpoint(), fetch: (u, i) => fetch(u, { ...i, signal: AbortSignal.timeout(10_000) }) }).then(
+        (me) => (me.type === "user" && me.name ? me.name : ""),
+        (e: { statusCode?: number }) => {
+          // A refusal is remembered; a Hub that could not be reached is asked again next time.
+          if (e?.statusCode !== 401) this.bearers.delete(key);
+          return "";
+        },
+      );
+      this.bearers.set(key, name);
+    }
+    const user = await name;
+    return user ? { user, persistent: true, scope: { token } } : undefined;
   }
 
   /** The hub for a new WebSocket of this visitor. */
