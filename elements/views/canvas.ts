@@ -30,6 +30,8 @@ const RENDER_SLICE = 150;
 export const DETAIL_ZOOM = 0.3;
 /** Cards rendered in full per frame while the view moves (the rest follow next frame). */
 const PROMOTE_PER_FRAME = 12;
+/** Main-thread time per frame spent rendering cards in full while the view moves. */
+const PROMOTE_BUDGET_MS = 24;
 /** How far beyond the view (in views) cards are rendered in full, and kept so. */
 const NEAR = 0.25;
 const KEEP = 0.75;
@@ -405,9 +407,17 @@ export class DaggrCanvas extends LitElement {
         if ((!readable || !within(id, keep)) && !this.slots.get(id)!.matches(":focus-within")) this.demote(id);
       } else if (readable && within(id, near)) promote.push(id);
     }
-    const cards = promote.slice(0, PROMOTE_PER_FRAME).map((id) => this.promote(id));
-    if (promote.length > PROMOTE_PER_FRAME) this.scheduleVisible();
-    await Promise.all(cards.map((c) => c.updateComplete.catch(() => undefined)));
+    // Cards render one after the other until this frame's budget is spent (at least one,
+    // at most PROMOTE_PER_FRAME): on a busy machine a card costs more, so fewer render per
+    // frame and no task grows long; the rest follow next frame.
+    const t0 = performance.now();
+    let done = 0;
+    for (const id of promote) {
+      if (done >= PROMOTE_PER_FRAME || (done > 0 && performance.now() - t0 > PROMOTE_BUDGET_MS)) break;
+      await this.promote(id).updateComplete.catch(() => undefined);
+      done++;
+    }
+    if (promote.length > done) this.scheduleVisible();
   }
 
   // ── dragging cards ─────────────────────────────────────────────────────────
