@@ -48,7 +48,8 @@ t.test("a cycle is an error naming its members", async (t) => {
   a.fallback(backup); // a's backup reads from b, which reads from a
   const e = codeOf(() => new Graph({ name: "g", nodes: [b] }));
   t.equal(e.code, "E_CYCLE");
-  t.match(e.message, /a/);
+  t.match(e.message, /cycle through: a → b\./);
+  t.same(e.details.nodes, ["a", "b"]);
 });
 
 t.test("node.out.<typo> and node.in.<typo> are coded errors with the nearest port", async (t) => {

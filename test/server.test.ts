@@ -313,8 +313,20 @@ t.test("upload → FileRef → set-input: the node reads the stored file; a path
     const reply = await c.request({ type: "set-input", nodeId: "size", port: "img", value });
     t.match(reply, { type: "error", code: "E_BAD_FILE" }, `refused: ${JSON.stringify(value)}`);
   }
-  t.match(await c.request({ type: "set-input", nodeId: "size", port: "img", value: `/files/${ref.$file}` }), { type: "ack" }, "a /files/<id> URL is fine");
-  t.match(await c.request({ type: "set-input", nodeId: "size", port: "img", value: null }), { type: "ack" }, "clearing is fine");
+  // Accepted values are applied, not just acknowledged: the node reruns on what they name.
+  const applied = async (value: unknown) => {
+    const from = c.messages.length;
+    const ack = await c.request({ type: "set-input", nodeId: "size", port: "img", value });
+    const changed = ((await c.next(isEvent("input-changed", "size"), 5000, from)) as EventMessage).event;
+    // Its result: computed anew, or an earlier one with the same inputs reused (node-cached).
+    const done = (m: ServerMessage) => isEvent("node-completed", "size")(m) || isEvent("node-cached", "size")(m);
+    const ran = ((await c.next(done, 5000, from)) as EventMessage).event as unknown as { result: { outputs: { bytes: number } } };
+    return { ack, changed, bytes: ran.result.outputs.bytes };
+  };
+  const cleared = await applied(null);
+  t.match(cleared, { ack: { type: "ack", result: { rev: Number } }, changed: { value: null }, bytes: -1 }, "clearing is fine: the node runs without a file");
+  const byUrl = await applied(`/files/${ref.$file}`);
+  t.match(byUrl, { ack: { type: "ack" }, changed: { value: { $file: ref.$file } }, bytes: png.length }, "a /files/<id> URL is the stored file");
   c.close();
 });
 
@@ -659,7 +671,7 @@ t.test("the server checks each client message with the schema its type comes fro
   t.same(Object.keys(samples).sort(), [...MESSAGE_TYPES].sort(), "a sample of every type the server accepts");
 
   const { url } = await serve(t);
-  const { c } = await WireClient.open(url);
+  const { c, snap } = (await WireClient.open(url)) as { c: WireClient; snap: SnapshotMessage };
   let checked = 0;
   const expect = async (msg: Record<string, unknown>, field: string, message: RegExp) => {
     const { v: _v, ...rest } = msg;
@@ -686,7 +698,8 @@ t.test("the server checks each client message with the schema its type comes fro
   t.match(await c.next((m) => m.type === "error", 5000, from), { code: "E_BAD_MESSAGE", details: { field: "id" }, message: /Field 'id' of a 'viewport' message must be a string/ });
   t.match(await c.request({ type: "sheet-create", name: "a\u0007b" }), { code: "E_BAD_MESSAGE", details: { field: "name" }, message: /free of control characters/ });
   t.match(await c.request({ type: "run", nodeId: "upper", mode: "all", item: 0 }), { code: "E_BAD_MESSAGE", details: { field: "item" }, message: /mode "step"/ });
-  t.match(await c.request({ type: "viewport", x: 1, y: 2, zoom: 1.5 }), { type: "ack" }, "a well-formed message still applies");
+  t.match(await c.request({ type: "viewport", x: 1, y: 2, zoom: 1.5 }), { type: "ack" });
+  t.match(await c.request({ type: "sheet-rename", sheetId: snap.sheet.id, name: "Checked" }), { type: "ack", result: { name: "Checked", viewport: { x: 1, y: 2, zoom: 1.5 } } }, "a well-formed message still applies");
   c.close();
 });
 
