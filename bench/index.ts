@@ -12,6 +12,7 @@ const suites: Array<[string, () => Promise<Figure[]>]> = [
   ["download", async () => (await import("./download.js")).benchDownload()],
   ["server", async () => (await import("./server.js")).benchServer()],
   ["canvas", async () => (await import("./canvas.js")).benchCanvas()],
+  ["queue", async () => (await import("./queue.js")).benchQueue()],
 ];
 
 const only = process.argv.slice(2);

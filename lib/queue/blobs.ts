@@ -1,5 +1,5 @@
 import { stat } from "node:fs/promises";
-import { isFileComponent, type Node } from "../graph/index.js";
+import { DaggrError, ErrorCode, isFileComponent, type Node } from "../graph/index.js";
 import type { FileMeta, FileSink, PutFileInput } from "../engine/index.js";
 import { FilesDir } from "../store/files.js";
 
@@ -107,7 +107,13 @@ export async function outputsToRefs(node: Node, outputs: Record<string, unknown>
     let input: PutFileInput = { path: v };
     const data = /^data:([^;,]+)?(;base64)?,(.*)$/s.exec(v);
     if (data) input = { bytes: data[2] ? Buffer.from(data[3]!, "base64") : Buffer.from(decodeURIComponent(data[3]!)), mime: data[1] };
-    const meta = await blobs.put(input);
+    let meta: FileMeta;
+    try {
+      meta = await blobs.put(input);
+    } catch (e) {
+      // The same words as in-process (engine/outputs.ts), so a node fails alike in both modes.
+      throw new DaggrError(ErrorCode.BAD_INPUT, `Output of node '${node.id}' should be a file path, but '${v.slice(0, 200)}' could not be read (${(e as Error).message}).`);
+    }
     return { $daggrFile: meta.id, name: meta.name, mime: meta.mime } satisfies FileRef;
   };
   for (const [port, component] of Object.entries(node.outputs)) {

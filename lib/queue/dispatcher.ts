@@ -15,8 +15,6 @@ interface Pending {
   reject(e: unknown): void;
   /** Reports are applied in order (a partial with files is stored before the next one). */
   chain: Promise<void>;
-  /** The worker running it now (the last `started` report). */
-  worker?: string;
   settled: boolean;
 }
 
@@ -164,8 +162,7 @@ export class QueueDispatcher implements Dispatcher {
     const p = this.pending.get(jobId);
     if (!p || p.settled || typeof r !== "object" || r === null) return;
     const { ctx } = p;
-    if (r.type === "started") p.worker = r.worker;
-    else if (r.type === "progress") ctx.progress(r.progress);
+    if (r.type === "progress") ctx.progress(r.progress);
     else if (r.type === "alive") ctx.alive();
     else if (r.type === "partial") {
       p.chain = p.chain.then(async () => ctx.partial(await refsToFiles(r.outputs, ctx.files, this.blobs))).catch(() => {});

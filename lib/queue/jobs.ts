@@ -30,8 +30,7 @@ export type JobResult =
 export type JobReport =
   | { type: "progress"; progress: { fraction?: number; text?: string } }
   | { type: "partial"; outputs: Record<string, unknown> }
-  | { type: "alive" }
-  | { type: "started"; worker: string };
+  | { type: "alive" };
 
 /**
  * Job lock and stall check timings. A worker renews its job's lock every `lockMs / 2`;

@@ -121,7 +121,6 @@ export class QueueWorker {
     try {
       if (await this.redis.exists(cancelKey(this.name, jobId))) abort.abort(new DaggrError(ErrorCode.CANCELLED, "Cancelled by the user."));
       const report = (r: JobReport) => void job.updateProgress(r as object).catch(() => {});
-      report({ type: "started", worker: this.id });
       let partials = Promise.resolve();
       const outputs = await callNode(node, await refsToPaths(data.inputs, this.options.blobs), abort.signal, this.options.blobs.sink(), {
         runId: data.runId,

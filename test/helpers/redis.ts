@@ -61,6 +61,10 @@ export async function startRedis(): Promise<RedisServer> {
       child.once("exit", () => ok(false));
     });
     if (ready) {
+      // A test process that ends without its teardown (a timeout) leaves no server behind.
+      const orphan = () => child.kill("SIGKILL");
+      process.once("exit", orphan);
+      child.once("exit", () => process.off("exit", orphan));
       child.stdout!.resume();
       child.stderr!.resume();
       return { url: `redis://127.0.0.1:${port}`, port, pid: child.pid!, dir, stop: () => stop(child, dir) };
