@@ -800,7 +800,10 @@ t.test("InferenceNode: the task comes from the pipeline tag (cached); chat strea
     outputs: { text: gr.Markdown() },
   });
   const { ctx, partials, store } = harness();
+  const origins: unknown[] = [];
+  ctx.origin = (o) => origins.push(o);
   t.equal(await inferenceExecutor.execute(node, { prompt: "hello there", system: "Be brief.", temperature: 0.2, max_tokens: 16 }, ctx), "Echo: hello there");
+  t.same(origins, [{ kind: "model", remote: "meta/chatty", revision: "a".repeat(40) }], "the result records the model's revision, from the same Hub answer as its task");
   t.same(partials, ["Echo: ", "Echo: hello ", "Echo: hello there"], "tokens streamed");
   const body = bodies(/^\/v1\/chat\/completions$/).at(-1)!;
   t.match(body, { model: "meta/chatty", stream: true, temperature: 0.2, max_tokens: 16, messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "hello there" }] });
