@@ -604,3 +604,30 @@ t.test("daggr deploy creates the Docker Space, commits the files, sets secrets a
   t.equal(spaceHome({}), undefined, "off a Space nothing changes");
   t.match(resolveOptions({}, { SPACE_ID: "a/b" }), { host: "0.0.0.0", port: 7860, token: undefined, space: true }, "on a Space: 0.0.0.0:7860, no token");
 });
+
+t.test("on a Space, jobs through the Gradio-compatible API run with their own visitor's token, even when one starts at another's end", async (t) => {
+  const hub = await startFakeHub([ALICE, BOB]);
+  t.teardown(() => hub.close());
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const fake = await startFakeGradio({ endpoints: [{ name: "/predict", parameters: [{ name: "text" }], returns: [{}], fn: async (job) => (await gate, [`echo ${job.args.text}`]) }] });
+  t.teardown(() => fake.close());
+  const graph = new Graph({ name: "gapi", persistKey: false, nodes: [new GradioNode(fake.url, { name: "echo", apiName: "/predict", inputs: { text: gr.Textbox({ value: "hi" }) }, outputs: { out: gr.Textbox() } })] });
+  await withEnv({ SPACE_ID: "me/app", HF_TOKEN: OWNER_TOKEN, HF_ENDPOINT: hub.url }, async () => {
+    const server = await launch(graph, { host: "127.0.0.1", port: 0, quiet: true, store: new MemoryStore() });
+    t.teardown(() => server.close());
+    const { Client } = await import("@gradio/client");
+    const info = (await (await fetch(`${server.url}/gradio_api/info`)).json()) as { named_endpoints: Record<string, unknown> };
+    const [endpoint] = Object.keys(info.named_endpoints);
+    const alice = await Client.connect(server.url, { token: ALICE.token as `hf_${string}` });
+    const bob = await Client.connect(server.url, { token: BOB.token as `hf_${string}` });
+    const calls = [alice.predict(endpoint!, ["from alice"]), bob.predict(endpoint!, ["from bob"])];
+    // Both are queued (one lane, one at a time) before the first can finish.
+    while (fake.stats.joined < 1) await new Promise((r) => setImmediate(r));
+    release();
+    await Promise.all(calls);
+    const byText = Object.fromEntries(fake.requests.filter((r) => r.path.endsWith("/queue/join")).map((r) => [JSON.stringify((r.body as { data?: unknown[] })?.data?.[0]), r.authorization]));
+    t.same(byText, { '"from alice"': `Bearer ${ALICE.token}`, '"from bob"': `Bearer ${BOB.token}` }, "each job used its own caller's token");
+    t.notOk(fake.requests.some((r) => r.authorization?.includes(OWNER_TOKEN)), "never the owner's");
+  });
+});

@@ -14,6 +14,7 @@
  * (where Gradio leaves them hanging, they complete with an error, so no client waits
  * forever). A session whose stream drops loses its jobs (Gradio's `clean_events`).
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { randomBytes } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { ErrorCode } from "../../graph/index.js";
@@ -55,6 +56,11 @@ interface Job {
   root: string;
   state: "queued" | "running" | "done";
   abort: AbortController;
+  /**
+   * Runs in the context the job was joined in: on a Space, the joining visitor's token
+   * scope (see `withHfToken`), whichever job's end starts it.
+   */
+  within: <R>(fn: () => R) => R;
 }
 
 interface Session {
@@ -119,7 +125,7 @@ export class GradioQueue {
     if (lane.waiting.length >= MAX_QUEUE) throw new JoinError(503, `Queue is full. Max size is ${MAX_QUEUE} and size is ${lane.waiting.length}.`);
     if (!this.sessions.has(b.session_hash) && this.sessions.size >= MAX_SESSIONS) throw new JoinError(503, `Queue is full. Max size is ${MAX_SESSIONS} sessions.`);
     const session = this.session(b.session_hash);
-    const job: Job = { id: randomBytes(16).toString("hex"), session, endpoint, data: b.data, root, state: "queued", abort: new AbortController() };
+    const job: Job = { id: randomBytes(16).toString("hex"), session, endpoint, data: b.data, root, state: "queued", abort: new AbortController(), within: AsyncLocalStorage.snapshot() };
     this.jobs.set(job.id, job);
     session.pending.set(job.id, job);
     lane.waiting.push(job);
@@ -235,7 +241,7 @@ export class GradioQueue {
     lane.running = job;
     job.state = "running";
     this.estimations(lane);
-    void this.execute(job, lane).finally(() => {
+    void job.within(() => this.execute(job, lane)).finally(() => {
       lane.running = undefined;
       this.next(lane);
     });
