@@ -231,6 +231,9 @@ t.test("docs/errors.md lists every error code the source can raise", async (t) =
   const doc = readFileSync("docs/errors.md", "utf8");
   const missing = [...codes].filter((c) => !doc.includes(`### ${c}\n`));
   t.same(missing, [], "every code has a section");
+  const documented = [...doc.matchAll(/^### (E_[A-Z_]+)$/gm)].map((m) => m[1]!);
+  const mentioned = new Set(files("lib").flatMap((f) => readFileSync(f, "utf8").match(/\bE_[A-Z][A-Z_]+\b/g) ?? []));
+  t.same(documented.filter((c) => !mentioned.has(c)), [], "and every section is a code the source raises (none stale or misspelt)");
   t.ok(codes.size > 40);
 });
 
