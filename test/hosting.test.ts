@@ -631,3 +631,31 @@ t.test("on a Space, jobs through the Gradio-compatible API run with their own vi
     t.notOk(fake.requests.some((r) => r.authorization?.includes(OWNER_TOKEN)), "never the owner's");
   });
 });
+
+t.test("on a Space, two visitors' runs waiting on one remote-concurrency slot each keep their own token", async (t) => {
+  const hub = await startFakeHub([ALICE, BOB]);
+  t.teardown(() => hub.close());
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const fake = await startFakeGradio({ endpoints: [{ name: "/predict", parameters: [{ name: "text" }], returns: [{}], fn: async (job) => (await gate, [`echo ${job.args.text}`]) }] });
+  t.teardown(() => fake.close());
+  const graph = new Graph({ name: "slot", persistKey: false, nodes: [new GradioNode(fake.url, { name: "echo", apiName: "/predict", inputs: { text: gr.Textbox({ value: "hi" }) }, outputs: { out: gr.Textbox() } })] });
+  await withEnv({ SPACE_ID: "me/app", HF_TOKEN: OWNER_TOKEN, HF_ENDPOINT: hub.url }, async () => {
+    const server = await launch(graph, { host: "127.0.0.1", port: 0, quiet: true, store: new MemoryStore(), remoteConcurrency: 1 });
+    t.teardown(() => server.close());
+    const a = await WireClient.connect(server.url, { headers: { authorization: `Bearer ${ALICE.token}` } });
+    const b = await WireClient.connect(server.url, { headers: { authorization: `Bearer ${BOB.token}` } });
+    await a.request({ type: "hello" });
+    await b.request({ type: "hello" });
+    const doneA = runEcho(a);
+    while (fake.stats.joined < 1) await new Promise((r) => setImmediate(r));
+    // Bob's run is queued behind alice's on the app's one slot, and starts when hers ends.
+    const doneB = runEcho(b);
+    await b.next((m) => m.type === "event" && m.event.type === "node-queued", 5000).catch(() => undefined);
+    release();
+    await Promise.all([doneA, doneB]);
+    t.same(fake.requests.filter((r) => r.path.endsWith("/queue/join")).map((r) => r.authorization), [`Bearer ${ALICE.token}`, `Bearer ${BOB.token}`], "each run used its own visitor's token");
+    a.close();
+    b.close();
+  });
+});
