@@ -300,6 +300,8 @@ async function holder(space: string, ...args: string[]) {
     env: { ...process.env },
   });
   const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) => proc.once("exit", (code, sig) => r([code, sig])));
+  // A test that fails half-way leaves no holder behind.
+  t.teardown(() => void (proc.exitCode === null && proc.signalCode === null && proc.kill("SIGKILL")));
   const line = await new Promise<string>((resolve, reject) => {
     let buf = "";
     proc.stdout!.on("data", (c: Buffer) => {

@@ -33,8 +33,13 @@ const HEAD_TTL_MS = 10 * 60_000;
 const heads = new Map<string, { at: number; sha: Promise<string | undefined> }>();
 /** The newest revision seen of each remote (`kind:id`): results made at another are older. */
 const current = new Map<string, string>();
-/** The revision last noted in the cache per remote, so a result writes only on a change. */
-const noted = new Map<string, string>();
+/** The revision last noted per cache and remote, so a result writes only on a change. */
+const notedIn = new WeakMap<MetaCache, Map<string, string>>();
+function notedOf(cache: MetaCache): Map<string, string> {
+  let m = notedIn.get(cache);
+  if (!m) notedIn.set(cache, (m = new Map()));
+  return m;
+}
 
 /** `DAGGR_DEPENDENCY_CHECK`, checked: a typo is refused with the nearest mode. */
 export function dependencyCheckMode(env: NodeJS.ProcessEnv = process.env): DependencyCheckMode {
@@ -113,6 +118,7 @@ export async function noteRevision(cache: MetaCache, kind: RemoteKind, id: strin
   if (!revision) return;
   const k = `${kind}:${id}`;
   if (!current.has(k)) current.set(k, revision);
+  const noted = notedOf(cache);
   if (noted.get(k) === revision) return;
   noted.set(k, revision);
   await cache.set(`upstream-revision:${k}`, revision).catch(() => {});
@@ -160,7 +166,7 @@ async function runCheck(graph: Graph, cache: MetaCache, say: (text: string) => v
   const found = await Promise.all(
     [...remotes.entries()].map(async ([k, r]) => {
       const [was, now] = await Promise.all([cache.get<string>(`upstream-revision:${k}`).catch(() => undefined), headRevision(r.kind, r.id, { fresh: true })]);
-      if (was) noted.set(k, was);
+      if (was) notedOf(cache).set(k, was);
       return { ...r, was, now };
     }),
   );
