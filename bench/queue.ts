@@ -31,15 +31,18 @@ export async function benchQueue(): Promise<Figure[]> {
   const worker = async (db: number, concurrency: number) => {
     const child = spawn(process.execPath, ["--import", "tsx", CLI, "worker", APP, "--redis", `${redis.url}/${db}`, "--files", files, "--concurrency", String(concurrency)], {
       env: { ...process.env, REDIS_URL: redis.url },
-      stdio: ["ignore", "pipe", "inherit"],
+      stdio: ["ignore", "pipe", "pipe"],
     });
     children.push(child);
     await new Promise<void>((ok, fail) => {
       let out = "";
-      child.stdout!.on("data", (b: Buffer) => {
+      // The worker says it runs on its log (stderr when logs are JSON).
+      const onData = (b: Buffer) => {
         out += b.toString();
         if (/running/.test(out)) ok();
-      });
+      };
+      child.stdout!.on("data", onData);
+      child.stderr!.on("data", onData);
       child.once("exit", (code) => fail(new Error(`worker exited (${code})`)));
     });
   };
