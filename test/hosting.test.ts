@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSy
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import t from "tap";
+import t, { type Test as Tap } from "tap";
 import { parse as parseYaml } from "yaml";
 import { deploy, describePlan, spaceHome } from "../lib/cli/deploy.js";
 import { FnNode, Graph, GradioNode, gr } from "../lib/index.js";
@@ -605,14 +605,23 @@ t.test("daggr deploy creates the Docker Space, commits the files, sets secrets a
   t.match(resolveOptions({}, { SPACE_ID: "a/b" }), { host: "0.0.0.0", port: 7860, token: undefined, space: true }, "on a Space: 0.0.0.0:7860, no token");
 });
 
-t.test("on a Space, jobs through the Gradio-compatible API run with their own visitor's token, even when one starts at another's end", async (t) => {
+/**
+ * Two visitors' accounts on a fake Hub, and a graph of one GradioNode whose app holds
+ * every job until `release()`: so two visitors' jobs are both waiting at once.
+ */
+async function gatedEcho(t: Tap, name: string) {
   const hub = await startFakeHub([ALICE, BOB]);
   t.teardown(() => hub.close());
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   const fake = await startFakeGradio({ endpoints: [{ name: "/predict", parameters: [{ name: "text" }], returns: [{}], fn: async (job) => (await gate, [`echo ${job.args.text}`]) }] });
   t.teardown(() => fake.close());
-  const graph = new Graph({ name: "gapi", persistKey: false, nodes: [new GradioNode(fake.url, { name: "echo", apiName: "/predict", inputs: { text: gr.Textbox({ value: "hi" }) }, outputs: { out: gr.Textbox() } })] });
+  const graph = new Graph({ name, persistKey: false, nodes: [new GradioNode(fake.url, { name: "echo", apiName: "/predict", inputs: { text: gr.Textbox({ value: "hi" }) }, outputs: { out: gr.Textbox() } })] });
+  return { hub, fake, release, graph };
+}
+
+t.test("on a Space, jobs through the Gradio-compatible API run with their own visitor's token, even when one starts at another's end", async (t) => {
+  const { hub, fake, release, graph } = await gatedEcho(t, "gapi");
   await withEnv({ SPACE_ID: "me/app", HF_TOKEN: OWNER_TOKEN, HF_ENDPOINT: hub.url }, async () => {
     const server = await launch(graph, { host: "127.0.0.1", port: 0, quiet: true, store: new MemoryStore() });
     t.teardown(() => server.close());
@@ -633,13 +642,7 @@ t.test("on a Space, jobs through the Gradio-compatible API run with their own vi
 });
 
 t.test("on a Space, two visitors' runs waiting on one remote-concurrency slot each keep their own token", async (t) => {
-  const hub = await startFakeHub([ALICE, BOB]);
-  t.teardown(() => hub.close());
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  const fake = await startFakeGradio({ endpoints: [{ name: "/predict", parameters: [{ name: "text" }], returns: [{}], fn: async (job) => (await gate, [`echo ${job.args.text}`]) }] });
-  t.teardown(() => fake.close());
-  const graph = new Graph({ name: "slot", persistKey: false, nodes: [new GradioNode(fake.url, { name: "echo", apiName: "/predict", inputs: { text: gr.Textbox({ value: "hi" }) }, outputs: { out: gr.Textbox() } })] });
+  const { hub, fake, release, graph } = await gatedEcho(t, "slot");
   await withEnv({ SPACE_ID: "me/app", HF_TOKEN: OWNER_TOKEN, HF_ENDPOINT: hub.url }, async () => {
     const server = await launch(graph, { host: "127.0.0.1", port: 0, quiet: true, store: new MemoryStore(), remoteConcurrency: 1 });
     t.teardown(() => server.close());
