@@ -95,20 +95,19 @@ function shape(executor: Executor, node: Node, raw: unknown): Record<string, unk
 }
 
 /**
- * What the executor gets. Its signal is read lazily (see NodeAbort); a class, because an
- * object literal with a getter costs microseconds to make.
+ * What every call's context holds, in the executor's process or a dispatcher's. Its
+ * signal is read lazily (see NodeAbort); a class, because an object literal with a
+ * getter costs microseconds to make.
  */
-class CallContext implements ExecContext {
+abstract class BaseContext {
   readonly nodeId: string;
   readonly runId: string;
   readonly cache: MetaCache;
-  private reporters: Pick<ExecContext, "progress" | "partial"> | undefined = undefined;
   constructor(
-    private readonly executor: Executor,
-    private readonly node: Node,
+    node: Node,
     private readonly cancel: Cancel,
     readonly files: FileSink,
-    private readonly o: CallHooks,
+    protected readonly o: CallHooks,
   ) {
     this.nodeId = node.id;
     this.runId = o.runId;
@@ -119,6 +118,20 @@ class CallContext implements ExecContext {
   }
   alive(): void {
     this.o.alive?.();
+  }
+}
+
+/** What the executor gets: partial outputs are mapped here, as the final result is. */
+class CallContext extends BaseContext implements ExecContext {
+  private reporters: Pick<ExecContext, "progress" | "partial"> | undefined = undefined;
+  constructor(
+    private readonly executor: Executor,
+    private readonly node: Node,
+    cancel: Cancel,
+    files: FileSink,
+    o: CallHooks,
+  ) {
+    super(node, cancel, files, o);
   }
   origin(origin: Origin): void {
     this.o.onOrigin?.(origin);
@@ -147,33 +160,17 @@ class CallContext implements ExecContext {
 }
 
 /** What a dispatcher gets: partial outputs come back mapped already (the work did it). */
-class DispatchedContext implements DispatchContext {
-  readonly nodeId: string;
-  readonly runId: string;
-  readonly cache: MetaCache;
+class DispatchedContext extends BaseContext implements DispatchContext {
   readonly key: string;
-  constructor(
-    node: Node,
-    private readonly cancel: Cancel,
-    readonly files: FileSink,
-    private readonly o: CallHooks,
-  ) {
-    this.nodeId = node.id;
-    this.runId = o.runId;
-    this.cache = o.cache ?? metaCache(o.store);
+  constructor(node: Node, cancel: Cancel, files: FileSink, o: CallHooks) {
+    super(node, cancel, files, o);
     this.key = o.key ?? "";
-  }
-  get signal(): AbortSignal {
-    return this.cancel.signal;
   }
   progress(p: Progress): void {
     this.o.onProgress(p);
   }
   partial(outputs: Record<string, unknown>): void {
     this.o.onPartial(outputs);
-  }
-  alive(): void {
-    this.o.alive?.();
   }
 }
 
