@@ -2,16 +2,25 @@ import t from "tap";
 import { FnNode, Graph, InputNode, branch, choose, firstOf, gr } from "../lib/index.js";
 import { open, sleep } from "./helpers/engine.js";
 
-function podcast(fail: (line: string) => boolean = () => false) {
+/**
+ * script → speak (per line) → loud → mix. With `together: n`, each speak call waits until
+ * n calls have started (no clock): run serially, the first would wait forever and the
+ * test's timeout fails it.
+ */
+function podcast(fail: (line: string) => boolean = () => false, o: { together?: number } = {}) {
   const calls: string[] = [];
   const running = { now: 0, peak: 0 };
+  let started = 0;
+  let allStarted!: () => void;
+  const together = new Promise<void>((r) => (allStarted = r));
   const script = new InputNode({ name: "script", ports: { lines: gr.JSON({ value: [{ who: "A", text: "hi" }, { who: "B", text: "yo" }, { who: "A", text: "bye" }] }) } });
   const speak = new FnNode(
     async ({ line: raw }) => {
       const line = String(raw);
       calls.push(line);
       running.peak = Math.max(running.peak, ++running.now);
-      await sleep(10);
+      if (++started === o.together) allStarted();
+      await (o.together ? together : sleep(10));
       running.now--;
       if (fail(line)) throw new Error(`no voice for '${line}'`);
       return `audio(${line})`;
@@ -25,7 +34,7 @@ function podcast(fail: (line: string) => boolean = () => false) {
 }
 
 t.test("port.each runs the downstream node once per item, in parallel; .all() gathers in order", async (t) => {
-  const p = podcast();
+  const p = podcast(undefined, { together: 3 });
   const { s } = await open(p.graph);
   await s.run(p.mix);
   t.equal(p.running.peak, 3, "items ran in parallel: all three were running at once");
