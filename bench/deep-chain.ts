@@ -3,7 +3,11 @@
  * `new Graph({ nodes: [last] })`, then opened and run in full. Prints `ok <ms> <heap MB>`
  * when the last node holds N. Run by bench/engine.ts in a child process with a large heap.
  */
-import { FnNode, Graph, MemoryStore } from "../lib/index.js";
+import type * as Lib from "../lib/index.js";
+
+// The built package, as an app imports it (bench/engine.ts builds it first when stale).
+const { FnNode, Graph, MemoryStore } = (await import("daggr")) as unknown as typeof Lib;
+type FnNode = Lib.FnNode;
 
 const n = Number(process.argv[2] ?? 1_000_000);
 const t0 = performance.now();

@@ -1,5 +1,6 @@
 /**
- * Engine benchmarks, each a ratio measured side by side in one process:
+ * Engine benchmarks, each a ratio measured side by side in one process, of the built
+ * package (`import "daggr"`, as an app runs it):
  * - engine_vs_observable_e2e: build + open + full run + close of a 1,000-node DAG of
  *   trivial FnNodes vs define + compute + dispose of the same DAG in
  *   @observablehq/runtime, set-up counted on both sides (target <= 1.0; aim 0.5);
@@ -19,12 +20,18 @@
  *   no debounce timer (target <= 1.3).
  */
 import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { Runtime } from "@observablehq/runtime";
-import { FnNode, Graph, InputNode, MemoryStore, gr, type Node } from "../lib/index.js";
-import { type Figure, median, report, timeMedian } from "./util.js";
+import * as Lib from "daggr";
+import { type Figure, median, nativeBundle, report, runNative, timeMedian } from "./util.js";
+
+// The package as an app imports it: this file runs bundled, under plain Node (see runNative).
+const { FnNode, Graph, InputNode, MemoryStore, gr } = Lib as unknown as typeof import("../lib/index.js");
+type FnNode = import("../lib/index.js").FnNode;
+type Graph = import("../lib/index.js").Graph;
+type InputNode = import("../lib/index.js").InputNode;
+type Node = import("../lib/index.js").Node;
 
 /** Parents of node i in the benchmark DAG: chains, with a fan-out edge every fourth node. */
 function parentsOf(i: number): number[] {
@@ -289,9 +296,9 @@ async function heap(): Promise<Figure[]> {
 }
 
 /** The 1,000,000-node chain, in a child process with room for its heap (see bench/deep-chain.ts). */
-function deepChain(): Figure[] {
-  const script = fileURLToPath(new URL("./deep-chain.ts", import.meta.url));
-  const child = spawnSync(process.execPath, ["--max-old-space-size=8192", "--import=tsx", script, "1000000"], { encoding: "utf8" });
+async function deepChain(): Promise<Figure[]> {
+  const script = await nativeBundle("deep-chain.ts");
+  const child = spawnSync(process.execPath, ["--max-old-space-size=8192", script, "1000000"], { encoding: "utf8" });
   const ok = child.status === 0 && /^ok /m.test(child.stdout);
   if (!ok) console.error(`deep chain failed: ${child.stdout}${child.stderr}`.slice(-2000));
   const ms = Number(/^ok (\S+)/m.exec(child.stdout)?.[1] ?? NaN);
@@ -301,15 +308,22 @@ function deepChain(): Figure[] {
   ];
 }
 
+/** Every engine figure, measured under plain Node in a child process (see runNative). */
 export async function benchEngine(): Promise<Figure[]> {
+  const figures = await runNative("engine.ts");
+  if (!process.env.DAGGR_BENCH_QUICK) figures.push(...(await deepChain()));
+  return figures;
+}
+
+async function measure(): Promise<Figure[]> {
   const figures = await engineVsObservable();
   figures.push(...(await incremental()));
   figures.push(...(await fanins()));
   figures.push(...(await concurrent()));
   // A forced GC drops optimised code: the heap figure comes after every timed one.
   figures.push(...(await heap()));
-  if (!process.env.DAGGR_BENCH_QUICK) figures.push(...deepChain());
   return figures;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) report(await benchEngine());
+if (process.env.DAGGR_BENCH_NATIVE) console.log(`FIGURES ${JSON.stringify(await measure())}`);
+else if (import.meta.url === `file://${process.argv[1]}`) report(await benchEngine());

@@ -1,3 +1,8 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
 /** One benchmark figure. */
 export interface Figure {
   name: string;
@@ -39,4 +44,48 @@ export function report(figures: Figure[]): void {
 /** The readable table alone. */
 export function table(figures: Figure[]): void {
   console.table(figures.map((f) => ({ name: f.name, value: round(f.value), unit: f.unit, target: f.target ?? "" })));
+}
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+/** Makes sure `dist/` holds the current sources, building it when a file under lib/ is newer. */
+function ensureBuilt(): void {
+  const built = join(root, "dist", "index.js");
+  const newest = (dir: string): number => {
+    let t = 0;
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+    }
+    return t;
+  };
+  if (existsSync(built) && statSync(built).mtimeMs >= newest(join(root, "lib"))) return;
+  console.error("bench: dist/ is older than lib/; building it first (npm run build)");
+  const r = spawnSync("npm", ["run", "build"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  if (r.status !== 0) throw new Error("bench: npm run build failed");
+}
+
+/**
+ * A bench file made runnable by plain Node, as an app runs the package: bundled by
+ * esbuild into bench/.out/ with every package left external, so `import "daggr"` is the
+ * built dist/ (built first when stale). Under tsx, every file outside node_modules is
+ * transpiled with helpers (`__name` on every closure made) that cost the engine's hot
+ * path more than its own work, while a peer in node_modules runs untouched: timing
+ * through tsx compares unlike with like.
+ */
+export async function nativeBundle(file: string): Promise<string> {
+  ensureBuilt();
+  const { build } = await import("esbuild");
+  const out = join(root, "bench", ".out", file.replace(/\.ts$/, ".mjs"));
+  await build({ entryPoints: [join(root, "bench", file)], outfile: out, bundle: true, platform: "node", format: "esm", packages: "external", logLevel: "error" });
+  return out;
+}
+
+/** Runs a bench file under plain Node (see `nativeBundle`); it prints its figures as one `FIGURES <json>` line. */
+export async function runNative(file: string): Promise<Figure[]> {
+  const out = await nativeBundle(file);
+  const child = spawnSync(process.execPath, [out], { cwd: root, encoding: "utf8", env: { ...process.env, DAGGR_BENCH_NATIVE: "1" }, stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 26 });
+  const line = /^FIGURES (.*)$/m.exec(child.stdout ?? "");
+  if (child.status !== 0 || !line) throw new Error(`bench: ${file} under node failed (status ${child.status}): ${(child.stdout ?? "").slice(-2000)}`);
+  return JSON.parse(line[1]!) as Figure[];
 }
