@@ -6,6 +6,7 @@
 import { type Figure, table } from "./util.js";
 
 const suites: Array<[string, () => Promise<Figure[]>]> = [
+  ["startup", async () => (await import("./startup.js")).benchStartup()],
   ["engine", async () => (await import("./engine.js")).benchEngine()],
   ["store", async () => (await import("./store.js")).benchStore()],
   ["gradio", async () => (await import("./gradio.js")).benchGradio()],

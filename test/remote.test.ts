@@ -1160,3 +1160,35 @@ t.test("an explicit task is checked against the provider's mapping at validation
   await t.resolves(inferenceExecutor.validate!(new InferenceNode("acme/emb2", { task: "feature-extraction", outputs: { o: null } }), { cache }), "hf-inference serves embeddings for both");
   t.equal(hf.requests.filter((r) => r.host === "router.huggingface.co" && r.path.includes("k4")).length, 0, "nothing was sent to the provider");
 });
+
+t.test("an FnNode-only app loads no remote client: import \"daggr\" and a graph.call() leave @gradio/client, @huggingface/inference, @huggingface/hub and undici unloaded", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "daggr-trace-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const trace = join(dir, "modules.txt");
+  const lib = new URL("../lib/index.ts", import.meta.url).href;
+  // After the run, a mark; then the clients are imported on purpose: the trace must see them (it can fail).
+  const code = `
+    import { appendFileSync } from "node:fs";
+    const { FnNode, Graph, gr } = await import(${JSON.stringify(lib)});
+    const shout = new FnNode(({ text }) => text.toUpperCase() + "!", { name: "shout", inputs: { text: gr.Textbox({ value: "hi" }) }, outputs: { loud: gr.Textbox() } });
+    const graph = new Graph({ name: "fn only", nodes: [shout], persistKey: false });
+    console.log(JSON.stringify(await graph.call({ shout__text: "a lynx" })));
+    appendFileSync(process.env.DAGGR_MODULE_TRACE, "MARK\\n");
+    await import("@gradio/client"); await import("@huggingface/inference"); await import("@huggingface/hub"); await import("undici");`;
+  const child = spawn(process.execPath, ["--import", "tsx", "--import", new URL("./fixtures/module-trace.mjs", import.meta.url).href, "--input-type=module", "-e", code], {
+    env: { ...process.env, DAGGR_MODULE_TRACE: trace },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (c: Buffer) => (out += c));
+  child.stderr.on("data", (c: Buffer) => (err += c));
+  const status = await new Promise((ok) => child.on("exit", ok));
+  t.equal(status, 0, err);
+  t.same(JSON.parse(out), { shout: { loud: "A LYNX!" } }, "the graph ran");
+  const [during, after] = readFileSync(trace, "utf8").split("MARK\n").map((s) => s.split("\n").filter(Boolean));
+  const remote = (urls: string[]) => [...new Set(urls.flatMap((u) => /node_modules\/(@gradio\/client|@huggingface\/inference|@huggingface\/hub|undici)\//.exec(u)?.[1] ?? []))].sort();
+  t.ok(during!.some((u) => u.endsWith("/lib/index.ts")), "the trace saw daggr load");
+  t.same(remote(during!), [], "no remote client was loaded by the import or the run");
+  t.same(remote(after!), ["@gradio/client", "@huggingface/hub", "@huggingface/inference", "undici"], "the trace does see them once imported");
+});

@@ -1,6 +1,5 @@
 import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
-import { commit, createRepo } from "@huggingface/hub";
 import { DaggrError, ErrorCode, unknownName } from "../graph/index.js";
 import { processHfToken } from "../nodes/hf-token.js";
 import { log as logger } from "../server/log.js";
@@ -167,6 +166,7 @@ export async function deploy(o: DeployOptions, env: NodeJS.ProcessEnv = process.
   const hubUrl = hubEndpoint(env);
   const accessToken = token as `hf_${string}`;
   const repo = { type: "space" as const, name: plan.space };
+  const { commit, createRepo } = await import("@huggingface/hub");
   let created = true;
   await hubStep(`Creating Space ${plan.space}`, async () => {
     try {

@@ -1,6 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
-import { Client as RawClient } from "@gradio/client";
 import { DaggrError, ErrorCode } from "../graph/index.js";
 import type { Progress } from "../engine/events.js";
 import { RetryableError, isNetworkError, parseRetryAfter, raceSignal } from "./hf-retry.js";
@@ -73,10 +72,50 @@ interface GradioClient {
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
   stream(url: URL): EventSource;
 }
-const Client = RawClient as unknown as {
+interface GradioClientClass {
   new (app: string, options: ClientOptions): GradioClient;
   connect(app: string, options: ClientOptions): Promise<GradioClient>;
-};
+}
+
+/** A connected app: `@gradio/client`'s client with daggr's fixes (see {@link daggrClientClass}). */
+export interface DaggrClient extends GradioClient {
+  appOrigin: string | undefined;
+  /** `/info` as the app sent it: the client replaces each `type` schema by a string. */
+  rawInfo: RawApiInfo | undefined;
+  /**
+   * Called on every message of the app's stream, heartbeats included: the jobs
+   * following this client count them as signs of life (their inactivity deadline).
+   */
+  readonly activity: Set<() => void>;
+  /**
+   * A client for one job: its own `session_hash` (so `gr.State`, queued events and
+   * `/cancel` are the job's alone), sharing this connected client's config and API
+   * description instead of fetching them again. Close it when the job ends.
+   */
+  session(): DaggrClient;
+}
+interface DaggrClientClass {
+  new (app: string, options: ClientOptions): DaggrClient;
+  connect(app: string, options: ClientOptions): Promise<DaggrClient>;
+}
+
+let clientClass: Promise<DaggrClientClass> | undefined;
+
+/**
+ * The {@link DaggrClient} class, made the first time an app is connected to:
+ * `@gradio/client` (and what it imports) loads then, so an app without GradioNodes
+ * never pays for it at start-up.
+ */
+export function daggrClientClass(): Promise<DaggrClientClass> {
+  clientClass ??= import("@gradio/client").then(
+    (m) => defineDaggrClient(m.Client as unknown as GradioClientClass),
+    (e: unknown) => {
+      clientClass = undefined;
+      throw e;
+    },
+  );
+  return clientClass;
+}
 
 /** The message our cancel acknowledgement is rewritten to (see `patchMessages`). */
 export const CANCELLED_BY_SERVER = "The job was cancelled.";
@@ -93,177 +132,182 @@ export const CANCELLED_BY_SERVER = "The job was cancelled.";
  *   the client throw inside its stream handler and abort the stream shared by every
  *   job of the session; it is rewritten into an ordinary error for that job only.
  */
-export class DaggrClient extends Client {
-  appOrigin: string | undefined;
-  /** `/info` as the app sent it: the client replaces each `type` schema by a string. */
-  rawInfo: RawApiInfo | undefined;
-  /** Controllers of every stream this client opened (queue data, heartbeat). */
-  private readonly streams = new Set<AbortController>();
-  /** Made by {@link session} for one job (not the app's connection). */
-  private isSession = false;
+function defineDaggrClient(Client: GradioClientClass): DaggrClientClass {
+  class Daggr extends Client implements DaggrClient {
+    appOrigin: string | undefined;
+    /** `/info` as the app sent it: the client replaces each `type` schema by a string. */
+    rawInfo: RawApiInfo | undefined;
+    /** Controllers of every stream this client opened (queue data, heartbeat). */
+    private readonly streams = new Set<AbortController>();
+    /** Made by {@link session} for one job (not the app's connection). */
+    private isSession = false;
 
-  private readonly isSpaceId: boolean;
-  private readonly appReference: string;
-  /**
-   * Called on every message of the app's stream, heartbeats included: the jobs
-   * following this client count them as signs of life (their inactivity deadline).
-   */
-  readonly activity = new Set<() => void>();
+    private readonly isSpaceId: boolean;
+    private readonly appReference: string;
+    /**
+     * Called on every message of the app's stream, heartbeats included: the jobs
+     * following this client count them as signs of life (their inactivity deadline).
+     */
+    readonly activity = new Set<() => void>();
 
-  constructor(app: string, options: ClientOptions) {
-    super(app, options);
-    this.appOrigin = originOf(app);
-    this.isSpaceId = !/^https?:\/\//.test(app);
-    this.appReference = app;
-  }
-
-  override fetch(input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
-    const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
-    const state = callState.getStore();
-    // A Space id's first request is its /config on the host the Hub named: that host is
-    // the app's origin (the one *.hf.space host given the token).
-    if (this.appOrigin === undefined && this.isSpaceId && url.pathname.endsWith("/config")) this.appOrigin = spaceOrigin(url.href);
-    const headers = new Headers(init.headers);
-    const isConfig = url.pathname.endsWith("/config");
-    if (!tokenAllowed(url, this.appOrigin)) headers.delete("authorization");
-    // Off the app's origin (a config `root` naming another host), the client's requests
-    // follow the rule of URLs a remote names: https to public addresses only.
-    const guarded = !isOwnOrigin(url, this.appOrigin);
-    if (guarded) {
-      try {
-        checkRemoteUrl(url, this.appOrigin, appLabel(this.appReference));
-      } catch (e) {
-        if (state) state.refused = e as Error;
-        return Promise.reject(e);
-      }
+    constructor(app: string, options: ClientOptions) {
+      super(app, options);
+      this.appOrigin = originOf(app);
+      this.isSpaceId = !/^https?:\/\//.test(app);
+      this.appReference = app;
     }
-    const path = url.pathname;
-    // A queued job is sent with /queue/join; an endpoint with `queue=False` with /run/<name>.
-    const isJoin = path.endsWith("/queue/join") || /\/run\/[^/]+$/.test(path);
-    const isUpload = path.endsWith("/upload");
-    let signal = init.signal ?? undefined;
-    if (state && (isJoin || isUpload)) {
-      if (state.signal?.aborted) return Promise.reject(new Error("cancelled before the job was sent"));
-      if (isJoin && state.uploadError) return Promise.reject(new Error(`input upload failed: ${state.uploadError}`));
-      // A join once sent is not aborted: the app may already run the job, and only its
-      // answer (the event id) lets the job be cancelled there.
-      if (isUpload) signal = state.signal;
-    }
-    const sent: Promise<Response> =
-      guarded && !(input instanceof Request)
-        ? sendGuarded(url, { ...init, headers: this.withClientHeaders(headers), signal })
-        : super.fetch(input, { ...init, headers, signal });
-    return sent.catch((e: unknown) => {
-      // Refused where the connection was made (the host resolved to a private address).
-      const cause = (e as { cause?: unknown }).cause;
-      if (state && cause instanceof DaggrError && cause.code === ErrorCode.URL_REFUSED) {
-        state.refused = new DaggrError(ErrorCode.URL_REFUSED, `${appLabel(this.appReference)}: ${cause.message.replace(/^\[E_URL_REFUSED\] /, "")}`, cause.details);
-      }
-      throw e;
-    }).then(async (res: Response) => {
-      if (state) {
-        if (isJoin) {
-          state.joinStatus = res.status;
-          state.retryAfterMs = parseRetryAfter(res.headers.get("retry-after"));
-        } else if (isUpload && !res.ok) {
-          const text = await res.clone().text().catch(() => "");
-          state.uploadError = `HTTP ${res.status}${text ? `: ${text.slice(0, 300)}` : ""}`;
-        } else if (isConfig) {
-          state.configStatus = res.status;
-          state.retryAfterMs = parseRetryAfter(res.headers.get("retry-after"));
-        }
-      }
-      if (isConfig && res.ok) {
+
+    override fetch(input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
+      const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
+      const state = callState.getStore();
+      // A Space id's first request is its /config on the host the Hub named: that host is
+      // the app's origin (the one *.hf.space host given the token).
+      if (this.appOrigin === undefined && this.isSpaceId && url.pathname.endsWith("/config")) this.appOrigin = spaceOrigin(url.href);
+      const headers = new Headers(init.headers);
+      const isConfig = url.pathname.endsWith("/config");
+      if (!tokenAllowed(url, this.appOrigin)) headers.delete("authorization");
+      // Off the app's origin (a config `root` naming another host), the client's requests
+      // follow the rule of URLs a remote names: https to public addresses only.
+      const guarded = !isOwnOrigin(url, this.appOrigin);
+      if (guarded) {
         try {
-          await checkRoot(res, url, this.appOrigin, appLabel(this.appReference));
+          checkRemoteUrl(url, this.appOrigin, appLabel(this.appReference));
         } catch (e) {
           if (state) state.refused = e as Error;
-          throw e;
+          return Promise.reject(e);
         }
       }
-      if (path.endsWith("/info") && res.ok) this.rawInfo = (await res.clone().json().catch(() => undefined)) as RawApiInfo | undefined;
-      return res;
-    });
-  }
-
-  /** What the client's own `fetch` adds to every request (its cookies and `options.headers`). */
-  private withClientHeaders(headers: Headers): Headers {
-    const out = new Headers(headers);
-    const cookies = (this as unknown as { cookies?: string }).cookies;
-    if (cookies) out.append("Cookie", cookies);
-    if (this.options.headers) new Headers(this.options.headers).forEach((v, k) => out.append(k, v));
-    return out;
-  }
-
-  /**
-   * The connection itself never runs a job, so it opens no heartbeat (the client would
-   * open one for its own session when the app has State); each job's session does.
-   */
-  override async _resolve_heartbeat(config: GradioConfig): Promise<void> {
-    if (this.isSession) return super._resolve_heartbeat(config);
-    const heartbeat = config.connect_heartbeat;
-    config.connect_heartbeat = false;
-    try {
-      await super._resolve_heartbeat(config);
-    } finally {
-      config.connect_heartbeat = heartbeat;
+      const path = url.pathname;
+      // A queued job is sent with /queue/join; an endpoint with `queue=False` with /run/<name>.
+      const isJoin = path.endsWith("/queue/join") || /\/run\/[^/]+$/.test(path);
+      const isUpload = path.endsWith("/upload");
+      let signal = init.signal ?? undefined;
+      if (state && (isJoin || isUpload)) {
+        if (state.signal?.aborted) return Promise.reject(new Error("cancelled before the job was sent"));
+        if (isJoin && state.uploadError) return Promise.reject(new Error(`input upload failed: ${state.uploadError}`));
+        // A join once sent is not aborted: the app may already run the job, and only its
+        // answer (the event id) lets the job be cancelled there.
+        if (isUpload) signal = state.signal;
+      }
+      const sent: Promise<Response> =
+        guarded && !(input instanceof Request)
+          ? sendGuarded(url, { ...init, headers: this.withClientHeaders(headers), signal })
+          : super.fetch(input, { ...init, headers, signal });
+      return sent.catch((e: unknown) => {
+        // Refused where the connection was made (the host resolved to a private address).
+        const cause = (e as { cause?: unknown }).cause;
+        if (state && cause instanceof DaggrError && cause.code === ErrorCode.URL_REFUSED) {
+          state.refused = new DaggrError(ErrorCode.URL_REFUSED, `${appLabel(this.appReference)}: ${cause.message.replace(/^\[E_URL_REFUSED\] /, "")}`, cause.details);
+        }
+        throw e;
+      }).then(async (res: Response) => {
+        if (state) {
+          if (isJoin) {
+            state.joinStatus = res.status;
+            state.retryAfterMs = parseRetryAfter(res.headers.get("retry-after"));
+          } else if (isUpload && !res.ok) {
+            const text = await res.clone().text().catch(() => "");
+            state.uploadError = `HTTP ${res.status}${text ? `: ${text.slice(0, 300)}` : ""}`;
+          } else if (isConfig) {
+            state.configStatus = res.status;
+            state.retryAfterMs = parseRetryAfter(res.headers.get("retry-after"));
+          }
+        }
+        if (isConfig && res.ok) {
+          try {
+            await checkRoot(res, url, this.appOrigin, appLabel(this.appReference));
+          } catch (e) {
+            if (state) state.refused = e as Error;
+            throw e;
+          }
+        }
+        if (path.endsWith("/info") && res.ok) this.rawInfo = (await res.clone().json().catch(() => undefined)) as RawApiInfo | undefined;
+        return res;
+      });
     }
-  }
 
-  /**
-   * A client for one job: its own `session_hash` (so `gr.State`, queued events and
-   * `/cancel` are the job's alone), sharing this connected client's config and API
-   * description instead of fetching them again. Close it when the job ends.
-   */
-  session(): DaggrClient {
-    if (!this.config) throw new Error("session() needs a connected client");
-    const s = new DaggrClient(this.app_reference, { ...this.options });
-    s.isSession = true;
-    // A shallow copy: a render event replaces `components`/`dependencies` on the session's copy only.
-    s.config = { ...this.config };
-    s.api_prefix = this.api_prefix;
-    s.api_info = this.api_info;
-    s.api_map = this.api_map;
-    s.jwt = this.jwt;
-    s.rawInfo = this.rawInfo;
-    s.appOrigin = this.appOrigin;
-    (s as unknown as { cookies: unknown }).cookies = (this as unknown as { cookies: unknown }).cookies;
-    if (s.config.connect_heartbeat) {
-      // What `_resolve_heartbeat` does, without its per-call JWT request.
-      const url = new URL(`${s.config.root}${s.api_prefix}/heartbeat/${s.session_hash}`);
-      if (s.jwt) url.searchParams.set("__sign", s.jwt);
-      s.heartbeat_event = s.stream(url);
+    /** What the client's own `fetch` adds to every request (its cookies and `options.headers`). */
+    private withClientHeaders(headers: Headers): Headers {
+      const out = new Headers(headers);
+      const cookies = (this as unknown as { cookies?: string }).cookies;
+      if (cookies) out.append("Cookie", cookies);
+      if (this.options.headers) new Headers(this.options.headers).forEach((v, k) => out.append(k, v));
+      return out;
     }
-    return s;
-  }
 
-  /**
-   * Ends every stream of this client, heartbeat included: `close()` of @gradio/client
-   * aborts only the latest stream, and an open heartbeat keeps the process alive.
-   */
-  override close(): void {
-    super.close();
-    for (const c of this.streams) c.abort();
-    this.streams.clear();
-    this.heartbeat_event = null;
-  }
-
-  override stream(url: URL): EventSource {
-    let es: EventSource;
-    if (tokenAllowed(url, this.appOrigin)) es = super.stream(url);
-    else {
-      const token = this.options.token;
-      this.options.token = undefined;
+    /**
+     * The connection itself never runs a job, so it opens no heartbeat (the client would
+     * open one for its own session when the app has State); each job's session does.
+     */
+    override async _resolve_heartbeat(config: GradioConfig): Promise<void> {
+      if (this.isSession) return super._resolve_heartbeat(config);
+      const heartbeat = config.connect_heartbeat;
+      config.connect_heartbeat = false;
       try {
-        es = super.stream(url);
+        await super._resolve_heartbeat(config);
       } finally {
-        this.options.token = token;
+        config.connect_heartbeat = heartbeat;
       }
     }
-    // `super.stream` has just set the controller of the stream it opened.
-    if (this.abort_controller) this.streams.add(this.abort_controller);
-    return patchMessages(es, this);
+
+    /**
+     * A client for one job: its own `session_hash` (so `gr.State`, queued events and
+     * `/cancel` are the job's alone), sharing this connected client's config and API
+     * description instead of fetching them again. Close it when the job ends.
+     */
+    session(): DaggrClient {
+      if (!this.config) throw new Error("session() needs a connected client");
+      const s = new Daggr(this.app_reference, { ...this.options });
+      s.isSession = true;
+      // A shallow copy: a render event replaces `components`/`dependencies` on the session's copy only.
+      s.config = { ...this.config };
+      s.api_prefix = this.api_prefix;
+      s.api_info = this.api_info;
+      s.api_map = this.api_map;
+      s.jwt = this.jwt;
+      s.rawInfo = this.rawInfo;
+      s.appOrigin = this.appOrigin;
+      (s as unknown as { cookies: unknown }).cookies = (this as unknown as { cookies: unknown }).cookies;
+      if (s.config.connect_heartbeat) {
+        // What `_resolve_heartbeat` does, without its per-call JWT request.
+        const url = new URL(`${s.config.root}${s.api_prefix}/heartbeat/${s.session_hash}`);
+        if (s.jwt) url.searchParams.set("__sign", s.jwt);
+        s.heartbeat_event = s.stream(url);
+      }
+      return s;
+    }
+
+    /**
+     * Ends every stream of this client, heartbeat included: `close()` of @gradio/client
+     * aborts only the latest stream, and an open heartbeat keeps the process alive.
+     */
+    override close(): void {
+      super.close();
+      for (const c of this.streams) c.abort();
+      this.streams.clear();
+      this.heartbeat_event = null;
+    }
+
+    override stream(url: URL): EventSource {
+      let es: EventSource;
+      if (tokenAllowed(url, this.appOrigin)) es = super.stream(url);
+      else {
+        const token = this.options.token;
+        this.options.token = undefined;
+        try {
+          es = super.stream(url);
+        } finally {
+          this.options.token = token;
+        }
+      }
+      // `super.stream` has just set the controller of the stream it opened.
+      if (this.abort_controller) this.streams.add(this.abort_controller);
+      return patchMessages(es, this);
+    }
   }
+  // The client's static `connect` builds `new this(…)`: it returns a Daggr.
+  return Daggr as unknown as DaggrClientClass;
+
 }
 
 /** `/info` as sent by the app. */
@@ -443,12 +487,13 @@ async function connect(space: string, token: string | undefined, signal: AbortSi
   const isSpaceId = !/^https?:\/\//.test(space);
   if (isSpaceId) await waitForSpace(space, { token, signal, wakeTimeoutMs, progress });
   const state: CallState = { signal };
+  const Daggr = await daggrClientClass();
   let client: DaggrClient;
   try {
     client = await callState.run(state, () =>
       // `with_null_state`: results as sent, so their length can be checked against the config.
-      DaggrClient.connect(space, { token, events: ["data", "status", "log"], with_null_state: true }),
-    ) as DaggrClient;
+      Daggr.connect(space, { token, events: ["data", "status", "log"], with_null_state: true }),
+    );
   } catch (e) {
     if (signal.aborted) throw signal.reason;
     throw state.refused ?? connectError(space, e, state, !!token);

@@ -1,5 +1,4 @@
-import { modelInfo } from "@huggingface/hub";
-import { InferenceClient, setLogger } from "@huggingface/inference";
+import type { InferenceClient } from "@huggingface/inference";
 import { DaggrError, ErrorCode, unknownName, type InferenceNode } from "../graph/index.js";
 import type { ExecContext, Executor, MetaCache } from "../engine/executor.js";
 import { REMOTE_DEFAULTS, RetryableError, isNetworkError, parseRetryAfter, remoteTiming, sleep, stripCode, withRetries } from "./hf-retry.js";
@@ -8,14 +7,32 @@ import { hfToken, redactError, redactToken } from "./hf-token.js";
 import { TASKS, type TaskResult, canonicalTask } from "./inference-tasks.js";
 import { inFlight } from "./keep-alive.js";
 
-// The client logs its provider choice on every call; keep warnings, drop the chatter.
-setLogger({
-  debug: () => {},
-  info: () => {},
-  log: () => {},
-  warn: (m: string) => console.warn(redactToken(String(m))),
-  error: (m: string) => console.error(redactToken(String(m))),
-});
+let clientClass: Promise<typeof InferenceClient> | undefined;
+
+/**
+ * `@huggingface/inference`'s client class, loaded at the first call (an app without
+ * InferenceNodes never loads it). The client logs its provider choice on every call;
+ * warnings are kept, the chatter is dropped.
+ */
+function inferenceClientClass(): Promise<typeof InferenceClient> {
+  clientClass ??= import("@huggingface/inference").then(
+    (m) => {
+      m.setLogger({
+        debug: () => {},
+        info: () => {},
+        log: () => {},
+        warn: (m: string) => console.warn(redactToken(String(m))),
+        error: (m: string) => console.error(redactToken(String(m))),
+      });
+      return m.InferenceClient;
+    },
+    (e: unknown) => {
+      clientClass = undefined;
+      throw e;
+    },
+  );
+  return clientClass;
+}
 
 /** A provider answered 503: the model is loading (hf-inference), with its own estimate. */
 class LoadingError extends Error {
@@ -102,7 +119,7 @@ async function executeInference(node: InferenceNode, inputs: Record<string, unkn
     const { task, provider } = await resolveTask(node, token, ctx.cache, ctx.signal);
     const spec = TASKS[task]!;
     const label = `InferenceNode '${node.id}' (model '${node.model}'${node.provider ? ` on ${node.provider}` : ""}, task ${task})`;
-    const client = new InferenceClient(hfOnly ?? "", { retry_on_error: false });
+    const client = new (await inferenceClientClass())(hfOnly ?? "", { retry_on_error: false });
     const single = Object.keys(node.outputs).length <= 1 && !node.options.postprocess;
     const shape = (r: TaskResult) => (single ? r.primary : r.full);
     const wakeTimeoutMs = opts.wakeTimeoutMs ?? REMOTE_DEFAULTS.wakeTimeoutMs;
@@ -244,6 +261,7 @@ export async function resolveTask(node: InferenceNode, token: string | undefined
 
 async function fetchModelMeta(node: InferenceNode, token: string | undefined, signal: AbortSignal): Promise<ModelMeta> {
   try {
+    const { modelInfo } = await import("@huggingface/hub");
     const info = await modelInfo({
       name: node.model,
       additionalFields: ["tags", "inferenceProviderMapping", "sha"],

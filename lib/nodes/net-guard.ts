@@ -1,6 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import ipaddr from "ipaddr.js";
-import { Agent, fetch as undiciFetch } from "undici";
+import type { Agent } from "undici";
 import { DaggrError, ErrorCode } from "../graph/index.js";
 
 /**
@@ -78,7 +78,7 @@ function ipLiteral(host: string): string | undefined {
 /**
  * Throws `E_URL_REFUSED` unless `url` may be fetched for a remote: its own origin, or
  * https to a host that is not an IP literal outside the public ranges. A host name is
- * checked again, at connect time, by {@link guardedDispatcher}.
+ * checked again, at connect time, by {@link sendGuarded}.
  */
 export function checkRemoteUrl(url: URL, appOrigin: string | undefined, label: string): void {
   if (isOwnOrigin(url, appOrigin)) return;
@@ -132,7 +132,7 @@ export function guardedLookup(
   );
 }
 
-let agent: Agent | undefined;
+let undici: Promise<{ agent: Agent; fetch: typeof fetch }> | undefined;
 
 /**
  * The global fetch as it was when this module loaded. While it is still in place, guarded
@@ -143,14 +143,25 @@ let agent: Agent | undefined;
  */
 const loadedFetch = globalThis.fetch;
 
-/** The undici dispatcher whose every connection goes through {@link guardedLookup}. */
-export function guardedDispatcher(): Agent {
-  return (agent ??= new Agent({ connect: { lookup: guardedLookup as never } }));
+/**
+ * The undici dispatcher whose every connection goes through {@link guardedLookup}, and
+ * the undici package's `fetch`: loaded at the first guarded request (an app without
+ * remote nodes never loads them).
+ */
+function guardedUndici(): Promise<{ agent: Agent; fetch: typeof fetch }> {
+  undici ??= import("undici").then(
+    (m) => ({ agent: new m.Agent({ connect: { lookup: guardedLookup as never } }), fetch: m.fetch as unknown as typeof fetch }),
+    (e: unknown) => {
+      undici = undefined;
+      throw e;
+    },
+  );
+  return undici;
 }
 
 /**
  * `fetch` for a URL a remote named: {@link checkRemoteUrl} first, then a connection
- * through {@link guardedDispatcher} (the app's own origin uses the plain global fetch).
+ * through {@link sendGuarded} (the app's own origin uses the plain global fetch).
  * Redirects are not followed here (`redirect: "manual"`): the caller checks each hop.
  */
 export async function guardedFetch(url: URL, init: RequestInit, appOrigin: string | undefined, label: string): Promise<Response> {
@@ -171,9 +182,10 @@ export async function guardedFetch(url: URL, init: RequestInit, appOrigin: strin
  * Sends a request whose connection goes through {@link guardedLookup} (callers check the
  * URL itself first, with {@link checkRemoteUrl}).
  */
-export function sendGuarded(url: URL, init: RequestInit): Promise<Response> {
-  const send = globalThis.fetch === loadedFetch ? (undiciFetch as unknown as typeof fetch) : globalThis.fetch;
-  return send(url, { ...init, dispatcher: guardedDispatcher() } as RequestInit);
+export async function sendGuarded(url: URL, init: RequestInit): Promise<Response> {
+  const { agent, fetch: undiciFetch } = await guardedUndici();
+  const send = globalThis.fetch === loadedFetch ? undiciFetch : globalThis.fetch;
+  return send(url, { ...init, dispatcher: agent } as RequestInit);
 }
 
 function refused(url: URL, message: string, range: string, address?: string): DaggrError {

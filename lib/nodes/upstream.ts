@@ -8,7 +8,6 @@
  * `DAGGR_DEPENDENCY_CHECK`: `warn` (default), `update` (accept silently), `skip` (no
  * check), `error` (refuse to start, E_UPSTREAM_CHANGED).
  */
-import { modelInfo, spaceInfo } from "@huggingface/hub";
 import { DaggrError, ErrorCode, type Graph, NodeKind, type Node, nearestChoice } from "../graph/index.js";
 import type { MetaCache, Origin } from "../engine/index.js";
 import { hfToken } from "./hf-token.js";
@@ -74,7 +73,8 @@ export function headRevision(kind: RemoteKind, id: string, o: { fresh?: boolean 
   if (known && !o.fresh && Date.now() - known.at < HEAD_TTL_MS) return known.sha;
   const token = hfToken();
   const args = { name: id, additionalFields: ["sha"] as ["sha"], hubUrl: hubUrl(), ...(token?.startsWith("hf_") ? { accessToken: token as `hf_${string}` } : {}) };
-  const sha = (kind === "space" ? spaceInfo<"sha">(args) : modelInfo<"sha">(args)).then(
+  // `@huggingface/hub` loads at the first question (an app without remote nodes never asks).
+  const sha = import("@huggingface/hub").then(({ modelInfo, spaceInfo }) => (kind === "space" ? spaceInfo<"sha">(args) : modelInfo<"sha">(args))).then(
     (info) => {
       const s = (info as { sha?: string }).sha;
       if (!s || !SHA.test(s)) return undefined;

@@ -1,6 +1,6 @@
 import { join, resolve } from "node:path";
 import type { Graph } from "../graph/index.js";
-import { defaultHome } from "../store/index.js";
+import { defaultHome } from "../store/home.js";
 import { SharedDirBlobs } from "./blobs.js";
 import { QueueDispatcher } from "./dispatcher.js";
 import type { QueueTimings } from "./jobs.js";

@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { whoAmI } from "@huggingface/hub";
 import type { Store } from "../engine/index.js";
 import { processHfToken } from "../nodes/hf-token.js";
 
@@ -31,6 +30,7 @@ export async function localUser(store: Store, env: NodeJS.ProcessEnv = process.e
   const cached = known.get(key) ?? (await store.getMeta<string>(key).catch(() => undefined));
   if (typeof cached === "string" && cached) return (known.set(key, cached), cached);
   try {
+    const { whoAmI } = await import("@huggingface/hub");
     const me = await whoAmI({ accessToken: token as `hf_${string}`, hubUrl: hubEndpoint(env), fetch: (url, init) => fetch(url, { ...init, signal: AbortSignal.timeout(WHOAMI_TIMEOUT_MS) }) });
     if (me.type !== "user" || !me.name) return (known.set(key, LOCAL_USER), LOCAL_USER);
     known.set(key, me.name);

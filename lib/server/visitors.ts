@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { whoAmI } from "@huggingface/hub";
 import { LRUCache } from "lru-cache";
 import type { Store } from "../engine/index.js";
 import { MemoryStore } from "../store/memory.js";
@@ -84,14 +83,16 @@ export class Visitors {
     const key = createHash("sha256").update(token).digest("hex");
     let name = this.bearers.get(key);
     if (!name) {
-      name = whoAmI({ accessToken: token as `hf_${string}`, hubUrl: hubEndpoint(), fetch: (u, i) => fetch(u, { ...i, signal: AbortSignal.timeout(10_000) }) }).then(
-        (me) => (me.type === "user" && me.name ? me.name : ""),
-        (e: { statusCode?: number }) => {
-          // A refusal is remembered; a Hub that could not be reached is asked again next time.
-          if (e?.statusCode !== 401) this.bearers.delete(key);
-          return "";
-        },
-      );
+      name = import("@huggingface/hub")
+        .then(({ whoAmI }) => whoAmI({ accessToken: token as `hf_${string}`, hubUrl: hubEndpoint(), fetch: (u, i) => fetch(u, { ...i, signal: AbortSignal.timeout(10_000) }) }))
+        .then(
+          (me) => (me.type === "user" && me.name ? me.name : ""),
+          (e: { statusCode?: number }) => {
+            // A refusal is remembered; a Hub that could not be reached is asked again next time.
+            if (e?.statusCode !== 401) this.bearers.delete(key);
+            return "";
+          },
+        );
       this.bearers.set(key, name);
     }
     const user = await name;

@@ -1,28 +1,16 @@
-import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Store } from "../engine/store.js";
 import { StoreError, StoreErrorCode } from "./errors.js";
 import { LevelStore } from "./level.js";
 import { MemoryStore } from "./memory.js";
+import { defaultHome } from "./home.js";
 
+export { defaultHome } from "./home.js";
 export { LevelStore, type LevelStoreOptions } from "./level.js";
 export { MemoryStore } from "./memory.js";
 export { FilesDir, isFileId } from "./files.js";
 export { StoreError, StoreErrorCode, isStoreLocked } from "./errors.js";
 export { SCHEMA_VERSION, MIGRATIONS, migrate, type Migration, type MigrationTx } from "./migrations.js";
-
-/**
- * Where daggr keeps state: `DAGGR_HOME`, else `$HF_HOME/daggr`, else
- * `~/.cache/huggingface/daggr` (next to the Hugging Face cache, like the Python daggr).
- *
- * @example
- * defaultHome({ HF_HOME: "/data/hf" }) // "/data/hf/daggr"
- */
-export function defaultHome(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.DAGGR_HOME) return resolve(env.DAGGR_HOME);
-  if (env.HF_HOME) return resolve(env.HF_HOME, "daggr");
-  return join(homedir(), ".cache", "huggingface", "daggr");
-}
 
 export interface OpenStoreOptions {
   /** The state directory; defaults to {@link defaultHome}. */

@@ -2,8 +2,6 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
-import { downloadFile, listFiles, spaceInfo } from "@huggingface/hub";
-import { parse as parseYaml } from "yaml";
 import { DaggrError, ErrorCode } from "../../graph/index.js";
 import { hfToken } from "../hf-token.js";
 import { checkRevision, checkSpaceId } from "./space-id.js";
@@ -62,6 +60,7 @@ export async function fetchSpace(id: string, o: FetchOptions): Promise<SpaceFile
   if (!sha || !isComplete(join(base, sha))) {
     if (!sha) {
       const rev = o.revision ? checkRevision(o.revision) : undefined;
+      const { spaceInfo } = await import("@huggingface/hub");
       const info = await hubCall(id, () => spaceInfo<"sha">({ name: id, additionalFields: ["sha"], hubUrl: hub, ...(rev ? { revision: rev } : {}), ...(token ? { accessToken: token } : {}) }));
       sha = (info as { sha?: string }).sha;
       if (!sha || !/^[0-9a-f]{40}$/.test(sha)) throw new DaggrError(ErrorCode.REMOTE_FAILED, `Space '${id}': the Hub did not name a commit sha for it (got ${JSON.stringify(sha)}).`, { space: id });
@@ -79,6 +78,7 @@ async function download(id: string, repo: { type: "space"; name: string }, sha: 
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
   const creds = token ? { accessToken: token } : {};
+  const { downloadFile, listFiles } = await import("@huggingface/hub");
   let count = 0;
   let total = 0;
   await hubCall(id, async () => {
@@ -125,7 +125,7 @@ async function describe(dir: string): Promise<Omit<SpaceFiles, "id" | "sha" | "d
   const fm = /^---\r?\n([\s\S]*?)\r?\n---/.exec(readme);
   let meta: Record<string, unknown> = {};
   try {
-    const parsed = fm ? parseYaml(fm[1]!) : {};
+    const parsed = fm ? (await import("yaml")).parse(fm[1]!) : {};
     if (parsed && typeof parsed === "object") meta = parsed as Record<string, unknown>;
   } catch {
     meta = {};

@@ -2,7 +2,7 @@ import { raceSignal } from "../hf-retry.js";
 import { DaggrError, ErrorCode, type GradioNode } from "../../graph/index.js";
 import type { ExecContext, MetaCache } from "../../engine/executor.js";
 import type { Progress } from "../../engine/events.js";
-import { defaultHome } from "../../store/index.js";
+import { defaultHome } from "../../store/home.js";
 import { apiCacheKey, type ApiSummary } from "../gradio-api.js";
 import { LocalApp, stopAppsNow, sweepOrphans } from "./app-process.js";
 import { fetchSpace } from "./fetch-space.js";
