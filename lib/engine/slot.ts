@@ -87,9 +87,8 @@ export interface Read {
   label: string;
   name: string;
   from: ReadonlyArray<{ node: Node; port: string }>;
-  /** The last upstream hash this read entered a key with, and its piece of the key text. */
+  /** The last upstream hash this read entered a key with. */
   hash: string | undefined;
-  piece: string | undefined;
   /** The slots of `from`, linked by the view once every slot exists (static reads only). */
   slots: Slot[] | undefined;
   /** For a scattered port, its item field ("" for the items themselves). */
@@ -116,7 +115,7 @@ export function readsOf(node: Node, ports: readonly string[]): Read[] {
 }
 
 function read(name: string, from: Read["from"], each: string | undefined): Read {
-  return { label: `${quote(name)}:`.normalize(), name, from, hash: undefined, piece: undefined, slots: undefined, each, owner: undefined, now: undefined, basis: undefined };
+  return { label: `${quote(name)}:`.normalize(), name, from, hash: undefined, slots: undefined, each, owner: undefined, now: undefined, basis: undefined };
 }
 
 function byName(a: Read, b: Read): number {

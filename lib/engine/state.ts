@@ -277,13 +277,13 @@ export class SheetView {
         h ??= SKIPPED_HASH;
       }
       if (h === undefined) return undefined;
-      // A read's piece of the key text is kept while its hash stays: only changed reads are rebuilt.
-      if (r.hash !== h) {
-        r.hash = h;
-        // An output hash is a hex digest (or the skipped marker): as JSON it only needs quotes.
-        r.piece = `${i > 0 ? "," : ""}${r.label}${r.each === undefined ? `"${h}"` : quote(`${h}|each:${r.each}`)}`.normalize();
-      }
-      parts.push(r.piece!);
+      r.hash = h;
+      // The read's piece of the key text goes in as its parts: `join` copies them once,
+      // where a piece built by concatenation would have to be flattened to be kept.
+      if (i > 0) parts.push(",");
+      // An output hash is a hex digest (or the skipped marker): as JSON it only needs quotes.
+      if (r.each === undefined) parts.push(r.label, '"', h, '"');
+      else parts.push(r.label, quote(`${h}|each:${r.each}`));
     }
     parts.push("}");
     return hashText(parts.join(""));
