@@ -1,6 +1,6 @@
 import t from "tap";
 import {
-  DaggrError, FnNode, GradioNode, Graph, InferenceNode, InputNode, MemoryStore, firstOf, gr, type Node,
+  DaggrError, FnNode, branch, GradioNode, Graph, InferenceNode, InputNode, MemoryStore, firstOf, gr, type Node,
 } from "../lib/index.js";
 import { open } from "./helpers/engine.js";
 
@@ -298,5 +298,25 @@ t.test("a node's fingerprint text is what JSON.stringify made of its parts befor
   gated.guard = { from: a.out.y, label: "y > 1", match: () => true };
   const gradio = new GradioNode("owner/space", { apiName: "/predict", inputs: { prompt: a.out.y }, outputs: { image: gr.Image() } });
   const other = new GradioNode("owner/other", { apiName: "/predict", inputs: { prompt: a.out.y }, outputs: { image: gr.Image() } });
-  for (const n of [src, a, each, gather, backup, gated, gradio, gradio.or(other)]) t.equal(n.fingerprint(), reference(n), n.id);
+  // The same function again (its source's JSON comes from the memo), and the config's fast and slow forms.
+  const shared = a.fn as (inputs: Record<string, unknown>) => unknown;
+  const twin = new FnNode(shared, { name: "twin", inputs: { x: a.out.y }, outputs: { y: null }, concurrent: true, preprocess: a.options.preprocess });
+  const grouped = new FnNode(shared, { name: "grouped", inputs: { x: twin.out.y }, concurrencyGroup: "gpu \"one\"" });
+  for (const n of [src, a, each, gather, backup, gated, gradio, gradio.or(other), twin, grouped]) t.equal(n.fingerprint(), reference(n), n.id);
+  t.not(twin.fingerprint(), a.fingerprint(), "the config enters the text");
+});
+
+t.test("node.guard = … and node.fallback(…) clear the node's fingerprint memo (both enter the fingerprint)", async (t) => {
+  const on = new FnNode(() => "a", { name: "on" });
+  const n = new FnNode(() => 1, { name: "n", outputs: { v: null } });
+  const before = n.fingerprint();
+  n.fingerprintMemo = "hash of before";
+  branch(on.out.output, { a: n });
+  t.equal(n.fingerprintMemo, undefined);
+  const guarded = n.fingerprint();
+  t.not(guarded, before);
+  n.fingerprintMemo = "hash of guarded";
+  n.fallback(new FnNode(() => 2, { name: "b", outputs: { v: null } }));
+  t.equal(n.fingerprintMemo, undefined);
+  t.not(n.fingerprint(), guarded);
 });

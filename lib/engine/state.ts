@@ -9,18 +9,11 @@ import { hasFilePorts } from "./outputs.js";
 
 /**
  * A node's fingerprint hash, made once per node rather than at every session open (the
- * fingerprint is a JSON text with function sources: a quarter of opening a sheet). A
- * node is fixed once built, except for a branch guard and backups added later: those
- * are part of the memo's check.
+ * fingerprint is a JSON text with function sources). A node is fixed once built, except
+ * for a branch guard and backups added later: those clear the memo.
  */
 function fingerprintHash(n: Node): string {
-  const memo = n.fingerprintMemo;
-  if (memo !== undefined && n.fingerprintGuard === n.guard && n.fingerprintBackups === n.backups.length) return memo;
-  const hash = hashText(n.fingerprint());
-  n.fingerprintMemo = hash;
-  n.fingerprintGuard = n.guard;
-  n.fingerprintBackups = n.backups.length;
-  return hash;
+  return (n.fingerprintMemo ??= hashText(n.fingerprint()));
 }
 
 /** What a skipped node's outputs hash to: downstream keys see "skipped", not a value. */

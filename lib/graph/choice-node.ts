@@ -16,7 +16,9 @@ export const VARIANT_PORT = "variant";
  * const image = choose(fluxNode, sdxlNode, { name: "Image model" });
  */
 export class ChoiceNode extends Node {
-  readonly kind = NodeKind.CHOICE;
+  get kind(): typeof NodeKind.CHOICE {
+    return NodeKind.CHOICE;
+  }
   readonly variants: readonly Node[];
 
   constructor(variants: Node[], options: { name?: string; autorun?: boolean } = {}) {
@@ -41,8 +43,6 @@ export class ChoiceNode extends Node {
     for (const v of variants) for (const [port, spec] of Object.entries(v.inputs)) specs[`${v.id}.${port}`] = spec;
     (this as { inputs: Record<string, InputSpec> }).inputs = specs;
     this.editableCache = undefined;
-    // The editable-port proxy was built before the specs existed; rebuild it.
-    (this as { in: unknown }).in = this.makeInPorts();
   }
 
   /** The selected variant, by the value of the variant port. */
@@ -66,6 +66,10 @@ export class ChoiceNode extends Node {
 
   protected override codeSources(): string[] {
     return this.variants.map((v) => v.fingerprint());
+  }
+
+  protected override codeText(): string {
+    return this.codeSources().map((f) => JSON.stringify(f)).join(",");
   }
 
   override link(): string | undefined {

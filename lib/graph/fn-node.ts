@@ -1,6 +1,6 @@
 import { gr } from "./components.js";
 import { DaggrError, ErrorCode } from "./errors.js";
-import { Node, NodeKind, type InputSources, type InputValues, type NodeOptions, type OutputSpecs } from "./node.js";
+import { Node, NodeKind, quoteCode, type InputSources, type InputValues, type NodeOptions, type OutputSpecs } from "./node.js";
 
 /** What an FnNode's function receives besides its inputs. */
 export interface FnContext {
@@ -27,7 +27,9 @@ export type FnResult = unknown | Promise<unknown> | AsyncGenerator<unknown, unkn
  * });
  */
 export class FnNode<I extends InputSources = InputSources, O extends OutputSpecs = OutputSpecs> extends Node<I, O> {
-  readonly kind = NodeKind.FN;
+  get kind(): typeof NodeKind.FN {
+    return NodeKind.FN;
+  }
   readonly fn: (inputs: InputValues<I>, ctx: FnContext) => FnResult;
 
   constructor(fn: (inputs: InputValues<I>, ctx: FnContext) => FnResult, options: NodeOptions<I, O> = {}) {
@@ -46,8 +48,19 @@ export class FnNode<I extends InputSources = InputSources, O extends OutputSpecs
     return [`fn:${this.fn}`, ...super.codeSources()];
   }
 
+  protected override codeText(): string {
+    return `${quoteCode("fn:", this.fn)},${super.codeText()}`;
+  }
+
   protected override kindConfig(): Record<string, unknown> {
     const { concurrent, concurrencyGroup, maxConcurrent } = this.options;
     return { concurrent: !!concurrent, concurrencyGroup, maxConcurrent };
+  }
+
+  protected override kindConfigText(): string {
+    // The common case without building the object; JSON leaves out undefined fields.
+    const { concurrent, concurrencyGroup, maxConcurrent } = this.options;
+    if (concurrencyGroup === undefined && maxConcurrent === undefined) return concurrent ? '{"concurrent":true}' : '{"concurrent":false}';
+    return super.kindConfigText();
   }
 }

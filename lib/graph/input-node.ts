@@ -19,7 +19,9 @@ export interface InputNodeOptions<P extends Record<string, Component>> {
  * const gen = new FnNode(f, { inputs: { prompt: settings.out.prompt } });
  */
 export class InputNode<P extends Record<string, Component> = Record<string, Component>> extends Node<P, P> {
-  readonly kind = NodeKind.INPUT;
+  get kind(): typeof NodeKind.INPUT {
+    return NodeKind.INPUT;
+  }
 
   constructor(options: InputNodeOptions<P>) {
     checkOptions("InputNode", options, ["name", "ports", "autorun"]);

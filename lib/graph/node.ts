@@ -113,7 +113,7 @@ export interface NodeDescription {
 }
 
 const RESERVED = new Set(["then", "toJSON", "constructor", "inspect", "$$typeof", "asymmetricMatch", "nodeType"]);
-/** The node a port table belongs to, kept on the table itself (not enumerable). */
+/** The node a port table belongs to, kept on the table itself under a symbol. */
 const OWNER = Symbol("daggr.ports.owner");
 
 /**
@@ -134,8 +134,10 @@ function portHandler(side: "out" | "in"): ProxyHandler<Record<string | symbol, u
 const OUT_HANDLER = portHandler("out");
 const IN_HANDLER = portHandler("in");
 
-function portProxy<P extends object>(node: Node, side: "out" | "in", ports: Record<string, P>): P {
-  Object.defineProperty(ports, OWNER, { value: node });
+function portProxy<P extends object>(node: Node, side: "out" | "in", ports: Record<string | symbol, unknown>): P {
+  // A plain assignment: defining it non-enumerable (defineProperty) costs ~1 µs per table
+  // and turns the table into a slow dictionary. Object.keys and for…in skip symbols anyway.
+  ports[OWNER] = node;
   return new Proxy(ports, side === "out" ? OUT_HANDLER : IN_HANDLER) as P;
 }
 
@@ -154,24 +156,20 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
   readonly inputs: Readonly<Record<string, InputSpec>>;
   readonly outputs: Readonly<Record<string, Component | null>>;
   readonly options: NodeOptions<I, O>;
-  /** Output ports: `node.out.image`. A misspelt name is a type error, and a coded error at run time. */
-  readonly out: OutPorts<O>;
-  /** Editable inputs: `node.in.prompt`, for `session.set` and `session.value`. */
-  readonly in: InPorts<I>;
   /** Backup nodes tried in order when this one fails (`primary.fallback(backup)`). */
   readonly backups: readonly Node[] = NO_NODES;
-  /** Set by `branch()`: the node runs only when the routed value selects it; otherwise it is skipped. */
-  guard: Guard | undefined;
   /**
    * @internal Memos the engine keeps on the node, made once rather than per session:
-   * its fingerprint hash with the guard and backup count it was made with, and which
-   * of its ports hold files. Plain fields, not a weak map per memo: a million nodes
-   * cost the collector no ephemeron tables.
+   * its fingerprint hash (cleared when a guard or a backup is added), and which of its
+   * ports hold files. Plain fields, not a weak map per memo: a million nodes cost the
+   * collector no ephemeron tables.
    */
   fingerprintMemo: string | undefined = undefined;
-  fingerprintGuard: Guard | undefined = undefined;
-  fingerprintBackups = 0;
   filePortsMemo: { inputs: boolean; outputs: boolean } | undefined = undefined;
+  /** The `out` and `in` proxies, made on first use (many nodes never have their `in` read). */
+  private outProxy: OutPorts<O> | undefined = undefined;
+  protected inProxy: InPorts<I> | undefined = undefined;
+  private guardValue: Guard | undefined = undefined;
 
   protected constructor(defaultName: string, options: NodeOptions<I, O>, extraOptions: readonly string[] = NO_EXTRA) {
     // The allowed list is spelt out only when an option is not known.
@@ -201,17 +199,31 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
       outputs[port] = c;
     }
     this.outputs = outputs;
-    const outPorts: Record<string, OutPort> = {};
-    for (const port in outputs) outPorts[port] = new OutPort(this, port);
-    this.out = portProxy(this, "out", outPorts) as unknown as OutPorts<O>;
-    this.in = this.makeInPorts() as InPorts<I>;
   }
 
-  /** @internal The `in` proxy over the current editable ports. */
-  protected makeInPorts(): unknown {
+  /** Output ports: `node.out.image`. A misspelt name is a type error, and a coded error at run time. */
+  get out(): OutPorts<O> {
+    if (this.outProxy) return this.outProxy;
+    const outPorts: Record<string, OutPort> = {};
+    for (const port in this.outputs) outPorts[port] = new OutPort(this, port);
+    return (this.outProxy = portProxy(this, "out", outPorts));
+  }
+
+  /** Editable inputs: `node.in.prompt`, for `session.set` and `session.value`. */
+  get in(): InPorts<I> {
+    if (this.inProxy) return this.inProxy;
     const inPorts: Record<string, InPort> = {};
     for (const port of this.editablePorts()) inPorts[port] = new InPort(this, port);
-    return portProxy(this, "in", inPorts);
+    return (this.inProxy = portProxy(this, "in", inPorts));
+  }
+
+  /** Set by `branch()`: the node runs only when the routed value selects it; otherwise it is skipped. */
+  get guard(): Guard | undefined {
+    return this.guardValue;
+  }
+  set guard(guard: Guard | undefined) {
+    this.guardValue = guard;
+    this.fingerprintMemo = undefined; // the guard is part of the fingerprint
   }
 
   /** Outputs used when the user gives none. */
@@ -312,18 +324,33 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
     // piece as JSON.stringify writes it inside an array: the same text as before, so
     // recipe keys do not change (test/graph.test.ts checks it against the array form).
     let inputs = "";
-    for (const port of Object.keys(this.inputs)) {
+    for (const port in this.inputs) {
       const s = this.inputs[port]!;
-      const source =
-        s.kind === "fixed" ? s.value : s.kind === "port" ? `${s.from}${s.scatter ? `.each(${s.scatter.key ?? ""})` : ""}${s.gather ? ".all" : ""}` : s.kind === "first" ? s.from.map(String) : null;
-      inputs += `${inputs ? "," : ""}[${JSON.stringify(port)},${JSON.stringify(s.kind)},${element(source)}]`;
+      let source: string;
+      if (s.kind === "port") {
+        source = quote(`${s.from.node.id}.out.${s.from.port}${s.scatter ? `.each(${s.scatter.key ?? ""})` : ""}${s.gather ? ".all" : ""}`);
+      } else if (s.kind === "fixed") source = element(s.value);
+      else if (s.kind === "first") source = JSON.stringify(s.from.map(String));
+      else source = "null";
+      inputs += `${inputs ? "," : ""}[${quote(port)},"${s.kind}",${source}]`;
     }
-    let code = "";
-    for (const c of this.codeSources()) code += `${code ? "," : ""}${JSON.stringify(c)}`;
+    let outputs = "";
+    for (const port in this.outputs) outputs += `${outputs ? "," : ""}${quote(port)}`;
     let backups = "";
     for (const b of this.backups) backups += `${backups ? "," : ""}${JSON.stringify(b.fingerprint())}`;
     const guard = this.guard ? `[${JSON.stringify(String(this.guard.from))},${element(this.guard.label)}]` : "null";
-    return `[${JSON.stringify(this.kind)},${element(this.kindConfig())},[${inputs}],${JSON.stringify(Object.keys(this.outputs))},[${code}],[${backups}],${guard}]`;
+    return `["${this.kind}",${this.kindConfigText()},[${inputs}],[${outputs}],[${this.codeText()}],[${backups}],${guard}]`;
+  }
+
+  /** `kindConfig()` as JSON text; a kind may write it without building the object. */
+  protected kindConfigText(): string {
+    return element(this.kindConfig());
+  }
+
+  /** `codeSources()` as the elements of a JSON array, the sources' JSON memoised per function. */
+  protected codeText(): string {
+    const { preprocess, postprocess } = this.options;
+    return `${preprocess ? quoteCode("pre:", preprocess) : '""'},${postprocess ? quoteCode("post:", postprocess) : '""'}`;
   }
 
   /** A page about this node's remote, when it has one. */
@@ -368,6 +395,7 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
       );
     }
     (this as { backups: readonly Node[] }).backups = [...this.backups, backup];
+    this.fingerprintMemo = undefined; // backups are part of the fingerprint
     return this;
   }
 
@@ -398,6 +426,31 @@ function getChoose() {
   if (!chooseImpl) throw new DaggrError(ErrorCode.NO_RUNTIME, "Choice nodes are not loaded; import from 'daggr'.");
   return chooseImpl;
 }
+
+/**
+ * `JSON.stringify(s)` for a string. Names and port references are nearly always printable
+ * ASCII without quotes or backslashes, which JSON writes unchanged between quotes.
+ */
+export function quote(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return JSON.stringify(s);
+  }
+  return `"${s}"`;
+}
+
+/**
+ * The JSON string of a code part, `prefix` + the function's source, memoised per
+ * function: a few functions often serve thousands of nodes, and writing a source as
+ * JSON costs about a microsecond.
+ */
+export function quoteCode(prefix: "fn:" | "pre:" | "post:", fn: unknown): string {
+  if (typeof fn !== "function") return JSON.stringify(`${prefix}${fn}`);
+  let quoted = sourceMemo.get(fn);
+  if (quoted === undefined) sourceMemo.set(fn, (quoted = JSON.stringify(`${fn}`).slice(1)));
+  return `"${prefix}${quoted}`;
+}
+const sourceMemo = new WeakMap<object, string>();
 
 /** A value as `JSON.stringify` writes it inside an array (`null` where it would be left out). */
 function element(v: unknown): string {

@@ -61,7 +61,9 @@ const SPACE_ID = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
  * });
  */
 export class GradioNode<I extends InputSources = InputSources, O extends OutputSpecs = OutputSpecs> extends Node<I, O> {
-  readonly kind = NodeKind.GRADIO;
+  get kind(): typeof NodeKind.GRADIO {
+    return NodeKind.GRADIO;
+  }
   readonly space: string;
   readonly apiName: string;
 
@@ -164,7 +166,9 @@ export interface InferenceNodeOptions<I extends InputSources, O extends OutputSp
  * });
  */
 export class InferenceNode<I extends InputSources = InputSources, O extends OutputSpecs = OutputSpecs> extends Node<I, O> {
-  readonly kind = NodeKind.INFERENCE;
+  get kind(): typeof NodeKind.INFERENCE {
+    return NodeKind.INFERENCE;
+  }
   readonly model: string;
   readonly provider: string | undefined;
 
