@@ -70,8 +70,6 @@ export class SheetView {
   /** Where each edge's freshness is kept (its downstream node, its index there), made on first ask. */
   private edgeAt: Map<string, { slot: Slot; index: number }> | undefined = undefined;
   private readonly valueSubjects = new Map<string, BehaviorSubject<unknown>>();
-  /** Scratch list of a key's parts (currentKey calls nothing that could reenter it). */
-  private readonly keyParts: string[] = [];
   /** The refresh queue, reused by every refresh that does not run inside another. */
   private readonly queue = new MinQueue();
   /**
@@ -249,13 +247,19 @@ export class SheetView {
    * canonical JSON of the upstream hashes written straight from the presorted reads.
    */
   currentKey(node: Node): string | undefined {
-    const s = this.slot(node.id);
+    return this.keyText(this.slot(node.id));
+  }
+
+  /**
+   * The key of `currentKey`, from the slot. The text is built by concatenation, not an
+   * array join (a join of a few short strings costs more than the rest of the key): the
+   * hash reads it once, flattened.
+   */
+  private keyText(s: Slot): string | undefined {
+    const node = s.node;
     const reads = s.reads ?? readsOf(node, node.activePorts(this.editableValues(node)));
-    // The key text is joined once from its parts (no chain of partial strings).
-    const parts = this.keyParts;
-    parts.length = 0;
     const own = (s.ownText = s.hasOwn ? canonical(this.ownInputsForKey(node)) : "{}");
-    parts.push(s.fingerprint, "|", own, "|{");
+    let text = `${s.fingerprint}|${own}|{`;
     this.work += reads.length;
     for (let i = 0; i < reads.length; i++) {
       const r = reads[i]!;
@@ -271,15 +275,11 @@ export class SheetView {
       }
       if (h === undefined) return undefined;
       r.hash = h;
-      // The read's piece of the key text goes in as its parts: `join` copies them once,
-      // where a piece built by concatenation would have to be flattened to be kept.
-      if (i > 0) parts.push(",");
+      if (i > 0) text += ",";
       // An output hash is a hex digest (or the skipped marker): as JSON it only needs quotes.
-      if (r.each === undefined) parts.push(r.label, '"', h, '"');
-      else parts.push(r.label, quote(`${h}|each:${r.each}`));
+      text += r.each === undefined ? `${r.label}"${h}"` : r.label + quote(`${h}|each:${r.each}`);
     }
-    parts.push("}");
-    return hashText(parts.join(""));
+    return hashText(`${text}}`);
   }
 
   /**
@@ -299,7 +299,7 @@ export class SheetView {
 
   private keyOf(s: Slot): string | undefined {
     if (!s.keyed) {
-      s.key = this.currentKey(s.node);
+      s.key = this.keyText(s);
       s.keyed = true;
     }
     return s.key;
