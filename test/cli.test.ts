@@ -151,6 +151,27 @@ t.test("daggr logs one JSON object per line on stderr when it is not a terminal;
   t.match(Cli.messages(typo.err), /DAGGR_LOG_LEVEL='wran' is not one of fatal, error, warn, info, debug, trace, silent; did you mean 'warn'\? Using the default\./);
 });
 
+t.test("the node layer logs through the same logger: a warning from net-guard is one JSON line at level 40, the HF token hidden, and DAGGR_LOG_LEVEL silences it", async (t) => {
+  const token = "hf_nodeLayerLOGtoken0123456789";
+  const importDaggr = (env: Record<string, string>) => {
+    const proc = spawn(process.execPath, ["--import", TSX, "--input-type=module", "-e", `await import(${JSON.stringify(LIB)});`], {
+      cwd: dir,
+      env: { ...process.env, DAGGR_HOME: home, HF_TOKEN: token, DAGGR_ALLOW_NETWORKS: `10.20.0.0/16,not-a-range,${token}`, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    return new Cli(proc);
+  };
+  const json = importDaggr({ DAGGR_LOG_FORMAT: "json" });
+  t.equal(await json.exited, 0, json.err);
+  t.notMatch(json.err, token, "the token is never written");
+  const lines = json.err.trim().split("\n").map((l) => JSON.parse(l) as { level: number; msg: string; ignored: string[] });
+  t.match(lines, [{ level: 40, msg: /^DAGGR_ALLOW_NETWORKS entries ignored, not CIDR ranges: not-a-range, hf_\*\*\* \(write e\.g\./, ignored: ["not-a-range", "hf_***"] }], "one warning line, as JSON");
+  t.equal(lines.length, 1);
+  const quiet = importDaggr({ DAGGR_LOG_FORMAT: "json", DAGGR_LOG_LEVEL: "error" });
+  t.equal(await quiet.exited, 0, quiet.err);
+  t.equal(quiet.err, "", "under DAGGR_LOG_LEVEL=error the warning is not written");
+});
+
 t.test("daggr init makes a project that depends on this clone; it refuses a directory with files", async (t) => {
   const made = Cli.run(["init", "first-app"]);
   t.equal(await made.exited, 0, made.err);

@@ -3,9 +3,10 @@ import { DaggrError, ErrorCode, unknownName, type InferenceNode } from "../graph
 import type { ExecContext, Executor, MetaCache } from "../engine/executor.js";
 import { REMOTE_DEFAULTS, RetryableError, isNetworkError, parseRetryAfter, remoteTiming, sleep, stripCode, withRetries } from "./hf-retry.js";
 import { headRevision, noteRevision, rememberHead, settledSoon } from "./upstream.js";
-import { hfToken, redactError, redactToken } from "./hf-token.js";
+import { hfToken, redactError } from "./hf-token.js";
 import { TASKS, type TaskResult, canonicalTask } from "./inference-tasks.js";
 import { inFlight } from "./keep-alive.js";
+import { log } from "../log.js";
 
 let clientClass: Promise<typeof InferenceClient> | undefined;
 
@@ -21,8 +22,8 @@ function inferenceClientClass(): Promise<typeof InferenceClient> {
         debug: () => {},
         info: () => {},
         log: () => {},
-        warn: (m: string) => console.warn(redactToken(String(m))),
-        error: (m: string) => console.error(redactToken(String(m))),
+        warn: (m: string) => log.warn({ client: "@huggingface/inference" }, String(m)),
+        error: (m: string) => log.error({ client: "@huggingface/inference" }, String(m)),
       });
       return m.InferenceClient;
     },

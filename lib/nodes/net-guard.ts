@@ -2,6 +2,7 @@ import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import ipaddr from "ipaddr.js";
 import type { Agent } from "undici";
 import { DaggrError, ErrorCode } from "../graph/index.js";
+import { log } from "../log.js";
 
 /**
  * The rule for URLs a remote names (file outputs, redirects): a URL on the app's own
@@ -42,7 +43,7 @@ export const netGuard: NetGuard = {
 {
   const bad = netGuard.allow.filter((c) => !ipaddr.isValidCIDR(c));
   if (bad.length) {
-    console.warn(`daggr: DAGGR_ALLOW_NETWORKS entries ignored, not CIDR ranges: ${bad.join(", ")} (write e.g. 10.20.0.0/16 or fd00::/8).`);
+    log.warn({ ignored: bad }, `DAGGR_ALLOW_NETWORKS entries ignored, not CIDR ranges: ${bad.join(", ")} (write e.g. 10.20.0.0/16 or fd00::/8).`);
   }
 }
 

@@ -11,6 +11,7 @@
 import { DaggrError, ErrorCode, type Graph, NodeKind, type Node, nearestChoice } from "../graph/index.js";
 import type { MetaCache, Origin } from "../engine/index.js";
 import { hfToken } from "./hf-token.js";
+import { log } from "../log.js";
 import { hubUrl } from "./local-space/fetch-space.js";
 
 export type RemoteKind = "space" | "model";
@@ -136,11 +137,11 @@ export function originWire(o: Origin): Origin & { current?: string } {
 
 /**
  * The start-up check: every remote of the graph, in parallel, against the revision its
- * results were made with. Resolves with the changes (said on stderr under `warn`);
+ * results were made with. Resolves with the changes (logged as warnings under `warn`);
  * under `error` rejects with E_UPSTREAM_CHANGED; `skip` asks nothing. Call it without
  * waiting, except under `error`.
  */
-export function checkUpstream(graph: Graph, cache: MetaCache, say: (text: string) => void = (t) => process.stderr.write(`daggr: ${t}\n`)): Promise<UpstreamChange[]> {
+export function checkUpstream(graph: Graph, cache: MetaCache, say: (text: string) => void = (t) => log.warn(t)): Promise<UpstreamChange[]> {
   const check = runCheck(graph, cache, say);
   lastCheck = check.catch(() => []);
   return check;

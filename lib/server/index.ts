@@ -104,7 +104,7 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
   const checkMode = dependencyCheckMode();
   const upstream = checkUpstream(graph, metaCache(store));
   if (checkMode === "error") await upstream;
-  else upstream.catch((e) => console.warn(`daggr: the upstream check failed: ${(e as Error).message}`));
+  else upstream.catch((e) => log.warn({ code: (e as { code?: string }).code }, `the upstream check failed: ${(e as Error).message}`));
   // Queue mode: calls go to workers from the first run on (the queue's own module loads only when asked).
   const queueOptions = options.queue ?? (process.env.DAGGR_QUEUE ? { redis: process.env.DAGGR_QUEUE } : undefined);
   const queue = queueOptions ? await (await import("../queue/index.js")).startQueue(graph, queueOptions) : undefined;

@@ -3,6 +3,7 @@ import { DaggrError, ErrorCode, type GradioNode } from "../../graph/index.js";
 import type { ExecContext, MetaCache } from "../../engine/executor.js";
 import type { Progress } from "../../engine/events.js";
 import { defaultHome } from "../../store/home.js";
+import { log } from "../../log.js";
 import { apiCacheKey, type ApiSummary } from "../gradio-api.js";
 import { LocalApp, stopAppsNow, sweepOrphans } from "./app-process.js";
 import { fetchSpace } from "./fetch-space.js";
@@ -243,7 +244,7 @@ function stage(e: Entry, s: Stage, detail?: string, fraction?: number) {
 }
 
 function say(id: string, text: string) {
-  if (process.env.DAGGR_LOCAL_QUIET !== "1") process.stderr.write(`daggr: Space ${id} ${text}\n`);
+  if (process.env.DAGGR_LOCAL_QUIET !== "1") log.info({ space: id }, `Space ${id} ${text}`);
 }
 
 async function prepare(e: Entry, spec: LocalSpec, expected: () => Promise<Expected>): Promise<void> {
