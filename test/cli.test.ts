@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -8,6 +8,7 @@ import { STARTER_APP } from "../lib/cli/init.js";
 import type { DiagnosticsMessage, ServerMessage, SnapshotMessage } from "../lib/protocol.js";
 import { freePort } from "../lib/server/options.js";
 import { WireClient, raw } from "./fixtures/server-wire.js";
+import { CHROMIUM, shot, startBrowser } from "./fixtures/canvas-browser.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CLI = join(ROOT, "lib/cli/index.ts");
@@ -334,8 +335,34 @@ t.test("daggr dev --typecheck: a type error in the app is printed (file:line, co
   }, "an open tab receives the error: code, message, file:line:column");
   t.match(await tab.request({ type: "hello" }), { type: "snapshot" }, "the app runs despite the type error");
 
+  // Now the app also fails to load: the stand-in server sends the type errors after the failure, and the canvas lists them under it.
+  let mark = dev.mark;
+  writeFileSync(join(project, "app.ts"), broken.replace("export default", 'if (limit) throw new Error("boom: the app threw");\nexport default'));
+  await dev.waitFor(/waiting for a change/, 60_000, mark);
+  const failing = await WireClient.connect(url!);
+  t.match(await failing.request({ type: "hello" }), { type: "error", code: "E_APP_FAILED", details: { message: "boom: the app threw" } });
+  t.match((await diagnostics(failing, (m) => m.errors.length > 0)).errors, [{ code: "TS2322", file: "typed-app/app.ts", line }], "then the type errors");
+  failing.close();
+  const noBrowser = !existsSync(CHROMIUM) && !process.env.CI;
+  await t.test("the load-failure overlay in Chromium lists the type errors under the failure", { skip: noBrowser && `no Chromium at ${CHROMIUM}` }, async (t) => {
+    const browser = await startBrowser();
+    t.teardown(() => browser.close());
+    const page = await (await browser.context()).newPage();
+    page.on("pageerror", (e) => t.fail(`page error: ${e.message}`));
+    await page.goto(url!);
+    const overlay = page.locator(".app-failure");
+    await overlay.locator(".app-failure-types").waitFor({ timeout: 60_000 });
+    t.equal((await overlay.locator(".app-failure-title span").textContent())!.trim(), "The app failed to load");
+    t.equal(await overlay.locator(".app-failure-title .app-failure-code").textContent(), "Error");
+    t.equal(await overlay.locator(".app-failure-msg").textContent(), "boom: the app threw");
+    t.match((await overlay.locator(".app-failure-where").textContent())!.trim(), new RegExp(`^at typed-app/app\\.ts:${line + 1}:\\d+$`), "where it threw");
+    t.equal((await overlay.locator(".app-failure-subtitle").textContent())!.trim(), "1 type error");
+    t.same(await overlay.locator(".app-failure-types li").allTextContents(), [`typed-app/app.ts:${line}:14 TS2322 Type 'string' is not assignable to type 'number'.`]);
+    await shot(page, "dev-load-failure-with-type-errors");
+  });
+
   // The fix: the app reloads, the check runs again, and tabs are told the errors are gone.
-  const mark = dev.mark;
+  mark = dev.mark;
   writeFileSync(join(project, "app.ts"), STARTER_APP);
   await dev.waitFor(/reloaded in \d+ ms/, 60_000, mark);
   await dev.waitFor(/type check: no errors/, 120_000, mark);

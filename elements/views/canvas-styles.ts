@@ -333,6 +333,16 @@ const chrome = css`
     padding-left: 18px;
     font-size: 12px;
   }
+  .app-failure-types {
+    margin-top: 14px;
+    padding-top: 10px;
+    border-top: 1px solid var(--daggr-border);
+  }
+  .app-failure-subtitle {
+    font-size: 12px;
+    font-weight: 650;
+    color: var(--daggr-error);
+  }
   .app-failure-dismiss {
     margin-top: 12px;
     font: inherit;

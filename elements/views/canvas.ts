@@ -16,7 +16,7 @@ import { APP_FAILED, type AckMessage, type ConflictDetails, type DiagnosticsMess
 import { canvasStyles } from "./canvas-styles.js";
 import type { CardContext } from "./card-context.js";
 import { EdgeLayer } from "./edges.js";
-import { type AppFailureView, failureOverlay, typeErrorsView, helpPanel, statusPill, titleBar, toast, viewToolbar } from "./chrome.js";
+import { type AppFailureView, failureOverlay, typeErrorsView, withTypeErrors, helpPanel, statusPill, titleBar, toast, viewToolbar } from "./chrome.js";
 import { badgeOf } from "./badges.js";
 import { type NodeCard, cardLooks } from "./node-card.js";
 import "./sheets-menu.js";
@@ -740,7 +740,9 @@ export class DaggrCanvas extends LitElement {
       })}
       ${this.helpOpen ? helpPanel(() => (this.helpOpen = false)) : nothing}
       ${this.toast ? toast(this.toast, () => (this.toast = undefined)) : nothing}
-      ${this.appFailure ? failureOverlay(this.appFailure) : this.typeErrors && JSON.stringify(this.typeErrors.errors) !== this.dismissedTypeErrors
+      ${this.appFailure
+        ? failureOverlay(this.typeErrors ? withTypeErrors(this.appFailure, this.typeErrors.errors, this.typeErrors.total) : this.appFailure)
+        : this.typeErrors && JSON.stringify(this.typeErrors.errors) !== this.dismissedTypeErrors
         ? failureOverlay(typeErrorsView(this.typeErrors.errors, this.typeErrors.total), () => {
             this.dismissedTypeErrors = JSON.stringify(this.typeErrors?.errors);
             this.requestUpdate();

@@ -98,6 +98,8 @@ export interface AppFailureView {
   hint?: string;
   /** Further problems, one line each (`file:line:column CODE message`). */
   more?: string[];
+  /** The app's type errors too (`daggr dev --typecheck`), under their own heading, one line each. */
+  types?: { title: string; lines: string[] };
 }
 
 const where = (f: { file?: string; line?: number; column?: number }) => (f.file ? `${f.file}${f.line ? `:${f.line}${f.column ? `:${f.column}` : ""}` : ""}` : undefined);
@@ -115,21 +117,41 @@ export function failureOverlay(f: AppFailureView, onDismiss?: () => void): Templ
       <pre class="app-failure-msg">${f.message}</pre>
       ${at ? html`<div class="app-failure-where">at <code>${at}</code></div>` : nothing}
       ${f.more?.length ? html`<ul class="app-failure-more">${f.more.map((l) => html`<li><code>${l}</code></li>`)}</ul>` : nothing}
+      ${f.types
+        ? html`<div class="app-failure-types">
+            <div class="app-failure-subtitle">${f.types.title}</div>
+            <ul class="app-failure-more">${f.types.lines.map((l) => html`<li><code>${l}</code></li>`)}</ul>
+          </div>`
+        : nothing}
       <div class="app-failure-hint">${f.hint ?? "Fix the file and save: daggr dev reloads the app, and this page follows."}</div>
       ${onDismiss ? html`<button class="app-failure-dismiss" @click=${onDismiss}>Dismiss</button>` : nothing}
     </div>
   </div>`;
 }
 
+type Diagnostic = { code: string; message: string; file?: string; line?: number; column?: number };
+
+/** `file:line:column CODE message` (its first line) for each error, and how many the list leaves out. */
+function typeErrorLines(errors: readonly Diagnostic[], total: number): string[] {
+  const lines = errors.map((e) => `${where(e) ?? ""} ${e.code} ${e.message.split("\n")[0]}`.trim());
+  if (total > errors.length) lines.push(`… and ${total - errors.length} more (the terminal lists them)`);
+  return lines;
+}
+
+const typeErrorsTitle = (total: number) => `${total} type error${total === 1 ? "" : "s"}`;
+
 /** `daggr dev --typecheck`'s errors as the overlay shows them: the first in full, the rest a line each. */
-export function typeErrorsView(errors: ReadonlyArray<{ code: string; message: string; file?: string; line?: number; column?: number }>, total: number): AppFailureView {
+export function typeErrorsView(errors: readonly Diagnostic[], total: number): AppFailureView {
   const [first, ...rest] = errors;
-  const more = rest.map((e) => `${where(e) ?? ""} ${e.code} ${e.message.split("\n")[0]}`.trim());
-  if (total > errors.length) more.push(`… and ${total - errors.length} more (the terminal lists them)`);
   return {
     ...first!,
-    title: `${total} type error${total === 1 ? "" : "s"}`,
+    title: typeErrorsTitle(total),
     hint: "The app still runs. Fix the types and save: the check runs again and this clears.",
-    more,
+    more: typeErrorLines(rest, total - 1),
   };
+}
+
+/** The load failure with the app's type errors listed under it (they often say why it failed). */
+export function withTypeErrors(f: AppFailureView, errors: readonly Diagnostic[], total: number): AppFailureView {
+  return errors.length ? { ...f, types: { title: typeErrorsTitle(total), lines: typeErrorLines(errors, total) } } : f;
 }

@@ -8,6 +8,7 @@ import { type ErrorServer, serveAppFailure } from "./error-server.js";
 import { localImports } from "./deps.js";
 import { log } from "../server/log.js";
 import type { DiagnosticWire } from "../protocol.js";
+import { showDiagnostics } from "../server/diagnostics.js";
 import { startTypecheck } from "./typecheck.js";
 
 export interface DevOptions {
@@ -68,6 +69,8 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
     ? startTypecheck(file, entry, (errors) => {
         diagnostics = errors;
         sendDiagnostics(active);
+        // While the app fails to load, the stand-in server (error-server.ts, in this process) shows them.
+        showDiagnostics(errors);
       })
     : undefined;
 

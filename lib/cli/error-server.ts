@@ -2,6 +2,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type ErrorMessage, PROTOCOL_VERSION, WireErrorCode } from "../protocol.js";
+import { followDiagnostics } from "../server/diagnostics.js";
 import { listen, resolveOptions } from "../server/options.js";
 import { asset, canvasPage, gzipped, pageCsp } from "../server/page.js";
 import { Guard, suspiciousPath } from "../server/security.js";
@@ -20,7 +21,9 @@ export interface ErrorServer {
  * While the app fails to load, `daggr dev` holds its address with this stand-in: the
  * same page and canvas bundle, behind the same Host, Origin and token checks, whose
  * WebSocket answers with one `E_APP_FAILED` error (message, code, file:line) instead of
- * a snapshot. The canvas shows it as an overlay, and once the fixed app is served again
+ * a snapshot, followed by the app's type errors under `--typecheck` (the `diagnostics`
+ * messages the app's own server sends, kept current). The canvas shows them in one
+ * overlay, and once the fixed app is served again
  * (this server closes its sockets first) it reconnects and carries on.
  */
 export async function serveAppFailure(launch: Record<string, unknown>, failure: AppFailure): Promise<ErrorServer> {
@@ -71,7 +74,13 @@ export async function serveAppFailure(launch: Record<string, unknown>, failure: 
       sockets.add(ws);
       ws.on("close", () => sockets.delete(ws));
       // Every message (the hello first) is answered with the failure; nothing else is served.
-      ws.on("message", (data) => ws.send(message(requestId(String(data)))));
+      // After the first answer, the type errors (`--typecheck`), now and at each check.
+      let unfollow: (() => void) | undefined;
+      ws.on("close", () => unfollow?.());
+      ws.on("message", (data) => {
+        ws.send(message(requestId(String(data))));
+        unfollow ??= followDiagnostics((m) => ws.send(JSON.stringify(m)));
+      });
     });
   });
 
