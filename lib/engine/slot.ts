@@ -1,46 +1,45 @@
 import type { BehaviorSubject } from "rxjs";
-import { type Edge, Node } from "../graph/index.js";
+import { Node } from "../graph/index.js";
 import type { Freshness } from "./events.js";
 import { quote } from "./recipe-key.js";
-import type { ResultRecord } from "./records.js";
-import type { NodeState } from "./state.js";
+import type { ResultError, ResultRecord } from "./records.js";
+import type { Activity, NodeState } from "./state.js";
+
+/** What a node's state holds besides the common fields, made only for a node that has one of them. */
+export interface StateExtra {
+  progress: NodeState["progress"];
+  partial: NodeState["partial"];
+  error: ResultError | undefined;
+  items: NodeState["items"];
+}
 
 /**
  * What the view keeps per node, in one object so the hot path makes one lookup. Every
- * field is set in the constructor, so all slots share one shape.
+ * field is set in the constructor, so all slots share one shape. A slot's lists (its
+ * children, watchers, edges, reads) are not arrays of its own: they are ranges of flat
+ * lists the view keeps for all slots at once, indexed by `order` (see `Topology`).
  */
 export class Slot {
   /** The current recipe key, valid while `keyed`. */
   key: string | undefined = undefined;
   keyed = false;
   freshness: Freshness = "empty";
-  /** The selected result (the view's `selected` map holds the same). */
+  /** The selected result. */
   sel: ResultRecord | undefined;
-  /** The working copy of the node's state; never handed out (see `snapshot`). */
-  readonly state: NodeState;
-  /** An immutable copy of `state`, made when someone asks and dropped on the next patch. */
+  /** The node's state (see `NodeState`): the fields that are not read from the slot itself. */
+  activity: Activity;
+  count: number;
+  runId: string | undefined = undefined;
+  startedAt: number | undefined = undefined;
+  /** Progress, partial outputs, error and items, once one of them was set. */
+  extra: StateExtra | undefined = undefined;
+  /** An immutable `NodeState`, made when someone asks and dropped on the next change. */
   snapshot: NodeState | undefined = undefined;
   subject: BehaviorSubject<NodeState> | undefined = undefined;
   /** Subjects of this node's observed output ports. */
   outs: Map<string, BehaviorSubject<unknown>> | undefined = undefined;
-  /** Freshness of each edge into the node, in `edgesIn` order. */
-  readonly edgeFresh: boolean[];
-  /**
-   * Slots of its children, of the nodes it reads from (when static, like `reads`) and of
-   * each edge's source, linked once every slot exists.
-   */
-  childSlots: Slot[] = NO_SLOTS;
-  parentSlots: Slot[] | undefined = undefined;
-  edgeFrom: Slot[] = NO_SLOTS;
-  /** How many of `parentSlots` are not fresh, kept by the walk: "are my parents fresh?" in O(1). */
+  /** How many of the nodes it reads from are not fresh, kept by the walk: "are my parents fresh?" in O(1). */
   staleParents = 0;
-  /** The slots whose `parentSlots` hold this one (they count its freshness in `staleParents`). */
-  watchers: Slot[] = NO_SLOTS;
-  /** The edges out of this node, as their downstream slot and index there (parallel arrays). */
-  outSlots: Slot[] = NO_SLOTS;
-  outIndex: number[] = NO_SLOTS as unknown as number[];
-  /** The static reads of other nodes that read from this one (their `now` follows its selection). */
-  outReads: Read[] = NO_SLOTS as unknown as Read[];
   /**
    * The selection whose key was last confirmed equal to the current key, with the own
    * inputs' key text then (each read keeps its hash then as `basis`), and how many reads
@@ -55,8 +54,11 @@ export class Slot {
   ownText = "";
   /** The refresh queue this node waits in, if any. */
   queuedIn: MinQueue | undefined = undefined;
-  /** Its upstream reads in key order, when they do not depend on its own input values (all but choice nodes). */
-  readonly reads: readonly Read[] | undefined;
+  /**
+   * Whether its reads do not depend on its own input values (all but choice nodes): its
+   * reads and parents are then kept by the view, and its parents' freshness counted.
+   */
+  readonly fixed: boolean;
   /** Whether its key has own inputs (otherwise their part of the key is `{}`). */
   readonly hasOwn: boolean;
 
@@ -64,33 +66,31 @@ export class Slot {
     readonly node: Node,
     readonly fingerprint: string,
     readonly order: number,
-    readonly edgesIn: readonly Edge[],
-    state: NodeState,
     selected: ResultRecord | undefined,
-    staticPorts: boolean,
+    activity: Activity,
+    count: number,
   ) {
     this.sel = selected;
-    this.state = state;
-    this.edgeFresh = edgesIn.length ? edgesIn.map(() => false) : (NO_FLAGS as boolean[]);
-    const ports = staticPorts ? node.activePorts(NO_VALUES) : undefined;
-    this.reads = ports && readsOf(node, ports);
-    this.hasOwn = !ports || ports.some((p) => {
+    this.activity = activity;
+    this.count = count;
+    this.fixed = hasStaticPorts(node);
+    this.hasOwn = !this.fixed || node.activePorts(NO_VALUES).some((p) => {
       const kind = node.inputs[p]?.kind;
       return kind !== "port" && kind !== "first";
     });
   }
 }
 
+export type Source = { readonly node: Node; readonly port: string };
+
 /** One upstream value a key is made of: a wired port, a `firstOf` port, or a branch condition. */
 export interface Read {
-  /** `"port":`, as canonical JSON writes the key. */
+  /** `"port":`, as canonical JSON writes the key (one string per port name, shared). */
   label: string;
-  name: string;
-  from: ReadonlyArray<{ node: Node; port: string }>;
-  /** The last upstream hash this read entered a key with. */
-  hash: string | undefined;
-  /** The slots of `from`, linked by the view once every slot exists (static reads only). */
-  slots: Slot[] | undefined;
+  /** Its source: one port, or a `firstOf` port's list. */
+  from: Source | readonly Source[];
+  /** The slot of a single source, or the slots of a list (static reads only, linked by the view). */
+  slots: Slot | Slot[] | undefined;
   /** For a scattered port, its item field ("" for the items themselves). */
   each: string | undefined;
   /** The slot whose key this read is part of (static reads only). */
@@ -103,34 +103,33 @@ export interface Read {
 
 /** A node's upstream reads, sorted as canonical JSON sorts object keys. */
 export function readsOf(node: Node, ports: readonly string[]): Read[] {
-  const reads: Read[] = [];
-  if (node.guard) reads.push(read("$when", [node.guard.from], undefined));
+  const named: Array<[string, Read]> = [];
+  if (node.guard) named.push(["$when", read("$when", node.guard.from, undefined)]);
   for (const port of ports) {
     const spec = node.inputs[port];
-    if (spec?.kind === "port") reads.push(read(port, [spec.from], spec.scatter ? (spec.scatter.key ?? "") : undefined));
-    else if (spec?.kind === "first") reads.push(read(port, spec.from, undefined));
+    if (spec?.kind === "port") named.push([port, read(port, spec.from, spec.scatter ? (spec.scatter.key ?? "") : undefined)]);
+    else if (spec?.kind === "first") named.push([port, read(port, spec.from, undefined)]);
   }
-  // A copy holds exactly its reads (an array grown by push keeps room for 17).
-  return reads.length > 1 ? reads.sort(byName).slice() : reads.slice();
+  if (named.length > 1) named.sort(byName);
+  const reads = new Array<Read>(named.length);
+  for (let i = 0; i < named.length; i++) reads[i] = named[i]![1];
+  return reads;
 }
 
 function read(name: string, from: Read["from"], each: string | undefined): Read {
-  return { label: `${quote(name)}:`.normalize(), name, from, hash: undefined, slots: undefined, each, owner: undefined, now: undefined, basis: undefined };
+  return { label: labelOf(name), from, slots: undefined, each, owner: undefined, now: undefined, basis: undefined };
 }
 
-function byName(a: Read, b: Read): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+/** One label string per port name, shared by every read of that name. */
+const labels = new Map<string, string>();
+function labelOf(name: string): string {
+  let label = labels.get(name);
+  if (label === undefined) labels.set(name, (label = `${quote(name)}:`.normalize()));
+  return label;
 }
 
-const NO_FLAGS: readonly boolean[] = Object.freeze([]);
-/** The shared empty list a slot's lists start as (the view gives each its own when it has items). */
-const NO_SLOTS = Object.freeze([]) as unknown as Slot[];
-
-/** Appends to one of a slot's lists, giving it its own array on the first item. */
-export function append<T>(list: T[], item: T): T[] {
-  const own = list === (NO_SLOTS as unknown) ? [] : list;
-  own.push(item);
-  return own;
+function byName(a: [string, Read], b: [string, Read]): number {
+  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 }
 
 export const NO_VALUES: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
@@ -150,19 +149,6 @@ export function parentsOf(node: Node, ports: readonly string[]): string[] {
     else if (spec?.kind === "first") for (const p of spec.from) ids.add(p.node.id);
   }
   return [...ids];
-}
-
-/**
- * Queues nodes whose inputs may have changed. A node with static reads keeps its key
- * (the view drops it when one of its reads or own inputs changes); the key of a node
- * whose reads depend on its own values is recomputed when next read.
- */
-export function enqueueAll(queue: MinQueue, slots: readonly Slot[]): void {
-  for (let i = 0; i < slots.length; i++) {
-    const s = slots[i]!;
-    if (!s.reads) s.keyed = false;
-    queue.push(s);
-  }
 }
 
 /** A priority queue of nodes by topological order; a node is in at most one queue at a time. */

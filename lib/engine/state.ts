@@ -3,7 +3,7 @@ import { type Edge, type Graph, type Node, initialValue, inputId } from "../grap
 import type { EngineEvent, Freshness, Progress } from "./events.js";
 import { FN_INPUT_MARKER, canonical, hashText, quote, recipeKey } from "./recipe-key.js";
 import { type ResultError, type ResultRecord, ResultStatus } from "./records.js";
-import { MinQueue, NO_VALUES, type Read, Slot, append, enqueueAll, hasStaticPorts, parentsOf, readsOf } from "./slot.js";
+import { MinQueue, NO_VALUES, type Read, Slot, type Source, type StateExtra, hasStaticPorts, parentsOf, readsOf } from "./slot.js";
 import type { SheetState } from "./store.js";
 import { hasFilePorts } from "./outputs.js";
 
@@ -55,9 +55,13 @@ export interface NodeState {
  * freshness, with Observables over them. Key and freshness updates are incremental:
  * a change recomputes only the changed node and what lies downstream of it.
  *
- * Node states are immutable objects for everyone outside: the view patches a private
- * working copy and makes a snapshot only when one is asked for or observed, so a node
- * that nobody watches costs no copies as it goes queued → running → done.
+ * Node states are immutable objects for everyone outside: the view keeps their fields
+ * on its slots and makes a `NodeState` only when one is asked for or observed, so a node
+ * that nobody watches costs no objects as it goes queued → running → done.
+ *
+ * Per-node lists (children, watchers, edges in and out, reads) are flat lists shared by
+ * all slots, each node's items a range given by an offset table indexed by topological
+ * order: a few objects per view, not ten arrays per node.
  */
 export class SheetView {
   readonly events = new Subject<EngineEvent>();
@@ -66,20 +70,41 @@ export class SheetView {
   readonly inputRevs = new Map<string, number>();
   /** The selected result per node, read from the slots (no map of its own to keep in step). */
   readonly selected: Selections;
-  private readonly slots = new Map<string, Slot>();
-  /** Where each edge's freshness is kept (its downstream node, its index there), made on first ask. */
-  private edgeAt: Map<string, { slot: Slot; index: number }> | undefined = undefined;
+  /** Slots in topological order (a node's order comes from the graph: no map of our own). */
+  private readonly slotAt: Slot[];
+  /** Children of each node (`childOff[o]` to `childOff[o + 1]` in `childAt`), as orders. */
+  private readonly childOff: Int32Array;
+  private readonly childAt: Int32Array;
+  /** The fixed-read nodes that read from each node (they count its freshness in `staleParents`), as orders. */
+  private readonly watchOff: Int32Array;
+  private readonly watchAt: Int32Array;
+  /** The reads of each node with fixed reads, in key order. */
+  private readonly readOff: Int32Array;
+  private readonly readAt: Read[];
+  /** The fixed reads of other nodes that take each node's values (their `now` follows its selection). */
+  private readonly outReadOff: Int32Array;
+  private readonly outReadAt: Read[];
+  /** Edges grouped by their downstream node (`inOff`), with each one's source and target order and freshness. */
+  private readonly inOff: Int32Array;
+  private readonly edges: Edge[];
+  private readonly edgeSrc: Int32Array;
+  private readonly edgeDst: Int32Array;
+  private readonly edgeFreshAt: Uint8Array;
+  /** The edges out of each node (`outOff`), as indexes into `edges`. */
+  private readonly outOff: Int32Array;
+  private readonly outAt: Int32Array;
+  /** Where each edge's freshness is kept (its index in `edges`), made on first ask. */
+  private edgeIndex: Map<string, number> | undefined = undefined;
   private readonly valueSubjects = new Map<string, BehaviorSubject<unknown>>();
   /** The refresh queue, reused by every refresh that does not run inside another. */
   private readonly queue = new MinQueue();
   /**
-   * Edges whose freshness may have changed (a selection at either end changed), as their
-   * downstream slot and index there; the next walk rechecks these alone. An edge's
-   * freshness depends only on selections, so a wide join costs O(1) per parent that
-   * completes, not a rescan of all its edges.
+   * Edges whose freshness may have changed (a selection at either end changed), as
+   * indexes into `edges`; the next walk rechecks these alone. An edge's freshness
+   * depends only on selections, so a wide join costs O(1) per parent that completes,
+   * not a rescan of all its edges.
    */
-  private dirtySlots: Slot[] = [];
-  private dirtyIndex: number[] = [];
+  private dirty: number[] = [];
   /** @internal Edge checks, freshness evaluations and reads hashed into keys so far (what a refresh costs, counted). */
   work = 0;
 
@@ -88,67 +113,93 @@ export class SheetView {
     readonly sheetId: string,
     loaded: SheetState,
   ) {
-    const edgesInto = new Map<string, Edge[]>();
-    for (const e of graph.edges) {
-      let list = edgesInto.get(e.to.node);
-      if (!list) edgesInto.set(e.to.node, (list = []));
-      list.push(e);
-    }
     for (const [id, v] of Object.entries(loaded.inputs)) this.inputs.set(id, v);
     for (const [id, rev] of Object.entries(loaded.inputRevs ?? {})) this.inputRevs.set(id, rev);
-    this.selected = new Selections(this.slots);
+    this.selected = new Selections(this);
     const loadedSel = new Map<string, ResultRecord>();
     for (const r of loaded.selected) if (graph.has(r.nodeId)) loadedSel.set(r.nodeId, r);
     // A node a restart cut short shows as failed with the interruption's error until it runs again.
     const cut = new Map((loaded.interrupted ?? []).map((r) => [r.nodeId, r]));
-    graph.nodes.forEach((n, order) => {
-      const sel = loadedSel.get(n.id);
-      const interrupted = cut.get(n.id);
-      const state: NodeState = {
-        nodeId: n.id,
-        freshness: "empty",
-        activity: interrupted ? Activity.FAILED : sel?.status === ResultStatus.SKIPPED ? Activity.SKIPPED : Activity.IDLE,
-        selectedId: sel?.id ?? null,
-        count: loaded.counts[n.id] ?? 0,
-        lastMs: sel?.ms,
-        ...(interrupted?.error ? { error: interrupted.error } : {}),
-      };
-      const slot = new Slot(n, fingerprintHash(n), order, fit(edgesInto.get(n.id)), state, sel, hasStaticPorts(n));
-      this.slots.set(n.id, slot);
-    });
-    for (const slot of this.slots.values()) {
-      slot.childSlots = sized(graph.children(slot.node.id), (c) => this.slots.get(c)!);
-      if (slot.reads) {
-        const parents = sized(parentsOf(slot.node, slot.node.activePorts(NO_VALUES)), (p) => this.slots.get(p)!);
-        slot.parentSlots = parents;
-        slot.staleParents = parents.length; // every slot starts "empty"
-        for (const p of parents) p.watchers = append(p.watchers, slot);
-      }
-      if (slot.reads) {
-        for (const r of slot.reads) {
-          r.slots = r.from.map((f) => this.slots.get(f.node.id)!);
-          r.owner = slot;
-          for (const f of r.slots) f.outReads = append(f.outReads, r);
+    const nodes = graph.nodes;
+    const n = nodes.length;
+    const slots = (this.slotAt = new Array<Slot>(n));
+    const orderOf = (id: string) => graph.order(id);
+    for (let order = 0; order < n; order++) {
+      const node = nodes[order]!;
+      const sel = loadedSel.get(node.id);
+      const interrupted = cut.get(node.id);
+      const activity = interrupted ? Activity.FAILED : sel?.status === ResultStatus.SKIPPED ? Activity.SKIPPED : Activity.IDLE;
+      const slot = (slots[order] = new Slot(node, fingerprintHash(node), order, sel, activity, loaded.counts[node.id] ?? 0));
+      if (interrupted?.error) slot.extra = { progress: undefined, partial: undefined, error: interrupted.error, items: undefined };
+    }
+
+    // Children, and the fixed reads with the parents they count.
+    const children = new Lists(n);
+    const watchers = new Lists(n);
+    const reads = new Lists(n);
+    const outReads = new Lists(n);
+    const readList: Read[] = [];
+    const outReadList: Read[] = [];
+    for (let o = 0; o < n; o++) {
+      const slot = slots[o]!;
+      for (const c of graph.children(slot.node.id)) children.add(o, orderOf(c));
+      if (!slot.fixed) continue;
+      const ports = slot.node.activePorts(NO_VALUES);
+      const parents = parentsOf(slot.node, ports);
+      slot.staleParents = parents.length; // every slot starts "empty"
+      for (const p of parents) watchers.add(orderOf(p), o);
+      for (const r of readsOf(slot.node, ports)) {
+        reads.add(o, readList.length);
+        readList.push(r);
+        r.owner = slot;
+        if (Array.isArray(r.from)) {
+          const from = r.from as readonly Source[];
+          const at = (r.slots = from.map((f) => slots[orderOf(f.node.id)]!));
+          for (const f of at) outReads.add(f.order, outReadList.push(r) - 1);
+        } else {
+          const f = (r.slots = slots[orderOf((r.from as Source).node.id)]!);
+          outReads.add(f.order, outReadList.push(r) - 1);
         }
       }
-      slot.edgeFrom = sized(slot.edgesIn, (e) => this.slots.get(e.from.node)!);
-      for (let i = 0; i < slot.edgeFrom.length; i++) {
-        const from = slot.edgeFrom[i]!;
-        from.outSlots = append(from.outSlots, slot);
-        from.outIndex = append(from.outIndex, i);
+    }
+    [this.childOff, this.childAt] = children.done();
+    [this.watchOff, this.watchAt] = watchers.done();
+    let at: Int32Array;
+    [this.readOff, at] = reads.done();
+    this.readAt = Array.from(at, (i) => readList[i]!);
+    [this.outReadOff, at] = outReads.done();
+    this.outReadAt = Array.from(at, (i) => outReadList[i]!);
+
+    // Edges, grouped by downstream node (in the graph's order among one node's), and out of each node.
+    const into = new Lists(n);
+    const all = graph.edges;
+    for (let k = 0; k < all.length; k++) into.add(orderOf(all[k]!.to.node), k);
+    [this.inOff, at] = into.done();
+    const m = at.length;
+    this.edges = Array.from(at, (k) => all[k]!);
+    this.edgeSrc = new Int32Array(m);
+    this.edgeDst = new Int32Array(m);
+    this.edgeFreshAt = new Uint8Array(m);
+    const out = new Lists(n);
+    for (let o = 0; o < n; o++) {
+      for (let k = this.inOff[o]!; k < this.inOff[o + 1]!; k++) {
+        const src = orderOf(this.edges[k]!.from.node);
+        this.edgeSrc[k] = src;
+        this.edgeDst[k] = o;
+        out.add(src, k);
+      }
+    }
+    [this.outOff, this.outAt] = out.done();
+
+    for (const slot of slots) {
+      for (let i = this.readOff[slot.order]!; i < this.readOff[slot.order + 1]!; i++) {
+        const r = this.readAt[i]!;
+        r.now = readHash(r);
       }
       if (slot.sel) this.edgesChanged(slot);
     }
-    for (const slot of this.slots.values()) {
-      // Most often a node's watchers and out-edges' nodes are its children, in order: one list then.
-      slot.watchers = same(slot.watchers, slot.childSlots) ? slot.childSlots : fit(slot.watchers);
-      slot.outSlots = same(slot.outSlots, slot.childSlots) ? slot.childSlots : fit(slot.outSlots);
-      slot.outIndex = fit(slot.outIndex);
-      slot.outReads = fit(slot.outReads);
-      if (slot.reads) for (const r of slot.reads) r.now = readHash(r);
-    }
-    const all = graph.nodes.map((n) => n.id);
-    this.refresh(all, all, false);
+    const ids = nodes.map((node) => node.id);
+    this.refresh(ids, ids, false);
   }
 
   /** Whether anyone listens to the events (building an event nobody reads is skipped). */
@@ -161,9 +212,14 @@ export class SheetView {
   }
 
   private slot(nodeId: string): Slot {
-    const s = this.slots.get(nodeId);
+    const s = this.slotAt[this.graph.order(nodeId)];
     if (!s) this.graph.node(nodeId); // throws the coded unknown-node error
     return s!;
+  }
+
+  /** @internal The node's slot, or undefined for a node not in the graph. */
+  slotOf(nodeId: string): Slot | undefined {
+    return this.slotAt[this.graph.order(nodeId)];
   }
 
   /** The value an editable port holds (the component's initial value until edited). */
@@ -237,8 +293,7 @@ export class SheetView {
 
   /** The nodes a node reads from right now (a choice node: only its selected variant's sources). */
   activeParents(node: Node): readonly string[] {
-    const parents = this.slot(node.id).parentSlots;
-    return parents ? parents.map((p) => p.node.id) : parentsOf(node, node.activePorts(this.editableValues(node)));
+    return parentsOf(node, this.slot(node.id).fixed ? node.activePorts(NO_VALUES) : node.activePorts(this.editableValues(node)));
   }
 
   /**
@@ -257,27 +312,38 @@ export class SheetView {
    */
   private keyText(s: Slot): string | undefined {
     const node = s.node;
-    const reads = s.reads ?? readsOf(node, node.activePorts(this.editableValues(node)));
     const own = (s.ownText = s.hasOwn ? canonical(this.ownInputsForKey(node)) : "{}");
     let text = `${s.fingerprint}|${own}|{`;
-    this.work += reads.length;
-    for (let i = 0; i < reads.length; i++) {
-      const r = reads[i]!;
-      let h: string | undefined;
-      if (r.from.length === 1) h = r.slots ? selectedHash(r.slots[0]!, r.from[0]!.port) : this.hashOf(r.from[0]!);
-      else {
-        for (const from of r.from) {
-          const each = this.hashOf(from);
-          if (each === undefined) return undefined;
-          if (h === undefined && each !== SKIPPED_HASH) h = each;
-        }
-        h ??= SKIPPED_HASH;
+    if (s.fixed) {
+      // A fixed read's upstream hash now is kept by the view (`now`): nothing to look up.
+      const start = this.readOff[s.order]!;
+      const end = this.readOff[s.order + 1]!;
+      this.work += end - start;
+      for (let i = start; i < end; i++) {
+        const r = this.readAt[i]!;
+        if (r.now === undefined) return undefined;
+        if (i > start) text += ",";
+        text += keyPiece(r, r.now);
       }
-      if (h === undefined) return undefined;
-      r.hash = h;
-      if (i > 0) text += ",";
-      // An output hash is a hex digest (or the skipped marker): as JSON it only needs quotes.
-      text += r.each === undefined ? `${r.label}"${h}"` : r.label + quote(`${h}|each:${r.each}`);
+    } else {
+      const reads = readsOf(node, node.activePorts(this.editableValues(node)));
+      this.work += reads.length;
+      for (let i = 0; i < reads.length; i++) {
+        const r = reads[i]!;
+        let h: string | undefined;
+        if (!Array.isArray(r.from)) h = this.hashOf(r.from as Source);
+        else {
+          for (const from of r.from as readonly Source[]) {
+            const each = this.hashOf(from);
+            if (each === undefined) return undefined;
+            if (h === undefined && each !== SKIPPED_HASH) h = each;
+          }
+          h ??= SKIPPED_HASH;
+        }
+        if (h === undefined) return undefined;
+        if (i > 0) text += ",";
+        text += keyPiece(r, h);
+      }
     }
     return hashText(`${text}}`);
   }
@@ -311,27 +377,32 @@ export class SheetView {
   }
 
   freshnessOf(nodeId: string): Freshness {
-    return this.slots.get(nodeId)?.freshness ?? "empty";
+    return this.slotOf(nodeId)?.freshness ?? "empty";
   }
 
   edgeIsFresh(edgeId: string): boolean {
-    if (!this.edgeAt) {
-      this.edgeAt = new Map();
-      for (const slot of this.slots.values()) slot.edgesIn.forEach((e, index) => this.edgeAt!.set(e.id, { slot, index }));
+    if (!this.edgeIndex) {
+      this.edgeIndex = new Map();
+      for (let k = 0; k < this.edges.length; k++) this.edgeIndex.set(this.edges[k]!.id, k);
     }
-    const at = this.edgeAt.get(edgeId);
-    return at ? edgeFresh(at.slot, at.index) : false;
+    const k = this.edgeIndex.get(edgeId);
+    return k !== undefined && this.edgeFreshAt[k] === 1;
   }
 
   /** Queues every edge into and out of a node whose selection changed, for the next walk. */
   private edgesChanged(s: Slot): void {
-    for (let i = 0; i < s.edgesIn.length; i++) {
-      this.dirtySlots.push(s);
-      this.dirtyIndex.push(i);
-    }
-    for (let i = 0; i < s.outSlots.length; i++) {
-      this.dirtySlots.push(s.outSlots[i]!);
-      this.dirtyIndex.push(s.outIndex[i]!);
+    const o = s.order;
+    for (let k = this.inOff[o]!; k < this.inOff[o + 1]!; k++) this.dirty.push(k);
+    for (let i = this.outOff[o]!; i < this.outOff[o + 1]!; i++) this.dirty.push(this.outAt[i]!);
+  }
+
+  /** Queues a node's children (whose keys or freshness may follow its own). */
+  private enqueueChildren(queue: MinQueue, s: Slot): void {
+    const end = this.childOff[s.order + 1]!;
+    for (let i = this.childOff[s.order]!; i < end; i++) {
+      const c = this.slotAt[this.childAt[i]!]!;
+      if (!c.fixed) c.keyed = false;
+      queue.push(c);
     }
   }
 
@@ -353,7 +424,7 @@ export class SheetView {
         s.keyed = false;
         queue.push(s);
       }
-      for (const id of selectionChanged) enqueueAll(queue, this.slot(id).childSlots);
+      for (const id of selectionChanged) this.enqueueChildren(queue, this.slot(id));
       this.walk(queue, emit);
     } finally {
       queue.clear();
@@ -369,7 +440,7 @@ export class SheetView {
     try {
       const s = this.slot(nodeId);
       queue.push(s);
-      enqueueAll(queue, s.childSlots);
+      this.enqueueChildren(queue, s);
       this.walk(queue, true);
     } finally {
       queue.clear();
@@ -399,28 +470,24 @@ export class SheetView {
         const was = s.freshness === "fresh";
         s.freshness = f;
         if (was !== (f === "fresh")) {
-          const w = s.watchers;
-          for (let i = 0; i < w.length; i++) w[i]!.staleParents += was ? 1 : -1;
+          const end = this.watchOff[s.order + 1]!;
+          for (let i = this.watchOff[s.order]!; i < end; i++) this.slotAt[this.watchAt[i]!]!.staleParents += was ? 1 : -1;
         }
         if (watched) (nodes ??= {})[s.node.id] = f;
-        s.state.freshness = f;
         this.changed(s);
-        enqueueAll(queue, s.childSlots);
+        this.enqueueChildren(queue, s);
       }
     }
-    if (this.dirtySlots.length) {
-      const slots = this.dirtySlots;
-      const index = this.dirtyIndex;
-      this.dirtySlots = [];
-      this.dirtyIndex = [];
-      for (let k = 0; k < slots.length; k++) {
+    if (this.dirty.length) {
+      const dirty = this.dirty;
+      this.dirty = [];
+      for (let j = 0; j < dirty.length; j++) {
         this.work++;
-        const s = slots[k]!;
-        const i = index[k]!;
-        const ef = edgeFresh(s, i);
-        if (s.edgeFresh[i] !== ef) {
-          s.edgeFresh[i] = ef;
-          if (watched) (edges ??= {})[s.edgesIn[i]!.id] = ef;
+        const k = dirty[j]!;
+        const ef = this.edgeFresh(k) ? 1 : 0;
+        if (this.edgeFreshAt[k] !== ef) {
+          this.edgeFreshAt[k] = ef;
+          if (watched) (edges ??= {})[this.edges[k]!.id] = ef === 1;
         }
       }
     }
@@ -439,12 +506,12 @@ export class SheetView {
       if (!s.hasOwn || canonical(this.ownInputsForKey(s.node)) === s.basisOwn) return true;
     }
     if (this.keyOf(s) !== sel.key) return false;
-    const reads = s.reads;
-    if (reads && s.basisSel !== sel) {
-      // The key was made from every read's hash (kept in `hash` while the key stays valid): those are the basis.
-      for (let i = 0; i < reads.length; i++) {
-        const r = reads[i]!;
-        r.now = r.basis = r.hash;
+    if (s.fixed && s.basisSel !== sel) {
+      // The key was made from every read's hash now (a read that changes drops the key): those are the basis.
+      const end = this.readOff[s.order + 1]!;
+      for (let i = this.readOff[s.order]!; i < end; i++) {
+        const r = this.readAt[i]!;
+        r.basis = r.now;
       }
       s.basisSel = sel;
       s.basisOwn = s.ownText;
@@ -455,9 +522,9 @@ export class SheetView {
 
   /** A node's selection changed: the reads of its children that take its values follow. */
   private readsChanged(s: Slot): void {
-    const out = s.outReads;
-    for (let i = 0; i < out.length; i++) {
-      const r = out[i]!;
+    const end = this.outReadOff[s.order + 1]!;
+    for (let i = this.outReadOff[s.order]!; i < end; i++) {
+      const r = this.outReadAt[i]!;
       const was = r.now;
       const now = readHash(r);
       if (now === was) continue;
@@ -472,8 +539,8 @@ export class SheetView {
   }
 
   private parentsFresh(s: Slot): boolean {
-    if (s.parentSlots) return s.staleParents === 0;
-    return this.activeParents(s.node).every((p) => this.slots.get(p)?.freshness === "fresh");
+    if (s.fixed) return s.staleParents === 0;
+    return this.activeParents(s.node).every((p) => this.slotOf(p)?.freshness === "fresh");
   }
 
   /** Makes `record` the node's selection and updates values, keys and freshness downstream. */
@@ -481,8 +548,6 @@ export class SheetView {
     if (!nodeId) return;
     const s = this.slot(nodeId);
     s.sel = record ?? undefined;
-    s.state.selectedId = record?.id ?? null;
-    s.state.lastMs = record?.ms;
     this.edgesChanged(s);
     this.readsChanged(s);
     this.changed(s);
@@ -505,52 +570,54 @@ export class SheetView {
   /** The node's state now, as an immutable object. */
   state(nodeId: string): NodeState {
     const s = this.slot(nodeId);
-    return (s.snapshot ??= { ...s.state });
+    return (s.snapshot ??= stateOf(s));
   }
 
   /** How many results the node's history holds. */
   count(nodeId: string): number {
-    return this.slot(nodeId).state.count;
+    return this.slot(nodeId).count;
   }
 
   /** The node is waiting for a slot (queued) or has one (running): its run's progress, partial and error are cleared. */
   active(nodeId: string, activity: typeof Activity.QUEUED | typeof Activity.RUNNING, runId: string, startedAt?: number): void {
     const s = this.slot(nodeId);
-    const st = s.state;
-    st.activity = activity;
-    st.runId = runId;
-    if (activity === Activity.RUNNING) st.startedAt = startedAt;
-    st.error = undefined;
-    st.progress = undefined;
-    st.partial = undefined;
+    s.activity = activity;
+    s.runId = runId;
+    if (activity === Activity.RUNNING) s.startedAt = startedAt;
+    const x = s.extra;
+    if (x) x.error = x.progress = x.partial = undefined;
     this.changed(s);
   }
 
   /** An execution of the node ended: its activity, history count, error and items; progress cleared. */
   finished(nodeId: string, activity: Activity, count: number, error: ResultError | undefined, items: NodeState["items"]): void {
     const s = this.slot(nodeId);
-    const st = s.state;
-    st.activity = activity;
-    st.count = count;
-    st.progress = undefined;
-    st.partial = undefined;
-    st.error = error;
-    st.items = items;
+    s.activity = activity;
+    s.count = count;
+    const x = error || items ? extraOf(s) : s.extra;
+    if (x) {
+      x.progress = x.partial = undefined;
+      x.error = error;
+      x.items = items;
+    }
     this.changed(s);
   }
 
-  patchState(nodeId: string, patch: Partial<NodeState>): void {
-    this.patchSlot(this.slot(nodeId), patch);
-  }
-
-  private patchSlot(s: Slot, patch: Partial<NodeState>): void {
-    Object.assign(s.state, patch);
+  patchState(nodeId: string, patch: StatePatch): void {
+    const s = this.slot(nodeId);
+    if (patch.activity !== undefined) s.activity = patch.activity;
+    if (patch.count !== undefined) s.count = patch.count;
+    for (const k of EXTRA_KEYS) {
+      if (!(k in patch)) continue;
+      const v = patch[k];
+      if (v !== undefined || s.extra) (extraOf(s) as unknown as Record<string, unknown>)[k] = v;
+    }
     this.changed(s);
   }
 
   private changed(s: Slot): void {
     s.snapshot = undefined;
-    if (s.subject) s.subject.next((s.snapshot = { ...s.state }));
+    if (s.subject) s.subject.next((s.snapshot = stateOf(s)));
   }
 
   state$(nodeId: string): BehaviorSubject<NodeState> {
@@ -569,27 +636,63 @@ export class SheetView {
     return s;
   }
 
+  /** Whether the downstream of edge `k` consumed its upstream's selected result. */
+  private edgeFresh(k: number): boolean {
+    const sel = this.slotAt[this.edgeDst[k]!]!.sel;
+    const up = sel && this.slotAt[this.edgeSrc[k]!]!.sel;
+    return !!up && sel!.upstream[this.edges[k]!.to.port] === up.id;
+  }
+
   complete(): void {
-    for (const s of this.slots.values()) s.subject?.complete();
+    for (const s of this.slotAt) s.subject?.complete();
     for (const s of this.valueSubjects.values()) s.complete();
     this.events.complete();
   }
 }
 
-/** Whether the downstream of an edge consumed its upstream's selected result. */
-function edgeFresh(s: Slot, i: number): boolean {
-  const sel = s.sel;
-  const up = sel && s.edgeFrom[i]!.sel;
-  return !!up && sel!.upstream[s.edgesIn[i]!.to.port] === up.id;
+/** The fields `patchState` sets: an activity, a history count, and what a node's run reports. */
+export type StatePatch = Partial<Pick<NodeState, "activity" | "count" | "progress" | "partial" | "error" | "items">>;
+
+const EXTRA_KEYS = ["progress", "partial", "error", "items"] as const;
+
+function extraOf(s: Slot): StateExtra {
+  return (s.extra ??= { progress: undefined, partial: undefined, error: undefined, items: undefined });
 }
 
-/** The upstream hash a static read enters its owner's key with now (undefined while one of its sources has none). */
+/** A slot's fields as a `NodeState` (every field present, so all states share one shape). */
+function stateOf(s: Slot): NodeState {
+  const sel = s.sel;
+  const x = s.extra;
+  return {
+    nodeId: s.node.id,
+    freshness: s.freshness,
+    activity: s.activity,
+    selectedId: sel?.id ?? null,
+    count: s.count,
+    runId: s.runId,
+    startedAt: s.startedAt,
+    lastMs: sel?.ms,
+    progress: x?.progress,
+    partial: x?.partial,
+    error: x?.error,
+    items: x?.items,
+  };
+}
+
+/** A read's piece of the key text: `"port":"hash"`, as canonical JSON writes it. */
+function keyPiece(r: Read, h: string): string {
+  // An output hash is a hex digest (or the skipped marker): as JSON it only needs quotes.
+  return r.each === undefined ? `${r.label}"${h}"` : r.label + quote(`${h}|each:${r.each}`);
+}
+
+/** The upstream hash a fixed read enters its owner's key with now (undefined while one of its sources has none). */
 function readHash(r: Read): string | undefined {
   const slots = r.slots!;
-  if (slots.length === 1) return selectedHash(slots[0]!, r.from[0]!.port);
+  if (!Array.isArray(slots)) return selectedHash(slots as Slot, (r.from as Source).port);
+  const from = r.from as readonly Source[];
   let h: string | undefined;
   for (let i = 0; i < slots.length; i++) {
-    const each = selectedHash(slots[i]!, r.from[i]!.port);
+    const each = selectedHash(slots[i]!, from[i]!.port);
     if (each === undefined) return undefined;
     if (h === undefined && each !== SKIPPED_HASH) h = each;
   }
@@ -603,35 +706,43 @@ function selectedHash(s: Slot, port: string): string | undefined {
   return sel.status === ResultStatus.SKIPPED ? SKIPPED_HASH : sel.outputHashes[port];
 }
 
-const NONE = Object.freeze([]) as unknown as never[];
-
-/** Whether two lists hold the same items in the same order. */
-function same<T>(a: readonly T[], b: readonly T[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** `list.map(f)`, or the shared empty list (per-node lists are kept for the session). */
-function sized<T, U>(list: readonly T[], f: (x: T) => U): U[] {
-  return list.length === 0 ? NONE : list.map(f);
-}
-
 /** The selected result of each node, as a read-only map over the view's slots. */
 export class Selections {
-  constructor(private readonly slots: Map<string, Slot>) {}
+  constructor(private readonly view: SheetView) {}
   get(nodeId: string): ResultRecord | undefined {
-    return this.slots.get(nodeId)?.sel;
+    return this.view.slotOf(nodeId)?.sel;
   }
   has(nodeId: string): boolean {
-    return this.slots.get(nodeId)?.sel !== undefined;
+    return this.view.slotOf(nodeId)?.sel !== undefined;
   }
 }
 
 /**
- * An array built by `push` holds room for 17 items; a copy holds exactly what it has.
- * Per-node lists are made once and kept for the session, so they are copied to size.
+ * Pairs (owner, item) gathered in any order, made into an offset table by owner and one
+ * flat list of items (a counting sort: an owner's items keep the order they came in).
  */
-function fit<T>(list: T[] | undefined): T[] {
-  return !list || list.length === 0 ? NONE : list.slice();
+class Lists {
+  private readonly owners: number[] = [];
+  private readonly items: number[] = [];
+  constructor(private readonly n: number) {}
+
+  add(owner: number, item: number): void {
+    this.owners.push(owner);
+    this.items.push(item);
+  }
+
+  done(): [Int32Array, Int32Array] {
+    const n = this.n;
+    const off = new Int32Array(n + 1);
+    for (const o of this.owners) off[o + 1] = off[o + 1]! + 1;
+    for (let i = 0; i < n; i++) off[i + 1] = off[i + 1]! + off[i]!;
+    const at = new Int32Array(this.owners.length);
+    const next = off.slice(0, n);
+    for (let k = 0; k < this.owners.length; k++) {
+      const o = this.owners[k]!;
+      at[next[o]!] = this.items[k]!;
+      next[o] = next[o]! + 1;
+    }
+    return [off, at];
+  }
 }
