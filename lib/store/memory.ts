@@ -15,11 +15,9 @@ interface SheetData {
   inputs: Record<string, unknown>;
   /** Writes of each input so far (its revision). */
   inputRevs: Record<string, number>;
-  /** Selected result id per node. */
-  selections: Map<string, string>;
   results: Map<string, ResultRecord>;
-  /** Result ids per node, oldest first. */
-  byNode: Map<string, string[]>;
+  /** Each node's result ids and selection (see `History`). */
+  byNode: Map<string, History>;
   /**
    * Newest successful result id per recipe key, checked against its node; when nodes of
    * the same recipe share a key, a map by node id. (Keying by the key alone spares
@@ -27,6 +25,36 @@ interface SheetData {
    */
   byKey: Map<string, string | Map<string, string>>;
   runs: Map<string, RunRecord>;
+}
+
+/**
+ * A node's result ids (oldest first) and its selected one. In the common case, one
+ * result and it is selected, just that result's id: a node then costs one map entry and
+ * no objects.
+ */
+type History = string | { ids: string[]; sel: string | undefined };
+
+function idsOf(h: History | undefined): readonly string[] {
+  return h === undefined ? [] : typeof h === "string" ? [h] : h.ids;
+}
+
+function selOf(h: History | undefined): string | undefined {
+  return typeof h === "string" ? h : h?.sel;
+}
+
+/** A node's history in its long form, put in the map, to change it. */
+function longHistory(s: SheetData, nodeId: string): { ids: string[]; sel: string | undefined } {
+  const h = s.byNode.get(nodeId);
+  if (typeof h === "object") return h;
+  const long = h === undefined ? { ids: [], sel: undefined } : { ids: [h], sel: h };
+  s.byNode.set(nodeId, long);
+  return long;
+}
+
+/** Back to the short form when a node has one result and it is selected. */
+function settle(s: SheetData, nodeId: string, h: { ids: string[]; sel: string | undefined }): void {
+  if (h.ids.length === 1 && h.sel === h.ids[0]) s.byNode.set(nodeId, h.sel);
+  else if (h.ids.length === 0 && h.sel === undefined) s.byNode.delete(nodeId);
 }
 
 /**
@@ -70,7 +98,7 @@ export class MemoryStore implements Store {
     while (taken.has(`Sheet ${n}`)) n++;
     const now = Date.now();
     const info: SheetInfo = { id: newId("s"), user, name: name ?? `Sheet ${n}`, createdAt: now, updatedAt: now, revision: 0 };
-    this.sheets.set(info.id, { info, inputs: {}, inputRevs: {}, selections: new Map(), results: new Map(), byNode: new Map(), byKey: new Map(), runs: new Map() });
+    this.sheets.set(info.id, { info, inputs: {}, inputRevs: {}, results: new Map(), byNode: new Map(), byKey: new Map(), runs: new Map() });
     this.emit({ type: "sheets", user });
     return { ...info };
   }
@@ -109,12 +137,19 @@ export class MemoryStore implements Store {
 
   async loadSheet(sheetId: string): Promise<SheetState> {
     const s = this.sheet(sheetId);
-    const selected = [...s.selections.values()]
-      .map((id) => s.results.get(id))
-      .filter((r): r is ResultRecord => !!r);
+    const selections: Record<string, string> = {};
+    const selected: ResultRecord[] = [];
     const counts: Record<string, number> = {};
-    for (const [node, ids] of s.byNode) counts[node] = ids.length;
-    return { sheet: { ...s.info }, inputs: { ...s.inputs }, selections: Object.fromEntries(s.selections), selected, counts, inputRevs: { ...s.inputRevs } };
+    for (const [node, h] of s.byNode) {
+      const n = typeof h === "string" ? 1 : h.ids.length;
+      if (n) counts[node] = n;
+      const sel = selOf(h);
+      if (sel === undefined) continue;
+      selections[node] = sel;
+      const r = s.results.get(sel);
+      if (r) selected.push(r);
+    }
+    return { sheet: { ...s.info }, inputs: { ...s.inputs }, selections, selected, counts, inputRevs: { ...s.inputRevs } };
   }
 
   async setInputs(sheetId: string, values: Record<string, unknown>): Promise<number> {
@@ -129,8 +164,10 @@ export class MemoryStore implements Store {
   async setSelections(sheetId: string, selections: Record<string, string | null>): Promise<number> {
     const s = this.sheet(sheetId);
     for (const [node, id] of Object.entries(selections)) {
-      if (id === null) s.selections.delete(node);
-      else s.selections.set(node, id);
+      if (selOf(s.byNode.get(node)) === (id ?? undefined)) continue;
+      const h = longHistory(s, node);
+      h.sel = id ?? undefined;
+      settle(s, node, h);
     }
     const revision = ++s.info.revision;
     this.emit({ type: "selections", sheetId, selections, revision });
@@ -155,15 +192,15 @@ export class MemoryStore implements Store {
       if (missing.length) throw unknownFiles(record, missing);
     }
     s.results.set(record.id, record);
-    const ids = s.byNode.get(record.nodeId);
-    // A node's first result starts a list of one (a list grown by push from empty keeps room for 17).
-    if (!ids) s.byNode.set(record.nodeId, [record.id]);
-    else ids.push(record.id);
-    if (record.status === ResultStatus.SUCCESS) indexKey(s, record);
-    if (options.select) {
-      s.selections.set(record.nodeId, record.id);
-      s.info.revision++;
+    if (options.select && !s.byNode.has(record.nodeId)) s.byNode.set(record.nodeId, record.id);
+    else {
+      const h = longHistory(s, record.nodeId);
+      h.ids.push(record.id);
+      if (options.select) h.sel = record.id;
+      settle(s, record.nodeId, h);
     }
+    if (record.status === ResultStatus.SUCCESS) indexKey(s, record);
+    if (options.select) s.info.revision++;
     if (this.listeners.size) this.emit({ type: "result", sheetId: record.sheetId, record, selected: options.select });
   }
 
@@ -181,7 +218,7 @@ export class MemoryStore implements Store {
 
   async listResults(sheetId: string, nodeId: string, page: { before?: string; limit?: number } = {}): Promise<HistoryPage> {
     const s = this.sheet(sheetId);
-    const ids = s.byNode.get(nodeId) ?? [];
+    const ids = idsOf(s.byNode.get(nodeId));
     let end = ids.length;
     if (page.before) {
       const at = ids.indexOf(page.before);
