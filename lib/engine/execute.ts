@@ -95,9 +95,10 @@ class Execution implements Cancel {
     // Keys are kept current by SheetView.refresh; recomputing here would hash twice per node.
     this.record = {
       id: newId("x", now), nodeId: node.id, sheetId: view.sheetId, runId, key: view.key(node.id) ?? "",
-      inputs: {}, upstream: {}, outputs: {}, outputHashes: {}, status: ResultStatus.SUCCESS,
+      // Inputs and outputs are replaced when known (the shared empty ones are frozen).
+      inputs: NO_OWN, upstream: {}, outputs: NO_OWN, outputHashes: {}, status: ResultStatus.SUCCESS,
       // A list only for a node with file ports (the others reference no files).
-      startedAt: now, ms: 0, files: hasAnyFiles(view.filePorts(node.id)) ? [] : NO_FILES,
+      startedAt: now, ms: 0, files: hasAnyFiles(hasFilePorts(node)) ? [] : NO_FILES,
     };
     const timeout = node.options.timeoutMs;
     const idleMs = node.options.inactivityMs ?? defaultInactivityMs(node);
@@ -176,7 +177,7 @@ class Execution implements Cancel {
   /** Calls the node (or its backups) holding a slot, then stores its outputs. */
   private call(held: Call, own: Record<string, unknown>, editable: Record<string, unknown>[] | undefined, wired: Record<string, unknown>): Promise<void> | undefined {
     const { node } = this;
-    const { files, view } = this.env;
+    const { files } = this.env;
     let outputs: Maybe<Record<string, unknown>>;
     let stored: Maybe<void>;
     try {
@@ -185,7 +186,7 @@ class Execution implements Cancel {
         : callPrimary(this, own, wired, held);
       if (outputs instanceof Promise) {
         return outputs
-          .then((out) => finish(node, this.record, out, files, view.filePorts(node.id)))
+          .then((out) => finish(node, this.record, out, files))
           .then(
             () => held.release(),
             (e) => {
@@ -194,7 +195,7 @@ class Execution implements Cancel {
             },
           );
       }
-      stored = finish(node, this.record, outputs, files, view.filePorts(node.id));
+      stored = finish(node, this.record, outputs, files);
     } catch (e) {
       held.release();
       throw e;
@@ -387,6 +388,7 @@ async function runItems(x: Execution, editable: Record<string, unknown>[], wirin
   const items = await Promise.all(Array.from({ length: n }, (_, i) => one(i)));
   record.inputs = await resolveOwn(node, editable[0]!);
   record.items = items;
+  record.outputs = {};
   for (const port of Object.keys(node.outputs)) {
     record.outputs[port] = items.map((i) => (i.status === ResultStatus.SUCCESS ? i.outputs[port] : null));
     record.outputHashes[port] = contentHash(items.map((i) => [i.status, i.outputHashes[port] ?? null]));
@@ -407,21 +409,25 @@ async function runItems(x: Execution, editable: Record<string, unknown>[], wirin
  * after the other, each once its predecessor's value is there.
  */
 function resolveOwn(node: Node, editable: Record<string, unknown>): Maybe<Record<string, unknown>> {
-  const own: Record<string, unknown> = {};
+  // Made at the first own port: a node whose inputs are all wired shares one empty record.
+  let own: Record<string, unknown> | undefined;
   const ports = node.activePorts(editable);
   for (let i = 0; i < ports.length; i++) {
     const port = ports[i]!;
     const spec = node.inputs[port];
-    if (!spec || spec.kind === "component") own[port] = editable[port];
-    else if (spec.kind === "fixed") own[port] = spec.value;
+    if (!spec || spec.kind === "component") (own ??= {})[port] = editable[port];
+    else if (spec.kind === "fixed") (own ??= {})[port] = spec.value;
     else if (spec.kind === "fn") {
       const v = spec.fn();
-      if (isThenable(v)) return resolveRest(node, editable, own, ports, i, v);
-      own[port] = v;
+      if (isThenable(v)) return resolveRest(node, editable, (own ??= {}), ports, i, v);
+      (own ??= {})[port] = v;
     }
   }
-  return own;
+  return own ?? NO_OWN;
 }
+
+/** The own inputs of a node that has none (frozen: records share it). */
+const NO_OWN: Record<string, unknown> = Object.freeze({});
 
 async function resolveRest(node: Node, editable: Record<string, unknown>, own: Record<string, unknown>, ports: string[], at: number, pending: PromiseLike<unknown>) {
   own[ports[at]!] = await pending;

@@ -284,7 +284,6 @@ export class Runner implements ExecHost {
   private execute(run: RunHandle, node: Node): Maybe<Outcome> {
     const id = node.id;
     const active = new Active(run.id, run.abort);
-    this.active.set(id, active);
     let record: Maybe<ResultRecord>;
     try {
       record = executeNode(this.env, node, run.id, active, limits.for(node), run.roots[0] === id ? run.item : undefined);
@@ -293,6 +292,10 @@ export class Runner implements ExecHost {
       throw e;
     }
     if (record instanceof Promise) {
+      // Only an execution that waits is registered as in progress (for cancelNode, and for
+      // another run visiting the node): one that finished in this tick was never observable
+      // as running, and a map entry made and deleted per node cost more than the node.
+      this.active.set(id, active);
       return record.then(
         (r) => this.commit(run, r, active),
         (e) => {
@@ -309,12 +312,14 @@ export class Runner implements ExecHost {
     const ok = record.status === ResultStatus.SUCCESS || record.status === ResultStatus.SKIPPED;
     let stored: Promise<void>;
     try {
-      stored = this.store.commitResult(record, { select: ok });
+      stored = this.store.commitResult(record, ok ? SELECT : KEEP);
     } catch (e) {
       this.ended(record.nodeId, active);
       throw e;
     }
     if (isKnown(stored)) return this.committed(run, record, active);
+    // Waiting for the store: the node counts as in progress until its result is committed.
+    if (!this.active.has(record.nodeId)) this.active.set(record.nodeId, active);
     return stored.then(
       () => this.committed(run, record, active),
       (e) => this.unsaved(run, record, active, e),
@@ -406,6 +411,9 @@ export class Runner implements ExecHost {
     if (persist) this.persist(() => this.store.setSelections(this.sheetId, { [record.nodeId]: record.id }));
   }
 }
+
+const SELECT = Object.freeze({ select: true });
+const KEEP = Object.freeze({ select: false });
 
 export function itemStates(record: ResultRecord): NodeState["items"] {
   return record.items?.map((i) => ({ status: i.status, ms: i.ms, ...(i.error ? { error: i.error } : {}) }));

@@ -49,10 +49,11 @@ class PlanRun implements Outcomes {
     // A plan of the whole graph holds every parent; otherwise only in-plan parents count.
     const whole = plan.length === graph.nodes.length;
     if (!whole) for (const id of plan) this.state.set(id, 0);
-    for (const id of plan) {
+    for (let i = 0; i < plan.length; i++) {
+      const id = plan[i]!;
       const parents = graph.parents(id);
       let n = whole ? parents.length : 0;
-      if (!whole) for (const p of parents) if (this.state.has(p)) n++;
+      if (!whole) for (let k = 0; k < parents.length; k++) if (this.state.has(parents[k]!)) n++;
       this.state.set(id, n);
       if (n === 0) this.ready.push(id);
     }
@@ -96,7 +97,9 @@ class PlanRun implements Outcomes {
 
   private finish(id: string, outcome: Outcome): void {
     this.state.set(id, outcome);
-    for (const c of this.graph.children(id)) {
+    const children = this.graph.children(id);
+    for (let i = 0; i < children.length; i++) {
+      const c = children[i]!;
       const n = this.state.get(c);
       if (typeof n !== "number") continue;
       this.state.set(c, n - 1);

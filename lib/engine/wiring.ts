@@ -21,7 +21,7 @@ const isSkipped = (r: ResultRecord) => r.status === ResultStatus.SKIPPED;
  * source that was not skipped.
  */
 export function resolveWiring(node: Node, view: SheetView, record: ResultRecord, own: Record<string, unknown>): Wiring {
-  const w: Wiring = { values: {}, lists: [] };
+  const w: Wiring = { values: {}, lists: NO_LISTS };
   if (node.guard) {
     const up = selected(view, node, node.guard.from);
     record.upstream.$when = up.id;
@@ -56,9 +56,9 @@ export function resolveWiring(node: Node, view: SheetView, record: ResultRecord,
       if (up.items) throw new DaggrError(ErrorCode.SCATTER_MISMATCH, `'${node.id}.${port}' scatters '${spec.from}', which is already per item; read it plainly to go on per item, or gather it with .all() first.`);
       const list = Array.isArray(value) ? value : [value];
       const key = spec.scatter.key;
-      w.lists.push({ port, items: key === undefined ? list : list.map((x) => (x as Record<string, unknown> | null)?.[key]), failed: [] });
+      lists(w).push({ port, items: key === undefined ? list : list.map((x) => (x as Record<string, unknown> | null)?.[key]), failed: [] });
     } else if (up.items) {
-      w.lists.push({ port, items: up.items.map((i) => i.outputs[spec.from.port]), failed: up.items.map((i) => (i.status === ResultStatus.SUCCESS ? undefined : i)) });
+      lists(w).push({ port, items: up.items.map((i) => i.outputs[spec.from.port]), failed: up.items.map((i) => (i.status === ResultStatus.SUCCESS ? undefined : i)) });
     } else {
       w.values[port] = value;
     }
@@ -67,6 +67,14 @@ export function resolveWiring(node: Node, view: SheetView, record: ResultRecord,
     throw new DaggrError(ErrorCode.SCATTER_MISMATCH, `Node '${node.id}' runs per item over lists of different lengths (${w.lists.map((l) => `${l.port}: ${l.items.length}`).join(", ")}).`);
   }
   return w;
+}
+
+/** No per-item lists: shared, so a plain node's wiring makes no list (see `lists`). */
+const NO_LISTS: Wiring["lists"] = Object.freeze([]) as unknown as Wiring["lists"];
+
+/** The wiring's per-item lists, made on the first. */
+function lists(w: Wiring): Wiring["lists"] {
+  return w.lists === NO_LISTS ? (w.lists = []) : w.lists;
 }
 
 /** The selected result a node reads from, or a coded error while there is none. */
