@@ -47,9 +47,13 @@ export class Graph {
   /** Nodes in a topological order (every node after all the nodes it reads from). */
   readonly nodes: readonly Node[];
   readonly edges: readonly Edge[];
-  readonly subgraphs: readonly Subgraph[];
-  /** Per node id: the node, its topological position, its parents' and children's ids (one map, one entry each). */
-  private readonly byId = new Map<string, Entry>();
+  /** Per node id, its topological position: its index in `nodes`, `parentIds` and `childIds`. */
+  private readonly orderOf: Map<string, number>;
+  /** Per position, the ids of the node's parents and of its children (one shared empty list for none). */
+  private readonly parentIds: ReadonlyArray<readonly string[]>;
+  private readonly childIds: ReadonlyArray<readonly string[]>;
+  /** The weakly connected parts, found on first use (only the API and the CLI ask). */
+  private subgraphList: readonly Subgraph[] | undefined = undefined;
 
   constructor(options: GraphOptions) {
     checkOptions("Graph", options, ["name", "nodes", "persistKey", "autorun"]);
@@ -62,35 +66,15 @@ export class Graph {
     this.name = options.name;
     this.persistKey = options.persistKey === false ? false : (options.persistKey ?? slug(options.name, true));
     this.autorun = options.autorun;
-    const { all, ups } = collect(options.nodes);
-    for (const n of all) {
-      const clash = this.byId.get(n.id)?.node;
-      if (clash && clash !== n) {
-        throw new DaggrError(
-          ErrorCode.DUPLICATE_NODE,
-          `Two nodes have the id '${n.id}' (${clash} and ${n}). Give one of them a distinct \`name\`.`,
-          { got: n.id },
-        );
-      }
-      this.byId.set(n.id, { node: n, order: -1, parents: NO_IDS, children: NO_IDS });
-    }
-    this.nodes = topoSort(all, ups);
+    const layout = lay(options.nodes);
+    this.nodes = layout.nodes;
+    this.orderOf = layout.orderOf;
+    this.parentIds = layout.parentIds;
+    this.childIds = layout.childIds;
     const nodes = this.nodes;
     const edges: Edge[] = [];
-    // Children counted first, so each list is made at its size (a list grown by push keeps
-    // room for 17 ids, and the graph keeps them for good).
-    const kids = new Map<string, number>();
     for (let i = 0; i < nodes.length; i++) {
       const n = nodes[i]!;
-      const entry = this.byId.get(n.id)!;
-      entry.order = i;
-      const up = ups.get(n)!;
-      const ids = new Array<string>(up.length);
-      for (let k = 0; k < up.length; k++) {
-        const id = (ids[k] = up[k]!.id);
-        kids.set(id, (kids.get(id) ?? 0) + 1);
-      }
-      entry.parents = ids;
       for (const port in n.inputs) {
         const spec = n.inputs[port]!;
         if (spec.kind === "port") edges.push(edge(spec.from, n.id, port, spec.scatter ? "each" : spec.gather ? "all" : undefined));
@@ -98,44 +82,38 @@ export class Graph {
       }
       if (n.guard) edges.push(edge(n.guard.from, n.id, "$when", "when"));
     }
-    const fill = new Map<string, number>();
-    for (const n of nodes) {
-      const count = kids.get(n.id);
-      if (count) this.byId.get(n.id)!.children = new Array<string>(count);
-    }
-    for (const n of nodes) {
-      for (const p of this.byId.get(n.id)!.parents) {
-        const at = fill.get(p) ?? 0;
-        this.byId.get(p)!.children[at] = n.id;
-        fill.set(p, at + 1);
-      }
-    }
     this.edges = edges;
-    this.subgraphs = components(nodes, this.byId);
+  }
+
+  /** Weakly connected parts of the graph, each callable on its own; "main" when there is one. */
+  get subgraphs(): readonly Subgraph[] {
+    return (this.subgraphList ??= components(this.nodes, this.orderOf, this.parentIds, this.childIds));
   }
 
   /** The node with this id; a coded error naming the nearest id otherwise. */
   node(id: string): Node {
-    const n = this.byId.get(id)?.node;
-    if (!n) throw unknownName(ErrorCode.UNKNOWN_NODE, "node", id, [...this.byId.keys()]);
-    return n;
+    const at = this.orderOf.get(id);
+    if (at === undefined) throw unknownName(ErrorCode.UNKNOWN_NODE, "node", id, [...this.orderOf.keys()]);
+    return this.nodes[at]!;
   }
 
   has(id: string): boolean {
-    return this.byId.has(id);
+    return this.orderOf.has(id);
   }
 
   /** Position of a node in the topological order. */
   order(id: string): number {
-    return this.byId.get(id)?.order ?? -1;
+    return this.orderOf.get(id) ?? -1;
   }
 
   parents(id: string): readonly string[] {
-    return this.byId.get(id)?.parents ?? NO_IDS;
+    const at = this.orderOf.get(id);
+    return at === undefined ? NO_IDS : this.parentIds[at]!;
   }
 
   children(id: string): readonly string[] {
-    return this.byId.get(id)?.children ?? NO_IDS;
+    const at = this.orderOf.get(id);
+    return at === undefined ? NO_IDS : this.childIds[at]!;
   }
 
   /** Every node reachable downstream of `ids` (excluding them unless `inclusive`), in topological order. */
@@ -218,14 +196,6 @@ export class Graph {
 
 const NO_IDS = Object.freeze([]) as unknown as string[];
 
-/** What the graph keeps per node id. */
-interface Entry {
-  node: Node;
-  order: number;
-  parents: string[];
-  children: string[];
-}
-
 /** The edge from an output port into `to`'s input `port`; its id is one flat string. */
 function edge(src: { node: Node; port: string }, to: string, port: string, kind: Edge["kind"]): Edge {
   const from = { node: src.node.id, port: src.port };
@@ -241,93 +211,180 @@ function flat(s: string): string {
   return f === s ? f : s;
 }
 
-/**
- * The listed nodes and everything upstream of them, each after what it reads from, in the
- * user's order, with each node's upstream nodes (asked once). A depth-first walk with an
- * explicit stack: a chain a million nodes deep needs no call stack.
- */
-function collect(roots: Node[]): { all: Node[]; ups: Map<Node, Node[]> } {
-  const ups = new Map<Node, Node[]>();
-  const all: Node[] = [];
-  const done = new Set<Node>();
-  // Frames of the walk: a node, and how many of its upstream nodes were entered so far.
-  const nodes: Node[] = [];
-  const next: number[] = [];
-  for (const r of roots) {
-    if (done.has(r) || ups.has(r)) continue;
-    ups.set(r, r.upstreamNodes());
-    nodes.push(r);
-    next.push(0);
-    while (nodes.length) {
-      const top = nodes.length - 1;
-      const n = nodes[top]!;
-      const list = ups.get(n)!;
-      const i = next[top]!;
-      if (i < list.length) {
-        next[top] = i + 1;
-        const u = list[i]!;
-        // Entered before: done, or on the current path (a cycle, reported by topoSort).
-        if (ups.has(u)) continue;
-        ups.set(u, u.upstreamNodes());
-        nodes.push(u);
-        next.push(0);
-        continue;
-      }
-      nodes.pop();
-      next.pop();
-      done.add(n);
-      all.push(n);
-    }
-  }
-  return { all, ups };
+interface Layout {
+  nodes: Node[];
+  orderOf: Map<string, number>;
+  parentIds: string[][];
+  childIds: string[][];
 }
 
-/** Kahn's algorithm, keeping the user's order among independent nodes; reports a cycle by its members. */
-function topoSort(nodes: Node[], ups: Map<Node, Node[]>): Node[] {
-  const indeg = new Map<Node, number>();
-  const kids = new Map<Node, Node[]>();
-  for (const n of nodes) {
-    indeg.set(n, ups.get(n)!.length);
-    kids.set(n, []);
-  }
-  for (const n of nodes) for (const u of ups.get(n)!) kids.get(u)!.push(n);
-  const ready = nodes.filter((n) => indeg.get(n) === 0);
-  const out: Node[] = [];
-  for (let i = 0; i < ready.length; i++) {
-    const n = ready[i]!;
-    out.push(n);
-    for (const k of kids.get(n)!) {
-      const d = indeg.get(k)! - 1;
-      indeg.set(k, d);
-      if (d === 0) ready.push(k);
+/**
+ * The listed nodes and everything upstream of them, in a topological order that keeps
+ * the user's order among independent nodes, with each node's parents and children.
+ *
+ * A depth-first walk with an explicit stack collects the nodes (a chain a million nodes
+ * deep needs no call stack), each after what it reads from, in the user's order; then
+ * Kahn's algorithm orders them, reporting a cycle by its members. The walk numbers the
+ * nodes as it enters them and keeps every node's upstream nodes in one flat list, so the
+ * rest works on numbers in typed arrays: no map, set or list per node.
+ */
+function lay(roots: readonly Node[]): Layout {
+  const entry = new Map<Node, number>(); // node → the number it was entered with
+  const entered: Node[] = [];
+  const ups: Node[] = []; // every entered node's upstream nodes, one run each
+  const upIdx: number[] = []; // the same, as entry numbers
+  const upStart: number[] = []; // per entry number, its run in `ups`
+  const upEnd: number[] = [];
+  const post: number[] = []; // entry numbers, each after the nodes it reads from
+  // Frames of the walk: an entry number, and the next of its upstream nodes to visit.
+  const stack: number[] = [];
+  const cursor: number[] = [];
+  for (const root of roots) {
+    if (entry.has(root)) continue;
+    let e = entered.length;
+    entry.set(root, e);
+    entered.push(root);
+    upStart.push(ups.length);
+    root.upstreamInto(ups);
+    upEnd.push(ups.length);
+    while (upIdx.length < ups.length) upIdx.push(-1);
+    stack.push(e);
+    cursor.push(upStart[e]!);
+    while (stack.length) {
+      const top = stack.length - 1;
+      const f = stack[top]!;
+      const i = cursor[top]!;
+      if (i < upEnd[f]!) {
+        cursor[top] = i + 1;
+        const u = ups[i]!;
+        // Entered before: done, or on the current path (a cycle, reported below).
+        const seen = entry.get(u);
+        if (seen !== undefined) {
+          upIdx[i] = seen;
+          continue;
+        }
+        upIdx[i] = e = entered.length;
+        entry.set(u, e);
+        entered.push(u);
+        upStart.push(ups.length);
+        u.upstreamInto(ups);
+        upEnd.push(ups.length);
+        while (upIdx.length < ups.length) upIdx.push(-1);
+        stack.push(e);
+        cursor.push(upStart[e]!);
+        continue;
+      }
+      stack.pop();
+      cursor.pop();
+      post.push(f);
     }
   }
-  if (out.length !== nodes.length) {
-    const sorted = new Set(out);
-    const stuck = nodes.filter((n) => !sorted.has(n)).map((n) => n.id);
+  const count = post.length;
+  // Ids are checked in the walk's order: the first clash met is the one reported.
+  const orderOf = new Map<string, number>();
+  for (let p = 0; p < count; p++) {
+    const n = entered[post[p]!]!;
+    const first = orderOf.get(n.id);
+    if (first !== undefined) {
+      const clash = entered[first]!;
+      throw new DaggrError(
+        ErrorCode.DUPLICATE_NODE,
+        `Two nodes have the id '${n.id}' (${clash} and ${n}). Give one of them a distinct \`name\`.`,
+        { got: n.id },
+      );
+    }
+    orderOf.set(n.id, post[p]!);
+  }
+  // Kahn's algorithm over positions in the walk's order (`rank`), seeded in that order.
+  const rank = new Int32Array(count);
+  for (let p = 0; p < count; p++) rank[post[p]!] = p;
+  const indeg = new Int32Array(count);
+  const kidStart = new Int32Array(count + 1);
+  for (let p = 0; p < count; p++) {
+    const e = post[p]!;
+    indeg[p] = upEnd[e]! - upStart[e]!;
+    for (let i = upStart[e]!; i < upEnd[e]!; i++) kidStart[rank[upIdx[i]!]! + 1]!++;
+  }
+  for (let p = 0; p < count; p++) kidStart[p + 1]! += kidStart[p]!;
+  const kids = new Int32Array(kidStart[count]!);
+  const fill = kidStart.slice(0, count);
+  for (let p = 0; p < count; p++) {
+    const e = post[p]!;
+    for (let i = upStart[e]!; i < upEnd[e]!; i++) kids[fill[rank[upIdx[i]!]!]!++] = p;
+  }
+  const ready = new Int32Array(count);
+  let tail = 0;
+  for (let p = 0; p < count; p++) if (indeg[p] === 0) ready[tail++] = p;
+  for (let head = 0; head < tail; head++) {
+    const p = ready[head]!;
+    for (let k = kidStart[p]!; k < kidStart[p + 1]!; k++) if (--indeg[kids[k]!]! === 0) ready[tail++] = kids[k]!;
+  }
+  if (tail !== count) {
+    const stuck: string[] = [];
+    for (let p = 0; p < count; p++) if (indeg[p]! > 0) stuck.push(entered[post[p]!]!.id);
     throw new DaggrError(ErrorCode.CYCLE, `The graph has a cycle through: ${stuck.join(" → ")}. A workflow must be acyclic.`, {
       nodes: stuck,
     });
   }
-  return out;
+  // Topological positions; each node's parents in the order it reads them, children in topological order.
+  const nodes = new Array<Node>(count);
+  const topo = new Int32Array(count); // entry number → topological position
+  for (let j = 0; j < count; j++) {
+    const e = post[ready[j]!]!;
+    topo[e] = j;
+    nodes[j] = entered[e]!;
+    orderOf.set(entered[e]!.id, j);
+  }
+  const parentIds = new Array<string[]>(count);
+  const childIds = new Array<string[]>(count);
+  const childFill = new Int32Array(count);
+  for (let j = 0; j < count; j++) {
+    const p = ready[j]!;
+    const kidCount = kidStart[p + 1]! - kidStart[p]!;
+    childIds[j] = kidCount ? new Array<string>(kidCount) : NO_IDS;
+  }
+  for (let j = 0; j < count; j++) {
+    const e = post[ready[j]!]!;
+    const from = upStart[e]!;
+    const size = upEnd[e]! - from;
+    if (!size) {
+      parentIds[j] = NO_IDS;
+      continue;
+    }
+    const ids = new Array<string>(size);
+    for (let k = 0; k < size; k++) {
+      const parent = topo[upIdx[from + k]!]!;
+      ids[k] = nodes[parent]!.id;
+      childIds[parent]![childFill[parent]!++] = nodes[j]!.id;
+    }
+    parentIds[j] = ids;
+  }
+  return { nodes, orderOf, parentIds, childIds };
 }
 
-function components(nodes: readonly Node[], byId: Map<string, Entry>): Subgraph[] {
-  const seen = new Set<string>();
-  const groups: string[][] = [];
-  for (const n of nodes) {
-    if (seen.has(n.id)) continue;
-    const group: string[] = [];
-    const stack = [n.id];
-    seen.add(n.id);
+/** The weakly connected parts, each listing its node ids in topological order. */
+function components(
+  nodes: readonly Node[],
+  orderOf: ReadonlyMap<string, number>,
+  parentIds: ReadonlyArray<readonly string[]>,
+  childIds: ReadonlyArray<readonly string[]>,
+): Subgraph[] {
+  const seen = new Uint8Array(nodes.length);
+  const groups: number[][] = [];
+  const stack: number[] = [];
+  for (let j = 0; j < nodes.length; j++) {
+    if (seen[j]) continue;
+    const group: number[] = [];
+    seen[j] = 1;
+    stack.push(j);
     while (stack.length) {
-      const id = stack.pop()!;
-      group.push(id);
-      const e = byId.get(id)!;
-      for (const list of [e.parents, e.children]) {
-        for (const m of list) {
-          if (!seen.has(m)) {
-            seen.add(m);
+      const at = stack.pop()!;
+      group.push(at);
+      for (const list of [parentIds[at]!, childIds[at]!]) {
+        for (const id of list) {
+          const m = orderOf.get(id)!;
+          if (!seen[m]) {
+            seen[m] = 1;
             stack.push(m);
           }
         }
@@ -337,6 +394,6 @@ function components(nodes: readonly Node[], byId: Map<string, Entry>): Subgraph[
   }
   return groups.map((g, i) => ({
     id: groups.length === 1 ? "main" : `subgraph_${i}`,
-    nodes: g.sort((a, b) => byId.get(a)!.order - byId.get(b)!.order),
+    nodes: g.sort((a, b) => a - b).map((at) => nodes[at]!.id),
   }));
 }

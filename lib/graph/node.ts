@@ -278,25 +278,25 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
 
   /** Nodes this one reads from (through wired ports, its own and its backups'). */
   upstreamNodes(): Node[] {
-    // A short list is deduplicated by scanning it; a wide node's through a Set (linear).
     const list: Node[] = [];
-    let seen: Set<Node> | undefined;
-    const add = (n: Node) => {
-      if (seen) {
-        if (!seen.has(n)) (seen.add(n), list.push(n));
-      } else if (!list.includes(n)) {
-        list.push(n);
-        if (list.length > 16) seen = new Set(list);
-      }
-    };
+    this.upstreamInto(list);
+    return list;
+  }
+
+  /**
+   * @internal `upstreamNodes()` appended to `list` (the graph keeps every node's in one
+   * flat list), each node once, in the order first read.
+   */
+  upstreamInto(list: Node[]): void {
+    const start = list.length;
     for (const port in this.inputs) {
       const spec = this.inputs[port]!;
-      if (spec.kind === "port") add(spec.from.node);
-      else if (spec.kind === "first") for (const p of spec.from) add(p.node);
+      if (spec.kind === "port") list.push(spec.from.node);
+      else if (spec.kind === "first") for (const p of spec.from) list.push(p.node);
     }
-    if (this.guard) add(this.guard.from.node);
-    for (const b of this.backups) for (const n of b.upstreamNodes()) add(n);
-    return list;
+    if (this.guard) list.push(this.guard.from.node);
+    for (const b of this.backups) for (const n of b.upstreamNodes()) list.push(n);
+    if (list.length - start > 1) keepFirst(list, start);
   }
 
   /**
@@ -440,21 +440,55 @@ export function quote(s: string): string {
 }
 
 /**
- * The JSON string of a code part, `prefix` + the function's source, memoised per
- * function: a few functions often serve thousands of nodes, and writing a source as
- * JSON costs about a microsecond.
+ * The JSON string of a code part, `prefix` + the function's source. Writing a source as
+ * JSON costs about a microsecond, and a few sources serve thousands of nodes (one
+ * function, or closures made in a loop), so it is memoised per source text (a bounded
+ * map: sources are not kept per function, which would cost a weak-map entry per node).
+ * The last function is remembered too: nodes built in a loop often share it.
  */
 export function quoteCode(prefix: "fn:" | "pre:" | "post:", fn: unknown): string {
   if (typeof fn !== "function") return JSON.stringify(`${prefix}${fn}`);
-  let quoted = sourceMemo.get(fn);
-  if (quoted === undefined) sourceMemo.set(fn, (quoted = JSON.stringify(`${fn}`).slice(1)));
-  return `"${prefix}${quoted}`;
+  if (lastCode?.deref() !== fn) {
+    const source = `${fn}`;
+    let quoted = quotedSources.get(source);
+    if (quoted === undefined) {
+      if (quotedSources.size >= 1024) quotedSources.clear();
+      quotedSources.set(source, (quoted = JSON.stringify(source).slice(1)));
+    }
+    lastCode = new WeakRef(fn);
+    lastQuoted = quoted;
+  }
+  return `"${prefix}${lastQuoted}`;
 }
-const sourceMemo = new WeakMap<object, string>();
+const quotedSources = new Map<string, string>();
+let lastCode: WeakRef<object> | undefined;
+let lastQuoted = "";
 
 /** A value as `JSON.stringify` writes it inside an array (`null` where it would be left out). */
 function element(v: unknown): string {
   return JSON.stringify(v) ?? "null";
+}
+
+/**
+ * Drops repeated nodes from `list[start…]` in place, keeping each one's first place. A
+ * short run is checked by scanning it, a long one (a wide join) through a Set: linear.
+ */
+function keepFirst(list: Node[], start: number): void {
+  let w = start;
+  if (list.length - start <= 16) {
+    next: for (let r = start; r < list.length; r++) {
+      const n = list[r]!;
+      for (let i = start; i < w; i++) if (list[i] === n) continue next;
+      list[w++] = n;
+    }
+  } else {
+    const seen = new Set<Node>();
+    for (let r = start; r < list.length; r++) {
+      const n = list[r]!;
+      if (!seen.has(n)) (seen.add(n), (list[w++] = n));
+    }
+  }
+  list.length = w;
 }
 
 const NONE = Object.freeze([]) as unknown as string[];
