@@ -2,6 +2,7 @@ import { DaggrError, ErrorCode, type Graph, type Node } from "../graph/index.js"
 import { NodeAbort, RunAbort } from "./abort.js";
 import type { Progress } from "./events.js";
 import { type ExecEnv, type ExecHost, executeNode, fileSink, metaCache } from "./execute.js";
+import { keyedObject } from "./keyed.js";
 import { type Maybe, isKnown, knownValue } from "./known.js";
 import { limits } from "./limits.js";
 import { type ResultError, type ResultRecord, type RunMode, type RunRecord, RunMode as Modes, RunStatus, ResultStatus, newId } from "./records.js";
@@ -159,7 +160,7 @@ export class Runner implements ExecHost {
   startRun(mode: RunMode, roots: string[], item?: number, edit?: ResultRecord): RunHandle {
     const id = newId("r");
     const target = mode === Modes.STEP || mode === Modes.TO_HERE ? roots[0] : undefined;
-    const summary: RunSummary = { runId: id, status: RunStatus.DONE, nodes: {} };
+    const summary: RunSummary = { runId: id, status: RunStatus.DONE, nodes: keyedObject() };
     const handle: RunHandle = { id, mode, abort: new RunAbort(), roots, item, target, summary, failed: false, edit, done: undefined as unknown as Promise<RunSummary> };
     this.runs.set(id, handle);
     handle.done = this.execRun(handle).finally(() => this.runs.delete(id));

@@ -1,5 +1,6 @@
 import { DaggrError, ErrorCode, type Node } from "../graph/index.js";
 import { type ItemResult, type ResultRecord, ResultStatus } from "./records.js";
+import { keyedObject } from "./keyed.js";
 import type { SheetView } from "./state.js";
 
 /** What a node reads from upstream for one execution. */
@@ -21,7 +22,10 @@ const isSkipped = (r: ResultRecord) => r.status === ResultStatus.SKIPPED;
  * source that was not skipped.
  */
 export function resolveWiring(node: Node, view: SheetView, record: ResultRecord, own: Record<string, unknown>): Wiring {
-  const w: Wiring = { values: {}, lists: NO_LISTS };
+  const ports = node.activePorts(own);
+  const wide = ports.length > WIDE;
+  const w: Wiring = { values: wide ? keyedObject() : {}, lists: NO_LISTS };
+  if (wide) record.upstream = keyedObject();
   if (node.guard) {
     const up = selected(view, node, node.guard.from);
     record.upstream.$when = up.id;
@@ -30,7 +34,8 @@ export function resolveWiring(node: Node, view: SheetView, record: ResultRecord,
       w.skipped = `${node.guard.from} is ${JSON.stringify(up.outputs[node.guard.from.port])}, not '${node.guard.label}'`;
     }
   }
-  for (const port of node.activePorts(own)) {
+  for (let i = 0; i < ports.length; i++) {
+    const port = ports[i]!;
     const spec = node.inputs[port];
     if (spec?.kind === "first") {
       const picked = spec.from.map((p) => ({ p, up: selected(view, node, p) })).find(({ up }) => !isSkipped(up));
@@ -68,6 +73,10 @@ export function resolveWiring(node: Node, view: SheetView, record: ResultRecord,
   }
   return w;
 }
+
+/** How many ports make a node wide (see `keyedObject`). */
+const WIDE = 16;
+
 
 /** No per-item lists: shared, so a plain node's wiring makes no list (see `lists`). */
 const NO_LISTS: Wiring["lists"] = Object.freeze([]) as unknown as Wiring["lists"];
