@@ -179,6 +179,17 @@ for (const [impl, make] of Object.entries(factories)) {
       const r4 = rec(a.id, "gen", { key: "k1" });
       await s.commitResult(r4, { select: false });
       t.equal((await s.findByKey(a.id, "gen", "k1"))?.id, r4.id, "the newest success wins");
+      // A long history (the memory store indexes keys once a node holds more than a few results).
+      const long = Array.from({ length: 20 }, (_, i) => rec(a.id, "gen", { key: `n${i % 5}`, ...(i === 17 ? { status: "failed" as const } : {}) }));
+      for (const [i, r] of long.entries()) await s.commitResult(r, { select: i % 2 === 0 });
+      t.equal((await s.findByKey(a.id, "gen", "n2"))?.id, long[12]!.id, "the newest success of a key in a long history");
+      t.equal((await s.findByKey(a.id, "gen", "n4"))?.id, long[19]!.id);
+      t.equal((await s.findByKey(a.id, "gen", "k2"))?.id, r3.id, "an old key stays findable");
+      t.equal(await s.findByKey(a.id, "cut", "n2"), undefined, "another node's results are not its hits");
+      const after = await s.loadSheet(a.id);
+      t.same(after.counts, { gen: 24, cut: 1 });
+      t.same(after.selections, { gen: long[18]!.id, cut: other.id });
+      t.equal((await s.listResults(a.id, "gen", { limit: 3 })).results.map((r) => r.id).join(), [long[19]!.id, long[18]!.id, long[17]!.id].join());
     });
 
     t.test("commitResult refuses to rewrite a result (E_RESULT_EXISTS) or to reference an unknown file (E_UNKNOWN_FILE)", async (t) => {

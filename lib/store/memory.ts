@@ -18,12 +18,6 @@ interface SheetData {
   results: Map<string, ResultRecord>;
   /** Each node's result ids and selection (see `History`). */
   byNode: Map<string, History>;
-  /**
-   * Newest successful result id per recipe key, checked against its node; when nodes of
-   * the same recipe share a key, a map by node id. (Keying by the key alone spares
-   * building a node+key string on every commit and lookup.)
-   */
-  byKey: Map<string, string | Map<string, string>>;
   runs: Map<string, RunRecord>;
 }
 
@@ -32,7 +26,20 @@ interface SheetData {
  * result and it is selected, just that result's id: a node then costs one map entry and
  * no objects.
  */
-type History = string | { ids: string[]; sel: string | undefined };
+type History = string | LongHistory;
+
+/**
+ * A node's result ids and selection, and once it holds more than `SCAN_MAX` results, its
+ * newest successful result id per recipe key (a shorter history is scanned, newest first:
+ * no index to keep for the many nodes that run once or a few times).
+ */
+interface LongHistory {
+  ids: string[];
+  sel: string | undefined;
+  byKey: Map<string, string> | undefined;
+}
+
+const SCAN_MAX = 8;
 
 function idsOf(h: History | undefined): readonly string[] {
   return h === undefined ? [] : typeof h === "string" ? [h] : h.ids;
@@ -43,16 +50,16 @@ function selOf(h: History | undefined): string | undefined {
 }
 
 /** A node's history in its long form, put in the map, to change it. */
-function longHistory(s: SheetData, nodeId: string): { ids: string[]; sel: string | undefined } {
+function longHistory(s: SheetData, nodeId: string): LongHistory {
   const h = s.byNode.get(nodeId);
   if (typeof h === "object") return h;
-  const long = h === undefined ? { ids: [], sel: undefined } : { ids: [h], sel: h };
+  const long: LongHistory = h === undefined ? { ids: [], sel: undefined, byKey: undefined } : { ids: [h], sel: h, byKey: undefined };
   s.byNode.set(nodeId, long);
   return long;
 }
 
 /** Back to the short form when a node has one result and it is selected. */
-function settle(s: SheetData, nodeId: string, h: { ids: string[]; sel: string | undefined }): void {
+function settle(s: SheetData, nodeId: string, h: LongHistory): void {
   if (h.ids.length === 1 && h.sel === h.ids[0]) s.byNode.set(nodeId, h.sel);
   else if (h.ids.length === 0 && h.sel === undefined) s.byNode.delete(nodeId);
 }
@@ -98,7 +105,7 @@ export class MemoryStore implements Store {
     while (taken.has(`Sheet ${n}`)) n++;
     const now = Date.now();
     const info: SheetInfo = { id: newId("s"), user, name: name ?? `Sheet ${n}`, createdAt: now, updatedAt: now, revision: 0 };
-    this.sheets.set(info.id, { info, inputs: {}, inputRevs: {}, results: new Map(), byNode: new Map(), byKey: new Map(), runs: new Map() });
+    this.sheets.set(info.id, { info, inputs: {}, inputRevs: {}, results: new Map(), byNode: new Map(), runs: new Map() });
     this.emit({ type: "sheets", user });
     return { ...info };
   }
@@ -197,9 +204,17 @@ export class MemoryStore implements Store {
       const h = longHistory(s, record.nodeId);
       h.ids.push(record.id);
       if (options.select) h.sel = record.id;
+      if (h.byKey) {
+        if (record.status === ResultStatus.SUCCESS) h.byKey.set(record.key, record.id);
+      } else if (h.ids.length > SCAN_MAX) {
+        h.byKey = new Map();
+        for (const id of h.ids) {
+          const r = s.results.get(id)!;
+          if (r.status === ResultStatus.SUCCESS) h.byKey.set(r.key, id);
+        }
+      }
       settle(s, record.nodeId, h);
     }
-    if (record.status === ResultStatus.SUCCESS) indexKey(s, record);
     if (options.select) s.info.revision++;
     if (this.listeners.size) this.emit({ type: "result", sheetId: record.sheetId, record, selected: options.select });
   }
@@ -210,10 +225,18 @@ export class MemoryStore implements Store {
 
   findByKey(sheetId: string, nodeId: string, key: string): Promise<ResultRecord | undefined> {
     const s = this.sheets.get(sheetId);
-    const at = s?.byKey.get(key);
-    const id = typeof at === "string" ? at : at?.get(nodeId);
-    const hit = id === undefined ? undefined : s!.results.get(id);
-    return fulfilled(hit?.nodeId === nodeId ? hit : undefined);
+    const h = s?.byNode.get(nodeId);
+    if (h === undefined) return fulfilled(undefined);
+    if (typeof h === "object" && h.byKey) {
+      const id = h.byKey.get(key);
+      return fulfilled(id === undefined ? undefined : s!.results.get(id));
+    }
+    const ids = typeof h === "string" ? [h] : h.ids;
+    for (let i = ids.length - 1; i >= 0; i--) {
+      const r = s!.results.get(ids[i]!);
+      if (r && r.status === ResultStatus.SUCCESS && r.key === key) return fulfilled(r);
+    }
+    return fulfilled(undefined);
   }
 
   async listResults(sheetId: string, nodeId: string, page: { before?: string; limit?: number } = {}): Promise<HistoryPage> {
@@ -274,16 +297,5 @@ export class MemoryStore implements Store {
 
   async close(): Promise<void> {
     this.listeners.clear();
-  }
-}
-
-/** Makes a successful record the newest of its node and key. */
-function indexKey(s: SheetData, record: ResultRecord): void {
-  const at = s.byKey.get(record.key);
-  if (at === undefined) s.byKey.set(record.key, record.id);
-  else if (typeof at !== "string") at.set(record.nodeId, record.id);
-  else {
-    const other = s.results.get(at)!.nodeId;
-    s.byKey.set(record.key, other === record.nodeId ? record.id : new Map([[other, at], [record.nodeId, record.id]]));
   }
 }
