@@ -89,16 +89,8 @@ export interface Read {
   label: string;
   /** Its source: one port, or a `firstOf` port's list. */
   from: Source | readonly Source[];
-  /** The slot of a single source, or the slots of a list (static reads only, linked by the view). */
-  slots: Slot | Slot[] | undefined;
   /** For a scattered port, its item field ("" for the items themselves). */
   each: string | undefined;
-  /** The slot whose key this read is part of (static reads only). */
-  owner: Slot | undefined;
-  /** Its upstream hash now, kept by the view as upstream selections change (static reads only). */
-  now: string | undefined;
-  /** Its upstream hash when the owner's selection was last confirmed fresh (see `Slot.basisSel`). */
-  basis: string | undefined;
 }
 
 /** A node's upstream reads, sorted as canonical JSON sorts object keys. */
@@ -117,7 +109,7 @@ export function readsOf(node: Node, ports: readonly string[]): Read[] {
 }
 
 function read(name: string, from: Read["from"], each: string | undefined): Read {
-  return { label: labelOf(name), from, slots: undefined, each, owner: undefined, now: undefined, basis: undefined };
+  return { label: labelOf(name), from, each };
 }
 
 /** One label string per port name, shared by every read of that name. */

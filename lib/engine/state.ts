@@ -3,7 +3,7 @@ import { type Edge, type Graph, type Node, initialValue, inputId } from "../grap
 import type { EngineEvent, Freshness, Progress } from "./events.js";
 import { FN_INPUT_MARKER, canonical, hashText, quote, recipeKey } from "./recipe-key.js";
 import { type ResultError, type ResultRecord, ResultStatus } from "./records.js";
-import { MinQueue, NO_VALUES, type Read, Slot, type Source, type StateExtra, hasStaticPorts, parentsOf, readsOf } from "./slot.js";
+import { MinQueue, NO_VALUES, Slot, type Source, type StateExtra, hasStaticPorts, parentsOf, readsOf } from "./slot.js";
 import type { SheetState } from "./store.js";
 import { hasFilePorts } from "./outputs.js";
 
@@ -78,12 +78,24 @@ export class SheetView {
   /** The fixed-read nodes that read from each node (they count its freshness in `staleParents`), as orders. */
   private readonly watchOff: Int32Array;
   private readonly watchAt: Int32Array;
-  /** The reads of each node with fixed reads, in key order. */
+  /**
+   * The fixed reads of all nodes, a node's in key order from `readOff[o]`, as parallel
+   * lists by read: its label, source(s), owner, the source's order (-1 for a `firstOf`
+   * list, whose slots are in `readSlots`), its item field when scattered (`readEach`), its
+   * upstream hash now (kept as upstream selections change) and its basis (see `Slot.basisSel`).
+   */
   private readonly readOff: Int32Array;
-  private readonly readAt: Read[];
-  /** The fixed reads of other nodes that take each node's values (their `now` follows its selection). */
+  private readonly readLabel: string[] = [];
+  private readonly readFrom: Array<Source | readonly Source[]> = [];
+  private readonly readOwner: number[] = [];
+  private readonly readSrc: number[] = [];
+  private readonly readSlots = new Map<number, Slot[]>();
+  private readonly readEach = new Map<number, string>();
+  private readonly readNow: Array<string | undefined> = [];
+  private readonly readBasis: Array<string | undefined> = [];
+  /** The fixed reads that take each node's values (their `now` follows its selection), as read indexes. */
   private readonly outReadOff: Int32Array;
-  private readonly outReadAt: Read[];
+  private readonly outReadAt: Int32Array;
   /** Edges grouped by their downstream node (`inOff`), with each one's source and target order and freshness. */
   private readonly inOff: Int32Array;
   private readonly edges: Edge[];
@@ -136,39 +148,41 @@ export class SheetView {
     // Children, and the fixed reads with the parents they count.
     const children = new Lists(n);
     const watchers = new Lists(n);
-    const reads = new Lists(n);
+    const readOff = (this.readOff = new Int32Array(n + 1));
     const outReads = new Lists(n);
-    const readList: Read[] = [];
-    const outReadList: Read[] = [];
     for (let o = 0; o < n; o++) {
       const slot = slots[o]!;
       for (const c of graph.children(slot.node.id)) children.add(o, orderOf(c));
+      readOff[o + 1] = readOff[o]!;
       if (!slot.fixed) continue;
       const ports = slot.node.activePorts(NO_VALUES);
       const parents = parentsOf(slot.node, ports);
       slot.staleParents = parents.length; // every slot starts "empty"
       for (const p of parents) watchers.add(orderOf(p), o);
       for (const r of readsOf(slot.node, ports)) {
-        reads.add(o, readList.length);
-        readList.push(r);
-        r.owner = slot;
+        const i = this.readLabel.push(r.label) - 1;
+        this.readFrom.push(r.from);
+        this.readOwner.push(o);
+        this.readNow.push(undefined);
+        this.readBasis.push(undefined);
+        if (r.each !== undefined) this.readEach.set(i, r.each);
         if (Array.isArray(r.from)) {
-          const from = r.from as readonly Source[];
-          const at = (r.slots = from.map((f) => slots[orderOf(f.node.id)]!));
-          for (const f of at) outReads.add(f.order, outReadList.push(r) - 1);
+          const at = (r.from as readonly Source[]).map((f) => slots[orderOf(f.node.id)]!);
+          this.readSlots.set(i, at);
+          this.readSrc.push(-1);
+          for (const f of at) outReads.add(f.order, i);
         } else {
-          const f = (r.slots = slots[orderOf((r.from as Source).node.id)]!);
-          outReads.add(f.order, outReadList.push(r) - 1);
+          const src = orderOf((r.from as Source).node.id);
+          this.readSrc.push(src);
+          outReads.add(src, i);
         }
       }
+      readOff[o + 1] = this.readLabel.length;
     }
     [this.childOff, this.childAt] = children.done();
     [this.watchOff, this.watchAt] = watchers.done();
     let at: Int32Array;
-    [this.readOff, at] = reads.done();
-    this.readAt = Array.from(at, (i) => readList[i]!);
-    [this.outReadOff, at] = outReads.done();
-    this.outReadAt = Array.from(at, (i) => outReadList[i]!);
+    [this.outReadOff, this.outReadAt] = outReads.done();
 
     // Edges, grouped by downstream node (in the graph's order among one node's), and out of each node.
     const into = new Lists(n);
@@ -191,13 +205,8 @@ export class SheetView {
     }
     [this.outOff, this.outAt] = out.done();
 
-    for (const slot of slots) {
-      for (let i = this.readOff[slot.order]!; i < this.readOff[slot.order + 1]!; i++) {
-        const r = this.readAt[i]!;
-        r.now = readHash(r);
-      }
-      if (slot.sel) this.edgesChanged(slot);
-    }
+    for (let i = 0; i < this.readLabel.length; i++) this.readNow[i] = this.readHash(i);
+    for (const slot of slots) if (slot.sel) this.edgesChanged(slot);
     const ids = nodes.map((node) => node.id);
     this.refresh(ids, ids, false);
   }
@@ -320,10 +329,11 @@ export class SheetView {
       const end = this.readOff[s.order + 1]!;
       this.work += end - start;
       for (let i = start; i < end; i++) {
-        const r = this.readAt[i]!;
-        if (r.now === undefined) return undefined;
+        const h = this.readNow[i];
+        if (h === undefined) return undefined;
         if (i > start) text += ",";
-        text += keyPiece(r, r.now);
+        const each = this.readEach.size ? this.readEach.get(i) : undefined;
+        text += keyPiece(this.readLabel[i]!, each, h);
       }
     } else {
       const reads = readsOf(node, node.activePorts(this.editableValues(node)));
@@ -342,7 +352,7 @@ export class SheetView {
         }
         if (h === undefined) return undefined;
         if (i > 0) text += ",";
-        text += keyPiece(r, h);
+        text += keyPiece(r.label, r.each, h);
       }
     }
     return hashText(`${text}}`);
@@ -509,10 +519,7 @@ export class SheetView {
     if (s.fixed && s.basisSel !== sel) {
       // The key was made from every read's hash now (a read that changes drops the key): those are the basis.
       const end = this.readOff[s.order + 1]!;
-      for (let i = this.readOff[s.order]!; i < end; i++) {
-        const r = this.readAt[i]!;
-        r.basis = r.now;
-      }
+      for (let i = this.readOff[s.order]!; i < end; i++) this.readBasis[i] = this.readNow[i];
       s.basisSel = sel;
       s.basisOwn = s.ownText;
       s.diffs = 0;
@@ -523,17 +530,18 @@ export class SheetView {
   /** A node's selection changed: the reads of its children that take its values follow. */
   private readsChanged(s: Slot): void {
     const end = this.outReadOff[s.order + 1]!;
-    for (let i = this.outReadOff[s.order]!; i < end; i++) {
-      const r = this.outReadAt[i]!;
-      const was = r.now;
-      const now = readHash(r);
+    for (let j = this.outReadOff[s.order]!; j < end; j++) {
+      const i = this.outReadAt[j]!;
+      const was = this.readNow[i];
+      const now = this.readHash(i);
       if (now === was) continue;
-      r.now = now;
-      const owner = r.owner!;
+      this.readNow[i] = now;
+      const owner = this.slotAt[this.readOwner[i]!]!;
       owner.keyed = false;
       if (owner.basisSel) {
-        if (was === r.basis) owner.diffs++;
-        else if (now === r.basis) owner.diffs--;
+        const basis = this.readBasis[i];
+        if (was === basis) owner.diffs++;
+        else if (now === basis) owner.diffs--;
       }
     }
   }
@@ -643,6 +651,21 @@ export class SheetView {
     return !!up && sel!.upstream[this.edges[k]!.to.port] === up.id;
   }
 
+  /** The upstream hash fixed read `i` enters its owner's key with now (undefined while one of its sources has none). */
+  private readHash(i: number): string | undefined {
+    const src = this.readSrc[i]!;
+    if (src >= 0) return selectedHash(this.slotAt[src]!, (this.readFrom[i] as Source).port);
+    const slots = this.readSlots.get(i)!;
+    const from = this.readFrom[i] as readonly Source[];
+    let h: string | undefined;
+    for (let k = 0; k < slots.length; k++) {
+      const each = selectedHash(slots[k]!, from[k]!.port);
+      if (each === undefined) return undefined;
+      if (h === undefined && each !== SKIPPED_HASH) h = each;
+    }
+    return h ?? SKIPPED_HASH;
+  }
+
   complete(): void {
     for (const s of this.slotAt) s.subject?.complete();
     for (const s of this.valueSubjects.values()) s.complete();
@@ -680,23 +703,9 @@ function stateOf(s: Slot): NodeState {
 }
 
 /** A read's piece of the key text: `"port":"hash"`, as canonical JSON writes it. */
-function keyPiece(r: Read, h: string): string {
+function keyPiece(label: string, each: string | undefined, h: string): string {
   // An output hash is a hex digest (or the skipped marker): as JSON it only needs quotes.
-  return r.each === undefined ? `${r.label}"${h}"` : r.label + quote(`${h}|each:${r.each}`);
-}
-
-/** The upstream hash a fixed read enters its owner's key with now (undefined while one of its sources has none). */
-function readHash(r: Read): string | undefined {
-  const slots = r.slots!;
-  if (!Array.isArray(slots)) return selectedHash(slots as Slot, (r.from as Source).port);
-  const from = r.from as readonly Source[];
-  let h: string | undefined;
-  for (let i = 0; i < slots.length; i++) {
-    const each = selectedHash(slots[i]!, from[i]!.port);
-    if (each === undefined) return undefined;
-    if (h === undefined && each !== SKIPPED_HASH) h = each;
-  }
-  return h ?? SKIPPED_HASH;
+  return each === undefined ? `${label}"${h}"` : label + quote(`${h}|each:${each}`);
 }
 
 /** The hash a downstream key takes from a slot's selected output (see `hashOf`). */
