@@ -112,6 +112,9 @@ export interface NodeDescription {
   config: Record<string, unknown>;
 }
 
+const NONE = Object.freeze([]) as unknown as string[];
+const NO_NODES: readonly Node[] = Object.freeze([]);
+
 const RESERVED = new Set(["then", "toJSON", "constructor", "inspect", "$$typeof", "asymmetricMatch", "nodeType"]);
 /** The node a port table belongs to, kept on the table itself under a symbol. */
 const OWNER = Symbol("daggr.ports.owner");
@@ -157,7 +160,7 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
   readonly outputs: Readonly<Record<string, Component | null>>;
   readonly options: NodeOptions<I, O>;
   /** Backup nodes tried in order when this one fails (`primary.fallback(backup)`). */
-  readonly backups: readonly Node[] = NO_NODES;
+  declare readonly backups: readonly Node[];
   /**
    * @internal Memos the engine keeps on the node, made once rather than per session:
    * its fingerprint hash (cleared when a guard or a backup is added), and which of its
@@ -168,8 +171,19 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
   filePortsMemo: { inputs: boolean; outputs: boolean } | undefined = undefined;
   /** The `out` and `in` proxies, made on first use (many nodes never have their `in` read). */
   private outProxy: OutPorts<O> | undefined = undefined;
-  protected inProxy: InPorts<I> | undefined = undefined;
-  private guardValue: Guard | undefined = undefined;
+  declare protected inProxy: InPorts<I> | undefined;
+  declare private guardValue: Guard | undefined;
+  /** Memos of editablePorts() and activePorts(), here from the start so they stay in the object. */
+  protected editableCache: string[] | undefined = undefined;
+  private activeCache: string[] | undefined = undefined;
+
+  static {
+    // Rarely set: defaults on the prototype rather than a field in every node.
+    const proto = this.prototype as unknown as Record<string, unknown>;
+    proto.backups = NO_NODES;
+    proto.inProxy = undefined;
+    proto.guardValue = undefined;
+  }
 
   protected constructor(defaultName: string, options: NodeOptions<I, O>, extraOptions: readonly string[] = NO_EXTRA) {
     // The allowed list is spelt out only when an option is not known.
@@ -239,9 +253,6 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
     return (this.editableCache = ports.length ? ports.slice() : NONE);
   }
 
-  /** Memo of editablePorts() (inputs never change after construction). */
-  protected editableCache: string[] | undefined;
-  private activeCache: string[] | undefined;
 
   /**
    * The input ports read when the node runs with these own input values: all of them,
@@ -252,7 +263,7 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
     if (this.activeCache) return this.activeCache;
     const ports = Object.keys(this.inputs);
     for (const p of this.editablePorts()) if (!(p in this.inputs)) ports.push(p); // InputNode: ports are outputs
-    return (this.activeCache = ports);
+    return (this.activeCache = shared(ports));
   }
 
   /**
@@ -491,8 +502,21 @@ function keepFirst(list: Node[], start: number): void {
   list.length = w;
 }
 
-const NONE = Object.freeze([]) as unknown as string[];
-const NO_NODES: readonly Node[] = Object.freeze([]);
+/**
+ * One list for each distinct list of port names (most nodes of a graph have the same few
+ * ports): the node keeps the shared copy. Bounded, as the sources' memo.
+ */
+function shared(ports: string[]): string[] {
+  if (!ports.length) return NONE;
+  const key = ports.join("\u0000");
+  let list = portLists.get(key);
+  if (list === undefined) {
+    if (portLists.size >= 1024) portLists.clear();
+    portLists.set(key, (list = Object.freeze(ports) as string[]));
+  }
+  return list;
+}
+const portLists = new Map<string, string[]>();
 
 function normaliseInput(nodeId: string, port: string, src: unknown): InputSpec {
   if (isComponent(src)) return { kind: "component", component: src };

@@ -5,7 +5,7 @@ import type { Node } from "./node.js";
  * input wires the two; `session.value(ref)` observes its selected value.
  */
 export class OutPort<T = unknown> {
-  readonly $kind = "out-port" as const;
+  declare readonly $kind: "out-port";
   /** Phantom: the value type flowing through this port. */
   declare readonly __value?: T;
   constructor(
@@ -43,7 +43,7 @@ export class OutPort<T = unknown> {
 
 /** `port.each` / `port.each("key")`: one run per list item. */
 export class ScatterRef<T = unknown> {
-  readonly $kind = "scatter" as const;
+  declare readonly $kind: "scatter";
   declare readonly __value?: T;
   declare readonly from: OutPort;
   declare readonly key: string | undefined;
@@ -56,7 +56,7 @@ export class ScatterRef<T = unknown> {
 
 /** `port.all()`: the per-item values gathered into a list. */
 export class GatherRef<T = unknown> {
-  readonly $kind = "gather" as const;
+  declare readonly $kind: "gather";
   declare readonly __value?: T;
   constructor(
     readonly from: OutPort,
@@ -66,7 +66,7 @@ export class GatherRef<T = unknown> {
 
 /** `firstOf(a, b, …)`: the first of these ports whose node was not skipped by a branch. */
 export class FirstOfRef<T = unknown> {
-  readonly $kind = "first-of" as const;
+  declare readonly $kind: "first-of";
   declare readonly __value?: T;
   constructor(readonly from: readonly OutPort[]) {}
 }
@@ -87,7 +87,7 @@ export function firstOf<T>(...ports: OutPort<T>[]): FirstOfRef<T> {
  * value a sheet holds for it: `session.set(node.in.prompt, "a cat")`.
  */
 export class InPort<T = unknown> {
-  readonly $kind = "in-port" as const;
+  declare readonly $kind: "in-port";
   declare readonly __value?: T;
   constructor(
     readonly node: Node,
@@ -96,6 +96,11 @@ export class InPort<T = unknown> {
   toString() {
     return `${this.node.id}.in.${this.port}`;
   }
+}
+
+// Each kind tag on the prototype, not a field of every port.
+for (const [ref, kind] of [[OutPort, "out-port"], [InPort, "in-port"], [ScatterRef, "scatter"], [GatherRef, "gather"], [FirstOfRef, "first-of"]] as const) {
+  Object.defineProperty(ref.prototype, "$kind", { value: kind, enumerable: false });
 }
 
 export function isOutPort(x: unknown): x is OutPort {
