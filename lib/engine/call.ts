@@ -79,7 +79,7 @@ export function invoke(node: Node, inputs: Record<string, unknown>, cancel: Canc
     if (cancel.aborted) throw cancel.reason;
     return shape(executor, node, knownValue(work));
   }
-  return abortable(work, cancel).then((raw) => shape(executor, node, raw));
+  return abortable(work, cancel, (raw) => shape(executor, node, raw));
 }
 
 async function invokeAsync(executor: Executor, node: Node, inputs: Record<string, unknown>, cancel: Cancel, files: FileSink, o: CallHooks): Promise<Record<string, unknown>> {
@@ -183,15 +183,25 @@ export function metaCache(store: Store | undefined): ExecContext["cache"] {
 
 /**
  * Settles as soon as the signal aborts, even if the work ignores it (a sync FnNode
- * cannot be interrupted); the work's late result is dropped.
+ * cannot be interrupted); the work's late result is dropped. `map` shapes the work's
+ * value inside the same reaction (one promise per call, not one per step).
  */
-function abortable<T>(work: Promise<T>, cancel: Cancel): Promise<T> {
+function abortable<T, R = T>(work: Promise<T>, cancel: Cancel, map?: (v: T) => R): Promise<R> {
   if (cancel.aborted) return Promise.reject(cancel.reason);
-  return new Promise<T>((resolve, reject) => {
+  return new Promise<R>((resolve, reject) => {
+    const done = map
+      ? (v: T) => {
+          try {
+            resolve(map(v));
+          } catch (e) {
+            reject(e);
+          }
+        }
+      : (resolve as (v: T) => void);
     if (cancel.onAbort) {
       // The callback outlives the work harmlessly: a settled promise ignores a late reject.
       cancel.onAbort(reject);
-      work.then(resolve, reject);
+      work.then(done, reject);
       return;
     }
     const signal = cancel.signal;
@@ -200,7 +210,7 @@ function abortable<T>(work: Promise<T>, cancel: Cancel): Promise<T> {
     work.then(
       (v) => {
         signal.removeEventListener("abort", onAbort);
-        resolve(v);
+        done(v);
       },
       (e) => {
         signal.removeEventListener("abort", onAbort);

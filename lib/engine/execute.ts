@@ -185,15 +185,30 @@ class Execution implements Cancel {
         ? callWithBackups(this, this.record, editable, wired, held).then((r) => ((this.servedBy = r.servedBy), r.outputs))
         : callPrimary(this, own, wired, held);
       if (outputs instanceof Promise) {
-        return outputs
-          .then((out) => finish(node, this.record, out, files))
-          .then(
-            () => held.release(),
-            (e) => {
+        // One reaction stores the outputs and frees the slot (a file copy waits in between).
+        return outputs.then(
+          (out) => {
+            let later: Maybe<void>;
+            try {
+              later = finish(node, this.record, out, files);
+            } catch (e) {
               held.release();
               throw e;
-            },
-          );
+            }
+            if (!later) return held.release();
+            return later.then(
+              () => held.release(),
+              (e) => {
+                held.release();
+                throw e;
+              },
+            );
+          },
+          (e) => {
+            held.release();
+            throw e;
+          },
+        );
       }
       stored = finish(node, this.record, outputs, files);
     } catch (e) {

@@ -58,9 +58,10 @@ export function quote(s: string): string {
 
 export function hashText(text: string): string {
   // The first 40 hex digits as a string of their own: a slice would keep the whole 64-digit
-  // digest alive behind it for as long as the key lives. Hex digits need no escaping, so
-  // encodeURIComponent is the identity here that copies (normalize() keeps the slice).
-  return encodeURIComponent((oneShot ? oneShot("sha256", text) : createHash("sha256").update(text).digest("hex")).slice(0, 40));
+  // digest alive behind it for as long as the key lives. Parsed back as a JSON string (hex
+  // needs no escaping) they are copied into a flat string; encodeURIComponent did the same
+  // for a third more time, and normalize() and the like return the slice itself.
+  return JSON.parse(`"${(oneShot ? oneShot("sha256", text) : createHash("sha256").update(text).digest("hex")).slice(0, 40)}"`) as string;
 }
 
 /** Content hash of a value. Files are path strings inside the content-addressed store, so a path names its content. */
