@@ -5,12 +5,23 @@ import { quote } from "./recipe-key.js";
 import type { ResultError, ResultRecord } from "./records.js";
 import type { Activity, NodeState } from "./state.js";
 
-/** What a node's state holds besides the common fields, made only for a node that has one of them. */
-export interface StateExtra {
+/**
+ * What few nodes need, made only for a node that has one of them: its run's progress,
+ * partial outputs, error and items, a `NodeState` someone asked for (dropped on the next
+ * change), and the subjects of an observed state and output ports.
+ */
+export interface Aux {
   progress: NodeState["progress"];
   partial: NodeState["partial"];
   error: ResultError | undefined;
   items: NodeState["items"];
+  snapshot: NodeState | undefined;
+  subject: BehaviorSubject<NodeState> | undefined;
+  outs: Map<string, BehaviorSubject<unknown>> | undefined;
+}
+
+export function auxOf(s: Slot): Aux {
+  return (s.aux ??= { progress: undefined, partial: undefined, error: undefined, items: undefined, snapshot: undefined, subject: undefined, outs: undefined });
 }
 
 /**
@@ -26,18 +37,12 @@ export class Slot {
   freshness: Freshness = "empty";
   /** The selected result. */
   sel: ResultRecord | undefined;
-  /** The node's state (see `NodeState`): the fields that are not read from the slot itself. */
+  /** The node's state (see `NodeState`): the fields not read from elsewhere (its start time is the view's `startedAt`). */
   activity: Activity;
   count: number;
   runId: string | undefined = undefined;
-  startedAt: number | undefined = undefined;
-  /** Progress, partial outputs, error and items, once one of them was set. */
-  extra: StateExtra | undefined = undefined;
-  /** An immutable `NodeState`, made when someone asks and dropped on the next change. */
-  snapshot: NodeState | undefined = undefined;
-  subject: BehaviorSubject<NodeState> | undefined = undefined;
-  /** Subjects of this node's observed output ports. */
-  outs: Map<string, BehaviorSubject<unknown>> | undefined = undefined;
+  /** What few nodes need (see `Aux`). */
+  aux: Aux | undefined = undefined;
   /** How many of the nodes it reads from are not fresh, kept by the walk: "are my parents fresh?" in O(1). */
   staleParents = 0;
   /**

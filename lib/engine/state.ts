@@ -3,7 +3,7 @@ import { type Edge, type Graph, type Node, initialValue, inputId } from "../grap
 import type { EngineEvent, Freshness, Progress } from "./events.js";
 import { FN_INPUT_MARKER, canonical, hashText, quote, recipeKey } from "./recipe-key.js";
 import { type ResultError, type ResultRecord, ResultStatus } from "./records.js";
-import { MinQueue, NO_VALUES, Slot, type Source, type StateExtra, hasStaticPorts, parentsOf, readsOf } from "./slot.js";
+import { MinQueue, NO_VALUES, Slot, type Source, auxOf, hasStaticPorts, parentsOf, readsOf } from "./slot.js";
 import type { SheetState } from "./store.js";
 import { hasFilePorts } from "./outputs.js";
 
@@ -105,6 +105,8 @@ export class SheetView {
   /** The edges out of each node (`outOff`), as indexes into `edges`. */
   private readonly outOff: Int32Array;
   private readonly outAt: Int32Array;
+  /** When each node's running execution started (NaN: none since the sheet opened), by order. */
+  private readonly startedAt: Float64Array;
   /** Where each edge's freshness is kept (its index in `edges`), made on first ask. */
   private edgeIndex: Map<string, number> | undefined = undefined;
   private readonly valueSubjects = new Map<string, BehaviorSubject<unknown>>();
@@ -135,6 +137,7 @@ export class SheetView {
     const nodes = graph.nodes;
     const n = nodes.length;
     const slots = (this.slotAt = new Array<Slot>(n));
+    this.startedAt = new Float64Array(n).fill(Number.NaN);
     const orderOf = (id: string) => graph.order(id);
     for (let order = 0; order < n; order++) {
       const node = nodes[order]!;
@@ -142,7 +145,7 @@ export class SheetView {
       const interrupted = cut.get(node.id);
       const activity = interrupted ? Activity.FAILED : sel?.status === ResultStatus.SKIPPED ? Activity.SKIPPED : Activity.IDLE;
       const slot = (slots[order] = new Slot(node, fingerprintHash(node), order, sel, activity, loaded.counts[node.id] ?? 0));
-      if (interrupted?.error) slot.extra = { progress: undefined, partial: undefined, error: interrupted.error, items: undefined };
+      if (interrupted?.error) auxOf(slot).error = interrupted.error;
     }
 
     // Children, and the fixed reads with the parents they count.
@@ -560,7 +563,8 @@ export class SheetView {
     this.readsChanged(s);
     this.changed(s);
     if (this.events.observed) this.emit({ type: "selection-changed", sheetId: this.sheetId, nodeId, resultId: record?.id ?? null, result: record ?? undefined });
-    if (s.outs) for (const port of Object.keys(s.node.outputs)) s.outs.get(port)?.next(record?.outputs[port]);
+    const outs = s.aux?.outs;
+    if (outs) for (const port of Object.keys(s.node.outputs)) outs.get(port)?.next(record?.outputs[port]);
   }
 
   /** The revision of an editable input (0 until first written). */
@@ -578,7 +582,8 @@ export class SheetView {
   /** The node's state now, as an immutable object. */
   state(nodeId: string): NodeState {
     const s = this.slot(nodeId);
-    return (s.snapshot ??= stateOf(s));
+    const aux = auxOf(s);
+    return (aux.snapshot ??= this.stateOf(s));
   }
 
   /** How many results the node's history holds. */
@@ -591,8 +596,8 @@ export class SheetView {
     const s = this.slot(nodeId);
     s.activity = activity;
     s.runId = runId;
-    if (activity === Activity.RUNNING) s.startedAt = startedAt;
-    const x = s.extra;
+    if (activity === Activity.RUNNING) this.startedAt[s.order] = startedAt ?? Number.NaN;
+    const x = s.aux;
     if (x) x.error = x.progress = x.partial = undefined;
     this.changed(s);
   }
@@ -602,7 +607,7 @@ export class SheetView {
     const s = this.slot(nodeId);
     s.activity = activity;
     s.count = count;
-    const x = error || items ? extraOf(s) : s.extra;
+    const x = error || items ? auxOf(s) : s.aux;
     if (x) {
       x.progress = x.partial = undefined;
       x.error = error;
@@ -618,19 +623,43 @@ export class SheetView {
     for (const k of EXTRA_KEYS) {
       if (!(k in patch)) continue;
       const v = patch[k];
-      if (v !== undefined || s.extra) (extraOf(s) as unknown as Record<string, unknown>)[k] = v;
+      if (v !== undefined || s.aux) (auxOf(s) as unknown as Record<string, unknown>)[k] = v;
     }
     this.changed(s);
   }
 
   private changed(s: Slot): void {
-    s.snapshot = undefined;
-    if (s.subject) s.subject.next((s.snapshot = stateOf(s)));
+    const aux = s.aux;
+    if (!aux) return;
+    aux.snapshot = undefined;
+    if (aux.subject) aux.subject.next((aux.snapshot = this.stateOf(s)));
+  }
+
+  /** A slot's fields as a `NodeState` (every field present, so all states share one shape). */
+  private stateOf(s: Slot): NodeState {
+    const sel = s.sel;
+    const x = s.aux;
+    const startedAt = this.startedAt[s.order]!;
+    return {
+      nodeId: s.node.id,
+      freshness: s.freshness,
+      activity: s.activity,
+      selectedId: sel?.id ?? null,
+      count: s.count,
+      runId: s.runId,
+      startedAt: Number.isNaN(startedAt) ? undefined : startedAt,
+      lastMs: sel?.ms,
+      progress: x?.progress,
+      partial: x?.partial,
+      error: x?.error,
+      items: x?.items,
+    };
   }
 
   state$(nodeId: string): BehaviorSubject<NodeState> {
     const s = this.slot(nodeId);
-    return (s.subject ??= new BehaviorSubject(this.state(nodeId)));
+    const aux = auxOf(s);
+    return (aux.subject ??= new BehaviorSubject(this.state(nodeId)));
   }
 
   /** A BehaviorSubject per port, created on first use so unobserved ports cost nothing. */
@@ -639,7 +668,7 @@ export class SheetView {
     let s = this.valueSubjects.get(k);
     if (!s) {
       this.valueSubjects.set(k, (s = new BehaviorSubject(current())));
-      if (side === "out") (this.slot(nodeId).outs ??= new Map()).set(port, s);
+      if (side === "out") (auxOf(this.slot(nodeId)).outs ??= new Map()).set(port, s);
     }
     return s;
   }
@@ -667,7 +696,7 @@ export class SheetView {
   }
 
   complete(): void {
-    for (const s of this.slotAt) s.subject?.complete();
+    for (const s of this.slotAt) s.aux?.subject?.complete();
     for (const s of this.valueSubjects.values()) s.complete();
     this.events.complete();
   }
@@ -677,30 +706,6 @@ export class SheetView {
 export type StatePatch = Partial<Pick<NodeState, "activity" | "count" | "progress" | "partial" | "error" | "items">>;
 
 const EXTRA_KEYS = ["progress", "partial", "error", "items"] as const;
-
-function extraOf(s: Slot): StateExtra {
-  return (s.extra ??= { progress: undefined, partial: undefined, error: undefined, items: undefined });
-}
-
-/** A slot's fields as a `NodeState` (every field present, so all states share one shape). */
-function stateOf(s: Slot): NodeState {
-  const sel = s.sel;
-  const x = s.extra;
-  return {
-    nodeId: s.node.id,
-    freshness: s.freshness,
-    activity: s.activity,
-    selectedId: sel?.id ?? null,
-    count: s.count,
-    runId: s.runId,
-    startedAt: s.startedAt,
-    lastMs: sel?.ms,
-    progress: x?.progress,
-    partial: x?.partial,
-    error: x?.error,
-    items: x?.items,
-  };
-}
 
 /** A read's piece of the key text: `"port":"hash"`, as canonical JSON writes it. */
 function keyPiece(label: string, each: string | undefined, h: string): string {
