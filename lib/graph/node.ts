@@ -114,6 +114,7 @@ export interface NodeDescription {
 
 const NONE = Object.freeze([]) as unknown as string[];
 const NO_NODES: readonly Node[] = Object.freeze([]);
+const NO_INPUTS: Readonly<Record<string, InputSpec>> = Object.freeze({});
 
 const RESERVED = new Set(["then", "toJSON", "constructor", "inspect", "$$typeof", "asymmetricMatch", "nodeType"]);
 /** The node a port table belongs to, kept on the table itself under a symbol. */
@@ -196,10 +197,10 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
       throw new DaggrError(ErrorCode.BAD_OPTION, `A node name must be a non-empty string (got ${JSON.stringify(this.name)}).`);
     }
     this.id = slug(this.name);
-    const inputs: Record<string, InputSpec> = {};
+    let inputs: Record<string, InputSpec> | undefined;
     const given = options.inputs;
-    if (given) for (const port of Object.keys(given)) inputs[port] = normaliseInput(this.id, port, given[port]);
-    this.inputs = inputs;
+    if (given) for (const port of Object.keys(given)) (inputs ??= {})[port] = normaliseInput(this.id, port, given[port]);
+    this.inputs = inputs ?? NO_INPUTS;
     const outputs: Record<string, Component | null> = {};
     const specs: OutputSpecs = options.outputs ?? this.defaultOutputs();
     for (const port of Object.keys(specs)) {
@@ -520,7 +521,7 @@ const portLists = new Map<string, string[]>();
 
 function normaliseInput(nodeId: string, port: string, src: unknown): InputSpec {
   if (isComponent(src)) return { kind: "component", component: src };
-  if (isOutPort(src)) return { kind: "port", from: src };
+  if (isOutPort(src)) return src; // its own spec: see OutPort.kind
   if (src instanceof ScatterRef) return { kind: "port", from: src.from, scatter: { key: src.key } };
   if (src instanceof GatherRef) return { kind: "port", from: src.from, gather: { allowPartial: src.allowPartial } };
   if (src instanceof FirstOfRef) {

@@ -17,6 +17,18 @@ export class OutPort<T = unknown> {
   }
 
   /**
+   * @internal A port wired as it is is its own input spec (`{ kind: "port", from }` of
+   * `InputSpec`): a node keeps no object per plain wired input.
+   */
+  get kind(): "port" {
+    return "port";
+  }
+  /** @internal See `kind`. */
+  get from(): OutPort<T> {
+    return this;
+  }
+
+  /**
    * Scatter: the node reading `list.each` runs once per item of this list output;
    * `list.each("key")` passes one field of each item. Nodes reading the per-item
    * outputs plainly run per item too, until a `.all()` gathers them.
