@@ -87,8 +87,8 @@ export class SheetView {
   private readonly readOff: Int32Array;
   private readonly readLabel: string[] = [];
   private readonly readFrom: Array<Source | readonly Source[]> = [];
-  private readonly readOwner: number[] = [];
-  private readonly readSrc: number[] = [];
+  private readonly readOwner: Int32Array;
+  private readonly readSrc: Int32Array;
   private readonly readSlots = new Map<number, Slot[]>();
   private readonly readEach = new Map<number, string>();
   private readonly readNow: Array<string | undefined> = [];
@@ -153,6 +153,8 @@ export class SheetView {
     const watchers = new Lists(n);
     const readOff = (this.readOff = new Int32Array(n + 1));
     const outReads = new Lists(n);
+    const readOwner: number[] = [];
+    const readSrc: number[] = [];
     for (let o = 0; o < n; o++) {
       const slot = slots[o]!;
       for (const c of graph.children(slot.node.id)) children.add(o, orderOf(c));
@@ -165,18 +167,18 @@ export class SheetView {
       for (const r of readsOf(slot.node, ports)) {
         const i = this.readLabel.push(r.label) - 1;
         this.readFrom.push(r.from);
-        this.readOwner.push(o);
+        readOwner.push(o);
         this.readNow.push(undefined);
         this.readBasis.push(undefined);
         if (r.each !== undefined) this.readEach.set(i, r.each);
         if (Array.isArray(r.from)) {
           const at = (r.from as readonly Source[]).map((f) => slots[orderOf(f.node.id)]!);
           this.readSlots.set(i, at);
-          this.readSrc.push(-1);
+          readSrc.push(-1);
           for (const f of at) outReads.add(f.order, i);
         } else {
           const src = orderOf((r.from as Source).node.id);
-          this.readSrc.push(src);
+          readSrc.push(src);
           outReads.add(src, i);
         }
       }
@@ -186,6 +188,8 @@ export class SheetView {
     [this.watchOff, this.watchAt] = watchers.done();
     let at: Int32Array;
     [this.outReadOff, this.outReadAt] = outReads.done();
+    this.readOwner = Int32Array.from(readOwner);
+    this.readSrc = Int32Array.from(readSrc);
 
     // Edges, grouped by downstream node (in the graph's order among one node's), and out of each node.
     const into = new Lists(n);
