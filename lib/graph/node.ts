@@ -505,19 +505,28 @@ function keepFirst(list: Node[], start: number): void {
 
 /**
  * One list for each distinct list of port names (most nodes of a graph have the same few
- * ports): the node keeps the shared copy. Bounded, as the sources' memo.
+ * ports): the node keeps the shared copy. Found in a trie by port name (names' hashes are
+ * cached, so no key string is built); bounded, as the sources' memo.
  */
 function shared(ports: string[]): string[] {
   if (!ports.length) return NONE;
-  const key = ports.join("\u0000");
-  let list = portLists.get(key);
-  if (list === undefined) {
-    if (portLists.size >= 1024) portLists.clear();
-    portLists.set(key, (list = Object.freeze(ports) as string[]));
+  let at = portLists;
+  for (const p of ports) {
+    let next = (at.next ??= new Map()).get(p);
+    if (!next) {
+      if (++portListCount > 4096) (portLists.next = undefined), (portListCount = 0);
+      (at.next ??= new Map()).set(p, (next = {}));
+    }
+    at = next;
   }
-  return list;
+  return (at.list ??= Object.freeze(ports) as string[]);
 }
-const portLists = new Map<string, string[]>();
+interface PortTrie {
+  list?: string[];
+  next?: Map<string, PortTrie>;
+}
+const portLists: PortTrie = {};
+let portListCount = 0;
 
 function normaliseInput(nodeId: string, port: string, src: unknown): InputSpec {
   if (isComponent(src)) return { kind: "component", component: src };
