@@ -236,7 +236,8 @@ export class Runner implements ExecHost {
     if (run.abort.aborted) return "cancelled";
     const node = this.graph.node(id);
     const parents = this.graph.parents(id);
-    for (const p of parents) {
+    for (let i = 0; i < parents.length; i++) {
+      const p = parents[i]!;
       const o = outcomes.outcome(p);
       if (o !== undefined && o !== "ok") return this.blocked(run, id, `'${p}' ${o === "blocked" ? "did not run" : o}`);
     }
@@ -248,7 +249,9 @@ export class Runner implements ExecHost {
       }
       return this.execute(run, node);
     }
-    for (const p of parents) if (this.view.freshnessOf(p) !== "fresh") return this.blocked(run, id, `'${p}' is not up to date`);
+    for (let i = 0; i < parents.length; i++) {
+      if (this.view.freshnessOf(parents[i]!) !== "fresh") return this.blocked(run, id, `'${parents[i]}' is not up to date`);
+    }
     if (this.view.freshnessOf(id) === "fresh") {
       if (run.mode !== Modes.AUTO) run.summary.nodes[id] = "reused";
       return "ok";

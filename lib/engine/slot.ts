@@ -195,8 +195,12 @@ export class MinQueue {
 
   /** Empties the queue (after a refresh that threw) and frees it for the next refresh. */
   clear(): void {
-    for (const s of this.heap) s.queuedIn = undefined;
-    this.heap.length = 0;
+    // After a walk the queue is empty already: setting the length of an empty array to 0
+    // would drop its store, and the next walk's first push would make a new one.
+    if (this.heap.length) {
+      for (const s of this.heap) s.queuedIn = undefined;
+      this.heap.length = 0;
+    }
     this.idle = true;
   }
 }

@@ -16,8 +16,12 @@ export function validateGraph(graph: Graph, cache: MetaCache): Promise<Map<strin
     p = (async () => {
       const problems = new Map<string, ResultError>();
       const checks: Promise<void>[] = [];
-      for (const node of graph.nodes) {
-        for (const n of [node, ...node.backups]) {
+      const nodes = graph.nodes;
+      for (let i = 0; i < nodes.length; i++) {
+        const node = nodes[i]!;
+        // The node, then its backups (no list made per node).
+        for (let b = -1; b < node.backups.length; b++) {
+          const n = b < 0 ? node : node.backups[b]!;
           // Only kinds with checks cost a promise (a graph of FnNodes has none to wait for).
           const executor = executorFor(n);
           if (!executor.validate) continue;
