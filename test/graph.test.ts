@@ -320,3 +320,18 @@ t.test("node.guard = … and node.fallback(…) clear the node's fingerprint mem
   t.equal(n.fingerprintMemo, undefined);
   t.not(n.fingerprint(), guarded);
 });
+
+t.test("nodes with the same output ports and components share one frozen output table", async (t) => {
+  const image = gr.Image();
+  const a = new FnNode(() => 1, { name: "a", outputs: { v: null, img: image } });
+  const b = new FnNode(() => 1, { name: "b", outputs: { v: null, img: image } });
+  const c = new FnNode(() => 1, { name: "c", outputs: { v: null, img: gr.Image() } });
+  const d = new FnNode(() => 1, { name: "d", outputs: { img: image, v: null } });
+  t.equal(a.outputs, b.outputs);
+  t.ok(Object.isFrozen(a.outputs));
+  t.not(a.outputs, c.outputs, "another component object");
+  t.not(a.outputs, d.outputs, "another order");
+  t.same(Object.keys(d.outputs), ["img", "v"]);
+  t.equal(c.outputs.img!.type, "Image");
+  t.equal(codeOf(() => new FnNode(() => 1, { outputs: { v: null, img: "Image" } } as never)).code, "E_BAD_OPTION", "a bad port after a known prefix");
+});

@@ -201,9 +201,11 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
     const given = options.inputs;
     if (given) for (const port of Object.keys(given)) (inputs ??= {})[port] = normaliseInput(this.id, port, given[port]);
     this.inputs = inputs ?? NO_INPUTS;
-    const outputs: Record<string, Component | null> = {};
+    // Nodes with the same output ports and components share one frozen table.
     const specs: OutputSpecs = options.outputs ?? this.defaultOutputs();
-    for (const port of Object.keys(specs)) {
+    const ports = Object.keys(specs);
+    let at = outputTables;
+    for (const port of ports) {
       const c = specs[port]!;
       if (c !== null && !isComponent(c)) {
         throw new DaggrError(
@@ -211,9 +213,14 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
           `Output '${port}' of node '${this.id}' must be a gr component or null (hidden), got ${typeof c}.`,
         );
       }
-      outputs[port] = c;
+      at = outputStep(at, port, c);
     }
-    this.outputs = outputs;
+    if (!at.table) {
+      const outputs: Record<string, Component | null> = {};
+      for (const port of ports) outputs[port] = specs[port]!;
+      at.table = Object.freeze(outputs);
+    }
+    this.outputs = at.table;
   }
 
   /** Output ports: `node.out.image`. A misspelt name is a type error, and a coded error at run time. */
@@ -521,6 +528,28 @@ function shared(ports: string[]): string[] {
   }
   return (at.list ??= Object.freeze(ports) as string[]);
 }
+/**
+ * Output tables by port and component, in order: a trie whose leaves hold the shared
+ * table. Components are held weakly; the whole is bounded as the other memos.
+ */
+interface OutputTrie {
+  table?: Readonly<Record<string, Component | null>>;
+  next?: Map<string, { hidden?: OutputTrie; shown?: WeakMap<Component, OutputTrie> }>;
+}
+let outputTables: OutputTrie = {};
+let outputTableCount = 0;
+function outputStep(at: OutputTrie, port: string, c: Component | null): OutputTrie {
+  let byPort = (at.next ??= new Map()).get(port);
+  if (!byPort) at.next.set(port, (byPort = {}));
+  let next = c === null ? byPort.hidden : byPort.shown?.get(c);
+  if (next) return next;
+  if (++outputTableCount > 4096) (outputTables = {}), (outputTableCount = 0);
+  next = {};
+  if (c === null) byPort.hidden = next;
+  else (byPort.shown ??= new WeakMap()).set(c, next);
+  return next;
+}
+
 interface PortTrie {
   list?: string[];
   next?: Map<string, PortTrie>;
