@@ -1,6 +1,7 @@
 import { gr } from "./components.js";
 import { DaggrError, ErrorCode } from "./errors.js";
-import { Node, NodeKind, quoteCode, type InputSources, type InputValues, type NodeOptions, type OutputSpecs } from "./node.js";
+import { quoteCode } from "./node-memos.js";
+import { Node, NodeKind, type InputSources, type InputValues, type NodeOptions, type OutputSpecs } from "./node.js";
 
 /** What an FnNode's function receives besides its inputs. */
 export interface FnContext {

@@ -1,6 +1,7 @@
 import { type Component, isComponent } from "./components.js";
 import { DaggrError, ErrorCode, checkOptions, unknownName } from "./errors.js";
 import { slug } from "./ids.js";
+import { NO_PORTS, quote, quoteCode, sharedOutputs, sharedPorts } from "./node-memos.js";
 import { FirstOfRef, GatherRef, InPort, OutPort, ScatterRef, isInPort, isOutPort } from "./ports.js";
 
 /** The node kinds; each has one executor in `lib/nodes`. */
@@ -112,7 +113,7 @@ export interface NodeDescription {
   config: Record<string, unknown>;
 }
 
-const NONE = Object.freeze([]) as unknown as string[];
+const NONE = NO_PORTS;
 const NO_NODES: readonly Node[] = Object.freeze([]);
 const NO_INPUTS: Readonly<Record<string, InputSpec>> = Object.freeze({});
 
@@ -204,7 +205,6 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
     // Nodes with the same output ports and components share one frozen table.
     const specs: OutputSpecs = options.outputs ?? this.defaultOutputs();
     const ports = Object.keys(specs);
-    let at = outputTables;
     for (const port of ports) {
       const c = specs[port]!;
       if (c !== null && !isComponent(c)) {
@@ -213,14 +213,8 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
           `Output '${port}' of node '${this.id}' must be a gr component or null (hidden), got ${typeof c}.`,
         );
       }
-      at = outputStep(at, port, c);
     }
-    if (!at.table) {
-      const outputs: Record<string, Component | null> = {};
-      for (const port of ports) outputs[port] = specs[port]!;
-      at.table = Object.freeze(outputs);
-    }
-    this.outputs = at.table;
+    this.outputs = sharedOutputs(specs, ports);
   }
 
   /** Output ports: `node.out.image`. A misspelt name is a type error, and a coded error at run time. */
@@ -261,7 +255,6 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
     return (this.editableCache = ports.length ? ports.slice() : NONE);
   }
 
-
   /**
    * The input ports read when the node runs with these own input values: all of them,
    * except for a choice node, which reads only its selected variant's.
@@ -271,7 +264,7 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
     if (this.activeCache) return this.activeCache;
     const ports = Object.keys(this.inputs);
     for (const p of this.editablePorts()) if (!(p in this.inputs)) ports.push(p); // InputNode: ports are outputs
-    return (this.activeCache = shared(ports));
+    return (this.activeCache = sharedPorts(ports));
   }
 
   /**
@@ -366,7 +359,7 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
     return element(this.kindConfig());
   }
 
-  /** `codeSources()` as the elements of a JSON array, the sources' JSON memoised per function. */
+  /** `codeSources()` as the elements of a JSON array, each source's JSON from a memo. */
   protected codeText(): string {
     const { preprocess, postprocess } = this.options;
     return `${preprocess ? quoteCode("pre:", preprocess) : '""'},${postprocess ? quoteCode("post:", postprocess) : '""'}`;
@@ -446,42 +439,6 @@ function getChoose() {
   return chooseImpl;
 }
 
-/**
- * `JSON.stringify(s)` for a string. Names and port references are nearly always printable
- * ASCII without quotes or backslashes, which JSON writes unchanged between quotes.
- */
-export function quote(s: string): string {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return JSON.stringify(s);
-  }
-  return `"${s}"`;
-}
-
-/**
- * The JSON string of a code part, `prefix` + the function's source. Writing a source as
- * JSON costs about a microsecond, and a few sources serve thousands of nodes (one
- * function, or closures made in a loop), so it is memoised per source text (a bounded
- * map: sources are not kept per function, which would cost a weak-map entry per node).
- * The last function is remembered too: nodes built in a loop often share it.
- */
-export function quoteCode(prefix: "fn:" | "pre:" | "post:", fn: unknown): string {
-  if (typeof fn !== "function") return JSON.stringify(`${prefix}${fn}`);
-  if (lastCode?.deref() !== fn) {
-    const source = `${fn}`;
-    let quoted = quotedSources.get(source);
-    if (quoted === undefined) {
-      if (quotedSources.size >= 1024) quotedSources.clear();
-      quotedSources.set(source, (quoted = JSON.stringify(source).slice(1)));
-    }
-    lastCode = new WeakRef(fn);
-    lastQuoted = quoted;
-  }
-  return `"${prefix}${lastQuoted}`;
-}
-const quotedSources = new Map<string, string>();
-let lastCode: WeakRef<object> | undefined;
-let lastQuoted = "";
 
 /** A value as `JSON.stringify` writes it inside an array (`null` where it would be left out). */
 function element(v: unknown): string {
@@ -510,52 +467,6 @@ function keepFirst(list: Node[], start: number): void {
   list.length = w;
 }
 
-/**
- * One list for each distinct list of port names (most nodes of a graph have the same few
- * ports): the node keeps the shared copy. Found in a trie by port name (names' hashes are
- * cached, so no key string is built); bounded, as the sources' memo.
- */
-function shared(ports: string[]): string[] {
-  if (!ports.length) return NONE;
-  let at = portLists;
-  for (const p of ports) {
-    let next = (at.next ??= new Map()).get(p);
-    if (!next) {
-      if (++portListCount > 4096) (portLists.next = undefined), (portListCount = 0);
-      (at.next ??= new Map()).set(p, (next = {}));
-    }
-    at = next;
-  }
-  return (at.list ??= Object.freeze(ports) as string[]);
-}
-/**
- * Output tables by port and component, in order: a trie whose leaves hold the shared
- * table. Components are held weakly; the whole is bounded as the other memos.
- */
-interface OutputTrie {
-  table?: Readonly<Record<string, Component | null>>;
-  next?: Map<string, { hidden?: OutputTrie; shown?: WeakMap<Component, OutputTrie> }>;
-}
-let outputTables: OutputTrie = {};
-let outputTableCount = 0;
-function outputStep(at: OutputTrie, port: string, c: Component | null): OutputTrie {
-  let byPort = (at.next ??= new Map()).get(port);
-  if (!byPort) at.next.set(port, (byPort = {}));
-  let next = c === null ? byPort.hidden : byPort.shown?.get(c);
-  if (next) return next;
-  if (++outputTableCount > 4096) (outputTables = {}), (outputTableCount = 0);
-  next = {};
-  if (c === null) byPort.hidden = next;
-  else (byPort.shown ??= new WeakMap()).set(c, next);
-  return next;
-}
-
-interface PortTrie {
-  list?: string[];
-  next?: Map<string, PortTrie>;
-}
-const portLists: PortTrie = {};
-let portListCount = 0;
 
 function normaliseInput(nodeId: string, port: string, src: unknown): InputSpec {
   if (isComponent(src)) return { kind: "component", component: src };
