@@ -33,8 +33,8 @@ export function auxOf(s: Slot): Aux {
 export class Slot {
   /** The current recipe key, valid while `keyed`. */
   key: string | undefined = undefined;
-  keyed = false;
-  freshness: Freshness = "empty";
+  /** Freshness, `keyed`, `fixed` and `hasOwn` in one number (read through the accessors below). */
+  private bits = 0;
   /** The selected result. */
   sel: ResultRecord | undefined;
   /** The node's state (see `NodeState`): the fields not read from elsewhere (its start time is the view's `startedAt`). */
@@ -59,13 +59,36 @@ export class Slot {
   ownText = "";
   /** The refresh queue this node waits in, if any. */
   queuedIn: MinQueue | undefined = undefined;
+
+  get freshness(): Freshness {
+    return FRESHNESS[this.bits & FRESHNESS_BITS]!;
+  }
+
+  set freshness(f: Freshness) {
+    this.bits = (this.bits & ~FRESHNESS_BITS) | (f === "fresh" ? 2 : f === "stale" ? 1 : 0);
+  }
+
+  /** Whether `key` is current. */
+  get keyed(): boolean {
+    return (this.bits & KEYED) !== 0;
+  }
+
+  set keyed(k: boolean) {
+    this.bits = k ? this.bits | KEYED : this.bits & ~KEYED;
+  }
+
   /**
    * Whether its reads do not depend on its own input values (all but choice nodes): its
    * reads and parents are then kept by the view, and its parents' freshness counted.
    */
-  readonly fixed: boolean;
+  get fixed(): boolean {
+    return (this.bits & FIXED) !== 0;
+  }
+
   /** Whether its key has own inputs (otherwise their part of the key is `{}`). */
-  readonly hasOwn: boolean;
+  get hasOwn(): boolean {
+    return (this.bits & HAS_OWN) !== 0;
+  }
 
   constructor(
     readonly node: Node,
@@ -78,13 +101,20 @@ export class Slot {
     this.sel = selected;
     this.activity = activity;
     this.count = count;
-    this.fixed = hasStaticPorts(node);
-    this.hasOwn = !this.fixed || node.activePorts(NO_VALUES).some((p) => {
+    const fixed = hasStaticPorts(node);
+    const hasOwn = !fixed || node.activePorts(NO_VALUES).some((p) => {
       const kind = node.inputs[p]?.kind;
       return kind !== "port" && kind !== "first";
     });
+    this.bits = (fixed ? FIXED : 0) | (hasOwn ? HAS_OWN : 0);
   }
 }
+
+const FRESHNESS: readonly Freshness[] = ["empty", "stale", "fresh"];
+const FRESHNESS_BITS = 3;
+const KEYED = 4;
+const FIXED = 8;
+const HAS_OWN = 16;
 
 export type Source = { readonly node: Node; readonly port: string };
 
