@@ -1,5 +1,5 @@
 import t from "tap";
-import { FnNode, Graph, GradioNode, InputNode, MemoryStore, gr, type EngineEvent } from "../lib/index.js";
+import { FnNode, Graph, GradioNode, InputNode, MemoryStore, firstOf, gr, type EngineEvent } from "../lib/index.js";
 import { nextEvent, open, sleep } from "./helpers/engine.js";
 
 /** a → (b, c) → d: a diamond, with counters of how often each node ran. */
@@ -762,4 +762,62 @@ t.test("session.editItem on an InputNode's list edits that input; a bad index or
   t.equal(s.get(p.mix.out.episode), "V(HELLO)+V(YO)");
   t.throws(() => s.editItem(p.voice, 2, "x"), { code: "E_BAD_OPTION", message: /has 2 items \(0 to 1\); there is no item 2/ });
   t.throws(() => s.editItem(p.mix, 0, "x"), { code: "E_BAD_OPTION", message: /'mix' does not run per item/ });
+});
+
+t.test("recipe keys, item keys and output hashes are pinned: a change that alters them needs a store migration", async (t) => {
+  // Functions made from text: their source is what V8 prints, whatever transpiled this file.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const fn = (arg: string, body: string) => new Function(arg, body) as (x: any) => unknown;
+  const text = new InputNode({ name: "text", ports: { text: gr.Textbox({ value: "hello world" }), n: gr.Number({ value: 3 }) } });
+  const words = new FnNode(fn("{ s }", 'return s.split(" ")'), { name: "words", inputs: { s: text.out.text }, outputs: { list: gr.JSON() } });
+  const upper = new FnNode(fn("{ w, suffix }", "return w.toUpperCase() + suffix"), { name: "upper", inputs: { w: words.out.list.each, suffix: "!" }, outputs: { u: gr.Textbox() } });
+  const gathered = new FnNode(fn("{ all, n }", 'return { joined: all.join("+"), n }'), { name: "gathered", inputs: { all: upper.out.u.all(), n: text.out.n }, outputs: { joined: gr.Textbox(), n: gr.Number() } });
+  const pick = new FnNode(fn("{ x }", "return x"), { name: "pick", inputs: { x: firstOf(gathered.out.joined, words.out.list) }, outputs: { x: null } });
+  // 20 ports: a wide node, whose values and provenance are built as dictionary-mode objects.
+  const wide = new FnNode(fn("xs", "return Object.keys(xs).length"), {
+    name: "wide",
+    inputs: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`p${i}`, i % 2 ? gathered.out.n : pick.out.x])),
+    outputs: { count: gr.Number() },
+  });
+  const s = await new Graph({ name: "golden", nodes: [wide], persistKey: false }).session({ store: new MemoryStore() });
+  const summary = await s.run(undefined, { mode: "all" });
+  const got: Record<string, unknown> = {};
+  for (const id of ["text", "words", "upper", "gathered", "pick", "wide"]) {
+    const r = s.selected(id)!;
+    got[id] = { key: r.key, outputHashes: r.outputHashes, ...(r.items ? { items: r.items.map((i) => i.key) } : {}) };
+  }
+  // Values made by the code of e073cce (before this session's key and hash rewrites) and unchanged since.
+  t.same(got, {
+    text: { key: "15a4827a6fe802306d6bde4906c73e41612afd1c", outputHashes: { text: "9ddefe4435b21d901439e546d54a14a175a3493b", n: "4e07408562bedb8b60ce05c1decfe3ad16b72230" } },
+    words: { key: "96ab96ef7a67818c9eea92fba2135ed49f075bd3", outputHashes: { list: "94bedb26fb1cb9547b5b77902e89522f313c7f7f" } },
+    upper: {
+      key: "b632445c6c9cd626a4b4e56ba0b9c570c1f3dc64",
+      outputHashes: { u: "1fe135e72d650b88012189bad51d633bbd6b6905" },
+      items: ["61c19fd244869e1088610ba6dd894d7db9b14322", "c1f718be9d7e909d2f08fdcd2a56423ad1f3c702"],
+    },
+    gathered: { key: "74e3722643fc90482519eba85a1c751fd74acf4c", outputHashes: { joined: "f6cf5e7b907a25ff680566944f642ee26b8ab56a", n: "4e07408562bedb8b60ce05c1decfe3ad16b72230" } },
+    pick: { key: "6f31cb7b14ba45c79f073d49c462554658453866", outputHashes: { x: "f6cf5e7b907a25ff680566944f642ee26b8ab56a" } },
+    wide: { key: "13656a3c39fb55f18082cce42f19d6ac24f5d40b", outputHashes: { count: "f5ca38f748a1d6eaf726b8a42fb575c3c71f1864" } },
+  });
+  // The wide node's provenance and the run's outcomes are ordinary objects to their readers.
+  const prov = s.selected("wide")!.upstream;
+  t.equal(Object.getPrototypeOf(prov), Object.prototype);
+  t.equal(Object.keys(prov).length, 20);
+  t.ok(prov.hasOwnProperty("p19"), "hasOwnProperty works on it");
+  t.same(JSON.parse(JSON.stringify(prov)), { ...prov });
+  t.equal(Object.getPrototypeOf(summary.nodes), Object.prototype);
+  t.equal(summary.nodes.wide, "ran");
+  t.equal(s.get(wide.out.count), 20, "the wide node got all 20 inputs");
+  await s.close();
+});
+
+t.test("ids: a one-letter prefix, nine base-36 digits of the time, three of a counter, four random; later ids sort after", async (t) => {
+  const { newId } = await import("../lib/engine/records.js");
+  const now = Date.UTC(2026, 10, 30, 5, 0, 0);
+  const ids = Array.from({ length: 5000 }, () => newId("x", now));
+  t.ok(ids.every((id) => /^x[0-9a-z]{16}$/.test(id)), "format");
+  t.equal(ids[0]!.slice(1, 10), now.toString(36).padStart(9, "0"), "the time, in base 36");
+  t.equal(new Set(ids).size, ids.length, "unique");
+  t.ok(newId("x", now + 1) > ids[ids.length - 1]!, "a later millisecond sorts after");
+  t.match(newId("run", now), /^run[0-9a-z]{16}$/, "a longer prefix is kept in front");
 });
