@@ -61,6 +61,15 @@ t.test("node.out.<typo> and node.in.<typo> are coded errors with the nearest por
   t.match(e.message, /Did you mean 'image'\?/);
   const e2 = codeOf(() => (gen.in as Record<string, unknown>).promt);
   t.equal(e2.details.nearest, "prompt");
+  // The tables stay plain objects to everything else: keys, `in`, awaiting, printing.
+  t.same(Object.keys(gen.out), ["image"]);
+  t.same(Object.keys(gen.in), ["prompt"]);
+  t.ok("image" in gen.out);
+  t.notOk("imgae" in gen.out);
+  t.equal((gen.out as Record<string, unknown>).then, undefined);
+  t.equal(await Promise.resolve(gen.out), gen.out);
+  t.equal(typeof gen.out.toString(), "string");
+  t.equal(gen.out.image, gen.out.image, "one port object");
 });
 
 t.test("an unknown option is a coded error with the nearest option", async (t) => {
