@@ -9,6 +9,7 @@ import type { Semaphore } from "./limits.js";
 import { hasFilePorts, ingestFiles, inputFileIds } from "./outputs.js";
 import { canonical, contentHash, hashText } from "./recipe-key.js";
 import { currentSecrets, redactValue } from "./redact.js";
+import { exactObject } from "./keyed.js";
 import { type ItemResult, type Origin, type ResultRecord, ResultStatus, newId } from "./records.js";
 import { SKIPPED_HASH, type SheetView } from "./state.js";
 import { type Wiring, resolveWiring } from "./wiring.js";
@@ -95,8 +96,8 @@ class Execution implements Cancel {
     // Keys are kept current by SheetView.refresh; recomputing here would hash twice per node.
     this.record = {
       id: newId("x", now), nodeId: node.id, sheetId: view.sheetId, runId, key: view.key(node.id) ?? "",
-      // Inputs and outputs are replaced when known (the shared empty ones are frozen).
-      inputs: NO_OWN, upstream: {}, outputs: NO_OWN, outputHashes: {}, status: ResultStatus.SUCCESS,
+      // Each part is replaced when known, made at its size (the shared empty one is frozen).
+      inputs: NO_OWN, upstream: NO_OWN as Record<string, string>, outputs: NO_OWN, outputHashes: NO_OWN as Record<string, string>, status: ResultStatus.SUCCESS,
       // A list only for a node with file ports (the others reference no files).
       startedAt: now, ms: 0, files: hasAnyFiles(hasFilePorts(node)) ? [] : NO_FILES,
     };
@@ -345,13 +346,17 @@ function hasAnyFiles(fp: { inputs: boolean; outputs: boolean }): boolean {
 
 function hashOutputs(target: Produced): void {
   const outputs = target.outputs;
-  for (const port in outputs) target.outputHashes[port] = contentHash(outputs[port]);
+  const ports = Object.keys(outputs);
+  const hashes: string[] = new Array(ports.length);
+  for (let i = 0; i < ports.length; i++) hashes[i] = contentHash(outputs[ports[i]!]);
+  target.outputHashes = exactObject(ports, hashes) as Record<string, string>;
 }
 
 function skip(record: ResultRecord, node: Node, reason: string): ResultRecord {
   record.status = ResultStatus.SKIPPED;
   record.error = { message: `Skipped: ${reason}.` };
-  for (const port of Object.keys(node.outputs)) record.outputHashes[port] = SKIPPED_HASH;
+  const ports = Object.keys(node.outputs);
+  record.outputHashes = exactObject(ports, ports.map(() => SKIPPED_HASH)) as Record<string, string>;
   return record;
 }
 
@@ -404,6 +409,7 @@ async function runItems(x: Execution, editable: Record<string, unknown>[], wirin
   record.inputs = await resolveOwn(node, editable[0]!);
   record.items = items;
   record.outputs = {};
+  record.outputHashes = {};
   for (const port of Object.keys(node.outputs)) {
     record.outputs[port] = items.map((i) => (i.status === ResultStatus.SUCCESS ? i.outputs[port] : null));
     record.outputHashes[port] = contentHash(items.map((i) => [i.status, i.outputHashes[port] ?? null]));

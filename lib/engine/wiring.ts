@@ -1,6 +1,6 @@
 import { DaggrError, ErrorCode, type Node } from "../graph/index.js";
 import { type ItemResult, type ResultRecord, ResultStatus } from "./records.js";
-import { keyedObject } from "./keyed.js";
+import { exactObject, keyedObject } from "./keyed.js";
 import type { SheetView } from "./state.js";
 
 /** What a node reads from upstream for one execution. */
@@ -25,54 +25,83 @@ export function resolveWiring(node: Node, view: SheetView, record: ResultRecord,
   const ports = node.activePorts(own);
   const wide = ports.length > WIDE;
   const w: Wiring = { values: wide ? keyedObject() : {}, lists: NO_LISTS };
-  if (wide) record.upstream = keyedObject();
-  if (node.guard) {
-    const up = selected(view, node, node.guard.from);
-    record.upstream.$when = up.id;
-    if (isSkipped(up)) w.skipped = `'${up.nodeId}' was skipped`;
-    else if (!node.guard.match(up.outputs[node.guard.from.port])) {
-      w.skipped = `${node.guard.from} is ${JSON.stringify(up.outputs[node.guard.from.port])}, not '${node.guard.label}'`;
+  // Provenance: a wide node's fills a dictionary; a narrow one's is made at its size at the end.
+  const upstream = wide ? (record.upstream = keyedObject()) : undefined;
+  // The ports read and the results they read, in scratch lists (a nested call, from a
+  // branch's `match` say, gets lists of its own).
+  const reentered = scratch.busy;
+  scratch.busy = true;
+  const upPorts = reentered ? [] : scratch.ports;
+  const upIds = reentered ? [] : scratch.ids;
+  let n = 0;
+  try {
+    if (node.guard) {
+      const up = selected(view, node, node.guard.from);
+      if (upstream) upstream.$when = up.id;
+      else {
+        upPorts[n] = "$when";
+        upIds[n++] = up.id;
+      }
+      if (isSkipped(up)) w.skipped = `'${up.nodeId}' was skipped`;
+      else if (!node.guard.match(up.outputs[node.guard.from.port])) {
+        w.skipped = `${node.guard.from} is ${JSON.stringify(up.outputs[node.guard.from.port])}, not '${node.guard.label}'`;
+      }
     }
-  }
-  for (let i = 0; i < ports.length; i++) {
-    const port = ports[i]!;
-    const spec = node.inputs[port];
-    if (spec?.kind === "first") {
-      const picked = spec.from.map((p) => ({ p, up: selected(view, node, p) })).find(({ up }) => !isSkipped(up));
-      if (!picked) {
-        w.skipped ??= `every source of '${port}' was skipped`;
+    for (let i = 0; i < ports.length; i++) {
+      const port = ports[i]!;
+      const spec = node.inputs[port];
+      if (spec?.kind === "first") {
+        const picked = spec.from.map((p) => ({ p, up: selected(view, node, p) })).find(({ up }) => !isSkipped(up));
+        if (!picked) {
+          w.skipped ??= `every source of '${port}' was skipped`;
+          continue;
+        }
+        if (upstream) upstream[port] = picked.up.id;
+        else {
+          upPorts[n] = port;
+          upIds[n++] = picked.up.id;
+        }
+        w.values[port] = picked.up.outputs[picked.p.port];
         continue;
       }
-      record.upstream[port] = picked.up.id;
-      w.values[port] = picked.up.outputs[picked.p.port];
-      continue;
+      if (spec?.kind !== "port") continue;
+      const up = selected(view, node, spec.from);
+      if (upstream) upstream[port] = up.id;
+      else {
+        upPorts[n] = port;
+        upIds[n++] = up.id;
+      }
+      if (isSkipped(up)) {
+        w.skipped ??= `'${up.nodeId}' was skipped`;
+        continue;
+      }
+      const value = up.outputs[spec.from.port];
+      if (spec.gather) {
+        w.values[port] = gather(node, port, up, spec.from.port, spec.gather.allowPartial);
+      } else if (spec.scatter) {
+        if (up.items) throw new DaggrError(ErrorCode.SCATTER_MISMATCH, `'${node.id}.${port}' scatters '${spec.from}', which is already per item; read it plainly to go on per item, or gather it with .all() first.`);
+        const list = Array.isArray(value) ? value : [value];
+        const key = spec.scatter.key;
+        lists(w).push({ port, items: key === undefined ? list : list.map((x) => (x as Record<string, unknown> | null)?.[key]), failed: [] });
+      } else if (up.items) {
+        lists(w).push({ port, items: up.items.map((i) => i.outputs[spec.from.port]), failed: up.items.map((i) => (i.status === ResultStatus.SUCCESS ? undefined : i)) });
+      } else {
+        w.values[port] = value;
+      }
     }
-    if (spec?.kind !== "port") continue;
-    const up = selected(view, node, spec.from);
-    record.upstream[port] = up.id;
-    if (isSkipped(up)) {
-      w.skipped ??= `'${up.nodeId}' was skipped`;
-      continue;
-    }
-    const value = up.outputs[spec.from.port];
-    if (spec.gather) {
-      w.values[port] = gather(node, port, up, spec.from.port, spec.gather.allowPartial);
-    } else if (spec.scatter) {
-      if (up.items) throw new DaggrError(ErrorCode.SCATTER_MISMATCH, `'${node.id}.${port}' scatters '${spec.from}', which is already per item; read it plainly to go on per item, or gather it with .all() first.`);
-      const list = Array.isArray(value) ? value : [value];
-      const key = spec.scatter.key;
-      lists(w).push({ port, items: key === undefined ? list : list.map((x) => (x as Record<string, unknown> | null)?.[key]), failed: [] });
-    } else if (up.items) {
-      lists(w).push({ port, items: up.items.map((i) => i.outputs[spec.from.port]), failed: up.items.map((i) => (i.status === ResultStatus.SUCCESS ? undefined : i)) });
-    } else {
-      w.values[port] = value;
-    }
+  } finally {
+    // Kept when a read fails too: what was read before the failure is recorded.
+    if (n) record.upstream = exactObject(upPorts, upIds, n) as Record<string, string>;
+    if (!reentered) scratch.busy = false;
   }
   if (w.lists.length > 1 && new Set(w.lists.map((l) => l.items.length)).size > 1) {
     throw new DaggrError(ErrorCode.SCATTER_MISMATCH, `Node '${node.id}' runs per item over lists of different lengths (${w.lists.map((l) => `${l.port}: ${l.items.length}`).join(", ")}).`);
   }
   return w;
 }
+
+/** Scratch lists of `resolveWiring` (ports and the result ids they read), reused by every call that is not nested. */
+const scratch = { busy: false, ports: [] as string[], ids: [] as string[] };
 
 /** How many ports make a node wide (see `keyedObject`). */
 const WIDE = 16;
