@@ -120,14 +120,14 @@ const DIGIT = Uint8Array.from("0123456789abcdefghijklmnopqrstuvwxyz", (c) => c.c
  * five times the rest; one is made per node execution.
  */
 export function newId(prefix: string, now = Date.now()): string {
+  // The engine's prefixes are one letter (x, r, s, j); any other is joined in front.
+  if (prefix.length !== 1) return prefix + newId("-", now).slice(1);
   const c = (counter = (counter + 1) % 46656);
   if (now !== lastMs) {
     lastMs = now;
     for (let i = 8, t = now; i >= 0; i--, t = Math.floor(t / 36)) stamp[i] = DIGIT[t % 36]!;
   }
   const r = Math.floor(Math.random() * 1679616);
-  // The engine's prefixes are one letter (x, r, s, j); any other is joined in front.
-  if (prefix.length !== 1) return prefix + newId("-", now).slice(1);
   return String.fromCharCode(
     prefix.charCodeAt(0), stamp[0]!, stamp[1]!, stamp[2]!, stamp[3]!, stamp[4]!, stamp[5]!, stamp[6]!, stamp[7]!, stamp[8]!,
     DIGIT[Math.floor(c / 1296)]!, DIGIT[Math.floor(c / 36) % 36]!, DIGIT[c % 36]!,
