@@ -88,7 +88,8 @@ async function daggrRun(n: number): Promise<{ e2e: number; run: number }> {
 async function engineVsObservable(): Promise<Figure[]> {
   const n = 1000;
   // Both sides need about 6 runs before their times settle (JIT); GC pauses then land on
-  // every third run or so of either side, so the medians take 15 alternating pairs.
+  // every third run or so of either side. The medians take 41 alternating pairs: with 15
+  // the ratio moved by ±0.1 from one run of the bench to the next.
   for (let i = 0; i < 10; i++) {
     await daggrRun(n);
     await observableRun(n);
@@ -96,7 +97,7 @@ async function engineVsObservable(): Promise<Figure[]> {
   const e2e: number[] = [];
   const run: number[] = [];
   const theirs: number[] = [];
-  for (let i = 0; i < 15; i++) {
+  for (let i = 0; i < 41; i++) {
     const o = await daggrRun(n);
     e2e.push(o.e2e);
     run.push(o.run);
