@@ -236,17 +236,22 @@ function lay(roots: readonly Node[]): Layout {
   // Frames of the walk: an entry number, and the next of its upstream nodes to visit.
   const stack: number[] = [];
   const cursor: number[] = [];
-  for (const root of roots) {
-    if (entry.has(root)) continue;
-    let e = entered.length;
-    entry.set(root, e);
-    entered.push(root);
+  /** Numbers a node, notes its upstream nodes, and pushes its frame; returns its number. */
+  const enter = (n: Node): number => {
+    const e = entered.length;
+    entry.set(n, e);
+    entered.push(n);
     upStart.push(ups.length);
-    root.upstreamInto(ups);
+    n.upstreamInto(ups);
     upEnd.push(ups.length);
     while (upIdx.length < ups.length) upIdx.push(-1);
     stack.push(e);
     cursor.push(upStart[e]!);
+    return e;
+  };
+  for (const root of roots) {
+    if (entry.has(root)) continue;
+    enter(root);
     while (stack.length) {
       const top = stack.length - 1;
       const f = stack[top]!;
@@ -260,15 +265,7 @@ function lay(roots: readonly Node[]): Layout {
           upIdx[i] = seen;
           continue;
         }
-        upIdx[i] = e = entered.length;
-        entry.set(u, e);
-        entered.push(u);
-        upStart.push(ups.length);
-        u.upstreamInto(ups);
-        upEnd.push(ups.length);
-        while (upIdx.length < ups.length) upIdx.push(-1);
-        stack.push(e);
-        cursor.push(upStart[e]!);
+        upIdx[i] = enter(u);
         continue;
       }
       stack.pop();
