@@ -821,3 +821,17 @@ t.test("ids: a one-letter prefix, nine base-36 digits of the time, three of a co
   t.ok(newId("x", now + 1) > ids[ids.length - 1]!, "a later millisecond sorts after");
   t.match(newId("run", now), /^run[0-9a-z]{16}$/, "a longer prefix is kept in front");
 });
+
+t.test("exactObject: keys to values at their size; '__proto__' and odd names stay own properties", async (t) => {
+  const { exactObject } = await import("../lib/engine/keyed.js");
+  t.same(exactObject(["v"], [1]), { v: 1 });
+  t.same(exactObject(["a", "b", "c"], [1, 2, 3, 4], 2), { a: 1, b: 2 }, "count takes the first keys");
+  const odd = exactObject(["__proto__", 'quote"d', "line\u2028sep"], ["x", "y", "z"]);
+  t.equal(Object.getPrototypeOf(odd), Object.prototype, "__proto__ is not taken as the prototype");
+  t.same(Object.keys(odd), ["__proto__", 'quote"d', "line\u2028sep"]);
+  t.equal(Object.getOwnPropertyDescriptor(odd, "__proto__")?.value, "x");
+  t.equal(odd['quote"d'], "y");
+  const twice = exactObject(["k", "k"], [1, 2]);
+  t.same(twice, { k: 2 }, "a repeated key keeps its last value, as filling an object would");
+  t.not(exactObject(["v"], [1]), exactObject(["v"], [1]), "a new object each time");
+});

@@ -22,7 +22,7 @@ let generated = true;
  * literal of known keys is allocated to size, so each key list gets a small function
  * returning that literal, made once (the keys JSON-quoted; `__proto__`, which a literal
  * would take as the prototype, and a host that forbids generating code fall back to
- * filling an object).
+ * `Object.fromEntries`).
  */
 export function exactObject(keys: readonly string[], values: readonly unknown[], count = keys.length): Record<string, unknown> {
   let id = keys[0] ?? "";
@@ -43,9 +43,6 @@ function maker(keys: readonly string[]): Maker {
       generated = false; // --disallow-code-generation-from-strings
     }
   }
-  return (values) => {
-    const o: Record<string, unknown> = {};
-    for (let i = 0; i < keys.length; i++) o[keys[i]!] = values[i];
-    return o;
-  };
+  // Defined, not assigned: `o["__proto__"] = v` would set the prototype instead of a key.
+  return (values) => Object.fromEntries(keys.map((k, i) => [k, values[i]]));
 }
