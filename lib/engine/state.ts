@@ -5,7 +5,6 @@ import { FN_INPUT_MARKER, canonical, hashText, quote, recipeKey } from "./recipe
 import { type ResultError, type ResultRecord, ResultStatus } from "./records.js";
 import { MinQueue, NO_VALUES, Slot, type Source, auxOf, hasStaticPorts, parentsOf, readsOf } from "./slot.js";
 import type { SheetState } from "./store.js";
-import { hasFilePorts } from "./outputs.js";
 
 /**
  * A node's fingerprint hash, made once per node rather than at every session open (the
@@ -386,11 +385,6 @@ export class SheetView {
       s.keyed = true;
     }
     return s.key;
-  }
-
-  /** Whether a node has file-typed inputs or outputs (looked up once per session). */
-  filePorts(nodeId: string): { inputs: boolean; outputs: boolean } {
-    return hasFilePorts(this.slot(nodeId).node);
   }
 
   freshnessOf(nodeId: string): Freshness {
