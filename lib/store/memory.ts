@@ -69,17 +69,28 @@ function settle(s: SheetData, nodeId: string, h: LongHistory): void {
  * nodes receive file paths). Used with `persistKey: false`, by `graph.call` and in tests.
  */
 export class MemoryStore implements Store {
-  readonly filesDir: string;
-  private readonly files: FilesDir;
+  private dir: string | undefined;
+  private filesMemo: FilesDir | undefined;
   private readonly sheets = new Map<string, SheetData>();
   private readonly fileMeta = new Map<string, FileMeta>();
   private readonly meta = new Map<string, unknown>();
   private readonly listeners = new Set<(c: StoreChange) => void>();
 
   constructor(options: { filesDir?: string } = {}) {
-    // A unique path, created only when the first file is stored (most memory stores hold none).
-    this.filesDir = options.filesDir ?? join(tmpdir(), `daggr-mem-${process.pid}-${randomBytes(6).toString("hex")}`, "files");
-    this.files = new FilesDir(this.filesDir);
+    this.dir = options.filesDir;
+  }
+
+  /**
+   * Where stored files go: a unique temp path unless given, named at first ask and created
+   * only when the first file is stored (most memory stores hold none, and `graph.call` makes
+   * one per call: naming it costs an environment read and random bytes).
+   */
+  get filesDir(): string {
+    return (this.dir ??= join(tmpdir(), `daggr-mem-${process.pid}-${randomBytes(6).toString("hex")}`, "files"));
+  }
+
+  private get files(): FilesDir {
+    return (this.filesMemo ??= new FilesDir(this.filesDir));
   }
 
   private sheet(id: string): SheetData {
