@@ -3,7 +3,7 @@ import { Node } from "../graph/index.js";
 import type { Freshness } from "./events.js";
 import { quote } from "./recipe-key.js";
 import type { ResultError, ResultRecord } from "./records.js";
-import type { Activity, NodeState } from "./state.js";
+import type { Activity, NodeState } from "./node-states.js";
 
 /**
  * What few nodes need, made only for a node that has one of them: its run's progress,
@@ -28,7 +28,7 @@ export function auxOf(s: Slot): Aux {
  * What the view keeps per node, in one object so the hot path makes one lookup. Every
  * field is set in the constructor, so all slots share one shape. A slot's lists (its
  * children, watchers, edges, reads) are not arrays of its own: they are ranges of flat
- * lists the view keeps for all slots at once, indexed by `order` (see `Topology`).
+ * lists the view keeps for all slots at once, indexed by `order` (see sheet-tables.ts).
  */
 export class Slot {
   /** The current recipe key, valid while `keyed`. */
