@@ -344,3 +344,53 @@ t.test("nodes with the same output ports and components share one frozen output 
   t.equal(c.outputs.img!.type, "Image");
   t.equal(codeOf(() => new FnNode(() => 1, { outputs: { v: null, img: "Image" } } as never)).code, "E_BAD_OPTION", "a bad port after a known prefix");
 });
+
+t.test("node.options keeps what the node does not hold itself: not name, inputs or outputs (those tables can be collected)", async (t) => {
+  const pre = (x: Record<string, unknown>) => x;
+  const given = { name: "a", inputs: { x: gr.Number() }, outputs: { y: null }, concurrent: true, preprocess: pre, timeoutMs: 5 };
+  const a = new FnNode(() => 1, given);
+  t.same(a.options, { concurrent: true, preprocess: pre, timeoutMs: 5 });
+  t.same(Object.keys(given), ["name", "inputs", "outputs", "concurrent", "preprocess", "timeoutMs"], "the given object is left as it was");
+  t.equal(a.name, "a");
+  t.same(Object.keys(a.inputs), ["x"]);
+  t.same(Object.keys(a.outputs), ["y"]);
+  const b = new FnNode(() => 1, { name: "b", inputs: { x: a.out.y } });
+  const c = new FnNode(() => 1, { name: "c", outputs: { z: null } });
+  t.same(b.options, {});
+  t.equal(b.options, c.options, "nodes with no other option share one empty object");
+  t.ok(Object.isFrozen(b.options));
+  const gen = new GradioNode("owner/space", { name: "gen", apiName: "/go", retries: 1 });
+  t.same(gen.gradioOptions, { apiName: "/go", retries: 1 });
+});
+
+t.test("graph.edges lists every wire and its kind; edge ids, ends and ports by position agree with it before and after it is made", async (t) => {
+  const list = new FnNode(() => [1, 2], { name: "list", outputs: { items: null, label: null } });
+  const each = new FnNode(({ x }) => x, { name: "each", inputs: { x: list.out.items.each }, outputs: { y: null } });
+  const all = new FnNode(({ ys }) => ys, { name: "all", inputs: { ys: each.out.y.all() }, outputs: { z: null } });
+  const cat = new FnNode(() => "c", { name: "cat", outputs: { t: null } });
+  const dog = new FnNode(() => "d", { name: "dog", inputs: { z: all.out.z }, outputs: { t: null } });
+  branch(list.out.label, { cat, dog });
+  const join = new FnNode(({ t }) => t, { name: "join", inputs: { t: firstOf(cat.out.t, dog.out.t), k: 3 } });
+  const g = new Graph({ name: "g", nodes: [join] });
+  const expected = [
+    { id: "list.label->cat.$when", from: { node: "list", port: "label" }, to: { node: "cat", port: "$when" }, kind: "when" },
+    { id: "list.items->each.x", from: { node: "list", port: "items" }, to: { node: "each", port: "x" }, kind: "each" },
+    { id: "each.y->all.ys", from: { node: "each", port: "y" }, to: { node: "all", port: "ys" }, kind: "all" },
+    { id: "all.z->dog.z", from: { node: "all", port: "z" }, to: { node: "dog", port: "z" } },
+    { id: "list.label->dog.$when", from: { node: "list", port: "label" }, to: { node: "dog", port: "$when" }, kind: "when" },
+    { id: "cat.t->join.t", from: { node: "cat", port: "t" }, to: { node: "join", port: "t" }, kind: "first" },
+    { id: "dog.t->join.t", from: { node: "dog", port: "t" }, to: { node: "join", port: "t" }, kind: "first" },
+  ];
+  const byPosition = () =>
+    expected.map((_, k) => ({ id: g.edgeId(k), from: g.nodes[g.edgeSrc[k]!]!.id, to: g.nodes[g.edgeDst[k]!]!.id, port: g.edgeInPort(k) }));
+  const before = byPosition();
+  t.same(g.nodes.map((n) => n.id), ["list", "cat", "each", "all", "dog", "join"]);
+  t.strictSame(g.edges, expected);
+  t.equal(g.edges, g.edges, "made once");
+  t.same(before, byPosition());
+  t.same(before, expected.map((e) => ({ id: e.id, from: e.from.node, to: e.to.node, port: e.to.port })));
+  t.equal(g.edgeId(0), g.edges[0]!.id, "the Edge's own id once edges exist");
+  // Per node, the run of its incoming edges.
+  t.same(Array.from(g.inOff), [0, 0, 1, 2, 3, 5, 7]);
+  t.same(g.describe().edges, expected);
+});

@@ -47,7 +47,22 @@ export class Graph {
   readonly autorun: boolean | undefined;
   /** Nodes in a topological order (every node after all the nodes it reads from). */
   readonly nodes: readonly Node[];
-  readonly edges: readonly Edge[];
+  /**
+   * @internal The edges by position, grouped by downstream node in topological order
+   * (each node's inputs in order, then its branch condition), as `edges` lists them:
+   * the upstream node's position, the downstream node's, and where each node's run
+   * starts (`inOff[position]`, `inOff[nodes.length]` the count). Typed arrays, not an
+   * object per edge: the `Edge` objects (and their ids) are made only when asked for.
+   */
+  readonly edgeSrc: Int32Array;
+  readonly edgeDst: Int32Array;
+  readonly inOff: Int32Array;
+  /** Per edge, its output port, its input port (shared strings: no new ones) and kind (`KINDS`). */
+  private readonly edgeFromPort: string[];
+  private readonly edgeToPort: string[];
+  private readonly edgeKind: Uint8Array;
+  /** `edges`, made on first use. */
+  private edgeList: readonly Edge[] | undefined = undefined;
   /** Per node id, its topological position: its index in `nodes`, `parentIds` and `childIds`. */
   private readonly orderOf: Map<string, number>;
   /** Per position, the ids of the node's parents and of its children (one shared empty list for none). */
@@ -73,17 +88,71 @@ export class Graph {
     this.parentIds = layout.parentIds;
     this.childIds = layout.childIds;
     const nodes = this.nodes;
-    const edges: Edge[] = [];
-    for (let i = 0; i < nodes.length; i++) {
-      const n = nodes[i]!;
+    const inOff = (this.inOff = new Int32Array(nodes.length + 1));
+    for (let j = 0; j < nodes.length; j++) {
+      const n = nodes[j]!;
+      let count = n.guard ? 1 : 0;
       for (const port in n.inputs) {
         const spec = n.inputs[port]!;
-        if (spec.kind === "port") edges.push(edge(spec.from, n.id, port, spec.scatter ? "each" : spec.gather ? "all" : undefined));
-        else if (spec.kind === "first") for (const p of spec.from) edges.push(edge(p, n.id, port, "first"));
+        if (spec.kind === "port") count++;
+        else if (spec.kind === "first") count += spec.from.length;
       }
-      if (n.guard) edges.push(edge(n.guard.from, n.id, "$when", "when"));
+      inOff[j + 1] = inOff[j]! + count;
     }
-    this.edges = edges;
+    const m = inOff[nodes.length]!;
+    const src = (this.edgeSrc = new Int32Array(m));
+    const dst = (this.edgeDst = new Int32Array(m));
+    const fromPort = (this.edgeFromPort = new Array<string>(m));
+    const toPort = (this.edgeToPort = new Array<string>(m));
+    const kind = (this.edgeKind = new Uint8Array(m));
+    const orderOf = this.orderOf;
+    let k = 0;
+    const add = (from: OutPort, to: number, port: string, edgeKind: number) => {
+      src[k] = orderOf.get(from.node.id)!;
+      dst[k] = to;
+      fromPort[k] = from.port;
+      toPort[k] = port;
+      kind[k++] = edgeKind;
+    };
+    for (let j = 0; j < nodes.length; j++) {
+      const n = nodes[j]!;
+      for (const port in n.inputs) {
+        const spec = n.inputs[port]!;
+        if (spec.kind === "port") add(spec.from, j, port, spec.scatter ? EACH : spec.gather ? ALL : PLAIN);
+        else if (spec.kind === "first") for (const p of spec.from) add(p, j, port, FIRST);
+      }
+      if (n.guard) add(n.guard.from, j, "$when", WHEN);
+    }
+  }
+
+  /** Every wire, grouped by downstream node in topological order; made on first use. */
+  get edges(): readonly Edge[] {
+    if (this.edgeList) return this.edgeList;
+    const edges = new Array<Edge>(this.edgeSrc.length);
+    for (let k = 0; k < edges.length; k++) {
+      const from = { node: this.nodes[this.edgeSrc[k]!]!.id, port: this.edgeFromPort[k]! };
+      const to = { node: this.nodes[this.edgeDst[k]!]!.id, port: this.edgeToPort[k]! };
+      const kind = KINDS[this.edgeKind[k]!];
+      edges[k] = kind ? { id: this.edgeId(k), from, to, kind } : { id: this.edgeId(k), from, to };
+    }
+    return (this.edgeList = edges);
+  }
+
+  /**
+   * @internal The id of edge `k` (its index in `edges`), `from.node.from.port->to.node.to.port`;
+   * the `Edge`'s own when `edges` has been made, else a new string (one flat string: joined,
+   * not concatenated, as V8 would keep a concatenation as a tree of its parts).
+   */
+  edgeId(k: number): string {
+    if (this.edgeList) return this.edgeList[k]!.id;
+    const from = this.nodes[this.edgeSrc[k]!]!.id;
+    const to = this.nodes[this.edgeDst[k]!]!.id;
+    return [from, ".", this.edgeFromPort[k]!, "->", to, ".", this.edgeToPort[k]!].join("");
+  }
+
+  /** @internal The input port edge `k` enters (`$when` for a branch condition). */
+  edgeInPort(k: number): string {
+    return this.edgeToPort[k]!;
   }
 
   /** Weakly connected parts of the graph, each callable on its own; "main" when there is one. */
@@ -197,16 +266,9 @@ export class Graph {
 
 const NO_IDS = Object.freeze([]) as unknown as string[];
 
-/**
- * The edge from an output port into `to`'s input `port`. Its id is one flat string
- * (joined, not concatenated: V8 keeps a concatenation as a tree of its parts, ~40 bytes
- * more an id, for the graph's life).
- */
-function edge(src: OutPort, to: string, port: string, kind: Edge["kind"]): Edge {
-  const from = { node: src.node.id, port: src.port };
-  const id = [from.node, ".", from.port, "->", to, ".", port].join("");
-  return kind ? { id, from, to: { node: to, port }, kind } : { id, from, to: { node: to, port } };
-}
+/** Edge kinds by number, as `edgeKind` keeps them. */
+const PLAIN = 0, EACH = 1, ALL = 2, FIRST = 3, WHEN = 4;
+const KINDS: ReadonlyArray<Edge["kind"]> = [undefined, "each", "all", "first", "when"];
 
 interface Layout {
   nodes: Node[];

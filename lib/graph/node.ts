@@ -114,6 +114,14 @@ export interface NodeDescription {
 }
 
 const NONE = NO_PORTS;
+const NO_SETTINGS: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/** The options less `name`, `inputs` and `outputs` (see `Node.options`); the shared empty object if nothing is left. */
+function settings<T extends object>(options: T): T {
+  let rest: Record<string, unknown> | undefined;
+  for (const key in options) if (key !== "name" && key !== "inputs" && key !== "outputs") (rest ??= {})[key] = options[key];
+  return (rest ?? NO_SETTINGS) as T;
+}
 const NO_NODES: readonly Node[] = Object.freeze([]);
 const NO_INPUTS: Readonly<Record<string, InputSpec>> = Object.freeze({});
 
@@ -166,7 +174,12 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
   readonly id: string;
   readonly inputs: Readonly<Record<string, InputSpec>>;
   readonly outputs: Readonly<Record<string, Component | null>>;
-  readonly options: NodeOptions<I, O>;
+  /**
+   * The options as given, less `name`, `inputs` and `outputs` (kept normalised as `name`,
+   * `inputs` and `outputs`): a node keeps no copy of what it already holds, and the
+   * user's tables can be collected. Nodes with none of the rest share one empty object.
+   */
+  readonly options: Omit<NodeOptions<I, O>, "name" | "inputs" | "outputs">;
   /** Backup nodes tried in order when this one fails (`primary.fallback(backup)`). */
   declare readonly backups: readonly Node[];
   /**
@@ -198,7 +211,7 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
     for (const key in options) {
       if (!COMMON.has(key) && !extraOptions.includes(key)) checkOptions(this.constructor.name, options, [...COMMON_OPTIONS, ...extraOptions]);
     }
-    this.options = options;
+    this.options = settings(options);
     this.name = options.name ?? defaultName;
     if (typeof this.name !== "string" || !this.name.trim()) {
       throw new DaggrError(ErrorCode.BAD_OPTION, `A node name must be a non-empty string (got ${JSON.stringify(this.name)}).`);

@@ -86,7 +86,8 @@ export class GradioNode<I extends InputSources = InputSources, O extends OutputS
     this.apiName = api.startsWith("/") ? api : `/${api}`;
   }
 
-  get gradioOptions(): GradioNodeOptions<I, O> {
+  /** The options as given, less `name`, `inputs` and `outputs` (see `Node.options`). */
+  get gradioOptions(): Omit<GradioNodeOptions<I, O>, "name" | "inputs" | "outputs"> {
     return this.options as GradioNodeOptions<I, O>;
   }
 
@@ -185,7 +186,8 @@ export class InferenceNode<I extends InputSources = InputSources, O extends Outp
     this.provider = provider || undefined;
   }
 
-  get inferenceOptions(): InferenceNodeOptions<I, O> {
+  /** The options as given, less `name`, `inputs` and `outputs` (see `Node.options`). */
+  get inferenceOptions(): Omit<InferenceNodeOptions<I, O>, "name" | "inputs" | "outputs"> {
     return this.options as InferenceNodeOptions<I, O>;
   }
 
