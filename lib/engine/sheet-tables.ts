@@ -1,4 +1,4 @@
-import type { Edge, Graph } from "../graph/index.js";
+import type { Graph } from "../graph/index.js";
 import { NodeStates } from "./node-states.js";
 import { NO_VALUES, type Slot, type Source, parentsOf, readsOf } from "./slot.js";
 import type { SheetState } from "./store.js";
@@ -36,13 +36,15 @@ export abstract class SheetTables extends NodeStates {
   /** The fixed reads that take each node's values (their `now` follows its selection), as read indexes. */
   protected readonly outReadOff: Int32Array;
   protected readonly outReadAt: Int32Array;
-  /** Edges grouped by their downstream node (`inOff`), with each one's source and target order and freshness. */
+  /**
+   * Edges by their index in `graph.edges`, grouped by downstream node (`inOff`), with each
+   * one's source and target order (the graph's own tables, shared) and freshness.
+   */
   protected readonly inOff: Int32Array;
-  protected readonly edges: Edge[];
   protected readonly edgeSrc: Int32Array;
   protected readonly edgeDst: Int32Array;
   protected readonly edgeFreshAt: Uint8Array;
-  /** The edges out of each node (`outOff`), as indexes into `edges`. */
+  /** The edges out of each node (`outOff`), as edge indexes. */
   protected readonly outOff: Int32Array;
   protected readonly outAt: Int32Array;
 
@@ -90,30 +92,17 @@ export abstract class SheetTables extends NodeStates {
     }
     [this.childOff, this.childAt] = children.done();
     [this.watchOff, this.watchAt] = watchers.done();
-    let at: Int32Array;
     [this.outReadOff, this.outReadAt] = outReads.done();
     this.readOwner = Int32Array.from(readOwner);
     this.readSrc = Int32Array.from(readSrc);
 
-    // Edges, grouped by downstream node (in the graph's order among one node's), and out of each node.
-    const into = new Lists(n);
-    const all = graph.edges;
-    for (let k = 0; k < all.length; k++) into.add(orderOf(all[k]!.to.node), k);
-    [this.inOff, at] = into.done();
-    const m = at.length;
-    this.edges = Array.from(at, (k) => all[k]!);
-    this.edgeSrc = new Int32Array(m);
-    this.edgeDst = new Int32Array(m);
-    this.edgeFreshAt = new Uint8Array(m);
+    // Edges, as the graph numbers them (grouped by downstream node), and out of each node.
+    this.inOff = graph.inOff;
+    const src = (this.edgeSrc = graph.edgeSrc);
+    this.edgeDst = graph.edgeDst;
+    this.edgeFreshAt = new Uint8Array(src.length);
     const out = new Lists(n);
-    for (let o = 0; o < n; o++) {
-      for (let k = this.inOff[o]!; k < this.inOff[o + 1]!; k++) {
-        const src = orderOf(this.edges[k]!.from.node);
-        this.edgeSrc[k] = src;
-        this.edgeDst[k] = o;
-        out.add(src, k);
-      }
-    }
+    for (let k = 0; k < src.length; k++) out.add(src[k]!, k);
     [this.outOff, this.outAt] = out.done();
   }
 }

@@ -22,13 +22,13 @@ export { SKIPPED_HASH } from "./sheet-keys.js";
  * paths read fields of `this` as before the split, with no object between them.
  */
 export class SheetView extends SheetKeys {
-  /** Where each edge's freshness is kept (its index in `edges`), made on first ask. */
+  /** Edge ids to edge indexes (`graph.edges` order), made on first ask. */
   private edgeIndex: Map<string, number> | undefined = undefined;
   /** The refresh queue, reused by every refresh that does not run inside another. */
   private readonly queue = new MinQueue();
   /**
    * Edges whose freshness may have changed (a selection at either end changed), as
-   * indexes into `edges`; the next walk rechecks these alone. An edge's freshness
+   * edge indexes; the next walk rechecks these alone. An edge's freshness
    * depends only on selections, so a wide join costs O(1) per parent that completes,
    * not a rescan of all its edges.
    */
@@ -48,7 +48,7 @@ export class SheetView extends SheetKeys {
   edgeIsFresh(edgeId: string): boolean {
     if (!this.edgeIndex) {
       this.edgeIndex = new Map();
-      for (let k = 0; k < this.edges.length; k++) this.edgeIndex.set(this.edges[k]!.id, k);
+      for (let k = 0; k < this.edgeSrc.length; k++) this.edgeIndex.set(this.graph.edgeId(k), k);
     }
     const k = this.edgeIndex.get(edgeId);
     return k !== undefined && this.edgeFreshAt[k] === 1;
@@ -152,7 +152,7 @@ export class SheetView extends SheetKeys {
         const ef = this.edgeFresh(k) ? 1 : 0;
         if (this.edgeFreshAt[k] !== ef) {
           this.edgeFreshAt[k] = ef;
-          if (watched) (edges ??= {})[this.edges[k]!.id] = ef === 1;
+          if (watched) (edges ??= {})[this.graph.edgeId(k)] = ef === 1;
         }
       }
     }
@@ -225,6 +225,6 @@ export class SheetView extends SheetKeys {
   private edgeFresh(k: number): boolean {
     const sel = this.slotAt[this.edgeDst[k]!]!.sel;
     const up = sel && this.slotAt[this.edgeSrc[k]!]!.sel;
-    return !!up && sel!.upstream[this.edges[k]!.to.port] === up.id;
+    return !!up && sel!.upstream[this.graph.edgeInPort(k)] === up.id;
   }
 }
