@@ -2,7 +2,7 @@ import { DaggrError, ErrorCode, checkOptions, unknownName } from "./errors.js";
 import { inputId, slug } from "./ids.js";
 import { Node, type NodeDescription } from "./node.js";
 import type { OutPort } from "./ports.js";
-import { getRuntime, type CallOptions, type LaunchOptions, type SessionOptions } from "./runtime.js";
+import { getRuntime, type CallOptions, type LaunchOptions, type RuntimeSession, type SessionOptions } from "./runtime.js";
 
 export interface GraphOptions {
   /** The app's name, shown on the canvas; required. */
@@ -246,7 +246,9 @@ export class Graph {
    * s.set(caption.in.text, "hi");
    * s.value(caption.out.upper).subscribe(console.log);
    */
-  session(options: SessionOptions = {}) {
+  session(options: SessionOptions = {}): Promise<RuntimeSession> {
+    // Typed by name: an inferred type would be the engine's `Session`, written into this
+    // file's declarations as an import of the engine, which imports the graph layer (a cycle).
     return getRuntime().session(this, options);
   }
 

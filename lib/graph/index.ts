@@ -1,3 +1,7 @@
+import type { Graph } from "./graph.js";
+import type { Node } from "./node.js";
+import { type RuntimeOf, getRuntime as installedRuntime, setRuntime as installRuntime } from "./runtime.js";
+
 export { gr, isComponent, isFileComponent, exampleValue, initialValue, COMPONENT_TYPES, FILE_COMPONENTS } from "./components.js";
 export type { Component, ComponentType, BaseProps, DataframeValue, ChatMessage, PlotRows, PlotFigure, NativePlotProps } from "./components.js";
 export { DaggrError, ErrorCode, nearestChoice, unknownName } from "./errors.js";
@@ -15,5 +19,11 @@ export { GradioNode, InferenceNode } from "./remote-nodes.js";
 export type { GradioNodeOptions, InferenceNodeOptions, RemoteOptions } from "./remote-nodes.js";
 export { Graph } from "./graph.js";
 export type { GraphOptions, Edge, Subgraph } from "./graph.js";
-export { setRuntime, getRuntime } from "./runtime.js";
-export type { Runtime, SessionOptions, CallOptions, LaunchOptions } from "./runtime.js";
+export type { SessionOptions, CallOptions, LaunchOptions } from "./runtime.js";
+
+/** What `Graph` and `Node` delegate to; installed by the package root. */
+export interface Runtime extends RuntimeOf<Graph, Node> {}
+/** Installs the runtime `graph.session()`, `graph.call()`, `node.test()` and `graph.launch()` delegate to. */
+export const setRuntime: (r: Runtime) => void = installRuntime;
+/** The installed runtime; a `NO_RUNTIME` error when none is (an internal module imported instead of the package root). */
+export const getRuntime: () => Runtime = installedRuntime;

@@ -1,6 +1,11 @@
-import type { Graph } from "./graph.js";
-import type { Node } from "./node.js";
 import { DaggrError, ErrorCode } from "./errors.js";
+
+/*
+ * The hook `Graph` and `Node` call through to the runtime the package root installs
+ * (sessions, calls, tests, the server). graph.ts and node.ts import this file, so it
+ * imports neither of them: the runtime's interface takes them as the parameters `G` and
+ * `N`, and graph/index.ts names `Runtime` with the real `Graph` and `Node`.
+ */
 
 /**
  * The types of the runtime `lib/index.ts` installs, filled in by the engine through
@@ -53,21 +58,27 @@ export interface LaunchOptions {
   [option: string]: unknown;
 }
 
-/** What `Graph` and `Node` delegate to; installed by the package root. */
-export interface Runtime {
-  session(graph: Graph, options: SessionOptions): Promise<RuntimeSession>;
-  call(graph: Graph, inputs: Record<string, unknown>, options: CallOptions): Promise<Record<string, Record<string, unknown>>>;
-  testNode(node: Node, inputs: Record<string, unknown>): Promise<Record<string, unknown>>;
-  launch(graph: Graph, options: LaunchOptions): Promise<{ url: string; close(): Promise<void> }>;
+/**
+ * What `Graph` (`G`) and `Node` (`N`) delegate to; installed by the package root. The
+ * graph layer's public `Runtime` is `RuntimeOf<Graph, Node>` (graph/index.ts).
+ */
+export interface RuntimeOf<G, N> {
+  session(graph: G, options: SessionOptions): Promise<RuntimeSession>;
+  call(graph: G, inputs: Record<string, unknown>, options: CallOptions): Promise<Record<string, Record<string, unknown>>>;
+  testNode(node: N, inputs: Record<string, unknown>): Promise<Record<string, unknown>>;
+  launch(graph: G, options: LaunchOptions): Promise<{ url: string; close(): Promise<void> }>;
 }
 
-let runtime: Runtime | undefined;
+/** The runtime as this file keeps it: any graph and node (graph/index.ts exports these functions typed with `Runtime`). */
+type AnyRuntime = RuntimeOf<unknown, unknown>;
 
-export function setRuntime(r: Runtime): void {
+let runtime: AnyRuntime | undefined;
+
+export function setRuntime(r: AnyRuntime): void {
   runtime = r;
 }
 
-export function getRuntime(): Runtime {
+export function getRuntime(): AnyRuntime {
   if (!runtime) {
     throw new DaggrError(ErrorCode.NO_RUNTIME, "No daggr runtime is loaded. Import from 'daggr' (the package root), not from an internal module.");
   }
