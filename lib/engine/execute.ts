@@ -9,7 +9,7 @@ import type { Semaphore } from "./limits.js";
 import { hasFilePorts, ingestFiles, inputFileIds } from "./outputs.js";
 import { canonical, contentHash, hashText } from "./recipe-key.js";
 import { currentSecrets, redactValue } from "./redact.js";
-import { exactObject } from "./keyed.js";
+import { keyedBy } from "./keyed.js";
 import { type ItemResult, type Origin, type ResultRecord, ResultStatus, newId } from "./records.js";
 import { SKIPPED_HASH, type SheetView } from "./state.js";
 import { type Wiring, resolveWiring } from "./wiring.js";
@@ -324,7 +324,7 @@ interface Produced {
 function finish(node: Node, target: Produced, outputs: Record<string, unknown>, files: FileSink, fp = hasFilePorts(node)): Maybe<void> {
   if (fp.outputs || (fp.inputs && target.files)) return finishFiles(node, target, outputs, files);
   target.outputs = outputs;
-  hashOutputs(target);
+  hashOutputs(node, target);
 }
 
 async function finishFiles(node: Node, target: Produced, outputs: Record<string, unknown>, files: FileSink): Promise<void> {
@@ -335,7 +335,7 @@ async function finishFiles(node: Node, target: Produced, outputs: Record<string,
       if (!target.files.includes(id)) target.files.push(id);
     }
   }
-  hashOutputs(target);
+  hashOutputs(node, target);
 }
 
 const NO_FILES = Object.freeze([]) as unknown as string[];
@@ -344,19 +344,24 @@ function hasAnyFiles(fp: { inputs: boolean; outputs: boolean }): boolean {
   return fp.inputs || fp.outputs;
 }
 
-function hashOutputs(target: Produced): void {
+/** Hashes each output, keyed in the node's port order (a backup's outputs are the same ports). */
+function hashOutputs(node: Node, target: Produced): void {
   const outputs = target.outputs;
-  const ports = Object.keys(outputs);
+  const { keys: ports, make, one } = keyedBy(node.outputs);
+  if (ports.length === 1) {
+    target.outputHashes = one(contentHash(outputs[ports[0]!])) as Record<string, string>;
+    return;
+  }
   const hashes: string[] = new Array(ports.length);
   for (let i = 0; i < ports.length; i++) hashes[i] = contentHash(outputs[ports[i]!]);
-  target.outputHashes = exactObject(ports, hashes) as Record<string, string>;
+  target.outputHashes = make(hashes) as Record<string, string>;
 }
 
 function skip(record: ResultRecord, node: Node, reason: string): ResultRecord {
   record.status = ResultStatus.SKIPPED;
   record.error = { message: `Skipped: ${reason}.` };
-  const ports = Object.keys(node.outputs);
-  record.outputHashes = exactObject(ports, ports.map(() => SKIPPED_HASH)) as Record<string, string>;
+  const { keys: ports, make } = keyedBy(node.outputs);
+  record.outputHashes = make(ports.map(() => SKIPPED_HASH)) as Record<string, string>;
   return record;
 }
 

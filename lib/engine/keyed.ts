@@ -25,6 +25,36 @@ let generated = true;
  * `Object.fromEntries`).
  */
 export function exactObject(keys: readonly string[], values: readonly unknown[], count = keys.length): Record<string, unknown> {
+  return makerFor(keys, count)(values);
+}
+
+/**
+ * The keys of a table (a node's output ports) with makers of objects keyed by them, made
+ * once per table: node tables are shared by nodes with the same ports, so the hot path
+ * lists no keys and builds no key-list id per call. `one` makes the object of a single key
+ * from its value alone, without an array.
+ */
+export interface Keyed {
+  readonly keys: readonly string[];
+  readonly make: Maker;
+  readonly one: (value: unknown) => Record<string, unknown>;
+}
+
+const byTable = new WeakMap<object, Keyed>();
+
+export function keyedBy(table: object): Keyed {
+  let k = byTable.get(table);
+  if (k === undefined) {
+    const keys = Object.freeze(Object.keys(table));
+    const make: Maker = keys.length ? makerFor(keys) : () => ({});
+    k = { keys, make, one: keys.length === 1 ? oneMaker(keys[0]!) : (value) => make([value]) };
+    byTable.set(table, k);
+  }
+  return k;
+}
+
+/** The maker for the first `count` keys, made once per key list. */
+function makerFor(keys: readonly string[], count = keys.length): Maker {
   let id = keys[0] ?? "";
   for (let i = 1; i < count; i++) id += `\u0000${keys[i]}`;
   let make = makers.get(id);
@@ -32,7 +62,18 @@ export function exactObject(keys: readonly string[], values: readonly unknown[],
     make = maker(keys.slice(0, count));
     if (makers.size < MAX_MAKERS) makers.set(id, make);
   }
-  return make(values);
+  return make;
+}
+
+function oneMaker(key: string): (value: unknown) => Record<string, unknown> {
+  if (generated && key !== "__proto__") {
+    try {
+      return new Function("v", `return {${JSON.stringify(key)}: v};`) as (value: unknown) => Record<string, unknown>;
+    } catch {
+      generated = false;
+    }
+  }
+  return (value) => Object.fromEntries([[key, value]]);
 }
 
 function maker(keys: readonly string[]): Maker {

@@ -1,6 +1,6 @@
 import { DaggrError, ErrorCode, isFileComponent, unknownName, type Node } from "../graph/index.js";
 import type { FileSink } from "./executor.js";
-import { exactObject } from "./keyed.js";
+import { keyedBy } from "./keyed.js";
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
@@ -14,7 +14,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  *   key is a coded error naming the nearest output.
  */
 export function mapOutputs(node: Node, value: unknown, positional: boolean): Record<string, unknown> {
-  const ports = Object.keys(node.outputs);
+  const { keys: ports, make, one } = keyedBy(node.outputs);
   if (ports.length === 0) return {};
   if (positional && Array.isArray(value)) {
     if (value.length < ports.length) {
@@ -23,13 +23,13 @@ export function mapOutputs(node: Node, value: unknown, positional: boolean): Rec
         `Node '${node.id}' declares ${ports.length} outputs (${ports.join(", ")}) but the call returned ${value.length} value(s). Remove the extra outputs or reshape the result with \`postprocess\`.`,
       );
     }
-    return exactObject(ports, value.slice(0, ports.length));
+    return make(value.length === ports.length ? value : value.slice(0, ports.length));
   }
   if (ports.length === 1) {
     const [only] = ports as [string];
     // An object keyed exactly by the single output name is accepted too.
-    if (isPlainObject(value) && Object.keys(value).length === 1 && only in value) return exactObject(ports, [value[only]]);
-    return exactObject(ports, [value]);
+    if (isPlainObject(value) && only in value && Object.keys(value).length === 1) return one(value[only]);
+    return one(value);
   }
   if (!isPlainObject(value)) {
     throw new DaggrError(
@@ -51,7 +51,7 @@ export function mapOutputs(node: Node, value: unknown, positional: boolean): Rec
       { choices: ports },
     );
   }
-  return exactObject(ports, ports.map((p) => value[p]));
+  return make(ports.map((p) => value[p]));
 }
 
 function describe(v: unknown): string {
