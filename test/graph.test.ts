@@ -394,3 +394,31 @@ t.test("graph.edges lists every wire and its kind; edge ids, ends and ports by p
   t.same(Array.from(g.inOff), [0, 0, 1, 2, 3, 5, 7]);
   t.same(g.describe().edges, expected);
 });
+
+t.test("parents, children, ancestors, descendants and subgraphs come from the graph's position tables", async (t) => {
+  const a = new FnNode(() => 1, { name: "a", outputs: { v: null } });
+  const b = new FnNode(() => 1, { name: "b", outputs: { v: null } });
+  const c = new FnNode(() => 1, { name: "c", inputs: { y: b.out.v, x: a.out.v, z: a.out.v }, outputs: { v: null } });
+  const d = new FnNode(() => 1, { name: "d", inputs: { x: a.out.v }, outputs: { v: null } });
+  const e = new FnNode(() => 1, { name: "e", inputs: { c: c.out.v, d: d.out.v } });
+  const lone = new FnNode(() => 1, { name: "lone" });
+  const g = new Graph({ name: "g", nodes: [e, lone] });
+  t.same(g.nodes.map((n) => n.id), ["b", "a", "lone", "c", "d", "e"]);
+  t.same(g.parents("c"), ["b", "a"], "in the order the node reads them, each once");
+  t.same(g.children("a"), ["c", "d"], "in topological order");
+  t.same(g.parents("a"), []);
+  t.same(g.children("nope"), []);
+  t.same([g.parentCount("c"), g.parentCount("e"), g.parentCount("a"), g.parentCount("nope")], [2, 2, 0, 0]);
+  t.not(g.parents("c"), g.parents("c"), "a new list each call: a caller may keep or change it");
+  t.same(g.descendants(["a"]), ["c", "d", "e"]);
+  t.same(g.descendants(["d", "a"], true), ["a", "c", "d", "e"]);
+  t.same(g.ancestors(["e"]), ["b", "a", "c", "d"]);
+  t.same(g.ancestors(["c", "nope"], true), ["nope", "b", "a", "c"], "an unknown id is kept, first, when inclusive");
+  t.same(g.ancestors(["nope"]), []);
+  t.same(g.subgraphs, [{ id: "subgraph_0", nodes: ["b", "a", "c", "d", "e"] }, { id: "subgraph_1", nodes: ["lone"] }]);
+  for (let o = 0; o < g.nodes.length; o++) {
+    const id = g.nodes[o]!.id;
+    t.same(Array.from(g.parentAt.subarray(g.parentOff[o]!, g.parentOff[o + 1]!), (p) => g.nodes[p]!.id), g.parents(id));
+    t.same(Array.from(g.childAt.subarray(g.childOff[o]!, g.childOff[o + 1]!), (p) => g.nodes[p]!.id), g.children(id));
+  }
+});

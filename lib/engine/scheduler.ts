@@ -51,9 +51,9 @@ class PlanRun implements Outcomes {
     if (!whole) for (const id of plan) this.state.set(id, 0);
     for (let i = 0; i < plan.length; i++) {
       const id = plan[i]!;
-      const parents = graph.parents(id);
-      let n = whole ? parents.length : 0;
-      if (!whole) for (let k = 0; k < parents.length; k++) if (this.state.has(parents[k]!)) n++;
+      let n = 0;
+      if (whole) n = graph.parentCount(id);
+      else for (const p of graph.parents(id)) if (this.state.has(p)) n++;
       this.state.set(id, n);
       if (n === 0) this.ready.push(id);
     }
@@ -97,9 +97,12 @@ class PlanRun implements Outcomes {
 
   private finish(id: string, outcome: Outcome): void {
     this.state.set(id, outcome);
-    const children = this.graph.children(id);
-    for (let i = 0; i < children.length; i++) {
-      const c = children[i]!;
+    // The graph's tables by position: no list made per finished node.
+    const g = this.graph;
+    const at = g.order(id);
+    const end = g.childOff[at + 1]!;
+    for (let i = g.childOff[at]!; i < end; i++) {
+      const c = g.nodes[g.childAt[i]!]!.id;
       const n = this.state.get(c);
       if (typeof n !== "number") continue;
       this.state.set(c, n - 1);

@@ -12,7 +12,7 @@ import type { SheetState } from "./store.js";
  * table indexed by topological order: a few objects per view, not ten arrays per node.
  */
 export abstract class SheetTables extends NodeStates {
-  /** Children of each node (`childOff[o]` to `childOff[o + 1]` in `childAt`), as orders. */
+  /** Children of each node (`childOff[o]` to `childOff[o + 1]` in `childAt`), as orders: the graph's own table. */
   protected readonly childOff: Int32Array;
   protected readonly childAt: Int32Array;
   /** The fixed-read nodes that read from each node (they count its freshness in `staleParents`), as orders. */
@@ -55,7 +55,6 @@ export abstract class SheetTables extends NodeStates {
     const orderOf = (id: string) => graph.order(id);
 
     // Children, and the fixed reads with the parents they count.
-    const children = new Lists(n);
     const watchers = new Lists(n);
     const readOff = (this.readOff = new Int32Array(n + 1));
     const outReads = new Lists(n);
@@ -63,7 +62,6 @@ export abstract class SheetTables extends NodeStates {
     const readSrc: number[] = [];
     for (let o = 0; o < n; o++) {
       const slot = slots[o]!;
-      for (const c of graph.children(slot.node.id)) children.add(o, orderOf(c));
       readOff[o + 1] = readOff[o]!;
       if (!slot.fixed) continue;
       const ports = slot.node.activePorts(NO_VALUES);
@@ -90,7 +88,8 @@ export abstract class SheetTables extends NodeStates {
       }
       readOff[o + 1] = this.readLabel.length;
     }
-    [this.childOff, this.childAt] = children.done();
+    this.childOff = graph.childOff;
+    this.childAt = graph.childAt;
     [this.watchOff, this.watchAt] = watchers.done();
     [this.outReadOff, this.outReadAt] = outReads.done();
     this.readOwner = Int32Array.from(readOwner);

@@ -63,11 +63,17 @@ export class Graph {
   private readonly edgeKind: Uint8Array;
   /** `edges`, made on first use. */
   private edgeList: readonly Edge[] | undefined = undefined;
-  /** Per node id, its topological position: its index in `nodes`, `parentIds` and `childIds`. */
+  /** Per node id, its topological position: its index in `nodes` and in the offset tables below. */
   private readonly orderOf: Map<string, number>;
-  /** Per position, the ids of the node's parents and of its children (one shared empty list for none). */
-  private readonly parentIds: ReadonlyArray<readonly string[]>;
-  private readonly childIds: ReadonlyArray<readonly string[]>;
+  /**
+   * @internal Per position, its parents' positions (`parentAt` from `parentOff[o]` to
+   * `parentOff[o + 1]`, in the order the node reads them) and its children's (`childAt`
+   * by `childOff`, in topological order): flat typed arrays, not two lists per node.
+   */
+  readonly parentOff: Int32Array;
+  readonly parentAt: Int32Array;
+  readonly childOff: Int32Array;
+  readonly childAt: Int32Array;
   /** The weakly connected parts, found on first use (only the API and the CLI ask). */
   private subgraphList: readonly Subgraph[] | undefined = undefined;
 
@@ -85,8 +91,10 @@ export class Graph {
     const layout = lay(options.nodes);
     this.nodes = layout.nodes;
     this.orderOf = layout.orderOf;
-    this.parentIds = layout.parentIds;
-    this.childIds = layout.childIds;
+    this.parentOff = layout.parentOff;
+    this.parentAt = layout.parentAt;
+    this.childOff = layout.childOff;
+    this.childAt = layout.childAt;
     const nodes = this.nodes;
     const inOff = (this.inOff = new Int32Array(nodes.length + 1));
     for (let j = 0; j < nodes.length; j++) {
@@ -157,7 +165,7 @@ export class Graph {
 
   /** Weakly connected parts of the graph, each callable on its own; "main" when there is one. */
   get subgraphs(): readonly Subgraph[] {
-    return (this.subgraphList ??= components(this.nodes, this.orderOf, this.parentIds, this.childIds));
+    return (this.subgraphList ??= components(this.nodes, this.parentOff, this.parentAt, this.childOff, this.childAt));
   }
 
   /** The node with this id; a coded error naming the nearest id otherwise. */
@@ -176,39 +184,70 @@ export class Graph {
     return this.orderOf.get(id) ?? -1;
   }
 
+  /** The ids of a node's parents, in the order it reads them (a new list each call; none for an unknown id). */
   parents(id: string): readonly string[] {
     const at = this.orderOf.get(id);
-    return at === undefined ? NO_IDS : this.parentIds[at]!;
+    return at === undefined ? NO_IDS : this.idsIn(this.parentOff, this.parentAt, at);
   }
 
+  /** The ids of a node's children, in topological order (a new list each call; none for an unknown id). */
   children(id: string): readonly string[] {
     const at = this.orderOf.get(id);
-    return at === undefined ? NO_IDS : this.childIds[at]!;
+    return at === undefined ? NO_IDS : this.idsIn(this.childOff, this.childAt, at);
+  }
+
+  /** How many nodes a node reads from (0 for an unknown id), without making the list. */
+  parentCount(id: string): number {
+    const at = this.orderOf.get(id);
+    return at === undefined ? 0 : this.parentOff[at + 1]! - this.parentOff[at]!;
+  }
+
+  private idsIn(off: Int32Array, list: Int32Array, at: number): readonly string[] {
+    const from = off[at]!;
+    const size = off[at + 1]! - from;
+    if (!size) return NO_IDS;
+    const ids = new Array<string>(size);
+    for (let k = 0; k < size; k++) ids[k] = this.nodes[list[from + k]!]!.id;
+    return ids;
   }
 
   /** Every node reachable downstream of `ids` (excluding them unless `inclusive`), in topological order. */
   descendants(ids: Iterable<string>, inclusive = false): string[] {
-    return this.walk(ids, (id) => this.children(id), inclusive);
+    return this.walk(ids, this.childOff, this.childAt, inclusive);
   }
 
   /** Every node upstream of `ids` (excluding them unless `inclusive`), in topological order. */
   ancestors(ids: Iterable<string>, inclusive = false): string[] {
-    return this.walk(ids, (id) => this.parents(id), inclusive);
+    return this.walk(ids, this.parentOff, this.parentAt, inclusive);
   }
 
-  private walk(ids: Iterable<string>, next: (id: string) => readonly string[], inclusive: boolean): string[] {
-    const start = [...ids];
-    const seen = new Set<string>(inclusive ? start : []);
-    const stack = [...start];
+  /** A walk over positions: its cost follows the nodes it reaches, not the graph's size. */
+  private walk(ids: Iterable<string>, off: Int32Array, list: Int32Array, inclusive: boolean): string[] {
+    const seen = new Set<number>();
+    const stack: number[] = [];
+    const out: string[] = []; // unknown ids, kept first when inclusive (they have no position)
+    for (const id of ids) {
+      const at = this.orderOf.get(id);
+      if (at === undefined) {
+        if (inclusive && !out.includes(id)) out.push(id);
+        continue;
+      }
+      if (inclusive) seen.add(at);
+      stack.push(at);
+    }
     while (stack.length) {
-      for (const m of next(stack.pop()!)) {
+      const at = stack.pop()!;
+      for (let k = off[at]!; k < off[at + 1]!; k++) {
+        const m = list[k]!;
         if (!seen.has(m)) {
           seen.add(m);
           stack.push(m);
         }
       }
     }
-    return [...seen].sort((a, b) => this.order(a) - this.order(b));
+    const order = Int32Array.from(seen).sort();
+    for (let k = 0; k < order.length; k++) out.push(this.nodes[order[k]!]!.id);
+    return out;
   }
 
   /** Effective autorun of a node: its own option, else the graph's, else its kind's default. */
@@ -275,8 +314,10 @@ const KINDS: ReadonlyArray<Edge["kind"]> = [undefined, "each", "all", "first", "
 interface Layout {
   nodes: Node[];
   orderOf: Map<string, number>;
-  parentIds: string[][];
-  childIds: string[][];
+  parentOff: Int32Array;
+  parentAt: Int32Array;
+  childOff: Int32Array;
+  childAt: Int32Array;
 }
 
 /**
@@ -393,60 +434,49 @@ function lay(roots: readonly Node[]): Layout {
     nodes[j] = entered[e]!;
     orderOf.set(entered[e]!.id, j);
   }
-  const parentIds = new Array<string[]>(count);
-  const childIds = new Array<string[]>(count);
-  const childFill = new Int32Array(count);
-  for (let j = 0; j < count; j++) {
-    const p = ready[j]!;
-    const kidCount = kidStart[p + 1]! - kidStart[p]!;
-    childIds[j] = kidCount ? new Array<string>(kidCount) : NO_IDS;
-  }
+  const parentOff = new Int32Array(count + 1);
+  const childOff = new Int32Array(count + 1);
   for (let j = 0; j < count; j++) {
     const e = post[ready[j]!]!;
-    const from = upStart[e]!;
-    const size = upEnd[e]! - from;
-    if (!size) {
-      parentIds[j] = NO_IDS;
-      continue;
-    }
-    const ids = new Array<string>(size);
-    for (let k = 0; k < size; k++) {
-      const parent = topo[upIdx[from + k]!]!;
-      ids[k] = nodes[parent]!.id;
-      childIds[parent]![childFill[parent]!++] = nodes[j]!.id;
-    }
-    parentIds[j] = ids;
+    parentOff[j + 1] = parentOff[j]! + upEnd[e]! - upStart[e]!;
+    const p = ready[j]!;
+    childOff[j + 1] = childOff[j]! + kidStart[p + 1]! - kidStart[p]!;
   }
-  return { nodes, orderOf, parentIds, childIds };
+  const parentAt = new Int32Array(parentOff[count]!);
+  const childAt = new Int32Array(childOff[count]!);
+  const childFill = childOff.slice(0, count);
+  for (let j = 0; j < count; j++) {
+    const e = post[ready[j]!]!;
+    let w = parentOff[j]!;
+    for (let i = upStart[e]!; i < upEnd[e]!; i++) {
+      const parent = topo[upIdx[i]!]!;
+      parentAt[w++] = parent;
+      childAt[childFill[parent]!++] = j;
+    }
+  }
+  return { nodes, orderOf, parentOff, parentAt, childOff, childAt };
 }
 
 /** The weakly connected parts, each listing its node ids in topological order. */
-function components(
-  nodes: readonly Node[],
-  orderOf: ReadonlyMap<string, number>,
-  parentIds: ReadonlyArray<readonly string[]>,
-  childIds: ReadonlyArray<readonly string[]>,
-): Subgraph[] {
+function components(nodes: readonly Node[], parentOff: Int32Array, parentAt: Int32Array, childOff: Int32Array, childAt: Int32Array): Subgraph[] {
   const seen = new Uint8Array(nodes.length);
   const groups: number[][] = [];
   const stack: number[] = [];
+  const visit = (m: number) => {
+    if (!seen[m]) {
+      seen[m] = 1;
+      stack.push(m);
+    }
+  };
   for (let j = 0; j < nodes.length; j++) {
     if (seen[j]) continue;
     const group: number[] = [];
-    seen[j] = 1;
-    stack.push(j);
+    visit(j);
     while (stack.length) {
       const at = stack.pop()!;
       group.push(at);
-      for (const list of [parentIds[at]!, childIds[at]!]) {
-        for (const id of list) {
-          const m = orderOf.get(id)!;
-          if (!seen[m]) {
-            seen[m] = 1;
-            stack.push(m);
-          }
-        }
-      }
+      for (let k = parentOff[at]!; k < parentOff[at + 1]!; k++) visit(parentAt[k]!);
+      for (let k = childOff[at]!; k < childOff[at + 1]!; k++) visit(childAt[k]!);
     }
     groups.push(group);
   }
