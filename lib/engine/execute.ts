@@ -36,7 +36,14 @@ export interface ExecEnv {
 
 /** The files store as executors see it. */
 export function fileSink(store: Store): FileSink {
-  return { dir: store.filesDir, put: (i) => store.putFile(i), lookup: (p) => store.fileForPath(p) };
+  return {
+    // Read when a node first needs it: a memory store names its folder only then.
+    get dir() {
+      return store.filesDir;
+    },
+    put: (i) => store.putFile(i),
+    lookup: (p) => store.fileForPath(p),
+  };
 }
 
 /**
