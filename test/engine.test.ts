@@ -338,6 +338,35 @@ t.test("a failure stops only its dependants", async (t) => {
   t.equal(await s.store.findByKey(s.sheetId, "bad", failed.key), undefined, "failed results are never cache hits");
 });
 
+t.test("a plan runs the same whether it covers the graph, much of it or a sliver: failures block only their in-plan dependants", async (t) => {
+  // The scheduler keeps a whole or large plan's counts in typed arrays and a small one's in
+  // maps: the same chain with a failing middle is planned at each size.
+  for (const extra of [0, 2, 40]) {
+    const src = new FnNode(({ k }: { k: number }) => k, { name: "src", inputs: { k: gr.Number({ value: 1 }) }, outputs: { v: null } });
+    const bad = new FnNode(({ v }: { v: number }) => {
+      if (v > 1) throw new Error("kaboom");
+      return v;
+    }, { name: "bad", inputs: { v: src.out.v }, outputs: { v: null } });
+    const side = new FnNode(({ v }: { v: number }) => v + 1, { name: "side", inputs: { v: src.out.v }, outputs: { v: null } });
+    const end = new FnNode(({ a, b }: { a: number; b: number }) => a + b, { name: "end", inputs: { a: bad.out.v, b: side.out.v }, outputs: { v: null } });
+    // Unrelated nodes make the chain a smaller part of the graph.
+    const others = Array.from({ length: extra }, (_, i) => new FnNode(() => i, { name: `other${i}`, outputs: { v: null } }));
+    const { s } = await open(new Graph({ name: "g", nodes: [end, ...others], autorun: false }));
+    const all = await s.run(undefined, { mode: "all" });
+    t.equal(all.status, "done", `${extra} others: the whole graph runs`);
+    t.equal(Object.keys(all.nodes).length, 4 + extra);
+    s.set(src.in.k, 2);
+    const toHere = await s.run(end, { mode: "to-here" });
+    t.same(toHere.nodes, { src: "ran", bad: "failed", side: "ran", end: "blocked" }, `${extra} others: only the plan's nodes, the failure blocks its dependant`);
+    for (const o of others) t.equal(s.nodeState(o).count, 1, `${extra} others: outside the plan, not run again`);
+    s.set(src.in.k, 1);
+    const again = await s.run(end, { mode: "to-here" });
+    // bad kept its first result selected (a failure is never selected): it is fresh again.
+    // The target of a to-here run always runs anew.
+    t.same(again.nodes, { src: "cached", bad: "reused", side: "cached", end: "ran" }, `${extra} others: back to the first values: cache hits, a reuse, the target anew`);
+  }
+});
+
 t.test("async-generator FnNodes stream partial outputs, then the final one", async (t) => {
   const stream = new FnNode(
     async function* ({ text }) {

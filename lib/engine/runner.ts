@@ -201,7 +201,7 @@ export class Runner implements ExecHost {
       this.active.set(edit.nodeId, active);
       if ((await this.commit(run, edit, active)) === "ok") summary.nodes[edit.nodeId] = "edited";
     }
-    if (!run.failed) await runPlan(this.graph, plan, (id, outcomes) => this.visit(run, id, outcomes));
+    if (!run.failed) await runPlan(this.graph, plan, (at, outcomes) => this.visit(run, at, outcomes));
     summary.status = run.abort.aborted
       ? RunStatus.CANCELLED
       : run.failed || (target && summary.nodes[target] !== "ran")
@@ -224,44 +224,48 @@ export class Runner implements ExecHost {
    * Every step that has its answer at once (an in-memory store, a sync function) is taken
    * in the same tick; the outcome is a promise only when something really waits.
    */
-  private visit(run: RunHandle, id: string, outcomes: Outcomes): Maybe<Outcome> {
+  private visit(run: RunHandle, at: number, outcomes: Outcomes): Maybe<Outcome> {
     if (run.abort.aborted) return "cancelled";
     // A node already executing in another run is awaited, then judged afresh.
-    const busy = this.active.get(id);
-    if (busy && busy.runId !== run.id) return busy.done().then(() => this.judge(run, id, outcomes));
-    return this.judge(run, id, outcomes);
+    const busy = this.active.size ? this.active.get(this.graph.nodes[at]!.id) : undefined;
+    if (busy && busy.runId !== run.id) return busy.done().then(() => this.judge(run, at, outcomes));
+    return this.judge(run, at, outcomes);
   }
 
-  private judge(run: RunHandle, id: string, outcomes: Outcomes): Maybe<Outcome> {
+  /** Judges the node at position `at` of the graph: its parents are read by position too. */
+  private judge(run: RunHandle, at: number, outcomes: Outcomes): Maybe<Outcome> {
     if (run.abort.aborted) return "cancelled";
-    const node = this.graph.node(id);
-    const parents = this.graph.parents(id);
-    for (let i = 0; i < parents.length; i++) {
-      const p = parents[i]!;
-      const o = outcomes.outcome(p);
-      if (o !== undefined && o !== "ok") return this.blocked(run, id, `'${p}' ${o === "blocked" ? "did not run" : o}`);
+    const { nodes, parentOff, parentAt } = this.graph;
+    const node = nodes[at]!;
+    const id = node.id;
+    const from = parentOff[at]!;
+    const to = parentOff[at + 1]!;
+    for (let k = from; k < to; k++) {
+      const o = outcomes.outcomeAt(parentAt[k]!);
+      if (o !== undefined && o !== "ok") return this.blocked(run, id, `'${nodes[parentAt[k]!]!.id}' ${o === "blocked" ? "did not run" : o}`);
     }
     if (id === run.target) {
-      const missing = parents.find((p) => !this.view.selected.has(p));
-      if (missing) {
+      for (let k = from; k < to; k++) {
+        const missing = nodes[parentAt[k]!]!.id;
+        if (this.view.selected.has(missing)) continue;
         const err = new DaggrError(ErrorCode.UPSTREAM_MISSING, `Node '${id}' reads from '${missing}', which has no result yet. Run '${id}' with mode 'to-here' to run '${missing}' first.`);
         return this.fail(run, node, err);
       }
       return this.execute(run, node);
     }
-    for (let i = 0; i < parents.length; i++) {
-      if (this.view.freshnessOf(parents[i]!) !== "fresh") return this.blocked(run, id, `'${parents[i]}' is not up to date`);
+    for (let k = from; k < to; k++) {
+      if (this.view.freshnessAt(parentAt[k]!) !== "fresh") return this.blocked(run, id, `'${nodes[parentAt[k]!]!.id}' is not up to date`);
     }
-    if (this.view.freshnessOf(id) === "fresh") {
+    if (this.view.freshnessAt(at) === "fresh") {
       if (run.mode !== Modes.AUTO) run.summary.nodes[id] = "reused";
       return "ok";
     }
-    const key = this.view.key(id);
+    const key = this.view.keyAt(at);
     if (key === undefined) return this.cachedOrExecute(run, node, undefined);
     const found = this.store.findByKey(this.sheetId, id, key);
     if (isKnown(found)) return this.cachedOrExecute(run, node, knownValue(found));
     // The key may change while the store looks (an edit): a hit for the old key is no hit.
-    return found.then((hit) => this.cachedOrExecute(run, node, hit && this.view.key(id) === key ? hit : undefined));
+    return found.then((hit) => this.cachedOrExecute(run, node, hit && this.view.keyAt(at) === key ? hit : undefined));
   }
 
   /** Selects a stored result with the node's current key (a cache hit), else executes the node. */

@@ -6,16 +6,19 @@ export type Outcome = "ok" | "blocked" | "failed" | "cancelled";
 
 /** How the finished nodes of a plan ended. */
 export interface Outcomes {
-  /** The node's outcome once it finished; undefined before, and for nodes outside the plan. */
-  outcome(id: string): Outcome | undefined;
+  /**
+   * The outcome of the node at position `at` (its place in `graph.nodes`) once it
+   * finished; undefined before, and for nodes outside the plan.
+   */
+  outcomeAt(at: number): Outcome | undefined;
 }
 
 /**
- * Visits one node of a plan; every in-plan parent of `id` has finished. A visit that
- * finishes at once returns its outcome, one that waits returns a promise of it; a visit
- * that throws counts as `failed`.
+ * Visits one node of a plan, by its position in `graph.nodes`; every in-plan parent of it
+ * has finished. A visit that finishes at once returns its outcome, one that waits returns
+ * a promise of it; a visit that throws counts as `failed`.
  */
-export type Visit = (id: string, outcomes: Outcomes) => Maybe<Outcome>;
+export type Visit = (at: number, outcomes: Outcomes) => Maybe<Outcome>;
 
 /**
  * Runs `visit` over the nodes of a plan as a dataflow: a node starts as soon as every
@@ -26,15 +29,27 @@ export function runPlan(graph: Graph, plan: readonly string[], visit: Visit): Pr
   return new Promise((resolve) => new PlanRun(graph, plan, visit, resolve).drain());
 }
 
+const OUTCOMES: readonly Outcome[] = ["ok", "blocked", "failed", "cancelled"];
+/** A node outside the plan, in `waiting`. */
+const OUTSIDE = -1;
+
 /**
- * The bookkeeping of one plan: how many in-plan parents each node still waits for, then
- * how it ended, and the nodes ready to start. Visits that finish at once are handled in
- * a loop, not by recursion, so a long chain of sync nodes needs neither promises nor stack.
+ * The bookkeeping of one plan, by node position: how many in-plan parents each node still
+ * waits for, how each ended, and the nodes ready to start. Visits that finish at once are
+ * handled in a loop, not by recursion, so a long chain of sync nodes needs neither
+ * promises nor stack.
+ *
+ * A plan of much of the graph keeps its counts in typed arrays the size of the graph; a
+ * small one (a step, an edit's downstream in a large graph) in maps by position, so an
+ * edit in a 100,000-node graph does not clear 100,000 slots per run.
  */
 class PlanRun implements Outcomes {
-  /** Per plan node: the number of in-plan parents not finished yet, then its outcome. */
-  private readonly state = new Map<string, number | Outcome>();
-  private readonly ready: string[] = [];
+  /** Per position: in-plan parents not finished yet (OUTSIDE for nodes not in the plan). */
+  private readonly waiting: Int32Array | Map<number, number>;
+  /** Per position: 0 while not finished, else 1 + the index of its outcome in OUTCOMES. */
+  private readonly ended: Uint8Array | Map<number, number>;
+  private readonly ready: Int32Array;
+  private readyN = 0;
   private next = 0;
   private left: number;
   private draining = false;
@@ -45,68 +60,101 @@ class PlanRun implements Outcomes {
     private readonly visit: Visit,
     private readonly resolve: (outcomes: Outcomes) => void,
   ) {
+    const n = graph.nodes.length;
+    const { parentOff, parentAt } = graph;
     this.left = plan.length;
-    // A plan of the whole graph holds every parent; otherwise only in-plan parents count.
-    const whole = plan.length === graph.nodes.length;
-    if (!whole) for (const id of plan) this.state.set(id, 0);
-    for (let i = 0; i < plan.length; i++) {
-      const id = plan[i]!;
-      let n = 0;
-      if (whole) n = graph.parentCount(id);
-      else for (const p of graph.parents(id)) if (this.state.has(p)) n++;
-      this.state.set(id, n);
-      if (n === 0) this.ready.push(id);
+    this.ready = new Int32Array(plan.length);
+    const whole = plan.length === n;
+    if (whole) {
+      // Every node is in the plan: positions are 0..n-1 and every parent counts.
+      const waiting = (this.waiting = new Int32Array(n));
+      this.ended = new Uint8Array(n);
+      for (let at = 0; at < n; at++) {
+        const count = (waiting[at] = parentOff[at + 1]! - parentOff[at]!);
+        if (count === 0) this.ready[this.readyN++] = at;
+      }
+    } else {
+      const dense = plan.length * 4 >= n;
+      const positions = new Int32Array(plan.length);
+      for (let i = 0; i < plan.length; i++) positions[i] = graph.order(plan[i]!);
+      let waiting: Int32Array | Map<number, number>;
+      if (dense) {
+        waiting = new Int32Array(n).fill(OUTSIDE);
+        for (let i = 0; i < positions.length; i++) waiting[positions[i]!] = 0;
+        this.ended = new Uint8Array(n);
+      } else {
+        waiting = new Map();
+        for (let i = 0; i < positions.length; i++) waiting.set(positions[i]!, 0);
+        this.ended = new Map();
+      }
+      this.waiting = waiting;
+      for (let i = 0; i < positions.length; i++) {
+        const at = positions[i]!;
+        let count = 0;
+        for (let k = parentOff[at]!; k < parentOff[at + 1]!; k++) if (this.waitingOf(parentAt[k]!) !== OUTSIDE) count++;
+        this.setWaiting(at, count);
+        if (count === 0) this.ready[this.readyN++] = at;
+      }
     }
     if (this.left === 0) resolve(this);
   }
 
-  outcome(id: string): Outcome | undefined {
-    const s = this.state.get(id);
-    return typeof s === "string" ? s : undefined;
+  outcomeAt(at: number): Outcome | undefined {
+    const e = this.ended instanceof Uint8Array ? this.ended[at]! : (this.ended.get(at) ?? 0);
+    return e === 0 ? undefined : OUTCOMES[e - 1];
+  }
+
+  private waitingOf(at: number): number {
+    return this.waiting instanceof Int32Array ? this.waiting[at]! : (this.waiting.get(at) ?? OUTSIDE);
+  }
+
+  private setWaiting(at: number, count: number): void {
+    if (this.waiting instanceof Int32Array) this.waiting[at] = count;
+    else this.waiting.set(at, count);
   }
 
   /** Starts every ready node; those that finish at once may make more nodes ready. */
   drain(): void {
     if (this.draining) return;
     this.draining = true;
-    while (this.next < this.ready.length) {
-      const id = this.ready[this.next++]!;
+    while (this.next < this.readyN) {
+      const at = this.ready[this.next++]!;
       let outcome: Maybe<Outcome>;
       try {
-        outcome = this.visit(id, this);
+        outcome = this.visit(at, this);
       } catch {
         outcome = "failed";
       }
-      if (typeof outcome === "string") this.finish(id, outcome);
-      else this.later(id, outcome);
+      if (typeof outcome === "string") this.finish(at, outcome);
+      else this.later(at, outcome);
     }
     this.draining = false;
   }
 
-  private later(id: string, outcome: Promise<Outcome>): void {
+  private later(at: number, outcome: Promise<Outcome>): void {
     outcome.then(
-      (o) => this.finishLater(id, o),
-      () => this.finishLater(id, "failed"),
+      (o) => this.finishLater(at, o),
+      () => this.finishLater(at, "failed"),
     );
   }
 
-  private finishLater(id: string, outcome: Outcome): void {
-    this.finish(id, outcome);
+  private finishLater(at: number, outcome: Outcome): void {
+    this.finish(at, outcome);
     this.drain();
   }
 
-  private finish(id: string, outcome: Outcome): void {
-    this.state.set(id, outcome);
-    // The graph's tables by position: no list made per finished node.
-    const g = this.graph;
-    const at = g.order(id);
-    const end = g.childOff[at + 1]!;
-    for (let i = g.childOff[at]!; i < end; i++) {
-      const c = g.nodes[g.childAt[i]!]!.id;
-      const n = this.state.get(c);
-      if (typeof n !== "number") continue;
-      this.state.set(c, n - 1);
-      if (n === 1) this.ready.push(c);
+  private finish(at: number, outcome: Outcome): void {
+    const code = OUTCOMES.indexOf(outcome) + 1;
+    if (this.ended instanceof Uint8Array) this.ended[at] = code;
+    else this.ended.set(at, code);
+    const { childOff, childAt } = this.graph;
+    const end = childOff[at + 1]!;
+    for (let i = childOff[at]!; i < end; i++) {
+      const c = childAt[i]!;
+      const w = this.waitingOf(c);
+      if (w <= 0) continue; // outside the plan (or already started)
+      this.setWaiting(c, w - 1);
+      if (w === 1) this.ready[this.readyN++] = c;
     }
     if (--this.left === 0) this.resolve(this);
   }

@@ -183,6 +183,11 @@ export abstract class SheetKeys extends SheetTables {
     return this.keyOf(this.slot(nodeId));
   }
 
+  /** @internal `key` of the node at position `at` of `graph.nodes` (the runner visits by position). */
+  keyAt(at: number): string | undefined {
+    return this.keyOf(this.slotAt[at]!);
+  }
+
   protected keyOf(s: Slot): string | undefined {
     if (!s.keyed) {
       s.key = this.keyText(s);

@@ -45,6 +45,11 @@ export class SheetView extends SheetKeys {
     return this.slotOf(nodeId)?.freshness ?? "empty";
   }
 
+  /** @internal `freshnessOf` the node at position `at` of `graph.nodes`. */
+  freshnessAt(at: number): Freshness {
+    return this.slotAt[at]!.freshness;
+  }
+
   edgeIsFresh(edgeId: string): boolean {
     if (!this.edgeIndex) {
       this.edgeIndex = new Map();
