@@ -1,4 +1,4 @@
-import type { Graph } from "../graph/index.js";
+import type { Graph, Node } from "../graph/index.js";
 import { NodeStates } from "./node-states.js";
 import { NO_VALUES, type Slot, type Source, parentsOf, readsOf } from "./slot.js";
 import type { SheetState } from "./store.js";
@@ -52,7 +52,13 @@ export abstract class SheetTables extends NodeStates {
     super(graph, sheetId, loaded);
     const slots = this.slotAt;
     const n = slots.length;
-    const orderOf = (id: string) => graph.order(id);
+    const { parentOff, parentAt, nodes } = graph;
+    /** The position of `node`, a parent of the node at `o`: found among its first few parents, else by id. */
+    const orderOf = (node: Node, o: number): number => {
+      const end = Math.min(parentOff[o + 1]!, parentOff[o]! + 8);
+      for (let k = parentOff[o]!; k < end; k++) if (nodes[parentAt[k]!] === node) return parentAt[k]!;
+      return graph.order(node.id);
+    };
 
     // Children, and the fixed reads with the parents they count.
     const watchers = new Lists(n);
@@ -65,9 +71,15 @@ export abstract class SheetTables extends NodeStates {
       readOff[o + 1] = readOff[o]!;
       if (!slot.fixed) continue;
       const ports = slot.node.activePorts(NO_VALUES);
-      const parents = parentsOf(slot.node, ports);
-      slot.staleParents = parents.length; // every slot starts "empty"
-      for (const p of parents) watchers.add(orderOf(p), o);
+      // Every slot starts "empty". A fixed node without backups reads from all its graph parents.
+      if (!slot.node.backups.length) {
+        slot.staleParents = parentOff[o + 1]! - parentOff[o]!;
+        for (let k = parentOff[o]!; k < parentOff[o + 1]!; k++) watchers.add(parentAt[k]!, o);
+      } else {
+        const parents = parentsOf(slot.node, ports);
+        slot.staleParents = parents.length;
+        for (const p of parents) watchers.add(graph.order(p), o);
+      }
       for (const r of readsOf(slot.node, ports)) {
         const i = this.readLabel.push(r.label) - 1;
         this.readFrom.push(r.from);
@@ -76,12 +88,12 @@ export abstract class SheetTables extends NodeStates {
         this.readBasis.push(undefined);
         if (r.each !== undefined) this.readEach.set(i, r.each);
         if (Array.isArray(r.from)) {
-          const at = (r.from as readonly Source[]).map((f) => slots[orderOf(f.node.id)]!);
+          const at = (r.from as readonly Source[]).map((f) => slots[orderOf(f.node, o)]!);
           this.readSlots.set(i, at);
           readSrc.push(-1);
           for (const f of at) outReads.add(f.order, i);
         } else {
-          const src = orderOf((r.from as Source).node.id);
+          const src = orderOf((r.from as Source).node, o);
           readSrc.push(src);
           outReads.add(src, i);
         }
