@@ -120,6 +120,8 @@ export type Source = { readonly node: Node; readonly port: string };
 
 /** One upstream value a key is made of: a wired port, a `firstOf` port, or a branch condition. */
 export interface Read {
+  /** The port name (`$when` for a branch condition). */
+  name: string;
   /** `"port":`, as canonical JSON writes the key (one string per port name, shared). */
   label: string;
   /** Its source: one port, or a `firstOf` port's list. */
@@ -128,23 +130,39 @@ export interface Read {
   each: string | undefined;
 }
 
-/** A node's upstream reads, sorted as canonical JSON sorts object keys. */
+/**
+ * A node's upstream reads, sorted as canonical JSON sorts object keys. Made at open for
+ * every node: the list is sized at once and sorted in place (no pairs to sort by).
+ */
 export function readsOf(node: Node, ports: readonly string[]): Read[] {
-  const named: Array<[string, Read]> = [];
-  if (node.guard) named.push(["$when", read("$when", node.guard.from, undefined)]);
-  for (const port of ports) {
+  const reads = new Array<Read>(ports.length + (node.guard ? 1 : 0));
+  let n = 0;
+  if (node.guard) reads[n++] = read("$when", node.guard.from, undefined);
+  for (let i = 0; i < ports.length; i++) {
+    const port = ports[i]!;
     const spec = node.inputs[port];
-    if (spec?.kind === "port") named.push([port, read(port, spec.from, spec.scatter ? (spec.scatter.key ?? "") : undefined)]);
-    else if (spec?.kind === "first") named.push([port, read(port, spec.from, undefined)]);
+    if (spec?.kind === "port") reads[n++] = read(port, spec.from, spec.scatter ? (spec.scatter.key ?? "") : undefined);
+    else if (spec?.kind === "first") reads[n++] = read(port, spec.from, undefined);
   }
-  if (named.length > 1) named.sort(byName);
-  const reads = new Array<Read>(named.length);
-  for (let i = 0; i < named.length; i++) reads[i] = named[i]![1];
+  reads.length = n;
+  if (n > 8) reads.sort(byName);
+  else {
+    // Insertion sort in place: Array#sort sets up about 800 bytes of work space even for two.
+    for (let i = 1; i < n; i++) {
+      const r = reads[i]!;
+      let j = i - 1;
+      while (j >= 0 && byName(reads[j]!, r) > 0) {
+        reads[j + 1] = reads[j]!;
+        j--;
+      }
+      reads[j + 1] = r;
+    }
+  }
   return reads;
 }
 
 function read(name: string, from: Read["from"], each: string | undefined): Read {
-  return { label: labelOf(name), from, each };
+  return { name, label: labelOf(name), from, each };
 }
 
 /** One label string per port name, shared by every read of that name. */
@@ -155,8 +173,8 @@ function labelOf(name: string): string {
   return label;
 }
 
-function byName(a: [string, Read], b: [string, Read]): number {
-  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+function byName(a: Read, b: Read): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
 export const NO_VALUES: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
@@ -167,7 +185,24 @@ export function hasStaticPorts(node: Node): boolean {
 }
 
 export function parentsOf(node: Node, ports: readonly string[]): string[] {
-  // A Set keeps a wide join linear (an `includes` per port was quadratic in its width).
+  // A wide join goes through a Set, to stay linear (an `includes` per port was quadratic
+  // in its width); a narrow node, every node of most graphs, scans its short list.
+  if (ports.length > 16) return [...parentSet(node, ports)];
+  const ids: string[] = [];
+  if (node.guard) ids.push(node.guard.from.node.id);
+  for (let i = 0; i < ports.length; i++) {
+    const spec = node.inputs[ports[i]!];
+    if (spec?.kind === "port") {
+      if (!ids.includes(spec.from.node.id)) ids.push(spec.from.node.id);
+    } else if (spec?.kind === "first") {
+      if (ids.length + spec.from.length > 16) return [...parentSet(node, ports)];
+      for (const p of spec.from) if (!ids.includes(p.node.id)) ids.push(p.node.id);
+    }
+  }
+  return ids;
+}
+
+function parentSet(node: Node, ports: readonly string[]): Set<string> {
   const ids = new Set<string>();
   if (node.guard) ids.add(node.guard.from.node.id);
   for (const port of ports) {
@@ -175,7 +210,7 @@ export function parentsOf(node: Node, ports: readonly string[]): string[] {
     if (spec?.kind === "port") ids.add(spec.from.node.id);
     else if (spec?.kind === "first") for (const p of spec.from) ids.add(p.node.id);
   }
-  return [...ids];
+  return ids;
 }
 
 /** A priority queue of nodes by topological order; a node is in at most one queue at a time. */
