@@ -422,3 +422,20 @@ t.test("parents, children, ancestors, descendants and subgraphs come from the gr
     t.same(Array.from(g.childAt.subarray(g.childOff[o]!, g.childOff[o + 1]!), (p) => g.nodes[p]!.id), g.children(id));
   }
 });
+
+t.test("edge ends by position hold for wide joins and for many ports reading one node", async (t) => {
+  const ups = Array.from({ length: 12 }, (_, i) => new FnNode(() => i, { name: `u${i}`, outputs: { v: null } }));
+  const wide = new FnNode(() => 1, { name: "wide", inputs: Object.fromEntries(ups.map((u, i) => [`p${i}`, u.out.v])) });
+  const same = new FnNode(() => 1, { name: "same", inputs: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`q${i}`, ups[11]!.out.v])) });
+  const g = new Graph({ name: "g", nodes: [wide, same] });
+  t.equal(g.edges.length, 32);
+  t.equal(g.edgeSrc.length, 32, "the typed arrays are cut to the edge count");
+  for (let k = 0; k < g.edges.length; k++) {
+    const e = g.edges[k]!;
+    t.equal(g.nodes[g.edgeSrc[k]!]!.id, e.from.node);
+    t.equal(g.nodes[g.edgeDst[k]!]!.id, e.to.node);
+  }
+  t.same(g.edges.filter((e) => e.to.node === "wide").map((e) => e.from.node), ups.map((u) => u.id), "past the first eight parents too");
+  t.same(g.parents("same"), ["u11"]);
+  t.same([g.order("u0"), g.order("wide"), g.order("nope")], [g.nodes.findIndex((n) => n.id === "u0"), g.nodes.findIndex((n) => n.id === "wide"), -1]);
+});

@@ -63,8 +63,14 @@ export class Graph {
   private readonly edgeKind: Uint8Array;
   /** `edges`, made on first use. */
   private edgeList: readonly Edge[] | undefined = undefined;
-  /** Per node id, its topological position: its index in `nodes` and in the offset tables below. */
-  private readonly orderOf: Map<string, number>;
+  /**
+   * Per node id, the number the walk that collected the nodes gave it. A node's topological
+   * position (its index in `nodes` and in the offset tables below) is `posOf` of it: the
+   * map is made once, as the walk enters each node, and never rewritten.
+   */
+  private readonly entryOf: Map<string, number>;
+  /** Per entry number (`entryOf`), the node's position: a position is `posOf[entryOf.get(id)]`. */
+  private readonly posOf: Int32Array;
   /**
    * @internal Per position, its parents' positions (`parentAt` from `parentOff[o]` to
    * `parentOff[o + 1]`, in the order the node reads them) and its children's (`childAt`
@@ -90,47 +96,52 @@ export class Graph {
     this.autorun = options.autorun;
     const layout = lay(options.nodes);
     this.nodes = layout.nodes;
-    this.orderOf = layout.orderOf;
+    this.entryOf = layout.entryOf;
+    this.posOf = layout.posOf;
     this.parentOff = layout.parentOff;
     this.parentAt = layout.parentAt;
     this.childOff = layout.childOff;
     this.childAt = layout.childAt;
     const nodes = this.nodes;
+    const { parentOff, parentAt } = layout;
     const inOff = (this.inOff = new Int32Array(nodes.length + 1));
-    for (let j = 0; j < nodes.length; j++) {
-      const n = nodes[j]!;
-      let count = n.guard ? 1 : 0;
-      for (const port in n.inputs) {
-        const spec = n.inputs[port]!;
-        if (spec.kind === "port") count++;
-        else if (spec.kind === "first") count += spec.from.length;
-      }
-      inOff[j + 1] = inOff[j]! + count;
-    }
-    const m = inOff[nodes.length]!;
-    const src = (this.edgeSrc = new Int32Array(m));
-    const dst = (this.edgeDst = new Int32Array(m));
-    const fromPort = (this.edgeFromPort = new Array<string>(m));
-    const toPort = (this.edgeToPort = new Array<string>(m));
-    const kind = (this.edgeKind = new Uint8Array(m));
-    const orderOf = this.orderOf;
+    // A node has an edge per parent or more (two ports may read one node): the typed
+    // arrays start at that size, grow if needed, and are cut to size at the end.
+    let src = new Int32Array(parentAt.length + 8);
+    let dst = new Int32Array(src.length);
+    let kind = new Uint8Array(src.length);
+    const fromPort: string[] = [];
+    const toPort: string[] = [];
     let k = 0;
-    const add = (from: OutPort, to: number, port: string, edgeKind: number) => {
-      src[k] = orderOf.get(from.node.id)!;
-      dst[k] = to;
-      fromPort[k] = from.port;
-      toPort[k] = port;
+    let j = 0;
+    const add = (from: OutPort, port: string, edgeKind: number) => {
+      if (k === src.length) [src, dst, kind] = [grow(src), grow(dst), grow(kind)];
+      // The source is one of the node's parents: found among the first few, else by id.
+      let at = -1;
+      const end = Math.min(parentOff[j + 1]!, parentOff[j]! + 8);
+      for (let i = parentOff[j]!; i < end && at < 0; i++) if (nodes[parentAt[i]!] === from.node) at = parentAt[i]!;
+      src[k] = at >= 0 ? at : this.order(from.node.id);
+      dst[k] = j;
+      fromPort.push(from.port);
+      toPort.push(port);
       kind[k++] = edgeKind;
     };
-    for (let j = 0; j < nodes.length; j++) {
+    for (; j < nodes.length; j++) {
       const n = nodes[j]!;
       for (const port in n.inputs) {
         const spec = n.inputs[port]!;
-        if (spec.kind === "port") add(spec.from, j, port, spec.scatter ? EACH : spec.gather ? ALL : PLAIN);
-        else if (spec.kind === "first") for (const p of spec.from) add(p, j, port, FIRST);
+        if (spec.kind === "port") add(spec.from, port, spec.scatter ? EACH : spec.gather ? ALL : PLAIN);
+        else if (spec.kind === "first") for (const p of spec.from) add(p, port, FIRST);
       }
-      if (n.guard) add(n.guard.from, j, "$when", WHEN);
+      if (n.guard) add(n.guard.from, "$when", WHEN);
+      inOff[j + 1] = k;
     }
+    this.edgeSrc = src.length === k ? src : src.slice(0, k);
+    this.edgeDst = dst.length === k ? dst : dst.slice(0, k);
+    this.edgeKind = kind.length === k ? kind : kind.slice(0, k);
+    // Copies without the room `push` left for growth: they are kept for the graph's life.
+    this.edgeFromPort = fromPort.slice();
+    this.edgeToPort = toPort.slice();
   }
 
   /** Every wire, grouped by downstream node in topological order; made on first use. */
@@ -170,35 +181,42 @@ export class Graph {
 
   /** The node with this id; a coded error naming the nearest id otherwise. */
   node(id: string): Node {
-    const at = this.orderOf.get(id);
-    if (at === undefined) throw unknownName(ErrorCode.UNKNOWN_NODE, "node", id, [...this.orderOf.keys()]);
+    const at = this.at(id);
+    if (at === undefined) throw unknownName(ErrorCode.UNKNOWN_NODE, "node", id, [...this.entryOf.keys()]);
     return this.nodes[at]!;
   }
 
   has(id: string): boolean {
-    return this.orderOf.has(id);
+    return this.entryOf.has(id);
   }
 
   /** Position of a node in the topological order. */
   order(id: string): number {
-    return this.orderOf.get(id) ?? -1;
+    const e = this.entryOf.get(id);
+    return e === undefined ? -1 : this.posOf[e]!;
   }
 
   /** The ids of a node's parents, in the order it reads them (a new list each call; none for an unknown id). */
   parents(id: string): readonly string[] {
-    const at = this.orderOf.get(id);
+    const at = this.at(id);
     return at === undefined ? NO_IDS : this.idsIn(this.parentOff, this.parentAt, at);
   }
 
   /** The ids of a node's children, in topological order (a new list each call; none for an unknown id). */
   children(id: string): readonly string[] {
-    const at = this.orderOf.get(id);
+    const at = this.at(id);
     return at === undefined ? NO_IDS : this.idsIn(this.childOff, this.childAt, at);
+  }
+
+  /** A node's position, undefined for an unknown id. */
+  private at(id: string): number | undefined {
+    const e = this.entryOf.get(id);
+    return e === undefined ? undefined : this.posOf[e];
   }
 
   /** How many nodes a node reads from (0 for an unknown id), without making the list. */
   parentCount(id: string): number {
-    const at = this.orderOf.get(id);
+    const at = this.at(id);
     return at === undefined ? 0 : this.parentOff[at + 1]! - this.parentOff[at]!;
   }
 
@@ -227,7 +245,7 @@ export class Graph {
     const stack: number[] = [];
     const out: string[] = []; // unknown ids, kept first when inclusive (they have no position)
     for (const id of ids) {
-      const at = this.orderOf.get(id);
+      const at = this.at(id);
       if (at === undefined) {
         if (inclusive && !out.includes(id)) out.push(id);
         continue;
@@ -307,13 +325,21 @@ export class Graph {
 
 const NO_IDS = Object.freeze([]) as unknown as string[];
 
+/** A copy of `a` twice as long. */
+function grow<T extends Int32Array | Uint8Array>(a: T): T {
+  const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+  b.set(a);
+  return b;
+}
+
 /** Edge kinds by number, as `edgeKind` keeps them. */
 const PLAIN = 0, EACH = 1, ALL = 2, FIRST = 3, WHEN = 4;
 const KINDS: ReadonlyArray<Edge["kind"]> = [undefined, "each", "all", "first", "when"];
 
 interface Layout {
   nodes: Node[];
-  orderOf: Map<string, number>;
+  entryOf: Map<string, number>;
+  posOf: Int32Array;
   parentOff: Int32Array;
   parentAt: Int32Array;
   childOff: Int32Array;
@@ -331,7 +357,9 @@ interface Layout {
  * rest works on numbers in typed arrays: no map, set or list per node.
  */
 function lay(roots: readonly Node[]): Layout {
-  const entry = new Map<Node, number>(); // node → the number it was entered with
+  // Node id → the number it was entered with. Keyed by id, not by node: one map serves the
+  // walk, the check for duplicate ids and the graph's lookups (with `topo`).
+  const entry = new Map<string, number>();
   const entered: Node[] = [];
   const ups: Node[] = []; // every entered node's upstream nodes, one run each
   const upIdx: number[] = []; // the same, as entry numbers
@@ -344,7 +372,7 @@ function lay(roots: readonly Node[]): Layout {
   /** Numbers a node, notes its upstream nodes, and pushes its frame; returns its number. */
   const enter = (n: Node): number => {
     const e = entered.length;
-    entry.set(n, e);
+    entry.set(n.id, e);
     entered.push(n);
     upStart.push(ups.length);
     n.upstreamInto(ups);
@@ -354,8 +382,20 @@ function lay(roots: readonly Node[]): Layout {
     cursor.push(upStart[e]!);
     return e;
   };
+  /** The number `n` was entered with, if it was; a coded error if another node has its id. */
+  const enteredAs = (n: Node): number | undefined => {
+    const e = entry.get(n.id);
+    if (e !== undefined && entered[e] !== n) {
+      throw new DaggrError(
+        ErrorCode.DUPLICATE_NODE,
+        `Two nodes have the id '${n.id}' (${entered[e]} and ${n}). Give one of them a distinct \`name\`.`,
+        { got: n.id },
+      );
+    }
+    return e;
+  };
   for (const root of roots) {
-    if (entry.has(root)) continue;
+    if (enteredAs(root) !== undefined) continue;
     enter(root);
     while (stack.length) {
       const top = stack.length - 1;
@@ -365,7 +405,7 @@ function lay(roots: readonly Node[]): Layout {
         cursor[top] = i + 1;
         const u = ups[i]!;
         // Entered before: done, or on the current path (a cycle, reported below).
-        const seen = entry.get(u);
+        const seen = enteredAs(u);
         if (seen !== undefined) {
           upIdx[i] = seen;
           continue;
@@ -379,21 +419,6 @@ function lay(roots: readonly Node[]): Layout {
     }
   }
   const count = post.length;
-  // Ids are checked in the walk's order: the first clash met is the one reported.
-  const orderOf = new Map<string, number>();
-  for (let p = 0; p < count; p++) {
-    const n = entered[post[p]!]!;
-    const first = orderOf.get(n.id);
-    if (first !== undefined) {
-      const clash = entered[first]!;
-      throw new DaggrError(
-        ErrorCode.DUPLICATE_NODE,
-        `Two nodes have the id '${n.id}' (${clash} and ${n}). Give one of them a distinct \`name\`.`,
-        { got: n.id },
-      );
-    }
-    orderOf.set(n.id, post[p]!);
-  }
   // Kahn's algorithm over positions in the walk's order (`rank`), seeded in that order.
   const rank = new Int32Array(count);
   for (let p = 0; p < count; p++) rank[post[p]!] = p;
@@ -432,7 +457,6 @@ function lay(roots: readonly Node[]): Layout {
     const e = post[ready[j]!]!;
     topo[e] = j;
     nodes[j] = entered[e]!;
-    orderOf.set(entered[e]!.id, j);
   }
   const parentOff = new Int32Array(count + 1);
   const childOff = new Int32Array(count + 1);
@@ -454,7 +478,7 @@ function lay(roots: readonly Node[]): Layout {
       childAt[childFill[parent]!++] = j;
     }
   }
-  return { nodes, orderOf, parentOff, parentAt, childOff, childAt };
+  return { nodes, entryOf: entry, posOf: topo, parentOff, parentAt, childOff, childAt };
 }
 
 /** The weakly connected parts, each listing its node ids in topological order. */
