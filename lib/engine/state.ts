@@ -30,9 +30,11 @@ export class SheetView extends SheetKeys {
    * Edges whose freshness may have changed (a selection at either end changed), as
    * edge indexes; the next walk rechecks these alone. An edge's freshness
    * depends only on selections, so a wide join costs O(1) per parent that completes,
-   * not a rescan of all its edges.
+   * not a rescan of all its edges. A typed list kept between walks with its count: a
+   * fresh `[]` per walk grew a new store (152 bytes) for every node selected.
    */
-  private dirty: number[] = [];
+  private dirty = new Int32Array(16);
+  private dirtyN = 0;
 
   constructor(graph: Graph, sheetId: string, loaded: SheetState) {
     super(graph, sheetId, loaded);
@@ -62,8 +64,17 @@ export class SheetView extends SheetKeys {
   /** Queues every edge into and out of a node whose selection changed, for the next walk. */
   private edgesChanged(s: Slot): void {
     const o = s.order;
-    for (let k = this.inOff[o]!; k < this.inOff[o + 1]!; k++) this.dirty.push(k);
-    for (let i = this.outOff[o]!; i < this.outOff[o + 1]!; i++) this.dirty.push(this.outAt[i]!);
+    for (let k = this.inOff[o]!; k < this.inOff[o + 1]!; k++) this.markDirty(k);
+    for (let i = this.outOff[o]!; i < this.outOff[o + 1]!; i++) this.markDirty(this.outAt[i]!);
+  }
+
+  private markDirty(k: number): void {
+    if (this.dirtyN === this.dirty.length) {
+      const grown = new Int32Array(this.dirty.length * 2);
+      grown.set(this.dirty);
+      this.dirty = grown;
+    }
+    this.dirty[this.dirtyN++] = k;
   }
 
   /** Queues a node's children (whose keys or freshness may follow its own). */
@@ -148,10 +159,12 @@ export class SheetView extends SheetKeys {
         this.enqueueChildren(queue, s);
       }
     }
-    if (this.dirty.length) {
+    if (this.dirtyN) {
+      // Checking an edge marks none, so the list is read in place and emptied first.
       const dirty = this.dirty;
-      this.dirty = [];
-      for (let j = 0; j < dirty.length; j++) {
+      const n = this.dirtyN;
+      this.dirtyN = 0;
+      for (let j = 0; j < n; j++) {
         this.work++;
         const k = dirty[j]!;
         const ef = this.edgeFresh(k) ? 1 : 0;
@@ -160,6 +173,8 @@ export class SheetView extends SheetKeys {
           if (watched) (edges ??= {})[this.graph.edgeId(k)] = ef === 1;
         }
       }
+      // Opening a restored sheet marks every edge at once: that store is not kept for the small walks after.
+      if (dirty.length > 4096) this.dirty = new Int32Array(16);
     }
     if (nodes || edges) this.emit({ type: "freshness-changed", sheetId: this.sheetId, nodes: nodes ?? {}, edges: edges ?? {} });
   }
