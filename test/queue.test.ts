@@ -1,13 +1,14 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Redis } from "ioredis";
 import t from "tap";
 import { DaggrError, type EngineEvent, MemoryStore, type Session } from "../lib/index.js";
 import { dispatcherOf } from "../lib/engine/index.js";
-import { startQueue, type QueueDispatcher } from "../lib/queue/index.js";
-import app, { boom, closeAppRedis, hang, limited, reverse, stream, upper } from "./fixtures/queue-app.js";
+import { QueueWorker, SharedDirBlobs, startQueue, type QueueDispatcher } from "../lib/queue/index.js";
+import app, { boom, closeAppRedis, hang, hold, limited, reverse, stream, upper } from "./fixtures/queue-app.js";
+import { startFakeGradio } from "./fixtures/fake-gradio.js";
 import { type RedisServer, redisMissing, startRedis } from "./helpers/redis.js";
 
 const CLI = resolve("lib/cli/index.ts");
@@ -30,8 +31,8 @@ let own: Record<"cancel" | "doomed" | "lost" | "variant", WorkerProc[]>;
 const workers = new Set<WorkerProc>();
 
 /** Starts `daggr worker` on the test app; resolves once it says it is running. */
-async function spawnWorker(db: number, env: Record<string, string> = {}, args: string[] = []): Promise<WorkerProc> {
-  const child = spawn(process.execPath, ["--import", "tsx", CLI, "worker", APP, "--redis", `${redis.url}/${db}`, "--files", blobDir, "--lock-ms", "2000", ...args], {
+async function spawnWorker(db: number, env: Record<string, string> = {}, args: string[] = [], appFile = APP): Promise<WorkerProc> {
+  const child = spawn(process.execPath, ["--import", "tsx", CLI, "worker", appFile, "--redis", `${redis.url}/${db}`, "--files", blobDir, "--lock-ms", "2000", ...args], {
     env: { ...process.env, REDIS_URL: redis.url, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -75,8 +76,9 @@ async function queued(
   t: { teardown(fn: () => unknown): void },
   db: number,
   own: WorkerProc[] = [],
+  filesMaxAgeMs?: number,
 ): Promise<{ s: Session; d: QueueDispatcher; events: EngineEvent[]; store: MemoryStore }> {
-  const d = await startQueue(app, { redis: `${redis.url}/${db}`, files: blobDir });
+  const d = await startQueue(app, { redis: `${redis.url}/${db}`, files: blobDir, filesMaxAgeMs });
   const store = new MemoryStore();
   const s = await app.session({ store, debounceMs: 5, validate: false });
   const events: EngineEvent[] = [];
@@ -101,6 +103,16 @@ function waitEvent(s: Session, seen: EngineEvent[], pred: (e: EngineEvent) => bo
       }
     });
   });
+}
+
+/** Every file under `dir`, as paths relative to it (sorted). */
+function filesUnder(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true }) as string[]).filter((f) => statSync(join(dir, f)).isFile()).sort();
+}
+
+/** The job folders of the queue's files directory. */
+function jobFolders(): string[] {
+  return existsSync(join(blobDir, "jobs")) ? readdirSync(join(blobDir, "jobs")).sort() : [];
 }
 
 /** A progress event of `nodeId` saying it runs in process `pid` (any pid when not given). */
@@ -183,6 +195,132 @@ if (missing) {
     const meta = await store.fileForPath(out);
     t.match(meta?.name, /^reversed-\d+-\d+\.txt$/, "the worker's file name is kept");
     t.ok(rec.files.includes(meta!.id) && rec.files.includes(input.id), "the record references its input and output files");
+  });
+
+  t.test("a job's files leave the files folder once its result is committed; a running job's stay", async (t) => {
+    const { s, store, events } = await queued(t, 0);
+    const before = filesUnder(blobDir);
+    const held = await store.putFile({ bytes: Buffer.from("held while the job runs"), name: "held.txt" });
+    // A job that keeps its input file until told: it is still running throughout.
+    s.set(hold.in.file, held.path);
+    const holding = s.start(hold, { mode: "step" });
+    await waitEvent(s, events, progressPid("hold"));
+    const holdFiles = filesUnder(blobDir).filter((f) => !before.includes(f));
+    t.same(holdFiles.map((f) => f.split("/").pop()), [held.id], "the running job's input is in the folder");
+    // Two other jobs on the same file (shared content) and on another: run and committed.
+    s.set(reverse.in.file, held.path);
+    await s.run(reverse, { mode: "step" });
+    t.equal(readFileSync(s.get(reverse.out.file) as string, "utf8"), "snur boj eht elihw dleh");
+    const other = await store.putFile({ bytes: Buffer.from("xyz"), name: "other.txt" });
+    s.set(reverse.in.file, other.path);
+    await s.run(reverse, { mode: "step" });
+    t.equal(readFileSync(s.get(reverse.out.file) as string, "utf8"), "zyx");
+    t.equal(s.selected(reverse)?.status, "success");
+    t.same(filesUnder(blobDir), [...before, ...holdFiles].sort(), "the committed jobs' inputs and outputs are gone; the running job's input stays");
+    t.equal(readFileSync(join(blobDir, holdFiles[0]!), "utf8"), "held while the job runs", "and is intact");
+    await client.rpush("release-hold", "1");
+    t.equal((await holding.done).status, "done");
+    t.equal(s.get(hold.out.size), 23, "the held job read its file at its end");
+    t.same(filesUnder(blobDir), before, "now its file is gone too");
+    t.same(jobFolders(), [], "no job folder is left");
+  });
+
+  t.test("the sweep removes files untouched for filesMaxAgeMs (a crashed process's), keeps fresh ones and those of jobs in flight", async (t) => {
+    const HOUR = 3_600_000;
+    const { s, d, store, events } = await queued(t, 0, [], HOUR);
+    t.equal(d.filesMaxAgeMs, HOUR);
+    await d.sweep(); // the one it ran on opening is over: the next sees only what follows
+    const sha = (c: string) => c.repeat(64);
+    const leftover = (dir: string, ageMs: number) => {
+      const path = join(blobDir, "jobs", dir);
+      mkdirSync(path, { recursive: true });
+      writeFileSync(join(path, sha("a")), "left by a crashed process");
+      const at = (Date.now() - ageMs) / 1000;
+      utimesSync(join(path, sha("a")), at, at);
+      utimesSync(path, at, at);
+      return path;
+    };
+    const old = leftover("j-crashed-old", 2 * HOUR);
+    const fresh = leftover("j-crashed-fresh", HOUR / 2);
+    const loose = join(blobDir, sha("b"));
+    const notOurs = join(blobDir, "notes.txt");
+    for (const f of [loose, notOurs]) {
+      writeFileSync(f, "x");
+      utimesSync(f, (Date.now() - 2 * HOUR) / 1000, (Date.now() - 2 * HOUR) / 1000);
+    }
+    // A job in flight whose folder looks as old: its main process is alive and says so.
+    const input = await store.putFile({ bytes: Buffer.from("in flight"), name: "flight.txt" });
+    s.set(hold.in.file, input.path);
+    const holding = s.start(hold, { mode: "step" });
+    await waitEvent(s, events, progressPid("hold"));
+    const live = jobFolders().filter((f) => f.startsWith("j") && !f.startsWith("j-crashed"));
+    t.equal(live.length, 1, "the running job has its folder");
+    const livePath = join(blobDir, "jobs", live[0]!);
+    utimesSync(livePath, (Date.now() - 2 * HOUR) / 1000, (Date.now() - 2 * HOUR) / 1000);
+    const removed = await d.sweep();
+    t.same(removed.sort(), ["j-crashed-old", sha("b")].sort(), "what the sweep says it removed");
+    t.notOk(existsSync(old), "a job folder untouched for longer than the age is removed");
+    t.notOk(existsSync(loose), "so is a loose blob of the older layout");
+    t.ok(existsSync(join(fresh, sha("a"))), "a younger leftover stays");
+    t.ok(existsSync(notOurs), "a file daggr did not make stays");
+    t.ok(existsSync(join(livePath, input.id)), "the running job's input stays");
+    t.ok(Date.now() - statSync(livePath).mtimeMs < HOUR, "and is marked fresh");
+    await client.rpush("release-hold", "1");
+    t.equal((await holding.done).status, "done", "the job read its file after the sweep");
+    t.equal(s.get(hold.out.size), 9);
+    rmSync(fresh, { recursive: true });
+    rmSync(notOurs);
+    t.same(jobFolders(), [], "no job folder is left");
+  });
+
+  t.test("a worker with another files directory fails the job with E_BAD_INPUT naming the missing file", async (t) => {
+    const elsewhere = mkdtempSync(join(tmpdir(), "daggr-queue-other-"));
+    const w = await QueueWorker.start(app, { redis: `${redis.url}/7`, blobs: new SharedDirBlobs(elsewhere) });
+    const { s, store } = await queued(t, 7);
+    t.teardown(async () => {
+      await w.close();
+      rmSync(elsewhere, { recursive: true, force: true });
+    });
+    const input = await store.putFile({ bytes: Buffer.from("abc"), name: "in.txt" });
+    s.set(reverse.in.file, input.path);
+    t.equal((await s.run(reverse, { mode: "step" })).status, "failed");
+    await s.settled();
+    const { results } = await s.history(reverse);
+    t.ok(results.length >= 1 && results.every((r) => r.status === "failed"), "every attempt failed");
+    const err = results[0]!.error;
+    t.equal(err?.code, "E_BAD_INPUT");
+    t.match(err?.message, /Input file 'in\.txt' of this job is not in the queue's files directory.*--files/);
+    t.same(jobFolders(), [], "the failed job's files are gone too");
+  });
+
+  t.test("a remote node's origin comes back from the worker: the record's origin is the same as in-process", async (t) => {
+    const fake = await startFakeGradio({ endpoints: [{ name: "/predict", parameters: [{ name: "prompt" }], returns: [{ label: "out" }], fn: (j) => [`${String(j.args.prompt)}!`] }] });
+    t.teardown(() => fake.close());
+    process.env.QUEUE_REMOTE_URL = fake.url;
+    const { default: remoteApp, remote } = await import("./fixtures/queue-remote-app.js");
+    // In process first, then through the queue on a worker of its own.
+    const local = await remoteApp.session({ store: new MemoryStore(), debounceMs: 5, validate: false });
+    await local.run(remote, { mode: "step" });
+    const inProcess = local.selected(remote);
+    await local.close();
+    t.equal(inProcess?.status, "success", JSON.stringify(local.nodeState("remote").error));
+    t.ok(inProcess?.origin, "in process, the executor reports an origin");
+    const w = await spawnWorker(6, { QUEUE_REMOTE_URL: fake.url }, [], resolve("test/fixtures/queue-remote-app.ts"));
+    const d = await startQueue(remoteApp, { redis: `${redis.url}/6`, files: blobDir });
+    const s = await remoteApp.session({ store: new MemoryStore(), debounceMs: 5, validate: false });
+    t.teardown(async () => {
+      await s.close();
+      await d.close();
+      await stopWorkers([w]);
+    });
+    const jobs = fake.requests.filter((r) => r.path.endsWith("/queue/join")).length;
+    await s.run(remote, { mode: "step" });
+    const queued = s.selected(remote);
+    t.equal(queued?.status, "success", JSON.stringify(s.nodeState("remote").error));
+    t.equal(fake.requests.filter((r) => r.path.endsWith("/queue/join")).length, jobs + 1, "the worker called the app");
+    t.equal(s.get(remote.out.text), "hi!");
+    t.same(queued?.origin, inProcess?.origin, `the same origin in queue mode: ${JSON.stringify(queued?.origin)}`);
+    t.equal(queued?.origin?.remote, fake.url);
   });
 
   t.test("a failing node fails as in-process: its message is recorded, the run fails", async (t) => {

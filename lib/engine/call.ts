@@ -172,6 +172,10 @@ class DispatchedContext extends BaseContext implements DispatchContext {
   partial(outputs: Record<string, unknown>): void {
     this.o.onPartial(outputs);
   }
+  /** Where the outputs come from, as the work elsewhere reported it (see `ExecContext.origin`). */
+  origin(origin: Origin): void {
+    this.o.onOrigin?.(origin);
+  }
 }
 
 export function metaCache(store: Store | undefined): ExecContext["cache"] {

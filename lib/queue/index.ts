@@ -17,7 +17,7 @@ import { QueueWorker, type WorkerOptions } from "./worker.js";
  */
 export { QueueDispatcher, type DispatcherOptions } from "./dispatcher.js";
 export { QueueWorker, type WorkerOptions } from "./worker.js";
-export { SharedDirBlobs, type BlobStore, type FileRef } from "./blobs.js";
+export { DEFAULT_FILES_MAX_AGE_MS, SharedDirBlobs, type BlobStore, type FileRef, type JobBlobs } from "./blobs.js";
 export { DEFAULT_TIMINGS, queueName, fingerprintOf, type QueueTimings } from "./jobs.js";
 
 /** What `launch({ queue })` takes. */
@@ -26,6 +26,12 @@ export interface QueueOptions {
   redis: string;
   /** The directory files cross through, shared with the workers (default `<DAGGR_HOME>/queue-files`). */
   files?: string;
+  /**
+   * A job's files there are removed once its result is in the main store (or it failed);
+   * files nobody touched for this long, left by a crashed process, are swept (default
+   * 24 h). See `BlobStore`.
+   */
+  filesMaxAgeMs?: number;
 }
 
 /** The shared files directory when none is given: the same on every process of one machine. */
@@ -35,7 +41,7 @@ export function defaultBlobDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** Sends the graph's node calls to its queue (what `launch({ queue })` does). */
 export function startQueue(graph: Graph, options: QueueOptions): Promise<QueueDispatcher> {
-  return QueueDispatcher.open(graph, { redis: options.redis, blobs: new SharedDirBlobs(options.files ?? defaultBlobDir()) });
+  return QueueDispatcher.open(graph, { redis: options.redis, blobs: new SharedDirBlobs(options.files ?? defaultBlobDir()), filesMaxAgeMs: options.filesMaxAgeMs });
 }
 
 /** Runs the graph's queued node calls in this process (what `daggr worker` does). */

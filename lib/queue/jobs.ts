@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
 import { DaggrError, ErrorCode, type Graph, type Node } from "../graph/index.js";
-import type { ResultError } from "../engine/index.js";
+import type { Origin, ResultError } from "../engine/index.js";
 
 /**
  * What the main process and the workers agree on: the queue's name, what a job carries
@@ -21,9 +21,13 @@ export interface JobData {
   runId: string;
 }
 
-/** What a job returns: the node's outputs (files as refs), or the node's own failure. */
+/**
+ * What a job returns: the node's outputs (files as refs) and where they come from (what
+ * the executor reported through `ctx.origin`, kept on the record as in-process), or the
+ * node's own failure.
+ */
 export type JobResult =
-  | { ok: true; outputs: Record<string, unknown>; worker: string }
+  | { ok: true; outputs: Record<string, unknown>; origin?: Origin; worker: string }
   | { ok: false; cancelled: boolean; error: ResultError; worker: string };
 
 /** What a job reports while it runs (BullMQ `job.updateProgress`). */

@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import { type Job, UnrecoverableError, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { DaggrError, ErrorCode, type Graph, type Node, unknownName } from "../graph/index.js";
-import { callNode, metaCache } from "../engine/index.js";
+import { type Origin, callNode, metaCache } from "../engine/index.js";
 import { type BlobStore, outputsToRefs, refsToPaths } from "./blobs.js";
 import {
   DEFAULT_TIMINGS, PREFIX, type JobData, type JobReport, type JobResult, type QueueTimings, cancelChannel, cancelKey, checkRedisUrl,
@@ -121,20 +121,24 @@ export class QueueWorker {
     try {
       if (await this.redis.exists(cancelKey(this.name, jobId))) abort.abort(new DaggrError(ErrorCode.CANCELLED, "Cancelled by the user."));
       const report = (r: JobReport) => void job.updateProgress(r as object).catch(() => {});
+      // The job's own files: its inputs, and what its executor and outputs store.
+      const blobs = this.options.blobs.job(jobId);
       let partials = Promise.resolve();
-      const outputs = await callNode(node, await refsToPaths(data.inputs, this.options.blobs), abort.signal, this.options.blobs.sink(), {
+      let origin: Origin | undefined;
+      const outputs = await callNode(node, await refsToPaths(data.inputs, blobs), abort.signal, blobs.sink(), {
         runId: data.runId,
         cache: this.cache,
         onProgress: (progress) => report({ type: "progress", progress }),
         onPartial: (o) => {
-          partials = partials.then(async () => report({ type: "partial", outputs: await outputsToRefs(node, o, this.options.blobs) })).catch(() => {});
+          partials = partials.then(async () => report({ type: "partial", outputs: await outputsToRefs(node, o, blobs) })).catch(() => {});
         },
         alive: () => report({ type: "alive" }),
+        onOrigin: (o) => (origin = o),
       });
       await partials;
-      const shipped = await outputsToRefs(node, outputs, this.options.blobs);
+      const shipped = await outputsToRefs(node, outputs, blobs);
       this.options.onJob?.({ jobId, nodeId: node.id, outcome: "done" });
-      return { ok: true, outputs: shipped, worker: this.id };
+      return { ok: true, outputs: shipped, ...(origin ? { origin } : {}), worker: this.id };
     } catch (e) {
       const cancelled = abort.signal.aborted;
       const error = describeError(cancelled ? abort.signal.reason : e);
