@@ -439,3 +439,14 @@ t.test("edge ends by position hold for wide joins and for many ports reading one
   t.same(g.parents("same"), ["u11"]);
   t.same([g.order("u0"), g.order("wide"), g.order("nope")], [g.nodes.findIndex((n) => n.id === "u0"), g.nodes.findIndex((n) => n.id === "wide"), -1]);
 });
+
+t.test("a blank node name is a coded error, whatever the blank; a named FnNode does not need its function's name", async (t) => {
+  for (const name of ["", "   ", "\u00a0", "\t\n", 5]) t.equal(codeOf(() => new FnNode(() => 1, { name } as never)).code, "E_BAD_OPTION", JSON.stringify(name));
+  t.equal(new FnNode(() => 1, { name: " a b " }).id, "a_b");
+  t.equal(new FnNode(() => 1, { name: "\u00a0x" }).name, "\u00a0x");
+  function shout() {}
+  t.equal(new FnNode(shout).id, "shout");
+  t.equal(new FnNode(shout, { name: "loud" }).id, "loud");
+  t.equal(new FnNode(() => 1).id, "fn");
+  t.equal(codeOf(() => new FnNode(() => 1, { name: "a", colour: 1 } as never)).code, "E_UNKNOWN_OPTION");
+});

@@ -37,7 +37,8 @@ export class FnNode<I extends InputSources = InputSources, O extends OutputSpecs
     if (typeof fn !== "function") {
       throw new DaggrError(ErrorCode.BAD_OPTION, `FnNode needs a function as its first argument, got ${typeof fn}.`);
     }
-    super(fn.name && fn.name !== "anonymous" ? fn.name : "fn", options);
+    // The function's name is the default name: read only when no name is given.
+    super(options.name != null ? "fn" : fn.name && fn.name !== "anonymous" ? fn.name : "fn", options);
     this.fn = fn;
   }
 

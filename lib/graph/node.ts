@@ -114,14 +114,8 @@ export interface NodeDescription {
 }
 
 const NONE = NO_PORTS;
+/** The `options` of every node given no option but name, inputs and outputs. */
 const NO_SETTINGS: Readonly<Record<string, unknown>> = Object.freeze({});
-
-/** The options less `name`, `inputs` and `outputs` (see `Node.options`); the shared empty object if nothing is left. */
-function settings<T extends object>(options: T): T {
-  let rest: Record<string, unknown> | undefined;
-  for (const key in options) if (key !== "name" && key !== "inputs" && key !== "outputs") (rest ??= {})[key] = options[key];
-  return (rest ?? NO_SETTINGS) as T;
-}
 const NO_NODES: readonly Node[] = Object.freeze([]);
 const NO_INPUTS: Readonly<Record<string, InputSpec>> = Object.freeze({});
 
@@ -207,13 +201,19 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
   }
 
   protected constructor(defaultName: string, options: NodeOptions<I, O>, extraOptions: readonly string[] = NO_EXTRA) {
-    // The allowed list is spelt out only when an option is not known.
+    // Checks the option names and keeps the options but name, inputs and outputs (see
+    // `options`). The allowed list is spelt out only when an option is not known.
+    let rest: Record<string, unknown> | undefined;
     for (const key in options) {
+      if (key === "name" || key === "inputs" || key === "outputs") continue;
       if (!COMMON.has(key) && !extraOptions.includes(key)) checkOptions(this.constructor.name, options, [...COMMON_OPTIONS, ...extraOptions]);
+      (rest ??= {})[key] = options[key as keyof typeof options];
     }
-    this.options = settings(options);
-    this.name = options.name ?? defaultName;
-    if (typeof this.name !== "string" || !this.name.trim()) {
+    this.options = rest ?? NO_SETTINGS;
+    const name = (this.name = options.name ?? defaultName);
+    // A name starting with a printable character other than a space is not blank: no trim() for it.
+    const first = typeof name === "string" ? name.charCodeAt(0) : 0;
+    if (typeof name !== "string" || (!(first > 32 && first < 127) && !name.trim())) {
       throw new DaggrError(ErrorCode.BAD_OPTION, `A node name must be a non-empty string (got ${JSON.stringify(this.name)}).`);
     }
     this.id = slug(this.name);
@@ -488,8 +488,8 @@ function keepFirst(list: Node[], start: number): void {
 
 
 function normaliseInput(nodeId: string, port: string, src: unknown): InputSpec {
+  if (src instanceof OutPort) return src; // its own spec: see OutPort.kind
   if (isComponent(src)) return { kind: "component", component: src };
-  if (isOutPort(src)) return src; // its own spec: see OutPort.kind
   if (src instanceof ScatterRef) return { kind: "port", from: src.from, scatter: { key: src.key } };
   if (src instanceof GatherRef) return { kind: "port", from: src.from, gather: { allowPartial: src.allowPartial } };
   if (src instanceof FirstOfRef) {
