@@ -131,19 +131,23 @@ export abstract class SheetKeys extends SheetTables {
    */
   private keyText(s: Slot): string | undefined {
     const node = s.node;
-    const own = (s.ownText = s.hasOwn ? canonical(this.ownInputsForKey(node)) : "{}");
-    let text = `${s.fingerprint}|${own}|{`;
+    let text: string;
+    if (s.hasOwn) text = `${s.fingerprint}|${(s.ownText = canonical(this.ownInputsForKey(node)))}|{`;
+    else {
+      s.ownText = "{}";
+      text = s.fingerprint + NO_OWN_TEXT; // one concatenation, not three
+    }
     if (s.fixed) {
       // A fixed read's upstream hash now is kept by the view (`now`): nothing to look up.
       const start = this.readOff[s.order]!;
       const end = this.readOff[s.order + 1]!;
       this.work += end - start;
+      // Every read is known before any text is made (a join hears from each parent in turn).
+      for (let i = start; i < end; i++) if (this.readNow[i] === undefined) return undefined;
       for (let i = start; i < end; i++) {
-        const h = this.readNow[i];
-        if (h === undefined) return undefined;
         if (i > start) text += ",";
         const each = this.readEach.size ? this.readEach.get(i) : undefined;
-        text += keyPiece(this.readLabel[i]!, each, h);
+        text += keyPiece(this.readLabel[i]!, each, this.readNow[i]!);
       }
     } else {
       const reads = readsOf(node, node.activePorts(this.editableValues(node)));
@@ -211,6 +215,9 @@ export abstract class SheetKeys extends SheetTables {
     return h ?? SKIPPED_HASH;
   }
 }
+
+/** The key text between the fingerprint and the reads, for a node without own inputs. */
+const NO_OWN_TEXT = "|{}|{";
 
 /** A read's piece of the key text: `"port":"hash"`, as canonical JSON writes it. */
 function keyPiece(label: string, each: string | undefined, h: string): string {
