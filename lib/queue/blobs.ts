@@ -27,7 +27,8 @@ import { TempPrefix } from "../store/temp.js";
  * default, and what the tests use. An S3-compatible store (`S3Blobs`, not built here)
  * fits the same interface: `put` uploads under `<jobId>/<sha256>`, `localPath` downloads
  * once into a local cache directory and returns that path, `release` deletes the job's
- * prefix, and the sweep is a lifecycle rule on the bucket.
+ * prefix, and the sweep compares each job's last-touched time (a marker object rewritten
+ * when touched) with `maxAgeMs`.
  */
 export interface BlobStore {
   /** The blobs of one job (the id the main process gave it). */
@@ -79,9 +80,13 @@ const LOOSE = new RegExp(`^(?:[0-9a-f]{64}|${TempPrefix.BLOB.replace(".", "\\.")
 
 /**
  * Blobs in a directory that the main process and every worker can read and write:
- * `<dir>/jobs/<jobId>/<sha256>`, one folder per job. Nothing else in the directory is
- * touched, except files an older daggr left at its top (`<sha256>` names and `.tmp-`
- * files), which the sweep removes by the same age.
+ * `<dir>/jobs/<jobId>/<sha256>`, one folder per job; a job's age is its folder's mtime.
+ * Nothing else in the directory is touched, except files an older daggr left at its top
+ * (`<sha256>` names and `.tmp-` files), which the sweep removes by the same age. A file
+ * several jobs of one process use is hard-linked between their folders (copied when the
+ * file system has no hard links): removing one folder leaves the others' intact, and a
+ * node that rewrites its input file in place changes it for those jobs too, as the
+ * shared blob did before.
  */
 export class SharedDirBlobs implements BlobStore {
   readonly dir: string;
