@@ -225,6 +225,30 @@ if (missing) {
     t.same(jobFolders(), [], "no job folder is left");
   });
 
+  t.test("SharedDirBlobs: jobs sharing a file hold hard links to one copy; releasing one leaves the others' intact", async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "daggr-blobs-"));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const src = join(dir, "src.txt");
+    writeFileSync(src, "shared content");
+    const blobs = new SharedDirBlobs(join(dir, "blobs"));
+    const a = await blobs.job("ja").put({ path: src, name: "src.txt" });
+    const b = await blobs.job("jb").put({ path: src, name: "src.txt" }, a.id);
+    t.equal(b.id, a.id);
+    t.not(b.path, a.path, "each job has its own path");
+    t.equal(statSync(b.path).ino, statSync(a.path).ino, "one copy on disk");
+    t.equal(statSync(a.path).nlink, 2);
+    await blobs.release("ja");
+    t.notOk(existsSync(a.path), "the released job's folder is gone");
+    t.equal(readFileSync(b.path, "utf8"), "shared content", "the other job's file is intact");
+    t.equal(await blobs.job("jb").localPath(a.id), b.path);
+    // The hint is the main store's content id, trusted; with no copy held under it, the file is copied.
+    const c = await blobs.job("jc").put({ path: b.path, name: "src.txt" }, "f".repeat(64));
+    t.equal(c.id, a.id, "with no copy held under the hint, the content is copied and hashed");
+    await blobs.release("jb");
+    await blobs.release("jc");
+    t.same(readdirSync(join(dir, "blobs", "jobs")), []);
+  });
+
   t.test("the sweep removes files untouched for filesMaxAgeMs (a crashed process's), keeps fresh ones and those of jobs in flight", async (t) => {
     const HOUR = 3_600_000;
     const { s, d, store, events } = await queued(t, 0, [], HOUR);
