@@ -102,10 +102,14 @@ export class Slot {
     this.activity = activity;
     this.count = count;
     const fixed = hasStaticPorts(node);
-    const hasOwn = !fixed || node.activePorts(NO_VALUES).some((p) => {
-      const kind = node.inputs[p]?.kind;
-      return kind !== "port" && kind !== "first";
-    });
+    let hasOwn = !fixed;
+    if (fixed) {
+      const ports = node.activePorts(NO_VALUES);
+      for (let i = 0; i < ports.length && !hasOwn; i++) {
+        const kind = node.inputs[ports[i]!]?.kind;
+        hasOwn = kind !== "port" && kind !== "first";
+      }
+    }
     this.bits = (fixed ? FIXED : 0) | (hasOwn ? HAS_OWN : 0);
   }
 }
