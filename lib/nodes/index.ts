@@ -9,6 +9,8 @@ import { inputExecutor } from "./input.js";
 import { keptAlive } from "./keep-alive.js";
 import { currentHfToken } from "./hf-token.js";
 
+const NO_SECRETS: readonly string[] = Object.freeze([]);
+
 /** Installs one executor per node kind. */
 export function registerBuiltinExecutors(): void {
   registerExecutor(NodeKind.FN, fnExecutor);
@@ -18,8 +20,15 @@ export function registerBuiltinExecutors(): void {
   registerExecutor(NodeKind.GRADIO, keptAlive(gradioExecutor));
   registerExecutor(NodeKind.INFERENCE, inferenceExecutor);
   // The engine hides the HF token in every record, event and stored value.
+  // Read per record: the list is made once per token, not once per call.
+  let held: string | undefined;
+  let list: readonly string[] = NO_SECRETS;
   setSecrets(() => {
     const token = currentHfToken();
-    return token ? [token] : [];
+    if (token !== held) {
+      held = token;
+      list = token ? [token] : NO_SECRETS;
+    }
+    return list;
   });
 }
