@@ -5,8 +5,8 @@ import { join, resolve } from "node:path";
 import { Redis } from "ioredis";
 import t from "tap";
 import { DaggrError, type EngineEvent, MemoryStore, type Session } from "../lib/index.js";
-import { dispatcherOf } from "../lib/engine/index.js";
-import { QueueWorker, SharedDirBlobs, startQueue, type QueueDispatcher } from "../lib/queue/index.js";
+import { dispatcherOf, openSession } from "../lib/engine/index.js";
+import { QueueDispatcher, QueueWorker, SharedDirBlobs, startQueue } from "../lib/queue/index.js";
 import app, { boom, closeAppRedis, hang, hold, limited, reverse, stream, upper } from "./fixtures/queue-app.js";
 import { startFakeGradio } from "./fixtures/fake-gradio.js";
 import { type RedisServer, redisMissing, startRedis } from "./helpers/redis.js";
@@ -295,6 +295,39 @@ if (missing) {
     rmSync(fresh, { recursive: true });
     rmSync(notOurs);
     t.same(jobFolders(), [], "no job folder is left");
+  });
+
+  t.test("a call given up on (its worker frozen past the cancel grace time) keeps its job's files until the job ends", async (t) => {
+    const d = await QueueDispatcher.open(app, { redis: `${redis.url}/0`, blobs: new SharedDirBlobs(blobDir), cancelGraceMs: 50 });
+    const store = new MemoryStore();
+    // No autorun: the edit below must not start a second job once this one is cancelled.
+    const s = await openSession(app, store, { debounceMs: 5, validate: false, autorun: false });
+    const events: EngineEvent[] = [];
+    s.events.subscribe((e) => events.push(e));
+    let frozen: WorkerProc | undefined;
+    t.teardown(async () => {
+      frozen?.child.kill("SIGCONT");
+      await s.close();
+      await d.close();
+    });
+    const input = await store.putFile({ bytes: Buffer.from("given up"), name: "up.txt" });
+    s.set(hold.in.file, input.path);
+    const started = s.start(hold, { mode: "step" });
+    const e = await waitEvent(s, events, progressPid("hold"));
+    frozen = pool.find((w) => `pid ${w.pid}` === (e as { progress: { text: string } }).progress.text)!;
+    t.ok(frozen, "the job runs on a pool worker");
+    const [folder] = jobFolders();
+    t.ok(folder && existsSync(join(blobDir, "jobs", folder, input.id)), "the job's input is in its folder");
+    frozen.child.kill("SIGSTOP");
+    s.cancel(started.runId);
+    t.equal((await started.done).status, "cancelled", "the call is given up after the grace time");
+    t.ok(existsSync(join(blobDir, "jobs", folder!, input.id)), "the job may still run: its files stay");
+    frozen.child.kill("SIGCONT");
+    frozen = undefined;
+    // The worker hears the cancel, its job ends, and the main process removes the folder.
+    while (existsSync(join(blobDir, "jobs", folder!))) await new Promise((ok) => setTimeout(ok, 20));
+    t.pass("removed once the job ended");
+    await client.rpush("release-hold", "1"); // the function itself ignored the abort: let it return
   });
 
   t.test("a worker with another files directory fails the job with E_BAD_INPUT naming the missing file", async (t) => {
