@@ -120,8 +120,22 @@ export async function inputFileIds(node: Node, inputs: Record<string, unknown>, 
 export function hasFilePorts(node: Node): { inputs: boolean; outputs: boolean } {
   let f = node.filePortsMemo;
   if (!f) {
-    const inputs = Object.values(node.inputs).some((s) => s.kind === "component" && isFileComponent(s.component));
-    const outputs = Object.values(node.outputs).some((c) => isFileComponent(c));
+    // Loops, not Object.values(…).some(…): checked once per node, but for every node built.
+    let inputs = false;
+    for (const port in node.inputs) {
+      const s = node.inputs[port]!;
+      if (s.kind === "component" && isFileComponent(s.component)) {
+        inputs = true;
+        break;
+      }
+    }
+    let outputs = false;
+    for (const port in node.outputs) {
+      if (isFileComponent(node.outputs[port])) {
+        outputs = true;
+        break;
+      }
+    }
     // One of four shared answers: most nodes have no file ports.
     f = node.filePortsMemo = FILE_PORTS[(inputs ? 1 : 0) + (outputs ? 2 : 0)]!;
   }
