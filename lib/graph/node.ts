@@ -150,6 +150,8 @@ const IN_PROTO = portPrototype("in");
  */
 class OutTable {}
 class InTable {}
+/** The same for a node's normalised `inputs` (32 bytes for one input, not 56). */
+class InputTable {}
 
 /** Makes a filled table of ports this node's `out` or `in`. */
 function portTable<P>(node: Node, side: "out" | "in", ports: Record<string | symbol, unknown>): P {
@@ -227,7 +229,7 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
     this.id = slug(this.name);
     let inputs: Record<string, InputSpec> | undefined;
     const given = options.inputs;
-    if (given) for (const port of Object.keys(given)) (inputs ??= {})[port] = normaliseInput(this.id, port, given[port]);
+    if (given) for (const port of Object.keys(given)) (inputs ??= new InputTable() as Record<string, InputSpec>)[port] = normaliseInput(this.id, port, given[port]);
     this.inputs = inputs ?? NO_INPUTS;
     // Nodes with the same output ports and components share one frozen table.
     const specs: OutputSpecs = options.outputs ?? this.defaultOutputs();
