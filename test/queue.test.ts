@@ -9,6 +9,7 @@ import { dispatcherOf, openSession } from "../lib/engine/index.js";
 import { QueueDispatcher, QueueWorker, SharedDirBlobs, startQueue } from "../lib/queue/index.js";
 import app, { boom, closeAppRedis, hang, hold, limited, reverse, stream, upper } from "./fixtures/queue-app.js";
 import { startFakeGradio } from "./fixtures/fake-gradio.js";
+import { startFakeHf } from "./fixtures/fake-hf.js";
 import { type RedisServer, redisMissing, startRedis } from "./helpers/redis.js";
 
 const CLI = resolve("lib/cli/index.ts");
@@ -350,34 +351,57 @@ if (missing) {
     t.same(jobFolders(), [], "the failed job's files are gone too");
   });
 
-  t.test("a remote node's origin comes back from the worker: the record's origin is the same as in-process", async (t) => {
+  t.test("remote nodes' origins come back from the worker: the records' origins are the same as in-process", async (t) => {
     const fake = await startFakeGradio({ endpoints: [{ name: "/predict", parameters: [{ name: "prompt" }], returns: [{ label: "out" }], fn: (j) => [`${String(j.args.prompt)}!`] }] });
-    t.teardown(() => fake.close());
-    process.env.QUEUE_REMOTE_URL = fake.url;
-    const { default: remoteApp, remote } = await import("./fixtures/queue-remote-app.js");
+    const hf = await startFakeHf();
+    hf.models.set("meta/chatty", { pipeline_tag: "text-generation", tags: ["conversational"], sha: "c".repeat(40) });
+    const home = mkdtempSync(join(tmpdir(), "daggr-queue-hf-"));
+    const env = { QUEUE_REMOTE_URL: fake.url, FAKE_HF: hf.origin, HF_TOKEN: "hf_queuetesttoken1234567", HF_HOME: home };
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+    const { default: remoteApp, remote, chat, shim } = await import("./fixtures/queue-remote-app.js");
+    t.teardown(async () => {
+      shim?.uninstall();
+      for (const [k, v] of Object.entries(saved)) (v === undefined ? delete process.env[k] : (process.env[k] = v));
+      await fake.close();
+      await hf.close();
+      rmSync(home, { recursive: true, force: true });
+    });
     // In process first, then through the queue on a worker of its own.
     const local = await remoteApp.session({ store: new MemoryStore(), debounceMs: 5, validate: false });
     await local.run(remote, { mode: "step" });
-    const inProcess = local.selected(remote);
+    await local.run(chat, { mode: "step" });
+    const inProcess = { remote: local.selected(remote), chat: local.selected(chat) };
+    const localText = local.get(chat.out.text);
     await local.close();
-    t.equal(inProcess?.status, "success", JSON.stringify(local.nodeState("remote").error));
-    t.ok(inProcess?.origin, "in process, the executor reports an origin");
-    const w = await spawnWorker(6, { QUEUE_REMOTE_URL: fake.url }, [], resolve("test/fixtures/queue-remote-app.ts"));
+    t.equal(localText, "Echo: hello there");
+    t.equal(inProcess.remote?.status, "success");
+    t.same(inProcess.chat?.origin, { kind: "model", remote: "meta/chatty", revision: "c".repeat(40) }, "in process, the Hub model's origin and revision");
+    t.same(inProcess.remote?.origin, { remote: fake.url }, "in process, the Gradio app's origin");
+    const w = await spawnWorker(6, env, [], resolve("test/fixtures/queue-remote-app.ts"));
     const d = await startQueue(remoteApp, { redis: `${redis.url}/6`, files: blobDir });
-    const s = await remoteApp.session({ store: new MemoryStore(), debounceMs: 5, validate: false });
+    const store = new MemoryStore();
+    const s = await remoteApp.session({ store, debounceMs: 5, validate: false });
     t.teardown(async () => {
       await s.close();
       await d.close();
       await stopWorkers([w]);
     });
-    const jobs = fake.requests.filter((r) => r.path.endsWith("/queue/join")).length;
+    const joins = () => fake.requests.filter((r) => r.path.endsWith("/queue/join")).length;
+    const chats = () => hf.requests.filter((r) => r.path === "/v1/chat/completions").length;
+    const [j0, c0] = [joins(), chats()];
     await s.run(remote, { mode: "step" });
-    const queued = s.selected(remote);
-    t.equal(queued?.status, "success", JSON.stringify(s.nodeState("remote").error));
-    t.equal(fake.requests.filter((r) => r.path.endsWith("/queue/join")).length, jobs + 1, "the worker called the app");
+    await s.run(chat, { mode: "step" });
+    t.equal(joins(), j0 + 1, "the worker called the Gradio app");
+    t.equal(chats(), c0 + 1, "the worker called the model");
     t.equal(s.get(remote.out.text), "hi!");
-    t.same(queued?.origin, inProcess?.origin, `the same origin in queue mode: ${JSON.stringify(queued?.origin)}`);
-    t.equal(queued?.origin?.remote, fake.url);
+    t.equal(s.get(chat.out.text), localText);
+    for (const n of [remote, chat]) {
+      const queued = s.selected(n);
+      t.equal(queued?.status, "success", JSON.stringify(s.nodeState(n.id).error));
+      t.same(queued?.origin, inProcess[n.id as "remote" | "chat"]?.origin, `${n.id}: the same origin in queue mode: ${JSON.stringify(queued?.origin)}`);
+    }
+    t.equal(await store.getMeta("upstream-revision:model:meta/chatty"), "c".repeat(40), "the main store notes the model's revision for the start-up check, as in process");
   });
 
   t.test("a failing node fails as in-process: its message is recorded, the run fails", async (t) => {
