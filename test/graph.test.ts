@@ -311,7 +311,9 @@ t.test("a node's fingerprint text is what JSON.stringify made of its parts befor
   const shared = a.fn as (inputs: Record<string, unknown>) => unknown;
   const twin = new FnNode(shared, { name: "twin", inputs: { x: a.out.y }, outputs: { y: null }, concurrent: true, preprocess: a.options.preprocess });
   const grouped = new FnNode(shared, { name: "grouped", inputs: { x: twin.out.y }, concurrencyGroup: "gpu \"one\"" });
-  for (const n of [src, a, each, gather, backup, gated, gradio, gradio.or(other), twin, grouped]) t.equal(n.fingerprint(), reference(n), n.id);
+  // A wire from an output port whose name JSON escapes.
+  const oddWire = new FnNode((v: unknown) => v, { name: "odd_wire", inputs: { v: (src.out as Record<string, Node["out"][string]>)["odd \u2028 name"]! } });
+  for (const n of [src, a, each, gather, backup, gated, gradio, gradio.or(other), twin, grouped, oddWire]) t.equal(n.fingerprint(), reference(n), n.id);
   t.not(twin.fingerprint(), a.fingerprint(), "the config enters the text");
 });
 

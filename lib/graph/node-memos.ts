@@ -14,12 +14,33 @@ export const NO_PORTS = Object.freeze([]) as unknown as string[];
  * ASCII without quotes or backslashes, which JSON writes unchanged between quotes.
  */
 export function quote(s: string): string {
+  return isPlainText(s) ? `"${s}"` : JSON.stringify(s);
+}
+
+/** Whether JSON writes `s` unchanged between quotes (printable ASCII, no quote or backslash). */
+export function isPlainText(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return JSON.stringify(s);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
   }
-  return `"${s}"`;
+  return true;
 }
+
+/**
+ * The output port names of an output table as the elements of a JSON array
+ * (`"a","b"`), made once per table: nodes with the same outputs share one table
+ * (`sharedOutputs`), so a graph of thousands of nodes writes it a few times.
+ */
+export function outputNamesText(outputs: Readonly<Record<string, unknown>>): string {
+  let text = outputNames.get(outputs);
+  if (text === undefined) {
+    text = "";
+    for (const port in outputs) text += `${text ? "," : ""}${quote(port)}`;
+    outputNames.set(outputs, text);
+  }
+  return text;
+}
+const outputNames = new WeakMap<object, string>();
 
 /**
  * The JSON string of a code part, `prefix` + the function's source. Writing a source as

@@ -1,7 +1,7 @@
 import { type Component, isComponent } from "./components.js";
 import { DaggrError, ErrorCode, checkOptions, unknownName } from "./errors.js";
 import { slug } from "./ids.js";
-import { NO_PORTS, quote, quoteCode, sharedOutputs, sharedPorts } from "./node-memos.js";
+import { NO_PORTS, isPlainText, outputNamesText, quote, quoteCode, sharedOutputs, sharedPorts } from "./node-memos.js";
 import { FirstOfRef, GatherRef, InPort, OutPort, ScatterRef, isInPort, isOutPort } from "./ports.js";
 
 /** The node kinds; each has one executor in `lib/nodes`. */
@@ -369,14 +369,16 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
       const s = this.inputs[port]!;
       let source: string;
       if (s.kind === "port") {
-        source = quote(`${s.from.node.id}.out.${s.from.port}${s.scatter ? `.each(${s.scatter.key ?? ""})` : ""}${s.gather ? ".all" : ""}`);
+        const { node, port: from } = s.from;
+        // A plain wire between plainly named ports (the common case) is written as is.
+        if (!s.scatter && !s.gather && isPlainText(node.id) && isPlainText(from)) source = `"${node.id}.out.${from}"`;
+        else source = quote(`${node.id}.out.${from}${s.scatter ? `.each(${s.scatter.key ?? ""})` : ""}${s.gather ? ".all" : ""}`);
       } else if (s.kind === "fixed") source = element(s.value);
       else if (s.kind === "first") source = JSON.stringify(s.from.map(String));
       else source = "null";
       inputs += `${inputs ? "," : ""}[${quote(port)},"${s.kind}",${source}]`;
     }
-    let outputs = "";
-    for (const port in this.outputs) outputs += `${outputs ? "," : ""}${quote(port)}`;
+    const outputs = outputNamesText(this.outputs);
     let backups = "";
     for (const b of this.backups) backups += `${backups ? "," : ""}${JSON.stringify(b.fingerprint())}`;
     const guard = this.guard ? `[${JSON.stringify(String(this.guard.from))},${element(this.guard.label)}]` : "null";
