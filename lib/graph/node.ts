@@ -336,7 +336,7 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
       else if (spec.kind === "first") for (const p of spec.from) list.push(p.node);
     }
     if (this.guard) list.push(this.guard.from.node);
-    for (const b of this.backups) for (const n of b.upstreamNodes()) list.push(n);
+    for (let i = 0; i < this.backups.length; i++) for (const n of this.backups[i]!.upstreamNodes()) list.push(n);
     if (list.length - start > 1) keepFirst(list, start);
   }
 
@@ -380,7 +380,7 @@ export abstract class Node<I extends InputSources = InputSources, O extends Outp
     }
     const outputs = outputNamesText(this.outputs);
     let backups = "";
-    for (const b of this.backups) backups += `${backups ? "," : ""}${JSON.stringify(b.fingerprint())}`;
+    for (let i = 0; i < this.backups.length; i++) backups += `${backups ? "," : ""}${JSON.stringify(this.backups[i]!.fingerprint())}`;
     const guard = this.guard ? `[${JSON.stringify(String(this.guard.from))},${element(this.guard.label)}]` : "null";
     return `["${this.kind}",${this.kindConfigText()},[${inputs}],[${outputs}],[${this.codeText()}],[${backups}],${guard}]`;
   }
