@@ -452,3 +452,13 @@ t.test("a blank node name is a coded error, whatever the blank; a named FnNode d
   t.equal(new FnNode(() => 1).id, "fn");
   t.equal(codeOf(() => new FnNode(() => 1, { name: "a", colour: 1 } as never)).code, "E_UNKNOWN_OPTION");
 });
+
+t.test("an edge's ports are those of the graph's construction, even if a branch condition changes later", async (t) => {
+  const a = new FnNode(() => 1, { name: "a", outputs: { x: null, y: null } });
+  const b = new FnNode(() => 1, { name: "b", inputs: { v: firstOf(a.out.x, a.out.y) } });
+  branch(a.out.x, { one: b });
+  const g = new Graph({ name: "g", nodes: [b] });
+  b.guard = { from: a.out.y, label: "other", match: () => true };
+  t.same([0, 1, 2].map((k) => g.edgeId(k)), ["a.x->b.v", "a.y->b.v", "a.x->b.$when"]);
+  t.same(g.edges.map((e) => e.id), ["a.x->b.v", "a.y->b.v", "a.x->b.$when"]);
+});

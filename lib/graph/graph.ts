@@ -57,8 +57,12 @@ export class Graph {
   readonly edgeSrc: Int32Array;
   readonly edgeDst: Int32Array;
   readonly inOff: Int32Array;
-  /** Per edge, its output port, its input port (shared strings: no new ones) and kind (`KINDS`). */
-  private readonly edgeFromPort: string[];
+  /**
+   * Per edge, its input port (a shared string: no new one) and kind (`KINDS`); its output
+   * port is read off the node's input (`edgeOutPort`), or for a branch condition kept here
+   * (a node's guard may be changed later; few edges are conditions).
+   */
+  private readonly whenPorts = new Map<number, string>();
   private readonly edgeToPort: string[];
   private readonly edgeKind: Uint8Array;
   /** `edges`, made on first use. */
@@ -110,7 +114,6 @@ export class Graph {
     let src = new Int32Array(parentAt.length + 8);
     let dst = new Int32Array(src.length);
     let kind = new Uint8Array(src.length);
-    const fromPort: string[] = [];
     const toPort: string[] = [];
     let k = 0;
     let j = 0;
@@ -122,8 +125,8 @@ export class Graph {
       for (let i = parentOff[j]!; i < end && at < 0; i++) if (nodes[parentAt[i]!] === from.node) at = parentAt[i]!;
       src[k] = at >= 0 ? at : this.order(from.node.id);
       dst[k] = j;
-      fromPort.push(from.port);
       toPort.push(port);
+      if (edgeKind === WHEN) this.whenPorts.set(k, from.port);
       kind[k++] = edgeKind;
     };
     for (; j < nodes.length; j++) {
@@ -139,8 +142,7 @@ export class Graph {
     this.edgeSrc = src.length === k ? src : src.slice(0, k);
     this.edgeDst = dst.length === k ? dst : dst.slice(0, k);
     this.edgeKind = kind.length === k ? kind : kind.slice(0, k);
-    // Copies without the room `push` left for growth: they are kept for the graph's life.
-    this.edgeFromPort = fromPort.slice();
+    // A copy without the room `push` left for growth: it is kept for the graph's life.
     this.edgeToPort = toPort.slice();
   }
 
@@ -149,7 +151,7 @@ export class Graph {
     if (this.edgeList) return this.edgeList;
     const edges = new Array<Edge>(this.edgeSrc.length);
     for (let k = 0; k < edges.length; k++) {
-      const from = { node: this.nodes[this.edgeSrc[k]!]!.id, port: this.edgeFromPort[k]! };
+      const from = { node: this.nodes[this.edgeSrc[k]!]!.id, port: this.edgeOutPort(k) };
       const to = { node: this.nodes[this.edgeDst[k]!]!.id, port: this.edgeToPort[k]! };
       const kind = KINDS[this.edgeKind[k]!];
       edges[k] = kind ? { id: this.edgeId(k), from, to, kind } : { id: this.edgeId(k), from, to };
@@ -166,7 +168,25 @@ export class Graph {
     if (this.edgeList) return this.edgeList[k]!.id;
     const from = this.nodes[this.edgeSrc[k]!]!.id;
     const to = this.nodes[this.edgeDst[k]!]!.id;
-    return [from, ".", this.edgeFromPort[k]!, "->", to, ".", this.edgeToPort[k]!].join("");
+    return [from, ".", this.edgeOutPort(k), "->", to, ".", this.edgeToPort[k]!].join("");
+  }
+
+  /**
+   * The output port edge `k` leaves, read off the input it enters: a wired port's source, a
+   * branch condition's, or the n-th of a `firstOf` list (n counted back over the edges
+   * into the same input).
+   */
+  private edgeOutPort(k: number): string {
+    const node = this.nodes[this.edgeDst[k]!]!;
+    const port = this.edgeToPort[k]!;
+    const kind = this.edgeKind[k]!;
+    if (kind === WHEN) return this.whenPorts.get(k)!;
+    const spec = node.inputs[port]!;
+    if (spec.kind === "port") return spec.from.port;
+    if (spec.kind !== "first") throw new Error(`edge ${k} enters '${node.id}.${port}', which is not wired`);
+    let n = 0;
+    for (let i = k - 1; i >= this.inOff[this.edgeDst[k]!]! && this.edgeToPort[i] === port; i--) n++;
+    return spec.from[n]!.port;
   }
 
   /** @internal The input port edge `k` enters (`$when` for a branch condition). */
