@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import t from "tap";
 import { FnNode, Graph, GradioNode, InputNode, MemoryStore, firstOf, gr, type EngineEvent } from "../lib/index.js";
 import { nextEvent, open, sleep } from "./helpers/engine.js";
@@ -295,6 +296,42 @@ t.test("cancellation: the executor's AbortSignal fires; a cancelled result is re
   t.same(again.nodes, { f: "ran" }, "the same key reran: the cancelled record was not reused");
   t.equal(s.get(f.out.v), "done");
   t.equal((await s.history(f)).total, 2);
+});
+
+t.test("a mapped node's items share one abort listener on its execution's signal: no leak warning, and a cancel still stops every item", async (t) => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+  process.on("warning", onWarning);
+  t.teardown(() => void process.off("warning", onWarning));
+  const width = 30;
+  let started = 0;
+  let allStarted!: () => void;
+  const inFlight = new Promise<void>((r) => (allStarted = r));
+  let listeners = 0;
+  const src = new FnNode(() => Array.from({ length: width }, (_, i) => i), { name: "src", outputs: { xs: null } });
+  // timeoutMs gives the execution a signal of its own (the run's, the deadline's): the one every item gets.
+  const each = new FnNode(
+    async ({ x }, { signal }) => {
+      if (++started === width) {
+        listeners = getEventListeners(signal, "abort").length;
+        allStarted();
+      }
+      await new Promise(() => {}); // never ends by itself
+      return x;
+    },
+    { name: "each", inputs: { x: src.out.xs.each }, concurrent: true, timeoutMs: 60_000, outputs: { y: null } },
+  );
+  const { s } = await open(new Graph({ name: "g", nodes: [each] }));
+  const running = s.run(each, { mode: "to-here" });
+  const { runId } = await nextEvent(s, "node-started", "each");
+  await inFlight;
+  t.ok(listeners <= 2, `${width} items in flight, ${listeners} abort listener(s) on their shared signal`);
+  t.ok(s.cancel(runId), "the run is cancelled");
+  const summary = await running;
+  t.equal(summary.status, "cancelled");
+  t.same(summary.nodes.each, "cancelled", "every item stopped, though none listened");
+  await new Promise((r) => setImmediate(r)); // a warning is emitted on the next tick
+  t.same(warnings.filter((w) => /MaxListeners/.test(w)), [], "no leak warning");
 });
 
 t.test("cancelNode stops a node that ignores its signal at once, but keeps its slot until it really ends", async (t) => {

@@ -1,3 +1,5 @@
+import { setMaxListeners } from "node:events";
+
 /**
  * A run's cancellation: an AbortController, with its state also in a plain field, since
  * every node of the run checks it (the AbortSignal getter costs more than the check).
@@ -69,6 +71,8 @@ export class NodeAbort {
   get signal(): AbortSignal {
     if (!this.controller) {
       this.controller = new AbortController();
+      // Shared by every call of the execution (a mapped node's items): not a leak to warn about.
+      setMaxListeners(0, this.controller.signal);
       if (this.aborted) this.controller.abort(this.reason);
       else this.follow();
     }

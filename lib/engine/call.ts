@@ -116,6 +116,17 @@ abstract class BaseContext {
   get signal(): AbortSignal {
     return this.cancel.signal;
   }
+  /**
+   * Calls `cb` with the reason once the call is aborted. The calls of one execution (a
+   * mapped node's items) share its signal; this adds no listener to it per call.
+   */
+  onAbort(cb: (reason: unknown) => void): void {
+    const cancel = this.cancel;
+    if (cancel.onAbort) return cancel.onAbort(cb);
+    const signal = cancel.signal;
+    if (signal.aborted) return cb(signal.reason);
+    signal.addEventListener("abort", () => cb(signal.reason), { once: true });
+  }
   alive(): void {
     this.o.alive?.();
   }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { DaggrError, ErrorCode, type Node } from "../graph/index.js";
 import type { Progress } from "./events.js";
 import type { NodeAbort } from "./abort.js";
@@ -85,6 +86,8 @@ class Execution implements Cancel {
   private readonly timed: AbortSignal | undefined;
   /** The inactivity deadline (remote nodes by default; `inactivityMs`). */
   private readonly idle: IdleDeadline | undefined;
+  /** What to call when `timed` aborts (see `onAbort`), made with its one listener. */
+  private onTimedAbort: Array<(reason: unknown) => void> | undefined = undefined;
   private readonly t0 = performance.now();
   private started = false;
   servedBy: string | undefined = undefined;
@@ -115,6 +118,9 @@ class Execution implements Cancel {
       timeout || this.idle
         ? AbortSignal.any([abort.signal, ...(timeout ? [AbortSignal.timeout(timeout)] : []), ...(this.idle ? [this.idle.signal] : [])])
         : undefined;
+    // Every call of the execution gets this signal (a mapped node's items, each with its
+    // client's listener): many listeners are expected here, not a leak to warn about.
+    if (this.timed) setMaxListeners(0, this.timed);
   }
 
   /** The execution showed a sign of life (progress, a partial, `ctx.alive()`). */
@@ -138,7 +144,16 @@ class Execution implements Cancel {
     const timed = this.timed;
     if (!timed) return this.abort.onAbort(cb);
     if (timed.aborted) return cb(timed.reason);
-    timed.addEventListener("abort", () => cb(timed.reason), { once: true });
+    // One listener for all the execution's calls (a mapped node's items, a queue job
+    // each): a listener per call made the signal check each new one against all the
+    // others, and past ten of them Node warned of a leak.
+    if (!this.onTimedAbort) {
+      const callbacks: Array<(reason: unknown) => void> = (this.onTimedAbort = []);
+      timed.addEventListener("abort", () => {
+        for (const f of callbacks) f(timed.reason);
+      }, { once: true });
+    }
+    this.onTimedAbort.push(cb);
   }
 
   /** Runs the node; undefined when it finished in this tick, else a promise of the end. */

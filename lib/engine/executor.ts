@@ -116,6 +116,11 @@ export interface DispatchContext extends Omit<ExecContext, "partial" | "alive"> 
   alive(): void;
   /** The recipe key of the execution this call belongs to ("" for a one-off call). */
   key: string;
+  /**
+   * Calls `cb` with the reason once the call is aborted, without a listener per call on
+   * the signal the calls of one execution share (a mapped node's items, a job each).
+   */
+  onAbort?(cb: (reason: unknown) => void): void;
 }
 
 const dispatchers = new WeakMap<Graph, Dispatcher>();

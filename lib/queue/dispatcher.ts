@@ -143,8 +143,14 @@ export class QueueDispatcher implements Dispatcher {
       await this.blobs.release(jobId).catch(() => {});
       throw e;
     }
-    const signal = ctx.signal;
     const onAbort = () => void this.cancel(jobId);
+    // A scatter's jobs share their execution's signal: no listener on it per job (a call
+    // after the job ended finds nothing pending and does nothing).
+    if (ctx.onAbort) {
+      ctx.onAbort(onAbort);
+      return done;
+    }
+    const signal = ctx.signal;
     if (signal.aborted) onAbort();
     else signal.addEventListener("abort", onAbort, { once: true });
     return done.finally(() => signal.removeEventListener("abort", onAbort));
