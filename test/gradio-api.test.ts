@@ -425,3 +425,179 @@ t.test("api: false turns the Gradio API off along with the REST API", async (t) 
   t.equal((await fetch(`${url}/gradio_api/info`)).status, 404);
   t.equal((await fetch(`${url}/api/schema`)).status, 404);
 });
+
+// ── The REST "call" API (curl) and run/, driven with plain fetch as curl drives them ──
+
+/** `curl -X POST <url> -H "Content-Type: application/json" -d <body>`. */
+async function post(url: string, body: unknown): Promise<{ status: number; type: string; text: string }> {
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  return { status: res.status, type: res.headers.get("content-type") ?? "", text: await res.text() };
+}
+
+/** The SSE text of `GET call/<api>/<event_id>` as it came, and its events parsed by the lines Gradio writes. */
+async function callEvents(url: string, api: string, eventId: string) {
+  const res = await fetch(`${url}/gradio_api/call/${api}/${eventId}`);
+  const text = await res.text();
+  const blocks = text.split("\n\n");
+  const last = blocks.pop();
+  const events = blocks.map((b) => {
+    const m = /^event: (generating|complete|error|heartbeat)\ndata: (.*)$/.exec(b);
+    if (!m) throw new Error(`not an event of the call API: ${JSON.stringify(b)}`);
+    return { event: m[1]!, data: JSON.parse(m[2]!) as unknown, raw: m[2]! };
+  });
+  if (last !== "") throw new Error(`the stream does not end on a blank line: ${JSON.stringify(last)}`);
+  return { status: res.status, type: res.headers.get("content-type") ?? "", text, events };
+}
+
+t.test("call API: POST call/<api> answers {event_id}; GET call/<api>/<id> streams `event: complete` with data as json.dumps writes it, then ends", async (t) => {
+  const { url } = await serve(t, appA());
+  const posted = await post(`${url}/gradio_api/call/shout`, { data: ["héllo 😀", 1] });
+  t.equal(posted.status, 200);
+  const { event_id } = JSON.parse(posted.text) as { event_id: string };
+  t.match(event_id, /^[0-9a-f]{32}$/, "uuid4().hex, as queue/join's");
+  t.same(Object.keys(JSON.parse(posted.text) as object), ["event_id"]);
+  const got = await callEvents(url, "shout", event_id);
+  t.equal(got.status, 200);
+  t.match(got.type, /^text\/event-stream/);
+  // Python's json.dumps: ", " and ": " between items, non-ASCII as \u escapes (surrogate pairs past U+FFFF).
+  t.equal(got.text, 'event: complete\ndata: ["H\\u00c9LLO \\ud83d\\ude00!", 9]\n\n', "exactly the bytes Gradio writes");
+  t.same(got.events.map((e) => e.data), [["HÉLLO 😀!", 9]]);
+
+  // call/v2: keyword arguments by parameter_name, defaults for the rest (times: 2).
+  const v2 = await post(`${url}/gradio_api/call/v2/shout`, { text: "kw" });
+  t.equal(v2.status, 200);
+  const v2Events = await callEvents(url, "shout", (JSON.parse(v2.text) as { event_id: string }).event_id);
+  t.equal(v2Events.text, 'event: complete\ndata: ["KW!!", 4]\n\n');
+  // A value left out of call/ takes the parameter's default too (text: "hi").
+  const short = await post(`${url}/gradio_api/call/shout`, { data: [] });
+  t.same((await callEvents(url, "shout", (JSON.parse(short.text) as { event_id: string }).event_id)).events, [{ event: "complete", data: ["HI!!", 4], raw: '["HI!!", 4]' }]);
+});
+
+t.test("call API with files: an uploaded FileData in, a FileData dict with its url out; a generator streams full values (no diffs)", async (t) => {
+  const { url } = await serve(t, appA());
+  const form = new FormData();
+  form.append("files", new File(["curl doc"], "doc.txt", { type: "text/plain" }));
+  const [path] = (await (await fetch(`${url}/gradio_api/upload`, { method: "POST", body: form })).json()) as string[];
+  const posted = await post(`${url}/gradio_api/call/stamp`, { data: [{ path, meta: { _type: "gradio.FileData" } }, "curl"] });
+  t.equal(posted.status, 200);
+  const got = await callEvents(url, "stamp", (JSON.parse(posted.text) as { event_id: string }).event_id);
+  t.same(got.events.map((e) => e.event), ["complete"]);
+  const [fd] = got.events[0]!.data as Array<Record<string, unknown>>;
+  t.same(Object.keys(fd!), ["path", "url", "size", "orig_name", "mime_type", "is_stream", "meta"], "FileData's fields, in data_classes.py's order");
+  t.match(fd, { meta: { _type: "gradio.FileData" }, is_stream: false });
+  t.equal(fd!.url, `${url}/gradio_api/file=${fd!.path as string}`, "url = root + /gradio_api/file= + path");
+  t.equal(await (await fetch(fd!.url as string)).text(), "curl doc + curl");
+  t.match(got.text, /^event: complete\ndata: \[\{"path": "[0-9a-f]{64}\/[^"]+", "url": "http:\/\/127\.0\.0\.1:\d+\/gradio_api\/file=/, "json.dumps spacing inside the dict too");
+
+  // count yields "H", "He", "Hey": each generating event carries the full value (blocks.py: no diffs in simple_format).
+  const gen = await post(`${url}/gradio_api/call/count`, { data: ["Hey"] });
+  const streamed = await callEvents(url, "count", (JSON.parse(gen.text) as { event_id: string }).event_id);
+  t.equal(streamed.text, 'event: generating\ndata: ["H"]\n\nevent: generating\ndata: ["He"]\n\nevent: generating\ndata: ["Hey"]\n\nevent: complete\ndata: ["Hey"]\n\n');
+});
+
+t.test("call API refusals: an unknown api_name or keyword is a 500 naming the choices; a body without data is pydantic's 422; a missing token a 401", async (t) => {
+  const { url } = await serve(t, appA(), { token: "tok-call" });
+  const auth = { authorization: "Bearer tok-call", "content-type": "application/json" };
+  t.equal((await post(`${url}/gradio_api/call/shout`, { data: ["x", 1] })).status, 401, "the launch token guards call/ like every route");
+  t.equal((await fetch(`${url}/gradio_api/run/shout`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"data":[]}' })).status, 401);
+  const ask = async (path: string, body: unknown) => {
+    const res = await fetch(`${url}/gradio_api/${path}`, { method: "POST", headers: auth, body: JSON.stringify(body) });
+    return { status: res.status, type: res.headers.get("content-type") ?? "", text: await res.text() };
+  };
+  const unknown = await ask("call/shoutt", { data: ["x"] });
+  t.equal(unknown.status, 500, "Gradio's FnIndexInferError is unhandled: a 500");
+  t.match(unknown.type, /^text\/plain/);
+  t.match(unknown.text, /E_UNKNOWN_ENDPOINT.*'\/shoutt'.*Did you mean '\/shout'/);
+  t.equal((await ask("call/v2/nope", { text: "x" })).status, 500);
+  const kw = await ask("call/v2/shout", { tex: "x" });
+  t.equal(kw.status, 500, "construct_args' TypeError");
+  t.match(kw.text, /E_UNKNOWN_PARAM.*'tex'.*Did you mean 'text'/);
+  const missing = await ask("call/v2/stamp", { word: "w" });
+  t.equal(missing.status, 500);
+  t.match(missing.text, /E_MISSING_PARAM.*No value provided for required argument: doc/);
+  const noData = await ask("call/shout", { session_hash: "s" });
+  t.equal(noData.status, 422);
+  t.same(JSON.parse(noData.text), { detail: [{ type: "missing", loc: ["body", "data"], msg: "Field required", input: { session_hash: "s" } }] });
+  const notList = await ask("call/shout", { data: "x" });
+  t.same(JSON.parse(notList.text), { detail: [{ type: "list_type", loc: ["body", "data"], msg: "Input should be a valid list", input: "x" }] });
+  t.equal((await ask("call/shout", { data: ["a", 1, 2] })).status, 422, "more values than parameters, as queue/join refuses them");
+});
+
+t.test("call API: a node's error is `event: error` with Gradio's error payload; an unknown event id is the 404 inside the stream", async (t) => {
+  const boom = new FnNode(
+    () => {
+      throw new Error("kaboom");
+    },
+    { name: "boom", inputs: { x: gr.Textbox({ value: "a" }) }, outputs: { y: gr.Textbox() } },
+  );
+  const { url } = await serve(t, new Graph({ name: "Failing app", nodes: [boom], persistKey: false }));
+  const posted = await post(`${url}/gradio_api/call/boom`, { data: ["a"] });
+  t.equal(posted.status, 200, "the join succeeds; the failure comes on the stream");
+  const got = await callEvents(url, "boom", (JSON.parse(posted.text) as { event_id: string }).event_id);
+  t.same(got.events.map((e) => e.event), ["error"]);
+  const payload = got.events[0]!.data as Record<string, unknown>;
+  t.same(Object.keys(payload), ["error", "duration", "visible", "title"], "utils.py error_payload for a gr.Error");
+  t.match(payload, { error: /Node 'boom' failed: .*kaboom/, duration: null, visible: true, title: "E_NODE_FAILED" });
+  t.match(got.events[0]!.raw, /^\{"error": ".*", "duration": null, "visible": true, "title": "E_NODE_FAILED"\}$/);
+
+  for (const id of ["0123456789abcdef0123456789abcdef", "not-an-event"]) {
+    const bad = await callEvents(url, "boom", id);
+    t.equal(bad.status, 200, "the stream has started when Gradio raises its 404");
+    t.equal(bad.text, 'event: error\ndata: "404: Not Found"\n\n', `unknown id ${id}`);
+  }
+  const run = await post(`${url}/gradio_api/run/boom`, { data: ["a"] });
+  t.equal(run.status, 500, "run/: routes.py predict answers 500 with the error payload");
+  t.match(JSON.parse(run.text), { error: /kaboom/, duration: null, visible: true, title: "E_NODE_FAILED" });
+});
+
+t.test("call API: a second GET, and a GET after the job ended under the caller's own session_hash, as routes.py simple_predict_get answers them", async (t) => {
+  const { url } = await serve(t, appA());
+  const before = queueTiming.heartbeatMs;
+  queueTiming.heartbeatMs = 20;
+  t.teardown(() => void (queueTiming.heartbeatMs = before));
+  // Two jobs on one endpoint run in order: when B's stream ends, A (joined first) has finished too.
+  const a = JSON.parse((await post(`${url}/gradio_api/call/shout`, { data: ["a", 1], session_hash: "a-session-of-my-own" })).text) as { event_id: string };
+  const b = JSON.parse((await post(`${url}/gradio_api/call/shout`, { data: ["b", 1] })).text) as { event_id: string };
+  t.equal((await callEvents(url, "shout", b.event_id)).text, 'event: complete\ndata: ["B!", 2]\n\n');
+  t.equal((await callEvents(url, "shout", a.event_id)).text, 'event: complete\ndata: ["A!", 2]\n\n', "found by the unread completion of the caller's session");
+  t.equal((await callEvents(url, "shout", a.event_id)).text, 'event: error\ndata: "404: Not Found"\n\n', "once read, its id names no session");
+  t.equal((await callEvents(url, "anything", b.event_id.replace(/^./, (c) => (c === "0" ? "1" : "0")))).text, 'event: error\ndata: "404: Not Found"\n\n');
+
+  // B had no session_hash: its id is its session, which Gradio still holds: the stream stays open on heartbeats.
+  const stop = new AbortController();
+  const res = await fetch(`${url}/gradio_api/call/shout/${b.event_id}`, { signal: stop.signal });
+  t.match(res.headers.get("content-type"), /^text\/event-stream/);
+  let text = "";
+  try {
+    for await (const chunk of res.body!) {
+      text += Buffer.from(chunk).toString("utf8");
+      if (text.split("\n\n").length > 2) stop.abort();
+    }
+  } catch {
+    // aborted
+  }
+  t.same(text.split("\n\n").slice(0, 2), ["event: heartbeat\ndata: null", "event: heartbeat\ndata: null"], "heartbeats only, no second result");
+});
+
+t.test("run/<api_name>: the result in the answer with process_api's keys; fn_index wins over the name; a generator answers its first chunk", async (t) => {
+  const slow = gate();
+  const { url } = await serve(t, appA({ slow: slow.opened }));
+  const ok = await post(`${url}/gradio_api/run/shout`, { data: ["run", 3] });
+  t.equal(ok.status, 200);
+  t.match(ok.type, /^application\/json/);
+  const out = JSON.parse(ok.text) as Record<string, unknown>;
+  t.same(Object.keys(out), ["data", "is_generating", "duration", "average_duration", "render_config", "changed_state_ids", "used_cache"], "blocks.py process_api's output, iterator popped");
+  t.match(out, { data: ["RUN!!!", 6], is_generating: false, duration: Number, average_duration: Number, render_config: null, changed_state_ids: [], used_cache: null });
+  const deps = ((await (await fetch(`${url}/config`)).json()) as { dependencies: Array<{ id: number; api_name: string }> }).dependencies;
+  const byIndex = await post(`${url}/gradio_api/run/anything`, { data: ["i", 1], fn_index: deps.find((d) => d.api_name === "shout")!.id });
+  t.same((JSON.parse(byIndex.text) as { data: unknown }).data, ["I!", 2], "route_utils.get_fn takes fn_index when it is given");
+  const unknown = await post(`${url}/gradio_api/run/nope`, { data: [] });
+  t.equal(unknown.status, 500);
+  t.match(unknown.text, /E_UNKNOWN_ENDPOINT.*'\/nope'/);
+  t.equal((await post(`${url}/gradio_api/run/shout`, {})).status, 422);
+  // count waits on `slow` after its first yield: run/ answers with that chunk and leaves the rest.
+  const first = await post(`${url}/gradio_api/run/count`, { data: ["Hey"] });
+  slow.open();
+  t.match(JSON.parse(first.text), { data: ["H"], is_generating: true }, "one step of the iterator, as routes.py predict");
+  t.same((JSON.parse((await post(`${url}/gradio_api/run/shout`, { data: ["after", 1] })).text) as { data: unknown }).data, ["AFTER!", 6], "the endpoint serves the next call");
+});

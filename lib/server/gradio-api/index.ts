@@ -11,6 +11,9 @@
  * | `POST /gradio_api/upload`, `GET /gradio_api/file=<path>` | files (`files.ts`) |
  * | `POST /gradio_api/cancel`, `POST /gradio_api/reset` | cancel a job (per session and endpoint); reset is a no-op |
  * | `GET /gradio_api/heartbeat/<session>` | `data: ALIVE` every 15 s (Python's `gradio_client` keeps one open) |
+ * | `POST /gradio_api/call/<api_name>`, `POST /gradio_api/call/v2/<api_name>` | the REST "call" API (curl): `{"data": […]}` or keyword arguments → `{event_id}`, through the same queue (`call.ts`) |
+ * | `GET /gradio_api/call/<api_name>/<event_id>` | that job's stream: `event: generating\|complete\|error\|heartbeat`, `data: <json.dumps>` |
+ * | `POST /gradio_api/run/<api_name>` | the non-queued call: the result in the answer (`{data, is_generating, duration, …}`; errors 500 with Gradio's error payload) |
  *
  * The routes sit in the server's route table, behind the same checks as every other
  * route (allowed hosts, the launch token, Origin on POSTs, body size and rate limits).
@@ -23,6 +26,7 @@ import { readBody, sendJson } from "../respond.js";
 import { parseJson } from "../validate.js";
 import { API_PREFIX, config, endpointsOf, info } from "./endpoints.js";
 import { serveGradioFile, upload } from "./files.js";
+import { HttpFailure, callArguments, callBody, failure, runBody, unknownEndpoint, unknownFnIndex } from "./call.js";
 import { GradioQueue, JoinError } from "./queue.js";
 import { EngineJobs } from "./run.js";
 
@@ -48,6 +52,11 @@ export interface GradioApiContext {
   origin(req: IncomingMessage): string;
   maxMessageBytes: number;
   maxUploadBytes: number;
+  /**
+   * Served on a Space: `run/` then refuses endpoints that queue, as Gradio's `api_open`
+   * is false on a Space (blocks.py). Default: `SPACE_ID` is set.
+   */
+  space?: boolean;
 }
 
 export interface GradioApi {
@@ -62,6 +71,29 @@ export function gradioApi(ctx: GradioApiContext): GradioApi {
   const json = (res: ServerResponse, status: number, o: object) => sendJson(res, status, ctx.encode(o));
   const body = async (req: IncomingMessage) => parseJson((await readBody(req, ctx.maxMessageBytes)).toString("utf8"));
   const p = (rest: string) => new RegExp(`^${API_PREFIX}/${rest}/?$`);
+  const space = ctx.space ?? !!process.env.SPACE_ID;
+  /** A refusal of a join, in the status and shape Gradio gives it; anything else is rethrown. */
+  const refused = (res: ServerResponse, e: unknown) => {
+    if (e instanceof JoinError) return json(res, e.status, { detail: e.detail });
+    if (e instanceof HttpFailure) return failure(res, e);
+    // An unreadable body, as queue/join answers it.
+    json(res, (e as { status?: number }).status ?? 400, { detail: (e as Error).message });
+  };
+  /** `call/` and `call/v2/` both end in the queue, answering `{event_id}`. */
+  const callJoin = async (req: IncomingMessage, res: ServerResponse, apiName: string, v2: boolean) => {
+    try {
+      const b = await body(req);
+      const endpoint = endpoints.find((e) => e.leaf === apiName);
+      if (v2) {
+        const args = callArguments(b, apiName, endpoints);
+        return json(res, 200, { event_id: queue.callJoin(endpoint!, args, undefined, ctx.origin(req)) });
+      }
+      const c = callBody(b);
+      json(res, 200, { event_id: queue.callJoin(endpoint ?? unknownEndpoint(apiName, endpoints), c.data, c.session_hash, ctx.origin(req)) });
+    } catch (e) {
+      refused(res, e);
+    }
+  };
   const routes: GradioRoute[] = [
     { method: "GET", path: /^\/config\/?$/, handler: (req, res) => json(res, 200, config(ctx.graph, endpoints, ctx.origin(req))) },
     { method: "GET", path: p("info"), handler: (req, res) => json(res, 200, info(endpoints, ctx.origin(req))) },
@@ -87,6 +119,27 @@ export function gradioApi(ctx: GradioApiContext): GradioApi {
     { method: "GET", path: /^\/gradio_api\/heartbeat\/[A-Za-z0-9_-]{1,128}$/, handler: (_req, res) => queue.heartbeat(res) },
     { method: "POST", path: p("upload"), body: "form", handler: (req, res) => upload(req, res, ctx.store, ctx.maxUploadBytes) },
     { method: "GET", path: /^\/gradio_api\/file=([0-9a-f]{64})(?:\/[A-Za-z0-9._-]{1,120})?$/, handler: (req, res, m) => serveGradioFile(req, res, ctx.store, m[1]!) },
+    { method: "POST", path: p("call/v2/([^/]+)"), body: "json", handler: (req, res, m) => callJoin(req, res, m[1]!, true) },
+    { method: "POST", path: p("call/([^/]+)"), body: "json", handler: (req, res, m) => callJoin(req, res, m[1]!, false) },
+    // routes.py simple_predict_get: the api_name (and a `v2/`) play no part; the event id finds the session.
+    { method: "GET", path: p("call/(?:v2/)?[^/]+/([^/]{1,256})"), handler: (_req, res, m) => queue.callStream(res, m[1]!) },
+    {
+      method: "POST",
+      path: p("(?:run|api)/([^/]+)"),
+      body: "json",
+      handler: async (req, res, m) => {
+        try {
+          const b = runBody(await body(req));
+          const endpoint = b.fn_index !== undefined ? (endpoints.find((e) => e.index === b.fn_index) ?? unknownFnIndex(b.fn_index, endpoints)) : (endpoints.find((e) => e.leaf === m[1]) ?? unknownEndpoint(m[1]!, endpoints));
+          if (space) return json(res, 404, { detail: "This API endpoint does not accept direct HTTP POST requests. Please join the queue to use this API." });
+          const done = await queue.direct(endpoint, b.data, ctx.origin(req));
+          // routes.py predict: the output of process_api, or 500 with the error payload.
+          json(res, done.success ? 200 : 500, done.output);
+        } catch (e) {
+          refused(res, e);
+        }
+      },
+    },
     {
       method: "POST",
       path: p("cancel"),

@@ -50,7 +50,12 @@ export type JobRunner = (endpoint: Endpoint, data: unknown[], o: { root: string;
 
 interface Job {
   id: string;
-  session: Session;
+  /** The session whose stream carries the job's messages; none for a `run/` call. */
+  session: Session | undefined;
+  /** Where a `run/` call's messages go instead (it answers once, with no stream). */
+  sink?: (msg: Record<string, unknown>) => void;
+  /** Joined through `call/`: generating messages carry full values, not diffs (blocks.py simple_format). */
+  simple: boolean;
   endpoint: Endpoint;
   data: unknown[];
   root: string;
@@ -65,10 +70,15 @@ interface Job {
 
 interface Session {
   hash: string;
-  buffer: string[];
+  /** Messages for a stream that has not opened yet, with their `queue/data` line. */
+  buffer: Array<{ msg: Record<string, unknown>; line: string }>;
   bytes: number;
   pending: Map<string, Job>;
+  /** Finished jobs whose completion waits in the buffer (routes.py keeps them in pending_event_ids_session until sent). */
+  unread: Set<string>;
   res?: ServerResponse;
+  /** How the open stream writes a message: `queue/data` lines, or `call/` events (undefined: not written). */
+  format?: (msg: Record<string, unknown>) => string | undefined;
   heartbeat?: ReturnType<typeof setInterval>;
   idle?: ReturnType<typeof setTimeout>;
 }
@@ -121,11 +131,75 @@ export class GradioQueue {
     if (b.data.length > endpoint.parameters.length) {
       throw new JoinError(422, `Endpoint /${endpoint.leaf} takes ${endpoint.parameters.length} value(s) (${endpoint.parameters.map((p) => p.name).join(", ")}); got ${b.data.length}.`);
     }
+    return this.enqueue(endpoint, b.data, b.session_hash, root, false);
+  }
+
+  /**
+   * `POST call/<api_name>` (routes.py simple_predict_post): the same queue, with an
+   * optional `session_hash`; without one the job's own id is its session (queueing.py
+   * `Event`). Its messages are read with {@link callStream}.
+   */
+  callJoin(endpoint: Endpoint, data: unknown[], sessionHash: string | undefined, root: string): string {
+    if (sessionHash !== undefined && sessionHash.length > 128) throw new JoinError(400, `A session_hash is at most 128 characters (got ${sessionHash.length}).`);
+    checkCount(endpoint, data);
+    return this.enqueue(endpoint, data, sessionHash, root, true);
+  }
+
+  /**
+   * `POST run/<api_name>`: the job waits its turn on the endpoint's lane like any other
+   * (one run at a time per endpoint's sheet) but has no session and no stream. Resolves
+   * with the output of the first `process_generating` (a generator answers with its first
+   * chunk, `is_generating: true`, and stops, as routes.py `predict` returns after one
+   * step of the iterator) or of `process_completed`.
+   */
+  direct(endpoint: Endpoint, data: unknown[], root: string): Promise<{ success: boolean; output: Record<string, unknown> }> {
+    checkCount(endpoint, data);
     const lane = this.lane(endpoint.index);
     if (lane.waiting.length >= MAX_QUEUE) throw new JoinError(503, `Queue is full. Max size is ${MAX_QUEUE} and size is ${lane.waiting.length}.`);
-    if (!this.sessions.has(b.session_hash) && this.sessions.size >= MAX_SESSIONS) throw new JoinError(503, `Queue is full. Max size is ${MAX_SESSIONS} sessions.`);
-    const session = this.session(b.session_hash);
-    const job: Job = { id: randomBytes(16).toString("hex"), session, endpoint, data: b.data, root, state: "queued", abort: new AbortController(), within: AsyncLocalStorage.snapshot() };
+    return new Promise((resolve) => {
+      const job = this.newJob(endpoint, data, undefined, root, false);
+      job.sink = (msg) => {
+        if (msg.msg === "process_generating") {
+          resolve({ success: true, output: msg.output as Record<string, unknown> });
+          // The iterator is left where it stopped: nothing asks for its next chunk.
+          this.finish(job, { msg: "dropped" });
+        } else if (msg.msg === "process_completed") {
+          resolve({ success: msg.success === true, output: msg.output as Record<string, unknown> });
+        }
+      };
+      this.jobs.set(job.id, job);
+      lane.waiting.push(job);
+      queueMicrotask(() => this.next(lane));
+    });
+  }
+
+  /**
+   * `GET call/<api_name>/<event_id>` (routes.py simple_predict_get): the stream of the
+   * event's session, each message as `event: <kind>` and `data: <json.dumps>`. The
+   * session is the event's while it is held, else the one still holding its unread
+   * completion, else the id itself (a caller who sent no session_hash); none of these is
+   * the 404 Gradio raises inside the stream: `event: error`, `data: "404: Not Found"`.
+   */
+  callStream(res: ServerResponse, eventId: string): void {
+    let s = this.jobs.get(eventId)?.session;
+    if (!s) for (const x of this.sessions.values()) if (x.unread.has(eventId)) s = x;
+    s ??= this.sessions.get(eventId);
+    res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive", "X-Accel-Buffering": "no" });
+    if (!s) return void res.end(this.simpleLine({ msg: "unexpected_error", event_id: null, message: "404: Not Found", session_not_found: true, success: false }));
+    this.attach(s, res, (m) => this.simpleLine(m));
+  }
+
+  private newJob(endpoint: Endpoint, data: unknown[], session: Session | undefined, root: string, simple: boolean): Job {
+    return { id: randomBytes(16).toString("hex"), session, simple, endpoint, data, root, state: "queued", abort: new AbortController(), within: AsyncLocalStorage.snapshot() };
+  }
+
+  private enqueue(endpoint: Endpoint, data: unknown[], sessionHash: string | undefined, root: string, simple: boolean): string {
+    const lane = this.lane(endpoint.index);
+    if (lane.waiting.length >= MAX_QUEUE) throw new JoinError(503, `Queue is full. Max size is ${MAX_QUEUE} and size is ${lane.waiting.length}.`);
+    if ((sessionHash === undefined || !this.sessions.has(sessionHash)) && this.sessions.size >= MAX_SESSIONS) throw new JoinError(503, `Queue is full. Max size is ${MAX_SESSIONS} sessions.`);
+    const job = this.newJob(endpoint, data, undefined, root, simple);
+    const session = this.session(sessionHash ?? job.id);
+    job.session = session;
     this.jobs.set(job.id, job);
     session.pending.set(job.id, job);
     lane.waiting.push(job);
@@ -133,6 +207,27 @@ export class GradioQueue {
     // Answer the join before anything runs: the client opens the stream on the answer.
     queueMicrotask(() => this.next(lane));
     return job.id;
+  }
+
+  /** A message as routes.py simple_predict_get's `process_msg` writes it; undefined for the kinds it skips. */
+  private simpleLine(m: Record<string, unknown>): string | undefined {
+    let event: string;
+    let data: unknown;
+    const output = (m.output ?? {}) as Record<string, unknown>;
+    if (m.msg === "process_completed") {
+      event = m.success ? "complete" : "error";
+      data = m.success ? (output.data ?? null) : output;
+    } else if (m.msg === "process_generating") {
+      event = m.success ? "generating" : "error";
+      data = m.success ? (output.data ?? null) : output;
+    } else if (m.msg === "heartbeat") {
+      event = "heartbeat";
+      data = null;
+    } else if (m.msg === "unexpected_error") {
+      event = "error";
+      data = m.message;
+    } else return undefined;
+    return `event: ${event}\ndata: ${pythonJson(this.encode(data as object))}\n\n`;
   }
 
   /** `GET queue/data?session_hash=`: the session's stream. */
@@ -143,17 +238,37 @@ export class GradioQueue {
       // routes.py: the 404 is raised inside the already-200 stream.
       return void res.end(this.line({ msg: "unexpected_error", event_id: null, message: "404: Not Found", session_not_found: true, success: false }));
     }
+    this.attach(s, res, this.lineFormat);
+  }
+
+  /**
+   * Makes `res` the session's stream: what waited in the buffer goes out, then each
+   * message as it comes, and a heartbeat each interval. It ends once a completion has
+   * gone out and nothing is pending (routes.py queue_data_helper), or with nothing
+   * pending from the start for `queue/data`; a `call/` stream with nothing to send stays
+   * open on its heartbeats, as Gradio's does for a session it still holds.
+   */
+  private attach(s: Session, res: ServerResponse, format: (m: Record<string, unknown>) => string | undefined): void {
     if (s.res && !s.res.writableEnded) s.res.end();
     clearTimeout(s.idle);
+    clearInterval(s.heartbeat);
     s.res = res;
-    for (const line of s.buffer.splice(0)) res.write(line);
+    s.format = format;
+    let completed = false;
+    for (const { msg, line } of s.buffer.splice(0)) {
+      const text = format === this.lineFormat ? line : format(msg);
+      if (text !== undefined) res.write(text);
+      if (msg.msg === "process_completed") completed = true;
+    }
+    s.unread.clear();
     s.bytes = 0;
-    if (s.pending.size === 0) return this.endStream(s);
+    if (s.pending.size === 0 && (completed || format === this.lineFormat)) return this.endStream(s);
     s.heartbeat = setInterval(() => this.push(s, { msg: "heartbeat", event_id: null }), queueTiming.heartbeatMs);
     res.on("close", () => {
       if (s.res !== res) return;
       clearInterval(s.heartbeat);
       s.res = undefined;
+      s.format = undefined;
       // The client went away with jobs pending: they are dropped (queueing.py clean_events).
       if (!res.writableEnded) for (const job of [...s.pending.values()]) this.stop(job, "The caller disconnected.");
       this.idleLater(s);
@@ -221,7 +336,7 @@ export class GradioQueue {
 
   private session(hash: string): Session {
     let s = this.sessions.get(hash);
-    if (!s) this.sessions.set(hash, (s = { hash, buffer: [], bytes: 0, pending: new Map() }));
+    if (!s) this.sessions.set(hash, (s = { hash, buffer: [], bytes: 0, pending: new Map(), unread: new Set() }));
     clearTimeout(s.idle);
     return s;
   }
@@ -230,7 +345,7 @@ export class GradioQueue {
   private estimations(lane: Lane): void {
     lane.waiting.forEach((job, rank) => {
       const eta = lane.avg === undefined ? null : (rank + 1 + (lane.running ? 1 : 0)) * lane.avg;
-      this.push(job.session, { msg: "estimation", event_id: job.id, rank, queue_size: lane.waiting.length, rank_eta: eta });
+      this.emit(job, { msg: "estimation", event_id: job.id, rank, queue_size: lane.waiting.length, rank_eta: eta });
     });
   }
 
@@ -249,20 +364,21 @@ export class GradioQueue {
 
   private async execute(job: Job, lane: Lane): Promise<void> {
     const started = performance.now();
-    this.push(job.session, { msg: "process_starts", event_id: job.id, eta: lane.avg ?? null });
+    this.emit(job, { msg: "process_starts", event_id: job.id, eta: lane.avg ?? null });
     let previous: unknown[] | undefined;
     const report: JobReport = {
       progress: (unit) => {
         if (job.state !== "running") return;
-        this.push(job.session, { msg: "progress", event_id: job.id, progress_data: [unit] });
+        this.emit(job, { msg: "progress", event_id: job.id, progress_data: [unit] });
       },
       partial: (data) => {
         if (job.state !== "running") return;
-        // blocks.py handle_streaming_diffs: the first chunk in full, then per output a diff.
-        const sent = previous ? data.map((v, i) => diff(previous![i], v)) : data;
+        // blocks.py handle_streaming_diffs: the first chunk in full, then per output a diff
+        // (full values throughout for a `call/` job: simple_format).
+        const sent = previous && !job.simple ? data.map((v, i) => diff(previous![i], v)) : data;
         previous = structuredClone(data);
         const seconds = (performance.now() - started) / 1000;
-        this.push(job.session, {
+        this.emit(job, {
           msg: "process_generating", event_id: job.id,
           output: { data: sent, is_generating: true, duration: seconds, average_duration: lane.avg ?? seconds, render_config: null, changed_state_ids: [], used_cache: null },
           success: true, time_limit: null,
@@ -314,23 +430,35 @@ export class GradioQueue {
     job.state = "done";
     job.abort.abort(new Error("cancelled"));
     this.jobs.delete(job.id);
-    this.push(job.session, message);
+    if (message.msg !== "dropped") this.emit(job, message);
   }
 
   private line(msg: object): string {
     return `data: ${this.encode(msg)}\n\n`;
   }
 
+  private readonly lineFormat = (msg: Record<string, unknown>): string => this.line(msg);
+
+  /** A job's message: to its session's stream, or to a `run/` call's sink. */
+  private emit(job: Job, msg: Record<string, unknown>): void {
+    if (job.sink) job.sink(msg);
+    else this.push(job.session!, msg);
+  }
+
   private push(s: Session, msg: Record<string, unknown>): void {
-    const line = this.line(msg);
-    if (s.res && !s.res.writableEnded) s.res.write(line);
-    else if (msg.msg !== "heartbeat") {
-      s.buffer.push(line);
+    if (s.res && !s.res.writableEnded) {
+      const text = s.format!(msg);
+      if (text !== undefined) s.res.write(text);
+    } else if (msg.msg !== "heartbeat") {
+      const line = this.line(msg);
+      s.buffer.push({ msg, line });
       s.bytes += line.length;
+      if (msg.msg === "process_completed") s.unread.add(msg.event_id as string);
       if (s.bytes > MAX_BUFFER_BYTES) {
         // Nobody reads this session: stop its work rather than hold its messages without bound.
         s.buffer.length = 0;
         s.bytes = 0;
+        s.unread.clear();
         for (const job of [...s.pending.values()]) if (job.state !== "done") job.abort.abort(new Error("cancelled"));
       }
     }
@@ -345,8 +473,9 @@ export class GradioQueue {
 
   private endStream(s: Session): void {
     clearInterval(s.heartbeat);
-    s.res!.end(this.line({ msg: "close_stream", event_id: null }));
+    s.res!.end(s.format!({ msg: "close_stream", event_id: null }));
     s.res = undefined;
+    s.format = undefined;
     this.idleLater(s);
   }
 
@@ -360,9 +489,44 @@ export class GradioQueue {
   }
 }
 
+/** More values than the endpoint has parameters: refused as queue/join refuses them. */
+function checkCount(endpoint: Endpoint, data: unknown[]): void {
+  if (data.length > endpoint.parameters.length) {
+    throw new JoinError(422, `Endpoint /${endpoint.leaf} takes ${endpoint.parameters.length} value(s) (${endpoint.parameters.map((p) => p.name).join(", ")}); got ${data.length}.`);
+  }
+}
+
 /** The protocol's diff of one output: `append` for a growing string, `replace` otherwise, none when equal. */
 function diff(prev: unknown, next: unknown): unknown[] {
   if (JSON.stringify(prev) === JSON.stringify(next)) return [];
   if (typeof prev === "string" && typeof next === "string" && next.startsWith(prev)) return [["append", [], next.slice(prev.length)]];
   return [["replace", [], next]];
+}
+
+/**
+ * JSON text as Python's `json.dumps` writes it (what routes.py simple_predict_get sends):
+ * `", "` and `": "` between items, and every character outside printable ASCII escaped
+ * as `\uXXXX` (ensure_ascii; a character past U+FFFF as its two surrogates). `text` is
+ * compact JSON (`JSON.stringify`); one pass over it, no recursion.
+ */
+export function pythonJson(text: string): string {
+  let out = "";
+  let inString = false;
+  let from = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // an escape: its next character is part of it
+      else if (c === 0x22) inString = false;
+      else if (c < 0x20 || c > 0x7e) {
+        out += text.slice(from, i) + "\\u" + c.toString(16).padStart(4, "0");
+        from = i + 1;
+      }
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x2c || c === 0x3a) {
+      out += text.slice(from, i + 1) + " ";
+      from = i + 1;
+    }
+  }
+  return out + text.slice(from);
 }
