@@ -2,11 +2,14 @@
  * Every daggr app is also a Gradio app: the real `@gradio/client` (and a GradioNode of
  * another daggr app, which uses it) against a daggr server.
  */
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { Client, handle_file } from "@gradio/client";
 import t from "tap";
+import { STARTER_APP } from "../lib/cli/init.js";
 import { FnNode, Graph, GradioNode, InputNode, MemoryStore, gr } from "../lib/index.js";
 import { closeGradioClients } from "../lib/nodes/gradio-client.js";
 import { queueTiming } from "../lib/server/gradio-api/index.js";
@@ -600,4 +603,21 @@ t.test("run/<api_name>: the result in the answer with process_api's keys; fn_ind
   slow.open();
   t.match(JSON.parse(first.text), { data: ["H"], is_generating: true }, "one step of the iterator, as routes.py predict");
   t.same((JSON.parse((await post(`${url}/gradio_api/run/shout`, { data: ["after", 1] })).text) as { data: unknown }).data, ["AFTER!", 6], "the endpoint serves the next call");
+});
+
+t.test("the README's curl example, run with curl against the Quickstart's app, prints what the README says", async (t) => {
+  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+  const section = readme.slice(readme.indexOf("\n## Every daggr app is also a Gradio app\n"), readme.indexOf("\n## Security model\n"));
+  const script = /```sh\n([\s\S]*?)```/.exec(section)?.[1];
+  t.ok(script, "the section has a sh block");
+  // The Quickstart's app.ts as `daggr init` writes it, importing this checkout.
+  const app = join(tmp, "quickstart-app.ts");
+  writeFileSync(app, STARTER_APP.replace('from "daggr"', `from ${JSON.stringify(new URL("../lib/index.js", import.meta.url).pathname)}`));
+  const graph = ((await import(app)) as { default: Graph }).default;
+  const { url } = await serve(t, graph);
+  const expected = script!.split("\n").filter((l) => l.startsWith("# ")).map((l) => l.slice(2)).join("\n");
+  const commands = script!.split("\n").filter((l) => !l.startsWith("#")).join("\n").replaceAll("http://127.0.0.1:7860", url);
+  t.not(commands, script, "the commands name the app's URL");
+  const { stdout } = await promisify(execFile)("bash", ["-euo", "pipefail", "-c", commands]);
+  t.equal(stdout, `${expected}\n\n`, "curl prints the README's lines, then the blank line that ends the event");
 });
