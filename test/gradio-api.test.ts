@@ -621,3 +621,46 @@ t.test("the README's curl example, run with curl against the Quickstart's app, p
   const { stdout } = await promisify(execFile)("bash", ["-euo", "pipefail", "-c", commands]);
   t.equal(stdout, `${expected}\n\n`, "curl prints the README's lines, then the blank line that ends the event");
 });
+
+t.test("/info's bash snippets (upload, call/v2, the stream) run in bash with curl and print the endpoint's result", async (t) => {
+  const { url } = await serve(t, appA());
+  const info = (await (await fetch(`${url}/gradio_api/info`)).json()) as { named_endpoints: Record<string, { code_snippets: Record<string, string> }> };
+  const doc = join(tmp, "snippet-doc.txt");
+  writeFileSync(doc, "from the snippet");
+  const sh = (script: string) => promisify(execFile)("bash", ["-euo", "pipefail", "-c", script]).then((r) => r.stdout);
+  t.equal(await sh(info.named_endpoints["/shout"]!.code_snippets.bash!), 'event: complete\ndata: ["HI!!", 4]\n\n', "the defaults, by name");
+  const stamp = info.named_endpoints["/stamp"]!.code_snippets.bash!;
+  t.match(stamp, /^FILE_PATH=\$\(curl -s -X POST .*\/gradio_api\/upload -F 'files=@\/path\/to\/your\/file'/);
+  const out = await sh(stamp.replace("/path/to/your/file", doc));
+  const [, data] = /^event: complete\ndata: (.*)\n\n$/.exec(out) ?? [];
+  const [fd] = JSON.parse(data!) as Array<{ url: string }>;
+  t.equal(await (await fetch(fd!.url)).text(), "from the snippet + ok", "the uploaded file went through the endpoint");
+});
+
+t.test("pythonJson writes what Python's json.dumps writes (checked against python3 on this machine)", async (t) => {
+  const { pythonJson } = await import("../lib/server/gradio-api/queue.js");
+  const values: unknown[] = [
+    ["Hello, world!", 0.5, 1e-5, 1.5e-7, -2.5e-10, 1e-300, 3, -4, 0.0001, 0.00012, 123.456, true, false, null],
+    { "a:b": "x, y", é: ["\u007f", "\n\t\"\\/", "\u0001"], nested: [{ k: [] }, {}] },
+    "😀 naïve — ok",
+    [],
+    {},
+  ];
+  const ours = values.map((v) => pythonJson(JSON.stringify(v)));
+  let theirs: string;
+  try {
+    const code = "import json,sys\nfor line in sys.stdin.read().splitlines(): print(json.dumps(json.loads(line)))";
+    const child = execFile("python3", ["-c", code]);
+    child.stdin!.end(values.map((v) => JSON.stringify(v)).join("\n"));
+    theirs = await new Promise<string>((ok, fail) => {
+      let out = "";
+      child.stdout!.on("data", (d) => (out += d));
+      child.on("error", fail);
+      child.on("close", (code) => (code === 0 ? ok(out) : fail(new Error(`python3 exited ${code}`))));
+    });
+  } catch (e) {
+    t.comment(`python3 is not available: ${(e as Error).message}`);
+    return;
+  }
+  t.same(ours, theirs.trimEnd().split("\n"));
+});

@@ -242,9 +242,31 @@ function snippets(ep: Endpoint, root: string): Record<string, string> {
   const args = ep.parameters.map((p) => `${p.name}=${p.file ? `handle_file(...)` : JSON.stringify(parameterDefault(p).value)}`).join(", ");
   const jsArgs = ep.parameters.map((p) => `${p.name}: ${p.file ? "handle_file(...)" : JSON.stringify(parameterDefault(p).value)}`).join(", ");
   return {
+    bash: bashSnippet(ep, root),
     python: `from gradio_client import Client, handle_file\n\nclient = Client(${JSON.stringify(`${root}/`)})\nresult = client.predict(${args}${args ? ", " : ""}api_name=${JSON.stringify(`/${ep.leaf}`)})\nprint(result)`,
     javascript: `import { Client, handle_file } from "@gradio/client";\n\nconst client = await Client.connect(${JSON.stringify(`${root}/`)});\nconst result = await client.predict(${JSON.stringify(`/${ep.leaf}`)}, { ${jsArgs} });\nconsole.log(result.data);`,
   };
+}
+
+/**
+ * The curl lines for an endpoint (gradio_client snippet.py's `bash`, in a form that also
+ * runs in bash: the event id taken with `$(…)` rather than piped into `read`): upload
+ * the file if it takes one, join through `call/v2` with each parameter's default by
+ * name, then read the result stream.
+ */
+function bashSnippet(ep: Endpoint, root: string): string {
+  const fileValue = '{"path": "\'"$FILE_PATH"\'", "meta": {"_type": "gradio.FileData"}}';
+  const entries = ep.parameters.map((p) => {
+    const value = p.file ? fileValue : (JSON.stringify(parameterDefault(p).value) ?? "null").replaceAll("'", "'\\''");
+    return `${JSON.stringify(p.name)}: ${value}`;
+  });
+  const lines = ep.parameters.some((p) => p.file) ? [`FILE_PATH=$(curl -s -X POST ${root}${API_PREFIX}/upload -F 'files=@/path/to/your/file' | tr -d '[]" ')`] : [];
+  lines.push(
+    `EVENT_ID=$(curl -s -X POST ${root}${API_PREFIX}/call/v2/${ep.leaf} -H "Content-Type: application/json" \\`,
+    `  -d '{${entries.join(", ")}}' | cut -d '"' -f 4)`,
+    `curl -sN ${root}${API_PREFIX}/call/${ep.leaf}/$EVENT_ID`,
+  );
+  return lines.join("\n");
 }
 
 /** A stable numeric id from the app's name (Gradio's is random per launch; the client only echoes it). */

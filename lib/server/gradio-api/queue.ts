@@ -526,7 +526,24 @@ export function pythonJson(text: string): string {
     else if (c === 0x2c || c === 0x3a) {
       out += text.slice(from, i + 1) + " ";
       from = i + 1;
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      let end = i + 1;
+      while (end < text.length && /[0-9.eE+-]/.test(text[end]!)) end++;
+      out += text.slice(from, i) + pythonNumber(text.slice(i, end));
+      from = end;
+      i = end - 1;
     }
   }
   return out + text.slice(from);
+}
+
+/**
+ * A JSON number as Python writes it. A whole number stays as it is (Python has it as an
+ * int); a fraction is a float, whose repr uses an exponent below 1e-4 with at least two
+ * digits (`1e-05`), where JavaScript writes `0.00001` or `1e-7`.
+ */
+function pythonNumber(token: string): string {
+  const n = Number(token);
+  if (Number.isInteger(n) || !Number.isFinite(n) || Math.abs(n) >= 1e-4) return token;
+  return n.toExponential().replace(/e([+-])(\d)$/, "e$10$2");
 }
