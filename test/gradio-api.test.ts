@@ -540,8 +540,8 @@ t.test("call API: a node's error is `event: error` with Gradio's error payload; 
   t.same(got.events.map((e) => e.event), ["error"]);
   const payload = got.events[0]!.data as Record<string, unknown>;
   t.same(Object.keys(payload), ["error", "duration", "visible", "title"], "utils.py error_payload for a gr.Error");
-  t.match(payload, { error: /Node 'boom' failed: .*kaboom/, duration: null, visible: true, title: "E_NODE_FAILED" });
-  t.match(got.events[0]!.raw, /^\{"error": ".*", "duration": null, "visible": true, "title": "E_NODE_FAILED"\}$/);
+  t.match(payload, { error: /Node 'boom' failed: .*kaboom/, duration: 10, visible: true, title: "E_NODE_FAILED" });
+  t.match(got.events[0]!.raw, /^\{"error": ".*", "duration": 10, "visible": true, "title": "E_NODE_FAILED"\}$/);
 
   for (const id of ["0123456789abcdef0123456789abcdef", "not-an-event"]) {
     const bad = await callEvents(url, "boom", id);
@@ -550,7 +550,7 @@ t.test("call API: a node's error is `event: error` with Gradio's error payload; 
   }
   const run = await post(`${url}/gradio_api/run/boom`, { data: ["a"] });
   t.equal(run.status, 500, "run/: routes.py predict answers 500 with the error payload");
-  t.match(JSON.parse(run.text), { error: /kaboom/, duration: null, visible: true, title: "E_NODE_FAILED" });
+  t.match(JSON.parse(run.text), { error: /kaboom/, duration: 10, visible: true, title: "E_NODE_FAILED" });
 });
 
 t.test("call API: a second GET, and a GET after the job ended under the caller's own session_hash, as routes.py simple_predict_get answers them", async (t) => {

@@ -401,14 +401,15 @@ export class GradioQueue {
   }
 
   /**
-   * The error form of `process_completed` (utils.py error_payload, as `gr.Error`): the
-   * message, and the daggr error code as its title (the client keeps it as `title`).
+   * The error form of `process_completed` (utils.py error_payload, as a `gr.Error` with
+   * its default duration of 10 s, exceptions.py): the message, and the daggr error code
+   * as its title (the client keeps it as `title`).
    */
   private fail(job: Job, message: string, code?: string): void {
     const title = code ?? "Error";
     this.finish(job, {
       msg: "process_completed", event_id: job.id,
-      output: { error: message, duration: null, visible: true, title },
+      output: { error: message, duration: 10, visible: true, title },
       success: false, title, used_cache: null, cache_duration: null, avg_time: null,
     });
   }
