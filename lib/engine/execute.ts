@@ -59,13 +59,15 @@ export function fileSink(store: Store): FileSink {
 export function executeNode(
   env: ExecEnv,
   node: Node,
+  /** The node's position in the graph (`graph.nodes`). */
+  at: number,
   runId: string,
   abort: NodeAbort,
   limiter: Semaphore | undefined,
   /** Rerun only this item of a mapped node, keeping the others as selected. */
   onlyItem?: number,
 ): Maybe<ResultRecord> {
-  const x = new Execution(env, node, runId, abort, limiter, onlyItem);
+  const x = new Execution(env, node, at, runId, abort, limiter, onlyItem);
   let pending: Promise<void> | undefined;
   try {
     pending = x.start();
@@ -96,6 +98,7 @@ class Execution implements Cancel {
   constructor(
     readonly env: ExecEnv,
     readonly node: Node,
+    at: number,
     readonly runId: string,
     readonly abort: NodeAbort,
     readonly limiter: Semaphore | undefined,
@@ -105,7 +108,7 @@ class Execution implements Cancel {
     const now = Date.now();
     // Keys are kept current by SheetView.refresh; recomputing here would hash twice per node.
     this.record = {
-      id: newId("x", now), nodeId: node.id, sheetId: view.sheetId, runId, key: view.key(node.id) ?? "",
+      id: newId("x", now), nodeId: node.id, sheetId: view.sheetId, runId, key: view.keyAt(at) ?? "",
       // Each part is replaced when known, made at its size (the shared empty one is frozen).
       inputs: NO_OWN, upstream: NO_OWN as Record<string, string>, outputs: NO_OWN, outputHashes: NO_OWN as Record<string, string>, status: ResultStatus.SUCCESS,
       // A list only for a node with file ports (the others reference no files).

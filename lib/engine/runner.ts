@@ -251,7 +251,7 @@ export class Runner implements ExecHost {
         const err = new DaggrError(ErrorCode.UPSTREAM_MISSING, `Node '${id}' reads from '${missing}', which has no result yet. Run '${id}' with mode 'to-here' to run '${missing}' first.`);
         return this.fail(run, node, err);
       }
-      return this.execute(run, node);
+      return this.execute(run, node, at);
     }
     for (let k = from; k < to; k++) {
       if (this.view.freshnessAt(parentAt[k]!) !== "fresh") return this.blocked(run, id, `'${nodes[parentAt[k]!]!.id}' is not up to date`);
@@ -261,15 +261,15 @@ export class Runner implements ExecHost {
       return "ok";
     }
     const key = this.view.keyAt(at);
-    if (key === undefined) return this.cachedOrExecute(run, node, undefined);
+    if (key === undefined) return this.cachedOrExecute(run, node, at, undefined);
     const found = this.store.findByKey(this.sheetId, id, key);
-    if (isKnown(found)) return this.cachedOrExecute(run, node, knownValue(found));
+    if (isKnown(found)) return this.cachedOrExecute(run, node, at, knownValue(found));
     // The key may change while the store looks (an edit): a hit for the old key is no hit.
-    return found.then((hit) => this.cachedOrExecute(run, node, hit && this.view.keyAt(at) === key ? hit : undefined));
+    return found.then((hit) => this.cachedOrExecute(run, node, at, hit && this.view.keyAt(at) === key ? hit : undefined));
   }
 
   /** Selects a stored result with the node's current key (a cache hit), else executes the node. */
-  private cachedOrExecute(run: RunHandle, node: Node, hit: ResultRecord | undefined): Maybe<Outcome> {
+  private cachedOrExecute(run: RunHandle, node: Node, at: number, hit: ResultRecord | undefined): Maybe<Outcome> {
     const id = node.id;
     if (hit) {
       this.selectResult(hit);
@@ -278,7 +278,7 @@ export class Runner implements ExecHost {
       return "ok";
     }
     if (run.mode === Modes.AUTO && !this.graph.autorunOf(node)) return "blocked";
-    return this.execute(run, node);
+    return this.execute(run, node, at);
   }
 
   private blocked(run: RunHandle, id: string, reason: string): Outcome {
@@ -289,12 +289,12 @@ export class Runner implements ExecHost {
     return "blocked";
   }
 
-  private execute(run: RunHandle, node: Node): Maybe<Outcome> {
+  private execute(run: RunHandle, node: Node, at: number): Maybe<Outcome> {
     const id = node.id;
     const active = new Active(run.id, run.abort);
     let record: Maybe<ResultRecord>;
     try {
-      record = executeNode(this.env, node, run.id, active, limits.for(node), run.roots[0] === id ? run.item : undefined);
+      record = executeNode(this.env, node, at, run.id, active, limits.for(node), run.roots[0] === id ? run.item : undefined);
     } catch (e) {
       this.ended(id, active);
       throw e;

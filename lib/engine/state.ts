@@ -39,8 +39,17 @@ export class SheetView extends SheetKeys {
   constructor(graph: Graph, sheetId: string, loaded: SheetState) {
     super(graph, sheetId, loaded);
     for (const slot of this.slotAt) if (slot.sel) this.edgesChanged(slot);
-    const ids = graph.nodes.map((node) => node.id);
-    this.refresh(ids, ids, false);
+    // Every key and freshness from scratch: `refresh(all, all)`, by position (every child is queued already).
+    const queue = this.takeQueue();
+    try {
+      for (const slot of this.slotAt) {
+        slot.keyed = false;
+        queue.push(slot);
+      }
+      this.walk(queue, false);
+    } finally {
+      queue.clear();
+    }
   }
 
   freshnessOf(nodeId: string): Freshness {
