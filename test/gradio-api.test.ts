@@ -461,7 +461,7 @@ t.test("call API: POST call/<api> answers {event_id}; GET call/<api>/<id> stream
   t.same(Object.keys(JSON.parse(posted.text) as object), ["event_id"]);
   const got = await callEvents(url, "shout", event_id);
   t.equal(got.status, 200);
-  t.match(got.type, /^text\/event-stream/);
+  t.equal(got.type, "text/event-stream; charset=utf-8", "Starlette appends the charset to a text/ media type");
   // Python's json.dumps: ", " and ": " between items, non-ASCII as \u escapes (surrogate pairs past U+FFFF).
   t.equal(got.text, 'event: complete\ndata: ["H\\u00c9LLO \\ud83d\\ude00!", 9]\n\n', "exactly the bytes Gradio writes");
   t.same(got.events.map((e) => e.data), [["HÉLLO 😀!", 9]]);

@@ -23,6 +23,9 @@ import type { Endpoint } from "./endpoints.js";
 /** How often an open stream gets a `heartbeat` (Gradio's `GRADIO_HEARTBEAT_INTERVAL`); tests shorten it. */
 export const queueTiming = { heartbeatMs: 15_000, idleSessionMs: 60_000 };
 
+/** An SSE answer's headers (Starlette's StreamingResponse adds the charset to a `text/` media type). */
+const SSE_HEADERS = { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", Connection: "keep-alive", "X-Accel-Buffering": "no" };
+
 /** Jobs waiting per endpoint before a join is refused with 503 ("Queue is full"). */
 export const MAX_QUEUE = 256;
 /** Sessions held at once (each is a few small maps until its stream takes its messages). */
@@ -184,7 +187,7 @@ export class GradioQueue {
     let s = this.jobs.get(eventId)?.session;
     if (!s) for (const x of this.sessions.values()) if (x.unread.has(eventId)) s = x;
     s ??= this.sessions.get(eventId);
-    res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive", "X-Accel-Buffering": "no" });
+    res.writeHead(200, SSE_HEADERS);
     if (!s) return void res.end(this.simpleLine({ msg: "unexpected_error", event_id: null, message: "404: Not Found", session_not_found: true, success: false }));
     this.attach(s, res, (m) => this.simpleLine(m));
   }
@@ -232,7 +235,7 @@ export class GradioQueue {
 
   /** `GET queue/data?session_hash=`: the session's stream. */
   stream(res: ServerResponse, hash: string): void {
-    res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive", "X-Accel-Buffering": "no" });
+    res.writeHead(200, SSE_HEADERS);
     const s = this.sessions.get(hash);
     if (!s || (s.pending.size === 0 && s.buffer.length === 0)) {
       // routes.py: the 404 is raised inside the already-200 stream.
@@ -282,7 +285,7 @@ export class GradioQueue {
    * it changes nothing.
    */
   heartbeat(res: ServerResponse): void {
-    res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive", "X-Accel-Buffering": "no" });
+    res.writeHead(200, SSE_HEADERS);
     res.write("data: ALIVE\n\n");
     const beat = setInterval(() => res.write("data: ALIVE\n\n"), queueTiming.heartbeatMs);
     this.beats.add(res);
