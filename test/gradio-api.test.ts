@@ -664,3 +664,23 @@ t.test("pythonJson writes what Python's json.dumps writes (checked against pytho
   }
   t.same(ours, theirs.trimEnd().split("\n"));
 });
+
+t.test("on a Space (SPACE_ID), run/ refuses a queued endpoint as Gradio does (api_open is false there); call/ still queues it", async (t) => {
+  const before = process.env.SPACE_ID;
+  process.env.SPACE_ID = "me/app";
+  let served: Awaited<ReturnType<typeof serve>>;
+  try {
+    served = await serve(t, appA(), { host: "127.0.0.1", anonymous: "run" });
+  } finally {
+    if (before === undefined) delete process.env.SPACE_ID;
+    else process.env.SPACE_ID = before;
+  }
+  const { url } = served;
+  const run = await post(`${url}/gradio_api/run/shout`, { data: ["x", 1] });
+  t.equal(run.status, 404);
+  t.same(JSON.parse(run.text), { detail: "This API endpoint does not accept direct HTTP POST requests. Please join the queue to use this API." });
+  t.equal((await post(`${url}/gradio_api/run/nope`, { data: [] })).status, 500, "an unknown name fails first, as get_fn runs before the api_open check");
+  const call = await post(`${url}/gradio_api/call/shout`, { data: ["x", 1] });
+  t.equal(call.status, 200);
+  t.equal((await callEvents(url, "shout", (JSON.parse(call.text) as { event_id: string }).event_id)).text, 'event: complete\ndata: ["X!", 2]\n\n');
+});
