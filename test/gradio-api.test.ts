@@ -684,3 +684,18 @@ t.test("on a Space (SPACE_ID), run/ refuses a queued endpoint as Gradio does (ap
   t.equal(call.status, 200);
   t.equal((await callEvents(url, "shout", (JSON.parse(call.text) as { event_id: string }).event_id)).text, 'event: complete\ndata: ["X!", 2]\n\n');
 });
+
+t.test("call API: /cancel of a call/ job (its event id is its session) ends its stream with `event: complete` and `data: null`, as Gradio's empty output gives", async (t) => {
+  const started = gate();
+  const aborted = gate();
+  const { url } = await serve(t, appA({ started: started.open, hold: () => new Promise<void>(() => {}), aborted: aborted.open }));
+  const { event_id } = JSON.parse((await post(`${url}/gradio_api/call/shout`, { data: ["x", 1] })).text) as { event_id: string };
+  const streamed = callEvents(url, "shout", event_id);
+  await started.opened;
+  const deps = ((await (await fetch(`${url}/config`)).json()) as { dependencies: Array<{ id: number; api_name: string }> }).dependencies;
+  const cancel = await post(`${url}/gradio_api/cancel`, { event_id, session_hash: event_id, fn_index: deps.find((d) => d.api_name === "shout")!.id });
+  t.same(JSON.parse(cancel.text), { success: true });
+  t.equal((await streamed).text, "event: complete\ndata: null\n\n");
+  await aborted.opened;
+  t.pass("the node's run was aborted");
+});
