@@ -638,7 +638,7 @@ t.test("/info's bash snippets (upload, call/v2, the stream) run in bash with cur
 });
 
 t.test("pythonJson writes what Python's json.dumps writes (checked against python3 on this machine)", async (t) => {
-  const { pythonJson } = await import("../lib/server/gradio-api/queue.js");
+  const { pythonJson } = await import("../lib/server/gradio-api/call-events.js");
   const values: unknown[] = [
     ["Hello, world!", 0.5, 1e-5, 1.5e-7, -2.5e-10, 1e-300, 3, -4, 0.0001, 0.00012, 123.456, true, false, null],
     { "a:b": "x, y", é: ["\u007f", "\n\t\"\\/", "\u0001"], nested: [{ k: [] }, {}] },

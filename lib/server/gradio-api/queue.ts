@@ -18,6 +18,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { randomBytes } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { ErrorCode } from "../../graph/index.js";
+import { callEvent } from "./call-events.js";
 import type { Endpoint } from "./endpoints.js";
 
 /** How often an open stream gets a `heartbeat` (Gradio's `GRADIO_HEARTBEAT_INTERVAL`); tests shorten it. */
@@ -165,7 +166,7 @@ export class GradioQueue {
         if (msg.msg === "process_generating") {
           resolve({ success: true, output: msg.output as Record<string, unknown> });
           // The iterator is left where it stopped: nothing asks for its next chunk.
-          this.finish(job, { msg: "dropped" });
+          this.finish(job);
         } else if (msg.msg === "process_completed") {
           resolve({ success: msg.success === true, output: msg.output as Record<string, unknown> });
         }
@@ -188,8 +189,8 @@ export class GradioQueue {
     if (!s) for (const x of this.sessions.values()) if (x.unread.has(eventId)) s = x;
     s ??= this.sessions.get(eventId);
     res.writeHead(200, SSE_HEADERS);
-    if (!s) return void res.end(this.simpleLine({ msg: "unexpected_error", event_id: null, message: "404: Not Found", session_not_found: true, success: false }));
-    this.attach(s, res, (m) => this.simpleLine(m));
+    if (!s) return void res.end(callEvent(this.encode, { msg: "unexpected_error", event_id: null, message: "404: Not Found", session_not_found: true, success: false }));
+    this.attach(s, res, (m) => callEvent(this.encode, m));
   }
 
   private newJob(endpoint: Endpoint, data: unknown[], session: Session | undefined, root: string, simple: boolean): Job {
@@ -212,26 +213,6 @@ export class GradioQueue {
     return job.id;
   }
 
-  /** A message as routes.py simple_predict_get's `process_msg` writes it; undefined for the kinds it skips. */
-  private simpleLine(m: Record<string, unknown>): string | undefined {
-    let event: string;
-    let data: unknown;
-    const output = (m.output ?? {}) as Record<string, unknown>;
-    if (m.msg === "process_completed") {
-      event = m.success ? "complete" : "error";
-      data = m.success ? (output.data ?? null) : output;
-    } else if (m.msg === "process_generating") {
-      event = m.success ? "generating" : "error";
-      data = m.success ? (output.data ?? null) : output;
-    } else if (m.msg === "heartbeat") {
-      event = "heartbeat";
-      data = null;
-    } else if (m.msg === "unexpected_error") {
-      event = "error";
-      data = m.message;
-    } else return undefined;
-    return `event: ${event}\ndata: ${pythonJson(this.encode(data as object))}\n\n`;
-  }
 
   /** `GET queue/data?session_hash=`: the session's stream. */
   stream(res: ServerResponse, hash: string): void {
@@ -423,7 +404,8 @@ export class GradioQueue {
     this.fail(job, why, ErrorCode.CANCELLED);
   }
 
-  private finish(job: Job, message: Record<string, unknown>): void {
+  /** Ends a job: its last message (none for a `run/` call answered by its first chunk). */
+  private finish(job: Job, message?: Record<string, unknown>): void {
     if (job.state === "done") return;
     const lane = this.lane(job.endpoint.index);
     const at = lane.waiting.indexOf(job);
@@ -434,7 +416,7 @@ export class GradioQueue {
     job.state = "done";
     job.abort.abort(new Error("cancelled"));
     this.jobs.delete(job.id);
-    if (message.msg !== "dropped") this.emit(job, message);
+    if (message) this.emit(job, message);
   }
 
   private line(msg: object): string {
@@ -505,49 +487,4 @@ function diff(prev: unknown, next: unknown): unknown[] {
   if (JSON.stringify(prev) === JSON.stringify(next)) return [];
   if (typeof prev === "string" && typeof next === "string" && next.startsWith(prev)) return [["append", [], next.slice(prev.length)]];
   return [["replace", [], next]];
-}
-
-/**
- * JSON text as Python's `json.dumps` writes it (what routes.py simple_predict_get sends):
- * `", "` and `": "` between items, and every character outside printable ASCII escaped
- * as `\uXXXX` (ensure_ascii; a character past U+FFFF as its two surrogates). `text` is
- * compact JSON (`JSON.stringify`); one pass over it, no recursion.
- */
-export function pythonJson(text: string): string {
-  let out = "";
-  let inString = false;
-  let from = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // an escape: its next character is part of it
-      else if (c === 0x22) inString = false;
-      else if (c < 0x20 || c > 0x7e) {
-        out += text.slice(from, i) + "\\u" + c.toString(16).padStart(4, "0");
-        from = i + 1;
-      }
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x2c || c === 0x3a) {
-      out += text.slice(from, i + 1) + " ";
-      from = i + 1;
-    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
-      let end = i + 1;
-      while (end < text.length && /[0-9.eE+-]/.test(text[end]!)) end++;
-      out += text.slice(from, i) + pythonNumber(text.slice(i, end));
-      from = end;
-      i = end - 1;
-    }
-  }
-  return out + text.slice(from);
-}
-
-/**
- * A JSON number as Python writes it. A whole number stays as it is (Python has it as an
- * int); a fraction is a float, whose repr uses an exponent below 1e-4 with at least two
- * digits (`1e-05`), where JavaScript writes `0.00001` or `1e-7`.
- */
-function pythonNumber(token: string): string {
-  const n = Number(token);
-  if (Number.isInteger(n) || !Number.isFinite(n) || Math.abs(n) >= 1e-4) return token;
-  return n.toExponential().replace(/e([+-])(\d)$/, "e$10$2");
 }
