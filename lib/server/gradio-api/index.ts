@@ -12,7 +12,7 @@
  * | `POST /gradio_api/cancel`, `POST /gradio_api/reset` | cancel a job (per session and endpoint); reset is a no-op |
  * | `GET /gradio_api/heartbeat/<session>` | `data: ALIVE` every 15 s (Python's `gradio_client` keeps one open) |
  * | `POST /gradio_api/call/<api_name>`, `POST /gradio_api/call/v2/<api_name>` | the REST "call" API (curl): `{"data": […]}` or keyword arguments → `{event_id}`, through the same queue (bodies: `call.ts`) |
- * | `GET /gradio_api/call/<api_name>/<event_id>` | that job's stream: `event: generating\|complete\|error\|heartbeat`, `data: <json.dumps>` |
+ * | `GET /gradio_api/call/<api_name>/<event_id>` | that job's stream: `event: generating\|complete\|error\|heartbeat`, `data: <json.dumps>` (`call-events.ts`) |
  * | `POST /gradio_api/run/<api_name>` | the non-queued call: the result in the answer (`{data, is_generating, duration, …}`; errors 500 with Gradio's error payload) |
  *
  * The routes sit in the server's route table, behind the same checks as every other
