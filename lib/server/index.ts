@@ -147,7 +147,7 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
   };
   // Every daggr app is also a Gradio app (gradio-api/): its routes join the table, behind the same guard.
   const gradio = opts.api
-    ? gradioApi({ graph, store, user, runs, encode: (o) => wire.encode(o), origin: requestOrigin, maxMessageBytes: opts.maxMessageBytes, maxUploadBytes: opts.maxUploadBytes })
+    ? gradioApi({ graph, store, user, runs, encode: (o) => wire.encode(o), origin: requestOrigin, maxMessageBytes: opts.maxMessageBytes, maxUploadBytes: opts.maxUploadBytes, space: opts.space })
     : undefined;
   const route = router({ graph, store, wire, guard, options: opts, runs, ...(oauth ? { account } : {}), extraRoutes: gradio?.routes });
   http.on("request", (req, res) => {
