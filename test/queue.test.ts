@@ -512,6 +512,34 @@ if (missing) {
     await Promise.all([runFile("test/engine.test.ts"), runFile("test/dynamic.test.ts")]);
   });
 
+  t.test("DAGGR_QUEUE_FILES_MAX_AGE_MS sets the sweep's age when launch gives none; a bad value is named with the default", async (t) => {
+    const { filesMaxAgeFromEnv, DEFAULT_FILES_MAX_AGE_MS } = await import("../lib/queue/index.js");
+    t.equal(filesMaxAgeFromEnv({}), undefined, "unset: the default applies");
+    t.equal(filesMaxAgeFromEnv({ DAGGR_QUEUE_FILES_MAX_AGE_MS: " 3600000 " }), 3_600_000);
+    for (const bad of ["abc", "0", "-5", "Infinity"]) {
+      let e: unknown;
+      try {
+        filesMaxAgeFromEnv({ DAGGR_QUEUE_FILES_MAX_AGE_MS: bad });
+      } catch (x) {
+        e = x;
+      }
+      t.ok(e instanceof DaggrError && e.code === "E_BAD_OPTION" && /DAGGR_QUEUE_FILES_MAX_AGE_MS/.test(e.message) && e.message.includes(String(DEFAULT_FILES_MAX_AGE_MS)), `${bad}: ${String(e)}`);
+    }
+    const before = process.env.DAGGR_QUEUE_FILES_MAX_AGE_MS;
+    process.env.DAGGR_QUEUE_FILES_MAX_AGE_MS = "3600000";
+    try {
+      const fromEnv = await startQueue(app, { redis: `${redis.url}/9`, files: blobDir });
+      t.equal(fromEnv.filesMaxAgeMs, 3_600_000, "startQueue takes the environment's age");
+      await fromEnv.close();
+      const given = await startQueue(app, { redis: `${redis.url}/9`, files: blobDir, filesMaxAgeMs: 5_000 });
+      t.equal(given.filesMaxAgeMs, 5_000, "an age given to launch wins");
+      await given.close();
+    } finally {
+      if (before === undefined) delete process.env.DAGGR_QUEUE_FILES_MAX_AGE_MS;
+      else process.env.DAGGR_QUEUE_FILES_MAX_AGE_MS = before;
+    }
+  });
+
     t.test("graph.launch({ queue }) serves with calls on workers; an unreachable Redis is E_QUEUE_UNAVAILABLE", async (t) => {
     const err = await app.launch({ port: 0, quiet: true, queue: { redis: "redis://127.0.0.1:1" } }).catch((e: unknown) => e);
     t.ok(err instanceof DaggrError && err.code === "E_QUEUE_UNAVAILABLE", String(err));

@@ -18,6 +18,7 @@ export const ENV_VARS: ReadonlyArray<readonly [name: string, meaning: string]> =
   ["DAGGR_REMOTE_CONCURRENCY", "jobs each remote app runs at once by default (4)"],
   ["DAGGR_QUEUE", "a Redis URL: queue mode, node calls run on daggr worker processes (--queue)"],
   ["DAGGR_QUEUE_FILES", "where files cross between workers in queue mode (default $DAGGR_HOME/queue-files)"],
+  ["DAGGR_QUEUE_FILES_MAX_AGE_MS", "queue mode: files nobody touched this long (a crashed process's) are swept (86400000, 24 h)"],
   ["DAGGR_LOG_LEVEL", "fatal, error, warn, info (default), debug, trace or silent"],
   ["DAGGR_LOG_FORMAT", "pretty or json (default: pretty in a terminal, else JSON lines)"],
   ["NO_COLOR", "set: no colours in the pretty log"],

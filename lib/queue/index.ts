@@ -1,7 +1,7 @@
 import { join, resolve } from "node:path";
-import type { Graph } from "../graph/index.js";
+import { DaggrError, ErrorCode, type Graph } from "../graph/index.js";
 import { defaultHome } from "../store/home.js";
-import { SharedDirBlobs } from "./blobs.js";
+import { DEFAULT_FILES_MAX_AGE_MS, SharedDirBlobs } from "./blobs.js";
 import { QueueDispatcher } from "./dispatcher.js";
 import type { QueueTimings } from "./jobs.js";
 import { QueueWorker, type WorkerOptions } from "./worker.js";
@@ -29,7 +29,7 @@ export interface QueueOptions {
   /**
    * A job's files there are removed once its result is in the main store (or it failed);
    * files nobody touched for this long, left by a crashed process, are swept (default
-   * 24 h). See `BlobStore`.
+   * `DAGGR_QUEUE_FILES_MAX_AGE_MS`, else 24 h). See `BlobStore`.
    */
   filesMaxAgeMs?: number;
 }
@@ -39,9 +39,27 @@ export function defaultBlobDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.DAGGR_QUEUE_FILES ? resolve(env.DAGGR_QUEUE_FILES) : join(defaultHome(env), "queue-files");
 }
 
+/**
+ * `DAGGR_QUEUE_FILES_MAX_AGE_MS`: how long files nobody touched stay in the shared folder
+ * (`QueueOptions.filesMaxAgeMs`, which wins when given); undefined when unset. A value
+ * that is not a positive number is refused by name, with the default it would replace.
+ */
+export function filesMaxAgeFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const raw = env.DAGGR_QUEUE_FILES_MAX_AGE_MS?.trim();
+  if (!raw) return undefined;
+  const ms = Number(raw);
+  if (Number.isFinite(ms) && ms > 0) return ms;
+  throw new DaggrError(
+    ErrorCode.BAD_OPTION,
+    `Invalid DAGGR_QUEUE_FILES_MAX_AGE_MS ${JSON.stringify(raw)}: use a number of milliseconds above 0 (the default is ${DEFAULT_FILES_MAX_AGE_MS}, 24 h).`,
+    { got: raw },
+  );
+}
+
 /** Sends the graph's node calls to its queue (what `launch({ queue })` does). */
 export function startQueue(graph: Graph, options: QueueOptions): Promise<QueueDispatcher> {
-  return QueueDispatcher.open(graph, { redis: options.redis, blobs: new SharedDirBlobs(options.files ?? defaultBlobDir()), filesMaxAgeMs: options.filesMaxAgeMs });
+  const filesMaxAgeMs = options.filesMaxAgeMs ?? filesMaxAgeFromEnv();
+  return QueueDispatcher.open(graph, { redis: options.redis, blobs: new SharedDirBlobs(options.files ?? defaultBlobDir()), filesMaxAgeMs });
 }
 
 /** Runs the graph's queued node calls in this process (what `daggr worker` does). */
