@@ -900,4 +900,17 @@ t.test("exactObject: keys to values at their size; '__proto__' and odd names sta
   const twice = exactObject(["k", "k"], [1, 2]);
   t.same(twice, { k: 2 }, "a repeated key keeps its last value, as filling an object would");
   t.not(exactObject(["v"], [1]), exactObject(["v"], [1]), "a new object each time");
+  // keyedBy: a table's keys and makers, once per table; `one` for a single key, whatever its name.
+  const { keyedBy } = await import("../lib/engine/keyed.js");
+  const table = { a: null, b: null };
+  t.equal(keyedBy(table), keyedBy(table), "made once per table");
+  t.same(keyedBy(table).keys, ["a", "b"]);
+  t.same(keyedBy(table).make([1, 2]), { a: 1, b: 2 });
+  for (const name of ["v", "__proto__", 'quote"d']) {
+    const one = keyedBy({ [name]: null }).one("x"); // a computed key is an own property, even __proto__
+    t.equal(Object.getPrototypeOf(one), Object.prototype, `${name}: the usual prototype`);
+    t.same(Object.keys(one), [name]);
+    t.equal(Object.getOwnPropertyDescriptor(one, name)?.value, "x", `${name}: an own property`);
+  }
+  t.same(keyedBy({}).make([]), {}, "no keys: an empty object");
 });
