@@ -265,6 +265,17 @@ t.test("daggr dev: serves the app; a change to a local import restarts it; a rec
   t.equal((await coded.c.closed).code, 1012);
   const res = await raw(url!, "/api/call", { method: "POST", headers: { "content-type": "application/json" }, body: '{"inputs":{"upper__text":"ok"}}' });
   t.same(JSON.parse(res.body), { outputs: { upper: { upper: "OK?" } } });
+
+  // A save in two steps, the file emptied and then written, with the writer paused between them
+  // (a busy machine can do that to an editor): one restart, with the written file.
+  mark = dev.mark;
+  write("helper.ts", "");
+  await dev.waitFor(/empty: \S*helper\.ts \(waiting up to \d+ ms for the rest of the save\)/, 20_000, mark);
+  write("helper.ts", helper("Lines", "."));
+  await dev.waitFor(/reloaded in \d+ ms \(helper\.ts\)/, 60_000, mark);
+  const after = await raw(url!, "/api/call", { method: "POST", headers: { "content-type": "application/json" }, body: '{"inputs":{"upper__text":"ok"}}' });
+  t.same(JSON.parse(after.body), { outputs: { upper: { upper: "OK." } } }, "the written file is served");
+  t.same(Cli.messages(dev.err.slice(mark.err)).match(/^start .*$/gm), ["start helper.ts"], "one restart for the save, not one per step");
   t.equal(await dev.stop(), 0);
 });
 

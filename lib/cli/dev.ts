@@ -31,6 +31,11 @@ interface Child {
 /** daggr's own code (lib/ and dist/ of its package) is not the app: not watched (a standby child has it loaded). */
 const DAGGR_DIRS = daggrDirs(fileURLToPath(new URL(".", import.meta.url)));
 const DEBOUNCE_MS = 20;
+/**
+ * A watched file found empty waits this long for more: a save often truncates the file
+ * and writes it in two steps, and a busy machine can pause the writer between them.
+ */
+const EMPTY_FILE_WAIT_MS = 500;
 /** Restarts traced with timings, at level debug (`DAGGR_LOG_LEVEL=debug`, or `DAGGR_DEBUG=1`). */
 const debug = (...a: unknown[]) => log.debug(a.map(String).join(" "));
 
@@ -124,6 +129,8 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
       void c.exited.then(() => r(undefined));
     });
     debug("child ready; prepare");
+    // What this child is about to import: a change seen later restarts only if the files moved on since.
+    loaded = stampAll();
     c.proc.send({ type: "prepare", app: file, launch: { ...launch } } satisfies ParentMessage);
     await stopping;
     // The stand-in lets go of the address, so the app can take it.
@@ -185,6 +192,11 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
         while (pending !== undefined) {
           const why = pending;
           pending = undefined;
+          // The second half of one save (its write after its truncation) that the last start already imported.
+          if (loaded && sameStamps(loaded, stampAll())) {
+            debug("no change since the last start:", why);
+            continue;
+          }
           await start(why).catch((e) => log.error(`daggr dev: could not restart: ${(e as Error).message}`));
         }
       } finally {
@@ -206,6 +218,10 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
       return "gone";
     }
   };
+  /** The watched files as the running app process imported them (its start's snapshot). */
+  let loaded: Map<string, string> | undefined;
+  const stampAll = () => new Map([...files].map((f) => [f, stamp(f)]));
+  const sameStamps = (a: Map<string, string>, b: Map<string, string>) => a.size === b.size && [...a].every(([f, s]) => b.get(f) === s);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const changed = new Set<string>();
   const rescan = () => {
@@ -227,7 +243,9 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
             stamps.set(f, now);
             changed.add(f);
             clearTimeout(timer);
-            timer = setTimeout(onChange, DEBOUNCE_MS);
+            const empty = /:0:\d+$/.test(now); // size 0 in the stamp
+            if (empty) debug("empty:", f, `(waiting up to ${EMPTY_FILE_WAIT_MS} ms for the rest of the save)`);
+            timer = setTimeout(onChange, empty ? EMPTY_FILE_WAIT_MS : DEBOUNCE_MS);
           }),
         );
       } catch {
