@@ -68,17 +68,12 @@ export function executeNode(
   onlyItem?: number,
 ): Maybe<ResultRecord> {
   const x = new Execution(env, node, at, runId, abort, limiter, onlyItem);
-  let pending: Promise<void> | undefined;
   try {
-    pending = x.start();
+    return x.start();
   } catch (e) {
     x.fail(e);
+    return x.end();
   }
-  if (!pending) return x.end();
-  return pending.then(
-    () => x.end(),
-    (e) => (x.fail(e), x.end()),
-  );
 }
 
 /** One execution of one node: its record, its cancellation, and the steps that fill the record. */
@@ -159,8 +154,11 @@ class Execution implements Cancel {
     this.onTimedAbort.push(cb);
   }
 
-  /** Runs the node; undefined when it finished in this tick, else a promise of the end. */
-  start(): Promise<void> | undefined {
+  /**
+   * Runs the node: its ended record, or a promise of it. The record is ended in the same
+   * reaction that stores the outputs (no promise hop of its own per execution).
+   */
+  start(): Maybe<ResultRecord> {
     const node = this.node;
     const view = this.env.view;
     // Input values are read now, before waiting for a slot, so what the key promised is
@@ -169,13 +167,38 @@ class Execution implements Cancel {
     const wiring = resolveWiring(node, view, this.record, own);
     if (wiring.skipped) {
       skip(this.record, node, wiring.skipped);
-      return undefined;
+      return this.end();
     }
     const editable = node.backups.length || wiring.lists.length ? [own, ...node.backups.map((n) => view.editableValues(n))] : undefined;
-    if (wiring.lists.length) return runItems(this, editable!, wiring);
+    if (wiring.lists.length) return this.endAfter(runItems(this, editable!, wiring));
     const call = this.acquire(false);
-    if (call instanceof Promise) return call.then((c) => this.call(c, own, editable, wiring.values));
+    if (call instanceof Promise) {
+      return call.then(
+        (c) => {
+          try {
+            return this.call(c, own, editable, wiring.values);
+          } catch (e) {
+            return this.failed(e);
+          }
+        },
+        (e) => this.failed(e),
+      );
+    }
     return this.call(call, own, editable, wiring.values);
+  }
+
+  /** The record once `work` settles: ended as it succeeded, or as it failed. */
+  private endAfter(work: Promise<void>): Promise<ResultRecord> {
+    return work.then(
+      () => this.end(),
+      (e) => this.failed(e),
+    );
+  }
+
+  /** Fails the execution with `e` and ends it. */
+  failed(e: unknown): ResultRecord {
+    this.fail(e);
+    return this.end();
   }
 
   /**
@@ -200,8 +223,11 @@ class Execution implements Cancel {
     return call;
   }
 
-  /** Calls the node (or its backups) holding a slot, then stores its outputs. */
-  private call(held: Call, own: Record<string, unknown>, editable: Record<string, unknown>[] | undefined, wired: Record<string, unknown>): Promise<void> | undefined {
+  /**
+   * Calls the node (or its backups) holding a slot, then stores its outputs and ends the
+   * record. A synchronous throw is the caller's to record (executeNode does).
+   */
+  private call(held: Call, own: Record<string, unknown>, editable: Record<string, unknown>[] | undefined, wired: Record<string, unknown>): Maybe<ResultRecord> {
     const { node } = this;
     const { files } = this.env;
     let outputs: Maybe<Record<string, unknown>>;
@@ -211,7 +237,7 @@ class Execution implements Cancel {
         ? callWithBackups(this, this.record, editable, wired, held).then((r) => ((this.servedBy = r.servedBy), r.outputs))
         : callPrimary(this, own, wired, held);
       if (outputs instanceof Promise) {
-        // One reaction stores the outputs and frees the slot (a file copy waits in between).
+        // One reaction stores the outputs, frees the slot and ends the record (a file copy waits in between).
         return outputs.then(
           (out) => {
             let later: Maybe<void>;
@@ -219,20 +245,17 @@ class Execution implements Cancel {
               later = finish(node, this.record, out, files);
             } catch (e) {
               held.release();
-              throw e;
+              return this.failed(e);
             }
-            if (!later) return held.release();
-            return later.then(
-              () => held.release(),
-              (e) => {
-                held.release();
-                throw e;
-              },
-            );
+            if (!later) {
+              held.release();
+              return this.end();
+            }
+            return this.stored(later, held);
           },
           (e) => {
             held.release();
-            throw e;
+            return this.failed(e);
           },
         );
       }
@@ -243,13 +266,21 @@ class Execution implements Cancel {
     }
     if (!stored) {
       held.release();
-      return undefined;
+      return this.end();
     }
-    return stored.then(
-      () => held.release(),
+    return this.stored(stored, held);
+  }
+
+  /** Ends the record once the outputs' files are stored, freeing the slot either way. */
+  private stored(files: Promise<void>, held: Call): Promise<ResultRecord> {
+    return files.then(
+      () => {
+        held.release();
+        return this.end();
+      },
       (e) => {
         held.release();
-        throw e;
+        return this.failed(e);
       },
     );
   }

@@ -6,7 +6,7 @@ import { keyedObject } from "./keyed.js";
 import { type Maybe, isKnown, knownValue } from "./known.js";
 import { limits } from "./limits.js";
 import { type ResultError, type ResultRecord, type RunMode, type RunRecord, RunMode as Modes, RunStatus, ResultStatus, newId } from "./records.js";
-import { runPlan, type Outcome, type Outcomes } from "./scheduler.js";
+import { LATER, runPlan, type Outcome, type Outcomes } from "./scheduler.js";
 import { Activity, type NodeState, type SheetView } from "./state.js";
 import type { Store } from "./store.js";
 import type { Writes } from "./writes.js";
@@ -224,7 +224,7 @@ export class Runner implements ExecHost {
    * Every step that has its answer at once (an in-memory store, a sync function) is taken
    * in the same tick; the outcome is a promise only when something really waits.
    */
-  private visit(run: RunHandle, at: number, outcomes: Outcomes): Maybe<Outcome> {
+  private visit(run: RunHandle, at: number, outcomes: Outcomes): Maybe<Outcome | typeof LATER> {
     if (run.abort.aborted) return "cancelled";
     // A node already executing in another run is awaited, then judged afresh.
     const busy = this.active.size ? this.active.get(this.graph.nodes[at]!.id) : undefined;
@@ -233,7 +233,7 @@ export class Runner implements ExecHost {
   }
 
   /** Judges the node at position `at` of the graph: its parents are read by position too. */
-  private judge(run: RunHandle, at: number, outcomes: Outcomes): Maybe<Outcome> {
+  private judge(run: RunHandle, at: number, outcomes: Outcomes): Maybe<Outcome | typeof LATER> {
     if (run.abort.aborted) return "cancelled";
     const { nodes, parentOff, parentAt } = this.graph;
     const node = nodes[at]!;
@@ -251,7 +251,7 @@ export class Runner implements ExecHost {
         const err = new DaggrError(ErrorCode.UPSTREAM_MISSING, `Node '${id}' reads from '${missing}', which has no result yet. Run '${id}' with mode 'to-here' to run '${missing}' first.`);
         return this.fail(run, node, err);
       }
-      return this.execute(run, node, at);
+      return this.execute(run, node, at, outcomes);
     }
     for (let k = from; k < to; k++) {
       if (this.view.freshnessAt(parentAt[k]!) !== "fresh") return this.blocked(run, id, `'${nodes[parentAt[k]!]!.id}' is not up to date`);
@@ -261,15 +261,15 @@ export class Runner implements ExecHost {
       return "ok";
     }
     const key = this.view.keyAt(at);
-    if (key === undefined) return this.cachedOrExecute(run, node, at, undefined);
+    if (key === undefined) return this.cachedOrExecute(run, node, at, outcomes, undefined);
     const found = this.store.findByKey(this.sheetId, id, key);
-    if (isKnown(found)) return this.cachedOrExecute(run, node, at, knownValue(found));
+    if (isKnown(found)) return this.cachedOrExecute(run, node, at, outcomes, knownValue(found));
     // The key may change while the store looks (an edit): a hit for the old key is no hit.
-    return found.then((hit) => this.cachedOrExecute(run, node, at, hit && this.view.keyAt(at) === key ? hit : undefined));
+    return found.then((hit) => this.cachedOrExecute(run, node, at, outcomes, hit && this.view.keyAt(at) === key ? hit : undefined));
   }
 
   /** Selects a stored result with the node's current key (a cache hit), else executes the node. */
-  private cachedOrExecute(run: RunHandle, node: Node, at: number, hit: ResultRecord | undefined): Maybe<Outcome> {
+  private cachedOrExecute(run: RunHandle, node: Node, at: number, outcomes: Outcomes, hit: ResultRecord | undefined): Maybe<Outcome | typeof LATER> {
     const id = node.id;
     if (hit) {
       this.selectResult(hit);
@@ -278,7 +278,7 @@ export class Runner implements ExecHost {
       return "ok";
     }
     if (run.mode === Modes.AUTO && !this.graph.autorunOf(node)) return "blocked";
-    return this.execute(run, node, at);
+    return this.execute(run, node, at, outcomes);
   }
 
   private blocked(run: RunHandle, id: string, reason: string): Outcome {
@@ -289,7 +289,12 @@ export class Runner implements ExecHost {
     return "blocked";
   }
 
-  private execute(run: RunHandle, node: Node, at: number): Maybe<Outcome> {
+  /**
+   * Executes the node. One that ends in this tick returns its outcome; one that waits
+   * returns `LATER` and settles its outcome in the plan from the reaction that commits
+   * its record (no promise of the outcome to chain).
+   */
+  private execute(run: RunHandle, node: Node, at: number, outcomes: Outcomes): Maybe<Outcome | typeof LATER> {
     const id = node.id;
     const active = new Active(run.id, run.abort);
     let record: Maybe<ResultRecord>;
@@ -304,13 +309,27 @@ export class Runner implements ExecHost {
       // another run visiting the node): one that finished in this tick was never observable
       // as running, and a map entry made and deleted per node cost more than the node.
       this.active.set(id, active);
-      return record.then(
-        (r) => this.commit(run, r, active),
-        (e) => {
+      record.then(
+        (r) => {
+          let outcome: Maybe<Outcome>;
+          try {
+            outcome = this.commit(run, r, active);
+          } catch {
+            return outcomes.settle(at, "failed");
+          }
+          if (typeof outcome === "string") outcomes.settle(at, outcome);
+          else
+            outcome.then(
+              (o) => outcomes.settle(at, o),
+              () => outcomes.settle(at, "failed"),
+            );
+        },
+        () => {
           this.ended(id, active);
-          throw e;
+          outcomes.settle(at, "failed");
         },
       );
+      return LATER;
     }
     return this.commit(run, record, active);
   }

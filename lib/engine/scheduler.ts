@@ -11,14 +11,23 @@ export interface Outcomes {
    * finished; undefined before, and for nodes outside the plan.
    */
   outcomeAt(at: number): Outcome | undefined;
+  /**
+   * Reports how the node at `at` ended, for a visit that returned `LATER`: once, from
+   * any tick. It may start the nodes that waited for it, in this call.
+   */
+  settle(at: number, outcome: Outcome): void;
 }
+
+/** What a visit returns when it reports its outcome itself, later, with `Outcomes.settle`. */
+export const LATER = Symbol("later");
 
 /**
  * Visits one node of a plan, by its position in `graph.nodes`; every in-plan parent of it
  * has finished. A visit that finishes at once returns its outcome, one that waits returns
- * a promise of it; a visit that throws counts as `failed`.
+ * a promise of it, or `LATER` and settles it itself (one promise reaction fewer per node);
+ * a visit that throws or rejects counts as `failed`.
  */
-export type Visit = (at: number, outcomes: Outcomes) => Maybe<Outcome>;
+export type Visit = (at: number, outcomes: Outcomes) => Maybe<Outcome | typeof LATER>;
 
 /**
  * Runs `visit` over the nodes of a plan as a dataflow: a node starts as soon as every
@@ -119,26 +128,26 @@ class PlanRun implements Outcomes {
     this.draining = true;
     while (this.next < this.readyN) {
       const at = this.ready[this.next++]!;
-      let outcome: Maybe<Outcome>;
+      let outcome: Maybe<Outcome | typeof LATER>;
       try {
         outcome = this.visit(at, this);
       } catch {
         outcome = "failed";
       }
       if (typeof outcome === "string") this.finish(at, outcome);
-      else this.later(at, outcome);
+      else if (outcome !== LATER) this.later(at, outcome);
     }
     this.draining = false;
   }
 
-  private later(at: number, outcome: Promise<Outcome>): void {
+  private later(at: number, outcome: Promise<Outcome | typeof LATER>): void {
     outcome.then(
-      (o) => this.finishLater(at, o),
-      () => this.finishLater(at, "failed"),
+      (o) => o !== LATER && this.settle(at, o),
+      () => this.settle(at, "failed"),
     );
   }
 
-  private finishLater(at: number, outcome: Outcome): void {
+  settle(at: number, outcome: Outcome): void {
     this.finish(at, outcome);
     this.drain();
   }
