@@ -3,7 +3,9 @@
  * another daggr app, which uses it) against a daggr server.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -14,6 +16,8 @@ import { FnNode, Graph, GradioNode, InputNode, MemoryStore, gr } from "../lib/in
 import { closeGradioClients } from "../lib/nodes/gradio-client.js";
 import { queueTiming } from "../lib/server/gradio-api/index.js";
 import { launch, type ServerOptions } from "../lib/server/index.js";
+import { CHROMIUM, startBrowser } from "./fixtures/canvas-browser.js";
+import { raw } from "./fixtures/server-wire.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "daggr-gradio-api-"));
 t.teardown(async () => {
@@ -700,3 +704,148 @@ t.test("call API: /cancel of a call/ job (its event id is its session) ends its 
   await aborted.opened;
   t.pass("the node's run was aborted");
 });
+
+t.test("CORS: an allowedOrigins page gets preflights (the methods and headers @gradio/client sends) and readable answers, SSE streams too; any other origin gets no CORS, and its POSTs a 403", async (t) => {
+  const site = "https://my-site.example";
+  const token = "s3cret-token";
+  const { url } = await serve(t, appA(), { allowedOrigins: [site], token });
+  const auth = { authorization: `Bearer ${token}` };
+  const ask = (path: string, origin: string, method: string, headers?: string) =>
+    raw(url, path, { method: "OPTIONS", headers: { origin, "access-control-request-method": method, ...(headers ? { "access-control-request-headers": headers } : {}) } });
+
+  // What the client's requests make a browser ask: its GETs carry Authorization (token or
+  // `headers` option), its POSTs JSON, queue/join also x-gradio-user; an upload is multipart.
+  const preflights: Array<[string, string, string]> = [
+    ["/config", "GET", "authorization"],
+    ["/gradio_api/info", "GET", "authorization"],
+    ["/gradio_api/heartbeat/abc", "GET", "authorization"],
+    ["/gradio_api/queue/join", "POST", "authorization,content-type,x-gradio-user,x-gradio-history-bucket"],
+    ["/gradio_api/queue/data?session_hash=abc", "GET", "authorization"],
+    ["/gradio_api/upload", "POST", "authorization"],
+    ["/gradio_api/cancel", "POST", "authorization,content-type"],
+    ["/gradio_api/call/shout", "POST", "authorization,content-type"],
+    ["/gradio_api/run/shout", "POST", "authorization,content-type,x-zerogpu-token,x-ip-token"],
+  ];
+  for (const [path, method, headers] of preflights) {
+    const pre = await ask(path, site, method, headers);
+    t.equal(pre.status, 204, `${method} ${path}: preflight answered, without the token (browsers never send it on one)`);
+    t.equal(pre.headers["access-control-allow-origin"], site, `${path}: the exact origin, never *`);
+    t.equal(pre.headers["access-control-allow-methods"], method, `${path}: the methods it serves`);
+    t.equal(pre.headers["access-control-allow-headers"], headers.split(",").join(", "), `${path}: the headers asked for`);
+    t.equal(pre.headers["access-control-max-age"], "600", `${path}: cached for 600 s`);
+    t.equal(pre.headers["access-control-allow-credentials"], undefined, `${path}: no credentials (Gradio sends true)`);
+    t.match(pre.headers.vary, /\bOrigin\b/, `${path}: Vary: Origin`);
+  }
+  t.equal((await ask("/gradio_api/queue/join", site, "POST", "content-type,x-custom,cookie")).headers["access-control-allow-headers"], "content-type", "a header the client does not send is not allowed");
+  t.equal((await ask("/gradio_api/queue/join", site, "DELETE")).status, 405, "nor a method the path does not serve");
+
+  // The answers themselves are readable by the page: JSON, and the SSE stream of a call.
+  const config = await raw(url, "/config", { headers: { origin: site, ...auth } });
+  t.equal(config.status, 200);
+  t.equal(config.headers["access-control-allow-origin"], site, "config readable");
+  t.match(config.headers.vary, /\bOrigin\b/);
+  t.equal(config.headers["access-control-allow-credentials"], undefined, "no credentials");
+  const posted = await raw(url, "/gradio_api/call/shout", { method: "POST", headers: { origin: site, ...auth, "content-type": "application/json" }, body: JSON.stringify({ data: ["cors", 1] }) });
+  t.equal(posted.status, 200, "the allowed origin's POST passes the Origin check");
+  t.equal(posted.headers["access-control-allow-origin"], site);
+  const events = await raw(url, `/gradio_api/call/shout/${(JSON.parse(posted.body) as { event_id: string }).event_id}`, { headers: { origin: site, ...auth } });
+  t.equal(events.headers["content-type"], "text/event-stream; charset=utf-8");
+  t.equal(events.headers["access-control-allow-origin"], site, "the SSE stream is readable");
+  t.equal(events.body, 'event: complete\ndata: ["CORS!", 5]\n\n');
+  t.equal((await raw(url, "/config", { headers: { origin: site } })).headers["access-control-allow-origin"], site, "a 401 (no token) is readable too, so the page can tell why");
+  t.equal((await raw(url, "/api/schema", { headers: { origin: site, ...auth } })).headers["access-control-allow-origin"], undefined, "the REST API stays closed to other origins");
+
+  for (const other of ["https://evil.example", "null", `${site}.evil.example`, "http://my-site.example"]) {
+    const pre = await ask("/gradio_api/queue/join", other, "POST", "content-type");
+    t.equal(pre.status, 405, `${other}: no preflight answer`);
+    for (const h of ["access-control-allow-origin", "access-control-allow-methods", "access-control-allow-headers"]) t.equal(pre.headers[h], undefined, `${other}: no ${h}`);
+    const read = await raw(url, "/config", { headers: { origin: other, ...auth } });
+    t.equal(read.status, 200);
+    t.equal(read.headers["access-control-allow-origin"], undefined, `${other}: config not readable`);
+    t.match(read.headers.vary, /\bOrigin\b/, `${other}: Vary: Origin all the same`);
+    for (const path of ["/gradio_api/queue/join", "/gradio_api/call/shout", "/gradio_api/run/shout"]) {
+      const post = await raw(url, path, { method: "POST", headers: { origin: other, ...auth, "content-type": "application/json" }, body: JSON.stringify({ data: ["x", 1], fn_index: 0, session_hash: "s" }) });
+      t.equal(post.status, 403, `${other} POST ${path}: refused by the Origin check`);
+      t.equal(post.headers["access-control-allow-origin"], undefined);
+    }
+  }
+});
+
+const noChromium = !existsSync(CHROMIUM);
+// Under CI a missing browser fails the suite; elsewhere it is a skip, never a pass.
+if (noChromium && process.env.CI) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install -y chromium`);
+t.test(
+  "in a real browser, a page of an allowedOrigins origin calls the daggr app with the bundled @gradio/client and gets the result; the same page from another origin cannot",
+  { skip: noChromium ? `no Chromium at ${CHROMIUM} (apt-get install -y chromium)` : false },
+  async (t) => {
+    let runs = 0;
+    const token = "br0wser-token";
+    // Two other origins serve the same page and @gradio/client's own browser build (dist/browser.js,
+    // what a bundler picks through the package's "browser" export condition).
+    const dist = join(import.meta.dirname, "..", "node_modules", "@gradio", "client", "dist");
+    const site = createServer((req, res) => {
+      const file = /^\/([\w.-]+\.js)$/.exec(req.url ?? "")?.[1];
+      if (file && existsSync(join(dist, file))) return void res.writeHead(200, { "Content-Type": "text/javascript" }).end(readFileSync(join(dist, file)));
+      res.writeHead(200, { "Content-Type": "text/html" }).end("<!doctype html><title>my site</title><h1>calls a daggr app</h1>");
+    });
+    const other = createServer(site.listeners("request")[0] as Parameters<typeof createServer>[1]);
+    for (const s of [site, other]) {
+      await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+      t.teardown(() => new Promise((r) => s.close(r)));
+    }
+    const originOf = (s: typeof site) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+    const { url } = await serve(t, appA({ started: () => void runs++ }), { allowedOrigins: [originOf(site)], token });
+    const browser = await startBrowser();
+    t.teardown(() => browser.close());
+
+    /** Opens the page at `origin` and, in it, connects to the daggr app and calls `/shout`. */
+    const callFrom = async (origin: string) => {
+      const page = await (await browser.context()).newPage();
+      page.on("pageerror", (e) => t.fail(`page error: ${e.message}`));
+      // Chromium says in the console why it refused a request: kept, to tell CORS from a dead server.
+      const blocked: string[] = [];
+      page.on("console", (m) => {
+        const cors = /^Access to fetch at '(.*)' from origin '.*' has been blocked by CORS policy/.exec(m.text());
+        if (cors) blocked.push(new URL(cors[1]!).pathname);
+      });
+      await page.goto(origin);
+      const outcome = await page.evaluate(
+        async ({ app, token }) => {
+          const { Client, handle_file } = (await import(`${location.origin}/browser.js`)) as typeof import("@gradio/client");
+          const Authorization = `Bearer ${token}`;
+          try {
+            // The token as the README says to pass it: every request carries it, so each one is preflighted.
+            const client = await Client.connect(app, { headers: { Authorization } });
+            try {
+              const shout = (await client.predict("/shout", { text: "cors", times: 3 })).data;
+              // A file up (multipart upload) and one back, read from its url.
+              const stamped = (await client.predict("/stamp", { doc: handle_file(new Blob(["a page's file"], { type: "text/plain" })), word: "web" })).data as Array<{ url: string }>;
+              const file = await (await fetch(stamped[0]!.url, { headers: { Authorization } })).text();
+              return { shout, file };
+            } finally {
+              client.close();
+            }
+          } catch (e) {
+            // Straight to the queue too, as the client would post it (a JSON POST: preflighted).
+            const join = await fetch(`${app}gradio_api/queue/join`, {
+              method: "POST",
+              headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}`, "x-gradio-user": "api" },
+              body: JSON.stringify({ data: ["cors", 3], fn_index: 1, session_hash: "s" }),
+            }).then((r) => `answered ${r.status}`, (x: Error) => `${x.name}: ${x.message}`);
+            return { error: String((e as Error)?.message ?? JSON.stringify(e)), join };
+          }
+        },
+        { app: `${url}/`, token },
+      );
+      return { ...outcome, blocked };
+    };
+
+    t.same(await callFrom(originOf(site)), { shout: ["CORS!!!", 7], file: "a page's file + web", blocked: [] }, "the allowed origin's page gets the results, a file up and back included");
+    t.equal(runs, 1, "/shout ran once");
+    const before = runs;
+    const refused = await callFrom(originOf(other));
+    t.match(refused, { error: /Failed to fetch/, join: "TypeError: Failed to fetch" }, "another origin's page cannot connect, nor join the queue");
+    t.same(refused.blocked, ["/config", "/gradio_api/queue/join"], "the browser blocked both for CORS (the server is up)");
+    t.equal(runs, before, "and nothing ran for it");
+  },
+);

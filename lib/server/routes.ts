@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Store } from "../engine/index.js";
 import type { Graph } from "../graph/index.js";
+import { type Cors, preflight } from "./cors.js";
 import { favicon } from "./favicon.js";
 import { apiSchema, call } from "./api.js";
 import { health, serveFile, upload } from "./files.js";
@@ -38,13 +39,11 @@ export interface Route {
   body?: "json" | "raw" | "form";
   /**
    * What a page of an `allowedOrigins` origin may do here (nothing by default): `read`
-   * the response (the bundle, files), or `upload` (preflight answered, response readable).
+   * the response (the bundle, files), `upload` (preflight answered, response readable),
+   * or call the Gradio-compatible `api` (see `cors.ts`).
    */
-  cors?: "read" | "upload";
+  cors?: Cors;
 }
-
-/** Headers a cross-origin upload may send (the preflight's answer). */
-const UPLOAD_HEADERS = "Content-Type, X-Filename";
 
 /**
  * The HTTP side: a fixed route table of exact patterns, behind the guard. Every path is
@@ -148,8 +147,9 @@ export function router(ctx: RouteContext): (req: IncomingMessage, res: ServerRes
     if (suspiciousPath(path)) return refuse(res, 404, "Not found");
     const found = routes.map((r) => ({ r, m: r.path.exec(path) })).filter((x) => x.m);
     if (!found.length) return refuse(res, 404, "Not found");
-    // A page of an allowed other origin embeds the canvas: it loads the bundle and files
-    // and uploads, with CORS. Nobody else gets CORS headers, nor a preflight answer.
+    // A page of an allowed other origin embeds the canvas (it loads the bundle and files
+    // and uploads) or calls the Gradio API, with CORS. Nobody else gets CORS headers, nor
+    // a preflight answer (cors.ts says how this differs from Gradio's own server).
     const cors = found.find((x) => x.r.cors)?.r.cors;
     if (cors) {
       res.setHeader("Vary", "Origin");
@@ -157,14 +157,8 @@ export function router(ctx: RouteContext): (req: IncomingMessage, res: ServerRes
       if (embedder) {
         res.setHeader("Access-Control-Allow-Origin", embedder);
         res.setHeader("Cross-Origin-Resource-Policy", "cross-origin");
-        if (req.method === "OPTIONS" && cors === "upload" && req.headers["access-control-request-method"] === "POST") {
-          res.writeHead(204, {
-            "Access-Control-Allow-Methods": "POST",
-            "Access-Control-Allow-Headers": UPLOAD_HEADERS,
-            "Access-Control-Max-Age": "600",
-          });
-          return void res.end();
-        }
+        const answer = preflight(cors, [...new Set(found.map((x) => x.r.method))], req);
+        if (answer) return void res.writeHead(204, answer).end();
       }
     }
     const method = req.method === "HEAD" ? "GET" : req.method;

@@ -17,6 +17,10 @@
  *
  * The routes sit in the server's route table, behind the same checks as every other
  * route (allowed hosts, the launch token, Origin on POSTs, body size and rate limits).
+ * A page of an `allowedOrigins` origin may call them from the browser with
+ * `@gradio/client` (CORS with preflights, streams included); any other origin gets no
+ * CORS headers, unlike Gradio's own server, which opens its API to every site
+ * (`../cors.ts` lists where we agree with it and where we differ).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Store } from "../../engine/index.js";
@@ -38,6 +42,8 @@ export interface GradioRoute {
   method: "GET" | "POST";
   path: RegExp;
   body?: "json" | "form";
+  /** Every route answers CORS for an allowed origin's page (`../cors.ts`). */
+  cors: "api";
   handler: (req: IncomingMessage, res: ServerResponse, match: RegExpExecArray, query: URLSearchParams) => Promise<void> | void;
 }
 
@@ -94,7 +100,7 @@ export function gradioApi(ctx: GradioApiContext): GradioApi {
       refused(res, e);
     }
   };
-  const routes: GradioRoute[] = [
+  const routes: Array<Omit<GradioRoute, "cors">> = [
     { method: "GET", path: /^\/config\/?$/, handler: (req, res) => json(res, 200, config(ctx.graph, endpoints, ctx.origin(req))) },
     { method: "GET", path: p("info"), handler: (req, res) => json(res, 200, info(endpoints, ctx.origin(req))) },
     {
@@ -164,7 +170,7 @@ export function gradioApi(ctx: GradioApiContext): GradioApi {
     },
   ];
   return {
-    routes,
+    routes: routes.map((r) => ({ ...r, cors: "api" })),
     close: async () => {
       queue.close();
       await jobs.close();
