@@ -993,6 +993,218 @@ async function browserTests(): Promise<void> {
     t.pass("the zoom label follows");
   });
 
+  /**
+   * A touch-screen page on a fresh server of `graph`, driven by CDP touch input (Chromium
+   * turns it into touch and pointer events of pointerType "touch"). `finger` presses, moves and
+   * lifts numbered fingers; `seen` waits until the page has handled a pointer event at a
+   * point; `state` reads what the user could see stuck: cards marked as dragged, the pan's
+   * grab cursor, elements still holding a pointer's capture.
+   */
+  async function openTouch(t: Tap, graph: Graph) {
+    const server = await serve(t, graph);
+    const ctx = await browser.browser.newContext({ viewport: { width: 1200, height: 800 }, hasTouch: true, deviceScaleFactor: 1 });
+    t.teardown(() => ctx.close());
+    const page = await ctx.newPage();
+    page.on("pageerror", (e) => t.fail(`page error: ${e.message}`));
+    const sent: Array<{ type: string; zoom?: number; x?: number; y?: number }> = [];
+    const waiters: Array<() => void> = [];
+    page.on("websocket", (ws) => ws.on("framesent", (f) => {
+      sent.push(JSON.parse(String(f.payload)));
+      for (const w of waiters.splice(0)) w();
+    }));
+    /** The first frame the page sent that satisfies `ok` (waiting for it if need be). */
+    const frameSent = async (ok: (m: (typeof sent)[number]) => boolean) => {
+      for (;;) {
+        const m = sent.find(ok);
+        if (m) return m;
+        await new Promise<void>((r) => waiters.push(r));
+      }
+    };
+    await page.goto(server.url);
+    await canvasReady(page);
+    await page.evaluate(() => {
+      const w = window as unknown as { pointers: number[]; handled: string[] };
+      w.pointers = [];
+      w.handled = [];
+      addEventListener("pointerdown", (e) => w.pointers.push(e.pointerId), true);
+      for (const type of ["pointerdown", "pointermove", "pointerup", "pointercancel"]) {
+        addEventListener(type, (e) => w.handled.push(`${type} ${Math.round((e as PointerEvent).clientX)},${Math.round((e as PointerEvent).clientY)}`), true);
+      }
+    });
+    const cdp = await ctx.newCDPSession(page);
+    const fingers = new Map<number, { x: number; y: number }>();
+    const points = () => [...fingers].map(([id, p]) => ({ id, ...p }));
+    const touch = (type: "touchStart" | "touchMove" | "touchEnd" | "touchCancel", touchPoints: Array<{ id: number; x: number; y: number }>) =>
+      cdp.send("Input.dispatchTouchEvent", { type, touchPoints });
+    const finger = {
+      down: (id: number, x: number, y: number) => (fingers.set(id, { x, y }), touch("touchStart", points())),
+      /** Moves the given fingers (the others stay where they are), all in one touch event. */
+      move: (to: Record<number, [number, number]>) => {
+        for (const [id, [x, y]] of Object.entries(to)) fingers.set(Number(id), { x, y });
+        return touch("touchMove", points());
+      },
+      /** Lifts one finger (CDP releases the points a touchEnd names). */
+      up: (id: number) => {
+        const p = fingers.get(id)!;
+        fingers.delete(id);
+        return touch("touchEnd", [{ id, ...p }]);
+      },
+      /** The browser takes the gesture over: every finger's pointer is cancelled. */
+      cancel: () => (fingers.clear(), touch("touchCancel", [])),
+    };
+    /** Waits until the page has dispatched a pointer event of `type` at (x, y) (handlers run in the same task). */
+    const seen = (type: string, x: number, y: number) =>
+      page.waitForFunction((s) => (window as unknown as { handled: string[] }).handled.includes(s), `${type} ${x},${y}`, { timeout: 10_000 });
+    type El = HTMLElement & { panZoom: { viewport: { x: number; y: number; zoom: number }; toWorld(x: number, y: number): { x: number; y: number } }; store: { sheet?: { id: string } } };
+    const view = () => page.evaluate(() => ({ ...(document.querySelector("daggr-canvas") as unknown as El).panZoom.viewport }));
+    const worldAt = (x: number, y: number) => page.evaluate(([cx, cy]) => (document.querySelector("daggr-canvas") as unknown as El).panZoom.toWorld(cx!, cy!), [x, y]);
+    const state = () =>
+      page.evaluate(() => {
+        const root = document.querySelector("daggr-canvas")!.shadowRoot!;
+        const ids = (window as unknown as { pointers: number[] }).pointers;
+        return {
+          dragging: [...root.querySelectorAll<HTMLElement>(".slot.dragging")].map((s) => s.dataset.node),
+          panning: root.querySelector(".daggr-viewport")!.classList.contains("panning"),
+          captured: [...root.querySelectorAll<HTMLElement>(".daggr-viewport, .slot")].filter((el) => ids.some((id) => el.hasPointerCapture(id))).map((el) => el.dataset.node ?? el.className),
+        };
+      });
+    /** A card's place in the world (its slot's translate). */
+    const at = async (id: string) => {
+      const tr = await page.locator(`.slot[data-node="${id}"]`).evaluate((e) => (e as HTMLElement).style.transform);
+      const m = /translate\((-?[\d.]+)px, (-?[\d.]+)px\)/.exec(tr)!;
+      return { x: Number(m[1]), y: Number(m[2]) };
+    };
+    /** The dragged cards' places this browser keeps for the sheet (as a drag's end saves them). */
+    const pins = () =>
+      page.evaluate(() => JSON.parse(localStorage.getItem(`daggr:pins:${location.host}:${(document.querySelector("daggr-canvas") as unknown as El).store.sheet!.id}`) ?? "null") as Record<string, [number, number]> | null);
+    const near = (a: { x: number; y: number }, b: { x: number; y: number }, eps = 1) => Math.abs(a.x - b.x) < eps && Math.abs(a.y - b.y) < eps;
+    /** Waits until the view's zoom is `z` (moves reach the page aligned to frames); a miss is left to the assertion that follows. */
+    const zoomIs = (z: number) =>
+      page.waitForFunction((z) => Math.abs((document.querySelector("daggr-canvas") as unknown as El).panZoom.viewport.zoom / z - 1) < 0.01, z, { timeout: 10_000 }).catch(() => undefined);
+    return { page, sent, frameSent, finger, seen, view, worldAt, state, at, pins, near, zoomIs };
+  }
+
+  t.test("touch: a second finger during a one-finger card drag ends the drag where the card is (saved as a drag's end is) and pinches; one finger left moves nothing; nothing stays grabbed", async (t) => {
+    const { page, frameSent, finger, seen, view, worldAt, state, at, pins, near, zoomIs } = await openTouch(t, textGraph());
+    const head = (await card(page, "Upper").locator("header .name").boundingBox())!;
+    const [hx, hy] = [Math.round(head.x + head.width / 2), Math.round(head.y + head.height / 2)];
+    const start = await at("Upper");
+    const v0 = await view();
+    // One finger drags Upper by its header 60 px right, 40 px down.
+    await finger.down(0, hx, hy);
+    for (const [dx, dy] of [[20, 20], [40, 30], [60, 40]] as const) await finger.move({ 0: [hx + dx, hy + dy] });
+    await seen("pointermove", hx + 60, hy + 40);
+    const dragged = await at("Upper");
+    t.ok(near(dragged, { x: start.x + 60 / v0.zoom, y: start.y + 40 / v0.zoom }), `the card follows the finger (${JSON.stringify(start)} → ${JSON.stringify(dragged)})`);
+    t.same((await state()).dragging, ["Upper"], "while dragged, the card is marked so");
+    t.equal(await pins(), null, "nothing is saved before the drag ends");
+    // A second finger lands on the background: the drag ends where the card is, saved as a drag's end saves it.
+    const [ax, ay] = [hx + 60, hy + 40];
+    const [bx, by] = [600, 700];
+    await finger.down(1, bx, by);
+    await seen("pointerdown", bx, by);
+    t.same((await state()).dragging, [], "the second finger ends the drag: the card is no longer marked as dragged");
+    t.same((await pins())?.Upper, [Math.round(dragged.x), Math.round(dragged.y)], "the card's place is saved as at the end of a drag");
+    // The two fingers spread ×1.5 about their midpoint: a pinch around it; the card stays put.
+    const [mx, my] = [(ax + bx) / 2, (ay + by) / 2];
+    const anchor = await worldAt(mx, my);
+    const spread = (k: number) => ({ 0: [Math.round(mx + (ax - mx) * k), Math.round(my + (ay - my) * k)], 1: [Math.round(mx + (bx - mx) * k), Math.round(my + (by - my) * k)] }) as Record<number, [number, number]>;
+    for (const k of [1.1, 1.25, 1.5]) await finger.move(spread(k));
+    const [bx2, by2] = spread(1.5)[1]!;
+    await seen("pointermove", bx2, by2);
+    await zoomIs(v0.zoom * 1.5);
+    const pinched = await view();
+    t.ok(Math.abs(pinched.zoom / v0.zoom - 1.5) < 0.02, `the pinch zooms with the fingers' spread (${v0.zoom.toFixed(3)} → ${pinched.zoom.toFixed(3)})`);
+    const [fmx, fmy] = [(spread(1.5)[0]![0] + bx2) / 2, (spread(1.5)[0]![1] + by2) / 2];
+    t.ok(near(await worldAt(fmx, fmy), anchor, 1.5), "the world point between the fingers stays between them");
+    t.same(await at("Upper"), dragged, "the card stays where the drag left it while the fingers pinch");
+    t.same((await state()).dragging, [], "and is not marked as dragged");
+    await settled(page);
+    await shot(page, "canvas-touch-drag-then-pinch");
+    // The view the pinch left is what the server is told (a user's view change).
+    const saved = await frameSent((m) => m.type === "viewport" && Math.abs(m.zoom! - pinched.zoom) < 1e-9);
+    t.ok(near({ x: saved.x!, y: saved.y! }, pinched, 1e-6), "the server gets the pinched view");
+    // The second finger lifts; the first one moves on: neither the view nor the card moves.
+    await finger.up(1);
+    await seen("pointerup", bx2, by2);
+    const [ax2, ay2] = spread(1.5)[0]!;
+    await finger.move({ 0: [ax2 + 80, ay2 + 60] });
+    await seen("pointermove", ax2 + 80, ay2 + 60);
+    t.same(await view(), pinched, "one finger left of a pinch does not pan or jump the view");
+    t.same(await at("Upper"), dragged, "nor drag the card from where the first finger once grabbed it");
+    await finger.up(0);
+    await seen("pointerup", ax2 + 80, ay2 + 60);
+    t.same(await state(), { dragging: [], panning: false, captured: [] }, "both fingers up: no card grabbed, no pan, no pointer captured");
+    t.same((await pins())?.Upper, [Math.round(dragged.x), Math.round(dragged.y)], "the saved place is the one the drag ended at");
+    // A new one-finger drag starts from where the card is now, and a pointercancel (the browser
+    // taking the gesture over) ends it cleanly where the card is, saved.
+    const head2 = (await card(page, "Upper").locator("header .name").boundingBox())!;
+    const [h2x, h2y] = [Math.round(head2.x + head2.width / 2), Math.round(head2.y + head2.height / 2)];
+    await finger.down(2, h2x, h2y);
+    for (const d of [15, 30]) await finger.move({ 2: [h2x + d, h2y] });
+    await seen("pointermove", h2x + 30, h2y);
+    const again = await at("Upper");
+    t.ok(near(again, { x: dragged.x + 30 / pinched.zoom, y: dragged.y }), "a new drag moves the card by the finger's move, from where it is");
+    await finger.cancel();
+    await seen("pointercancel", h2x + 30, h2y);
+    t.same(await state(), { dragging: [], panning: false, captured: [] }, "a cancelled drag leaves nothing grabbed");
+    t.same(await at("Upper"), again, "the card stays where the cancelled drag left it");
+    t.same((await pins())?.Upper, [Math.round(again.x), Math.round(again.y)], "and that place is saved");
+  });
+
+  t.test("touch: a second finger during a one-finger pan ends the pan and pinches; a third finger changes nothing; lifting a finger neither jumps nor pans; a cancel leaves nothing stuck", async (t) => {
+    const { finger, seen, view, worldAt, state, near, zoomIs } = await openTouch(t, textGraph());
+    const v0 = await view();
+    // One finger pans the background 80 px right.
+    await finger.down(0, 300, 700);
+    for (const x of [340, 380]) await finger.move({ 0: [x, 700] });
+    await seen("pointermove", 380, 700);
+    const panned = await view();
+    t.ok(near(panned, { x: v0.x + 80, y: v0.y }), "one finger pans");
+    t.equal((await state()).panning, true);
+    // A second finger lands: the pan ends where it is.
+    await finger.down(1, 700, 700);
+    await seen("pointerdown", 700, 700);
+    t.same(await view(), panned, "the second finger does not move the view");
+    t.equal((await state()).panning, false, "the pan has ended");
+    const anchor = await worldAt(540, 700);
+    // A third finger lands on the background while the two pinch: it neither pans nor ends the pinch.
+    await finger.down(2, 540, 760);
+    await seen("pointerdown", 540, 760);
+    t.equal((await state()).panning, false, "a third finger does not start a pan");
+    for (const d of [200, 240, 320]) await finger.move({ 0: [540 - d, 700], 1: [540 + d, 700] });
+    await seen("pointermove", 860, 700);
+    await zoomIs(panned.zoom * 2);
+    t.ok(Math.abs((await view()).zoom / panned.zoom - 2) < 0.02, "the first two fingers pinch ×2");
+    t.ok(near(await worldAt(540, 700), anchor, 1.5), "around their midpoint");
+    await finger.up(2);
+    await seen("pointerup", 540, 760);
+    for (const d of [360, 400]) await finger.move({ 0: [540 - d, 700], 1: [540 + d, 700] });
+    await seen("pointermove", 940, 700);
+    await zoomIs(panned.zoom * 2.5);
+    t.ok(Math.abs((await view()).zoom / panned.zoom - 2.5) < 0.02, "lifting the third finger does not end the pinch: it goes on to ×2.5");
+    t.ok(near(await worldAt(540, 700), anchor, 1.5), "still around the midpoint");
+    // The finger that started the pan lifts; the other moves on alone: the view stays.
+    const pinched = await view();
+    await finger.up(0);
+    await seen("pointerup", 140, 700);
+    await finger.move({ 1: [840, 600] });
+    await seen("pointermove", 840, 600);
+    t.same(await view(), pinched, "one finger left of a pinch does not pan or jump the view");
+    // The browser cancels the last finger: nothing is left grabbed, and a new finger pans from where it lands.
+    await finger.cancel();
+    await seen("pointercancel", 840, 600);
+    t.same(await state(), { dragging: [], panning: false, captured: [] }, "nothing stuck after a cancel");
+    await finger.down(3, 400, 650);
+    for (const y of [630, 610]) await finger.move({ 3: [400, y] });
+    await seen("pointermove", 400, 610);
+    const after = await view();
+    t.ok(near(after, { x: pinched.x, y: pinched.y - 40 }) && after.zoom === pinched.zoom, "a new single finger pans by its own move (no finger is left counted from before)");
+    await finger.up(3);
+    await seen("pointerup", 400, 610);
+    t.same(await state(), { dragging: [], panning: false, captured: [] });
+  });
+
   t.test("the saved viewport is fitted to the window it opens in: the same part of the graph, centred, scaled to fit", async (t) => {
     let saved: (v: unknown) => void = () => undefined;
     const store = new (class extends MemoryStore {

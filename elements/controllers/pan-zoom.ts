@@ -41,6 +41,11 @@ export function fitSaved(saved: Viewport & { width?: number; height?: number }, 
  * world element's style (no re-render of anything) and reports changes through
  * `onChange`, which the canvas uses to save the viewport per sheet.
  *
+ * Touch follows map apps: a second finger ends any one-finger gesture where it is (a pan
+ * here; a card drag through `onPinch`) and the first two fingers pinch; a third changes
+ * nothing; when a pinch finger lifts, two fingers still down pinch on from where they are,
+ * and one left alone moves nothing until it lifts.
+ *
  * @example
  * const pz = new PanZoom(viewportEl, worldEl, (v, user) => user && save(v));
  * pz.fit({ x: 0, y: 0, width: 2000, height: 900 });
@@ -50,8 +55,10 @@ export class PanZoom {
   private drag: { id: number; sx: number; sy: number; vx: number; vy: number } | undefined;
   /** Touch points down on the canvas, by pointer id (client coordinates). */
   private readonly touches = new Map<number, { x: number; y: number }>();
-  /** A two-finger pinch: the fingers' distance and midpoint, and the viewport, when it began. */
-  private pinch: { dist: number; mx: number; my: number; from: Viewport } | undefined;
+  /** A two-finger pinch: its fingers, their distance and midpoint, and the viewport, when it began. */
+  private pinch: { ids: [number, number]; dist: number; mx: number; my: number; from: Viewport } | undefined;
+  /** Where a pointer's end is heard: a finger can lift anywhere, and one never heard would count as down forever. */
+  private readonly win: Window;
 
   constructor(
     private readonly el: HTMLElement,
@@ -59,20 +66,28 @@ export class PanZoom {
     private readonly onChange: (v: Viewport, byUser: boolean) => void,
     /** Whether a pointerdown at this event may start a pan (not on a card, a control…). */
     private readonly isBackground: (e: PointerEvent) => boolean,
+    /** A pinch began: a one-finger gesture started elsewhere (a card drag) ends where it is. */
+    private readonly onPinch: () => void = () => undefined,
   ) {
+    this.win = el.ownerDocument.defaultView ?? window;
     el.addEventListener("pointerdown", this.onDown);
     el.addEventListener("pointermove", this.onMove);
-    el.addEventListener("pointerup", this.onUp);
-    el.addEventListener("pointercancel", this.onUp);
+    this.win.addEventListener("pointerup", this.onUp, true);
+    this.win.addEventListener("pointercancel", this.onUp, true);
     el.addEventListener("wheel", this.onWheel, { passive: false });
   }
 
   destroy(): void {
     this.el.removeEventListener("pointerdown", this.onDown);
     this.el.removeEventListener("pointermove", this.onMove);
-    this.el.removeEventListener("pointerup", this.onUp);
-    this.el.removeEventListener("pointercancel", this.onUp);
+    this.win.removeEventListener("pointerup", this.onUp, true);
+    this.win.removeEventListener("pointercancel", this.onUp, true);
     this.el.removeEventListener("wheel", this.onWheel);
+  }
+
+  /** Fingers down on the canvas now. */
+  get fingers(): number {
+    return this.touches.size;
   }
 
   set(v: Viewport, byUser = false): void {
@@ -119,8 +134,11 @@ export class PanZoom {
   private readonly onDown = (e: PointerEvent) => {
     if (e.pointerType === "touch") {
       this.touches.set(e.pointerId, { x: e.clientX, y: e.clientY });
-      // A second finger, wherever it lands (on a card too), turns the gesture into a pinch.
-      if (this.touches.size === 2) return this.beginPinch();
+      // A second finger, wherever it lands (on a card too), turns the gesture into a pinch; a third changes nothing.
+      if (this.touches.size > 1) {
+        if (!this.pinch) this.beginPinch();
+        return;
+      }
     }
     if (e.button !== 0 || !this.isBackground(e)) return;
     this.drag = { id: e.pointerId, sx: e.clientX, sy: e.clientY, vx: this.viewport.x, vy: this.viewport.y };
@@ -131,7 +149,7 @@ export class PanZoom {
   private readonly onMove = (e: PointerEvent) => {
     if (this.touches.has(e.pointerId)) {
       this.touches.set(e.pointerId, { x: e.clientX, y: e.clientY });
-      if (this.pinch) return this.pinchMove();
+      if (this.pinch) return this.pinch.ids.includes(e.pointerId) ? this.pinchMove() : undefined;
     }
     const d = this.drag;
     if (!d || d.id !== e.pointerId) return;
@@ -140,9 +158,12 @@ export class PanZoom {
 
   private readonly onUp = (e: PointerEvent) => {
     if (this.touches.delete(e.pointerId) && this.pinch) {
-      // Lifting a finger ends the pinch; the other one does not start a pan.
+      if (!this.pinch.ids.includes(e.pointerId)) return;
+      // Lifting a pinch finger ends the pinch: a finger left alone does not start a pan (its
+      // origin would be stale); two still down pinch on from where they are now (no jump).
       this.pinch = undefined;
       if (this.el.hasPointerCapture(e.pointerId)) this.el.releasePointerCapture(e.pointerId);
+      if (this.touches.size > 1) this.beginPinch();
       return;
     }
     if (!this.drag || this.drag.id !== e.pointerId) return;
@@ -151,27 +172,30 @@ export class PanZoom {
     if (this.el.hasPointerCapture(e.pointerId)) this.el.releasePointerCapture(e.pointerId);
   };
 
+  /** The first two fingers down pinch, from where they are now. */
   private beginPinch(): void {
-    const [a, b] = [...this.touches.values()] as [{ x: number; y: number }, { x: number; y: number }];
+    const ids = [...this.touches.keys()].slice(0, 2) as [number, number];
+    const [a, b] = ids.map((id) => this.touches.get(id)!) as [{ x: number; y: number }, { x: number; y: number }];
     if (this.drag) {
       this.drag = undefined;
       this.el.classList.remove("panning");
     }
+    this.onPinch();
     // Both fingers' moves come here even when they are over a card.
-    for (const id of this.touches.keys()) {
+    for (const id of ids) {
       try {
         this.el.setPointerCapture(id);
       } catch {
         // The pointer is already gone: its pointerup ends the pinch.
       }
     }
-    this.pinch = { dist: Math.max(1, Math.hypot(b.x - a.x, b.y - a.y)), mx: (a.x + b.x) / 2, my: (a.y + b.y) / 2, from: { ...this.viewport } };
+    this.pinch = { ids, dist: Math.max(1, Math.hypot(b.x - a.x, b.y - a.y)), mx: (a.x + b.x) / 2, my: (a.y + b.y) / 2, from: { ...this.viewport } };
   }
 
   /** Zooms by how far apart the fingers moved, keeping the world point under their first midpoint under their midpoint now. */
   private pinchMove(): void {
     const p = this.pinch!;
-    const [a, b] = [...this.touches.values()] as [{ x: number; y: number }, { x: number; y: number }];
+    const [a, b] = p.ids.map((id) => this.touches.get(id)!) as [{ x: number; y: number }, { x: number; y: number }];
     const r = this.el.getBoundingClientRect();
     const zoom = clampZoom((p.from.zoom * Math.hypot(b.x - a.x, b.y - a.y)) / p.dist);
     const wx = (p.mx - r.left - p.from.x) / p.from.zoom;

@@ -193,7 +193,7 @@ export class DaggrCanvas extends LitElement {
     this.panZoom = new PanZoom(viewport, world, (v, byUser) => this.onViewport(v, byUser), (e) => {
       const t = e.composedPath()[0];
       return t === viewport || t === world || (t instanceof Element && t.closest("svg.edges") !== null);
-    });
+    }, () => this.endCardDrag());
     this.panZoom.set({ x: 0, y: 0, zoom: 1 });
     this.resizeWatch.observe(viewport);
     const cards = this.renderRoot.querySelector<HTMLElement>(".cards")!;
@@ -440,6 +440,8 @@ export class DaggrCanvas extends LitElement {
   /** A card is dragged by its header (or a placeholder anywhere); controls keep their clicks. */
   private readonly onCardDown = (e: PointerEvent) => {
     if (e.button !== 0 || !this.panZoom) return;
+    // A finger landing while another is down belongs to the pinch (the viewport hears it next).
+    if (e.pointerType === "touch" && this.panZoom.fingers > 0) return;
     const path = e.composedPath();
     let onHandle = false;
     for (const t of path) {
@@ -470,13 +472,21 @@ export class DaggrCanvas extends LitElement {
   };
 
   private readonly onCardUp = (e: PointerEvent) => {
+    if (this.drag?.pointer === e.pointerId) this.endCardDrag();
+  };
+
+  /**
+   * Ends a card drag where the card is (lifted, cancelled by the browser, or taken over by
+   * a pinch) and saves its place.
+   */
+  private endCardDrag(): void {
     const d = this.drag;
-    if (!d || d.pointer !== e.pointerId) return;
+    if (!d) return;
     this.drag = undefined;
     d.slot.classList.remove("dragging");
-    if (d.slot.hasPointerCapture(e.pointerId)) d.slot.releasePointerCapture(e.pointerId);
+    if (d.slot.hasPointerCapture(d.pointer)) d.slot.releasePointerCapture(d.pointer);
     if (d.moved) safeSet(this.pinsKey, JSON.stringify(this.placement.pinned()));
-  };
+  }
 
   /** A provenance link: shows the node's card, flashes it, and selects that result of it. */
   private jump(nodeId: string, resultId?: string): void {
