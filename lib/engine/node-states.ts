@@ -119,15 +119,24 @@ export abstract class NodeStates {
   }
 
   protected slot(nodeId: string): Slot {
-    const s = this.slotAt[this.graph.order(nodeId)];
+    const s = this.slotOf(nodeId);
     if (!s) this.graph.node(nodeId); // throws the coded unknown-node error
     return s!;
   }
 
-  /** @internal The node's slot, or undefined for a node not in the graph. */
+  /**
+   * @internal The node's slot, or undefined for a node not in the graph. The last one
+   * found is kept: a node's end asks for its slot five times in a row (its count, state,
+   * selection and walk), and the id is the same string each time.
+   */
   slotOf(nodeId: string): Slot | undefined {
-    return this.slotAt[this.graph.order(nodeId)];
+    const last = this.lastSlot;
+    if (last !== undefined && last.node.id === nodeId) return last;
+    const s = this.slotAt[this.graph.order(nodeId)];
+    if (s !== undefined) this.lastSlot = s;
+    return s;
   }
+  private lastSlot: Slot | undefined = undefined;
 
   /** The node's state now, as an immutable object. */
   state(nodeId: string): NodeState {
