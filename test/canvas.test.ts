@@ -1052,9 +1052,9 @@ async function browserTests(): Promise<void> {
       /** The browser takes the gesture over: every finger's pointer is cancelled. */
       cancel: () => (fingers.clear(), touch("touchCancel", [])),
     };
-    /** Waits until the page has dispatched a pointer event of `type` at (x, y) (handlers run in the same task). */
-    const seen = (type: string, x: number, y: number) =>
-      page.waitForFunction((s) => (window as unknown as { handled: string[] }).handled.includes(s), `${type} ${x},${y}`, { timeout: 10_000 });
+    /** Waits until the page has dispatched a pointer event of `type` at (x, y) (at all, without them); handlers run in the same task. */
+    const seen = (type: string, x?: number, y?: number) =>
+      page.waitForFunction((s) => (window as unknown as { handled: string[] }).handled.some((h) => h === s || h.startsWith(`${s} `)), x === undefined ? type : `${type} ${x},${y}`, { timeout: 10_000 });
     type El = HTMLElement & { panZoom: { viewport: { x: number; y: number; zoom: number }; toWorld(x: number, y: number): { x: number; y: number } }; store: { sheet?: { id: string } } };
     const view = () => page.evaluate(() => ({ ...(document.querySelector("daggr-canvas") as unknown as El).panZoom.viewport }));
     const worldAt = (x: number, y: number) => page.evaluate(([cx, cy]) => (document.querySelector("daggr-canvas") as unknown as El).panZoom.toWorld(cx!, cy!), [x, y]);
@@ -1150,6 +1150,27 @@ async function browserTests(): Promise<void> {
     t.same(await state(), { dragging: [], panning: false, captured: [] }, "a cancelled drag leaves nothing grabbed");
     t.same(await at("Upper"), again, "the card stays where the cancelled drag left it");
     t.same((await pins())?.Upper, [Math.round(again.x), Math.round(again.y)], "and that place is saved");
+    // The second finger lands on another card's header: that card is not grabbed; the first drag ends, saved.
+    const inputsAt = await at("Inputs");
+    const side = (await card(page, "Inputs").locator("header .name").boundingBox())!;
+    const [sx, sy] = [Math.round(side.x + side.width / 2), Math.round(side.y + side.height / 2)];
+    await finger.down(3, h2x + 30, h2y);
+    for (const d of [15, 30]) await finger.move({ 3: [h2x + 30, h2y + d] });
+    await seen("pointermove", h2x + 30, h2y + 30);
+    const third = await at("Upper");
+    t.ok(near(third, { x: again.x, y: again.y + 30 / pinched.zoom }), "a third drag moves the card");
+    await finger.down(4, sx, sy);
+    await seen("pointerdown", sx, sy);
+    t.same((await state()).dragging, [], "a second finger on another card's header grabs neither card");
+    t.same((await pins())?.Upper, [Math.round(third.x), Math.round(third.y)], "the first card's drag ended, saved");
+    await finger.move({ 3: [h2x + 30, h2y + 60], 4: [sx - 40, sy - 40] });
+    await seen("pointermove", sx - 40, sy - 40);
+    t.same(await at("Inputs"), inputsAt, "the card under the second finger does not follow it");
+    t.same(await at("Upper"), third, "nor does the first card");
+    await finger.up(4);
+    await finger.up(3);
+    await seen("pointerup", h2x + 30, h2y + 60);
+    t.same(await state(), { dragging: [], panning: false, captured: [] }, "nothing left grabbed");
   });
 
   t.test("touch: a second finger during a one-finger pan ends the pan and pinches; a third finger changes nothing; lifting a finger neither jumps nor pans; a cancel leaves nothing stuck", async (t) => {
@@ -1203,6 +1224,42 @@ async function browserTests(): Promise<void> {
     await finger.up(3);
     await seen("pointerup", 400, 610);
     t.same(await state(), { dragging: [], panning: false, captured: [] });
+  });
+
+  t.test("touch: on a canvas embedded in a page, a finger whose card turned into a placeholder under it and whose end the browser reports outside the canvas is not counted as down: the next finger pans", async (t) => {
+    const { page, finger, seen, view, state, near } = await openTouch(t, textGraph());
+    // Embedded: the element is a box inside the page, not the whole page.
+    const box = { left: 120, top: 80, width: 960, height: 640 };
+    await page.evaluate((b) => {
+      document.querySelector("daggr-canvas")!.setAttribute("style", `position: absolute; left: ${b.left}px; top: ${b.top}px; width: ${b.width}px; height: ${b.height}px`);
+      return new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+    }, box);
+    // A finger rests on Upper's output (the card's body, not its header: no drag).
+    const out = (await output(page, "Upper", "upper").boundingBox())!;
+    const [cx, cy] = [Math.round(out.x + 20), Math.round(out.y + out.height / 2)];
+    await finger.down(0, cx, cy);
+    await seen("pointerdown", cx, cy);
+    // Meanwhile the view zooms out (the keyboard of a touch laptop) below the zoom cards are
+    // readable at: every card becomes a placeholder, the element under the finger with it.
+    for (let i = 0; i < 5; i++) await page.keyboard.press("-");
+    t.ok((await view()).zoom < 0.3, "zoomed out past reading");
+    await page.waitForFunction(() => document.querySelector("daggr-canvas")!.fullCount === 0, undefined, { timeout: 10_000 });
+    // The finger slides off and lifts: its element is gone, and Chromium reports the end as a
+    // pointercancel at the page's corner, outside the canvas box.
+    await finger.move({ 0: [box.left + box.width + 60, box.top + box.height - 20] });
+    await finger.up(0);
+    await seen("pointercancel");
+    // A new finger on the background pans by its move, at the same zoom.
+    const before = await view();
+    const [mx, by] = [box.left + box.width / 2, box.top + box.height - 60];
+    await finger.down(1, mx, by);
+    for (const x of [mx + 30, mx + 60]) await finger.move({ 1: [x, by] });
+    await seen("pointermove", mx + 60, by);
+    const after = await view();
+    t.ok(after.zoom === before.zoom && near(after, { x: before.x + 60, y: before.y }), `one finger pans, it does not pinch with a finger no longer down (${JSON.stringify(before)} → ${JSON.stringify(after)})`);
+    await finger.up(1);
+    await seen("pointerup", mx + 60, by);
+    t.same(await state(), { dragging: [], panning: false, captured: [] }, "nothing stuck");
   });
 
   t.test("the saved viewport is fitted to the window it opens in: the same part of the graph, centred, scaled to fit", async (t) => {
