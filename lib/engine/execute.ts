@@ -2,18 +2,19 @@ import { setMaxListeners } from "node:events";
 import { DaggrError, ErrorCode, type Node } from "../graph/index.js";
 import type { Progress } from "./events.js";
 import type { NodeAbort } from "./abort.js";
-import { type CallHooks, type Cancel, invoke } from "./call.js";
+import type { CallHooks, Cancel } from "./call.js";
 import { type Dispatcher, type FileSink, type MetaCache, defaultInactivityMs, dispatcherOf } from "./executor.js";
 import { IdleDeadline } from "./idle.js";
-import { type Maybe, isKnown, isThenable } from "./known.js";
+import { type Maybe, isKnown } from "./known.js";
 import type { Semaphore } from "./limits.js";
-import { hasFilePorts, ingestFiles, inputFileIds } from "./outputs.js";
-import { canonical, contentHash, hashText } from "./recipe-key.js";
+import { hasFilePorts } from "./outputs.js";
 import { currentSecrets, redactValue } from "./redact.js";
-import { keyedBy } from "./keyed.js";
-import { type ItemResult, type Origin, type ResultRecord, ResultStatus, newId } from "./records.js";
-import { SKIPPED_HASH, type SheetView } from "./state.js";
-import { type Wiring, resolveWiring } from "./wiring.js";
+import { type Origin, type ResultRecord, ResultStatus, newId } from "./records.js";
+import type { SheetView } from "./state.js";
+import { resolveWiring } from "./wiring.js";
+import { NO_OWN, callPrimary, callWithBackups } from "./backups.js";
+import { runItems } from "./items.js";
+import { NO_FILES, finish, hasAnyFiles, redactRecord, skip, toResultError } from "./produce.js";
 import type { Store } from "./store.js";
 
 export { callNode, metaCache, type CallHooks } from "./call.js";
@@ -77,7 +78,7 @@ export function executeNode(
 }
 
 /** One execution of one node: its record, its cancellation, and the steps that fill the record. */
-class Execution implements Cancel {
+export class Execution implements Cancel {
   readonly record: ResultRecord;
   /** Set when the node has a deadline: the run's, the node's and the deadlines' aborts in one. */
   private readonly timed: AbortSignal | undefined;
@@ -318,7 +319,7 @@ class Execution implements Cancel {
  * work settles) and the hooks it reports through, as prototype methods, so the hot path
  * allocates no closures.
  */
-class Call implements CallHooks {
+export class Call implements CallHooks {
   readonly runId: string;
   readonly cache: MetaCache;
   private work: Promise<unknown> | undefined = undefined;
@@ -364,244 +365,4 @@ class Call implements CallHooks {
   track(work: Promise<unknown>): void {
     if (this.limiter && !isKnown(work)) this.work = work;
   }
-}
-
-interface Produced {
-  inputs: Record<string, unknown>;
-  outputs: Record<string, unknown>;
-  outputHashes: Record<string, string>;
-  files?: string[];
-}
-
-/**
- * Copies produced files into the store, notes the files the result references, hashes
- * outputs. Synchronous for a node without file ports.
- */
-function finish(node: Node, target: Produced, outputs: Record<string, unknown>, files: FileSink, fp = hasFilePorts(node)): Maybe<void> {
-  if (fp.outputs || (fp.inputs && target.files)) return finishFiles(node, target, outputs, files);
-  target.outputs = outputs;
-  hashOutputs(node, target);
-}
-
-async function finishFiles(node: Node, target: Produced, outputs: Record<string, unknown>, files: FileSink): Promise<void> {
-  const ingested = await ingestFiles(node, outputs, files);
-  target.outputs = ingested.outputs;
-  if (target.files) {
-    for (const id of [...ingested.fileIds, ...(await inputFileIds(node, target.inputs, files))]) {
-      if (!target.files.includes(id)) target.files.push(id);
-    }
-  }
-  hashOutputs(node, target);
-}
-
-const NO_FILES = Object.freeze([]) as unknown as string[];
-
-function hasAnyFiles(fp: { inputs: boolean; outputs: boolean }): boolean {
-  return fp.inputs || fp.outputs;
-}
-
-/** Hashes each output, keyed in the node's port order (a backup's outputs are the same ports). */
-function hashOutputs(node: Node, target: Produced): void {
-  const outputs = target.outputs;
-  const { keys: ports, make, one } = keyedBy(node.outputs);
-  if (ports.length === 1) {
-    target.outputHashes = one(contentHash(outputs[ports[0]!])) as Record<string, string>;
-    return;
-  }
-  const hashes: string[] = new Array(ports.length);
-  for (let i = 0; i < ports.length; i++) hashes[i] = contentHash(outputs[ports[i]!]);
-  target.outputHashes = make(hashes) as Record<string, string>;
-}
-
-function skip(record: ResultRecord, node: Node, reason: string): ResultRecord {
-  record.status = ResultStatus.SKIPPED;
-  record.error = { message: `Skipped: ${reason}.` };
-  const { keys: ports, make } = keyedBy(node.outputs);
-  record.outputHashes = make(ports.map(() => SKIPPED_HASH)) as Record<string, string>;
-  return record;
-}
-
-/**
- * Runs a mapped node once per item, in parallel within its concurrency limit. Each item
- * has its own key: an item whose key matches an item of the current selection is reused,
- * so editing one element of a list reruns only that element's chain. `onlyItem` reruns
- * one item alone and keeps the others as selected.
- */
-async function runItems(x: Execution, editable: Record<string, unknown>[], wiring: Wiring): Promise<void> {
-  const { node, onlyItem } = x;
-  const { view, files } = x.env;
-  const record = x.record;
-  const n = wiring.lists[0]!.items.length;
-  const previous = view.selected.get(node.id)?.items ?? [];
-  const byKey = new Map(previous.filter((i) => i.status === ResultStatus.SUCCESS).map((i) => [i.key, i]));
-  let done = 0;
-  const base = view.itemBaseKey(node, wiring.lists.map((l) => l.port));
-  const one = async (i: number): Promise<ItemResult> => {
-    const perItem = Object.fromEntries(wiring.lists.map((l) => [l.port, l.items[i]]));
-    const item: ItemResult = {
-      key: hashText(`${base}|${canonical(perItem)}`), inputs: perItem, outputs: {}, outputHashes: {},
-      status: ResultStatus.SUCCESS, startedAt: Date.now(), ms: 0,
-    };
-    const keep = onlyItem === undefined ? byKey.get(item.key) : onlyItem === i ? undefined : previous[i];
-    if (keep) return keep;
-    const upstreamFailed = wiring.lists.map((l) => l.failed[i]).find(Boolean);
-    if (upstreamFailed) {
-      return { ...item, status: ResultStatus.FAILED, error: { code: ErrorCode.UPSTREAM_FAILED, message: `failed upstream: ${upstreamFailed.error?.message ?? upstreamFailed.status}` } };
-    }
-    const t0 = performance.now();
-    const call = await x.acquire(true);
-    try {
-      const outputs = node.backups.length
-        ? (await callWithBackups(x, { ...record, inputs: {} }, editable, { ...wiring.values, ...perItem }, call)).outputs
-        : await callPrimary(x, editable[0]!, { ...wiring.values, ...perItem }, call, { inputs: {} });
-      const produced: Produced = { inputs: perItem, outputs: {}, outputHashes: {}, files: record.files };
-      await finish(node, produced, outputs, files);
-      return { ...item, outputs: produced.outputs, outputHashes: produced.outputHashes, ms: Math.round(performance.now() - t0) };
-    } catch (e) {
-      if (x.aborted) throw e;
-      return { ...item, status: ResultStatus.FAILED, error: toResultError(e), ms: Math.round(performance.now() - t0) };
-    } finally {
-      call.release();
-      x.touch();
-      x.env.host.progress(node.id, x.runId, { fraction: ++done / n, text: `${done}/${n} items` });
-    }
-  };
-  const items = await Promise.all(Array.from({ length: n }, (_, i) => one(i)));
-  record.inputs = await resolveOwn(node, editable[0]!);
-  record.items = items;
-  record.outputs = {};
-  record.outputHashes = {};
-  for (const port of Object.keys(node.outputs)) {
-    record.outputs[port] = items.map((i) => (i.status === ResultStatus.SUCCESS ? i.outputs[port] : null));
-    record.outputHashes[port] = contentHash(items.map((i) => [i.status, i.outputHashes[port] ?? null]));
-  }
-  const failed = items.map((it, i) => ({ it, i })).filter(({ it }) => it.status !== ResultStatus.SUCCESS);
-  if (failed.length) {
-    record.error = {
-      code: ErrorCode.ITEMS_FAILED,
-      message: `${failed.length} of ${n} items failed: ${failed.map(({ it, i }) => `#${i + 1}: ${it.error?.message}`).join("; ")}`,
-      details: { items: failed.map(({ i }) => i) },
-    };
-  }
-}
-
-/**
- * Own inputs: editable values, fixed values, and function inputs realised now (recorded).
- * Synchronous unless a function input returns a promise; function inputs are called one
- * after the other, each once its predecessor's value is there.
- */
-function resolveOwn(node: Node, editable: Record<string, unknown>): Maybe<Record<string, unknown>> {
-  // Made at the first own port: a node whose inputs are all wired shares one empty record.
-  let own: Record<string, unknown> | undefined;
-  const ports = node.activePorts(editable);
-  for (let i = 0; i < ports.length; i++) {
-    const port = ports[i]!;
-    const spec = node.inputs[port];
-    if (!spec || spec.kind === "component") (own ??= {})[port] = editable[port];
-    else if (spec.kind === "fixed") (own ??= {})[port] = spec.value;
-    else if (spec.kind === "fn") {
-      const v = spec.fn();
-      if (isThenable(v)) return resolveRest(node, editable, (own ??= {}), ports, i, v);
-      (own ??= {})[port] = v;
-    }
-  }
-  return own ?? NO_OWN;
-}
-
-/** The own inputs of a node that has none (frozen: records share it). */
-const NO_OWN: Record<string, unknown> = Object.freeze({});
-
-async function resolveRest(node: Node, editable: Record<string, unknown>, own: Record<string, unknown>, ports: string[], at: number, pending: PromiseLike<unknown>) {
-  own[ports[at]!] = await pending;
-  for (let i = at + 1; i < ports.length; i++) {
-    const port = ports[i]!;
-    const spec = node.inputs[port];
-    if (!spec || spec.kind === "component") own[port] = editable[port];
-    else if (spec.kind === "fixed") own[port] = spec.value;
-    else if (spec.kind === "fn") own[port] = await spec.fn();
-  }
-  return own;
-}
-
-/** Calls a node that has no backups: its own inputs are recorded, then it runs. */
-function callPrimary(
-  x: Execution,
-  editable: Record<string, unknown>,
-  wired: Record<string, unknown>,
-  call: Call,
-  target: { inputs: Record<string, unknown> } = x.record,
-): Maybe<Record<string, unknown>> {
-  const node = x.node;
-  const own = resolveOwn(node, editable);
-  if (own instanceof Promise) {
-    return own.then((v) => {
-      target.inputs = v;
-      return invoke(node, merge(v, wired), x, x.env.files, call);
-    });
-  }
-  target.inputs = own;
-  return invoke(node, merge(own, wired), x, x.env.files, call);
-}
-
-/** The inputs a node is called with: its own, then its wired ones (those alone when it has no own). */
-function merge(own: Record<string, unknown>, wired: Record<string, unknown>): Record<string, unknown> {
-  for (const _ in own) return { ...own, ...wired };
-  return wired;
-}
-
-async function callWithBackups(
-  x: Execution,
-  record: ResultRecord,
-  editable: Record<string, unknown>[],
-  primaryWired: Record<string, unknown>,
-  call: Call,
-): Promise<{ outputs: Record<string, unknown>; servedBy?: string }> {
-  const primary = x.node;
-  const candidates = [primary, ...primary.backups];
-  const errors: string[] = [];
-  for (const [i, node] of candidates.entries()) {
-    const own = await resolveOwn(node, editable[i]!);
-    const wired = i === 0 ? primaryWired : resolveWiring(node, x.env.view, { ...record, upstream: {} }, editable[i]!).values;
-    if (i === 0) record.inputs = own;
-    try {
-      const outputs = await invoke(node, { ...own, ...wired }, x, call.files, call);
-      return { outputs, servedBy: i === 0 ? undefined : node.id };
-    } catch (e) {
-      if (x.aborted || i === candidates.length - 1) {
-        if (i > 0) throw new DaggrError(ErrorCode.NODE_FAILED, `Node '${primary.id}' and its backups failed: ${[...errors, `${node.id}: ${(e as Error).message}`].join("; ")}`);
-        throw e;
-      }
-      errors.push(`${node.id}: ${(e as Error).message}`);
-      call.onProgress({ text: `'${node.id}' failed; trying backup '${candidates[i + 1]!.id}'` });
-    }
-  }
-  throw new Error("unreachable");
-}
-
-/**
- * Hides secrets (the HF token) in what a record keeps: its inputs, outputs, error and
- * items, whatever the node kind, before it is stored or sent. Hashes of outputs that
- * changed are recomputed, so they describe what is stored.
- */
-function redactRecord(record: ResultRecord): void {
-  const secrets = currentSecrets();
-  if (!secrets.length) return;
-  record.inputs = redactValue(record.inputs, secrets);
-  record.error = redactValue(record.error, secrets);
-  const outputs = redactValue(record.outputs, secrets);
-  if (outputs !== record.outputs) {
-    for (const port in outputs) if (outputs[port] !== record.outputs[port]) record.outputHashes[port] = contentHash(outputs[port]);
-    record.outputs = outputs;
-  }
-  if (record.items) record.items = redactValue(record.items, secrets);
-}
-
-function toResultError(e: unknown): ResultRecord["error"] {
-  if (e instanceof DaggrError) return { code: e.code, message: e.message, ...(hasExtra(e.details) ? { details: e.details } : {}) };
-  if (e instanceof Error) return { message: e.message || e.name };
-  return { message: String(e) };
-}
-
-function hasExtra(d: Record<string, unknown>): boolean {
-  return Object.keys(d).length > 0;
 }
