@@ -46,7 +46,7 @@ export function table(figures: Figure[]): void {
   console.table(figures.map((f) => ({ name: f.name, value: round(f.value), unit: f.unit, target: f.target ?? "" })));
 }
 
-const root = fileURLToPath(new URL("..", import.meta.url));
+export const root = fileURLToPath(new URL("..", import.meta.url));
 
 /** Makes sure `dist/` holds the current sources, building it when a file under lib/ is newer. */
 function ensureBuilt(): void {

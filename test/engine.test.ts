@@ -914,3 +914,24 @@ t.test("exactObject: keys to values at their size; '__proto__' and odd names sta
   }
   t.same(keyedBy({}).make([]), {}, "no keys: an empty object");
 });
+
+t.test("npm run bench:ab compares the engine at a commit with the working tree in one process: a table of medians and B/A per measure; an unknown commit is named", async (t) => {
+  const { spawnSync } = await import("node:child_process");
+  const { fileURLToPath } = await import("node:url");
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  const ab = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "bench/ab.ts", ...args], { cwd: root, encoding: "utf8" });
+  const ran = ab("HEAD", "--pairs", "3");
+  t.equal(ran.status, 0, ran.stderr);
+  t.match(ran.stdout, /^A = HEAD \([0-9a-f]{7}\), B = the working tree$/m);
+  for (const name of ["e2e", "build", "open", "run", "fan_out_wall"]) {
+    const ratio = new RegExp(`^BENCH ab_${name}_b_over_a (\\S+)$`, "m").exec(ran.stdout);
+    t.ok(ratio && Number(ratio[1]) > 0, `a B/A for ${name}: ${ratio?.[1]}`);
+  }
+  t.match(ran.stdout, /1,000-node DAG run\s+\d+\.\d\d\s+\d+\.\d\d\s+\d\.\d{3}/, "the table: A, B and B/A");
+  const unknown = ab("no-such-ref");
+  t.equal(unknown.status, 1);
+  t.match(unknown.stderr, /bench:ab: 'no-such-ref' is not a commit of this repository/);
+  const bad = ab("HEAD", "--pairs", "1");
+  t.equal(bad.status, 1);
+  t.match(bad.stderr, /--pairs must be a whole number of at least 2 \(got '1'\)/);
+});
