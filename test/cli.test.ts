@@ -190,6 +190,16 @@ t.test("daggr init makes a project that depends on this clone; it refuses a dire
   t.match(none.err, /which directory\? e\.g\. daggr init my-app/);
 });
 
+t.test("daggr init: the project has tsx, so the README's `npx tsx run.ts` runs a script on the app", async (t) => {
+  const made = Cli.run(["init", "script-app"]);
+  t.equal(await made.exited, 0, made.err);
+  const pkg = JSON.parse(readFileSync(join(dir, "script-app", "package.json"), "utf8")) as { devDependencies: Record<string, string> };
+  const own = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+  t.equal(pkg.devDependencies.tsx, own.dependencies.tsx, "the tsx daggr itself runs apps with");
+  t.match(readFileSync(join(ROOT, "README.md"), "utf8"), /\/\/ run\.ts — npx tsx run\.ts/, "the README's command");
+  t.match(readFileSync(join(dir, "script-app", "README.md"), "utf8"), /npx tsx run\.ts/);
+});
+
 t.test("daggr dev: serves the app; a change to a local import restarts it; a reconnecting tab keeps its sheet; errors wait for a fix; a second daggr on the same database exits", async (t) => {
   write("app.ts", appSource);
   write("helper.ts", helper("Text", "!"));

@@ -36,12 +36,12 @@ const TSCONFIG = {
   include: ["*.ts"],
 };
 
-/** daggr's own package: its root directory and version. */
-function self(): { root: string; version: string } {
+/** daggr's own package: its root directory, version and the tsx it runs apps with. */
+function self(): { root: string; version: string; tsx: string } {
   let dir = fileURLToPath(new URL(".", import.meta.url));
   while (!existsSync(join(dir, "package.json")) && resolve(dir, "..") !== dir) dir = resolve(dir, "..");
-  const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { version: string };
-  return { root: realpathSync(dir), version: pkg.version };
+  const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { version: string; dependencies?: Record<string, string> };
+  return { root: realpathSync(dir), version: pkg.version, tsx: pkg.dependencies?.tsx ?? "^4" };
 }
 
 /**
@@ -64,7 +64,7 @@ export function init(dir: string): string {
   if (existsSync(target) && readdirSync(target).length) throw new Error(`${dir} already exists and is not empty; pick a new directory name.`);
   mkdirSync(target, { recursive: true });
   const name = basename(target).toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/^[._-]+/, "") || "daggr-app";
-  const { version } = self();
+  const { version, tsx } = self();
   const pkg = {
     name,
     version: "0.1.0",
@@ -72,7 +72,9 @@ export function init(dir: string): string {
     type: "module",
     scripts: { dev: "daggr dev app.ts", start: "daggr run app.ts", typecheck: "tsc" },
     dependencies: { daggr: daggrDependency() },
-    devDependencies: { "@types/node": "^20.19.0", typescript: "~6.0" },
+    // tsx runs a script of your own on the app (\`npx tsx run.ts\`, as daggr's README shows);
+    // daggr's own copy is not on the project's PATH when daggr is a \`file:\` link.
+    devDependencies: { "@types/node": "^20.19.0", tsx, typescript: "~6.0" },
   };
   const readme = `# ${name}
 
@@ -84,7 +86,8 @@ npx daggr dev app.ts     # open the printed address; edit app.ts and the canvas 
 \`\`\`
 
 \`app.ts\` runs offline. Next, wire a Gradio app (\`GradioNode\`) or a model
-(\`InferenceNode\`) into it: see daggr's README. \`npm run typecheck\` checks the types.
+(\`InferenceNode\`) into it: see daggr's README. \`npm run typecheck\` checks the types;
+\`npx tsx run.ts\` runs a script of yours that imports \`./app.js\`.
 `;
   const files: Record<string, string> = {
     "package.json": `${JSON.stringify(pkg, null, 2)}\n`,
