@@ -380,7 +380,9 @@ t.test("a stalled Gradio job hits its inactivity deadline (E_IDLE_TIMEOUT) and i
 });
 
 t.test("the app's heartbeats keep a long silent Gradio job alive past its inactivity deadline", async (t) => {
-  const IDLE = 400;
+  // Heartbeats arrive as socket reads, after the timers of a stalled event loop: the deadline
+  // leaves a loaded machine ample room (25 heartbeats each) before it would fire between two.
+  const IDLE = 1000;
   const slow: FakeEndpoint = { name: "/slow", parameters: [], returns: [{ label: "text" }], fn: async (j) => (await j.sleep(IDLE * 3), ["done"]) };
   const fake = await startFakeGradio({ endpoints: [slow], heartbeatMs: 40 });
   t.teardown(() => fake.close());

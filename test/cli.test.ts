@@ -345,7 +345,7 @@ t.test("daggr dev --typecheck: a type error in the app is printed (file:line, co
   t.match(logged, [{ level: 50, code: "TS2322", file: "typed-app/app.ts", line, column: 14 }], "as fields of the JSON log line too");
 
   const diagnostics = (c: WireClient, pred: (m: DiagnosticsMessage) => boolean) =>
-    c.next((m: ServerMessage) => m.type === "diagnostics" && pred(m), 120_000, 0) as Promise<DiagnosticsMessage>;
+    c.next((m: ServerMessage) => m.type === "diagnostics" && pred(m), undefined, 0) as Promise<DiagnosticsMessage>;
   const tab = await WireClient.connect(url!);
   const shown = await diagnostics(tab, (m) => m.errors.length > 0);
   t.same(shown, {

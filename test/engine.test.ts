@@ -112,7 +112,8 @@ t.test("a newer edit cancels the older recompute (its signal aborts) and wins", 
   const slow = new FnNode(
     async ({ text }, { signal }) => {
       signal.addEventListener("abort", () => aborted.push(text));
-      await sleep(text === "first" ? 300 : 5);
+      // "first" answers only once it is cancelled (no clock: were it never cancelled, the test's timeout fails it).
+      if (text === "first") await new Promise((r) => signal.addEventListener("abort", r));
       return text;
     },
     { name: "slow", inputs: { text: gr.Textbox() }, outputs: { v: gr.Textbox() } },
@@ -220,14 +221,20 @@ t.test("restoring with no matching downstream result leaves downstream stale", a
 });
 
 t.test("parallelism: ready concurrent nodes run at once; plain FnNodes one at a time per process", async (t) => {
+  // Concurrent workers wait until all six have started (a barrier, no clock: run one at a
+  // time, the first would wait forever and the test's timeout fails it); the others hold a
+  // moment, so that any two the engine ran together would overlap.
   const probe = (concurrent: boolean) => {
     let active = 0;
     let peak = 0;
+    let allStarted!: () => void;
+    const together = new Promise<void>((r) => (allStarted = r));
     const src = new FnNode(() => 1, { name: "src", outputs: { v: null } });
     const workers = Array.from({ length: 6 }, (_, i) =>
       new FnNode(async ({ v }) => {
         peak = Math.max(peak, ++active);
-        await sleep(20);
+        if (active === 6) allStarted();
+        await (concurrent ? together : sleep(20));
         active--;
         return v + i;
       }, { name: `w${i}`, inputs: { v: src.out.v }, concurrent, outputs: { v: null } }),
@@ -248,13 +255,24 @@ t.test("parallelism: ready concurrent nodes run at once; plain FnNodes one at a 
 });
 
 t.test("concurrencyGroup + maxConcurrent is a process-wide limit, shared across sessions", async (t) => {
+  // A call waits until it runs beside another one, or until all eight have started (no
+  // clock): two at once is reached whatever the machine's speed, and a leaking limit lets
+  // a third start while two wait.
   let active = 0;
   let peak = 0;
+  let started = 0;
+  const waiting: Array<() => void> = [];
+  const check = () => {
+    if (active >= 2 || started === 8) for (const w of waiting.splice(0)) w();
+  };
   const make = (prefix: string) => {
     const nodes = Array.from({ length: 4 }, (_, i) =>
       new FnNode(async () => {
         peak = Math.max(peak, ++active);
-        await sleep(15);
+        started++;
+        const paired = new Promise<void>((r) => waiting.push(r));
+        check();
+        await paired;
         active--;
         return i;
       }, { name: `${prefix}${i}`, concurrent: true, concurrencyGroup: "gpu", maxConcurrent: 2, outputs: { v: null } }),
@@ -269,11 +287,15 @@ t.test("concurrencyGroup + maxConcurrent is a process-wide limit, shared across 
 t.test("cancellation: the executor's AbortSignal fires; a cancelled result is recorded but never a cache hit", async (t) => {
   let calls = 0;
   let sawAbort = false;
+  let listening!: () => void;
+  const waitingOnSignal = new Promise<void>((r) => (listening = r));
   const f = new FnNode(
     async (_i, { signal }) => {
       calls++;
       if (calls === 1) {
-        await new Promise((resolve) => signal.addEventListener("abort", resolve));
+        const aborted = new Promise((resolve) => signal.addEventListener("abort", resolve));
+        listening();
+        await aborted;
         sawAbort = true;
         throw signal.reason;
       }
@@ -284,7 +306,7 @@ t.test("cancellation: the executor's AbortSignal fires; a cancelled result is re
   const { s } = await open(new Graph({ name: "g", nodes: [f] }));
   const running = s.run(f);
   const started = await nextEvent(s, "node-started", "f");
-  await sleep(5); // let the function start waiting on its signal
+  await waitingOnSignal; // the function is waiting on its signal
   t.ok(s.cancel(started.runId));
   const summary = await running;
   t.equal(summary.status, "cancelled");

@@ -248,14 +248,20 @@ t.test("docs/errors.md lists every error code the source can raise", async (t) =
 
 t.test("graph.call stops when its signal aborts", async (t) => {
   let aborted = false;
+  let waiting!: () => void;
+  const running = new Promise<void>((r) => (waiting = r));
   const slow = new FnNode(async (_i, { signal }) => {
-    await new Promise((r) => signal.addEventListener("abort", r));
+    const abort = new Promise((r) => signal.addEventListener("abort", r));
+    waiting();
+    await abort;
     aborted = true;
     return 1;
   }, { name: "slow", concurrent: true });
   const ac = new AbortController();
   const pending = new Graph({ name: "g", nodes: [slow], persistKey: false }).call({}, { signal: ac.signal });
-  setTimeout(() => ac.abort(), 30);
+  // Aborted once the node runs (a fixed delay could abort before it starts on a loaded machine).
+  await running;
+  ac.abort();
   t.equal(((await pending.catch((e) => e)) as DaggrError).code, "E_CANCELLED");
   t.ok(aborted, "the node saw its signal abort");
 });

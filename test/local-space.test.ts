@@ -21,6 +21,7 @@ import { closeGradioClients } from "../lib/nodes/gradio-client.js";
 import { remoteTiming } from "../lib/nodes/hf-retry.js";
 import { checkSpaceId, childEnv, localApp, localTarget, localTiming, stopLocalSpaces, sweepOrphans } from "../lib/nodes/local-space/index.js";
 import { launch } from "../lib/server/index.js";
+import { freePort } from "../lib/server/options.js";
 import { upstreamChecked } from "../lib/nodes/upstream.js";
 import type { ResultWire, SnapshotMessage } from "../lib/protocol.js";
 import { WireClient } from "./fixtures/server-wire.js";
@@ -417,7 +418,7 @@ export default new Graph({ name: "dev local", nodes: [local] });
   );
   const env = (list: string[], note = "") => writeFileSync(join(dir, "env.ts"), `export const localEnv: string[] = ${JSON.stringify(list)};${note}\n`);
   env([]);
-  const port = await freePortForTest();
+  const port = await freePort(); // daggr dev binds it: one no other test's listen(0) takes meanwhile
   const dev = daggrDev(dir, "app.ts", port);
   t.teardown(() => void (dev.proc.exitCode === null && dev.proc.kill("SIGKILL")));
   await dev.waitFor(/serving app\.ts at/, 0);
@@ -471,14 +472,6 @@ function localPortOf(pid: number): number {
   throw new Error(`no pid file for ${pid}`);
 }
 
-async function freePortForTest(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 t.test("a result records its Space's revision and the copy that served it", async (t) => {
   process.env.DAGGR_LOCAL_PYTHON = PYTHON;
   const h = harness();
@@ -510,7 +503,7 @@ t.test("upstream tracking: a new Space revision marks old results at start-up; D
   const { c } = await WireClient.open(server.url);
   await c.request({ type: "set-input", nodeId: "up", port: "text", value: "made" });
   await c.request({ type: "run", nodeId: "up", mode: "step" });
-  const done = (await c.next((m) => m.type === "event" && m.event.type === "node-completed", 60_000)) as { event: { result: ResultWire } };
+  const done = (await c.next((m) => m.type === "event" && m.event.type === "node-completed")) as { event: { result: ResultWire } };
   c.close();
   t.match(done.event.result.origin, { kind: "space", remote: "t/up", revision: SHA1, via: "local" }, "the card gets which copy and revision made it");
   t.notOk(done.event.result.origin?.current, "not older");

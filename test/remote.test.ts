@@ -333,7 +333,8 @@ t.test("a Space id resolves through the Hub; *.hf.space gets the token, errors n
 
 // ---------------------------------------------------------------- gradio: cancel, timeouts, faults
 
-const slowEndpoint: FakeEndpoint = { name: "/slow", parameters: [{ name: "x" }], returns: [{}], fn: async (j) => (await j.sleep(5000), ["late"]) };
+/** A job that ends only when cancelled (or the app closes): no clock for a loaded machine to outrun. */
+const slowEndpoint: FakeEndpoint = { name: "/slow", parameters: [{ name: "x" }], returns: [{}], fn: async (j) => (await j.sleep(3_600_000), ["late"]) };
 
 t.test("cancelling the signal cancels the remote job and rejects with E_CANCELLED; the client stays usable", async (t) => {
   const fake = await app(t, { endpoints: [slowEndpoint, predict] });
@@ -344,7 +345,7 @@ t.test("cancelling the signal cancels the remote job and rejects with E_CANCELLE
   while (!h.progress.some((p) => p.text === "Running")) await new Promise((r) => setTimeout(r, 5));
   ac.abort();
   await t.rejects(run, { code: "E_CANCELLED" });
-  t.equal(fake.stats.completed, 0, "stops waiting at once: the 5 s job has not finished");
+  t.equal(fake.stats.completed, 0, "stops waiting at once: the held job has not finished");
   while (fake.stats.cancelled === 0) await new Promise((r) => setTimeout(r, 5));
   t.match(fake.cancels[0], { event_id: /^[0-9a-f]{32}$/, fn_index: 0 });
   const again = new GradioNode(fake.url, { inputs: { prompt: gr.Textbox() }, outputs: { text: gr.Textbox() } });
@@ -355,8 +356,14 @@ t.test("cancelling the signal cancels the remote job and rejects with E_CANCELLE
 t.test("a timeout signal stops the remote job and reports E_TIMEOUT", async (t) => {
   const fake = await app(t, { endpoints: [slowEndpoint] });
   const node = new GradioNode(fake.url, { apiName: "/slow", inputs: { x: gr.Textbox() }, outputs: { o: gr.Textbox() } });
-  await t.rejects(gradioExecutor.execute(node, { x: "1" }, harness({ signal: AbortSignal.timeout(150) }).ctx), { code: "E_TIMEOUT" });
-  while (fake.stats.cancelled === 0) await new Promise((r) => setTimeout(r, 5));
+  // The signal AbortSignal.timeout() gives, firing once the job runs on the app (a 150 ms
+  // timer could fire before the job was even sent on a loaded machine: nothing to cancel then).
+  const ac = new AbortController();
+  const run = gradioExecutor.execute(node, { x: "1" }, harness({ signal: ac.signal }).ctx);
+  await until(() => fake.stats.started === 1);
+  ac.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError"));
+  await t.rejects(run, { code: "E_TIMEOUT" });
+  await until(() => fake.stats.cancelled > 0);
   t.pass("the job was cancelled on the server");
 });
 

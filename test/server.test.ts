@@ -111,7 +111,7 @@ t.test("set-input with rev: a stale edit of the same input gets E_INPUT_CONFLICT
   t.equal((c.snap as SnapshotMessage).inputRevs?.upper__text, 1);
   // Retried on the current revision, b's edit goes through; input-changed carries the new revision.
   t.match(await b.c.request({ type: "set-input", nodeId: "upper", port: "text", value: "from b", rev: 1 }), { type: "ack", result: { rev: 2 } });
-  const echoed = await a.c.next((m) => m.type === "event" && m.event.type === "input-changed" && m.event.value === "from b", 5000, 0);
+  const echoed = await a.c.next((m) => m.type === "event" && m.event.type === "input-changed" && m.event.value === "from b", undefined, 0);
   t.match((echoed as EventMessage).event, { nodeId: "upper", port: "text", rev: 2 });
   // Different inputs, each on its own revision: both kept.
   t.match(await a.c.request({ type: "set-input", nodeId: "page", port: "text", value: "p", rev: 0 }), { type: "ack", result: { rev: 1 } });
@@ -213,7 +213,7 @@ t.test("history pages, select-result restores, cancel, viewport, and sheet renam
   t.equal(first.outputs.upper, "ONE");
   const from = a.c.messages.length;
   t.match(await a.c.request({ type: "select-result", nodeId: "upper", resultId: first.id }), { type: "ack" });
-  const restored = (await a.c.next((m) => isEvent("input-changed")(m), 5000, from)) as EventMessage;
+  const restored = (await a.c.next((m) => isEvent("input-changed")(m), undefined, from)) as EventMessage;
   t.match(restored.event, { nodeId: "upper", port: "text", value: "one", origin: "restore" });
   t.match(await a.c.request({ type: "select-result", nodeId: "upper", resultId: "nope" }), { type: "error", code: "E_UNKNOWN_RESULT" });
 
@@ -224,7 +224,7 @@ t.test("history pages, select-result restores, cancel, viewport, and sheet renam
   const bFrom = b.c.messages.length;
   const renamed = await a.c.request({ type: "sheet-rename", sheetId: sheet, name: "Renamed" });
   t.match(renamed, { type: "ack", result: { id: sheet, name: "Renamed", viewport: { x: 10, y: -5, zoom: 1.5 } } });
-  const list = await b.c.next((m) => m.type === "sheets", 5000, bFrom);
+  const list = await b.c.next((m) => m.type === "sheets", undefined, bFrom);
   t.match(list, { type: "sheets", current: sheet, sheets: [{ id: sheet, name: "Renamed" }] });
 
   const created = (await a.c.request({ type: "sheet-create" })) as { result: { id: string; name: string } };
@@ -236,7 +236,7 @@ t.test("history pages, select-result restores, cancel, viewport, and sheet renam
   // Deleting the sheet tab b is on moves b to another sheet with a fresh snapshot.
   const bMove = b.c.messages.length;
   t.match(await a.c.request({ type: "sheet-delete", sheetId: sheet }), { type: "ack" });
-  const moved = await b.c.next((m) => m.type === "snapshot", 5000, bMove);
+  const moved = await b.c.next((m) => m.type === "snapshot", undefined, bMove);
   t.equal((moved as SnapshotMessage).sheet.id, created.result.id);
   t.match(await a.c.request({ type: "choice", nodeId: "upper", variant: "x" }), { type: "error", code: "E_BAD_OPTION" });
   a.c.close();
@@ -317,10 +317,10 @@ t.test("upload → FileRef → set-input: the node reads the stored file; a path
   const applied = async (value: unknown) => {
     const from = c.messages.length;
     const ack = await c.request({ type: "set-input", nodeId: "size", port: "img", value });
-    const changed = ((await c.next(isEvent("input-changed", "size"), 5000, from)) as EventMessage).event;
+    const changed = ((await c.next(isEvent("input-changed", "size"), undefined, from)) as EventMessage).event;
     // Its result: computed anew, or an earlier one with the same inputs reused (node-cached).
     const done = (m: ServerMessage) => isEvent("node-completed", "size")(m) || isEvent("node-cached", "size")(m);
-    const ran = ((await c.next(done, 5000, from)) as EventMessage).event as unknown as { result: { outputs: { bytes: number } } };
+    const ran = ((await c.next(done, undefined, from)) as EventMessage).event as unknown as { result: { outputs: { bytes: number } } };
     return { ack, changed, bytes: ran.result.outputs.bytes };
   };
   const cleared = await applied(null);
@@ -599,7 +599,7 @@ t.test("every incoming message is validated: a coded error reply, the socket and
   const reply = async (text: string | Buffer) => {
     const from = c.messages.length;
     c.ws.send(text);
-    return c.next((m) => m.type === "error", 5000, from);
+    return c.next((m) => m.type === "error", undefined, from);
   };
   t.match(await reply("not json"), { code: "E_BAD_JSON" });
   t.match(await reply("[1,2]"), { code: "E_BAD_JSON" });
@@ -695,7 +695,7 @@ t.test("the server checks each client message with the schema its type comes fro
   t.ok(checked > 40, `${checked} bad messages, each refused with its field`);
   const from = c.messages.length;
   c.ws.send(JSON.stringify({ v: 1, type: "viewport", id: 42, x: 0, y: 0, zoom: 1 }));
-  t.match(await c.next((m) => m.type === "error", 5000, from), { code: "E_BAD_MESSAGE", details: { field: "id" }, message: /Field 'id' of a 'viewport' message must be a string/ });
+  t.match(await c.next((m) => m.type === "error", undefined, from), { code: "E_BAD_MESSAGE", details: { field: "id" }, message: /Field 'id' of a 'viewport' message must be a string/ });
   t.match(await c.request({ type: "sheet-create", name: "a\u0007b" }), { code: "E_BAD_MESSAGE", details: { field: "name" }, message: /free of control characters/ });
   t.match(await c.request({ type: "run", nodeId: "upper", mode: "all", item: 0 }), { code: "E_BAD_MESSAGE", details: { field: "item" }, message: /mode "step"/ });
   t.match(await c.request({ type: "viewport", x: 1, y: 2, zoom: 1.5 }), { type: "ack" });
@@ -890,8 +890,8 @@ t.test("run queue: past maxRunsPerSheet / maxRuns a run is refused with E_RUN_QU
   t.match(JSON.parse(rest.body), { error: { code: "E_RUN_QUEUE_FULL" } });
   t.ok(h.stats.started <= 3, "nothing refused was started");
   h.open();
-  await a.c.next((m) => m.type === "event" && m.event.type === "run-finished", 10_000, 0);
-  await b.c.next((m) => m.type === "event" && m.event.type === "run-finished", 10_000, 0);
+  await a.c.next((m) => m.type === "event" && m.event.type === "run-finished", undefined, 0);
+  await b.c.next((m) => m.type === "event" && m.event.type === "run-finished", undefined, 0);
   await until(() => a.c.events().filter((e) => e === "run-finished").length === 2, "both runs of sheet a finished");
   t.match(await run(a.c), { type: "ack" }, "finished runs gave their places back");
   a.c.close();

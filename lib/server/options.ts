@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { hostname, networkInterfaces } from "node:os";
 import type { Store } from "../engine/index.js";
@@ -249,10 +250,33 @@ export async function listen(server: Server, host: string, port: number, strict:
   }
 }
 
-/** For tests: a port that is free right now. */
+/**
+ * For tests: a port that is free right now, for another process to bind a moment later.
+ * Picked below the kernel's ephemeral range (Linux: ip_local_port_range), where no
+ * `listen(0)` or outgoing connection of a test running beside it can take it meanwhile.
+ */
 export async function freePort(host = "127.0.0.1"): Promise<number> {
-  const s = createServer();
-  const port = await listen(s, host, 0, true);
-  await new Promise((r) => s.close(r));
-  return port;
+  const top = ephemeralLow();
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * (top - 10_000));
+    const s = createServer();
+    try {
+      await listen(s, host, port, true);
+    } catch (e) {
+      if ((e as Error).message.includes("already in use")) continue;
+      throw e;
+    }
+    await new Promise((r) => s.close(r));
+    return port;
+  }
+}
+
+/** The first port of the kernel's ephemeral range (32768 where it cannot be read). */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 11_000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
 }
