@@ -479,6 +479,21 @@ t.test("a paused or broken Space fails fast with its status; an unknown one is E
   t.match(priv.message, /Set HF_TOKEN/);
 });
 
+t.test("a Space asked of a Hub this machine cannot reach fails with E_NETWORK in the socket's words and says what to do", async (t) => {
+  shim.unroute("huggingface.co");
+  t.teardown(() => shim.route("huggingface.co", hf.origin));
+  const node = new GradioNode("acme/offline", { outputs: { o: null }, retries: 1 });
+  const e = await fail(gradioExecutor.execute(node, {}, harness().ctx));
+  t.match(e, { code: "E_NETWORK", details: { attempts: 2 } });
+  t.match(e.message, /Space 'acme\/offline': the Hugging Face Hub could not be reached to check its status \(getaddrinfo ENOTFOUND huggingface\.co\) \(after 2 attempts\)\./);
+  t.notMatch(e.message, /fetch failed/, "not fetch's bare words");
+  t.match(e.message, /is this machine offline, or does it need a proxy\? Run the node again \(▶\) once the network is back\.$/);
+  const closed = await startFakeGradio({ endpoints: [predict] });
+  await closed.close();
+  const refused = await fail(gradioExecutor.execute(new GradioNode(closed.url, { inputs: { prompt: gr.Textbox() }, outputs: { text: gr.Textbox() }, retries: 0 }), { prompt: "a" }, harness().ctx));
+  t.match(refused.message, /could not be reached \(ECONNREFUSED\)\. Nothing accepts connections at that address: is the app running there\?$/);
+});
+
 // ---------------------------------------------------------------- gradio: sessions and state
 
 /** Waits until `cond()` holds, checking after each macrotask (no fixed delays). */

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
 import { DaggrError, ErrorCode } from "../graph/index.js";
 import type { Progress } from "../engine/events.js";
-import { RetryableError, isNetworkError, parseRetryAfter, raceSignal } from "./hf-retry.js";
+import { RetryableError, isNetworkError, networkHint, parseRetryAfter, raceSignal } from "./hf-retry.js";
 import { waitForSpace } from "./hf-space.js";
 import { spaceOrigin, tokenAllowed } from "./hf-token.js";
 import { addressAllowed, addressRange, checkRemoteUrl, isOwnOrigin, netGuard, sendGuarded } from "./net-guard.js";
@@ -512,7 +512,7 @@ function connectError(space: string, e: unknown, state: CallState, hasToken: boo
   const msg = e instanceof Error ? e.message : String(e);
   if (e instanceof DaggrError || e instanceof RetryableError) return e;
   if (isNetworkError(e) || msg.startsWith("Space metadata could not be loaded")) {
-    return new RetryableError(new DaggrError(ErrorCode.NETWORK, `${label} could not be reached (${(e as Error & { cause?: { code?: string } }).cause?.code ?? msg.trim()})`), undefined, true);
+    return new RetryableError(new DaggrError(ErrorCode.NETWORK, `${label} could not be reached (${(e as Error & { cause?: { code?: string } }).cause?.code ?? msg.trim()})`, { hint: networkHint(e) }), undefined, true);
   }
   if (/could not be accessed \(received a (\d+)/.test(msg)) {
     const status = Number(/received a (\d+)/.exec(msg)![1]);

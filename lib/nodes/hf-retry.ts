@@ -117,7 +117,8 @@ export async function withRetries<T>(attempt: (n: number) => Promise<T>, o: Retr
       if (n >= o.retries || tooLong) {
         const extra = n > 0 ? ` (after ${n + 1} attempts)` : "";
         const when = e.retryAfterMs !== undefined ? ` The server asks to retry in ${Math.ceil(e.retryAfterMs / 1000)} s.` : "";
-        throw new DaggrError(e.error.code, `${stripCode(e.error.message)}${extra}.${when}`.replace(/\.\./g, "."), {
+        const hint = typeof e.error.details.hint === "string" ? ` ${e.error.details.hint}` : "";
+        throw new DaggrError(e.error.code, `${stripCode(e.error.message)}${extra}.${when}${hint}`.replace(/\.\./g, "."), {
           ...e.error.details,
           attempts: n + 1,
           ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs, retryAt: new Date(Date.now() + e.retryAfterMs).toISOString() } : {}),
@@ -138,6 +139,26 @@ export async function withRetries<T>(attempt: (n: number) => Promise<T>, o: Retr
 /** A message without its leading `[E_CODE] `. */
 export function stripCode(message: string): string {
   return message.replace(/^\[E_[A-Z_]+\]\s*/, "");
+}
+
+/**
+ * A network failure in the socket's own words ("getaddrinfo ENOTFOUND huggingface.co",
+ * "connect ECONNREFUSED 127.0.0.1:7860"), not fetch's bare "fetch failed".
+ */
+export function networkCause(e: unknown): string {
+  const err = e as { message?: string; cause?: { code?: string; message?: string } } | undefined;
+  return err?.cause?.message?.trim() || err?.cause?.code || String(err?.message ?? e).trim();
+}
+
+/**
+ * What to do about a network failure, by its kind: the last sentence of the E_NETWORK
+ * error once the attempts run out (kept in its details as `hint`).
+ */
+export function networkHint(e: unknown): string {
+  const code = (e as { cause?: { code?: string } } | undefined)?.cause?.code ?? "";
+  if (/^(ENOTFOUND|EAI_AGAIN)$/.test(code)) return "The host name could not be looked up: is this machine offline, or does it need a proxy? Run the node again (▶) once the network is back.";
+  if (code === "ECONNREFUSED") return "Nothing accepts connections at that address: is the app running there?";
+  return "Check the network connection, then run the node again (▶).";
 }
 
 /** Whether an error looks like a dropped connection or DNS/socket failure. */

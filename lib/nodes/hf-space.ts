@@ -2,7 +2,7 @@ import { DaggrError, ErrorCode } from "../graph/index.js";
 import type { Progress } from "../engine/events.js";
 import { scopedFetch } from "./hf-download.js";
 import { spaceOrigin } from "./hf-token.js";
-import { RetryableError, isNetworkError, remoteTiming, sleep } from "./hf-retry.js";
+import { RetryableError, isNetworkError, networkCause, networkHint, remoteTiming, sleep } from "./hf-retry.js";
 
 /** `runtime.stage` values of a Space, grouped by what daggr does about them. */
 const RUNNING = new Set(["RUNNING", "RUNNING_BUILDING", "RUNNING_APP_STARTING"]);
@@ -25,7 +25,7 @@ export async function spaceRuntime(id: string, token: string | undefined, signal
   } catch (e) {
     if (signal?.aborted) throw e;
     if (isNetworkError(e)) {
-      throw new RetryableError(new DaggrError(ErrorCode.NETWORK, `Space '${id}': the Hugging Face Hub could not be reached to check its status (${(e as Error).message})`), undefined, true);
+      throw new RetryableError(new DaggrError(ErrorCode.NETWORK, `Space '${id}': the Hugging Face Hub could not be reached to check its status (${networkCause(e)})`, { hint: networkHint(e) }), undefined, true);
     }
     throw e;
   }

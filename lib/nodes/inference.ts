@@ -1,7 +1,7 @@
 import type { InferenceClient } from "@huggingface/inference";
 import { DaggrError, ErrorCode, unknownName, type InferenceNode } from "../graph/index.js";
 import type { ExecContext, Executor, MetaCache } from "../engine/executor.js";
-import { REMOTE_DEFAULTS, RetryableError, isNetworkError, parseRetryAfter, remoteTiming, sleep, stripCode, withRetries } from "./hf-retry.js";
+import { REMOTE_DEFAULTS, RetryableError, isNetworkError, networkCause, networkHint, parseRetryAfter, remoteTiming, sleep, stripCode, withRetries } from "./hf-retry.js";
 import { headRevision, noteRevision, rememberHead, settledSoon } from "./upstream.js";
 import { hfToken, redactError } from "./hf-token.js";
 import { TASKS, type TaskResult, canonicalTask } from "./inference-tasks.js";
@@ -280,7 +280,7 @@ async function fetchModelMeta(node: InferenceNode, token: string | undefined, si
     if (status === 404) throw new DaggrError(ErrorCode.REMOTE_NOT_FOUND, `${where} was not found on the Hugging Face Hub. Check the id (org/name); a private or gated model also needs HF_TOKEN.`, { model: node.model, status });
     if (status === 401 || status === 403) throw new DaggrError(ErrorCode.REMOTE_AUTH, `${where} is private or gated (HTTP ${status}). Set HF_TOKEN with access to it, or accept its terms on the Hub.`, { status });
     if (isNetworkError(e) || (status !== undefined && (status >= 500 || status === 429))) {
-      throw new RetryableError(new DaggrError(ErrorCode.NETWORK, `${where}: the Hugging Face Hub could not be asked for its task (${status ? `HTTP ${status}` : (e as Error).message})`));
+      throw new RetryableError(new DaggrError(ErrorCode.NETWORK, `${where}: the Hugging Face Hub could not be asked for its task (${status ? `HTTP ${status}` : networkCause(e)})`, status ? {} : { hint: networkHint(e) }));
     }
     throw new DaggrError(ErrorCode.REMOTE_FAILED, `${where}: the Hub answered ${(e as Error).message}`);
   }
@@ -292,7 +292,7 @@ function classify(e: unknown, last: { status?: number; retryAfterMs?: number }, 
   const err = e as Error & { httpResponse?: { status?: number; body?: unknown } };
   const msg = stripCode(String(err?.message ?? e)).replace(/^Failed to perform inference: /, "");
   const status = err?.httpResponse?.status ?? (err?.name === "ProviderApiError" ? last.status : undefined);
-  if (isNetworkError(e)) return new RetryableError(new DaggrError(ErrorCode.NETWORK, `${label}: the provider could not be reached (${err.message})`));
+  if (isNetworkError(e)) return new RetryableError(new DaggrError(ErrorCode.NETWORK, `${label}: the provider could not be reached (${networkCause(e)})`, { hint: networkHint(e) }));
   if (err?.name === "HubApiError") {
     if (status === 404 || /Repository not found|not found/i.test(msg)) {
       return new DaggrError(ErrorCode.REMOTE_NOT_FOUND, `${label}: the model was not found on the Hugging Face Hub. Check the id; a private or gated model needs HF_TOKEN.`, { status });
