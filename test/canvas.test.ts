@@ -1262,6 +1262,25 @@ async function browserTests(): Promise<void> {
     t.same(await state(), { dragging: [], panning: false, captured: [] }, "nothing stuck");
   });
 
+  t.test("fitting a tall graph leaves its top cards' timing labels clear of the title bar and Run all", async (t) => {
+    const settings = new InputNode({ name: "Settings", ports: { text: gr.Textbox({ label: "Text", value: "hi" }) } });
+    const steps = Array.from({ length: 6 }, (_, i) => new FnNode(({ text }) => `${text} ${i}`, { name: `step${i}`, inputs: { text: settings.out.text }, outputs: { out: gr.Textbox() } }));
+    const server = await serve(t, new Graph({ name: "Tall", nodes: steps }));
+    const page = await open(t, server.url, { width: 1000, height: 700 });
+    for (const s of steps) await card(page, s.id).locator(".timing").waitFor();
+    await page.keyboard.press("f");
+    const boxes = async (selector: string) => (await page.locator(selector).evaluateAll((els) => els.map((e) => e.getBoundingClientRect().toJSON()))) as DOMRect[];
+    const bars = [...(await boxes("daggr-canvas .title-bar")), ...(await boxes("daggr-canvas .toolbar.top-right"))];
+    t.equal(bars.length, 2);
+    const labels = await boxes("daggr-node .timing");
+    t.equal(labels.length, 7, "every card shows its timing");
+    const hidden = labels.filter((l) => bars.some((b) => l.left < b.right && b.left < l.right && l.top < b.bottom && b.top < l.bottom));
+    t.same(hidden, [], "no label under the floating controls");
+    const top = Math.min(...labels.map((l) => l.top));
+    t.ok(top >= Math.max(...bars.map((b) => b.bottom)), `the highest label (${top}) is below the controls`);
+    await shot(page, "canvas-fit-tall");
+  });
+
   t.test("the saved viewport is fitted to the window it opens in: the same part of the graph, centred, scaled to fit", async (t) => {
     let saved: (v: unknown) => void = () => undefined;
     const store = new (class extends MemoryStore {

@@ -16,6 +16,12 @@ export const MIN_ZOOM = 0.1;
 export const MAX_ZOOM = 3;
 const FIT_MAX_ZOOM = 1;
 const FIT_PADDING = 48;
+/**
+ * Above the graph, fitting leaves room for the controls floating over the top of the
+ * canvas (title bar, Run all: 12 px from the edge, 38 px tall) and for the timing label
+ * each card wears above its top edge: a top card's label is never under them.
+ */
+const FIT_PADDING_TOP = 76;
 
 const clampZoom = (z: number) => Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, z));
 
@@ -120,8 +126,9 @@ export class PanZoom {
   fit(b: Bounds, byUser = false): void {
     const r = this.el.getBoundingClientRect();
     if (!r.width || !r.height || !b.width || !b.height) return;
-    const zoom = clampZoom(Math.min((r.width - 2 * FIT_PADDING) / b.width, (r.height - 2 * FIT_PADDING) / b.height, FIT_MAX_ZOOM));
-    this.set({ x: (r.width - b.width * zoom) / 2 - b.x * zoom, y: (r.height - b.height * zoom) / 2 - b.y * zoom, zoom }, byUser);
+    const high = r.height - FIT_PADDING_TOP - FIT_PADDING;
+    const zoom = clampZoom(Math.min((r.width - 2 * FIT_PADDING) / b.width, high / b.height, FIT_MAX_ZOOM));
+    this.set({ x: (r.width - b.width * zoom) / 2 - b.x * zoom, y: FIT_PADDING_TOP + (high - b.height * zoom) / 2 - b.y * zoom, zoom }, byUser);
   }
 
   /** Screen (client) coordinates → world coordinates. */
