@@ -316,6 +316,17 @@ async function browserTests(): Promise<void> {
     t.pass("the Upper card is centred in view");
   });
 
+  t.test("provenance of a result the node made itself names no server: 'Served by' is for a backup's results", async (t) => {
+    const server = await serve(t, textGraph());
+    const page = await open(t, server.url);
+    await textOf(page, "Upper", "upper", "HELLO");
+    await card(page, "Upper").locator("button.prov-toggle").click();
+    const panel = card(page, "Upper").locator("section.provenance");
+    t.equal((await panel.locator(".prov-status").textContent())!.trim(), "success");
+    t.equal(await panel.locator(".prov-served").count(), 0);
+    t.notMatch(await panel.textContent(), /Served by|primary/, "no word about backups on a node that has none");
+  });
+
   t.test("GradioNodes: queue position, stop cancels the remote job, progress, then the image", async (t) => {
     // One job at a time on the app: the second waits in its queue.
     const fake = await startFakeGradio({ endpoints: [generateEndpoint, slowEndpoint], concurrency: 1 });

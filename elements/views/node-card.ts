@@ -172,7 +172,7 @@ export class NodeCard extends LitElement {
       <div class="prov-grid">
         <span class="k">Status</span><span class="v prov-status ${r.status}">${r.status}</span>
         <span class="k">Took</span><span class="v prov-ms">${formatMs(r.ms)} · ${new Date(r.startedAt).toLocaleTimeString()}</span>
-        <span class="k">Served by</span><span class="v prov-served">${r.servedBy ? html`backup <b>${store.node(r.servedBy)?.name ?? r.servedBy}</b>` : "primary"}</span>
+        ${r.servedBy ? html`<span class="k">Served by</span><span class="v prov-served">backup <b>${store.node(r.servedBy)?.name ?? r.servedBy}</b></span>` : nothing}
         ${r.origin ? html`<span class="k">Upstream</span><span class="v prov-origin">${r.origin.remote}${r.origin.revision ? html` @ <code>${r.origin.revision.slice(0, 8)}</code>` : nothing}${r.origin.via ? ` · ${r.origin.via}` : nothing}</span>` : nothing}
         ${r.edited ? html`<span class="k">Edited</span><span class="v prov-edited">item ${r.edited.index + 1} of <b>${r.edited.port}</b>, by hand</span>` : nothing}
       </div>
