@@ -82,6 +82,16 @@ t.test("an unknown option is a coded error with the nearest option", async (t) =
   t.equal(codeOf(() => new FnNode(() => 1, { outputs: { x: "text" } } as never)).code, "E_BAD_OPTION");
 });
 
+t.test("an unknown option or port is named next to its noun, before the node that lacks it", async (t) => {
+  const shout = new FnNode(({ text }: { text: string }) => text, { name: "shout", inputs: { text: gr.Textbox() }, outputs: { loud: gr.Textbox() } });
+  const port = codeOf(() => (shout.out as Record<string, unknown>).lodu);
+  t.match(port.message, /^\[E_UNKNOWN_PORT\] Unknown output port 'lodu' of node 'shout'\. Did you mean 'loud'\? Valid choices: 'loud'\.$/);
+  t.match(codeOf(() => (shout.in as Record<string, unknown>).txet).message, /Unknown editable input 'txet' of node 'shout'\. Did you mean 'text'\?/);
+  const option = codeOf(() => new FnNode(() => 1, { outptus: {} } as never));
+  t.match(option.message, /Unknown option 'outptus' of FnNode\. Did you mean 'outputs'\?/);
+  t.match(option.details, { got: "outptus", nearest: "outputs" });
+});
+
 t.test("gr.* props are checked like node options: a misspelt prop is a coded error with the nearest one", async (t) => {
   const e = codeOf(() => gr.Textbox({ lable: "Prompt" }));
   t.equal(e.code, "E_UNKNOWN_OPTION");

@@ -212,6 +212,15 @@ t.test("validate() names the unknown endpoint (valid ones nearest first), unknow
   t.pass("valid nodes and validate:false pass");
 });
 
+t.test("validate(): a misspelt input or endpoint is named right after its noun, before the app and node it belongs to", async (t) => {
+  const fake = await app(t, { endpoints: [predict] });
+  const cache = harness().ctx.cache;
+  const param = await fail(gradioExecutor.validate!(new GradioNode(fake.url, { name: "gen", inputs: { promt: gr.Textbox() } }), { cache }));
+  t.match(param.message, /^\[E_UNKNOWN_PARAM\] Unknown parameter 'promt' of Gradio app 'http:\/\/127\.0\.0\.1:\d+\/' endpoint '\/predict' \(node 'gen'\)\. Did you mean 'prompt'\?/);
+  const endpoint = await fail(gradioExecutor.validate!(new GradioNode(fake.url, { name: "gen", apiName: "/predcit", inputs: { prompt: gr.Textbox() } }), { cache }));
+  t.match(endpoint.message, /^\[E_UNKNOWN_ENDPOINT\] Unknown endpoint '\/predcit' of Gradio app '[^']+' \(node 'gen'\)\. Did you mean '\/predict'\?/);
+});
+
 t.test("validate() keeps the API info in ctx.cache: after a restart nothing is refetched", async (t) => {
   const fake = await app(t, { endpoints: [predict] });
   const store = new MemoryStore();

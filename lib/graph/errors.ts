@@ -121,7 +121,9 @@ export function byNearness(got: string, choices: readonly string[]): string[] {
 
 /**
  * Builds the error for an unknown name: `what` is the kind of thing ("output port of
- * node 'gen'"), `got` the bad name, `choices` the valid ones.
+ * node 'gen'"), `got` the bad name, `choices` the valid ones. A `{}` in `what` says where
+ * the name goes ("output port {} of node 'gen'" → "Unknown output port 'imgae' of node
+ * 'gen'"), so it is not read as part of the owner's name; without one it ends the phrase.
  */
 export function unknownName(
   code: ErrorCode,
@@ -134,7 +136,8 @@ export function unknownName(
   const list = choices.length ? byNearness(got, choices).map((c) => `'${c}'`).join(", ") : "(none)";
   const mean = nearest ? ` Did you mean '${nearest}'?` : "";
   const tail = hint ? ` ${hint}` : "";
-  return new DaggrError(code, `Unknown ${what} '${got}'.${mean} Valid choices: ${list}.${tail}`, {
+  const phrase = what.includes("{}") ? what.replace("{}", `'${got}'`) : `${what} '${got}'`;
+  return new DaggrError(code, `Unknown ${phrase}.${mean} Valid choices: ${list}.${tail}`, {
     got,
     choices: [...choices],
     nearest,
@@ -145,6 +148,6 @@ export function unknownName(
 export function checkOptions(where: string, opts: object | undefined, allowed: readonly string[]): void {
   if (!opts) return;
   for (const key of Object.keys(opts)) {
-    if (!allowed.includes(key)) throw unknownName(ErrorCode.UNKNOWN_OPTION, `option of ${where}`, key, allowed);
+    if (!allowed.includes(key)) throw unknownName(ErrorCode.UNKNOWN_OPTION, `option {} of ${where}`, key, allowed);
   }
 }

@@ -135,7 +135,7 @@ function portPrototype(side: "out" | "in"): object {
     get(target, prop, receiver: Record<string | symbol, unknown>) {
       if (typeof prop === "symbol" || RESERVED.has(prop) || prop in target) return Reflect.get(target, prop, receiver);
       const node = receiver[OWNER] as Node;
-      const what = side === "out" ? `output port of node '${node.id}'` : `editable input of node '${node.id}'`;
+      const what = side === "out" ? `output port {} of node '${node.id}'` : `editable input {} of node '${node.id}'`;
       throw unknownName(ErrorCode.UNKNOWN_PORT, what, prop, side === "out" ? Object.keys(node.outputs) : node.editablePorts());
     },
   });

@@ -160,7 +160,7 @@ export function endpointOf(api: ApiSummary, node: GradioNode): EndpointSummary {
   if (ep) return ep;
   throw unknownName(
     ErrorCode.UNKNOWN_ENDPOINT,
-    `endpoint of ${appLabel(node.space)} (node '${node.id}')`,
+    `endpoint {} of ${appLabel(node.space)} (node '${node.id}')`,
     node.apiName,
     namedEndpoints(api),
     "Set `apiName` to one of them; the app's \"Use via API\" page lists them too.",
@@ -174,7 +174,7 @@ export function endpointOf(api: ApiSummary, node: GradioNode): EndpointSummary {
 export function checkParams(node: GradioNode, ep: EndpointSummary, names: string[]): void {
   const params = ep.parameters.filter((p) => p.name !== null).map((p) => p.name!) as string[];
   const accepted = new Set(ep.parameters.flatMap(paramNames));
-  const where = `parameter of ${appLabel(node.space)} endpoint '${node.apiName}' (node '${node.id}')`;
+  const where = `parameter {} of ${appLabel(node.space)} endpoint '${node.apiName}' (node '${node.id}')`;
   for (const name of names) {
     if (!accepted.has(name)) throw unknownName(ErrorCode.UNKNOWN_PARAM, where, name, params, ep.unnamed ? UNNAMED_HINT : undefined);
   }
