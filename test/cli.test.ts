@@ -200,6 +200,19 @@ t.test("daggr init: the project has tsx, so the README's `npx tsx run.ts` runs a
   t.match(readFileSync(join(dir, "script-app", "README.md"), "utf8"), /npx tsx run\.ts/);
 });
 
+t.test("while the app fails to load, the stand-in server still serves daggr's favicon (no 404 in the tab's console)", async (t) => {
+  const { serveAppFailure } = await import("../lib/cli/error-server.js");
+  const { favicon } = await import("../lib/server/favicon.js");
+  const failure = { message: "Unexpected token", code: "SyntaxError", file: "app.ts", line: 1, column: 2, text: "✖ app.ts failed to load" };
+  const server = await serveAppFailure({ port: await freePort() }, failure);
+  t.teardown(() => server.close());
+  const res = await raw(`http://127.0.0.1:${server.port}`, "/favicon.ico");
+  t.equal(res.status, 200);
+  t.equal(res.headers["content-type"], "image/x-icon");
+  t.equal(Number(res.headers["content-length"]), favicon().length);
+  t.equal(res.body, favicon().toString(), "the app's own icon");
+});
+
 t.test("daggr dev: serves the app; a change to a local import restarts it; a reconnecting tab keeps its sheet; errors wait for a fix; a second daggr on the same database exits", async (t) => {
   write("app.ts", appSource);
   write("helper.ts", helper("Text", "!"));

@@ -3,6 +3,7 @@ import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type ErrorMessage, PROTOCOL_VERSION, WireErrorCode } from "../protocol.js";
 import { followDiagnostics } from "../server/diagnostics.js";
+import { favicon } from "../server/favicon.js";
 import { listen, resolveOptions } from "../server/options.js";
 import { asset, canvasPage, gzipped, pageCsp } from "../server/page.js";
 import { Guard, suspiciousPath } from "../server/security.js";
@@ -42,6 +43,12 @@ export async function serveAppFailure(launch: Record<string, unknown>, failure: 
     const deny = (status: number, text: string): void => void res.writeHead(status, { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" }).end(text);
     if (!guard.hostAllowed(req)) return deny(403, "Host not allowed.");
     if (suspiciousPath(url.pathname) || (req.method !== "GET" && req.method !== "HEAD")) return deny(404, "Not found");
+    if (url.pathname === "/favicon.ico") {
+      // As the app's server: open without the token, so the tab keeps daggr's icon.
+      const icon = favicon();
+      res.writeHead(200, { "Content-Type": "image/x-icon", "Cache-Control": "public, max-age=86400", "Content-Length": icon.length });
+      return void res.end(req.method === "HEAD" ? undefined : icon);
+    }
     if (url.pathname === "/" && url.searchParams.has("token") && guard.tokenOk(req, url.searchParams)) {
       res.writeHead(302, { Location: "/", "Set-Cookie": guard.tokenCookie(), "Cache-Control": "no-store" });
       return void res.end();
