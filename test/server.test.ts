@@ -19,10 +19,14 @@ const latches = new Map<string, () => void>();
 const latch = (name: string) => new Promise<void>((r) => latches.set(name, r));
 const release = (name: string) => latches.get(name)?.();
 
-/** text → upper → exclaim, plus a slow node, a file producer, a secret leaker and a failing node. */
-function app() {
-  const upper = new FnNode(({ text }) => text.toUpperCase(), { name: "upper", inputs: { text: gr.Textbox({ label: "Text", value: "hi" }) }, outputs: { upper: gr.Textbox() } });
-  const exclaim = new FnNode(({ v }) => `${v}!`, { name: "exclaim", inputs: { v: upper.out.upper }, outputs: { out: gr.Textbox() } });
+/**
+ * text → upper → exclaim, plus a slow node, a file producer, a secret leaker and a failing node.
+ * `autorun: false` turns off upper's and exclaim's recomputes (the first tab's compute among
+ * them), for tests that count what one explicit run does.
+ */
+function app(o: { autorun?: false } = {}) {
+  const upper = new FnNode(({ text }) => text.toUpperCase(), { name: "upper", ...o, inputs: { text: gr.Textbox({ label: "Text", value: "hi" }) }, outputs: { upper: gr.Textbox() } });
+  const exclaim = new FnNode(({ v }) => `${v}!`, { name: "exclaim", ...o, inputs: { v: upper.out.upper }, outputs: { out: gr.Textbox() } });
   const slow = new FnNode(async ({ n }) => (await latch("slow"), n * 2), { name: "slow", concurrent: true, autorun: false, inputs: { n: gr.Number({ value: 21 }) }, outputs: { double: gr.Number() } });
   const page = new FnNode(
     ({ text }) => {
@@ -55,6 +59,18 @@ const refused = (p: Promise<WireClient>) => p.then((c) => (c.close(), 0), (e: { 
 
 const isEvent = (type: string, nodeId?: string) => (m: ServerMessage) => m.type === "event" && m.event.type === type && (!nodeId || (m.event as { nodeId?: string }).nodeId === nodeId);
 
+/**
+ * Opens the first tab on a new sheet and waits for the run its opening starts: a fresh
+ * canvas computes its autorun nodes once the edit debounce passes (150 ms, later on a
+ * loaded machine), so an edit or run sent at once may come before or after that run.
+ * Waiting for it makes what the test does next come after it, every time.
+ */
+async function openComputed(url: string) {
+  const o = await WireClient.open(url);
+  await o.c.next(isEvent("run-finished"), undefined, 0);
+  return o;
+}
+
 // ── the wire protocol ────────────────────────────────────────────────────────
 
 t.test("hello gets one snapshot: graph, sheet, sheets, inputs, node states, results and counts", async (t) => {
@@ -78,7 +94,7 @@ t.test("hello gets one snapshot: graph, sheet, sheets, inputs, node states, resu
 
 t.test("set-input: every tab on the sheet gets input-changed (origin = the editing tab), then the autorun recompute", async (t) => {
   const { url } = await serve(t);
-  const a = await WireClient.open(url);
+  const a = await openComputed(url);
   const b = await WireClient.open(url, a.snap.type === "snapshot" ? a.snap.sheet.id : undefined);
   const ack = await a.c.request({ type: "set-input", nodeId: "upper", port: "text", value: "yo" });
   t.same(ack, { v: 1, type: "ack", re: "q2", result: { rev: 1 } }, "acknowledged (once on disk) with the input's new revision");
@@ -128,7 +144,7 @@ t.test("set-input with rev: a stale edit of the same input gets E_INPUT_CONFLICT
 });
 
 t.test("run: ack with the run id, then deltas only; each result crosses the wire once", async (t) => {
-  const { url } = await serve(t);
+  const { url } = await serve(t, app({ autorun: false }));
   const { c } = await WireClient.open(url);
   const from = c.messages.length;
   const ack = await c.request({ type: "run", nodeId: "exclaim", mode: "to-here" });
@@ -148,7 +164,7 @@ t.test("run: ack with the run id, then deltas only; each result crosses the wire
 });
 
 t.test("two tabs on one sheet see the same state live; a tab on another sheet sees none of it", async (t) => {
-  const { url } = await serve(t);
+  const { url } = await serve(t, app({ autorun: false }));
   const a = await WireClient.open(url);
   const sheet = (a.snap as SnapshotMessage).sheet.id;
   const b = await WireClient.open(url, sheet);
@@ -200,14 +216,14 @@ t.test("runs belong to the server: closing the tab cancels nothing, and a reconn
 
 t.test("history pages, select-result restores, cancel, viewport, and sheet rename/switch/delete reach every tab", async (t) => {
   const { url } = await serve(t);
-  const a = await WireClient.open(url);
+  const a = await openComputed(url);
   const sheet = (a.snap as SnapshotMessage).sheet.id;
   for (const text of ["one", "two"]) {
     await a.c.request({ type: "set-input", nodeId: "upper", port: "text", value: text });
     await a.c.next((m) => isEvent("node-completed", "exclaim")(m) && (m as EventMessage).event.type === "node-completed" && JSON.stringify(m).includes(text.toUpperCase()));
   }
   const hist = await a.c.request({ type: "history", nodeId: "upper", limit: 1 });
-  t.match(hist, { type: "history", nodeId: "upper", total: 2, results: [{ outputs: { upper: "TWO" } }] });
+  t.match(hist, { type: "history", nodeId: "upper", total: 3, results: [{ outputs: { upper: "TWO" } }] }, "the opening's HI, then ONE and TWO");
   const older = await a.c.request({ type: "history", nodeId: "upper", before: (hist as { results: Array<{ id: string }> }).results[0]!.id });
   const first = (older as unknown as { results: Array<{ id: string; outputs: { upper: string } }> }).results[0]!;
   t.equal(first.outputs.upper, "ONE");
@@ -302,7 +318,7 @@ t.test("upload → FileRef → set-input: the node reads the stored file; a path
   const octet = JSON.parse((await raw(url, "/upload", { method: "POST", headers: { "content-type": "application/octet-stream", "x-filename": "../../notes.txt" }, body: "hello" })).body) as FileRef;
   t.match(octet, { name: "notes.txt", mime: "text/plain" }, "type from the name; directories dropped");
 
-  const { c } = await WireClient.open(url);
+  const { c } = await openComputed(url);
   t.match(await c.request({ type: "set-input", nodeId: "size", port: "img", value: ref }), { type: "ack" });
   const done = (await c.event("node-completed", "size")) as EventMessage;
   t.match(done.event, { result: { outputs: { bytes: png.length }, inputs: { img: { $file: ref.$file, url: ref.url } } } });
@@ -415,8 +431,9 @@ t.test("GET /api/schema marks the nodes a branch may skip; POST /api/call lists 
 t.test("run with item reruns one item of a MAP node alone; item needs a nodeId, mode step and an existing item", async (t) => {
   const calls: string[] = [];
   const list = new InputNode({ name: "list", ports: { lines: gr.JSON({ value: ["a", "b", "c"] }) } });
-  const shout = new FnNode(({ line }) => (calls.push(String(line)), String(line).toUpperCase()), { name: "shout", concurrent: true, inputs: { line: list.out.lines.each }, outputs: { loud: gr.Textbox() } });
-  const plainNode = new FnNode(({ n }) => n, { name: "plain", inputs: { n: gr.Number({ value: 1 }) }, outputs: { n: gr.Number() } });
+  const shout = new FnNode(({ line }) => (calls.push(String(line)), String(line).toUpperCase()), { name: "shout", concurrent: true, autorun: false, inputs: { line: list.out.lines.each }, outputs: { loud: gr.Textbox() } });
+  // Off: the canvas's first compute (150 ms after the hello, later under load) would give shout its items before the test asks.
+  const plainNode = new FnNode(({ n }) => n, { name: "plain", autorun: false, inputs: { n: gr.Number({ value: 1 }) }, outputs: { n: gr.Number() } });
   const { url } = await serve(t, new Graph({ name: "map", nodes: [shout, plainNode], persistKey: false }));
   const { c } = await WireClient.open(url);
   t.match(await c.request({ type: "run", nodeId: "shout", mode: "step", item: 0 }), { type: "error", code: "E_BAD_MESSAGE", message: /no items to rerun/ }, "before the node has items");
@@ -803,7 +820,7 @@ t.test("an InputNode's ports are editable over the wire like component inputs", 
   const settings = new InputNode({ name: "Settings", ports: { prompt: gr.Textbox({ value: "a cat" }) } });
   const echo = new FnNode(({ p }) => `<${p}>`, { name: "echo", inputs: { p: settings.out.prompt }, outputs: { out: gr.Textbox() } });
   const { url } = await serve(t, new Graph({ name: "inputs", nodes: [echo], persistKey: false }));
-  const { c, snap } = await WireClient.open(url);
+  const { c, snap } = await openComputed(url);
   t.equal((snap as SnapshotMessage).inputs.Settings__prompt, "a cat");
   await c.request({ type: "set-input", nodeId: "Settings", port: "prompt", value: "a dog" });
   const done = (await c.event("node-completed", "echo")) as EventMessage;
@@ -1060,7 +1077,8 @@ t.test("frame-ancestors in a real browser: another origin's iframe of the page i
     res.writeHead(200, { "content-type": "text/html" }).end(`<!doctype html><iframe id="f" src="${target.replace(/[<>"&]/g, "")}/"></iframe>`);
   });
   await new Promise<void>((r) => site.listen(0, "127.0.0.1", r));
-  t.teardown(() => new Promise((r) => site.close(r)));
+  // The browser may still hold a connection to the site (a preconnect, a request in flight): closed, not waited for.
+  t.teardown(() => new Promise((r) => (site.closeAllConnections(), site.close(r))));
   const siteOrigin = `http://127.0.0.1:${(site.address() as { port: number }).port}`;
   const browser = await startBrowser();
   t.teardown(() => browser.close());
