@@ -213,6 +213,23 @@ t.test("while the app fails to load, the stand-in server still serves daggr's fa
   t.equal(res.body, favicon().toString(), "the app's own icon");
 });
 
+t.test("an app's load error lists the app's own frames only: none of node's (under a syntax error) or daggr's (under a misspelt option)", async (t) => {
+  const { formatAppError } = await import("../lib/cli/app.js");
+  const caught = async (name: string, source: string) => {
+    write(name, source);
+    return import(pathToFileURL(join(dir, name)).href).then(() => t.fail(`${name} loaded`), (e: unknown) => e);
+  };
+  const frames = (text: string) => text.split("\n").filter((l) => /^\s+at /.test(l));
+  const syntax = formatAppError(await caught("frames-syntax.ts", "export const x = (1 {;\n"), join(dir, "frames-syntax.ts"));
+  t.match(syntax, /Expected "\)" but found "\{"/);
+  t.same(frames(syntax).filter((l) => /node:/.test(l)), [], "no frame of node's own");
+  const typo = `import { FnNode } from ${JSON.stringify(pathToFileURL(join(ROOT, "lib/index.ts")).href)};\nexport const n = new FnNode(() => 1, { outptus: {} } as never);\n`;
+  const option = formatAppError(await caught("frames-option.ts", typo), join(dir, "frames-option.ts"));
+  t.match(option, /Unknown option 'outptus' of FnNode/);
+  t.same(frames(option).filter((l) => /[/\\](lib|dist)[/\\]/.test(l)), [], "no frame of daggr's own");
+  t.match(frames(option)[0], /frames-option\.ts:2:\d+/, "the app's line comes first");
+});
+
 t.test("daggr dev: serves the app; a change to a local import restarts it; a reconnecting tab keeps its sheet; errors wait for a fix; a second daggr on the same database exits", async (t) => {
   write("app.ts", appSource);
   write("helper.ts", helper("Text", "!"));

@@ -68,6 +68,13 @@ export function isLocked(e: unknown): boolean {
 }
 
 /**
+ * A stack frame of node's or daggr's own code (its sources when run from a clone, its
+ * bundle when installed), never the app's: `Socket.emit (node:events…)` under a syntax
+ * error, `unknownName (…/lib/graph/errors.ts…)` under a misspelt option.
+ */
+const INTERNAL_FRAME = /\bnode:[a-z_]|node_modules|[/\\]lib[/\\](cli|server|engine|graph|nodes|store)[/\\]|[/\\]dist[/\\]/;
+
+/**
  * An app's load error as a person wants to read it: the message (a TypeScript syntax
  * error carries its file:line:column), then the app's own stack frames, not node's or
  * daggr's internals.
@@ -80,7 +87,7 @@ export function formatAppError(e: unknown, file: string): string {
   const frames = (err.stack ?? "")
     .split("\n")
     .filter((l) => /^\s+at /.test(l))
-    .filter((l) => !/node:internal|node_modules|[/\\]lib[/\\](cli|server)[/\\]/.test(l))
+    .filter((l) => !INTERNAL_FRAME.test(l))
     .slice(0, 5)
     .map((l) => `  ${l.trim().replace(/file:\/\//, "")}`);
   return [head, ...frames].join("\n");
@@ -123,7 +130,7 @@ export function describeAppError(e: unknown, file: string): AppFailure {
   }
   for (const l of (err.stack ?? "").split("\n")) {
     const m = /^\s+at (?:.*\()?((?:file:\/\/)?\/[^()]+?):(\d+):(\d+)\)?$/.exec(l);
-    if (!m || /node:internal|node_modules|[/\\]lib[/\\](cli|server|engine|graph|nodes|store)[/\\]|[/\\]dist[/\\]/.test(m[1]!)) continue;
+    if (!m || INTERNAL_FRAME.test(m[1]!)) continue;
     const path = m[1]!.startsWith("file:") ? fileURLToPath(m[1]!) : m[1]!;
     return { message, code, file: shortPath(path), line: Number(m[2]), column: Number(m[3]), text };
   }
