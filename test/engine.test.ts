@@ -1,7 +1,22 @@
 import { getEventListeners } from "node:events";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join as joinPath } from "node:path";
 import t from "tap";
 import { FnNode, Graph, GradioNode, InputNode, MemoryStore, firstOf, gr, type EngineEvent } from "../lib/index.js";
 import { nextEvent, open, sleep } from "./helpers/engine.js";
+
+/**
+ * A fresh directory of this process, removed when the test ends. Not t.testdir(): its path is
+ * the same for every process running this file, and test/queue.test.ts runs this file again
+ * (in queue mode) while tap may run it beside.
+ */
+function tempDir(t: { teardown(fn: () => unknown): void }, files: Record<string, string> = {}): string {
+  const dir = mkdtempSync(joinPath(tmpdir(), "daggr-engine-test-"));
+  for (const [name, text] of Object.entries(files)) writeFileSync(joinPath(dir, name), text);
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 /** a → (b, c) → d: a diamond, with counters of how often each node ran. */
 function diamond() {
@@ -495,7 +510,7 @@ t.test("primary.fallback(backup) runs the backup when the primary fails, and rec
 });
 
 t.test("file outputs are copied into the content-addressed files store", async (t) => {
-  const dir = t.testdir({ "pic.png": "not really a png" });
+  const dir = tempDir(t, { "pic.png": "not really a png" });
   const f = new FnNode(() => `${dir}/pic.png`, { name: "f", outputs: { image: gr.Image() } });
   const { s, store } = await open(new Graph({ name: "g", nodes: [f] }));
   await s.run(f);
@@ -513,7 +528,7 @@ t.test("file outputs are copied into the content-addressed files store", async (
 
 t.test("on LevelDB, a sheet's inputs, selections, history and freshness survive a restart", async (t) => {
   const { openStore } = await import("../lib/store/index.js");
-  const home = t.testdir({});
+  const home = tempDir(t);
   const make = () => {
     const a = new FnNode(({ text }) => text.toUpperCase(), { name: "a", inputs: { text: gr.Textbox({ value: "one" }) }, outputs: { up: gr.Textbox() } });
     const b = new FnNode(({ v }) => `${v}!`, { name: "b", inputs: { v: a.out.up }, outputs: { v: gr.Textbox() } });

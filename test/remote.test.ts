@@ -1012,13 +1012,16 @@ t.test("InferenceNode: the task comes from the provider mapping, not the pipelin
 
 t.test("an InferenceNode waiting in a fal-ai queue longer than its inactivityMs is not stopped: every answered poll is a sign of life", async (t) => {
   hf.models.set("bfl/klein-queued", { pipeline_tag: "text-to-image", providers: { "fal-ai": { providerId: "fal-ai/klein-q", task: "text-to-image" } }, falStatuses: ["IN_QUEUE", "IN_QUEUE", "IN_PROGRESS", "COMPLETED"] });
-  const node = new InferenceNode("bfl/klein-queued:fal-ai", { name: "queued", inactivityMs: 150, inputs: { prompt: gr.Textbox({ value: "a fox" }) }, outputs: { image: gr.Image() } });
+  // The client polls every 500 ms: a deadline under that, which only the pings (a third of it
+  // apart) keep from firing, with room for a stalled event loop on a loaded machine (150 ms left
+  // it 100 ms between two pings, and it fired under load).
+  const node = new InferenceNode("bfl/klein-queued:fal-ai", { name: "queued", inactivityMs: 400, inputs: { prompt: gr.Textbox({ value: "a fox" }) }, outputs: { image: gr.Image() } });
   const s = await new Graph({ name: "fal queue wait", nodes: [node], persistKey: false }).session({ store: new MemoryStore() });
   t.teardown(() => s.close());
   await s.run(node, { mode: "step" });
   t.same(s.nodeState(node).error, undefined, "no error");
   const job = [...hf.falJobs.values()].find((j) => j.model === "bfl/klein-queued")!;
-  t.same(job.answered, ["IN_QUEUE", "IN_QUEUE", "IN_PROGRESS", "COMPLETED"], "the job sat in the queue for several polls (each longer than 150 ms apart)");
+  t.same(job.answered, ["IN_QUEUE", "IN_QUEUE", "IN_PROGRESS", "COMPLETED"], "the job sat in the queue for several polls (each longer than 400 ms apart)");
   t.equal(s.nodeState(node).activity, "idle", "and finished instead of failing with E_IDLE_TIMEOUT");
   t.same(readFileSync(s.get(node.out.image) as string), PNG);
 });

@@ -21,8 +21,8 @@ const release = (name: string) => latches.get(name)?.();
 
 /**
  * text → upper → exclaim, plus a slow node, a file producer, a secret leaker and a failing node.
- * `autorun: false` turns off upper's and exclaim's recomputes (the first tab's compute among
- * them), for tests that count what one explicit run does.
+ * `autorun: false` turns off the recomputes of upper, exclaim and size (the first tab's
+ * compute among them), for tests that count what one explicit run does.
  */
 function app(o: { autorun?: false } = {}) {
   const upper = new FnNode(({ text }) => text.toUpperCase(), { name: "upper", ...o, inputs: { text: gr.Textbox({ label: "Text", value: "hi" }) }, outputs: { upper: gr.Textbox() } });
@@ -36,7 +36,7 @@ function app(o: { autorun?: false } = {}) {
     },
     { name: "page", autorun: false, inputs: { text: gr.Textbox({ value: "x" }) }, outputs: { html: gr.File() } },
   );
-  const size = new FnNode(async ({ img }) => (img ? (await import("node:fs")).statSync(img).size : -1), { name: "size", inputs: { img: gr.Image() }, outputs: { bytes: gr.Number() } });
+  const size = new FnNode(async ({ img }) => (img ? (await import("node:fs")).statSync(img).size : -1), { name: "size", ...o, inputs: { img: gr.Image() }, outputs: { bytes: gr.Number() } });
   const leak = new FnNode(
     ({ mode }) => {
       if (mode === "throw") throw new Error(`bad token ${process.env.HF_TOKEN}`);
