@@ -230,6 +230,24 @@ t.test("an app's load error lists the app's own frames only: none of node's (und
   t.match(frames(option)[0], /frames-option\.ts:2:\d+/, "the app's line comes first");
 });
 
+t.test("daggr dev on a port another server holds serves on the next one and says the asked port is in use", async (t) => {
+  const { createServer } = await import("node:net");
+  const taken = createServer();
+  const port = await freePort();
+  await new Promise<void>((r) => taken.listen(port, "127.0.0.1", r));
+  t.teardown(() => new Promise<void>((r) => taken.close(() => r())));
+  write("busy.ts", `import { FnNode, Graph, gr } from ${JSON.stringify(LIB)};\nexport default new Graph({ name: "Busy app", nodes: [new FnNode(({ t }) => t, { name: "echo", inputs: { t: gr.Textbox() }, outputs: { t: gr.Textbox() } })] });\n`);
+  const dev = Cli.run(["dev", "busy.ts", "--port", String(port)]);
+  t.teardown(() => dev.stop());
+  const [, bound, note] = await dev.waitFor(/serving busy\.ts at http:\/\/127\.0\.0\.1:(\d+)(.*)/, 90_000);
+  t.ok(Number(bound) > port, `moved on to ${bound}`);
+  t.equal(note, ` (port ${port} is in use, by another daggr or app: open this address, not :${port})`);
+  const free = Cli.run(["dev", "busy.ts", "--port", "0"], { DAGGR_HOME: join(dir, "home-free") });
+  t.teardown(() => free.stop());
+  await free.waitFor(/serving busy\.ts at http:\/\/127\.0\.0\.1:\d+\n/, 90_000);
+  t.notMatch(Cli.messages(free.err), /is in use/, "nothing said when the asked port was free (or any port would do)");
+});
+
 t.test("daggr dev: serves the app; a change to a local import restarts it; a reconnecting tab keeps its sheet; errors wait for a fix; a second daggr on the same database exits", async (t) => {
   write("app.ts", appSource);
   write("helper.ts", helper("Text", "!"));

@@ -7,6 +7,7 @@ import { type AppFailure, EXIT_LOCKED } from "./app.js";
 import { type ErrorServer, serveAppFailure } from "./error-server.js";
 import { localImports } from "./deps.js";
 import { log } from "../server/log.js";
+import { DEFAULT_PORT, portNote } from "../server/options.js";
 import type { DiagnosticWire } from "../protocol.js";
 import { showDiagnostics } from "../server/diagnostics.js";
 import { startTypecheck } from "./typecheck.js";
@@ -54,6 +55,8 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
   const file = resolve(app);
   const { share: wantShare, typecheck, ...serve } = options;
   const launch: Record<string, unknown> = { quiet: true, ...serve };
+  // The port asked for: the first start takes the next free one when it is taken, and says so.
+  const asked = Number(launch.port ?? (process.env.GRADIO_SERVER_PORT || DEFAULT_PORT));
   // The tunnel belongs to this process, not to a child: the link outlives every reload.
   const share = wantShare ? await openDevShare(launch) : undefined;
   let active: Child | undefined;
@@ -144,7 +147,7 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
       const ms = Math.round(performance.now() - t0);
       if (first) {
         const url = m.token ? `${m.url}/?token=${m.token}` : m.url;
-        log.info({ url }, `daggr dev: serving ${basename(file)} at ${url}`);
+        log.info({ url }, `daggr dev: serving ${basename(file)} at ${url}${portNote(asked, m.port)}`);
         log.info("daggr dev: watching for changes (Ctrl+C to stop)");
         // Restarts keep the address and the token, so tabs reconnect to the same place.
         Object.assign(launch, { port: m.port, strictPort: true, ...(m.token ? { token: m.token } : {}) });
@@ -178,7 +181,7 @@ export async function dev(app: string, options: DevOptions, entry: string): Prom
         Object.assign(launch, { port: failing.port, strictPort: true, ...(token ? { token } : {}) });
         const host = String(launch.host ?? process.env.GRADIO_SERVER_NAME ?? "127.0.0.1");
         const url = `http://${host.includes(":") ? `[${host}]` : host}:${failing.port}${token ? `/?token=${token}` : ""}`;
-        log.info({ url }, `daggr dev: the app failed to load; its error is shown at ${url}`);
+        log.info({ url }, `daggr dev: the app failed to load; its error is shown at ${url}${portNote(asked, failing.port)}`);
       }
     } catch (e) {
       debug("could not serve the failure", (e as Error).message);

@@ -25,7 +25,7 @@ import { openShare, type Share } from "./share.js";
 import { LOCAL_USER, localUser } from "./users.js";
 import { ANONYMOUS_USER, type Visitor, Visitors } from "./visitors.js";
 import { ConnectionCap, RunQueue } from "./limits.js";
-import { type ServerOptions, isLoopback, listen, resolveOptions } from "./options.js";
+import { type ServerOptions, isLoopback, listen, portNote, resolveOptions } from "./options.js";
 import { gradioApi } from "./gradio-api/index.js";
 import { requestOrigin, router } from "./routes.js";
 import { Guard, suspiciousPath } from "./security.js";
@@ -258,7 +258,7 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
   running.add(server);
   if (!opts.quiet) {
     const open = opts.token ? `${url}/?token=${opts.token}` : url;
-    log.info({ url: open, graph: graph.name }, `serving "${graph.name}" at ${open}`);
+    log.info({ url: open, graph: graph.name }, `serving "${graph.name}" at ${open}${portNote(opts.port, port)}`);
     if (queue) log.info(`queue mode: node calls go to workers on queue '${queue.name}' (start them with: daggr worker <app.ts> --redis <url>)`);
     if (wildcard) log.info(`listening on all interfaces (${opts.host}); the token is required from other machines.`);
     else if (!isLoopback(opts.host)) log.info(`bound beyond loopback (${opts.host}); the token is required.`);

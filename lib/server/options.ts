@@ -251,6 +251,14 @@ export async function listen(server: Server, host: string, port: number, strict:
 }
 
 /**
+ * The words a server's "serving at" line adds when `listen` had to move on from the port
+ * asked for: whoever follows the README to :7860 would otherwise find the other app there.
+ */
+export function portNote(asked: number, bound: number): string {
+  return asked && bound !== asked ? ` (port ${asked} is in use, by another daggr or app: open this address, not :${asked})` : "";
+}
+
+/**
  * For tests: a port that is free right now, for another process to bind a moment later.
  * Picked below the kernel's ephemeral range (Linux: ip_local_port_range), where no
  * `listen(0)` or outgoing connection of a test running beside it can take it meanwhile.
