@@ -146,6 +146,16 @@ t.test("queue position, ETA and progress from the app reach ctx.progress", async
   t.equal(fake.stats.maxActive, 1);
 });
 
+t.test("a job the app has started reports 'Running' with no queue position left over", async (t) => {
+  const fake = await app(t, { endpoints: [predict] });
+  const node = new GradioNode(fake.url, { inputs: { prompt: gr.Textbox() }, outputs: { text: gr.Textbox() } });
+  const h = harness();
+  await gradioExecutor.execute(node, { prompt: "p" }, h.ctx);
+  const running = h.progress.filter((p) => p.text === "Running");
+  t.ok(running.length > 0, "process_starts");
+  t.same(running.filter((p) => p.queuePosition !== undefined), [], "a running job is in no queue: the card would say 'Next in queue · Running'");
+});
+
 t.test("generator endpoints stream partial outputs (diffs applied), heartbeats notwithstanding", async (t) => {
   const stream: FakeEndpoint = {
     name: "/stream",

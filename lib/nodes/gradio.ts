@@ -236,7 +236,8 @@ export function progressOf(s: StatusEvent): Progress | undefined {
     return { ...(fraction !== undefined ? { fraction } : {}), ...(text ? { text } : {}) };
   }
   const eta = typeof s.eta === "number" ? { eta: s.eta } : {};
-  if (s.original_msg === "process_starts") return { text: "Running", queuePosition: 0, ...eta };
+  // Out of the queue: no position (the card would read "Next in queue · Running").
+  if (s.original_msg === "process_starts") return { text: "Running", ...eta };
   if (typeof s.position === "number") {
     const size = typeof s.size === "number" ? s.size : undefined;
     return {
