@@ -228,6 +228,10 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
         running.delete(server);
         clearInterval(heartbeat);
         share?.close();
+        // Nothing new gets in first: a tab reconnecting on the goodbye below was let in while
+        // the rest closed, and its WebSocket (never told) kept http.close() waiting for ever.
+        const stopped = new Promise<void>((ok) => http.close(() => ok()));
+        wss.close(); // an upgrade already under way is refused (503)
         for (const ws of wss.clients) ws.close(1001, "Server shutting down");
         await gradio?.close();
         await visitors.close();
@@ -235,11 +239,9 @@ export async function launch(graph: Graph, options: ServerOptions & { open?: boo
         if (opts.space) setFallbackHfToken(false);
         // Uploads this process left in flight (and any a crashed one left).
         await sweepOsTemp({ own: true });
-        await new Promise<void>((ok) => {
-          http.close(() => ok());
-          http.closeAllConnections();
-        });
+        http.closeAllConnections();
         for (const ws of wss.clients) ws.terminate();
+        await stopped;
         // runLocally apps end with the last server of this process (none is left behind).
         if (!running.size) await stopLocalSpaces();
       })()),
