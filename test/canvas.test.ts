@@ -41,6 +41,18 @@ t.test("every --daggr-* variable the styles use is documented in elements/README
   t.same(missing, [], "each has a row in the theming table");
 });
 
+t.test("an edge routed over a card runs above the card's timing label (the 4 px gap and 11 px text over its top edge), not through it", async (t) => {
+  const { Obstacles, route } = await import("../elements/layout/route.js");
+  const card = { id: "b", x: 400, y: 100, w: 300, h: 400 };
+  // a's port and c's port sit near b's top: the short way round is over b.
+  const { d, routed } = route(300, 120, 800, 130, new Obstacles([card]), "a", "c");
+  t.ok(routed, d);
+  const channel = Number(/ L[\d.]+,([\d.-]+)/.exec(d)![1]);
+  t.ok(channel < card.y, `over b (y ${channel})`);
+  const label = { top: card.y - 4 - 15, bottom: card.y - 4 };
+  t.ok(channel < label.top - 1, `above b's label (${label.top}–${label.bottom}), at y ${channel}`);
+});
+
 if (!existsSync(CHROMIUM)) {
   // Under CI a missing browser fails the suite; elsewhere it is a skip, never a pass.
   if (process.env.CI) throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install -y chromium`);

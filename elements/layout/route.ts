@@ -16,6 +16,11 @@ export interface Rect {
 
 /** Room kept between a routed edge and a card, in px. */
 const MARGIN = 14;
+/**
+ * The strip above each card that its timing label ("87ms") takes: an edge passing over a
+ * card runs above the label, not through it.
+ */
+const LABEL = 20;
 /** How far into the free column after its source an edge bends, at most. */
 const BEND = 56;
 
@@ -50,7 +55,7 @@ export class Obstacles {
   }
 }
 
-const hits = (rs: Rect[], y0: number, y1: number) => rs.some((r) => r.y < y1 && r.y + r.h > y0);
+const hits = (rs: Rect[], y0: number, y1: number) => rs.some((r) => r.y - LABEL < y1 && r.y + r.h > y0);
 
 /** A plain left-to-right curve between two port dots. */
 export function curve(x1: number, y1: number, x2: number, y2: number): string {
@@ -72,9 +77,9 @@ function detour(x1: number, y1: number, x2: number, y2: number, obstacles: Obsta
   if (x2 - x1 < 2 * BEND) return undefined;
   const passed = obstacles.between(x1 + 1, x2 - 1, from, to);
   if (!passed.length || !hits(passed, Math.min(y1, y2) - MARGIN, Math.max(y1, y2) + MARGIN)) return undefined;
-  // Candidate channels: the two ends' own heights, then just above or below each card passed.
+  // Candidate channels: the two ends' own heights, then just above (its label) or below each card passed.
   const candidates = [y1, y2];
-  for (const r of passed) candidates.push(r.y - MARGIN, r.y + r.h + MARGIN);
+  for (const r of passed) candidates.push(r.y - LABEL - MARGIN, r.y + r.h + MARGIN);
   const cost = (c: number) => Math.abs(c - y1) + Math.abs(c - y2);
   candidates.sort((a, b) => cost(a) - cost(b));
   const channel = candidates.find((c) => !hits(passed, c - MARGIN / 2, c + MARGIN / 2));
