@@ -3,7 +3,7 @@
  * for its mood; the other writer is skipped (dimmed on the canvas), and the join takes
  * the reply that was written.
  */
-import { FnNode, Graph, branch, firstOf, gr } from "../lib/index.js";
+import { FnNode, Graph, branch, firstOf, gr } from "daggr";
 
 const review = new FnNode(
   ({ text }) => {

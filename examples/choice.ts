@@ -3,7 +3,7 @@
  * inputs. Pick one on the canvas (the choice is saved per sheet); switching makes the
  * downstream word count stale, and switching back reuses the earlier result.
  */
-import { FnNode, Graph, choose, gr } from "../lib/index.js";
+import { FnNode, Graph, choose, gr } from "daggr";
 
 const text = new FnNode(({ t }) => t, {
   name: "article",

@@ -4,7 +4,7 @@
  * recompute; step through each node's history with ‹ ›.
  */
 import { readFileSync } from "node:fs";
-import { FnNode, Graph, InputNode, gr } from "../lib/index.js";
+import { FnNode, Graph, InputNode, gr } from "daggr";
 import { decodePng, savePng } from "./lib/png.js";
 
 const PALETTES: Record<string, Array<[number, number, number]>> = {

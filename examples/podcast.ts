@@ -3,7 +3,7 @@
  * is "voiced" by its own run (`lines.each`), and the clips are gathered (`.all()`) into
  * one episode. Edit one line of the script and only that line is voiced again.
  */
-import { FnNode, Graph, InputNode, gr } from "../lib/index.js";
+import { FnNode, Graph, InputNode, gr } from "daggr";
 import { readWav, saveWav, speak } from "./lib/wav.js";
 
 const PITCH: Record<string, number> = { Host: 220, Guest: 330 };

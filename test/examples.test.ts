@@ -150,3 +150,16 @@ t.test("examples/image-to-3d.ts runs end to end against fake Spaces and a fake f
   const { PNG } = await import("./fixtures/fake-hf.js");
   t.same(seen.trellis, { bytes: PNG.length, ss_guidance_strength: 7.5, ss_sampling_steps: 12 }, "TRELLIS got FLUX's image and the fixed settings");
 });
+
+t.test("every example imports \"daggr\" as an app would, as the README says: one can be copied into a project as it is", async (t) => {
+  const { readdirSync } = await import("node:fs");
+  const dir = join(import.meta.dirname, "..", "examples");
+  const files = readdirSync(dir).filter((f) => f.endsWith(".ts"));
+  t.ok(files.length >= 6, files.join(", "));
+  t.match(readFileSync(join(import.meta.dirname, "..", "README.md"), "utf8"), /The examples import `"daggr"` as\s+your code would/);
+  for (const f of files) {
+    const source = readFileSync(join(dir, f), "utf8");
+    t.match(source, /^import \{[^}]*\} from "daggr";$/m, `${f} imports "daggr"`);
+    t.notMatch(source, /from "\.\.\/lib\//, `${f} reaches into no daggr internals`);
+  }
+});
