@@ -248,6 +248,18 @@ t.test("daggr dev on a port another server holds serves on the next one and says
   t.notMatch(Cli.messages(free.err), /is in use/, "nothing said when the asked port was free (or any port would do)");
 });
 
+t.test("a compile error of the app is printed as an editor reads it: file:line:column with a 1-based column, as the overlay shows it", async (t) => {
+  const { describeAppError, formatAppError } = await import("../lib/cli/app.js");
+  write("columns.ts", "export const x = (1 {;\n");
+  const e = await import(pathToFileURL(join(dir, "columns.ts")).href).then(() => undefined, (err: unknown) => err);
+  const column = "export const x = (1 {;".indexOf("{") + 1;
+  const shown = describeAppError(e, join(dir, "columns.ts"));
+  t.match(shown, { code: "SyntaxError", line: 1, column }, "the overlay's column");
+  const text = formatAppError(e, join(dir, "columns.ts"));
+  t.match(text, new RegExp(`failed to load: (.*[/\\\\])?columns\\.ts:1:${column}: ERROR: Expected "\\)" but found "\\{"`), "the terminal's, the same");
+  t.notMatch(text, /Transform failed/, "no esbuild preamble");
+});
+
 t.test("daggr dev: serves the app; a change to a local import restarts it; a reconnecting tab keeps its sheet; errors wait for a fix; a second daggr on the same database exits", async (t) => {
   write("app.ts", appSource);
   write("helper.ts", helper("Text", "!"));

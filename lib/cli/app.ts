@@ -82,7 +82,7 @@ const INTERNAL_FRAME = /\bnode:[a-z_]|node_modules|[/\\]lib[/\\](cli|server|engi
 export function formatAppError(e: unknown, file: string): string {
   if (e instanceof AppError) return `✖ ${e.message}`;
   const err = e instanceof Error ? e : new Error(String(e));
-  const head = `✖ ${shortPath(file)} failed to load: ${err.message.trim()}`;
+  const head = `✖ ${shortPath(file)} failed to load: ${compileErrors(err.message.trim())}`;
   if (isLocked(err)) return `✖ ${err.message}`;
   const frames = (err.stack ?? "")
     .split("\n")
@@ -91,6 +91,17 @@ export function formatAppError(e: unknown, file: string): string {
     .slice(0, 5)
     .map((l) => `  ${l.trim().replace(/file:\/\//, "")}`);
   return [head, ...frames].join("\n");
+}
+
+/**
+ * esbuild's compile errors as an editor reads them: without its "Transform failed with 1
+ * error:" preamble, each `file:line:column` with a short path and a 1-based column (esbuild
+ * counts columns from 0, so `app.ts:3:71` pointed one character before the mistake).
+ */
+function compileErrors(message: string): string {
+  return message
+    .replace(/^Transform failed with \d+ errors?:\n/, "")
+    .replace(/(^|\n)(\s*)([^\s:][^:\n]*\.[cm]?[jt]sx?):(\d+):(\d+): ERROR: /g, (_, nl: string, sp: string, f: string, l: string, c: string) => `${nl}${sp}${shortPath(f)}:${l}:${Number(c) + 1}: ERROR: `);
 }
 
 function shortPath(file: string): string {
