@@ -750,7 +750,7 @@ async function browserTests(): Promise<void> {
     await page.locator("button.run-graph").click();
     const skipped = card(page, "apologise");
     await skipped.locator(".card.skipped").waitFor();
-    t.match(await skipped.locator(".skip-note").textContent(), /Skipped — classify\.out\.mood is "happy", not 'unhappy'/, "the reason, from the skipped result");
+    t.match(await skipped.locator(".skip-note").textContent(), /Skipped — classify\.out\.mood is "happy", not "unhappy"/, "the reason, from the skipped result");
     t.equal(await skipped.locator(".timing").textContent(), "skipped");
     t.equal(await skipped.locator(".comp.out").count(), 0, "no empty outputs on a skipped card");
     // The dimming fades in (a CSS transition): poll until it settles.

@@ -44,7 +44,8 @@ export function resolveWiring(node: Node, view: SheetView, record: ResultRecord,
       }
       if (isSkipped(up)) w.skipped = `'${up.nodeId}' was skipped`;
       else if (!node.guard.match(up.outputs[node.guard.from.port])) {
-        w.skipped = `${node.guard.from} is ${JSON.stringify(up.outputs[node.guard.from.port])}, not '${node.guard.label}'`;
+        // Both sides written as values (JSON), as they are compared: `mood is "happy", not "unhappy"`.
+        w.skipped = `${node.guard.from} is ${JSON.stringify(up.outputs[node.guard.from.port])}, not ${JSON.stringify(node.guard.label)}`;
       }
     }
     for (let i = 0; i < ports.length; i++) {
