@@ -500,6 +500,7 @@ async function browserTests(): Promise<void> {
     const panel = card(page, "Broken").locator(".error-panel");
     await panel.waitFor();
     t.match(await panel.textContent(), /CUDA OOM/, "the error message is shown");
+    t.equal(await panel.locator(".error-at").textContent(), "at test/fixtures/canvas-graphs.ts:154:13", "and where the app's function threw it");
     t.match(await card(page, "Broken").locator(".timing").textContent(), /^Error/, "the timing label says so");
     await shot(page, "canvas-error-and-stream");
   });

@@ -365,7 +365,7 @@ export default new Graph({ name: "Failing", nodes: [after, pair] });
   const [, url] = (await run.waitFor(/serving "Failing" at (http:\/\/\S+)/, 90_000)) as RegExpMatchArray;
   const { c } = await WireClient.open(url!); // opening the canvas computes the autorun nodes
   await c.event("run-finished");
-  await run.waitFor(/node 'boom' failed: no luck with x/);
+  await run.waitFor(/node 'boom' failed: no luck with x \(failing\.ts:2:\d+\)/); // where the app threw it
   await run.waitFor(/node 'pair' failed \[E_OUTPUT_[A-Z]+\]: .*'c'/);
   t.pass("each failure is printed with its node, its code when it has one, and its message");
   c.close();

@@ -972,3 +972,26 @@ t.test("npm run bench:ab compares the engine at a commit with the working tree i
   t.equal(bad.status, 1);
   t.match(bad.stderr, /--pairs must be a whole number of at least 2 \(got '1'\)/);
 });
+
+t.test("a throw from the app's code says where: the result's error has details.file, line and column of the throw; a DaggrError or a thrown string adds none", async (t) => {
+  const { DaggrError, ErrorCode } = await import("../lib/index.js");
+  const here = Number(/engine\.test\.ts:(\d+):\d+/.exec(new Error().stack!)![1]);
+  const thrower = new FnNode((): string => {
+    throw new Error("no luck"); // here + 2
+  }, { name: "thrower", outputs: { out: null } });
+  const coded = new FnNode((): string => {
+    throw new DaggrError(ErrorCode.BAD_INPUT, "not like that");
+  }, { name: "coded", outputs: { out: null } });
+  const plain = new FnNode((): string => {
+    throw "a string"; // eslint-disable-line no-throw-literal
+  }, { name: "plain", outputs: { out: null } });
+  const { s } = await open(new Graph({ name: "where", nodes: [thrower, coded, plain], persistKey: false }));
+  await s.run(undefined, { mode: "all" });
+  const error = s.selected(thrower) ?? (await s.history(thrower)).results[0]!;
+  t.same(error.error, { message: "no luck", details: { file: "test/engine.test.ts", line: here + 2, column: 11 } }, "the throw's file (relative to the working directory), line and column");
+  t.same(s.nodeState(thrower).error?.details, { file: "test/engine.test.ts", line: here + 2, column: 11 }, "the node's state carries it to the canvas");
+  const codedError = (await s.history(coded)).results[0]!.error!;
+  t.equal(codedError.code, ErrorCode.BAD_INPUT);
+  t.notOk(codedError.details && "file" in codedError.details, "a DaggrError is the engine's or a node kind's own: no place in the app");
+  t.same((await s.history(plain)).results[0]!.error, { message: "a string" }, "a thrown non-Error has no stack");
+});

@@ -373,6 +373,12 @@ export const cardStyles = css`
     width: 14px;
     height: 14px;
   }
+  .error-at {
+    margin-top: 4px;
+    font: 11px/1.4 var(--daggr-mono);
+    color: var(--daggr-muted);
+    overflow-wrap: anywhere;
+  }
   .error-msg {
     margin-top: 4px;
     font: 12px/1.45 var(--daggr-mono);

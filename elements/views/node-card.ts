@@ -380,6 +380,7 @@ export class NodeCard extends LitElement {
       return html`<div class="error-panel" role="alert">
         <div class="error-title">${icon("alert")}<span>${st.error.code ?? (st.activity === "failed" ? "Failed" : "Check failed")}</span></div>
         <div class="error-msg">${st.error.code ? st.error.message.replace(`[${st.error.code}] `, "") : st.error.message}</div>
+        ${errorPlace(st.error.details)}
       </div>`;
     }
     if (st.activity === "cancelled") return html`<div class="notice">Stopped before it finished.</div>`;
@@ -486,3 +487,10 @@ function ago(t: number): string {
 }
 
 define("daggr-node", NodeCard);
+
+/** Where in the app's code a node's error was thrown (`details.file`, `line`, `column`), when the engine found it. */
+function errorPlace(details: Record<string, unknown> | undefined): TemplateResult | typeof nothing {
+  if (typeof details?.file !== "string" || typeof details.line !== "number") return nothing;
+  const place = `${details.file}:${details.line}${typeof details.column === "number" ? `:${details.column}` : ""}`;
+  return html`<div class="error-at" title="Where the error was thrown">at ${place}</div>`;
+}

@@ -1,5 +1,6 @@
-import { relative, resolve, sep } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { INTERNAL_FRAME, shortPath, userFrame } from "../frames.js";
 import type { LaunchedServer, NodeFailure } from "../server/index.js";
 import { log } from "../server/log.js";
 
@@ -68,13 +69,6 @@ export function isLocked(e: unknown): boolean {
 }
 
 /**
- * A stack frame of node's or daggr's own code (its sources when run from a clone, its
- * bundle when installed), never the app's: `Socket.emit (node:events…)` under a syntax
- * error, `unknownName (…/lib/graph/errors.ts…)` under a misspelt option.
- */
-const INTERNAL_FRAME = /\bnode:[a-z_]|node_modules|[/\\]lib[/\\](cli|server|engine|graph|nodes|store)[/\\]|[/\\]dist[/\\]/;
-
-/**
  * An app's load error as a person wants to read it: the message (a TypeScript syntax
  * error carries its file:line:column), then the app's own stack frames, not node's or
  * daggr's internals.
@@ -102,11 +96,6 @@ function compileErrors(message: string): string {
   return message
     .replace(/^Transform failed with \d+ errors?:\n/, "")
     .replace(/(^|\n)(\s*)([^\s:][^:\n]*\.[cm]?[jt]sx?):(\d+):(\d+): ERROR: /g, (_, nl: string, sp: string, f: string, l: string, c: string) => `${nl}${sp}${shortPath(f)}:${l}:${Number(c) + 1}: ERROR: `);
-}
-
-function shortPath(file: string): string {
-  const rel = relative(process.cwd(), resolve(file));
-  return rel.startsWith(`..${sep}`) ? resolve(file) : rel;
 }
 
 /** An app's load failure as the canvas overlay shows it (the `details` of an `E_APP_FAILED` message). */
@@ -139,13 +128,8 @@ export function describeAppError(e: unknown, file: string): AppFailure {
   if (compile) {
     return { message: compile[4]!.trim(), code: "SyntaxError", file: shortPath(compile[1]!), line: Number(compile[2]), column: Number(compile[3]) + 1, text };
   }
-  for (const l of (err.stack ?? "").split("\n")) {
-    const m = /^\s+at (?:.*\()?((?:file:\/\/)?\/[^()]+?):(\d+):(\d+)\)?$/.exec(l);
-    if (!m || INTERNAL_FRAME.test(m[1]!)) continue;
-    const path = m[1]!.startsWith("file:") ? fileURLToPath(m[1]!) : m[1]!;
-    return { message, code, file: shortPath(path), line: Number(m[2]), column: Number(m[3]), text };
-  }
-  return { message, code, text };
+  const at = userFrame(err.stack);
+  return at ? { message, code, ...at, text } : { message, code, text };
 }
 
 /** Logs an app's load error once: the readable text, with its code and file:line as fields. */
@@ -167,6 +151,10 @@ export async function printNodeFailures(): Promise<void> {
   launches.on("node-failed", (f: NodeFailure) => {
     if (f.error.code && ECHOES.has(f.error.code)) return;
     const message = f.error.message.replace(/^\[E_[A-Z_]+\] /, "");
-    log.error({ node: f.nodeId, ...(f.error.code ? { code: f.error.code } : {}) }, `node '${f.nodeId}' ${f.check ? "failed its start-up check" : "failed"}${f.error.code ? ` [${f.error.code}]` : ""}: ${message}`);
+    // A throw from the app's code says where (see toResultError): `(app.ts:3:25)`.
+    const d = f.error.details;
+    const at = typeof d?.file === "string" && typeof d.line === "number" ? { file: d.file, line: d.line, column: d.column } : undefined;
+    const where = at ? ` (${at.file}:${at.line}${typeof at.column === "number" ? `:${at.column}` : ""})` : "";
+    log.error({ node: f.nodeId, ...(f.error.code ? { code: f.error.code } : {}), ...at }, `node '${f.nodeId}' ${f.check ? "failed its start-up check" : "failed"}${f.error.code ? ` [${f.error.code}]` : ""}: ${message}${where}`);
   });
 }

@@ -1,4 +1,5 @@
 import { DaggrError, type Node } from "../graph/index.js";
+import { type CodePlace, THROWN_AT, userFrame } from "../frames.js";
 import type { FileSink } from "./executor.js";
 import type { Maybe } from "./known.js";
 import { hasFilePorts, ingestFiles, inputFileIds } from "./outputs.js";
@@ -87,9 +88,17 @@ export function redactRecord(record: ResultRecord): void {
   if (record.items) record.items = redactValue(record.items, secrets);
 }
 
+/**
+ * An error as a result keeps it. A throw from the app's own code (an FnNode's function, a
+ * hook) also says where, `details: { file, line, column }`: its first stack frame outside
+ * node's, daggr's and packages' code, so the card and the terminal can point at the line.
+ */
 export function toResultError(e: unknown): ResultRecord["error"] {
   if (e instanceof DaggrError) return { code: e.code, message: e.message, ...(hasExtra(e.details) ? { details: e.details } : {}) };
-  if (e instanceof Error) return { message: e.message || e.name };
+  if (e instanceof Error) {
+    const at = (e as { [THROWN_AT]?: CodePlace })[THROWN_AT] ?? userFrame(e.stack);
+    return { message: e.message || e.name, ...(at ? { details: { ...at } } : {}) };
+  }
   return { message: String(e) };
 }
 

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
 import { DaggrError, ErrorCode, type Graph, type Node } from "../graph/index.js";
 import type { Origin, ResultError } from "../engine/index.js";
+import { type CodePlace, THROWN_AT, userFrame } from "../frames.js";
 
 /**
  * What the main process and the workers agree on: the queue's name, what a job carries
@@ -130,7 +131,11 @@ export function describeError(e: unknown): ResultError {
     const details = Object.keys(e.details).length ? { details: JSON.parse(JSON.stringify(e.details)) as Record<string, unknown> } : {};
     return { code, message, ...details };
   }
-  if (e instanceof Error) return { message: e.message || e.name };
+  if (e instanceof Error) {
+    // Where the app threw it, found here in the worker (see toResultError).
+    const at = userFrame(e.stack);
+    return { message: e.message || e.name, ...(at ? { details: { ...at } } : {}) };
+  }
   return { message: String(e) };
 }
 
@@ -139,5 +144,13 @@ export function errorFrom(err: ResultError): Error {
   if (err.code && (Object.values(ErrorCode) as string[]).includes(err.code)) {
     return new DaggrError(err.code as ErrorCode, err.message.replace(/^\[E_[A-Z_]+\] /, ""), (err.details as Record<string, unknown>) ?? {});
   }
-  return new Error(err.message);
+  // The worker's error: its place in the app as the worker found it, and no stack of this
+  // process's own (which would point into the queue's code, or nowhere in the app).
+  const e = new Error(err.message);
+  e.stack = `Error: ${err.message}`;
+  const d = err.details;
+  if (typeof d?.file === "string" && typeof d.line === "number" && typeof d.column === "number") {
+    (e as { [THROWN_AT]?: CodePlace })[THROWN_AT] = { file: d.file, line: d.line, column: d.column };
+  }
+  return e;
 }

@@ -44,7 +44,8 @@ export { showDiagnostics } from "./diagnostics.js";
 /** A node that failed, as the `daggr` command prints it. */
 export interface NodeFailure {
   nodeId: string;
-  error: { code?: string; message: string };
+  /** `details` may say where in the app the error was thrown (`file`, `line`, `column`). */
+  error: { code?: string; message: string; details?: Record<string, unknown> };
   /** A start-up check failed (the node did not run). */
   check: boolean;
 }
