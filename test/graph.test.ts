@@ -96,7 +96,7 @@ t.test("gr.* props are checked like node options: a misspelt prop is a coded err
   const e = codeOf(() => gr.Textbox({ lable: "Prompt" }));
   t.equal(e.code, "E_UNKNOWN_OPTION");
   t.equal(e.details.nearest, "label");
-  t.match(e.message, /Unknown prop of gr\.Textbox 'lable'\. Did you mean 'label'\?/);
+  t.match(e.message, /Unknown prop 'lable' of gr\.Textbox\. Did you mean 'label'\?/);
   t.equal(codeOf(() => gr.Slider({ minimun: 1 })).details.nearest, "minimum");
   t.equal(codeOf(() => gr.Image({ lines: 3 })).code, "E_UNKNOWN_OPTION", "a prop of another component is refused too");
   t.equal(codeOf(() => gr.Textbox("Prompt" as never)).code, "E_BAD_OPTION");

@@ -153,7 +153,7 @@ function make<T, P extends BaseProps<T>>(type: ComponentType) {
     if (typeof props !== "object" || props === null || Array.isArray(props)) {
       throw new DaggrError(ErrorCode.BAD_OPTION, `gr.${type}() takes an object of props, e.g. gr.${type}({ label: "…" }); got ${Array.isArray(props) ? "an array" : typeof props}.`);
     }
-    for (const key of Object.keys(props)) if (!known.includes(key)) throw unknownName(ErrorCode.UNKNOWN_OPTION, `prop of gr.${type}`, key, known);
+    for (const key of Object.keys(props)) if (!known.includes(key)) throw unknownName(ErrorCode.UNKNOWN_OPTION, `prop {} of gr.${type}`, key, known);
     return Object.freeze({ $kind: "component", type, props: Object.freeze({ ...props }) }) as Component<T>;
   };
 }
