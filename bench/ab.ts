@@ -10,7 +10,9 @@
  * Why one process: on a shared machine, separate runs differ by more than most changes
  * do, and the engine suite's ratios against Observable move with the garbage each side
  * leaves for the other to collect. Two bundles side by side share load, JIT warmth and
- * garbage; comparing a build with itself agrees within about 2%.
+ * garbage. Comparing a build with itself on a quiet machine gave B/A within 4% for the DAG's
+e2e, open and run and the fan-out, and within 8% for build (1–2 ms, the noisiest): smaller
+differences than those need several runs.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
