@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { INTERNAL_FRAME, shortPath, userFrame } from "../frames.js";
+import { INTERNAL_FRAME, shortPath, userFrame } from "../graph/frames.js";
 import type { LaunchedServer, NodeFailure } from "../server/index.js";
 import { log } from "../server/log.js";
 

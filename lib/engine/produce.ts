@@ -1,5 +1,5 @@
 import { DaggrError, type Node } from "../graph/index.js";
-import { type CodePlace, THROWN_AT, userFrame } from "../frames.js";
+import { type CodePlace, THROWN_AT, userFrame } from "../graph/frames.js";
 import type { FileSink } from "./executor.js";
 import type { Maybe } from "./known.js";
 import { hasFilePorts, ingestFiles, inputFileIds } from "./outputs.js";

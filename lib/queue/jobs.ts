@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
 import { DaggrError, ErrorCode, type Graph, type Node } from "../graph/index.js";
 import type { Origin, ResultError } from "../engine/index.js";
-import { type CodePlace, THROWN_AT, userFrame } from "../frames.js";
+import { type CodePlace, THROWN_AT, userFrame } from "../graph/frames.js";
 
 /**
  * What the main process and the workers agree on: the queue's name, what a job carries
