@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
  * bundle when installed) or of a package, never the app's: `Socket.emit (node:events…)`
  * under a syntax error, `unknownName (…/lib/graph/errors.ts…)` under a misspelt option.
  */
-export const INTERNAL_FRAME = /\bnode:[a-z_]|node_modules|[/\\]lib[/\\](cli|server|engine|graph|nodes|store)[/\\]|[/\\]dist[/\\]/;
+export const INTERNAL_FRAME = /\bnode:[a-z_]|node_modules|[/\\]lib[/\\](cli|server|engine|graph|nodes|store|queue)[/\\]|[/\\]dist[/\\]/;
 
 /**
  * Where an error rebuilt from its description (a queue job's, thrown in a worker) was
