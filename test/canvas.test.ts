@@ -767,7 +767,7 @@ async function browserTests(): Promise<void> {
     await card(page, "thank").locator(".card.skipped").waitFor();
     await skipped.locator(".card.skipped").waitFor({ state: "detached" });
     await textOf(page, "reply", "text", /We are sorry/);
-    t.match(await card(page, "thank").locator(".skip-note").textContent(), /not 'happy'/, "the other way round after an edit");
+    t.match(await card(page, "thank").locator(".skip-note").textContent(), /not "happy"/, "the other way round after an edit");
   });
 
   t.test("Model3D outputs show the model in <model-viewer>, loaded on demand, with the download kept", async (t) => {
