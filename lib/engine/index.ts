@@ -20,6 +20,7 @@ export type { Store, SheetInfo, SheetState, FileMeta, PutFileInput, HistoryPage,
 export { registerExecutor, executorFor, setDispatcher, dispatcherOf } from "./executor.js";
 export type { Executor, ExecContext, FileSink, MetaCache, Dispatcher, DispatchContext } from "./executor.js";
 export { callNode, fileSink, metaCache } from "./execute.js";
+export { toResultError } from "./produce.js";
 export { canonical, contentHash, recipeKey } from "./recipe-key.js";
 export { DEFAULT_REMOTE_CONCURRENCY, Semaphore, limits, remoteApp } from "./limits.js";
 export type { LimitLoad } from "./limits.js";

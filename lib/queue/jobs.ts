@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
 import { DaggrError, ErrorCode, type Graph, type Node } from "../graph/index.js";
-import type { Origin, ResultError } from "../engine/index.js";
-import { type CodePlace, THROWN_AT, userFrame } from "../graph/frames.js";
+import { type Origin, type ResultError, toResultError } from "../engine/index.js";
+import { type CodePlace, THROWN_AT } from "../graph/frames.js";
 
 /**
  * What the main process and the workers agree on: the queue's name, what a job carries
@@ -124,19 +124,14 @@ export function connection(url: string): Redis {
   return r;
 }
 
-/** A plain error description that survives JSON. */
+/**
+ * A plain error description that survives JSON: the engine's own (`toResultError`: a
+ * DaggrError's code and details, or where in the app a throw happened, found here in the
+ * worker), with its details copied through JSON.
+ */
 export function describeError(e: unknown): ResultError {
-  if (e instanceof DaggrError) {
-    const { code, message } = e;
-    const details = Object.keys(e.details).length ? { details: JSON.parse(JSON.stringify(e.details)) as Record<string, unknown> } : {};
-    return { code, message, ...details };
-  }
-  if (e instanceof Error) {
-    // Where the app threw it, found here in the worker (see toResultError).
-    const at = userFrame(e.stack);
-    return { message: e.message || e.name, ...(at ? { details: { ...at } } : {}) };
-  }
-  return { message: String(e) };
+  const error = toResultError(e)!;
+  return error.details ? { ...error, details: JSON.parse(JSON.stringify(error.details)) as Record<string, unknown> } : error;
 }
 
 /** Rebuilds a coded error from its description (the message keeps its `[E_…]` prefix once). */
