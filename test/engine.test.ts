@@ -1,9 +1,10 @@
 import { getEventListeners } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join as joinPath } from "node:path";
 import t from "tap";
 import { FnNode, Graph, GradioNode, InputNode, MemoryStore, firstOf, gr, type EngineEvent } from "../lib/index.js";
+import { keysGraph } from "./fixtures/keys-graph.js";
 import { nextEvent, open, sleep } from "./helpers/engine.js";
 
 /**
@@ -867,41 +868,46 @@ t.test("session.editItem on an InputNode's list edits that input; a bad index or
   t.throws(() => s.editItem(p.mix, 0, "x"), { code: "E_BAD_OPTION", message: /'mix' does not run per item/ });
 });
 
-t.test("recipe keys, item keys and output hashes are pinned: a change that alters them needs a store migration", async (t) => {
-  // Functions made from text: their source is what V8 prints, whatever transpiled this file.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const fn = (arg: string, body: string) => new Function(arg, body) as (x: any) => unknown;
-  const text = new InputNode({ name: "text", ports: { text: gr.Textbox({ value: "hello world" }), n: gr.Number({ value: 3 }) } });
-  const words = new FnNode(fn("{ s }", 'return s.split(" ")'), { name: "words", inputs: { s: text.out.text }, outputs: { list: gr.JSON() } });
-  const upper = new FnNode(fn("{ w, suffix }", "return w.toUpperCase() + suffix"), { name: "upper", inputs: { w: words.out.list.each, suffix: "!" }, outputs: { u: gr.Textbox() } });
-  const gathered = new FnNode(fn("{ all, n }", 'return { joined: all.join("+"), n }'), { name: "gathered", inputs: { all: upper.out.u.all(), n: text.out.n }, outputs: { joined: gr.Textbox(), n: gr.Number() } });
-  const pick = new FnNode(fn("{ x }", "return x"), { name: "pick", inputs: { x: firstOf(gathered.out.joined, words.out.list) }, outputs: { x: null } });
-  // 20 ports: a wide node, whose values and provenance are built as dictionary-mode objects.
-  const wide = new FnNode(fn("xs", "return Object.keys(xs).length"), {
-    name: "wide",
-    inputs: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`p${i}`, i % 2 ? gathered.out.n : pick.out.x])),
-    outputs: { count: gr.Number() },
-  });
-  const s = await new Graph({ name: "golden", nodes: [wide], persistKey: false }).session({ store: new MemoryStore() });
+/** Key scheme 2's keys and identities for keysGraph's first run. */
+const SCHEME_2 = {
+  text: { key: "0c3504dea8cc2cba041e1eeeccd14f9a0938a741", outputHashes: { text: '="hello world"', n: "=3" } },
+  words: { key: "5e823f6d0d930b50a1055d46201b6be88a898186", outputHashes: { list: '=["hello","world"]' } },
+  upper: {
+    key: "dcecb03d0e75af0d4213f5f37dac4ea94151ad20",
+    outputHashes: { u: "1fe135e72d650b88012189bad51d633bbd6b6905" },
+    items: ["009a81072acb4dcb4a228d48a6974cf90b21cd5b", "d74de4f64cbb105f91b76fc4866814ca7ff1ddb6"],
+  },
+  gathered: { key: "04d948e3a84cc23640339eccb02ef408317d2943", outputHashes: { joined: '="HELLO!+WORLD!"', n: "=3" } },
+  pick: { key: "8292d08c98c7e33db6c5e3ec4055be300b11c79e", outputHashes: { x: '="HELLO!+WORLD!"' } },
+  wide: { key: "018c93a6f5db9586bff9ab3688857c7ea10ca6ea", outputHashes: { count: "=20" } },
+};
+
+/** What key scheme 1 made for keysGraph's first run (the code of e073cce to c0c1cdc); test/fixtures/store-scheme1 holds it. */
+const SCHEME_1 = {
+  text: { key: "15a4827a6fe802306d6bde4906c73e41612afd1c", outputHashes: { text: "9ddefe4435b21d901439e546d54a14a175a3493b", n: "4e07408562bedb8b60ce05c1decfe3ad16b72230" } },
+  words: { key: "96ab96ef7a67818c9eea92fba2135ed49f075bd3", outputHashes: { list: "94bedb26fb1cb9547b5b77902e89522f313c7f7f" } },
+  upper: {
+    key: "b632445c6c9cd626a4b4e56ba0b9c570c1f3dc64",
+    outputHashes: { u: "1fe135e72d650b88012189bad51d633bbd6b6905" },
+    items: ["61c19fd244869e1088610ba6dd894d7db9b14322", "c1f718be9d7e909d2f08fdcd2a56423ad1f3c702"],
+  },
+  gathered: { key: "74e3722643fc90482519eba85a1c751fd74acf4c", outputHashes: { joined: "f6cf5e7b907a25ff680566944f642ee26b8ab56a", n: "4e07408562bedb8b60ce05c1decfe3ad16b72230" } },
+  pick: { key: "6f31cb7b14ba45c79f073d49c462554658453866", outputHashes: { x: "f6cf5e7b907a25ff680566944f642ee26b8ab56a" } },
+  wide: { key: "13656a3c39fb55f18082cce42f19d6ac24f5d40b", outputHashes: { count: "f5ca38f748a1d6eaf726b8a42fb575c3c71f1864" } },
+};
+
+t.test("recipe keys, item keys and output identities are pinned: a change that alters them needs a store migration", async (t) => {
+  const { graph, wide, ids } = keysGraph({ FnNode, InputNode, Graph, gr, firstOf });
+  const s = await graph.session({ store: new MemoryStore() });
   const summary = await s.run(undefined, { mode: "all" });
   const got: Record<string, unknown> = {};
-  for (const id of ["text", "words", "upper", "gathered", "pick", "wide"]) {
+  for (const id of ids) {
     const r = s.selected(id)!;
     got[id] = { key: r.key, outputHashes: r.outputHashes, ...(r.items ? { items: r.items.map((i) => i.key) } : {}) };
   }
-  // Values made by the code of e073cce (before this session's key and hash rewrites) and unchanged since.
-  t.same(got, {
-    text: { key: "15a4827a6fe802306d6bde4906c73e41612afd1c", outputHashes: { text: "9ddefe4435b21d901439e546d54a14a175a3493b", n: "4e07408562bedb8b60ce05c1decfe3ad16b72230" } },
-    words: { key: "96ab96ef7a67818c9eea92fba2135ed49f075bd3", outputHashes: { list: "94bedb26fb1cb9547b5b77902e89522f313c7f7f" } },
-    upper: {
-      key: "b632445c6c9cd626a4b4e56ba0b9c570c1f3dc64",
-      outputHashes: { u: "1fe135e72d650b88012189bad51d633bbd6b6905" },
-      items: ["61c19fd244869e1088610ba6dd894d7db9b14322", "c1f718be9d7e909d2f08fdcd2a56423ad1f3c702"],
-    },
-    gathered: { key: "74e3722643fc90482519eba85a1c751fd74acf4c", outputHashes: { joined: "f6cf5e7b907a25ff680566944f642ee26b8ab56a", n: "4e07408562bedb8b60ce05c1decfe3ad16b72230" } },
-    pick: { key: "6f31cb7b14ba45c79f073d49c462554658453866", outputHashes: { x: "f6cf5e7b907a25ff680566944f642ee26b8ab56a" } },
-    wide: { key: "13656a3c39fb55f18082cce42f19d6ac24f5d40b", outputHashes: { count: "f5ca38f748a1d6eaf726b8a42fb575c3c71f1864" } },
-  });
+  // Key scheme 2 (recipe-key.ts): values of at most 40 characters are their own identity;
+  // a short fingerprint enters the key as text. SCHEME_1 below holds what scheme 1 made.
+  t.same(got, SCHEME_2);
   // The wide node's provenance and the run's outcomes are ordinary objects to their readers.
   const prov = s.selected("wide")!.upstream;
   t.equal(Object.getPrototypeOf(prov), Object.prototype);
@@ -912,6 +918,100 @@ t.test("recipe keys, item keys and output hashes are pinned: a change that alter
   t.equal(summary.nodes.wide, "ran");
   t.equal(s.get(wide.out.count), 20, "the wide node got all 20 inputs");
   await s.close();
+});
+
+t.test("identities: canonical text of up to 40 characters is the value itself, longer is hashed; a key the view makes is recipeKey of its parts, escapes included", async (t) => {
+  const { contentHash, fingerprintPart, hashText, recipeKey } = await import("../lib/engine/recipe-key.js");
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const fn = (arg: string, body: string) => new Function(arg, body) as (x: any) => unknown;
+  t.equal(contentHash(42), "=42");
+  t.equal(contentHash(null), "=null");
+  t.equal(contentHash({ b: 1, a: [true] }), '={"a":[true],"b":1}', "canonical: keys sorted");
+  t.equal(contentHash("x".repeat(38)), `="${"x".repeat(38)}"`, "40 characters with the quotes: inline");
+  t.equal(contentHash("x".repeat(39)), hashText(`"${"x".repeat(39)}"`), "41: hashed");
+  t.match(contentHash("x".repeat(39)), /^[0-9a-f]{40}$/);
+  const long = new FnNode(fn("", "return 1"), { name: "long", outputs: { v: null }, inputs: { pad: "y".repeat(300) } });
+  t.match(fingerprintPart(long.fingerprint()), /^[0-9a-f]{40}$/, "a fingerprint over 256 characters enters keys as its hash");
+  t.equal(fingerprintPart(`["fn"]`), `["fn"]`);
+
+  // Values whose identity needs escapes inside the key's JSON: quotes, a backslash, a control character, non-ASCII.
+  const odd = 'a"b\\c\u0001é';
+  const src = new InputNode({ name: "src", ports: { s: gr.Textbox({ value: odd }) } });
+  const parts = new FnNode(fn("{ s }", "return [s, s]"), { name: "parts", inputs: { s: src.out.s }, outputs: { list: null } });
+  const each = new FnNode(fn("{ p, q }", "return p + q"), { name: "each", inputs: { p: parts.out.list.each, q: src.out.s }, outputs: { v: null } });
+  const s = await new Graph({ name: "escapes", nodes: [each], persistKey: false }).session({ store: new MemoryStore() });
+  await s.run(undefined, { mode: "all" });
+  const id = s.selected("src")!.outputHashes.s!;
+  t.equal(id, `=${JSON.stringify(odd)}`);
+  t.equal(s.currentKey("parts"), recipeKey(fingerprintPart(parts.fingerprint()), {}, { s: id }), "a plain read");
+  t.equal(s.selected("parts")!.key, s.currentKey("parts"));
+  const list = s.selected("parts")!.outputHashes.list!;
+  t.equal(list, contentHash([odd, odd]));
+  t.equal(s.currentKey("each"), recipeKey(fingerprintPart(each.fingerprint()), {}, { p: `${list}|each:`, q: id }), "a scattered read and a plain one");
+  t.same(s.get(each.out.v), [odd + odd, odd + odd]);
+  await s.close();
+});
+
+t.test("a store made with key scheme 1 keeps its results: fresh as they were, and found again under their old keys", async (t) => {
+  const { openStore, SCHEMA_VERSION } = await import("../lib/store/index.js");
+  const home = tempDir(t);
+  // The database the code of c0c1cdc wrote (test/fixtures/make-store-scheme1.ts): two runs, the second selected.
+  cpSync(joinPath(import.meta.dirname, "fixtures", "store-scheme1", "db"), joinPath(home, "apps", "scheme1", "db"), { recursive: true });
+  const openApp = async () => {
+    const store = await openStore({ home, persistKey: "scheme1" });
+    const g = keysGraph({ FnNode, InputNode, Graph, gr, firstOf }, "scheme1");
+    return { store, g, s: await g.graph.session({ store }) };
+  };
+  let { store, g, s } = await openApp();
+  t.equal(s.get(g.text.in.text), "good day sir");
+  for (const id of g.ids) t.equal(s.nodeState(id).freshness, "fresh", `${id} is fresh under its scheme-1 key`);
+  // (wide's fingerprint is long, so it enters both schemes as a hash, and its upstream identities are scheme 1's: its key is the same)
+  for (const id of ["text", "words", "upper", "gathered", "pick"]) t.not(s.selected(id)!.key, s.currentKey(id), `${id}'s key changed with the scheme`);
+  t.equal(s.get(g.wide.out.count), 20);
+  t.same((await s.run(undefined, { mode: "all" })).nodes, Object.fromEntries(g.ids.map((id) => [id, "reused"])), "nothing reruns");
+
+  // Back to the first run's input: every node finds its old result by its old key.
+  s.set(g.text.in.text, "hello world");
+  t.equal(s.nodeState("words").freshness, "stale");
+  t.same((await s.run(undefined, { mode: "all" })).nodes, Object.fromEntries(g.ids.map((id) => [id, "cached"])), "every node is a cache hit");
+  for (const id of g.ids) t.equal(s.selected(id)!.key, SCHEME_1[id as keyof typeof SCHEME_1].key, `${id}: the result of scheme 1`);
+  t.equal(s.get(g.pick.out.x), "HELLO!+WORLD!");
+
+  // A new input runs under scheme 2; a node whose inputs are unchanged (text's n) still matches.
+  s.set(g.text.in.text, "one two three");
+  const third = await s.run(undefined, { mode: "all" });
+  t.same(third.nodes, Object.fromEntries(g.ids.map((id) => [id, "ran"])));
+  t.equal(s.get(g.pick.out.x), "ONE!+TWO!+THREE!");
+  t.equal(s.selected("words")!.outputHashes.list, '=["one","two","three"]', "a short value is its own identity");
+  await s.close();
+  await store.close();
+
+  // Reopened: the database is at the new version, and the old results are still found.
+  ({ store, g, s } = await openApp());
+  const { Level } = await import("level");
+  t.equal(SCHEMA_VERSION, 2);
+  s.set(g.text.in.text, "good day sir");
+  t.same((await s.run(undefined, { mode: "all" })).nodes, Object.fromEntries(g.ids.map((id) => [id, "cached"])));
+  t.equal(s.get(g.pick.out.x), "GOOD!+DAY!+SIR!");
+  await s.close();
+  await store.close();
+  const db = new Level<string, unknown>(joinPath(home, "apps", "scheme1", "db"), { valueEncoding: "json" });
+  t.equal(await db.get("version"), 2);
+  t.equal(await db.get("legacy-keys"), 1);
+  await db.close();
+});
+
+t.test("a new store never looks for scheme-1 keys", async (t) => {
+  const { openStore } = await import("../lib/store/index.js");
+  const home = tempDir(t);
+  const store = await openStore({ home, persistKey: "fresh" });
+  const { graph } = keysGraph({ FnNode, InputNode, Graph, gr, firstOf }, "fresh");
+  const s = await graph.session({ store });
+  await s.run(undefined, { mode: "all" });
+  const sheet = await store.loadSheet(s.sheetId);
+  t.equal(sheet.legacyKeys, undefined);
+  await s.close();
+  await store.close();
 });
 
 t.test("ids: a one-letter prefix, nine base-36 digits of the time, three of a counter, four random; later ids sort after", async (t) => {

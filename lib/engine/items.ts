@@ -2,7 +2,7 @@ import { ErrorCode } from "../graph/index.js";
 import { callPrimary, callWithBackups, resolveOwn } from "./backups.js";
 import type { Execution } from "./execute.js";
 import { type Produced, finish, toResultError } from "./produce.js";
-import { canonical, contentHash, hashText } from "./recipe-key.js";
+import { canonical, contentHash, hashText, hashedIdentity } from "./recipe-key.js";
 import { type ItemResult, ResultStatus } from "./records.js";
 import type { Wiring } from "./wiring.js";
 
@@ -58,7 +58,7 @@ export async function runItems(x: Execution, editable: Record<string, unknown>[]
   record.outputHashes = {};
   for (const port of Object.keys(node.outputs)) {
     record.outputs[port] = items.map((i) => (i.status === ResultStatus.SUCCESS ? i.outputs[port] : null));
-    record.outputHashes[port] = contentHash(items.map((i) => [i.status, i.outputHashes[port] ?? null]));
+    record.outputHashes[port] = contentHash(items.map((i) => [i.status, i.outputHashes[port] === undefined ? null : hashedIdentity(i.outputHashes[port])]));
   }
   const failed = items.map((it, i) => ({ it, i })).filter(({ it }) => it.status !== ResultStatus.SUCCESS);
   if (failed.length) {

@@ -1,7 +1,7 @@
 import { BehaviorSubject, Subject } from "rxjs";
 import type { Graph, Node } from "../graph/index.js";
 import type { EngineEvent, Freshness, Progress } from "./events.js";
-import { hashText } from "./recipe-key.js";
+import { fingerprintPart } from "./recipe-key.js";
 import { type ResultError, type ResultRecord, ResultStatus } from "./records.js";
 import { Slot, auxOf } from "./slot.js";
 import type { SheetState } from "./store.js";
@@ -52,12 +52,13 @@ export type StatePatch = Partial<Pick<NodeState, "activity" | "count" | "progres
 const EXTRA_KEYS = ["progress", "partial", "error", "items"] as const;
 
 /**
- * A node's fingerprint hash, made once per node rather than at every session open (the
- * fingerprint is a JSON text with function sources). A node is fixed once built, except
- * for a branch guard and backups added later: those clear the memo.
+ * A node's fingerprint as keys take it (`fingerprintPart`), made once per node rather
+ * than at every session open (the fingerprint is a JSON text with function sources). A
+ * node is fixed once built, except for a branch guard and backups added later: those
+ * clear the memo.
  */
-function fingerprintHash(n: Node): string {
-  return (n.fingerprintMemo ??= hashText(n.fingerprint()));
+function fingerprintOf(n: Node): string {
+  return (n.fingerprintMemo ??= fingerprintPart(n.fingerprint()));
 }
 
 /** The selected result of each node, as a read-only map over the view's slots. */
@@ -104,7 +105,7 @@ export abstract class NodeStates {
       const sel = loadedSel.get(node.id);
       const interrupted = cut.get(node.id);
       const activity = interrupted ? Activity.FAILED : sel?.status === ResultStatus.SKIPPED ? Activity.SKIPPED : Activity.IDLE;
-      const slot = (slots[order] = new Slot(node, fingerprintHash(node), order, sel, activity, loaded.counts[node.id] ?? 0));
+      const slot = (slots[order] = new Slot(node, fingerprintOf(node), order, sel, activity, loaded.counts[node.id] ?? 0));
       if (interrupted?.error) auxOf(slot).error = interrupted.error;
     }
   }

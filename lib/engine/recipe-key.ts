@@ -65,20 +65,76 @@ export function hashText(text: string): string {
   return (oneShot ? oneShot("sha256", text) : createHash("sha256").update(text).digest("hex")).slice(0, 40).toUpperCase().toLowerCase();
 }
 
-/** Content hash of a value. Files are path strings inside the content-addressed store, so a path names its content. */
+/**
+ * The longest canonical text a value is its own identity with: no longer than the 40
+ * hex digits of a hash, so an identity never grows a record or a key.
+ */
+export const INLINE_MAX = 40;
+
+/**
+ * The identity of a value in recipe keys and records (`outputHashes`): a short value is
+ * its own canonical text after `=` (`=42`, `="ok"`, `=null`), a longer one the hash of
+ * that text. Both kinds are injective and never meet (a hash has no `=`), so two values
+ * never share an identity. Small values (counts, flags, short labels) are the common
+ * output of plain functions, and a native hash call costs ~0.5 µs whatever its length:
+ * this is a third of a node's run in a graph of small functions (key scheme 2).
+ * Files are path strings inside the content-addressed store, so a path names its content.
+ */
 export function contentHash(value: unknown): string {
-  return hashText(canonical(value));
+  const text = canonical(value);
+  return text.length <= INLINE_MAX ? `=${text}` : hashText(text);
 }
+
+/**
+ * An identity as a hash whatever its length: what key scheme 1 used for every value.
+ * A list of item identities (a mapped port) is made of these, so its identity is the
+ * same in both schemes.
+ */
+export function hashedIdentity(id: string): string {
+  return id.charCodeAt(0) === 61 /* = */ ? hashText(id.slice(1)) : id;
+}
+
+/**
+ * The fingerprint as it enters a recipe key: a short one as its text, a long one (a big
+ * function's source) by its hash. The text is a JSON array, so it ends where its last
+ * bracket closes and starts with `[`, which no hash does: the key text stays unambiguous.
+ * Hashing it at every open cost more than the longer key text costs to hash.
+ */
+export function fingerprintPart(text: string): string {
+  if (text.length > FINGERPRINT_INLINE_MAX) return hashText(text);
+  // A fingerprint is written piece by piece: kept as it is, each piece would cost ~32 B for
+  // as long as the node lives (~800 B a node, measured). Reading a character flattens the
+  // string in place (the cheapest of the ways measured: normalize(), a regex test).
+  text.charCodeAt(0);
+  return text;
+}
+const FINGERPRINT_INLINE_MAX = 256;
+
+/**
+ * The version of the recipe key scheme: what `contentHash`, `fingerprintPart` and
+ * `recipeKey` make. Scheme 1 hashed every value and the fingerprint; stores made then
+ * keep their results findable through `legacyRecipeKey` (see `lib/store/migrations.ts`).
+ */
+export const KEY_SCHEME = 2;
 
 /** Marker entering the key for a function input: its realised value changes every run and must not make the node stale. */
 export const FN_INPUT_MARKER = "$fn";
 
 /**
- * The recipe key of a node's next execution: its fingerprint, its own resolved inputs and
+ * The recipe key of a node's next execution: its fingerprint (`fingerprintPart`), its own resolved inputs and
  * the content hashes of the upstream output values it would consume. Upstream *values*
  * enter the key, not upstream recipes, because AI nodes are not deterministic: two runs
  * of the same recipe may differ, and what matters downstream is what was actually produced.
  */
-export function recipeKey(fingerprintHash: string, ownInputs: Record<string, unknown>, upstreamHashes: Record<string, string>): string {
-  return hashText(`${fingerprintHash}|${canonical(ownInputs)}|${canonical(upstreamHashes)}`);
+export function recipeKey(fingerprint: string, ownInputs: Record<string, unknown>, upstreamHashes: Record<string, string>): string {
+  return hashText(`${fingerprint}|${canonical(ownInputs)}|${canonical(upstreamHashes)}`);
+}
+
+/**
+ * A node's recipe key as key scheme 1 made it, from its fingerprint's text, its own
+ * inputs and its upstream identities in scheme 2 (each turned back into a hash): the
+ * key a result stored before the change was found under.
+ */
+export function legacyRecipeKey(fingerprintText: string, ownInputs: Record<string, unknown>, upstreamHashes: Record<string, string>): string {
+  return hashText(`${hashText(fingerprintText)}|${canonical(ownInputs)}|${canonical(upstreamHashes)}`);
 }

@@ -1,6 +1,6 @@
 import { DaggrError, ErrorCode, type Graph, type Node, inputId } from "../graph/index.js";
 import { type ResultRecord, ResultStatus } from "./records.js";
-import { itemStates } from "./runner.js";
+import { findByRecipe, itemStates } from "./runner.js";
 import { Activity, type SheetView } from "./state.js";
 import type { Store } from "./store.js";
 import type { Writes } from "./writes.js";
@@ -51,7 +51,9 @@ export async function restore(graph: Graph, store: Store, view: SheetView, write
     const key = view.key(id);
     const sel = view.selected.get(id);
     if (key === undefined || sel?.key === key) continue;
-    const match = await store.findByKey(sheetId, id, key);
+    const node = graph.node(id);
+    if (sel && view.legacyKeys && view.legacyKey(node) === sel.key) continue;
+    const match = await findByRecipe(store, view, node, key);
     if (match) {
       view.select(match);
       view.reselected(id);

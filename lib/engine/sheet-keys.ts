@@ -1,5 +1,5 @@
 import { type Graph, type Node, initialValue, inputId } from "../graph/index.js";
-import { FN_INPUT_MARKER, canonical, hashText, quote, recipeKey } from "./recipe-key.js";
+import { FN_INPUT_MARKER, canonical, hashText, hashedIdentity, legacyRecipeKey, quote, recipeKey } from "./recipe-key.js";
 import { ResultStatus } from "./records.js";
 import { NO_VALUES, type Slot, type Source, hasStaticPorts, parentsOf, readsOf } from "./slot.js";
 import { SheetTables } from "./sheet-tables.js";
@@ -21,9 +21,12 @@ export abstract class SheetKeys extends SheetTables {
   readonly inputRevs = new Map<string, number>();
   /** @internal Edge checks, freshness evaluations and reads hashed into keys so far (what a refresh costs, counted). */
   work = 0;
+  /** Whether the sheet's store may hold results keyed by key scheme 1 (see `legacyKey`). */
+  readonly legacyKeys: boolean;
 
   constructor(graph: Graph, sheetId: string, loaded: SheetState) {
     super(graph, sheetId, loaded);
+    this.legacyKeys = loaded.legacyKeys === true;
     for (const [id, v] of Object.entries(loaded.inputs)) this.inputs.set(id, v);
     for (const [id, rev] of Object.entries(loaded.inputRevs ?? {})) this.inputRevs.set(id, rev);
     for (let i = 0; i < this.readLabel.length; i++) this.readNow[i] = this.readHash(i);
@@ -83,10 +86,10 @@ export abstract class SheetKeys extends SheetTables {
    * Content hashes of the selected upstream values a node would consume (active ports
    * and a branch condition), or undefined while one of them has no result.
    */
-  upstreamHashes(node: Node): Record<string, string> | undefined {
+  upstreamHashes(node: Node, hashOf = (from: Source) => this.hashOf(from)): Record<string, string> | undefined {
     const hashes: Record<string, string> = {};
     if (node.guard) {
-      const h = this.hashOf(node.guard.from);
+      const h = hashOf(node.guard.from);
       if (h === undefined) return undefined;
       hashes.$when = h;
     }
@@ -94,13 +97,13 @@ export abstract class SheetKeys extends SheetTables {
     for (const port of ports) {
       const spec = node.inputs[port];
       if (spec?.kind === "port") {
-        const h = this.hashOf(spec.from);
+        const h = hashOf(spec.from);
         if (h === undefined) return undefined;
         hashes[port] = spec.scatter ? `${h}|each:${spec.scatter.key ?? ""}` : h;
       } else if (spec?.kind === "first") {
         let picked: string | undefined;
         for (const p of spec.from) {
-          const h = this.hashOf(p);
+          const h = hashOf(p);
           if (h === undefined) return undefined;
           if (picked === undefined && h !== SKIPPED_HASH) picked = h;
         }
@@ -182,6 +185,20 @@ export abstract class SheetKeys extends SheetTables {
     return recipeKey(this.slot(node.id).fingerprint, this.ownInputsForKey(node), up);
   }
 
+  /**
+   * The key the node's current recipe had under key scheme 1 (`legacyRecipeKey`): what a
+   * result stored before scheme 2 is found under. Asked only of a sheet whose store
+   * holds such results (`SheetState.legacyKeys`), and only when the current key missed.
+   */
+  legacyKey(node: Node): string | undefined {
+    const up = this.upstreamHashes(node, (from) => {
+      const h = this.hashOf(from);
+      return h === undefined || h === SKIPPED_HASH ? h : hashedIdentity(h);
+    });
+    if (up === undefined) return undefined;
+    return legacyRecipeKey(node.fingerprint(), this.ownInputsForKey(node), up);
+  }
+
   /** The node's current recipe key, computed on first use after a change (refresh invalidates it). */
   key(nodeId: string): string | undefined {
     return this.keyOf(this.slot(nodeId));
@@ -219,10 +236,11 @@ export abstract class SheetKeys extends SheetTables {
 /** The key text between the fingerprint and the reads, for a node without own inputs. */
 const NO_OWN_TEXT = "|{}|{";
 
-/** A read's piece of the key text: `"port":"hash"`, as canonical JSON writes it. */
+/** A read's piece of the key text: `"port":"identity"`, as canonical JSON writes it. */
 function keyPiece(label: string, each: string | undefined, h: string): string {
-  // An output hash is a hex digest (or the skipped marker): as JSON it only needs quotes.
-  return each === undefined ? `${label}"${h}"` : label + quote(`${h}|each:${each}`);
+  // A hash (or the skipped marker) only needs quotes; a value that is its own identity may need escapes.
+  if (each !== undefined) return label + quote(`${h}|each:${each}`);
+  return h.charCodeAt(0) === 61 /* = */ ? label + quote(h) : `${label}"${h}"`;
 }
 
 /** The hash a downstream key takes from a slot's selected output (see `hashOf`). */

@@ -199,9 +199,8 @@ export class SheetView extends SheetKeys {
       if (s.diffs !== 0) return false;
       if (!s.hasOwn || canonical(this.ownInputsForKey(s.node)) === s.basisOwn) return true;
     }
-    if (this.keyOf(s) !== sel.key) return false;
-    // The same text as the selection's key: keep one string of the two.
-    s.key = sel.key;
+    if (this.keyOf(s) === sel.key) s.key = sel.key; // the same text as the selection's key: keep one string of the two
+    else if (!this.legacyKeys || this.legacyKey(s.node) !== sel.key) return false;
     if (s.fixed && s.basisSel !== sel) {
       // The key was made from every read's hash now (a read that changes drops the key): those are the basis.
       const end = this.readOff[s.order + 1]!;

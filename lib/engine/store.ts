@@ -45,6 +45,11 @@ export interface SheetState {
    * (recovery writes it for each node a run was executing when the process died).
    */
   interrupted?: ResultRecord[];
+  /**
+   * Whether results may be stored under keys of recipe key scheme 1 (a store made before
+   * scheme 2): the engine then also looks for a node's scheme-1 key when its key misses.
+   */
+  legacyKeys?: boolean;
 }
 
 /** Whether the store can write now (`GET /api/health`). */

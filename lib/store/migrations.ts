@@ -1,9 +1,9 @@
 import { StoreError, StoreErrorCode } from "./errors.js";
-import { K, key } from "./level-keys.js";
+import { K, key, under } from "./level-keys.js";
 import type { DB } from "./lock.js";
 
 /** The layout this code reads and writes (see `level-keys.ts`). */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** What a migration step may do: read the database as it was, and queue writes. */
 export interface MigrationTx {
@@ -35,7 +35,27 @@ export interface Migration {
 }
 
 /** Every step shipped so far, oldest first. Version 1 is the first layout. */
-export const MIGRATIONS: readonly Migration[] = [];
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    from: 1,
+    to: 2,
+    description: "recipe key scheme 2: results stored before it stay findable under their scheme-1 keys",
+    /*
+     * Scheme 2 (lib/engine/recipe-key.ts) makes a short value its own identity and puts a
+     * short fingerprint into the key as text, so most keys changed. Stored results cannot
+     * be re-keyed here: a key covers the node's fingerprint, which was never stored. So
+     * they stay as they are, and this marks the database as holding them: the engine then
+     * also tries a node's scheme-1 key, computed from its current code, when its scheme-2
+     * key finds nothing, and counts a selected result fresh under either key.
+     */
+    async run(tx) {
+      for await (const _ of tx.entries(under("result"))) {
+        tx.put(K.legacyKeys, 1);
+        break;
+      }
+    },
+  },
+];
 
 /**
  * Brings `db` to `target`. A fresh database is stamped with `target`; a newer one is
