@@ -329,7 +329,11 @@ t.test("a node's fingerprint text is what JSON.stringify made of its parts befor
   const grouped = new FnNode(shared, { name: "grouped", inputs: { x: twin.out.y }, concurrencyGroup: "gpu \"one\"" });
   // A wire from an output port whose name JSON escapes.
   const oddWire = new FnNode((v: unknown) => v, { name: "odd_wire", inputs: { v: (src.out as Record<string, Node["out"][string]>)["odd \u2028 name"]! } });
-  for (const n of [src, a, each, gather, backup, gated, gradio, gradio.or(other), twin, grouped, oddWire]) t.equal(n.fingerprint(), reference(n), n.id);
+  // Sources with a Latin-1 character (kept one byte a character) and with one beyond it (kept as it is).
+  const latin = new FnNode(new Function("x", "return 'café ' + x") as (x: unknown) => unknown, { name: "latin", inputs: { x: a.out.y } });
+  const emoji = new FnNode(new Function("x", "return '\u{1F642} ' + x") as (x: unknown) => unknown, { name: "emoji", inputs: { x: a.out.y } });
+  t.match(emoji.fingerprint(), /\u{1F642}/u);
+  for (const n of [src, a, each, gather, backup, gated, gradio, gradio.or(other), twin, grouped, oddWire, latin, emoji]) t.equal(n.fingerprint(), reference(n), n.id);
   t.not(twin.fingerprint(), a.fingerprint(), "the config enters the text");
 });
 

@@ -4,6 +4,7 @@
  * each distinct output table and port list. Each is bounded: past a few thousand entries
  * it starts again.
  */
+import { Buffer } from "node:buffer";
 import type { Component } from "./components.js";
 
 /** The empty port list every node without ports shares. */
@@ -56,7 +57,7 @@ export function quoteCode(prefix: "fn:" | "pre:" | "post:", fn: unknown): string
     let quoted = quotedSources.get(source);
     if (quoted === undefined) {
       if (quotedSources.size >= 1024) quotedSources.clear();
-      quotedSources.set(source, (quoted = JSON.stringify(source).slice(1)));
+      quotedSources.set(source, (quoted = oneByte(JSON.stringify(source).slice(1))));
     }
     lastCode = new WeakRef(fn);
     lastQuoted = quoted;
@@ -64,6 +65,17 @@ export function quoteCode(prefix: "fn:" | "pre:" | "post:", fn: unknown): string
   return `"${prefix}${lastQuoted}`;
 }
 const quotedSources = new Map<string, string>();
+
+/**
+ * `s` held one byte a character when every character fits in one (Latin-1). A function's
+ * source is a piece of its file's text, which V8 holds two bytes a character as soon as
+ * the file has one non-ASCII character (a comment's dash, a µ): the source, and every
+ * fingerprint built from it, would then cost twice its length for as long as it is kept.
+ */
+function oneByte(s: string): string {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return s;
+  return Buffer.from(s, "latin1").toString("latin1");
+}
 let lastCode: WeakRef<object> | undefined;
 let lastQuoted = "";
 
