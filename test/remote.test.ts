@@ -192,6 +192,67 @@ t.test("one connection per (app, token) is reused across runs; each job has its 
   t.equal(count(fake, "/config"), 2, "another token, another client");
 });
 
+// ---------------------------------------------------------------- gradio: default names
+
+t.test("a GradioNode built from a URL is named as a user would name the app: Space label, path, local_<port>, host", async (t) => {
+  const cases: Array<[string, string]> = [
+    ["abidlabs/en2fr", "en2fr"],
+    ["https://abidlabs-en2fr.hf.space", "abidlabs_en2fr"],
+    ["https://abidlabs-en2fr.hf.space/", "abidlabs_en2fr"],
+    ["https://hf-applications-z-image-turbo.hf.space/gradio_api/", "hf_applications_z_image_turbo"],
+    ["https://huggingface.co/spaces/abidlabs/en2fr", "en2fr"],
+    ["https://my-server.example.org:7860/app/", "my_server"],
+    ["https://my-server.example.org:7860/en2fr/", "en2fr"],
+    ["https://my-server.example.org/tools/translate%20fr/", "translate_fr"],
+    ["https://www.example.org/", "example"],
+    ["http://gpu-box:7860", "gpu_box"],
+    ["http://localhost:7860", "local_7860"],
+    ["http://127.0.0.1:45951/", "local_45951"],
+    ["http://[::1]:7861/", "local_7861"],
+    ["http://0.0.0.0:7862/", "local_7862"],
+    ["http://localhost/", "local"],
+    ["http://localhost:7860/en2fr/", "en2fr"],
+    ["http://10.0.0.5:7860/", "gradio_10_0_0_5"],
+  ];
+  for (const [src, id] of cases) {
+    const n = new GradioNode(src, { validate: false });
+    t.equal(n.id, id, src);
+    t.match(n.id, /^[A-Za-z0-9]+(?:_[A-Za-z0-9]+)*$/, `${src}: a valid id`);
+    t.equal(new GradioNode(src, { validate: false }).id, n.id, `${src}: the same every time (no counter)`);
+  }
+  t.equal(new GradioNode("http://127.0.0.1:7860/", { name: "Translate" }).id, "Translate", "a given name wins");
+});
+
+t.test("a GradioNode on a local app runs under local_<port>; two nodes on one app without names are E_DUPLICATE_NODE, not suffixed", async (t) => {
+  const fake = await app(t, { endpoints: [predict] });
+  const port = new URL(fake.url).port;
+  const node = new GradioNode(fake.url, { inputs: { prompt: gr.Textbox() }, outputs: { text: gr.Textbox(), image: gr.Image() } });
+  t.equal(node.id, `local_${port}`);
+  const out = await node.test({ prompt: "cat" });
+  t.equal(out.text, "cat×2", "the node runs against the app under its default name");
+  const graph = new Graph({ name: "one app", nodes: [node] });
+  t.same(graph.nodes.map((n) => n.id), [`local_${port}`]);
+
+  const same = new GradioNode(`http://localhost:${port}/`, { inputs: { prompt: node.out.text }, outputs: { text: gr.Textbox() } });
+  const e = codeOf(() => new Graph({ name: "two on one app", nodes: [same] }));
+  t.equal(e.code, "E_DUPLICATE_NODE");
+  t.match(e.message, `'local_${port}'`);
+  t.match(e.message, /distinct `name`/);
+  const named = new GradioNode(`http://localhost:${port}/`, { name: "again", inputs: { prompt: node.out.text }, outputs: { text: gr.Textbox() } });
+  t.same(new Graph({ name: "named", nodes: [named] }).nodes.map((n) => n.id).sort(), ["again", `local_${port}`]);
+});
+
+/** The error `fn` throws. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function codeOf(fn: () => unknown): any {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error("expected a throw");
+}
+
 // ---------------------------------------------------------------- gradio: validation
 
 t.test("validate() names the unknown endpoint (valid ones nearest first), unknown and missing parameters, and extra outputs", async (t) => {

@@ -1,5 +1,6 @@
 import { DaggrError, ErrorCode } from "./errors.js";
 import { checkLocalEnv, checkRevision, checkSpaceId } from "../nodes/local-space/space-id.js";
+import { slug } from "./ids.js";
 import { Node, NodeKind, type InputSources, type NodeOptions, type OutputSpecs } from "./node.js";
 
 /** Retry and wait policy of a remote node. */
@@ -52,6 +53,10 @@ const SPACE_ID = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
  *   broken one fails at once with its status. 429s (after Retry-After), a full queue and
  *   dropped connections are retried `retries` times; app errors and ZeroGPU quota errors
  *   are not (the error says when the quota frees up).
+ * - Name: without `name`, the Space's name (`owner/en2fr` → `en2fr`); for a URL, the
+ *   `*.hf.space` label, else the app's path segment, else `local_<port>` on this machine,
+ *   else the host's first label (see {@link defaultGradioName}). Two nodes on one app need
+ *   a `name` each.
  *
  * @example
  * const gen = new GradioNode("hf-applications/Z-Image-Turbo", {
@@ -105,15 +110,61 @@ export class GradioNode<I extends InputSources = InputSources, O extends OutputS
   }
 }
 
+/**
+ * The name a GradioNode gets without `name`: what a user would call the app, stable
+ * across runs (results are stored under it), never the noise of a URL.
+ *
+ * - a Space id `owner/name` → `name`;
+ * - a Space's own host `https://abidlabs-en2fr.hf.space` → `abidlabs-en2fr` (id
+ *   `abidlabs_en2fr`): the Hub joins owner and name with "-" and either may hold "-"
+ *   itself, so the name alone cannot be told from the host: the whole label it is;
+ * - an app under a path (`https://my-server.example.org:7860/en2fr/`, a Hub page
+ *   `https://huggingface.co/spaces/owner/en2fr`) → its last path segment that says more
+ *   than "this is an app" (not `app`, `gradio`, `gradio_api`, `api`, `ui`): `en2fr`;
+ * - this machine (`localhost`, `127.x.x.x`, `[::1]`, `0.0.0.0`) → `local_<port>`
+ *   (`http://127.0.0.1:7860/` → `local_7860`; `local` on the scheme's default port): the
+ *   port is the one thing that tells local apps apart;
+ * - another IP address → `gradio_<address>` (`http://10.0.0.5:7860/` → `gradio_10_0_0_5`);
+ * - a host name → its first label, `www.` skipped, port left out
+ *   (`https://my-server.example.org:7860/` → `my-server`, id `my_server`).
+ *
+ * Two nodes on one app get the same name: unless one is given a `name`, the graph refuses
+ * them (E_DUPLICATE_NODE); nothing is suffixed behind the user's back. (The Python daggr
+ * names a node `space_or_url.split("/")[-1]`, which is "" for a URL ending in "/" and
+ * `127.0.0.1:7860` without it, and appends `_1`, `_2` in construction order, so a node's
+ * history moves to another node when the file's order changes.)
+ */
 function defaultGradioName(space: string): string {
   if (SPACE_ID.test(space)) return space.split("/")[1]!;
+  let u: URL;
   try {
-    const u = new URL(space);
-    return u.hostname.replace(/\.hf\.space$/, "") + (u.port ? `_${u.port}` : "");
+    u = new URL(space);
   } catch {
     return "gradio";
   }
+  const host = u.hostname.toLowerCase().replace(/^\[|\]$/g, "");
+  const spaceHost = /^([a-z0-9-]+)\.hf\.space$/.exec(host);
+  if (spaceHost) return spaceHost[1]!;
+  const segments = u.pathname.split("/");
+  for (let i = segments.length - 1; i >= 0; i--) {
+    let seg = segments[i]!;
+    try {
+      seg = decodeURIComponent(seg);
+    } catch {
+      /* kept as written */
+    }
+    if (/[A-Za-z0-9]/.test(seg) && !GENERIC_SEGMENTS.has(seg.toLowerCase())) return seg;
+  }
+  if (host === "localhost" || host.endsWith(".localhost") || host === "::1" || host === "0.0.0.0" || /^127\.\d+\.\d+\.\d+$/.test(host)) {
+    return u.port ? `local_${u.port}` : "local";
+  }
+  if (/^[\d.]+$/.test(host) || host.includes(":")) return `gradio_${slug(host)}`;
+  const labels = host.split(".");
+  return labels[0] === "www" && labels.length > 2 ? labels[1]! : labels[0]!;
 }
+
+/** Path segments that name no app: where Gradio is mounted by habit, or its own routes. */
+const GENERIC_SEGMENTS = new Set(["app", "gradio", "gradio_api", "api", "ui", "index.html"]);
 
 export interface InferenceNodeOptions<I extends InputSources, O extends OutputSpecs> extends NodeOptions<I, O>, RemoteOptions {
   /**
