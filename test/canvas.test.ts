@@ -148,6 +148,66 @@ async function browserTests(): Promise<void> {
     await shot(page, "canvas-edited");
   });
 
+  t.test("a stale card says so in words and why (which input changed), readable in both themes; running it clears the words", async (t) => {
+    const server = await serve(t, textGraph("Stale words", { autorun: false }));
+    const page = await open(t, server.url);
+    await page.locator("button.run-graph").click();
+    await textOf(page, "Shout", "shout", "HELLO!!");
+    await card(page, "Shout").locator(".card.fresh").waitFor();
+    t.equal(await page.locator("daggr-node .stale-note").count(), 0, "every card is fresh: no stale words");
+
+    await input(page, "Inputs", "text").locator("input").fill("world");
+    const note = (id: string) => card(page, id).locator(".stale-note");
+    await note("Shout").waitFor();
+    t.equal(await card(page, "Shout").locator(".card.stale").count(), 1, "the words come with the grey bar");
+    const words = async (id: string) => (await note(id).locator(".stale-why").textContent())!.replace(/\s+/g, " ").trim();
+    t.equal(await words("Upper"), "Stale — ‘Text’ (Inputs) changed since this result", "the card reading the input names it");
+    t.equal(await words("Shout"), "Stale — ‘Text’ (Inputs) changed since this result", "two steps down, the same edit is named");
+    t.equal(await note("Side").count(), 0, "the unrelated card stays fresh and silent");
+    await card(page, "Inputs").locator(".card.fresh").waitFor();
+    t.equal(await note("Inputs").count(), 0, "the input node itself is fresh once it holds the new value: no words");
+
+    // Its own input too: both causes, the nearest first.
+    const bangs = input(page, "Shout", "bang").locator('input[type="number"]');
+    await bangs.fill("3");
+    await bangs.blur();
+    await page.waitForFunction(() => {
+      const n = document.querySelector("daggr-canvas")!.shadowRoot!.querySelector('daggr-node[node-id="Shout"]')!;
+      return /‘Bangs’ and ‘Text’ \(Inputs\) changed/.test(n.shadowRoot!.querySelector(".stale-why")?.textContent ?? "");
+    });
+    t.pass("the card's own edited input is named before the upstream one");
+
+    /** WCAG contrast of the note's text (and its bold word) on the note's background. */
+    const lum = (c: string) => {
+      const [r, g, b] = c.match(/[\d.]+/g)!.slice(0, 3).map((v) => (Number(v) / 255 <= 0.03928 ? Number(v) / 255 / 12.92 : ((Number(v) / 255 + 0.055) / 1.055) ** 2.4));
+      return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+    };
+    const ratio = (a: string, b: string) => (Math.max(lum(a), lum(b)) + 0.05) / (Math.min(lum(a), lum(b)) + 0.05);
+    const contrast = async () => {
+      const c = await note("Shout").evaluate((el) => [el, el.querySelector(".stale-why")!, el.querySelector("b")!].map((e) => getComputedStyle(e)[e === el ? "backgroundColor" : "color"]));
+      return { text: ratio(c[1]!, c[0]!), word: ratio(c[2]!, c[0]!) };
+    };
+    const light = await contrast();
+    t.ok(light.text >= 4.5 && light.word >= 4.5, `light theme: text ${light.text.toFixed(2)}:1, "Stale" ${light.word.toFixed(2)}:1 (WCAG AA: 4.5:1)`);
+    await page.mouse.move(5, 400);
+    await settled(page);
+    await shot(page, "canvas-stale-words-light");
+    await page.locator("button.theme-toggle").click();
+    await page.locator('daggr-canvas[data-theme="dark"]').waitFor();
+    await settled(page);
+    const dark = await contrast();
+    t.ok(dark.text >= 4.5 && dark.word >= 4.5, `dark theme: text ${dark.text.toFixed(2)}:1, "Stale" ${dark.word.toFixed(2)}:1`);
+    await shot(page, "canvas-stale-words-dark");
+
+    // The note's own Run button runs to here: Upper first, then Shout; both words go.
+    await note("Shout").locator("button.stale-run").click();
+    await textOf(page, "Shout", "shout", "WORLD!!!");
+    await card(page, "Shout").locator(".card.fresh").waitFor();
+    await note("Shout").waitFor({ state: "detached" });
+    await note("Upper").waitFor({ state: "detached" });
+    t.equal(await page.locator("daggr-node .stale-note").count(), 0, "fresh again: no stale words anywhere");
+  });
+
   t.test("a focused field keeps what the user types through re-renders; a number is sent once, on commit", async (t) => {
     // Settings(title, zoom, steps) → Render(zoom, steps): Render records every value it ran with.
     const ran: Array<[number, number]> = [];

@@ -101,6 +101,56 @@ export const cardStyles = css`
     height: 13px;
     margin-top: 2px;
   }
+  /* A stale result: the grey bar in words, with why and a run button. */
+  .stale-note {
+    display: flex;
+    align-items: flex-start;
+    gap: 7px;
+    font-size: 12px;
+    line-height: 1.45;
+    /* The muted grey on this background is below 4.5:1 in the light theme. */
+    color: var(--daggr-text);
+    padding: 6px 6px 6px 9px;
+    border-radius: var(--daggr-radius-sm);
+    background: var(--daggr-surface-2);
+    border-left: 3px solid var(--daggr-stale);
+    overflow-wrap: anywhere;
+  }
+  .stale-note b {
+    font-weight: 650;
+  }
+  .stale-note > svg.i {
+    color: var(--daggr-muted);
+    flex: none;
+    width: 13px;
+    height: 13px;
+    margin-top: 2px;
+  }
+  .stale-why {
+    flex: 1;
+    min-width: 0;
+  }
+  .stale-run {
+    flex: none;
+    display: inline-flex;
+    align-items: center;
+    gap: 4px;
+    padding: 2px 8px;
+    border-radius: 6px;
+    font-size: 11.5px;
+    font-weight: 600;
+    color: var(--daggr-accent-strong);
+    background: var(--daggr-surface);
+    border: 1px solid var(--daggr-border);
+  }
+  .stale-run:hover {
+    background: var(--daggr-accent-soft);
+  }
+  .stale-run svg.i {
+    width: 11px;
+    height: 11px;
+    fill: currentColor;
+  }
   .timing {
     position: absolute;
     right: 8px;

@@ -12,6 +12,7 @@ import { itemList, itemListStyles } from "./item-list.js";
 import { CARD_WIDTH, outputPorts, PORT_ROW, PORTS_PAD, portRows, WHEN_PORT, wiredInputs } from "../layout/geometry.js";
 import { icon, type IconName } from "./icons.js";
 import { controls } from "./theme.js";
+import { staleReason } from "../controllers/stale-reason.js";
 
 export { badgeOf } from "./badges.js";
 
@@ -102,6 +103,7 @@ export class NodeCard extends LitElement {
       ${this.ports(n)}
       <div class="body">
         ${skipped ? this.skipNote() : nothing}
+        ${st.freshness === "stale" && !busy && !waiting && !skipped ? this.staleNote(n) : nothing}
         ${busy || skipped ? nothing : this.runHint(n, st)}
         ${busy ? this.statusLine(st) : nothing}
         ${this.inputs(n)}
@@ -361,6 +363,20 @@ export class NodeCard extends LitElement {
     return html`<div class="skip-note" role="note">${icon("skip")}<span><b>Skipped</b>${reason ? html` — ${reason}` : nothing}</span></div>`;
   }
 
+  /**
+   * A stale card says so in words, and why when the canvas can tell (which input changed,
+   * which upstream node has a newer result), with "Run to here" next to it.
+   */
+  private staleNote(n: NodeWire): TemplateResult {
+    return html`<div class="stale-note" role="note">
+      ${icon("rerun")}<span class="stale-why"><b>Stale</b> — ${staleReason(this.ctx.store, n.id)}</span>
+      ${n.kind === "input"
+        ? nothing
+        : html`<button class="stale-run" title="Run to here (stale upstream nodes first)" @click=${() => this.ctx.run(this.nodeId, "to-here")}
+            @pointerenter=${() => this.ctx.preview(this.nodeId, "to-here")} @pointerleave=${() => this.ctx.preview(undefined)}>${icon("toHere")}<span>Run</span></button>`}
+    </div>`;
+  }
+
   private outputs(n: NodeWire, st: NodeStateWire, busy: boolean): TemplateResult | typeof nothing {
     if (n.kind === "input") return nothing;
     const shown = n.outputs.filter((o) => o.component);
@@ -456,6 +472,7 @@ export function cardLooks(nodes: readonly NodeWire[], store: CanvasStore): Map<s
       n.guard ? 1 : 0,
       store.results.has(n.id),
       st.activity,
+      st.freshness === "stale",
       !!st.error,
       st.count >= 2,
     ]);
