@@ -19,7 +19,7 @@ import { DaggrError, GradioNode, Graph, MemoryStore, gr, NodeKind, registerExecu
 import { gradioExecutor } from "../lib/nodes/gradio.js";
 import { closeGradioClients } from "../lib/nodes/gradio-client.js";
 import { remoteTiming } from "../lib/nodes/hf-retry.js";
-import { checkSpaceId, childEnv, localApp, localTarget, localTiming, stopLocalSpaces, sweepOrphans } from "../lib/nodes/local-space/index.js";
+import { PORT_TRIES, checkSpaceId, childEnv, localApp, localTarget, localTiming, stopLocalSpaces, sweepOrphans } from "../lib/nodes/local-space/index.js";
 import { launch } from "../lib/server/index.js";
 import { freePort } from "../lib/server/options.js";
 import { upstreamChecked } from "../lib/nodes/upstream.js";
@@ -55,7 +55,7 @@ function makeSpace(name: string, o: { readme?: string; app?: string } = {}): str
   return dir;
 }
 
-const ids = ["t/echo", "t/id-same", "t/id-other", "t/crashy", "t/noisy", "t/env", "t/env-named", "t/broken", "t/orphan", "t/restarts", "t/hang", "t/term", "t/served", "t/dev", "t/up"];
+const ids = ["t/echo", "t/id-same", "t/id-other", "t/crashy", "t/noisy", "t/env", "t/env-named", "t/broken", "t/orphan", "t/restarts", "t/hang", "t/term", "t/served", "t/dev", "t/up", "t/port-taken", "t/port-strict", "t/port-fixed", "t/port-never"];
 let hub: LocalHub;
 t.before(async () => {
   const spaces: Record<string, { dir: string; sha: string }> = {};
@@ -170,35 +170,87 @@ t.test("DAGGR_UPDATE_SPACES fetches the new head", async (t) => {
   t.ok(existsSync(join(home, "spaces", "t", "echo", SHA2, "app.py")), "new revision fetched");
 });
 
-t.test("identity: a foreign server on the port is never sent inputs", async (t) => {
+/** Another process's server answering /config as the app would (endpoints `endpoints`), logging every request. */
+async function foreignServer(endpoints: readonly string[]) {
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ protocol: "sse_v3", dependencies: endpoints.map((api_name, id) => ({ id, api_name, api_visibility: "public" })) }));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return { port: (server.address() as AddressInfo).port, requests, close: () => new Promise((r) => server.close(r)) };
+}
+
+const launches = (log: string) => readFileSync(log, "utf8").split("--- daggr: starting").length - 1;
+
+t.test("the port offered to the app is taken before it binds: the app is found on the port it bound; the other process gets no request", async (t) => {
   process.env.DAGGR_LOCAL_PYTHON = PYTHON;
-  for (const [space, endpoints, why] of [
-    ["t/id-same", ["predict"], /held by another process/],
-    ["t/id-other", ["other"], /not the Space's/],
+  // The race made certain: another process holds the port offered to the app, and answers /config as the app would.
+  const foreign = await foreignServer(["predict"]);
+  t.teardown(foreign.close);
+
+  // gradio's launch() moves on to the next free port and prints it.
+  const moved = node("t/port-taken");
+  const target = await localTarget(moved, harness().ctx, { port: foreign.port });
+  t.equal(target.local, true, "the local app serves");
+  const app = localApp("t/port-taken")!;
+  t.equal(app.offered, foreign.port, "it was offered the taken port");
+  t.not(Number(new URL(target.app).port), foreign.port, "it is called on the port it bound");
+  t.equal(target.app, app.url);
+  t.equal(pidOf((await call(moved, "hi")).out), app.child!.pid, "our app answers");
+
+  // An app that binds only the port it is offered ends; it is launched again on another.
+  const strict = node("t/port-strict", { localEnv: ["FIXTURE_NO_SCAN=1"] });
+  const h = harness();
+  const again = await localTarget(strict, h.ctx, { port: foreign.port });
+  t.equal(again.local, true, "the relaunched app serves");
+  t.not(Number(new URL(again.app).port), foreign.port);
+  t.equal(launches(localApp("t/port-strict")!.log.path), 2, "launched twice");
+  t.ok(h.progress.some((p) => p.text?.includes(`port ${foreign.port} was taken before the app bound it`)), "the card says why it launched again");
+  t.equal(pidOf((await call(strict, "hi")).out), localApp("t/port-strict")!.child!.pid);
+  t.same(foreign.requests, [], "the process on the offered port got no request at all");
+
+  // An app that binds a port of its own (launch(server_port=N)) is found there.
+  const own = await freePort();
+  const fixed = node("t/port-fixed", { localEnv: [`FIXTURE_PORT=${own}`] });
+  const there = await localTarget(fixed, harness().ctx);
+  t.equal(there.app, `http://127.0.0.1:${own}/`, "the app's own port");
+  t.equal(pidOf((await call(fixed, "hi")).out), localApp("t/port-fixed")!.child!.pid);
+
+  // Every port it is offered is taken: E_LOCAL_FAILED after PORT_TRIES launches, naming them.
+  process.env.DAGGR_LOCAL_NO_FALLBACK = "1";
+  t.teardown(() => void delete process.env.DAGGR_LOCAL_NO_FALLBACK);
+  const never = node("t/port-never", { localEnv: ["FIXTURE_ALWAYS_IN_USE=1"] });
+  const e = (await localTarget(never, harness().ctx).catch((x: unknown) => x)) as DaggrError;
+  t.equal(e.code, "E_LOCAL_FAILED");
+  t.match(e.message, new RegExp(`could not bind a port: ports .* were each taken before it started \\(${PORT_TRIES} tries\\)`));
+  t.equal((e.details.ports as number[]).length, PORT_TRIES, "each port offered is named");
+  t.equal(launches(localApp("t/port-never")!.log.path), PORT_TRIES, `launched ${PORT_TRIES} times, then given up`);
+});
+
+t.test("identity: an app that is not the Space, or that names a port another process holds, is never sent inputs", async (t) => {
+  process.env.DAGGR_LOCAL_PYTHON = PYTHON;
+  const foreign = await foreignServer(["predict"]);
+  t.teardown(foreign.close);
+  for (const [space, env, why] of [
+    ["t/id-same", [`FIXTURE_ANNOUNCE=${foreign.port}`], /held by another process/],
+    ["t/id-other", ["FIXTURE_ENDPOINTS=other"], /not the Space's/],
   ] as const) {
-    let posts = 0;
-    const foreign = createServer((req, res) => {
-      if (req.method === "POST") posts++;
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ protocol: "sse_v3", dependencies: endpoints.map((api_name, id) => ({ id, api_name, api_visibility: "public" })) }));
-    });
-    await new Promise<void>((r) => foreign.listen(0, "127.0.0.1", r));
-    const port = (foreign.address() as AddressInfo).port;
-    const n = node(space, { localEnv: ["FIXTURE_STAY_ON_BIND_FAIL=1"] });
+    const n = node(space, { localEnv: [...env] });
     const h = harness();
-    const target = await localTarget(n, h.ctx, { port });
+    const target = await localTarget(n, h.ctx);
     t.equal(target.local, false, `${space}: not used`);
     t.match(target.reason, why);
     t.ok(h.progress.some((p) => p.text?.startsWith("remote (local failed:")), "the card says remote, and why");
-    t.equal(posts, 0, "the foreign server got no input");
     const child = localApp(space)?.child;
     if (child && child.exitCode === null && child.signalCode === null) await once(child, "exit");
-    t.ok(child && !isAlive(child.pid!), "our stuck child was stopped");
+    t.ok(child && !isAlive(child.pid!), "our child was stopped");
     process.env.DAGGR_LOCAL_NO_FALLBACK = "1";
-    await t.rejects(localTarget(n, harness().ctx, { port }), { code: "E_LOCAL_FAILED" }, "no fallback: the error");
+    await t.rejects(localTarget(n, harness().ctx), { code: "E_LOCAL_FAILED" }, "no fallback: the error");
     delete process.env.DAGGR_LOCAL_NO_FALLBACK;
-    await new Promise((r) => foreign.close(r));
   }
+  t.notOk(foreign.requests.some((r) => r.startsWith("POST")), "the foreign server got no input");
 });
 
 /** Whether a process runs (a zombie awaiting its reaper does not). */

@@ -20,7 +20,7 @@ export interface LaunchSpec {
   /** When true, the app's named endpoints must be exactly `expectEndpoints`. */
   exactEndpoints?: boolean;
   timeoutMs: number;
-  /** A port to use instead of a free one (tests). */
+  /** The port to offer the app instead of a free one (tests). */
   port?: number;
   logMaxBytes?: number;
 }
@@ -29,16 +29,33 @@ export type AppState = "starting" | "ready" | "exited" | "stopped";
 
 /**
  * One launched local Space: `python app.py` from an argument vector (no shell), in its own
- * process group, on 127.0.0.1:<port>, with {@link childEnv}. Its output is drained into
- * `<home>/logs/<owner>__<name>.log` (rotating). Ready means `/config` answers with the
- * endpoints expected **and** (where /proc exists) the listening socket belongs to this
- * child: a foreign process on the port is never taken for the app. A pid file under
- * `<home>/local-spaces/` lets the next start remove the process if daggr dies without
- * stopping it (kill -9). Emits `exit` (code, signal) once, after ready or not.
+ * process group, on 127.0.0.1, with {@link childEnv}. Its output is drained into
+ * `<home>/logs/<owner>__<name>.log` (rotating). A pid file under `<home>/local-spaces/`
+ * lets the next start remove the process if daggr dies without stopping it (kill -9).
+ * Emits `exit` (code, signal) once, after ready or not.
+ *
+ * The port is the one the app bound, not the one daggr offered. A port picked free
+ * (below the kernel's ephemeral range, see {@link offerPort}) goes to the app as
+ * GRADIO_SERVER_PORT, but it can be taken before the app binds it (gradio's import takes
+ * seconds), and gradio's `launch()` then moves on to the next free one by itself; an app
+ * may also ignore it (`launch(server_port=7860)`). So the app is looked for where it is:
+ * the port of its `* Running on local URL:  http://127.0.0.1:<port>` line, else (where
+ * /proc tells) the port its processes listen on, else the one offered. Where /proc tells,
+ * a port the app's processes do not listen on is never asked anything, so a process that
+ * took the offered port meanwhile never sees a request. An app that exits because the
+ * offered port was taken is relaunched on another (see {@link portTaken}).
+ *
+ * Ready means `/config` answers with the endpoints expected **and** (where /proc exists)
+ * the listening socket belongs to this child: a foreign process is never taken for the app.
  */
 export class LocalApp extends EventEmitter {
   state: AppState = "starting";
+  /** The port the app serves on, once ready (the one offered until then). */
   port = 0;
+  /** The port offered to the app (GRADIO_SERVER_PORT). */
+  offered = 0;
+  /** The port of the app's `Running on local URL` line, once printed. */
+  announced?: number;
   child?: ChildProcess;
   readonly log: RotatingLog;
   exitInfo?: string;
@@ -46,6 +63,10 @@ export class LocalApp extends EventEmitter {
   readonly lost = new AbortController();
   /** `<home>/local-spaces/<owner>__<name>.<daggr pid>.<app pid>.json` once spawned: one per app, even for two apps of a Space. */
   private pidFile = "";
+  /** The last few KiB of the app's output, read for its URL line and a bind failure. */
+  private recent = "";
+  /** Ends the wait between two readiness checks early (the app printed its URL). */
+  private wake?: () => void;
 
   constructor(readonly spec: LaunchSpec) {
     super();
@@ -59,18 +80,18 @@ export class LocalApp extends EventEmitter {
 
   /** Spawns the app and resolves once it is ready; rejects (and kills it) otherwise. */
   async start(signal?: AbortSignal): Promise<void> {
-    this.port = this.spec.port ?? (await freePort());
-    this.log.write(`\n--- daggr: starting ${this.spec.id} on 127.0.0.1:${this.port} at ${new Date().toISOString()} ---\n`);
+    this.offered = this.port = this.spec.port ?? (await offerPort());
+    this.log.write(`\n--- daggr: starting ${this.spec.id}, offered 127.0.0.1:${this.offered}, at ${new Date().toISOString()} ---\n`);
     const env = childEnv(this.spec.localEnv, {
       GRADIO_SERVER_NAME: "127.0.0.1",
-      GRADIO_SERVER_PORT: String(this.port),
+      GRADIO_SERVER_PORT: String(this.offered),
       GRADIO_ANALYTICS_ENABLED: "False",
       PYTHONUNBUFFERED: "1",
     });
     const child = spawn(this.spec.python, [this.spec.appFile], { cwd: this.spec.dir, env, stdio: ["ignore", "pipe", "pipe"], detached: true, shell: false });
     this.child = child;
-    child.stdout!.on("data", (c: Buffer) => this.log.write(c));
-    child.stderr!.on("data", (c: Buffer) => this.log.write(c));
+    child.stdout!.on("data", (c: Buffer) => this.output(c));
+    child.stderr!.on("data", (c: Buffer) => this.output(c));
     const exited = new Promise<string>((resolveExit) => {
       child.on("error", (e) => {
         this.exitInfo = `could not start ${this.spec.python}: ${e.message}`;
@@ -95,6 +116,31 @@ export class LocalApp extends EventEmitter {
       throw e;
     }
     this.state = "ready";
+    if (this.port !== this.offered) this.log.write(`--- daggr: ${this.spec.id} serves on 127.0.0.1:${this.port} (offered ${this.offered}) ---\n`);
+  }
+
+  /**
+   * Whether the app ended before it was ready because the port it was offered was taken:
+   * its last output says an address is in use (Python's "[Errno 98] Address already in
+   * use", gradio's "Cannot find empty port in range: P-P") and names that port. Another
+   * launch on another port may then succeed; an app bound to a port of its own would not.
+   */
+  get portTaken(): boolean {
+    return this.state === "exited" && ADDRESS_IN_USE.test(this.recent) && new RegExp(`(?<!\\d)${this.offered}(?!\\d)`).test(this.recent);
+  }
+
+  private output(c: Buffer) {
+    this.log.write(c);
+    this.recent = (this.recent + c.toString("utf8")).slice(-RECENT_CHARS);
+    if (this.announced !== undefined) return;
+    // Only whole lines: a chunk may end inside the port number.
+    const lines = this.recent.slice(0, this.recent.lastIndexOf("\n") + 1);
+    const m = lines.match(ANNOUNCE_ALL)?.pop()?.match(ANNOUNCE);
+    const port = m ? Number(m[1]) : 0;
+    if (port > 0 && port < 65536) {
+      this.announced = port;
+      this.wake?.();
+    }
   }
 
   /** Stops the app: SIGTERM to its process group, SIGKILL if it is still there after `graceMs`. */
@@ -150,17 +196,43 @@ export class LocalApp extends EventEmitter {
     for (;;) {
       if (signal?.aborted) throw signal.reason;
       if (this.state !== "starting") throw this.failure(`the app stopped before it was ready (${this.exitInfo})`);
-      const config = await fetch(`http://127.0.0.1:${this.port}/config`, { signal: AbortSignal.timeout(Math.max(100, Math.min(5000, deadline - Date.now()))) })
-        .then(async (r) => (r.ok ? ((await r.json()) as { dependencies?: Array<{ api_name?: string | null; api_visibility?: string; show_api?: boolean }> }) : undefined))
-        .catch(() => undefined);
-      if (config) {
+      const port = this.servingPort();
+      const config =
+        port === undefined
+          ? undefined
+          : await fetch(`http://127.0.0.1:${port}/config`, { signal: AbortSignal.timeout(Math.max(100, Math.min(5000, deadline - Date.now()))) })
+              .then(async (r) => (r.ok ? ((await r.json()) as { dependencies?: Array<{ api_name?: string | null; api_visibility?: string; show_api?: boolean }> }) : undefined))
+              .catch(() => undefined);
+      if (config && port !== undefined) {
+        this.port = port;
         this.checkIdentity(config);
         return;
       }
       if (Date.now() > deadline) throw this.failure(`not ready after ${Math.round(this.spec.timeoutMs / 1000)} s (DAGGR_LOCAL_TIMEOUT)`);
-      await new Promise((r) => setTimeout(r, wait));
+      await new Promise<void>((r) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.wake = undefined;
+          r();
+        };
+        const timer = setTimeout(done, wait);
+        this.wake = done;
+      });
       wait = Math.min(1000, Math.round(wait * 1.5));
     }
+  }
+
+  /**
+   * Where to look for the app now: the port it announced; else, where /proc tells, the
+   * port its processes listen on (the offered one if among them), or nowhere yet; else the
+   * offered port.
+   */
+  private servingPort(): number | undefined {
+    if (this.announced !== undefined) return this.announced;
+    const ports = listeningPorts(this.child?.pid);
+    if (!ports) return this.offered;
+    if (ports.includes(this.offered)) return this.offered;
+    return ports.length ? Math.min(...ports) : undefined;
   }
 
   /** The app on the port must be ours: its endpoints, and the socket's owner. */
@@ -181,24 +253,55 @@ export class LocalApp extends EventEmitter {
 /** Whether /proc shows the LISTEN socket on 127.0.0.1:port as held by `pid` (or its children); undefined when /proc cannot tell. */
 export function socketOwner(port: number, pid: number | undefined): boolean | undefined {
   if (!pid) return false;
-  const inodes = new Set<string>();
-  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
+  const inodes = new Set(listenTable()?.filter((l) => l.port === port).map((l) => l.inode));
+  if (!inodes.size) return undefined;
+  const owned = socketsOf(pid);
+  if (!owned) return undefined;
+  return [...inodes].some((i) => owned.has(i));
+}
+
+/**
+ * The ports `pid` (or its children) listens on where 127.0.0.1 reaches them (127.x, ::1,
+ * any address); undefined when /proc cannot tell.
+ */
+export function listeningPorts(pid: number | undefined): number[] | undefined {
+  if (!pid) return undefined;
+  const table = listenTable();
+  const owned = table && socketsOf(pid);
+  if (!table || !owned) return undefined;
+  return [...new Set(table.filter((l) => l.loopback && owned.has(l.inode)).map((l) => l.port))];
+}
+
+/** The LISTEN sockets of /proc/net/tcp and tcp6; undefined without them. */
+function listenTable(): Array<{ port: number; inode: string; loopback: boolean }> | undefined {
+  const out: Array<{ port: number; inode: string; loopback: boolean }> = [];
+  let any = false;
   for (const f of ["/proc/net/tcp", "/proc/net/tcp6"]) {
     let text: string;
     try {
       text = readFileSync(f, "utf8");
+      any = true;
     } catch {
       continue;
     }
     for (const line of text.split("\n").slice(1)) {
       const cols = line.trim().split(/\s+/);
-      if (cols.length > 9 && cols[1]!.endsWith(`:${hexPort}`) && cols[3] === "0A") inodes.add(cols[9]!);
+      if (cols.length <= 9 || cols[3] !== "0A") continue;
+      const [addr = "", port = ""] = cols[1]!.split(":");
+      out.push({ port: parseInt(port, 16), inode: cols[9]!, loopback: LOOPBACK_HEX.test(addr) });
     }
   }
-  if (!inodes.size) return undefined;
-  const pids = [pid, ...childrenOf(pid)];
+  return any ? out : undefined;
+}
+
+/** Any address, 127.x, ::1 and ::ffff:127.x as /proc writes them (each 32-bit word in host order, little-endian here). */
+const LOOPBACK_HEX = /^(?:0{8}|[0-9A-F]{6}7F|0{32}|0{24}01000000|0{16}FFFF0000[0-9A-F]{6}7F)$/;
+
+/** The socket inodes `pid` and its children hold open; undefined when none of their fds can be read. */
+function socketsOf(pid: number): Set<string> | undefined {
+  const owned = new Set<string>();
   let readable = false;
-  for (const p of pids) {
+  for (const p of [pid, ...childrenOf(pid)]) {
     let fds: string[];
     try {
       fds = readdirSync(`/proc/${p}/fd`);
@@ -209,13 +312,13 @@ export function socketOwner(port: number, pid: number | undefined): boolean | un
     for (const fd of fds) {
       try {
         const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${p}/fd/${fd}`));
-        if (m && inodes.has(m[1]!)) return true;
+        if (m) owned.add(m[1]!);
       } catch {
         /* fd closed meanwhile */
       }
     }
   }
-  return readable ? false : undefined;
+  return readable ? owned : undefined;
 }
 
 function childrenOf(pid: number): number[] {
@@ -336,15 +439,39 @@ export function sweepOrphans(home: string): number[] {
   return killed;
 }
 
-/** A port free on 127.0.0.1 right now (the identity check covers the race with another process). */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
+/** A line announcing where a gradio app serves (`* Running on local URL:  http://127.0.0.1:7861`). */
+const ANNOUNCE = /Running on local URL:\s+https?:\/\/(?:\[[^\]\s]*\]|[^\s:/]+):(\d+)(?!\d)/;
+const ANNOUNCE_ALL = new RegExp(ANNOUNCE.source, "g");
+/** What a failed bind says: Python's OSError (errno 98 on Linux, 48 on macOS), gradio's own error after its scan. */
+const ADDRESS_IN_USE = /address already in use|Errno (?:98|48)|EADDRINUSE|Cannot find empty port/i;
+const RECENT_CHARS = 8192;
+
+/**
+ * A port to offer a local app: free on 127.0.0.1 right now, chosen at random below the
+ * kernel's ephemeral range (less the 100 ports gradio may scan on from it), where the
+ * kernel does not hand out ports to outgoing connections and `listen(0)` calls. It can
+ * still be taken before the app binds it: {@link LocalApp} finds the app where it is.
+ */
+export async function offerPort(): Promise<number> {
+  const top = ephemeralLow() - 100;
+  for (let tries = 0; ; tries++) {
+    const port = 10_000 + Math.floor(Math.random() * (top - 10_000));
     const s = createServer();
     s.unref();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolvePort(port));
+    const ok = await new Promise<boolean>((resolvePort, reject) => {
+      s.once("error", (e: NodeJS.ErrnoException) => (e.code === "EADDRINUSE" && tries < 50 ? resolvePort(false) : reject(e)));
+      s.listen({ port, host: "127.0.0.1", exclusive: true }, () => s.close(() => resolvePort(true)));
     });
-  });
+    if (ok) return port;
+  }
+}
+
+/** The first port of the kernel's ephemeral range (32768 where it cannot be read). */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 11_000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
 }

@@ -20,6 +20,9 @@ export { type Expected, type Handle, type LocalSpec, keyOf } from "./protocol.js
 /** Most restarts after a crash before the node falls back to the remote Space (or fails). */
 export const MAX_RESTARTS = 5;
 
+/** Launches of an app whose offered port is taken each time before it binds it, before E_LOCAL_FAILED. */
+export const PORT_TRIES = 3;
+
 /** Settings read from the environment at first use of a Space; tests may override them. */
 export const localTiming = {
   /** First restart delay; doubles per restart. */
@@ -270,23 +273,43 @@ async function launch(e: Entry, a: LaunchArgs): Promise<void> {
   if (e.stopped) throw new DaggrError(ErrorCode.LOCAL_FAILED, `Local Space '${e.id}' was stopped before it launched.`, { space: e.id });
   stage(e, "launch", undefined, 0.75);
   const timeoutMs = Number(process.env.DAGGR_LOCAL_TIMEOUT ?? 120) * 1000;
-  const app = new LocalApp({
-    id: e.id,
-    dir: e.files!.dir,
-    appFile: e.files!.appFile,
-    python: e.python!,
-    home: a.spec.home,
-    localEnv: a.spec.env,
-    expectEndpoints: a.expect,
-    exactEndpoints: a.exact,
-    timeoutMs: Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 120_000,
-    ...(a.spec.port ? { port: a.spec.port } : {}),
-    ...(a.spec.logMaxBytes ? { logMaxBytes: a.spec.logMaxBytes } : {}),
-  });
-  e.app = app;
-  e.logPath = app.log.path;
-  hookSignals();
-  await app.start();
+  const taken: number[] = [];
+  let app: LocalApp;
+  // An app that ends because the port it was offered got taken before it bound it is
+  // launched again on another port; gradio's own launch() rarely gets there (it scans on).
+  for (;;) {
+    app = new LocalApp({
+      id: e.id,
+      dir: e.files!.dir,
+      appFile: e.files!.appFile,
+      python: e.python!,
+      home: a.spec.home,
+      localEnv: a.spec.env,
+      expectEndpoints: a.expect,
+      exactEndpoints: a.exact,
+      timeoutMs: Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 120_000,
+      ...(a.spec.port && !taken.length ? { port: a.spec.port } : {}),
+      ...(a.spec.logMaxBytes ? { logMaxBytes: a.spec.logMaxBytes } : {}),
+    });
+    e.app = app;
+    e.logPath = app.log.path;
+    hookSignals();
+    try {
+      await app.start();
+      break;
+    } catch (err) {
+      if (!app.portTaken || e.stopped) throw err;
+      taken.push(app.offered);
+      if (taken.length >= PORT_TRIES) {
+        throw new DaggrError(
+          ErrorCode.LOCAL_FAILED,
+          `Local Space '${e.id}' could not bind a port: ports ${taken.join(", ")} were each taken before it started (${PORT_TRIES} tries). Last output: ${app.log.tail(3)} (log: ${app.log.path})`,
+          { space: e.id, ports: [...taken] },
+        );
+      }
+      stage(e, "launch", `port ${app.offered} was taken before the app bound it; launching on another`, 0.75);
+    }
+  }
   if (e.stopped) {
     // Stopped while it started: the stop found no process yet.
     app.stop();
