@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import { hostname, networkInterfaces } from "node:os";
 import type { Store } from "../engine/index.js";
 import type { BodyRate, Rate } from "./limits.js";
@@ -258,33 +257,5 @@ export function portNote(asked: number, bound: number): string {
   return asked && bound !== asked ? ` (port ${asked} is in use, by another daggr or app: open this address, not :${asked})` : "";
 }
 
-/**
- * For tests: a port that is free right now, for another process to bind a moment later.
- * Picked below the kernel's ephemeral range (Linux: ip_local_port_range), where no
- * `listen(0)` or outgoing connection of a test running beside it can take it meanwhile.
- */
-export async function freePort(host = "127.0.0.1"): Promise<number> {
-  const top = ephemeralLow();
-  for (;;) {
-    const port = 10_000 + Math.floor(Math.random() * (top - 10_000));
-    const s = createServer();
-    try {
-      await listen(s, host, port, true);
-    } catch (e) {
-      if ((e as Error).message.includes("already in use")) continue;
-      throw e;
-    }
-    await new Promise((r) => s.close(r));
-    return port;
-  }
-}
-
-/** The first port of the kernel's ephemeral range (32768 where it cannot be read). */
-function ephemeralLow(): number {
-  try {
-    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
-    return Number.isInteger(low) && low > 11_000 ? low : 32_768;
-  } catch {
-    return 32_768;
-  }
-}
+/** For tests: a port that is free right now, for another process to bind a moment later (see `free-port.ts`). */
+export { freePort } from "../free-port.js";

@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { DaggrError, ErrorCode } from "../../graph/index.js";
+import { freePort } from "../../free-port.js";
 import { childEnv } from "./run-command.js";
 import { RotatingLog } from "./rotating-log.js";
 
@@ -447,31 +447,10 @@ const ADDRESS_IN_USE = /address already in use|Errno (?:98|48)|EADDRINUSE|Cannot
 const RECENT_CHARS = 8192;
 
 /**
- * A port to offer a local app: free on 127.0.0.1 right now, chosen at random below the
- * kernel's ephemeral range (less the 100 ports gradio may scan on from it), where the
- * kernel does not hand out ports to outgoing connections and `listen(0)` calls. It can
- * still be taken before the app binds it: {@link LocalApp} finds the app where it is.
+ * A port to offer a local app: free right now, below the kernel's ephemeral range less
+ * the 100 ports gradio may scan on from it. It can still be taken before the app binds
+ * it: {@link LocalApp} finds the app where it is.
  */
-export async function offerPort(): Promise<number> {
-  const top = ephemeralLow() - 100;
-  for (let tries = 0; ; tries++) {
-    const port = 10_000 + Math.floor(Math.random() * (top - 10_000));
-    const s = createServer();
-    s.unref();
-    const ok = await new Promise<boolean>((resolvePort, reject) => {
-      s.once("error", (e: NodeJS.ErrnoException) => (e.code === "EADDRINUSE" && tries < 50 ? resolvePort(false) : reject(e)));
-      s.listen({ port, host: "127.0.0.1", exclusive: true }, () => s.close(() => resolvePort(true)));
-    });
-    if (ok) return port;
-  }
-}
-
-/** The first port of the kernel's ephemeral range (32768 where it cannot be read). */
-function ephemeralLow(): number {
-  try {
-    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
-    return Number.isInteger(low) && low > 11_000 ? low : 32_768;
-  } catch {
-    return 32_768;
-  }
+export function offerPort(): Promise<number> {
+  return freePort("127.0.0.1", 100);
 }
