@@ -3,6 +3,13 @@ import { join } from "node:path";
 import { type Options, defineConfig } from "tsup";
 
 /**
+ * Where the build goes: dist/, unless DAGGR_BUILD_OUT names another directory. Every
+ * build by `npm run build`, `npm install` or the `daggr` command writes a directory of its
+ * own there, then swaps it for dist/ whole (lib/cli/build-state.mjs).
+ */
+const OUT = process.env.DAGGR_BUILD_OUT ?? "dist";
+
+/**
  * Third-party code the bundles include (the browser packages are devDependencies, inlined
  * into dist/elements): each package's name, version, license and license text, written to
  * dist/THIRD-PARTY-NOTICES.md from what esbuild actually put in them.
@@ -39,9 +46,9 @@ function writeNotices(): void {
     const text = file ? readFileSync(join(dir, file), "utf8").trim() : `(no license file; declared license: ${pkg.license ?? "none"})`;
     return `## ${name} ${pkg.version} — ${pkg.license ?? "unknown"}\n\n${source ? `Source: ${source.replace(/^git\+/, "")}\n\n` : ""}\`\`\`\n${text}\n\`\`\`\n`;
   });
-  if (!existsSync("dist")) return;
+  if (!existsSync(OUT)) return;
   writeFileSync(
-    "dist/THIRD-PARTY-NOTICES.md",
+    join(OUT, "THIRD-PARTY-NOTICES.md"),
     `# Third-party notices\n\nThe prebuilt files in dist/ include code from these packages, under their own licenses:\n${[...bundled.keys()].sort().map((n) => `\n- ${n}`).join("")}\n\n${parts.join("\n")}`,
   );
 }
@@ -51,6 +58,7 @@ export default defineConfig([
     // The library: ESM + type declarations. Subpaths are listed in package.json `exports`.
     // Dependencies stay imports; esbuild is imported only to bundle the canvas from source in a clone.
     entry: { index: "lib/index.ts", "server/index": "lib/server/index.ts", "cli/index": "lib/cli/index.ts", "cli/child": "lib/cli/child.ts", protocol: "lib/protocol.ts" },
+    outDir: OUT,
     format: ["esm"],
     dts: { entry: { index: "lib/index.ts", "server/index": "lib/server/index.ts", protocol: "lib/protocol.ts" } },
     target: "node20",
@@ -63,7 +71,7 @@ export default defineConfig([
   {
     // The canvas: one self-contained browser bundle, served at /assets/daggr-canvas.js.
     entry: { "daggr-canvas": "elements/index.ts" },
-    outDir: "dist/elements",
+    outDir: join(OUT, "elements"),
     format: ["esm"],
     platform: "browser",
     target: "es2022",
@@ -76,7 +84,7 @@ export default defineConfig([
   {
     // The 3D viewer (model-viewer + three.js, ~1 MB) and the plots (Observable Plot + d3): each its own file, loaded the first time one is shown.
     entry: { "model-viewer": "elements/model-viewer.ts", plot: "elements/plot.ts" },
-    outDir: "dist/elements",
+    outDir: join(OUT, "elements"),
     format: ["esm"],
     platform: "browser",
     target: "es2022",

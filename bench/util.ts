@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { staleness } from "../lib/cli/build-state.mjs";
 
 /** One benchmark figure. */
 export interface Figure {
@@ -48,19 +48,14 @@ export function table(figures: Figure[]): void {
 
 export const root = fileURLToPath(new URL("..", import.meta.url));
 
-/** Makes sure `dist/` holds the current sources, building it when a file under lib/ is newer. */
+/**
+ * Makes sure `dist/` holds the current sources, building it when a file under lib/ or
+ * elements/ is newer than its build: the stamp check `daggr` and `import "daggr"` make
+ * (lib/cli/build-state.mjs), so the bench never trips the import's E_STALE_BUILD.
+ */
 function ensureBuilt(): void {
-  const built = join(root, "dist", "index.js");
-  const newest = (dir: string): number => {
-    let t = 0;
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-    }
-    return t;
-  };
-  if (existsSync(built) && statSync(built).mtimeMs >= newest(join(root, "lib"))) return;
-  console.error("bench: dist/ is older than lib/; building it first (npm run build)");
+  if (!staleness(root)) return;
+  console.error("bench: dist/ is older than its sources; building it first (npm run build)");
   const r = spawnSync("npm", ["run", "build"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
   if (r.status !== 0) throw new Error("bench: npm run build failed");
 }

@@ -1,7 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import t from "tap";
 import { STARTER_APP } from "../lib/cli/init.js";
@@ -10,6 +10,8 @@ import { freePort } from "../lib/server/options.js";
 import { WireClient, raw } from "./fixtures/server-wire.js";
 import { CHROMIUM, shot, startBrowser } from "./fixtures/canvas-browser.js";
 
+// The clone test builds daggr twice (once failing): more than the default per-file budget on a busy 2-core machine.
+t.setTimeout(420_000);
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CLI = join(ROOT, "lib/cli/index.ts");
 const LIB = pathToFileURL(join(ROOT, "lib/index.ts")).href;
@@ -453,4 +455,72 @@ t.test("daggr dev --typecheck: a type error in the app is printed (file:line, co
   again.close();
   tab.close();
   t.equal(await dev.stop(), 0);
+});
+
+t.test("from a clone, daggr rebuilds a dist/ older than its sources before it runs (one notice, one build for two starts at once), then runs the new code; it refuses what it cannot rebuild with E_STALE_BUILD, and so does import \"daggr\"", async (t) => {
+  // A clone in miniature: what the build and the command read, with the timestamps of this one (whose dist/ is fresh), node_modules linked.
+  execFileSync(process.execPath, [join(ROOT, "scripts/prepare.mjs")], { cwd: ROOT, stdio: "ignore" });
+  const clone = join(mkdtempSync(join(tmpdir(), "daggr-clone-")), "daggr");
+  for (const p of ["lib", "elements", "bin", "dist", "package.json", "tsup.config.ts", "tsconfig.json"]) cpSync(join(ROOT, p), join(clone, p), { recursive: true, preserveTimestamps: true });
+  symlinkSync(join(ROOT, "node_modules"), join(clone, "node_modules"));
+  const env: NodeJS.ProcessEnv = { ...process.env, DAGGR_HOME: home };
+  delete env.DAGGR_BUILD_CHECKED;
+  const daggr = (args: string[], options: { uid?: number; gid?: number } = {}) =>
+    new Cli(spawn(process.execPath, [join(clone, "bin/daggr.js"), ...args], { cwd: clone, env, stdio: ["ignore", "pipe", "pipe"], ...options }));
+  const NOTICE = /daggr: sources changed since the last build \(lib\/cli\/index\.ts\); rebuilding \(\d+ s\)…/g;
+  const leftovers = () => readdirSync(clone).filter((f) => f.startsWith(".dist"));
+
+  const fresh = daggr(["--help"]);
+  t.equal(await fresh.exited, 0);
+  t.match(fresh.out, /^daggr — code-first AI workflows\n/, "a fresh build runs as it is");
+  t.equal(fresh.err, "", "without a notice");
+
+  // A pull changes a user-visible string in lib/: two starts at once.
+  const source = join(clone, "lib/cli/index.ts");
+  writeFileSync(source, readFileSync(source, "utf8").replace("daggr — code-first AI workflows", "daggr — code-first AI workflows, as pulled"));
+  const stamp = readFileSync(join(clone, "dist/.built"), "utf8");
+  const [a, b] = [daggr(["--help"]), daggr(["--help"])];
+  t.same([await a.exited, await b.exited], [0, 0]);
+  for (const c of [a, b]) t.match(c.out, /^daggr — code-first AI workflows, as pulled\n/, "each start runs the new code");
+  t.equal([...(a.err + b.err).matchAll(NOTICE)].length, 1, "one of them rebuilt, with a one-line notice");
+  t.comment(`the two starts said: ${JSON.stringify(a.err)} and ${JSON.stringify(b.err)}`);
+  const built = JSON.parse(readFileSync(join(clone, "dist/.built"), "utf8")) as { ms: number };
+  t.not(JSON.stringify(built), stamp.trim(), "the build wrote a new stamp");
+  t.ok(built.ms > 0, `it says how long the build took (${built.ms} ms), for the next notice`);
+  t.same(leftovers(), [], "no build directory or lock is left behind");
+
+  const again = daggr(["--help"]);
+  t.equal(await again.exited, 0);
+  t.match(again.out, /as pulled/);
+  t.equal(again.err, "", "the next start does not rebuild");
+
+  // An app's import "daggr" goes through the package's exports, not the command: it cannot rebuild, so it refuses.
+  writeFileSync(join(clone, "probe.mjs"), `import("daggr").then((m) => console.log("loaded", typeof m.Graph), (e) => console.log(e.code, e.message));\n`);
+  const probe = () => execFileSync(process.execPath, [join(clone, "probe.mjs")], { cwd: clone, env, encoding: "utf8" });
+  t.equal(probe(), "loaded function\n", "a fresh build imports");
+  utimesSync(join(clone, "elements/index.ts"), new Date(), new Date());
+  t.match(probe(), new RegExp(`^E_STALE_BUILD \\[E_STALE_BUILD\\] elements/index\\.ts changed since dist/ was built in ${clone}, so daggr would run old code\\. Run \`npm run build\` in ${clone}, or start the app with \`npx daggr dev <app\\.ts>\`, which rebuilds first\\.\\n$`), "a stale one is refused, naming the file and the command");
+
+  // A clone the user cannot write: not rebuilt, refused with the command to run.
+  await t.test("a read-only clone", async (t) => {
+    const asRoot = process.getuid?.() === 0;
+    chmodSync(dirname(clone), 0o755);
+    if (!asRoot) chmodSync(clone, 0o555);
+    t.teardown(() => chmodSync(clone, 0o755));
+    const ro = daggr(["--help"], asRoot ? { uid: 65534, gid: 65534 } : {});
+    t.equal(await ro.exited, 1);
+    t.match(ro.err, /^daggr: \[E_STALE_BUILD\] elements\/index\.ts changed since dist\/ was built in .*, so daggr would run old code, and it could not rebuild: .* is not writable \(EACCES\)\. Run `npm run build` in /);
+    t.equal(ro.out, "", "it runs nothing");
+  });
+
+  // A pull that breaks the build: refused with the build's own error; the old dist/ is left whole.
+  writeFileSync(join(clone, "lib/cli/init.ts"), `${readFileSync(join(clone, "lib/cli/init.ts"), "utf8")}\nexport const = ;\n`);
+  const stampBefore = readFileSync(join(clone, "dist/.built"), "utf8");
+  const broken = daggr(["--help"]);
+  t.equal(await broken.exited, 1);
+  t.match(broken.err, /could not rebuild: the build failed \(exit \d+; its last lines follow\)\. Run `npm run build` in [^\n]*\n[\s\S]*lib\/cli\/init\.ts/, "the build's error names the file");
+  t.equal(broken.out, "");
+  t.equal(readFileSync(join(clone, "dist/.built"), "utf8"), stampBefore, "dist/ is the previous build");
+  t.ok(existsSync(join(clone, "dist/cli/index.js")) && existsSync(join(clone, "dist/index.d.ts")), "whole");
+  t.same(leftovers(), [], "no build directory or lock is left behind");
 });

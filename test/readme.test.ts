@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import t from "tap";
+import { rebuildNotice } from "../lib/cli/build-state.mjs";
 import { STARTER_APP } from "../lib/cli/init.js";
 
 const run = promisify(execFile);
@@ -20,7 +21,7 @@ const run = promisify(execFile);
 t.setTimeout(480_000);
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const README = readFileSync(join(ROOT, "README.md"), "utf8");
-const PKG = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string; exports: Record<string, unknown>; dependencies: Record<string, string> };
+const PKG = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string; bin: { daggr: string }; exports: Record<string, unknown>; dependencies: Record<string, string> };
 const NPM = ["--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"];
 
 /** A `## Title` section of the README, up to the next one. */
@@ -73,6 +74,8 @@ t.test("the Quickstart's commands and app are the ones daggr init writes", async
   t.same(lines, ["npx daggr init my-app", "cd my-app", "npm install", "npx daggr dev app.ts"], "the commands this test runs");
   t.equal(starter!.replace(/^\/\/ app\.ts\n/, ""), STARTER_APP, "the README shows the app.ts that daggr init writes");
   t.match(program!, /^\/\/ run\.ts/, "the programmatic example is a file beside app.ts");
+  const notice = rebuildNotice(ROOT, { built: true, file: "lib/cli/index.ts" }).replace(/ \(\d+ s\)/, "");
+  t.ok(quick.replace(/\n/g, " ").replace(/ \(15 s\)/, "").includes(notice), `a clone's rebuild notice is quoted as daggr prints it: ${notice}`);
 });
 
 t.test("packed, installed in a new project, the Quickstart and the programmatic example work", async (t) => {
@@ -89,8 +92,9 @@ t.test("packed, installed in a new project, the Quickstart and the programmatic 
   const tarball = join(dir, info!.filename);
   const shipped = info!.files.map((f) => f.path);
   t.comment(`npm pack: ${Math.round(performance.now() - t0)} ms, ${(info!.size / 1e6).toFixed(2)} MB (${(info!.unpackedSize / 1e6).toFixed(2)} MB unpacked, ${shipped.length} files)`);
-  for (const f of ["dist/index.js", "dist/index.d.ts", "dist/cli/index.js", "dist/elements/daggr-canvas.js", "dist/THIRD-PARTY-NOTICES.md", "types/elements.d.ts", "LICENSE", "README.md"]) t.ok(shipped.includes(f), `ships ${f}`);
+  for (const f of ["dist/index.js", "dist/index.d.ts", "dist/cli/index.js", "dist/elements/daggr-canvas.js", "dist/THIRD-PARTY-NOTICES.md", "bin/daggr.js", "types/elements.d.ts", "LICENSE", "README.md"]) t.ok(shipped.includes(f), `ships ${f}`);
   t.notOk(shipped.some((f) => /^(lib|elements|test)\//.test(f)), "ships no sources or tests");
+  t.ok(shipped.includes(PKG.bin.daggr.replace(/^\.\//, "")), `ships the command, ${PKG.bin.daggr}`);
 
   // npx daggr init my-app (the command from this clone; the installed one is tried below).
   await run(process.execPath, ["--import", import.meta.resolve("tsx"), join(ROOT, "lib/cli/index.ts"), "init", "my-app"], { cwd: dir, env });

@@ -46,7 +46,7 @@ export const ENV_VARS: ReadonlyArray<readonly [name: string, meaning: string]> =
  * Read by the code but not settings: `PATH` (finding programs), and what `daggr dev`
  * sets for the processes it runs an app in (`DAGGR_CLI_CHILD`, `DAGGR_CLI_LAUNCH`).
  */
-export const INTERNAL_ENV_VARS: readonly string[] = ["PATH", "DAGGR_CLI_CHILD", "DAGGR_CLI_LAUNCH"];
+export const INTERNAL_ENV_VARS: readonly string[] = ["PATH", "DAGGR_CLI_CHILD", "DAGGR_CLI_LAUNCH", "DAGGR_BUILD_CHECKED"];
 
 /** The `Environment:` section of `daggr --help`. */
 export function envHelp(): string {

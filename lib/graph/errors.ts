@@ -71,6 +71,9 @@ export const ErrorCode = {
   SHARE_FAILED: "E_SHARE_FAILED",
   /** `daggr deploy` could not create or update the Space (the Hub refused, a secret is not set, the app is missing). */
   DEPLOY_FAILED: "E_DEPLOY_FAILED",
+  // A clone's build
+  /** In a clone, dist/ is older than lib/ or elements/ and could not be rebuilt (read-only, no build tools, a failing build; or an `import "daggr"`, which cannot rebuild). */
+  STALE_BUILD: "E_STALE_BUILD",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
