@@ -11,7 +11,7 @@ import t from "tap";
 import { FnNode, Graph, InputNode, MemoryStore, gr } from "../lib/index.js";
 import { type LaunchedServer, type ServerOptions, launch, showDiagnostics } from "../lib/server/index.js";
 import { CHROMIUM, canvasReady, shot, startBrowser } from "./fixtures/canvas-browser.js";
-import { bigGraph, embedGraph, generateEndpoint, gradioGraph, showcaseGraph, slowEndpoint, textGraph } from "./fixtures/canvas-graphs.js";
+import { bigGraph, embedGraph, generateEndpoint, gradioGraph, growGraph, showcaseGraph, slowEndpoint, textGraph } from "./fixtures/canvas-graphs.js";
 import { startFakeGradio } from "./fixtures/fake-gradio.js";
 import { encodePng } from "../examples/lib/png.js";
 
@@ -1344,6 +1344,73 @@ async function browserTests(): Promise<void> {
     await finger.up(1);
     await seen("pointerup", mx + 60, by);
     t.same(await state(), { dragging: [], panning: false, captured: [] }, "nothing stuck");
+  });
+
+  /** The canvas' view, and waiting until a card has grown past `h0` and the placement has caught up with it (after which a refit, if any, is done). */
+  type Fitted = HTMLElement & { panZoom: { viewport: { x: number; y: number; zoom: number } }; placement: { sizes: Map<string, { h: number }> } };
+  const viewOf = (page: Page) => page.evaluate(() => ({ ...(document.querySelector("daggr-canvas") as unknown as Fitted).panZoom.viewport }));
+  const slotHeight = (page: Page, id: string) => page.locator(`.slot[data-node="${id}"]`).evaluate((el) => (el as HTMLElement).offsetHeight);
+  const grown = (page: Page, id: string, h0: number) =>
+    page.waitForFunction(([id, h0]) => {
+      const c = document.querySelector("daggr-canvas") as unknown as Fitted;
+      const h = c.shadowRoot!.querySelector<HTMLElement>(`.slot[data-node="${id}"]`)!.offsetHeight;
+      return h > h0 && c.placement.sizes.get(id as string)?.h === h;
+    }, [id, h0] as const);
+
+  t.test("the first fit is redone as outputs arriving after load make a card grow: the grown card ends in view", async (t) => {
+    const g = growGraph();
+    const server = await serve(t, g.graph);
+    const page = await open(t, server.url, { width: 1000, height: 520 });
+    await card(page, "Grow").locator(".card.running").waitFor();
+    const v0 = await viewOf(page);
+    const h0 = await slotHeight(page, "Grow");
+    const view = (await page.locator("daggr-canvas").boundingBox())!;
+    const inView = (b: { x: number; y: number; width: number; height: number }) => b.x >= view.x && b.y >= view.y && b.x + b.width <= view.x + view.width && b.y + b.height <= view.y + view.height;
+    t.ok(inView((await page.locator('.slot[data-node="Grow"]').boundingBox())!), `first paint: Grow (${h0} px) is in view at zoom ${v0.zoom}`);
+    g.release();
+    await textOf(page, "Grow", "d", "line 12");
+    await grown(page, "Grow", h0);
+    const box = (await page.locator('.slot[data-node="Grow"]').boundingBox())!;
+    t.ok(inView(box), `grown to ${await slotHeight(page, "Grow")} px, its box ${JSON.stringify(box)} is inside the view ${JSON.stringify(view)}`);
+    t.ok((await viewOf(page)).zoom < v0.zoom, "the view zoomed out to fit it");
+    t.ok(inView((await page.locator('.slot[data-node="Before"]').boundingBox())!), "and the card beside it stays in view");
+    await settled(page);
+    await shot(page, "canvas-fit-after-growth");
+  });
+
+  t.test("a card growing after the user moved the view, or on a restored saved viewport, does not refit", async (t) => {
+    const g = growGraph();
+    let saved: (v: unknown) => void = () => undefined;
+    const store = new (class extends MemoryStore {
+      override async updateSheet(...args: Parameters<MemoryStore["updateSheet"]>) {
+        const info = await super.updateSheet(...args);
+        if (args[1].viewport) saved(args[1].viewport);
+        return info;
+      }
+    })();
+    const server = await serve(t, g.graph, { store });
+    const size = { width: 1000, height: 520 };
+    const page = await open(t, server.url, size);
+    await card(page, "Grow").locator(".card.running").waitFor();
+    const v0 = await viewOf(page);
+    const written = new Promise<unknown>((r) => (saved = r));
+    // The user scrolls the view up a little, over the background.
+    await page.mouse.move(20, 300);
+    await page.mouse.wheel(0, 60);
+    await page.waitForFunction((y) => (document.querySelector("daggr-canvas") as unknown as Fitted).panZoom.viewport.y === y - 60, v0.y);
+    const panned = await viewOf(page);
+    await written;
+    // A second window opens the sheet on the viewport the first one saved.
+    const restored = await open(t, server.url, size);
+    t.same(await viewOf(restored), panned, "the second window shows the saved viewport");
+    const h0 = await slotHeight(page, "Grow");
+    g.release();
+    for (const p of [page, restored]) {
+      await textOf(p, "Grow", "d", "line 12");
+      await grown(p, "Grow", h0);
+    }
+    t.same(await viewOf(page), panned, "after the user's pan, the grown card leaves the view where the user put it");
+    t.same(await viewOf(restored), panned, "on a restored viewport too");
   });
 
   t.test("fitting a tall graph leaves its top cards' timing labels clear of the title bar and Run all", async (t) => {

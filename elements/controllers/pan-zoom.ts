@@ -131,6 +131,17 @@ export class PanZoom {
     this.set({ x: (r.width - b.width * zoom) / 2 - b.x * zoom, y: FIT_PADDING_TOP + (high - b.height * zoom) / 2 - b.y * zoom, zoom }, byUser);
   }
 
+  /**
+   * Whether a world-space box is wholly in view, clear of the view's edges by half the
+   * fit's padding at the sides and bottom (where the zoom buttons float).
+   */
+  shows(b: Bounds): boolean {
+    const r = this.el.getBoundingClientRect();
+    const { x, y, zoom } = this.viewport;
+    const m = FIT_PADDING / 2;
+    return b.x * zoom + x >= m - 0.5 && (b.x + b.width) * zoom + x <= r.width - m + 0.5 && b.y * zoom + y >= -0.5 && (b.y + b.height) * zoom + y <= r.height - m + 0.5;
+  }
+
   /** Screen (client) coordinates → world coordinates. */
   toWorld(clientX: number, clientY: number): { x: number; y: number } {
     const r = this.el.getBoundingClientRect();

@@ -11,7 +11,8 @@ type Size = { w: number; h: number };
  * Where each card is. It measures the rendered cards into a layout request, applies a
  * layout's positions (as transforms: no card re-renders), and afterwards watches card
  * sizes: when values make a card grow, the cards below it move down just enough
- * (`settle`), and `onMoved` hears which ones moved so their edges follow.
+ * (`settle`), `onMoved` hears which ones moved so their edges follow, and `onBounds`
+ * that the whole grew.
  */
 export class Placement {
   /** Where the layout put each card, and where it is now (lower, if a card above grew). */
@@ -23,7 +24,11 @@ export class Placement {
   private frame = 0;
   private cards = new Map<string, HTMLElement>();
 
-  constructor(private readonly onMoved: (ids: Set<string>) => void) {}
+  constructor(
+    private readonly onMoved: (ids: Set<string>) => void,
+    /** The cards' bounds changed after the layout (a card grew): the canvas may fit them again. */
+    private readonly onBounds: () => void = () => undefined,
+  ) {}
 
   width = (id: string): number => this.sizes.get(id)?.w ?? CARD_WIDTH;
 
@@ -139,8 +144,11 @@ export class Placement {
       }
       bottom = Math.max(bottom, y + (this.sizes.get(id)?.h ?? 0));
     }
+    const before = this.bounds;
     this.bounds = withPins({ ...this.bounds, height: Math.max(this.bounds.height, bottom - this.bounds.y) }, this.pins, this.sizes);
     if (touched.size) this.onMoved(touched);
+    const b = this.bounds;
+    if (b.x !== before.x || b.y !== before.y || b.width !== before.width || b.height !== before.height) this.onBounds();
   }
 }
 

@@ -102,11 +102,24 @@ export class DaggrCanvas extends LitElement {
   private readonly slots = new Map<string, HTMLDivElement>();
   private ctx: CardContext | undefined;
   private visibleFrame = 0;
-  private readonly placement = new Placement((ids) => {
-    this.edges?.reroute(ids, this.placement.positions, this.placement.width, this.placement.sizes);
-    this.scheduleVisible();
-    this.minimap?.schedule();
-  });
+  private readonly placement = new Placement(
+    (ids) => {
+      this.edges?.reroute(ids, this.placement.positions, this.placement.width, this.placement.sizes);
+      this.scheduleVisible();
+      this.minimap?.schedule();
+    },
+    () => {
+      // Outputs arrive after the first fit and cards grow: fit again when one would be cut off.
+      if (this.autoFit && this.panZoom && !this.panZoom.shows(this.placement.bounds)) this.fit(false);
+      this.minimap?.schedule();
+    },
+  );
+  /**
+   * Whether the view is still the first fit of this load, to be redone as cards grow. It
+   * ends as soon as the user moves or zooms the view, drags a card, or switches sheets,
+   * and is never set when the sheet's saved viewport was restored.
+   */
+  private autoFit = false;
   /** The overview in the corner, on graphs of more than {@link MINIMAP_NODES} nodes. */
   private minimap: Minimap | undefined;
   private readonly edits = new InputEdits(
@@ -247,6 +260,7 @@ export class DaggrCanvas extends LitElement {
         const otherSheet = m.sheet.id !== this.store.sheet?.id;
         this.store.applySnapshot(m);
         if (this.phase === "ready" && otherSheet) {
+          this.autoFit = false;
           this.placement.setPins(this.loadPins());
           this.applySheetViewport(m.sheet);
         }
@@ -467,6 +481,7 @@ export class DaggrCanvas extends LitElement {
     if (!d.moved && Math.hypot(dx, dy) < 4) return;
     if (!d.moved) d.slot.classList.add("dragging");
     d.moved = true;
+    this.autoFit = false;
     const z = this.panZoom.viewport.zoom;
     this.placement.move(d.id, { x: Math.round(d.x0 + dx / z), y: Math.round(d.y0 + dy / z) });
   };
@@ -545,7 +560,8 @@ export class DaggrCanvas extends LitElement {
     performance.mark("daggr:positioned");
     if (initial) {
       const sheet = this.store.sheet;
-      if (!(sheet && this.applySheetViewport(sheet))) this.fit(false);
+      this.autoFit = !(sheet && this.applySheetViewport(sheet));
+      if (this.autoFit) this.fit(false);
       this.phase = "ready";
       // The first cards in view are shown with the canvas (never held up for long).
       await Promise.race([this.updateVisible(), new Promise((r) => setTimeout(r, 1000))]);
@@ -606,6 +622,7 @@ export class DaggrCanvas extends LitElement {
     const label = this.renderRoot.querySelector(".zoom-pct");
     if (label) label.textContent = `${Math.round(v.zoom * 100)}%`;
     if (!byUser) return;
+    this.autoFit = false;
     clearTimeout(this.viewportTimer);
     this.viewportTimer = setTimeout(() => {
       // With the view's size, so a window of another size opens on the same part of the graph.
