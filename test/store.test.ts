@@ -203,6 +203,32 @@ for (const [impl, make] of Object.entries(factories)) {
       t.same((await s.loadSheet(a.id)).counts, { gen: 1 }, "a refused commit leaves nothing behind");
     });
 
+    t.test("results committed at once keep their order with other writes; a refused one fails alone", async (t) => {
+      const s = await make(t);
+      const a = await s.createSheet("local");
+      const b = await s.createSheet("local");
+      const [r0, r1, r2] = [rec(a.id, "gen"), rec(a.id, "gen"), rec(a.id, "gen")];
+      await s.commitResult(r0, { select: true });
+      // None awaited before the next: a selection written between two commits stays between them.
+      const writes = [s.commitResult(r1, { select: true }), s.setSelections(a.id, { gen: r0.id }), s.commitResult(r2, { select: true })];
+      // A commit of r2's id again, in the same burst, is refused alone; the others of the burst are stored.
+      const others = Array.from({ length: 20 }, (_, i) => rec(i % 2 ? a.id : b.id, `n${i % 3}`));
+      const again = codeOf(s.commitResult({ ...r2, status: "failed" }, { select: true }));
+      const rest = others.map((r) => s.commitResult(r, { select: true }));
+      await Promise.all(writes);
+      t.equal(await again, "E_RESULT_EXISTS");
+      await Promise.all(rest);
+      t.equal((await s.loadSheet(a.id)).selections.gen, r2.id, "the commit after the selection wins");
+      t.equal((await s.getResult(a.id, r2.id))?.status, "success", "the refused commit changed nothing");
+      const [sa, sb] = [await s.loadSheet(a.id), await s.loadSheet(b.id)];
+      t.same(sa.counts, { gen: 3, n0: 3, n1: 4, n2: 3 });
+      t.same(sb.counts, { n0: 4, n1: 3, n2: 3 });
+      // Every selection counts in the revision: 4 commits selecting and a selection in a, 10 in b.
+      t.equal(sa.sheet.revision, 1 + 1 + 1 + 1 + 10);
+      t.equal(sb.sheet.revision, 10);
+      for (const r of others) t.equal((await s.getResult(r.sheetId, r.id))?.id, r.id);
+    });
+
     t.test("listResults pages 1,000 results newest first with `before`, without mixing nodes", async (t) => {
       const s = await make(t);
       const a = await s.createSheet("local");
@@ -448,6 +474,33 @@ t.test("LevelStore: a migration never drops data — replaced values are kept as
   t.equal(await db.get(K.backup(SCHEMA_VERSION, K.meta("old"))), "value");
   t.equal(await db.get(K.version), SCHEMA_VERSION + 1);
   await db.close();
+});
+
+t.test("LevelStore: results that finish while a batch waits for the disk are written together, in one synced batch", async (t) => {
+  const s = await levelAt(tempHome(t));
+  t.teardown(() => s.close());
+  const a = await s.createSheet("local");
+  // Every batch written to the real database, counted; the first is held until the next results are in.
+  const db = (s as unknown as { db: { batch: (ops: unknown[], o: unknown) => Promise<void> } }).db;
+  const write = db.batch.bind(db);
+  const batches: Array<{ ops: number; sync: boolean }> = [];
+  let entered!: () => void;
+  const inFirst = new Promise<void>((r) => (entered = r));
+  db.batch = async (ops, o) => {
+    batches.push({ ops: ops.length, sync: (o as { sync?: boolean })?.sync === true });
+    if (batches.length === 1) entered();
+    return write(ops, o);
+  };
+  const first = s.commitResult(rec(a.id, "w0"), { select: true });
+  await inFirst;
+  const rest = Array.from({ length: 50 }, (_, i) => rec(a.id, `w${i + 1}`));
+  await Promise.all([first, ...rest.map((r) => s.commitResult(r, { select: true }))]);
+  t.equal(batches.length, 2, "the 50 results that came during the first batch went in one more");
+  t.ok(batches.every((b) => b.sync), "both synced");
+  const state = await s.loadSheet(a.id);
+  t.equal(Object.keys(state.selections).length, 51);
+  t.equal(state.sheet.revision, 51, "one revision per selecting result");
+  for (const r of rest) t.equal((await s.getResult(a.id, r.id))?.nodeId, r.nodeId);
 });
 
 t.test("LevelStore: a second open of one database is 'already in use by another daggr process'", async (t) => {
