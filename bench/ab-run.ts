@@ -3,6 +3,11 @@
  * into this one process and runs the same work on each in turn, A B B A A B …, so both
  * share the machine's load, the JIT's warmth and each other's garbage. Run bundled,
  * under plain Node: `node ab-run.mjs <A.mjs> <B.mjs> <pairs>`.
+ *
+ * Each measure is taken twice: wall time, and the process's CPU time (user + system, GC
+ * threads included). On a busy machine wall times swing with whatever else runs (±25%
+ * between two runs at load 6), while CPU time stays within ~3% for a build against itself:
+ * compare the CPU rows then.
  */
 import { pathToFileURL } from "node:url";
 
@@ -21,8 +26,15 @@ function parentsOf(i: number): number[] {
 }
 const add = (xs: { p0?: number; p1?: number }) => (xs.p0 ?? 0) + (xs.p1 ?? 0) + 1;
 
-/** One life of a 1,000-node DAG: [e2e, build, open, run] in ms (close is in e2e). */
+/** CPU time of this process so far, in ms. */
+function cpu(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+/** One life of a 1,000-node DAG: [e2e, build, open, run, e2e CPU, run CPU] in ms (close is in e2e). */
 async function lifetime(L: Lib): Promise<number[]> {
+  const c0 = cpu();
   const t0 = performance.now();
   const nodes: InstanceType<Lib["FnNode"]>[] = [];
   for (let i = 0; i < 1000; i++) {
@@ -33,10 +45,12 @@ async function lifetime(L: Lib): Promise<number[]> {
   const t1 = performance.now();
   const session = await graph.session({ store: new L.MemoryStore() });
   const t2 = performance.now();
+  const c2 = cpu();
   await session.run(undefined, { mode: "all" });
   const t3 = performance.now();
+  const c3 = cpu();
   await session.close();
-  return [performance.now() - t0, t1 - t0, t2 - t1, t3 - t2];
+  return [performance.now() - t0, t1 - t0, t2 - t1, t3 - t2, cpu() - c0, c3 - c2];
 }
 
 /** A 1,000-wide fan-out of 10 ms async nodes and their join, in one open session per side: the wall of one run. */
@@ -49,12 +63,14 @@ async function fanOut(L: Lib) {
   const session = await graph.session({ store: new L.MemoryStore() });
   let k = 0;
   return {
-    async once(): Promise<number> {
+    /** [wall, CPU] of one run, in ms. */
+    async once(): Promise<number[]> {
+      const c0 = cpu();
       const t0 = performance.now();
       session.set(src.in.k, ++k);
       const summary = await session.run(join, { mode: "all" });
       if (summary.nodes.w0 !== "ran") throw new Error(`bench:ab: the fan-out's workers did not run (${summary.nodes.w0})`);
-      return performance.now() - t0;
+      return [performance.now() - t0, cpu() - c0];
     },
     close: () => session.close(),
   };
@@ -77,17 +93,18 @@ async function alternate<T extends number | number[]>(measure: (side: 0 | 1) => 
 
 const rows: Array<[string, number, number]> = [];
 const [a, b] = await alternate((side) => lifetime(libs[side]), pairs, warmup);
-for (const [k, name] of ["e2e", "build", "open", "run"].entries()) rows.push([`1,000-node DAG ${name}`, median(a.map((r) => r[k]!)), median(b.map((r) => r[k]!))]);
+for (const [k, name] of ["e2e", "build", "open", "run", "e2e CPU", "run CPU"].entries()) rows.push([`1,000-node DAG ${name}`, median(a.map((r) => r[k]!)), median(b.map((r) => r[k]!))]);
 
 const fans = [await fanOut(libs[0]), await fanOut(libs[1])];
 const fanPairs = Math.max(4, Math.ceil(pairs / 3));
 const [fa, fb] = await alternate((side) => fans[side]!.once(), fanPairs, Math.min(10, Math.ceil(fanPairs / 3)));
-rows.push(["1,000-wide fan-out wall", median(fa), median(fb)]);
+rows.push(["1,000-wide fan-out wall", median(fa.map((r) => r[0]!)), median(fb.map((r) => r[0]!))]);
+rows.push(["1,000-wide fan-out CPU", median(fa.map((r) => r[1]!)), median(fb.map((r) => r[1]!))]);
 for (const f of fans) await f.close();
 
 const counted = pairs - warmup;
 console.log(`${counted} pairs counted after ${warmup} of warm-up (fan-out: ${fanPairs} pairs); medians in ms`);
 console.log(`${"".padEnd(28)}${"A".padStart(9)}${"B".padStart(9)}${"B/A".padStart(8)}`);
 for (const [name, x, y] of rows) console.log(`${name.padEnd(28)}${x.toFixed(2).padStart(9)}${y.toFixed(2).padStart(9)}${(y / x).toFixed(3).padStart(8)}`);
-for (const [name, x, y] of rows) console.log(`BENCH ab_${name.replace(/^1,000-(node DAG|wide) /, "").replace(/[^a-z0-9]+/gi, "_")}_b_over_a ${Math.round((y / x) * 1000) / 1000}`);
+for (const [name, x, y] of rows) console.log(`BENCH ab_${name.replace(/^1,000-(node DAG|wide) /, "").replace(/[^a-z0-9]+/gi, "_").toLowerCase()}_b_over_a ${Math.round((y / x) * 1000) / 1000}`);
 process.exit(0);

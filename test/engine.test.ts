@@ -1060,7 +1060,7 @@ t.test("npm run bench:ab compares the engine at a commit with the working tree i
   const ran = ab("HEAD", "--pairs", "3");
   t.equal(ran.status, 0, ran.stderr);
   t.match(ran.stdout, /^A = HEAD \([0-9a-f]{7}\), B = the working tree$/m);
-  for (const name of ["e2e", "build", "open", "run", "fan_out_wall"]) {
+  for (const name of ["e2e", "build", "open", "run", "fan_out_wall", "e2e_cpu", "run_cpu", "fan_out_cpu"]) {
     const ratio = new RegExp(`^BENCH ab_${name}_b_over_a (\\S+)$`, "m").exec(ran.stdout);
     t.ok(ratio && Number(ratio[1]) > 0, `a B/A for ${name}: ${ratio?.[1]}`);
   }
