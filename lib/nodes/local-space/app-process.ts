@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { EventEmitter } from "node:events";
+import { EventEmitter, once } from "node:events";
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DaggrError, ErrorCode } from "../../graph/index.js";
@@ -109,11 +109,19 @@ export class LocalApp extends EventEmitter {
       this.pidFile = join(pidDir(this.spec.home), `${this.spec.id.replace("/", "__")}.${process.pid}.${child.pid}.json`);
       writeFileSync(this.pidFile, JSON.stringify({ pid: child.pid, daggrPid: process.pid, daggrStart: startTime(process.pid), dir: this.spec.dir, port: this.port, id: this.spec.id }));
     }
+    const ended = exited.then(async (why) => {
+      // 'exit' can come before the app's last output (why it ended) is read: wait for its pipes to close, a while at most.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([once(child, "close").catch(() => {}), new Promise((r) => (timer = setTimeout(r, 1000)))]);
+      clearTimeout(timer);
+      throw this.failure(`the app stopped before it was ready (${why})`);
+    });
     try {
-      await Promise.race([this.waitReady(signal), exited.then((why) => Promise.reject(this.failure(`the app stopped before it was ready (${why})`)))]);
+      await Promise.race([this.waitReady(signal), ended]);
     } catch (e) {
       this.stop();
-      throw e;
+      // The app ended while waiting: `ended` says why, once its output is read.
+      throw e === ENDED ? await ended.catch((x: unknown) => x) : e;
     }
     this.state = "ready";
     if (this.port !== this.offered) this.log.write(`--- daggr: ${this.spec.id} serves on 127.0.0.1:${this.port} (offered ${this.offered}) ---\n`);
@@ -131,6 +139,7 @@ export class LocalApp extends EventEmitter {
 
   private output(c: Buffer) {
     this.log.write(c);
+    if (this.state === "ready") return;
     this.recent = (this.recent + c.toString("utf8")).slice(-RECENT_CHARS);
     if (this.announced !== undefined) return;
     // Only whole lines: a chunk may end inside the port number.
@@ -195,7 +204,7 @@ export class LocalApp extends EventEmitter {
     let wait = 100;
     for (;;) {
       if (signal?.aborted) throw signal.reason;
-      if (this.state !== "starting") throw this.failure(`the app stopped before it was ready (${this.exitInfo})`);
+      if (this.state !== "starting") throw ENDED;
       const port = this.servingPort();
       const config =
         port === undefined
@@ -439,6 +448,8 @@ export function sweepOrphans(home: string): number[] {
   return killed;
 }
 
+/** What the wait for readiness throws when the app ended meanwhile (see `start`). */
+const ENDED = Symbol("ended");
 /** A line announcing where a gradio app serves (`* Running on local URL:  http://127.0.0.1:7861`). */
 const ANNOUNCE = /Running on local URL:\s+https?:\/\/(?:\[[^\]\s]*\]|[^\s:/]+):(\d+)(?!\d)/;
 const ANNOUNCE_ALL = new RegExp(ANNOUNCE.source, "g");
