@@ -55,7 +55,7 @@ function makeSpace(name: string, o: { readme?: string; app?: string } = {}): str
   return dir;
 }
 
-const ids = ["t/echo", "t/id-same", "t/id-other", "t/crashy", "t/noisy", "t/env", "t/env-named", "t/broken", "t/orphan", "t/restarts", "t/hang", "t/term", "t/served", "t/dev", "t/up", "t/port-taken", "t/port-strict", "t/port-fixed", "t/port-never"];
+const ids = ["t/echo", "t/id-same", "t/id-other", "t/crashy", "t/noisy", "t/env", "t/env-named", "t/broken", "t/orphan", "t/restarts", "t/hang", "t/term", "t/served", "t/dev", "t/up", "t/port-taken", "t/port-quiet", "t/port-strict", "t/port-fixed", "t/port-never"];
 let hub: LocalHub;
 t.before(async () => {
   const spaces: Record<string, { dir: string; sha: string }> = {};
@@ -199,6 +199,14 @@ t.test("the port offered to the app is taken before it binds: the app is found o
   t.not(Number(new URL(target.app).port), foreign.port, "it is called on the port it bound");
   t.equal(target.app, app.url);
   t.equal(pidOf((await call(moved, "hi")).out), app.child!.pid, "our app answers");
+
+  // The same without the URL line (launch(quiet=True)): found by the port its process listens on.
+  const quiet = node("t/port-quiet", { localEnv: ["FIXTURE_QUIET=1"] });
+  const found = await localTarget(quiet, harness().ctx, { port: foreign.port });
+  t.equal(found.local, true, "the quiet app serves");
+  t.equal(localApp("t/port-quiet")!.announced, undefined, "it printed no URL");
+  t.not(Number(new URL(found.app).port), foreign.port);
+  t.equal(pidOf((await call(quiet, "hi")).out), localApp("t/port-quiet")!.child!.pid);
 
   // An app that binds only the port it is offered ends; it is launched again on another.
   const strict = node("t/port-strict", { localEnv: ["FIXTURE_NO_SCAN=1"] });

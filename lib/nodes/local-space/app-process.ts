@@ -205,17 +205,15 @@ export class LocalApp extends EventEmitter {
     for (;;) {
       if (signal?.aborted) throw signal.reason;
       if (this.state !== "starting") throw ENDED;
-      const port = this.servingPort();
-      const config =
-        port === undefined
-          ? undefined
-          : await fetch(`http://127.0.0.1:${port}/config`, { signal: AbortSignal.timeout(Math.max(100, Math.min(5000, deadline - Date.now()))) })
-              .then(async (r) => (r.ok ? ((await r.json()) as { dependencies?: Array<{ api_name?: string | null; api_visibility?: string; show_api?: boolean }> }) : undefined))
-              .catch(() => undefined);
-      if (config && port !== undefined) {
-        this.port = port;
-        this.checkIdentity(config);
-        return;
+      for (const port of this.servingPorts()) {
+        const config = await fetch(`http://127.0.0.1:${port}/config`, { signal: AbortSignal.timeout(Math.max(100, Math.min(5000, deadline - Date.now()))) })
+          .then(async (r) => (r.ok ? ((await r.json()) as AppConfig) : undefined))
+          .catch(() => undefined);
+        if (config) {
+          this.port = port;
+          this.checkIdentity(config);
+          return;
+        }
       }
       if (Date.now() > deadline) throw this.failure(`not ready after ${Math.round(this.spec.timeoutMs / 1000)} s (DAGGR_LOCAL_TIMEOUT)`);
       await new Promise<void>((r) => {
@@ -233,19 +231,18 @@ export class LocalApp extends EventEmitter {
 
   /**
    * Where to look for the app now: the port it announced; else, where /proc tells, the
-   * port its processes listen on (the offered one if among them), or nowhere yet; else the
-   * offered port.
+   * ports its processes listen on (the offered one first, then upwards, as gradio scans),
+   * none while it listens nowhere; else the offered port.
    */
-  private servingPort(): number | undefined {
-    if (this.announced !== undefined) return this.announced;
+  private servingPorts(): number[] {
+    if (this.announced !== undefined) return [this.announced];
     const ports = listeningPorts(this.child?.pid);
-    if (!ports) return this.offered;
-    if (ports.includes(this.offered)) return this.offered;
-    return ports.length ? Math.min(...ports) : undefined;
+    if (!ports) return [this.offered];
+    return ports.sort((a, b) => (a === this.offered ? -1 : b === this.offered ? 1 : a - b));
   }
 
   /** The app on the port must be ours: its endpoints, and the socket's owner. */
-  private checkIdentity(config: { dependencies?: Array<{ api_name?: string | null; api_visibility?: string; show_api?: boolean }> }) {
+  private checkIdentity(config: AppConfig) {
     const names = new Set((config.dependencies ?? []).filter((d) => d.api_name && d.api_visibility !== "private" && d.show_api !== false).map((d) => `/${d.api_name}`));
     const missing = this.spec.expectEndpoints.filter((e) => !/^\/\d+$/.test(e) && !names.has(e));
     const extra = this.spec.exactEndpoints ? [...names].filter((n) => !this.spec.expectEndpoints.includes(n)) : [];
@@ -446,6 +443,11 @@ export function sweepOrphans(home: string): number[] {
     rmSync(path, { force: true });
   }
   return killed;
+}
+
+/** The part of an app's `/config` the identity check reads. */
+interface AppConfig {
+  dependencies?: Array<{ api_name?: string | null; api_visibility?: string; show_api?: boolean }>;
 }
 
 /** What the wait for readiness throws when the app ended meanwhile (see `start`). */
