@@ -206,6 +206,19 @@ async function browserTests(): Promise<void> {
     await note("Shout").waitFor({ state: "detached" });
     await note("Upper").waitFor({ state: "detached" });
     t.equal(await page.locator("daggr-node .stale-note").count(), 0, "fresh again: no stale words anywhere");
+
+    // An upstream node run again alone makes a new sample: the card below names it.
+    let rolls = 0;
+    const roll = new FnNode(() => ++rolls, { name: "Roll", autorun: false, outputs: { n: gr.Number({ label: "N" }) } });
+    const show = new FnNode(({ n }: { n: number }) => `rolled ${n}`, { name: "Show", autorun: false, inputs: { n: roll.out.n }, outputs: { text: gr.Textbox({ label: "Text" }) } });
+    const dice = await serve(t, new Graph({ name: "Dice", nodes: [show] }));
+    const dpage = await open(t, dice.url);
+    await dpage.locator("button.run-graph").click();
+    await textOf(dpage, "Show", "text", "rolled 1");
+    await card(dpage, "Roll").locator("button.run-step").click();
+    await card(dpage, "Show").locator(".stale-note").waitFor();
+    t.equal((await card(dpage, "Show").locator(".stale-why").textContent())!.replace(/\s+/g, " ").trim(), "Stale — Roll has a newer result than the one used", "a rerun upstream is named by its node");
+    t.equal(await card(dpage, "Roll").locator(".stale-note").count(), 0, "the rerun node itself is fresh");
   });
 
   t.test("a focused field keeps what the user types through re-renders; a number is sent once, on commit", async (t) => {

@@ -44,6 +44,7 @@ export class CanvasStore {
   readonly runs = new Map<string, Set<string>>();
   /** Each planned run's mode and target. */
   private readonly runInfo = new Map<string, { mode: string; target?: string }>();
+  readonly edgeById = new Map<string, EdgeWire>();
   readonly edgesInto = new Map<string, EdgeWire[]>();
   readonly edgesOutOf = new Map<string, EdgeWire[]>();
   /** MAP nodes: they scatter a list (`port.each`) or read a MAP node's outputs plainly. */
@@ -188,11 +189,13 @@ export class CanvasStore {
     this.sheet = s.sheet;
     this.sheets = s.sheets;
     this.nodes.clear();
+    this.edgeById.clear();
     this.edgesInto.clear();
     this.edgesOutOf.clear();
     this.parents.clear();
     for (const n of s.graph.nodes) this.nodes.set(n.id, n);
     for (const e of s.graph.edges) {
+      this.edgeById.set(e.id, e);
       push(this.edgesInto, e.to.node, e);
       push(this.edgesOutOf, e.from.node, e);
       const ps = this.parents.get(e.to.node) ?? [];

@@ -163,7 +163,7 @@ export class DaggrCanvas extends LitElement {
     this.setAttribute("data-theme", this.themeCtl.resolved);
     this.unsubscribe = this.store.subscribe((t) => {
       if (t.kind === "node") this.touchNode(t.id);
-      else if (t.kind === "edges") this.edges?.update(t.ids);
+      else if (t.kind === "edges") this.onEdges(t.ids);
       else if (t.kind === "graph") void this.onGraph();
       else if (t.kind === "sheets") this.requestUpdate();
     });
@@ -385,6 +385,18 @@ export class DaggrCanvas extends LitElement {
     if (card) return card.requestUpdate();
     const ph = this.slots.get(id)?.firstElementChild as HTMLElement | null;
     if (ph?.classList.contains("placeholder")) ph.className = this.placeholderClass(id);
+  }
+
+  /**
+   * Edges changed (freshness, activity): they restyle, and a stale card they lead into
+   * re-renders, since its words say which upstream node has a newer result.
+   */
+  private onEdges(ids: string[]): void {
+    this.edges?.update(ids);
+    for (const id of ids) {
+      const to = this.store.edgeById.get(id)?.to.node;
+      if (to && this.store.state(to).freshness === "stale") this.cards.get(to)?.requestUpdate();
+    }
   }
 
   private readonly resizeWatch = new ResizeObserver(() => this.scheduleVisible());
