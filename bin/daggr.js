@@ -8,7 +8,20 @@
  * A file of its own because dist/cli/index.js, once imported, is already the old code.
  */
 import { existsSync } from "node:fs";
+import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
+
+/**
+ * A line of the log before the logger (in dist/) can be loaded: as lib/log.ts writes it,
+ * one JSON object when stderr is not a terminal (or DAGGR_LOG_FORMAT=json), else the text;
+ * DAGGR_LOG_LEVEL silences it as it would the logger.
+ */
+function say(level, msg, fields = {}) {
+  const levels = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+  if (level < (levels[process.env.DAGGR_LOG_LEVEL ?? ""] ?? 30)) return;
+  const json = (process.env.DAGGR_LOG_FORMAT || (process.stderr.isTTY ? "pretty" : "json")) === "json";
+  process.stderr.write(json ? `${JSON.stringify({ level, time: new Date().toISOString(), pid: process.pid, hostname: hostname(), ...fields, msg })}\n` : `${msg}\n`);
+}
 
 const root = fileURLToPath(new URL("..", import.meta.url)).replace(/[\\/]$/, "");
 const state = new URL("../lib/cli/build-state.mjs", import.meta.url);
@@ -16,9 +29,9 @@ if (existsSync(fileURLToPath(state))) {
   const { isSourceCheckout, rebuild } = await import(state.href);
   if (isSourceCheckout(root)) {
     try {
-      await rebuild(root, { say: (line) => process.stderr.write(`${line}\n`) });
+      await rebuild(root, { say: (line) => say(30, line) });
     } catch (e) {
-      process.stderr.write(`daggr: ${e.code === "E_STALE_BUILD" ? e.message : e.stack}\n`);
+      say(50, `daggr: ${e.code === "E_STALE_BUILD" ? e.message : e.stack}`, e.code ? { code: e.code } : {});
       process.exit(1);
     }
     // The processes it starts (daggr dev's children) and the app's import "daggr" need not check again.

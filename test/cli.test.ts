@@ -482,7 +482,8 @@ t.test("from a clone, daggr rebuilds a dist/ older than its sources before it ru
   const [a, b] = [daggr(["--help"]), daggr(["--help"])];
   t.same([await a.exited, await b.exited], [0, 0]);
   for (const c of [a, b]) t.match(c.out, /^daggr — code-first AI workflows, as pulled\n/, "each start runs the new code");
-  t.equal([...(a.err + b.err).matchAll(NOTICE)].length, 1, "one of them rebuilt, with a one-line notice");
+  t.equal([...Cli.messages(a.err + b.err).matchAll(NOTICE)].length, 1, "one of them rebuilt, with a one-line notice");
+  for (const line of (a.err + b.err).trim().split("\n")) t.match(JSON.parse(line), { level: 30, msg: /^daggr: / }, "a JSON log line, as every line on a stderr that is not a terminal");
   t.comment(`the two starts said: ${JSON.stringify(a.err)} and ${JSON.stringify(b.err)}`);
   const built = JSON.parse(readFileSync(join(clone, "dist/.built"), "utf8")) as { ms: number };
   t.not(JSON.stringify(built), stamp.trim(), "the build wrote a new stamp");
@@ -507,9 +508,13 @@ t.test("from a clone, daggr rebuilds a dist/ older than its sources before it ru
     chmodSync(dirname(clone), 0o755);
     if (!asRoot) chmodSync(clone, 0o555);
     t.teardown(() => chmodSync(clone, 0o755));
-    const ro = daggr(["--help"], asRoot ? { uid: 65534, gid: 65534 } : {});
+    // As root, the command runs as nobody, without tap's process hook (NODE_OPTIONS, put back by tap's spawn: env -u), which writes under this clone's .tap/.
+    const ro = asRoot
+      ? new Cli(spawn("env", ["-u", "NODE_OPTIONS", process.execPath, join(clone, "bin/daggr.js"), "--help"], { cwd: clone, env, stdio: ["ignore", "pipe", "pipe"], uid: 65534, gid: 65534 }))
+      : daggr(["--help"]);
     t.equal(await ro.exited, 1);
-    t.match(ro.err, /^daggr: \[E_STALE_BUILD\] elements\/index\.ts changed since dist\/ was built in .*, so daggr would run old code, and it could not rebuild: .* is not writable \(EACCES\)\. Run `npm run build` in /);
+    t.match(JSON.parse(ro.err), { level: 50, code: "E_STALE_BUILD" });
+    t.match(Cli.messages(ro.err), /^daggr: \[E_STALE_BUILD\] elements\/index\.ts changed since dist\/ was built in .*, so daggr would run old code, and it could not rebuild: .* is not writable \(EACCES\)\. Run `npm run build` in /);
     t.equal(ro.out, "", "it runs nothing");
   });
 
@@ -518,7 +523,7 @@ t.test("from a clone, daggr rebuilds a dist/ older than its sources before it ru
   const stampBefore = readFileSync(join(clone, "dist/.built"), "utf8");
   const broken = daggr(["--help"]);
   t.equal(await broken.exited, 1);
-  t.match(broken.err, /could not rebuild: the build failed \(exit \d+; its last lines follow\)\. Run `npm run build` in [^\n]*\n[\s\S]*lib\/cli\/init\.ts/, "the build's error names the file");
+  t.match(Cli.messages(broken.err), /could not rebuild: the build failed \(exit \d+; its last lines follow\)\. Run `npm run build` in [^\n]*\n[\s\S]*lib\/cli\/init\.ts/, "the build's error names the file");
   t.equal(broken.out, "");
   t.equal(readFileSync(join(clone, "dist/.built"), "utf8"), stampBefore, "dist/ is the previous build");
   t.ok(existsSync(join(clone, "dist/cli/index.js")) && existsSync(join(clone, "dist/index.d.ts")), "whole");
