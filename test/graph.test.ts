@@ -482,3 +482,42 @@ t.test("an edge's ports are those of the graph's construction, even if a branch 
   t.same([0, 1, 2].map((k) => g.edgeId(k)), ["a.x->b.v", "a.y->b.v", "a.x->b.$when"]);
   t.same(g.edges.map((e) => e.id), ["a.x->b.v", "a.y->b.v", "a.x->b.$when"]);
 });
+
+t.test("layering (DESIGN.md §2): each folder imports only itself and the folders above it; the engine no I/O package; elements only lib/protocol.ts", async (t) => {
+  const { readFileSync, readdirSync, statSync } = await import("node:fs");
+  const { dirname, join, relative, resolve } = await import("node:path");
+  const { fileURLToPath } = await import("node:url");
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  // Top to bottom: a folder may import the ones before it. Files directly in lib/ (log.ts, home.ts, free-port.ts, protocol.ts…) sit outside the order.
+  const order = ["lib/graph", "lib/engine", "lib/nodes", "lib/store", "lib/queue", "lib/server", "lib/cli"];
+  const sources = (dir: string): string[] =>
+    readdirSync(join(root, dir)).flatMap((f) => {
+      const p = `${dir}/${f}`;
+      if (statSync(join(root, p)).isDirectory()) return sources(p);
+      return /\.(ts|mts|mjs)$/.test(f) && !/\.d\.mts$/.test(f) ? [p] : [];
+    });
+  const folderOf = (p: string) => order.find((o) => p.startsWith(`${o}/`)) ?? (p.startsWith("elements/") ? "elements" : "lib");
+  const wrong: string[] = [];
+  let seen = 0;
+  for (const file of [...sources("lib"), ...sources("elements")]) {
+    const text = readFileSync(join(root, file), "utf8");
+    const from = folderOf(file);
+    for (const [, spec] of text.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|\bimport\s+)["']([^"']+)["']/g)) {
+      seen++;
+      if (!spec!.startsWith(".")) {
+        if (from === "lib/engine" && /^(ws|level|classic-level|lit|node:https?|http|https)(\/|$)/.test(spec!)) wrong.push(`${file} imports ${spec} (the engine does no I/O of its own)`);
+        if (from === "lib/graph" && /^(ws|level|classic-level|lit|node:https?|node:fs|node:child_process)(\/|$)/.test(spec!)) wrong.push(`${file} imports ${spec} (the definition does no I/O)`);
+        continue;
+      }
+      const target = relative(root, resolve(dirname(join(root, file)), spec!)).split("\\").join("/");
+      const to = folderOf(target);
+      if (to === from) continue;
+      if (from === "elements") {
+        if (!/^lib\/protocol\.[jt]s$/.test(target)) wrong.push(`${file} imports ${target} (elements speak only the wire protocol)`);
+      } else if (to === "elements") wrong.push(`${file} imports ${target} (the library never imports the elements)`);
+      else if (order.indexOf(to) > order.indexOf(from) && order.indexOf(from) >= 0) wrong.push(`${file} imports ${target} (${to} is below ${from})`);
+    }
+  }
+  t.ok(seen > 500, `imports read: ${seen}`);
+  t.same(wrong, [], "no import points upward");
+});

@@ -1,5 +1,5 @@
 import { DaggrError, ErrorCode } from "./errors.js";
-import { checkLocalEnv, checkRevision, checkSpaceId } from "../nodes/local-space/space-id.js";
+import { checkLocalEnv, checkRevision, checkSpaceId } from "./space-id.js";
 import { slug } from "./ids.js";
 import { Node, NodeKind, type InputSources, type NodeOptions, type OutputSpecs } from "./node.js";
 

@@ -1,6 +1,6 @@
 import { join, resolve } from "node:path";
 import { DaggrError, ErrorCode, type Graph } from "../graph/index.js";
-import { defaultHome } from "../store/home.js";
+import { defaultHome } from "../home.js";
 import { DEFAULT_FILES_MAX_AGE_MS, SharedDirBlobs } from "./blobs.js";
 import { QueueDispatcher } from "./dispatcher.js";
 import type { QueueTimings } from "./jobs.js";

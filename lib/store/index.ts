@@ -3,9 +3,9 @@ import type { Store } from "../engine/store.js";
 import { StoreError, StoreErrorCode } from "./errors.js";
 import { LevelStore } from "./level.js";
 import { MemoryStore } from "./memory.js";
-import { defaultHome } from "./home.js";
+import { defaultHome } from "../home.js";
 
-export { defaultHome } from "./home.js";
+export { defaultHome } from "../home.js";
 export { LevelStore, type LevelStoreOptions } from "./level.js";
 export { MemoryStore } from "./memory.js";
 export { FilesDir, isFileId } from "./files.js";

@@ -4,7 +4,7 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { DaggrError, ErrorCode } from "../../graph/index.js";
 import { hfToken } from "../hf-token.js";
-import { checkRevision, checkSpaceId } from "./space-id.js";
+import { checkRevision, checkSpaceId } from "../../graph/space-id.js";
 
 /** The Hub's URL: `HF_ENDPOINT` (as `huggingface_hub` reads it), else huggingface.co. */
 export function hubUrl(env: NodeJS.ProcessEnv = process.env): string {

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { DaggrError, ErrorCode } from "../../graph/index.js";
-export { checkLocalEnv } from "./space-id.js";
+export { checkLocalEnv } from "../../graph/space-id.js";
 
 /** Environment variables a child may inherit: locale, paths and temp dirs, nothing secret. */
 const SAFE_ENV = /^(PATH|HOME|USER|LOGNAME|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR|TEMP|TMP|TERM|SYSTEMROOT|PYENV_ROOT|PYENV_VERSION|UV_CACHE_DIR|PIP_CACHE_DIR|XDG_CACHE_HOME|PIP_INDEX_URL|PIP_EXTRA_INDEX_URL|UV_INDEX_URL|UV_EXTRA_INDEX_URL|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE)$/;

@@ -1,4 +1,4 @@
-import { DaggrError, ErrorCode } from "../../graph/errors.js";
+import { DaggrError, ErrorCode } from "./errors.js";
 
 /** One segment of a Hub repo id: letters, digits, `-`, `_`, `.`; no leading/trailing `-`/`.`, no `--` or `..`; at most 96 characters. */
 const SEGMENT = /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?$/;
