@@ -798,6 +798,9 @@ async function browserTests(): Promise<void> {
     await card(page, "words").locator(".card.stale").waitFor();
     t.pass("switching the variant makes the downstream stale");
     t.ok(await node.locator(".card.stale").count(), "and the choice node itself");
+    const why = async (id: string) => (await card(page, id).locator(".stale-why").textContent())!.replace(/\s+/g, " ").trim();
+    t.equal(await why("summariser"), "Stale — ‘Variant’ changed since this result", "it says the variant changed, not the port of the variant its result never read");
+    t.equal(await why("words"), "Stale — ‘Variant’ (summariser) changed since this result", "and downstream, whose variant");
     t.equal(await card(page, "article").locator(".card.fresh").count(), 1, "upstream stays fresh");
     t.ok(await keywords.evaluate((el) => el.classList.contains("selected") && el.classList.contains("open")), "the picked variant unfolds");
     t.equal(await lead.locator(".comp").count(), 0, "the other folds");

@@ -16,8 +16,8 @@ const same = (a: unknown, b: unknown) => a === b || JSON.stringify(a) === JSON.s
 /**
  * Why a stale node's selected result no longer matches what it would consume now, from
  * what the wire gives the canvas: an input whose current value differs from the one a
- * result records, or an edge that is not fresh (the upstream node has another selected
- * result than the one consumed). A stale parent behind a fresh edge passes its own causes
+ * result records, or an upstream node whose selected result is not the one the result
+ * consumed (its `upstream` links). A stale parent behind a fresh edge passes its own causes
  * on, so an edit two steps up is named on every card below it. Walked with a worklist,
  * nearest causes first; empty when nothing the canvas knows explains it (the node's code
  * changed, an older result was selected upstream…).
@@ -41,9 +41,14 @@ export function staleCauses(store: CanvasStore, id: string): StaleCause[] {
       const from = e.from.node;
       if (seen.has(from)) continue;
       const up = store.state(from);
-      // A parent that has nothing to give (skipped, never run) explains nothing here.
-      if (up.freshness === "empty" || up.activity === "skipped") continue;
-      if (store.edgeFresh.get(e.id) !== true) {
+      // A parent that has nothing to give (skipped, never run) explains nothing here, nor
+      // does an edge this result did not read (another variant's port).
+      const used = r.upstream[e.to.port];
+      if (up.freshness === "empty" || up.activity === "skipped" || used === undefined) continue;
+      const current = up.selectedId ?? store.results.get(from)?.id;
+      if (used !== current) {
+        // A firstOf candidate other than the one read has a result too: nothing changed there.
+        if (e.kind === "first") continue;
         seen.add(from);
         causes.push(inputCause(store, from, e.from.port) ?? { kind: "result", node: from });
       } else if (up.freshness === "stale") {
