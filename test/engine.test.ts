@@ -970,6 +970,15 @@ t.test("a store made with key scheme 1 keeps its results: fresh as they were, an
   t.equal(s.get(g.wide.out.count), 20);
   t.same((await s.run(undefined, { mode: "all" })).nodes, Object.fromEntries(g.ids.map((id) => [id, "reused"])), "nothing reruns");
 
+  // One word more: the mapped node reruns, and keeps the items it made under scheme 1 for the two words it had.
+  const before = s.selected("upper")!.items!;
+  s.set(g.text.in.text, "good day madam");
+  t.equal((await s.run(undefined, { mode: "all" })).nodes.upper, "ran");
+  const items = s.selected("upper")!.items!;
+  t.same(items.map((i) => i.outputs.u), ["GOOD!", "DAY!", "MADAM!"]);
+  t.same([items[0]!.key, items[0]!.startedAt, items[1]!.key], [before[0]!.key, before[0]!.startedAt, before[1]!.key], "the first two items are the stored ones");
+  t.not(items[2]!.key, before[2]!.key);
+
   // Back to the first run's input: every node finds its old result by its old key.
   s.set(g.text.in.text, "hello world");
   t.equal(s.nodeState("words").freshness, "stale");

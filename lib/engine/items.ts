@@ -21,13 +21,20 @@ export async function runItems(x: Execution, editable: Record<string, unknown>[]
   const byKey = new Map(previous.filter((i) => i.status === ResultStatus.SUCCESS).map((i) => [i.key, i]));
   let done = 0;
   const base = view.itemBaseKey(node, wiring.lists.map((l) => l.port));
+  // A sheet holding results of key scheme 1 finds their items under the keys they had then.
+  const legacyBase = view.legacyKeys ? view.legacyItemBaseKey(node, wiring.lists.map((l) => l.port)) : undefined;
   const one = async (i: number): Promise<ItemResult> => {
     const perItem = Object.fromEntries(wiring.lists.map((l) => [l.port, l.items[i]]));
     const item: ItemResult = {
       key: hashText(`${base}|${canonical(perItem)}`), inputs: perItem, outputs: {}, outputHashes: {},
       status: ResultStatus.SUCCESS, startedAt: Date.now(), ms: 0,
     };
-    const keep = onlyItem === undefined ? byKey.get(item.key) : onlyItem === i ? undefined : previous[i];
+    const keep =
+      onlyItem === undefined
+        ? (byKey.get(item.key) ?? (legacyBase === undefined ? undefined : byKey.get(hashText(`${legacyBase}|${canonical(perItem)}`))))
+        : onlyItem === i
+          ? undefined
+          : previous[i];
     if (keep) return keep;
     const upstreamFailed = wiring.lists.map((l) => l.failed[i]).find(Boolean);
     if (upstreamFailed) {

@@ -191,12 +191,24 @@ export abstract class SheetKeys extends SheetTables {
    * holds such results (`SheetState.legacyKeys`), and only when the current key missed.
    */
   legacyKey(node: Node): string | undefined {
-    const up = this.upstreamHashes(node, (from) => {
+    const up = this.legacyUpstream(node);
+    return up === undefined ? undefined : legacyRecipeKey(node.fingerprint(), this.ownInputsForKey(node), up);
+  }
+
+  /** `itemBaseKey` as key scheme 1 made it: what a mapped node's items stored before scheme 2 are found under. */
+  legacyItemBaseKey(node: Node, listPorts: string[]): string | undefined {
+    const up = this.legacyUpstream(node);
+    if (up === undefined) return undefined;
+    for (const p of listPorts) delete up[p];
+    return legacyRecipeKey(node.fingerprint(), this.ownInputsForKey(node), up);
+  }
+
+  /** `upstreamHashes` with each identity as scheme 1 wrote it (a hash, whatever the value's length). */
+  private legacyUpstream(node: Node): Record<string, string> | undefined {
+    return this.upstreamHashes(node, (from) => {
       const h = this.hashOf(from);
       return h === undefined || h === SKIPPED_HASH ? h : hashedIdentity(h);
     });
-    if (up === undefined) return undefined;
-    return legacyRecipeKey(node.fingerprint(), this.ownInputsForKey(node), up);
   }
 
   /** The node's current recipe key, computed on first use after a change (refresh invalidates it). */
