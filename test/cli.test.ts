@@ -518,6 +518,15 @@ t.test("from a clone, daggr rebuilds a dist/ older than its sources before it ru
     t.equal(ro.out, "", "it runs nothing");
   });
 
+  // Ctrl+C while it rebuilds: the build stops, dist/ is the previous one, the lock is gone (what the killed build wrote, the next one sweeps).
+  const stopped = daggr(["--help"]);
+  await stopped.waitFor(/daggr: sources changed since the last build \(elements\/index\.ts\); rebuilding/);
+  stopped.proc.kill("SIGINT");
+  t.equal(await stopped.exited, 130, "it exits as Ctrl+C would");
+  t.equal(stopped.out, "", "it runs nothing");
+  t.equal(readFileSync(join(clone, "dist/.built"), "utf8"), JSON.stringify(built) + "\n", "dist/ is the previous build");
+  t.notOk(existsSync(join(clone, ".dist.lock")), "the lock is released");
+
   // A pull that breaks the build: refused with the build's own error; the old dist/ is left whole.
   writeFileSync(join(clone, "lib/cli/init.ts"), `${readFileSync(join(clone, "lib/cli/init.ts"), "utf8")}\nexport const = ;\n`);
   const stampBefore = readFileSync(join(clone, "dist/.built"), "utf8");

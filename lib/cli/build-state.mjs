@@ -24,13 +24,15 @@
  * replaces `dist/` by two renames, so a running process or a concurrent start never sees a
  * half-written build. One build at a time: `.dist.lock` holds the builder's pid; another
  * start that finds it waits for it (a lock whose process is gone is taken over), then
- * checks again and finds the fresh build.
+ * checks again and finds the fresh build. Ctrl+C during a build stops it and leaves dist/
+ * and no lock; what a harder kill leaves (its lock, its directory) the next build removes.
  *
  * Plain JavaScript with no dependency: the command runs it before `dist/` may exist.
  */
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
+import { constants } from "node:os";
 import { dirname, join, relative } from "node:path";
 
 /** The stamp every build writes in dist/. */
@@ -121,16 +123,29 @@ export async function rebuild(root, { force = false, say = () => {} } = {}) {
     throw new StaleBuildError(staleMessage(root, why(), "the build tools (devDependencies) are not installed; run `npm install` first"));
   }
   const release = await lock(root, why, say);
+  const out = `.dist-build-${process.pid}`;
+  // Ctrl+C during the build: stop it, leave dist/ as it was, no lock (exit as the signal would).
+  let child;
+  const interrupted = (signal) => {
+    const done = () => {
+      rmSync(join(root, out), { recursive: true, force: true });
+      release();
+      process.exit(128 + (constants.signals[signal] ?? 2));
+    };
+    if (child && child.exitCode === null && child.signalCode === null) child.once("exit", done).kill("SIGTERM");
+    else done();
+  };
+  for (const s of SIGNALS) process.once(s, interrupted);
   try {
     // Another process may have built it while this one waited.
     const reason = why();
     if (!reason) return false;
     if (!force) say(rebuildNotice(root, reason));
-    const out = `.dist-build-${process.pid}`;
-    rmSync(join(root, out), { recursive: true, force: true });
+    // What a build killed harder (SIGKILL, a crash) left: nobody else builds while this process holds the lock.
+    for (const f of readdirSync(root)) if (/^\.dist-(build|old)-\d+$/.test(f)) rmSync(join(root, f), { recursive: true, force: true });
     const started = Date.now();
     const { code, output } = await new Promise((ok, fail) => {
-      const child = spawn(process.execPath, [tsup, "--silent"], { cwd: root, env: { ...process.env, DAGGR_BUILD_OUT: out }, stdio: ["ignore", "pipe", "pipe"] });
+      child = spawn(process.execPath, [tsup, "--silent"], { cwd: root, env: { ...process.env, DAGGR_BUILD_OUT: out }, stdio: ["ignore", "pipe", "pipe"] });
       let output = "";
       child.stdout.on("data", (d) => (output += d));
       child.stderr.on("data", (d) => (output += d));
@@ -152,9 +167,12 @@ export async function rebuild(root, { force = false, say = () => {} } = {}) {
     rmSync(old, { recursive: true, force: true });
     return true;
   } finally {
+    for (const s of SIGNALS) process.off(s, interrupted);
     release();
   }
 }
+
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 /** Takes the build lock (`.dist.lock`, the holder's pid), waiting for a live holder; resolves to its release. */
 async function lock(root, why, say) {
