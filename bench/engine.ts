@@ -8,8 +8,8 @@
  *   generation, so neither pays for the other's garbage (informational);
  * - engine_vs_observable: our full run alone vs Observable's whole life (target <= 0.5);
  *   engine_vs_observable_e2e_cpu and engine_vs_observable_cpu: the same two in CPU time
- *   (user + system, this process): on a busy machine wall times swing with whatever else
- *   runs, CPU time much less (informational: the targets are the wall-time lines);
+ *   (user + system, this process; informational: the targets are the wall-time lines, and
+ *   in five quiet runs these moved about as much, 0.99-1.38 and 0.59-0.97);
  * - overhead_us_per_node: our end-to-end time per node (target <= 15 µs);
  * - heap_bytes_per_node: heap held after a full run of a 100,000-node DAG, graph and
  *   session included, per node (target <= 1,500; Observable's alongside);
