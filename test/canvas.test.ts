@@ -20,6 +20,20 @@ const example = async (name: string) => (await import(`../examples/${name}.js`))
 // A dozen page loads in a real browser: more than the default per-file budget on a busy 2-core machine.
 t.setTimeout(600_000);
 
+
+/** A memory store that tells of saved viewports: `nextViewport()` resolves with the next one written. */
+function viewportStore() {
+  let saved: (v: unknown) => void = () => undefined;
+  const store = new (class extends MemoryStore {
+    override async updateSheet(...args: Parameters<MemoryStore["updateSheet"]>) {
+      const info = await super.updateSheet(...args);
+      if (args[1].viewport) saved(args[1].viewport);
+      return info;
+    }
+  })();
+  return { store, nextViewport: <V = unknown>() => new Promise<V>((r) => (saved = r as (v: unknown) => void)) };
+}
+
 t.test("elements/layout/elk-worker.txt is the installed elkjs worker, unmodified", async (t) => {
   const vendored = readFileSync(join(ROOT, "elements/layout/elk-worker.txt"));
   const installed = readFileSync(join(ROOT, "node_modules/elkjs/lib/elk-worker.min.js"));
@@ -1403,20 +1417,13 @@ async function browserTests(): Promise<void> {
 
   t.test("a card growing after the user moved the view, or on a restored saved viewport, does not refit", async (t) => {
     const g = growGraph();
-    let saved: (v: unknown) => void = () => undefined;
-    const store = new (class extends MemoryStore {
-      override async updateSheet(...args: Parameters<MemoryStore["updateSheet"]>) {
-        const info = await super.updateSheet(...args);
-        if (args[1].viewport) saved(args[1].viewport);
-        return info;
-      }
-    })();
+    const { store, nextViewport } = viewportStore();
     const server = await serve(t, g.graph, { store });
     const size = { width: 1000, height: 520 };
     const page = await open(t, server.url, size);
     await card(page, "Grow").locator(".card.running").waitFor();
     const v0 = await viewOf(page);
-    const written = new Promise<unknown>((r) => (saved = r));
+    const written = nextViewport();
     // The user scrolls the view up a little, over the background.
     await page.mouse.move(20, 300);
     await page.mouse.wheel(0, 60);
@@ -1456,14 +1463,7 @@ async function browserTests(): Promise<void> {
   });
 
   t.test("the saved viewport is fitted to the window it opens in: the same part of the graph, centred, scaled to fit", async (t) => {
-    let saved: (v: unknown) => void = () => undefined;
-    const store = new (class extends MemoryStore {
-      override async updateSheet(...args: Parameters<MemoryStore["updateSheet"]>) {
-        const info = await super.updateSheet(...args);
-        if (args[1].viewport) saved(args[1].viewport);
-        return info;
-      }
-    })();
+    const { store, nextViewport } = viewportStore();
     const server = await serve(t, textGraph(), { store });
     type Canvas = HTMLElement & { panZoom: { viewport: { x: number; y: number; zoom: number } } };
     const centre = (page: Page) => page.evaluate(() => {
@@ -1472,7 +1472,7 @@ async function browserTests(): Promise<void> {
       return { x: (el.clientWidth / 2 - x) / zoom, y: (el.clientHeight / 2 - y) / zoom, zoom };
     });
     const big = await open(t, server.url, { width: 1400, height: 860 });
-    const written = new Promise<{ width?: number; height?: number; zoom: number }>((r) => (saved = r as (v: unknown) => void));
+    const written = nextViewport<{ width?: number; height?: number; zoom: number }>();
     await big.locator("daggr-canvas button[title^='Zoom in']").first().click();
     const v = await written;
     t.match(v, { width: 1400, height: 860 }, "the viewport is saved with the size of the view");

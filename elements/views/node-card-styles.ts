@@ -79,17 +79,21 @@ export const cardStyles = css`
   :host([will-run]) .card.skipped {
     opacity: 0.9;
   }
-  .skip-note {
+  /* A note under the header: why a card was skipped, or why it is stale. */
+  .skip-note,
+  .stale-note {
     display: flex;
     align-items: flex-start;
     gap: 7px;
     font-size: 12px;
     line-height: 1.45;
-    color: var(--daggr-muted);
-    padding: 7px 9px;
     border-radius: var(--daggr-radius-sm);
     background: var(--daggr-surface-2);
     overflow-wrap: anywhere;
+  }
+  .skip-note {
+    color: var(--daggr-muted);
+    padding: 7px 9px;
   }
   .skip-note b {
     color: var(--daggr-text);
@@ -103,18 +107,10 @@ export const cardStyles = css`
   }
   /* A stale result: the grey bar in words, with why and a run button. */
   .stale-note {
-    display: flex;
-    align-items: flex-start;
-    gap: 7px;
-    font-size: 12px;
-    line-height: 1.45;
     /* The muted grey on this background is below 4.5:1 in the light theme. */
     color: var(--daggr-text);
     padding: 6px 6px 6px 9px;
-    border-radius: var(--daggr-radius-sm);
-    background: var(--daggr-surface-2);
     border-left: 3px solid var(--daggr-stale);
-    overflow-wrap: anywhere;
   }
   .stale-note b {
     font-weight: 650;
