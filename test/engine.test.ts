@@ -868,7 +868,11 @@ t.test("session.editItem on an InputNode's list edits that input; a bad index or
   t.throws(() => s.editItem(p.mix, 0, "x"), { code: "E_BAD_OPTION", message: /'mix' does not run per item/ });
 });
 
-/** Key scheme 2's keys and identities for keysGraph's first run. */
+/**
+ * Key scheme 2's keys and identities for keysGraph's first run. Scheme 3 made the same
+ * identities and item keys; its recipe keys are the texts these keys are hashes of
+ * (`schemeTwoKey`): none is over 512 characters.
+ */
 const SCHEME_2 = {
   text: { key: "0c3504dea8cc2cba041e1eeeccd14f9a0938a741", outputHashes: { text: '="hello world"', n: "=3" } },
   words: { key: "5e823f6d0d930b50a1055d46201b6be88a898186", outputHashes: { list: '=["hello","world"]' } },
@@ -897,17 +901,23 @@ const SCHEME_1 = {
 };
 
 t.test("recipe keys, item keys and output identities are pinned: a change that alters them needs a store migration", async (t) => {
-  const { graph, wide, ids } = keysGraph({ FnNode, InputNode, Graph, gr, firstOf });
+  const { graph, wide, words, ids } = keysGraph({ FnNode, InputNode, Graph, gr, firstOf });
+  const { fingerprintPart } = await import("../lib/engine/recipe-key.js");
   const s = await graph.session({ store: new MemoryStore() });
   const summary = await s.run(undefined, { mode: "all" });
+  const { isTextKey, schemeTwoKey } = await import("../lib/engine/recipe-key.js");
   const got: Record<string, unknown> = {};
   for (const id of ids) {
     const r = s.selected(id)!;
-    got[id] = { key: r.key, outputHashes: r.outputHashes, ...(r.items ? { items: r.items.map((i) => i.key) } : {}) };
+    got[id] = { key: schemeTwoKey(r.key), outputHashes: r.outputHashes, ...(r.items ? { items: r.items.map((i) => i.key) } : {}) };
   }
   // Key scheme 2 (recipe-key.ts): values of at most 40 characters are their own identity;
   // a short fingerprint enters the key as text. SCHEME_1 below holds what scheme 1 made.
   t.same(got, SCHEME_2);
+  // Key scheme 3: a key text of at most 512 characters is the key.
+  t.same(ids.filter((id) => !isTextKey(s.selected(id)!.key)), [], "every key is its text (76 to 415 characters)");
+  t.match(s.selected("wide")!.key, /^[0-9a-f]{40}\|\{\}\|\{"p0":/, "wide's long fingerprint enters its text as a hash");
+  t.equal(s.selected("words")!.key, `${fingerprintPart(words.fingerprint())}|{}|{"s":"=\\"hello world\\""}`);
   // The wide node's provenance and the run's outcomes are ordinary objects to their readers.
   const prov = s.selected("wide")!.upstream;
   t.equal(Object.getPrototypeOf(prov), Object.prototype);
@@ -950,6 +960,27 @@ t.test("identities: canonical text of up to 40 characters is the value itself, l
   t.equal(s.currentKey("each"), recipeKey(fingerprintPart(each.fingerprint()), {}, { p: `${list}|each:`, q: id }), "a scattered read and a plain one");
   t.same(s.get(each.out.v), [odd + odd, odd + odd]);
   await s.close();
+
+  // Key scheme 3: the key is its text, unless the text is over 512 characters or holds a secret (the HF token).
+  const { isTextKey, recipeText } = await import("../lib/engine/recipe-key.js");
+  const { withHfToken } = await import("../lib/nodes/hf-token.js");
+  const echo = new FnNode(fn("{ q }", "return q.length"), { name: "echo", inputs: { q: gr.Textbox({ value: "short" }) }, outputs: { n: null } });
+  const e = await new Graph({ name: "key-texts", nodes: [echo], persistKey: false }).session({ store: new MemoryStore() });
+  const textOf = (q: string) => recipeText(fingerprintPart(echo.fingerprint()), { q }, {});
+  t.equal(e.currentKey("echo"), textOf("short"));
+  const fits = "q".repeat(512 - textOf("").length);
+  e.set(echo.in.q, fits);
+  t.equal(e.currentKey("echo"), textOf(fits), "512 characters: the text");
+  e.set(echo.in.q, `${fits}q`);
+  t.equal(e.currentKey("echo"), hashText(textOf(`${fits}q`)), "513: hashed");
+  const token = "hf_keyTextSecret0123456789";
+  await withHfToken(token, async () => {
+    e.set(echo.in.q, `my token is ${token}`);
+    t.equal(e.currentKey("echo"), hashText(textOf(`my token is ${token}`)), "a text holding the token: hashed");
+    await e.run(echo, { mode: "step" });
+  });
+  t.notOk(e.selected("echo")!.key.includes(token), "the stored key does not hold it");
+  await e.close();
 });
 
 t.test("a store made with key scheme 1 keeps its results: fresh as they were, and found again under their old keys", async (t) => {
@@ -986,7 +1017,7 @@ t.test("a store made with key scheme 1 keeps its results: fresh as they were, an
   for (const id of g.ids) t.equal(s.selected(id)!.key, SCHEME_1[id as keyof typeof SCHEME_1].key, `${id}: the result of scheme 1`);
   t.equal(s.get(g.pick.out.x), "HELLO!+WORLD!");
 
-  // A new input runs under scheme 2; a node whose inputs are unchanged (text's n) still matches.
+  // A new input runs under scheme 3.
   s.set(g.text.in.text, "one two three");
   const third = await s.run(undefined, { mode: "all" });
   t.same(third.nodes, Object.fromEntries(g.ids.map((id) => [id, "ran"])));
@@ -998,15 +1029,67 @@ t.test("a store made with key scheme 1 keeps its results: fresh as they were, an
   // Reopened: the database is at the new version, and the old results are still found.
   ({ store, g, s } = await openApp());
   const { Level } = await import("level");
-  t.equal(SCHEMA_VERSION, 2);
+  t.equal(SCHEMA_VERSION, 3);
   s.set(g.text.in.text, "good day sir");
   t.same((await s.run(undefined, { mode: "all" })).nodes, Object.fromEntries(g.ids.map((id) => [id, "cached"])));
   t.equal(s.get(g.pick.out.x), "GOOD!+DAY!+SIR!");
   await s.close();
   await store.close();
   const db = new Level<string, unknown>(joinPath(home, "apps", "scheme1", "db"), { valueEncoding: "json" });
-  t.equal(await db.get("version"), 2);
-  t.equal(await db.get("legacy-keys"), 1);
+  t.equal(await db.get("version"), 3);
+  t.equal(await db.get("legacy-keys"), 1, "the step to scheme 3 leaves the older mark: it covers both schemes");
+  await db.close();
+});
+
+t.test("a store made with key scheme 2 keeps its results: fresh as they were, and found again under the hashes of their key texts", async (t) => {
+  const { openStore } = await import("../lib/store/index.js");
+  const { isTextKey, schemeTwoKey } = await import("../lib/engine/recipe-key.js");
+  const home = tempDir(t);
+  // The database the code of ac24afe wrote (test/fixtures/make-store.ts): two runs, the second selected.
+  cpSync(joinPath(import.meta.dirname, "fixtures", "store-scheme2", "db"), joinPath(home, "apps", "scheme2", "db"), { recursive: true });
+  const openApp = async () => {
+    const store = await openStore({ home, persistKey: "scheme2" });
+    const g = keysGraph({ FnNode, InputNode, Graph, gr, firstOf }, "scheme2");
+    return { store, g, s: await g.graph.session({ store }) };
+  };
+  let { store, g, s } = await openApp();
+  t.equal((await store.loadSheet(s.sheetId)).legacyKeys, 2, "marked as holding scheme-2 results, not scheme 1's");
+  t.equal(s.get(g.text.in.text), "good day sir");
+  for (const id of g.ids) t.equal(s.nodeState(id).freshness, "fresh", `${id} is fresh under its scheme-2 key`);
+  for (const id of g.ids) {
+    const key = s.currentKey(id)!;
+    t.ok(isTextKey(key) && s.selected(id)!.key === schemeTwoKey(key), `${id}: the stored key is the hash of its text key`);
+  }
+  t.same((await s.run(undefined, { mode: "all" })).nodes, Object.fromEntries(g.ids.map((id) => [id, "reused"])), "nothing reruns");
+
+  // One word more: the mapped node reruns and keeps its two items (item keys did not change).
+  const before = s.selected("upper")!.items!;
+  s.set(g.text.in.text, "good day madam");
+  t.equal((await s.run(undefined, { mode: "all" })).nodes.upper, "ran");
+  const items = s.selected("upper")!.items!;
+  t.same([items[0]!.key, items[0]!.startedAt, items[1]!.key], [before[0]!.key, before[0]!.startedAt, before[1]!.key], "the first two items are the stored ones");
+
+  // Back to the first run's input: every node finds its scheme-2 result.
+  s.set(g.text.in.text, "hello world");
+  t.same((await s.run(undefined, { mode: "all" })).nodes, Object.fromEntries(g.ids.map((id) => [id, "cached"])), "every node is a cache hit");
+  for (const id of g.ids) t.equal(s.selected(id)!.key, SCHEME_2[id as keyof typeof SCHEME_2].key, `${id}: the result of scheme 2`);
+  await s.close();
+  await store.close();
+
+  // Reopened: the results of both schemes are found.
+  ({ store, g, s } = await openApp());
+  s.set(g.text.in.text, "good day madam");
+  t.same((await s.run(undefined, { mode: "all" })).nodes, Object.fromEntries(g.ids.map((id) => [id, "cached"])));
+  t.ok(isTextKey(s.selected("words")!.key), "the result made under scheme 3");
+  s.set(g.text.in.text, "good day sir");
+  t.same((await s.run(undefined, { mode: "all" })).nodes, Object.fromEntries(g.ids.map((id) => [id, "cached"])));
+  t.equal(s.get(g.pick.out.x), "GOOD!+DAY!+SIR!");
+  await s.close();
+  await store.close();
+  const { Level } = await import("level");
+  const db = new Level<string, unknown>(joinPath(home, "apps", "scheme2", "db"), { valueEncoding: "json" });
+  t.equal(await db.get("version"), 3);
+  t.equal(await db.get("legacy-keys"), 2);
   await db.close();
 });
 

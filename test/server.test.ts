@@ -177,6 +177,8 @@ t.test("two tabs on one sheet see the same state live; a tab on another sheet se
   const [ea, eb] = await Promise.all([a.c.event("node-completed", "upper"), b.c.event("node-completed", "upper")]);
   t.same(ea, eb, "identical messages");
   t.equal((ea as EventMessage).sheetId, sheet);
+  // A key may be its recipe's text (function source, input values): clients get its digest.
+  t.match((ea as unknown as { event: { result: { key: string } } }).event.result.key, /^[0-9a-f]{40}$/, "the result's key as a digest");
   // A round trip on the other tab: anything published to it with those events has arrived before its reply.
   await c.c.request({ type: "history", nodeId: "upper" });
   const leaked = c.c.messages.slice(cFrom).filter((m) => m.type === "event" && m.sheetId === sheet);

@@ -21,7 +21,7 @@ export { registerExecutor, executorFor, setDispatcher, dispatcherOf } from "./ex
 export type { Executor, ExecContext, FileSink, MetaCache, Dispatcher, DispatchContext } from "./executor.js";
 export { callNode, fileSink, metaCache } from "./execute.js";
 export { toResultError } from "./produce.js";
-export { canonical, contentHash, recipeKey } from "./recipe-key.js";
+export { canonical, contentHash, recipeKey, schemeTwoKey } from "./recipe-key.js";
 export { DEFAULT_REMOTE_CONCURRENCY, Semaphore, limits, remoteApp } from "./limits.js";
 export type { LimitLoad } from "./limits.js";
 export { openSession } from "./open.js";

@@ -21,8 +21,9 @@ export async function runItems(x: Execution, editable: Record<string, unknown>[]
   const byKey = new Map(previous.filter((i) => i.status === ResultStatus.SUCCESS).map((i) => [i.key, i]));
   let done = 0;
   const base = view.itemBaseKey(node, wiring.lists.map((l) => l.port));
-  // A sheet holding results of key scheme 1 finds their items under the keys they had then.
-  const legacyBase = view.legacyKeys ? view.legacyItemBaseKey(node, wiring.lists.map((l) => l.port)) : undefined;
+  // A sheet holding results of key scheme 1 finds their items under the keys they had then
+  // (item keys are the same in schemes 2 and 3).
+  const legacyBase = view.legacyScheme === 1 ? view.legacyItemBaseKey(node, wiring.lists.map((l) => l.port)) : undefined;
   const one = async (i: number): Promise<ItemResult> => {
     const perItem = Object.fromEntries(wiring.lists.map((l) => [l.port, l.items[i]]));
     const item: ItemResult = {

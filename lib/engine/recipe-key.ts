@@ -1,4 +1,5 @@
 import * as crypto from "node:crypto";
+import { currentSecrets } from "./redact.js";
 
 const { createHash } = crypto;
 /** One-shot hashing (Node >= 20.12) avoids a Hash object per call: keys are hashed on every completion. */
@@ -116,10 +117,20 @@ const FINGERPRINT_INLINE_MAX = 256;
 
 /**
  * The version of the recipe key scheme: what `contentHash`, `fingerprintPart` and
- * `recipeKey` make. Scheme 1 hashed every value and the fingerprint; stores made then
- * keep their results findable through `legacyRecipeKey` (see `lib/store/migrations.ts`).
+ * `recipeKey` make. Scheme 1 hashed every value and the fingerprint; scheme 2 made a short
+ * value its own identity and put a short fingerprint into the key text, then hashed that
+ * text; scheme 3 (this one) keeps a short key text as the key itself. Stores made before
+ * keep their results findable (see `lib/store/migrations.ts`): a scheme-2 key is
+ * `hashText` of a scheme-3 text key (`schemeTwoKey`), a scheme-1 key is `legacyRecipeKey`.
  */
-export const KEY_SCHEME = 2;
+export const KEY_SCHEME = 3;
+
+/**
+ * The longest key text that is its own key. A node with a short fingerprint and a few
+ * short inputs has a text of 70-450 characters: hashing it cost ~0.7 µs, a fifth of a
+ * small function's whole run, where keeping it costs its length (a hash has 40).
+ */
+export const KEY_INLINE_MAX = 512;
 
 /** Marker entering the key for a function input: its realised value changes every run and must not make the node stale. */
 export const FN_INPUT_MARKER = "$fn";
@@ -131,7 +142,43 @@ export const FN_INPUT_MARKER = "$fn";
  * of the same recipe may differ, and what matters downstream is what was actually produced.
  */
 export function recipeKey(fingerprint: string, ownInputs: Record<string, unknown>, upstreamHashes: Record<string, string>): string {
-  return hashText(`${fingerprint}|${canonical(ownInputs)}|${canonical(upstreamHashes)}`);
+  return keyOfText(recipeText(fingerprint, ownInputs, upstreamHashes));
+}
+
+/** The text a recipe key is made from (`keyOfText`). */
+export function recipeText(fingerprint: string, ownInputs: Record<string, unknown>, upstreamHashes: Record<string, string>): string {
+  return `${fingerprint}|${canonical(ownInputs)}|${canonical(upstreamHashes)}`;
+}
+
+/**
+ * The key of a recipe's text: the text itself when it is at most `KEY_INLINE_MAX`
+ * characters and holds no secret (see redact.ts), else its hash. A text key is never a
+ * hash (it has `|`, a hash has none), and two text keys are equal only when their
+ * recipes are: exact, where a hash is as good as its 160 bits.
+ * A text key holds the node's own inputs and function source: it stays in this process
+ * and its store; the wire gives clients its hash (`schemeTwoKey`).
+ */
+export function keyOfText(text: string): string {
+  if (text.length > KEY_INLINE_MAX) return hashText(text);
+  const secrets = currentSecrets();
+  for (let i = 0; i < secrets.length; i++) if (text.includes(secrets[i]!)) return hashText(text);
+  // Flattened once (read a character): a text built piece by piece would keep its pieces.
+  text.charCodeAt(0);
+  return text;
+}
+
+/** Whether a key is a recipe's text (scheme 3) rather than a hash. */
+export function isTextKey(key: string): boolean {
+  return key.includes("|");
+}
+
+/**
+ * The key as key scheme 2 made it: the hash of its text. What a result stored before
+ * scheme 3 is found under, and what clients see of a key (a digest of a bounded length,
+ * no function source or input values).
+ */
+export function schemeTwoKey(key: string): string {
+  return isTextKey(key) ? hashText(key) : key;
 }
 
 /**

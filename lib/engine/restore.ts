@@ -52,7 +52,7 @@ export async function restore(graph: Graph, store: Store, view: SheetView, write
     const sel = view.selected.get(id);
     if (key === undefined || sel?.key === key) continue;
     const node = graph.node(id);
-    if (sel && view.legacyKeys && view.legacyKey(node) === sel.key) continue;
+    if (sel && view.isOlderKey(node, key, sel.key)) continue;
     const match = await findByRecipe(store, view, node, key);
     if (match) {
       view.select(match);

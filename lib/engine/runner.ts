@@ -262,7 +262,7 @@ export class Runner implements ExecHost {
     }
     const key = this.view.keyAt(at);
     if (key === undefined) return this.cachedOrExecute(run, node, at, outcomes, undefined);
-    const found = this.view.legacyKeys ? findByRecipe(this.store, this.view, node, key) : this.store.findByKey(this.sheetId, id, key);
+    const found = this.view.legacyScheme ? findByRecipe(this.store, this.view, node, key) : this.store.findByKey(this.sheetId, id, key);
     if (isKnown(found)) return this.cachedOrExecute(run, node, at, outcomes, knownValue(found));
     // The key may change while the store looks (an edit): a hit for the old key is no hit.
     return found.then((hit) => this.cachedOrExecute(run, node, at, outcomes, hit && this.view.keyAt(at) === key ? hit : undefined));
@@ -448,12 +448,15 @@ export function itemStates(record: ResultRecord): NodeState["items"] {
 
 /**
  * The newest successful result of the node stored under `key`, or, in a sheet whose store
- * holds results of recipe key scheme 1, under the key its recipe had then (those results
- * stay findable; they are not re-keyed, since their fingerprints were never stored).
+ * holds results of older recipe key schemes, under the keys its recipe had then (those
+ * results stay findable; they are not re-keyed, since their fingerprints were never stored).
  */
 export async function findByRecipe(store: Store, view: SheetView, node: Node, key: string): Promise<ResultRecord | undefined> {
   const hit = await store.findByKey(view.sheetId, node.id, key);
-  if (hit || !view.legacyKeys) return hit;
-  const legacy = view.legacyKey(node);
-  return legacy === undefined ? undefined : store.findByKey(view.sheetId, node.id, legacy);
+  if (hit || !view.legacyScheme) return hit;
+  for (const older of view.olderKeys(node, key)) {
+    const found = await store.findByKey(view.sheetId, node.id, older);
+    if (found) return found;
+  }
+  return undefined;
 }

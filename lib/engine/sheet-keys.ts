@@ -1,5 +1,5 @@
 import { type Graph, type Node, initialValue, inputId } from "../graph/index.js";
-import { FN_INPUT_MARKER, canonical, hashText, hashedIdentity, legacyRecipeKey, quote, recipeKey } from "./recipe-key.js";
+import { FN_INPUT_MARKER, canonical, hashText, hashedIdentity, isTextKey, keyOfText, legacyRecipeKey, quote, recipeText } from "./recipe-key.js";
 import { ResultStatus } from "./records.js";
 import { NO_VALUES, type Slot, type Source, hasStaticPorts, parentsOf, readsOf } from "./slot.js";
 import { SheetTables } from "./sheet-tables.js";
@@ -21,12 +21,15 @@ export abstract class SheetKeys extends SheetTables {
   readonly inputRevs = new Map<string, number>();
   /** @internal Edge checks, freshness evaluations and reads hashed into keys so far (what a refresh costs, counted). */
   work = 0;
-  /** Whether the sheet's store may hold results keyed by key scheme 1 (see `legacyKey`). */
-  readonly legacyKeys: boolean;
+  /**
+   * The oldest recipe key scheme the sheet's store may hold results of (1 or 2; see
+   * `olderKeys`), or 0 when every stored key is of the current scheme.
+   */
+  readonly legacyScheme: number;
 
   constructor(graph: Graph, sheetId: string, loaded: SheetState) {
     super(graph, sheetId, loaded);
-    this.legacyKeys = loaded.legacyKeys === true;
+    this.legacyScheme = loaded.legacyKeys ?? 0;
     for (const [id, v] of Object.entries(loaded.inputs)) this.inputs.set(id, v);
     for (const [id, rev] of Object.entries(loaded.inputRevs ?? {})) this.inputRevs.set(id, rev);
     for (let i = 0; i < this.readLabel.length; i++) this.readNow[i] = this.readHash(i);
@@ -172,7 +175,7 @@ export abstract class SheetKeys extends SheetTables {
         text += keyPiece(r.label, r.each, h);
       }
     }
-    return hashText(`${text}}`);
+    return keyOfText(`${text}}`);
   }
 
   /**
@@ -182,13 +185,37 @@ export abstract class SheetKeys extends SheetTables {
   itemBaseKey(node: Node, listPorts: string[]): string {
     const up = { ...this.upstreamHashes(node) };
     for (const p of listPorts) delete up[p];
-    return recipeKey(this.slot(node.id).fingerprint, this.ownInputsForKey(node), up);
+    // Always the hash (as in scheme 2): item keys are made from it and stay as they were.
+    return hashText(recipeText(this.slot(node.id).fingerprint, this.ownInputsForKey(node), up));
+  }
+
+  /**
+   * The keys the recipe whose key is `key` (the node's current one) had under older
+   * schemes whose results the store may hold, newest first: its scheme-2 key (the hash of
+   * a text key) and its scheme-1 key. Asked only of a sheet with `legacyScheme`, and only
+   * when the current key missed.
+   */
+  olderKeys(node: Node, key: string): string[] {
+    const older: string[] = [];
+    if (!this.legacyScheme) return older;
+    if (isTextKey(key)) older.push(hashText(key));
+    if (this.legacyScheme === 1) {
+      const one = this.legacyKey(node);
+      if (one !== undefined) older.push(one);
+    }
+    return older;
+  }
+
+  /** Whether `stored` is what `olderKeys` would give for the node's current `key`. */
+  isOlderKey(node: Node, key: string, stored: string): boolean {
+    if (!this.legacyScheme) return false;
+    if (isTextKey(key) && hashText(key) === stored) return true;
+    return this.legacyScheme === 1 && this.legacyKey(node) === stored;
   }
 
   /**
    * The key the node's current recipe had under key scheme 1 (`legacyRecipeKey`): what a
-   * result stored before scheme 2 is found under. Asked only of a sheet whose store
-   * holds such results (`SheetState.legacyKeys`), and only when the current key missed.
+   * result stored before scheme 2 is found under (see `olderKeys`).
    */
   legacyKey(node: Node): string | undefined {
     const up = this.legacyUpstream(node);

@@ -199,8 +199,9 @@ export class SheetView extends SheetKeys {
       if (s.diffs !== 0) return false;
       if (!s.hasOwn || canonical(this.ownInputsForKey(s.node)) === s.basisOwn) return true;
     }
-    if (this.keyOf(s) === sel.key) s.key = sel.key; // the same text as the selection's key: keep one string of the two
-    else if (!this.legacyKeys || this.legacyKey(s.node) !== sel.key) return false;
+    const key = this.keyOf(s);
+    if (key === sel.key) s.key = sel.key; // the same text as the selection's key: keep one string of the two
+    else if (!this.legacyScheme || key === undefined || !this.isOlderKey(s.node, key, sel.key)) return false;
     if (s.fixed && s.basisSel !== sel) {
       // The key was made from every read's hash now (a read that changes drops the key): those are the basis.
       const end = this.readOff[s.order + 1]!;

@@ -46,10 +46,11 @@ export interface SheetState {
    */
   interrupted?: ResultRecord[];
   /**
-   * Whether results may be stored under keys of recipe key scheme 1 (a store made before
-   * scheme 2): the engine then also looks for a node's scheme-1 key when its key misses.
+   * The oldest recipe key scheme whose results the store may hold, when older than the
+   * current one (1 or 2: a store made before scheme 2 or 3): the engine then also looks
+   * for a node's keys of those schemes when its key misses (see `SheetKeys.olderKeys`).
    */
-  legacyKeys?: boolean;
+  legacyKeys?: number;
 }
 
 /** Whether the store can write now (`GET /api/health`). */

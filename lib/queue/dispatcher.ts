@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { DaggrError, ErrorCode, type Graph, type Node } from "../graph/index.js";
-import { type DispatchContext, type Dispatcher, type Origin, newId, setDispatcher } from "../engine/index.js";
+import { type DispatchContext, type Dispatcher, type Origin, newId, schemeTwoKey, setDispatcher } from "../engine/index.js";
 import { noteRevision } from "../nodes/upstream.js";
 import { type BlobStore, DEFAULT_FILES_MAX_AGE_MS, inputsToRefs, refsToFiles } from "./blobs.js";
 import {
@@ -128,7 +128,7 @@ export class QueueDispatcher implements Dispatcher {
         nodeId: node.id,
         fingerprint: fingerprintOf(node),
         inputs: await inputsToRefs(inputs, ctx.files, this.blobs.job(jobId)),
-        key: ctx.key,
+        key: schemeTwoKey(ctx.key),
         runId: ctx.runId,
       };
       // Listening before the job exists: a fast worker's events cannot be missed.

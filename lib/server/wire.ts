@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { resolve, sep } from "node:path";
 import { LRUCache } from "lru-cache";
-import type { EngineEvent, NodeState, ResultRecord, Store } from "../engine/index.js";
+import { type EngineEvent, type NodeState, type ResultRecord, type Store, schemeTwoKey } from "../engine/index.js";
 import { type Component, type Graph, type Node, isFileComponent } from "../graph/index.js";
 import {
   type ErrorWire, type EventWire, type FileRef, type GraphWire, type NodeStateWire, type ResultWire, WireErrorCode,
@@ -169,7 +169,8 @@ export class Wire {
       id: r.id,
       nodeId: r.nodeId,
       runId: r.runId,
-      key: r.key,
+      // A digest: a key may be the recipe's text, with the function's source and input values.
+      key: schemeTwoKey(r.key),
       inputs: await this.ports(r.inputs, (p) => node?.editableComponent(p)),
       upstream: r.upstream,
       outputs: await this.outputs(r.nodeId, r.outputs),

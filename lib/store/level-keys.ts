@@ -28,7 +28,7 @@ import { StoreError, StoreErrorCode } from "./errors.js";
  * | `trash ∅ sheetId`                     | user (purge pending)       |
  * | `meta ∅ key`                          | app cache value            |
  * | `health`                              | last write probe (epoch ms)|
- * | `legacy-keys`                         | 1: results of key scheme 1 |
+ * | `legacy-keys`                         | oldest key scheme (1 or 2) |
  * | `backup ∅ fromVersion ∅ key`          | value a migration replaced |
  */
 export const SEP = "\x00";
@@ -65,7 +65,7 @@ export const K = {
   input: (sheetId: string, inputKey: string) => key("input", sheetId, inputKey),
   inputRev: (sheetId: string, inputKey: string) => key("input-rev", sheetId, inputKey),
   health: "health",
-  /** Present when results stored before recipe key scheme 2 may remain (see migrations.ts). */
+  /** Present when results of an older recipe key scheme may remain: the oldest (see migrations.ts). */
   legacyKeys: "legacy-keys",
   sel: (sheetId: string, nodeId: string) => key("sel", sheetId, nodeId),
   result: (sheetId: string, nodeId: string, resultId: string) => key("result", sheetId, nodeId, resultId),

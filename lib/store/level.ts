@@ -87,8 +87,8 @@ export class LevelStore implements Store {
     options: LevelStoreOptions,
     /** Runs recovery found in flight and marked interrupted on open. */
     readonly interruptedRuns: readonly string[],
-    /** Whether results of recipe key scheme 1 may remain (`SheetState.legacyKeys`). */
-    private readonly legacyKeys: boolean,
+    /** The oldest recipe key scheme whose results may remain (`SheetState.legacyKeys`), or undefined. */
+    private readonly legacyKeys: number | undefined,
   ) {
     this.files = new FilesDir(options.filesDir);
     this.filesDir = this.files.dir;
@@ -109,7 +109,7 @@ export class LevelStore implements Store {
       // Temp files of processes that died mid-write: blobs being copied in, uploads, scratch stores.
       await sweepTemp(files.dir, [TempPrefix.BLOB]);
       await sweepOsTemp();
-      return new LevelStore(db, options, interrupted, (await db.get(K.legacyKeys)) !== undefined);
+      return new LevelStore(db, options, interrupted, (await db.get(K.legacyKeys)) as number | undefined);
     } catch (e) {
       await db.close();
       throw e;
@@ -252,7 +252,7 @@ export class LevelStore implements Store {
         const [newest] = (await this.db.values({ ...under("result", sheetId, node), reverse: true, limit: 1, snapshot }).all()) as ResultRecord[];
         if (newest?.status === ResultStatus.INTERRUPTED) interrupted.push(newest);
       }
-      return { sheet, inputs, selections, selected, counts, inputRevs, ...(interrupted.length ? { interrupted } : {}), ...(this.legacyKeys ? { legacyKeys: true } : {}) };
+      return { sheet, inputs, selections, selected, counts, inputRevs, ...(interrupted.length ? { interrupted } : {}), ...(this.legacyKeys ? { legacyKeys: this.legacyKeys } : {}) };
     } finally {
       await snapshot.close();
     }

@@ -3,7 +3,7 @@ import { K, key, under } from "./level-keys.js";
 import type { DB } from "./lock.js";
 
 /** The layout this code reads and writes (see `level-keys.ts`). */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** What a migration step may do: read the database as it was, and queue writes. */
 export interface MigrationTx {
@@ -51,6 +51,24 @@ export const MIGRATIONS: readonly Migration[] = [
     async run(tx) {
       for await (const _ of tx.entries(under("result"))) {
         tx.put(K.legacyKeys, 1);
+        break;
+      }
+    },
+  },
+  {
+    from: 2,
+    to: 3,
+    description: "recipe key scheme 3: results stored before it stay findable under their scheme-2 keys",
+    /*
+     * Scheme 3 keeps a short key text as the key, where scheme 2 hashed it: the stored
+     * key of such a recipe is the hash of its new key, so the engine finds it by hashing
+     * (`schemeTwoKey`). Nothing is re-keyed; the database is marked as holding scheme-2
+     * results, unless it is already marked for scheme 1 (the older mark covers both).
+     */
+    async run(tx) {
+      if ((await tx.get(K.legacyKeys)) !== undefined) return;
+      for await (const _ of tx.entries(under("result"))) {
+        tx.put(K.legacyKeys, 2);
         break;
       }
     },
