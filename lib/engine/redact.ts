@@ -13,13 +13,24 @@ export function setSecrets(fn: (() => readonly string[]) | undefined): void {
 
 export const REDACTED = "***";
 
-/** The secrets to hide now (only those long enough to be one). */
+/**
+ * The secrets to hide now (only those long enough to be one). Asked twice per node
+ * execution (its key, its record): the list kept is reused while the source gives the
+ * same one (the built-in source makes a new list only when the token changes).
+ */
 export function currentSecrets(): readonly string[] {
   if (!source) return NONE;
   const all = source();
-  return all.length ? all.filter((s) => typeof s === "string" && s.length >= 8) : NONE;
+  if (!all.length) return NONE;
+  if (all !== lastAll) {
+    lastAll = all;
+    lastLong = all.filter((s) => typeof s === "string" && s.length >= 8);
+  }
+  return lastLong;
 }
 const NONE: readonly string[] = [];
+let lastAll: readonly string[] = NONE;
+let lastLong: readonly string[] = NONE;
 
 /** A string with every secret replaced. */
 export function redactText(text: string, secrets: readonly string[]): string {
