@@ -1443,6 +1443,62 @@ async function browserTests(): Promise<void> {
     t.same(await viewOf(restored), panned, "on a restored viewport too");
   });
 
+  t.test("resizing the window refits the graph while the view is still the first fit; after the user's pan, or on a restored saved viewport, a resize leaves the view alone", async (t) => {
+    const { store, nextViewport } = viewportStore();
+    const server = await serve(t, textGraph(), { store });
+    const page = await open(t, server.url, { width: 1400, height: 860 });
+    /**
+     * Resizes the page and waits until the canvas has handled it: a ResizeObserver made after
+     * the canvas' own is called after it in the same round (observers are called in the order
+     * they were made), so when it has seen the new size the canvas has too.
+     */
+    const resize = async (p: Page, width: number, height: number) => {
+      await p.evaluate(() => {
+        const w = window as unknown as { sizes: string[] };
+        w.sizes = [];
+        const el = document.querySelector("daggr-canvas")!.shadowRoot!.querySelector(".daggr-viewport")!;
+        new ResizeObserver((es) => es.forEach((e) => w.sizes.push(`${e.contentRect.width}x${e.contentRect.height}`))).observe(el);
+      });
+      await p.setViewportSize({ width, height });
+      await p.waitForFunction((s) => (window as unknown as { sizes: string[] }).sizes.includes(s), `${width}x${height}`, { timeout: 10_000 });
+    };
+    /** The cards' boxes that are not wholly inside the canvas' box. */
+    const outside = (p: Page) =>
+      p.evaluate(() => {
+        const c = document.querySelector("daggr-canvas")!;
+        const v = c.getBoundingClientRect();
+        return [...c.shadowRoot!.querySelectorAll<HTMLElement>(".slot")]
+          .map((s) => ({ node: s.dataset.node, box: s.getBoundingClientRect() }))
+          .filter(({ box: b }) => b.left < v.left || b.top < v.top || b.right > v.right || b.bottom > v.bottom)
+          .map(({ node, box }) => ({ node, box: box.toJSON() as DOMRect }));
+      });
+    t.same(await outside(page), [], "the first fit shows every card");
+    const v0 = await viewOf(page);
+    await resize(page, 640, 420);
+    t.same(await outside(page), [], "at 640 × 420 every card is in view again");
+    const fitted = await viewOf(page);
+    t.ok(fitted.zoom < v0.zoom, `the view zoomed out to fit (${v0.zoom} → ${fitted.zoom})`);
+    await settled(page);
+    await shot(page, "canvas-refit-on-resize");
+    await resize(page, 1400, 860);
+    t.same(await viewOf(page), v0, "back to the first size, back to the first fit");
+    // The user scrolls the view up a little, over the background: from now on a resize leaves it alone.
+    const written = nextViewport();
+    await page.mouse.move(20, 300);
+    await page.mouse.wheel(0, 60);
+    await page.waitForFunction((y) => (document.querySelector("daggr-canvas") as unknown as Fitted).panZoom.viewport.y === y - 60, v0.y);
+    const panned = await viewOf(page);
+    await written;
+    await resize(page, 640, 420);
+    t.same(await viewOf(page), panned, "after the user's pan, a resize keeps the view where the user put it");
+    // A second window opens the sheet on the saved viewport: a resize leaves that alone too.
+    const restored = await open(t, server.url, { width: 1400, height: 860 });
+    const shown = await viewOf(restored);
+    t.same(shown, panned, "the second window shows the saved viewport");
+    await resize(restored, 640, 420);
+    t.same(await viewOf(restored), shown, "on a restored viewport, a resize does not refit");
+  });
+
   t.test("fitting a tall graph leaves its top cards' timing labels clear of the title bar and Run all", async (t) => {
     const settings = new InputNode({ name: "Settings", ports: { text: gr.Textbox({ label: "Text", value: "hi" }) } });
     const steps = Array.from({ length: 6 }, (_, i) => new FnNode(({ text }) => `${text} ${i}`, { name: `step${i}`, inputs: { text: settings.out.text }, outputs: { out: gr.Textbox() } }));

@@ -115,9 +115,9 @@ export class DaggrCanvas extends LitElement {
     },
   );
   /**
-   * Whether the view is still the first fit of this load, to be redone as cards grow. It
-   * ends as soon as the user moves or zooms the view, drags a card, or switches sheets,
-   * and is never set when the sheet's saved viewport was restored.
+   * Whether the view is still the first fit of this load, to be redone as cards grow and
+   * when the view is resized. It ends as soon as the user moves or zooms the view, drags a
+   * card, or switches sheets, and is never set when the sheet's saved viewport was restored.
    */
   private autoFit = false;
   /** The overview in the corner, on graphs of more than {@link MINIMAP_NODES} nodes. */
@@ -399,7 +399,14 @@ export class DaggrCanvas extends LitElement {
     }
   }
 
-  private readonly resizeWatch = new ResizeObserver(() => this.scheduleVisible());
+  /**
+   * The view changed size (a window resized, a side panel opened): while it is still the
+   * first fit, the graph is fitted to the new size at once, in this callback.
+   */
+  private readonly resizeWatch = new ResizeObserver(() => {
+    if (this.autoFit) this.fit(false);
+    this.scheduleVisible();
+  });
 
   private scheduleVisible(): void {
     if (!this.visibleFrame) this.visibleFrame = requestAnimationFrame(() => void this.updateVisible());
