@@ -11,7 +11,7 @@
  * export default new Graph({ name: "Upper", nodes: [upper] });
  */
 // First: from a clone whose dist/ is older than its sources, refuse before anything runs (E_STALE_BUILD).
-import "./cli/build-guard.js";
+import "./build-guard.js";
 import { setRuntime } from "./graph/index.js";
 import { registerBuiltinExecutors } from "./nodes/index.js";
 import { runtime } from "./runtime.js";

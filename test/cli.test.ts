@@ -496,10 +496,14 @@ t.test("from a clone, daggr rebuilds a dist/ older than its sources before it ru
   t.equal(again.err, "", "the next start does not rebuild");
 
   // An app's import "daggr" goes through the package's exports, not the command: it cannot rebuild, so it refuses.
+  // So does "daggr/server" imported on its own.
   writeFileSync(join(clone, "probe.mjs"), `import("daggr").then((m) => console.log("loaded", typeof m.Graph), (e) => console.log(e.code, e.message));\n`);
-  const probe = () => execFileSync(process.execPath, [join(clone, "probe.mjs")], { cwd: clone, env, encoding: "utf8" });
+  writeFileSync(join(clone, "probe-server.mjs"), `import("daggr/server").then((m) => console.log("loaded", typeof m.launch), (e) => console.log(e.code, e.message));\n`);
+  const probe = (file = "probe.mjs") => execFileSync(process.execPath, [join(clone, file)], { cwd: clone, env, encoding: "utf8" });
   t.equal(probe(), "loaded function\n", "a fresh build imports");
+  t.equal(probe("probe-server.mjs"), "loaded function\n", "and its server");
   utimesSync(join(clone, "elements/index.ts"), new Date(), new Date());
+  t.match(probe("probe-server.mjs"), /^E_STALE_BUILD \[E_STALE_BUILD\] elements\/index\.ts changed since dist\/ was built in /, "the server alone is refused too");
   t.match(probe(), new RegExp(`^E_STALE_BUILD \\[E_STALE_BUILD\\] elements/index\\.ts changed since dist/ was built in ${clone}, so daggr would run old code\\. Run \`npm run build\` in ${clone}, or start the app with \`npx daggr dev <app\\.ts>\`, which rebuilds first\\.\\n$`), "a stale one is refused, naming the file and the command");
 
   // A clone the user cannot write: not rebuilt, refused with the command to run.

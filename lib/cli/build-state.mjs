@@ -11,7 +11,7 @@
  *   inputs before it loads `dist/`: when one is newer it rebuilds first, with a one-line
  *   notice, or, when it cannot (a read-only checkout, no build tools, a failing build), it
  *   stops with `E_STALE_BUILD` naming the command to run;
- * - `import "daggr"` (lib/cli/build-guard.ts) cannot rebuild: its modules are already
+ * - `import "daggr"` (lib/build-guard.ts) cannot rebuild: its modules are already
  *   linked by the time any of them runs. It refuses the same way.
  * An installed package has no `lib/` (and no tsup.config.ts): nothing is checked there.
  *

@@ -8,6 +8,8 @@
  * console.log(server.url);
  * await server.close();
  */
+// First: from a clone whose dist/ is older than its sources, refuse before anything runs (E_STALE_BUILD).
+import "../build-guard.js";
 import { spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { type IncomingMessage, createServer } from "node:http";

@@ -1,5 +1,5 @@
 /**
- * `import "daggr"` from a source checkout whose dist/ is older than its sources fails here
+ * `import "daggr"` (or `"daggr/server"`) from a source checkout whose dist/ is older than its sources fails here
  * with E_STALE_BUILD instead of running old code without a sign (lib/cli/build-state.mjs has
  * the whole story). It cannot rebuild: by the time this module runs, every module of the
  * old build is already linked. Under the `daggr` command (which checked, and rebuilt, at
@@ -8,8 +8,8 @@
  */
 import { sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DaggrError, ErrorCode } from "../graph/errors.js";
-import { isSourceCheckout, staleMessage, staleness } from "./build-state.mjs";
+import { DaggrError, ErrorCode } from "./graph/errors.js";
+import { isSourceCheckout, staleMessage, staleness } from "./cli/build-state.mjs";
 
 const here = import.meta.url.startsWith("file:") ? fileURLToPath(import.meta.url) : "";
 const at = here.lastIndexOf(`${sep}dist${sep}`);
