@@ -983,16 +983,28 @@ t.test("identities: canonical text of up to 40 characters is the value itself, l
   await e.close();
 });
 
-t.test("a store made with key scheme 1 keeps its results: fresh as they were, and found again under their old keys", async (t) => {
-  const { openStore, SCHEMA_VERSION } = await import("../lib/store/index.js");
-  const home = tempDir(t);
-  // The database the code of c0c1cdc wrote (test/fixtures/make-store-scheme1.ts): two runs, the second selected.
-  cpSync(joinPath(import.meta.dirname, "fixtures", "store-scheme1", "db"), joinPath(home, "apps", "scheme1", "db"), { recursive: true });
-  const openApp = async () => {
-    const store = await openStore({ home, persistKey: "scheme1" });
-    const g = keysGraph({ FnNode, InputNode, Graph, gr, firstOf }, "scheme1");
+/**
+ * The database an older daggr wrote for keysGraph (test/fixtures/make-store.ts: two runs,
+ * the second selected), copied into a new home: `open` opens the app on it, again and again.
+ */
+function olderStore(t: { teardown(fn: () => unknown): void }, scheme: 1 | 2) {
+  const name = `scheme${scheme}`;
+  const db = joinPath(tempDir(t), "apps", name, "db");
+  cpSync(joinPath(import.meta.dirname, "fixtures", `store-${name}`, "db"), db, { recursive: true });
+  const open = async () => {
+    const { openStore } = await import("../lib/store/index.js");
+    const store = await openStore({ home: joinPath(db, "..", "..", ".."), persistKey: name });
+    const g = keysGraph({ FnNode, InputNode, Graph, gr, firstOf }, name);
     return { store, g, s: await g.graph.session({ store }) };
   };
+  return { db, open };
+}
+
+t.test("a store made with key scheme 1 keeps its results: fresh as they were, and found again under their old keys", async (t) => {
+  const { SCHEMA_VERSION } = await import("../lib/store/index.js");
+  // Written by the code of c0c1cdc, the last of scheme 1.
+  const older = olderStore(t, 1);
+  const openApp = older.open;
   let { store, g, s } = await openApp();
   t.equal(s.get(g.text.in.text), "good day sir");
   for (const id of g.ids) t.equal(s.nodeState(id).freshness, "fresh", `${id} is fresh under its scheme-1 key`);
@@ -1035,23 +1047,17 @@ t.test("a store made with key scheme 1 keeps its results: fresh as they were, an
   t.equal(s.get(g.pick.out.x), "GOOD!+DAY!+SIR!");
   await s.close();
   await store.close();
-  const db = new Level<string, unknown>(joinPath(home, "apps", "scheme1", "db"), { valueEncoding: "json" });
+  const db = new Level<string, unknown>(older.db, { valueEncoding: "json" });
   t.equal(await db.get("version"), 3);
   t.equal(await db.get("legacy-keys"), 1, "the step to scheme 3 leaves the older mark: it covers both schemes");
   await db.close();
 });
 
 t.test("a store made with key scheme 2 keeps its results: fresh as they were, and found again under the hashes of their key texts", async (t) => {
-  const { openStore } = await import("../lib/store/index.js");
   const { isTextKey, schemeTwoKey } = await import("../lib/engine/recipe-key.js");
-  const home = tempDir(t);
-  // The database the code of ac24afe wrote (test/fixtures/make-store.ts): two runs, the second selected.
-  cpSync(joinPath(import.meta.dirname, "fixtures", "store-scheme2", "db"), joinPath(home, "apps", "scheme2", "db"), { recursive: true });
-  const openApp = async () => {
-    const store = await openStore({ home, persistKey: "scheme2" });
-    const g = keysGraph({ FnNode, InputNode, Graph, gr, firstOf }, "scheme2");
-    return { store, g, s: await g.graph.session({ store }) };
-  };
+  // Written by the code of ac24afe, the last of scheme 2.
+  const older = olderStore(t, 2);
+  const openApp = older.open;
   let { store, g, s } = await openApp();
   t.equal((await store.loadSheet(s.sheetId)).legacyKeys, 2, "marked as holding scheme-2 results, not scheme 1's");
   t.equal(s.get(g.text.in.text), "good day sir");
@@ -1087,7 +1093,7 @@ t.test("a store made with key scheme 2 keeps its results: fresh as they were, an
   await s.close();
   await store.close();
   const { Level } = await import("level");
-  const db = new Level<string, unknown>(joinPath(home, "apps", "scheme2", "db"), { valueEncoding: "json" });
+  const db = new Level<string, unknown>(older.db, { valueEncoding: "json" });
   t.equal(await db.get("version"), 3);
   t.equal(await db.get("legacy-keys"), 2);
   await db.close();
