@@ -1204,7 +1204,7 @@ async function browserTests(): Promise<void> {
     return { page, sent, frameSent, finger, seen, view, worldAt, state, at, pins, near };
   }
 
-  t.test("touch: a second finger during a one-finger card drag ends the drag where the card is (saved as a drag's end is) and pinches; one finger left moves nothing; nothing stays grabbed", async (t) => {
+  t.test("touch: a second finger during a one-finger card drag ends the drag where the card is (saved as a drag's end is) and pinches; the finger left pans the view, not the card; nothing stays grabbed", async (t) => {
     const { page, frameSent, finger, seen, view, worldAt, state, at, pins, near } = await openTouch(t, textGraph());
     const head = (await card(page, "Upper").locator("header .name").boundingBox())!;
     const [hx, hy] = [Math.round(head.x + head.width / 2), Math.round(head.y + head.height / 2)];
@@ -1245,14 +1245,19 @@ async function browserTests(): Promise<void> {
     // The view the pinch left is what the server is told (a user's view change).
     const saved = await frameSent((m) => m.type === "viewport" && Math.abs(m.zoom! - pinched.zoom) < 1e-9);
     t.ok(near({ x: saved.x!, y: saved.y! }, pinched, 1e-6), "the server gets the pinched view");
-    // The second finger lifts; the first one moves on: neither the view nor the card moves.
+    // The second finger lifts; the first one moves on: it pans the view from where it is, the card stays.
     await finger.up(1);
     await seen("pointerup", bx2, by2);
+    t.same(await view(), pinched, "lifting a pinch finger does not jump the view");
     const [ax2, ay2] = spread(1.5)[0]!;
-    await finger.move({ 0: [ax2 + 80, ay2 + 60] });
+    const under = await worldAt(ax2, ay2);
+    for (const [dx, dy] of [[40, 30], [80, 60]] as const) await finger.move({ 0: [ax2 + dx, ay2 + dy] });
     await seen("pointermove", ax2 + 80, ay2 + 60);
-    t.same(await view(), pinched, "one finger left of a pinch does not pan or jump the view");
-    t.same(await at("Upper"), dragged, "nor drag the card from where the first finger once grabbed it");
+    const slid = await view();
+    t.ok(slid.zoom === pinched.zoom && near(slid, { x: pinched.x + 80, y: pinched.y + 60 }), `one finger left of a pinch pans by its own move (${JSON.stringify(pinched)} → ${JSON.stringify(slid)})`);
+    t.ok(near(await worldAt(ax2 + 80, ay2 + 60), under), "the world point under the finger stays under it");
+    t.equal((await state()).panning, true, "it is a pan");
+    t.same(await at("Upper"), dragged, "it does not drag the card from where the first finger once grabbed it");
     await finger.up(0);
     await seen("pointerup", ax2 + 80, ay2 + 60);
     t.same(await state(), { dragging: [], panning: false, captured: [] }, "both fingers up: no card grabbed, no pan, no pointer captured");
@@ -1294,7 +1299,7 @@ async function browserTests(): Promise<void> {
     t.same(await state(), { dragging: [], panning: false, captured: [] }, "nothing left grabbed");
   });
 
-  t.test("touch: a second finger during a one-finger pan ends the pan and pinches; a third finger changes nothing; lifting a finger neither jumps nor pans; a cancel leaves nothing stuck", async (t) => {
+  t.test("touch: a second finger during a one-finger pan ends the pan and pinches; a third finger changes nothing; lifting a finger does not jump the view, and the finger left pans; a cancel leaves nothing stuck", async (t) => {
     const { finger, seen, view, worldAt, state, near } = await openTouch(t, textGraph());
     const v0 = await view();
     // One finger pans the background 80 px right.
@@ -1326,13 +1331,17 @@ async function browserTests(): Promise<void> {
     await seen("pointermove", 940, 700);
     t.ok(Math.abs((await view()).zoom / panned.zoom - 2.5) < 0.02, "lifting the third finger does not end the pinch: it goes on to ×2.5");
     t.ok(near(await worldAt(540, 700), anchor, 1.5), "still around the midpoint");
-    // The finger that started the pan lifts; the other moves on alone: the view stays.
+    // The finger that started the pan lifts; the other moves on alone: it pans from where it is.
     const pinched = await view();
     await finger.up(0);
     await seen("pointerup", 140, 700);
-    await finger.move({ 1: [840, 600] });
+    t.same(await view(), pinched, "lifting a pinch finger does not jump the view");
+    const under = await worldAt(940, 700);
+    for (const [x, y] of [[890, 650], [840, 600]] as const) await finger.move({ 1: [x, y] });
     await seen("pointermove", 840, 600);
-    t.same(await view(), pinched, "one finger left of a pinch does not pan or jump the view");
+    const slid = await view();
+    t.ok(slid.zoom === pinched.zoom && near(slid, { x: pinched.x - 100, y: pinched.y - 100 }), `one finger left of a pinch pans by its own move (${JSON.stringify(pinched)} → ${JSON.stringify(slid)})`);
+    t.ok(near(await worldAt(840, 600), under), "the world point under the finger stays under it");
     // The browser cancels the last finger: nothing is left grabbed, and a new finger pans from where it lands.
     await finger.cancel();
     await seen("pointercancel", 840, 600);
@@ -1341,7 +1350,7 @@ async function browserTests(): Promise<void> {
     for (const y of [630, 610]) await finger.move({ 3: [400, y] });
     await seen("pointermove", 400, 610);
     const after = await view();
-    t.ok(near(after, { x: pinched.x, y: pinched.y - 40 }) && after.zoom === pinched.zoom, "a new single finger pans by its own move (no finger is left counted from before)");
+    t.ok(near(after, { x: slid.x, y: slid.y - 40 }) && after.zoom === slid.zoom, "a new single finger pans by its own move (no finger is left counted from before)");
     await finger.up(3);
     await seen("pointerup", 400, 610);
     t.same(await state(), { dragging: [], panning: false, captured: [] });

@@ -50,7 +50,7 @@ export function fitSaved(saved: Viewport & { width?: number; height?: number }, 
  * Touch follows map apps: a second finger ends any one-finger gesture where it is (a pan
  * here; a card drag through `onPinch`) and the first two fingers pinch; a third changes
  * nothing; when a pinch finger lifts, two fingers still down pinch on from where they are,
- * and one left alone moves nothing until it lifts.
+ * and one left alone pans from where it is.
  *
  * @example
  * const pz = new PanZoom(viewportEl, worldEl, (v, user) => user && save(v));
@@ -159,9 +159,8 @@ export class PanZoom {
       }
     }
     if (e.button !== 0 || !this.isBackground(e)) return;
-    this.drag = { id: e.pointerId, sx: e.clientX, sy: e.clientY, vx: this.viewport.x, vy: this.viewport.y };
+    this.beginPan(e.pointerId, e.clientX, e.clientY);
     this.el.setPointerCapture(e.pointerId);
-    this.el.classList.add("panning");
   };
 
   private readonly onMove = (e: PointerEvent) => {
@@ -177,11 +176,13 @@ export class PanZoom {
   private readonly onUp = (e: PointerEvent) => {
     if (this.touches.delete(e.pointerId) && this.pinch) {
       if (!this.pinch.ids.includes(e.pointerId)) return;
-      // Lifting a pinch finger ends the pinch: a finger left alone does not start a pan (its
-      // origin would be stale); two still down pinch on from where they are now (no jump).
+      // Lifting a pinch finger ends the pinch: two still down pinch on from where they are
+      // now, one left alone pans from where it is now (no jump either way; the pinch
+      // captured it already).
       this.pinch = undefined;
       if (this.el.hasPointerCapture(e.pointerId)) this.el.releasePointerCapture(e.pointerId);
       if (this.touches.size > 1) this.beginPinch();
+      else for (const [id, p] of this.touches) this.beginPan(id, p.x, p.y);
       return;
     }
     if (!this.drag || this.drag.id !== e.pointerId) return;
@@ -189,6 +190,12 @@ export class PanZoom {
     this.el.classList.remove("panning");
     if (this.el.hasPointerCapture(e.pointerId)) this.el.releasePointerCapture(e.pointerId);
   };
+
+  /** A pointer at (x, y) (client coordinates) pans the view from where it is now. */
+  private beginPan(id: number, x: number, y: number): void {
+    this.drag = { id, sx: x, sy: y, vx: this.viewport.x, vy: this.viewport.y };
+    this.el.classList.add("panning");
+  }
 
   /** The first two fingers down pinch, from where they are now. */
   private beginPinch(): void {
