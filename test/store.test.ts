@@ -201,6 +201,13 @@ for (const [impl, make] of Object.entries(factories)) {
       t.equal((await s.getResult(a.id, r.id))?.status, "success");
       t.equal(await codeOf(s.commitResult(rec(a.id, "gen", { files: ["f".repeat(64)] }), { select: true })), "E_UNKNOWN_FILE");
       t.same((await s.loadSheet(a.id)).counts, { gen: 1 }, "a refused commit leaves nothing behind");
+      // The same once results were asked for by id (the memory store keeps an index of ids from then on).
+      t.equal(await codeOf(s.commitResult({ ...r, status: "failed" }, { select: true })), "E_RESULT_EXISTS", "after a lookup by id too");
+      const later = rec(a.id, "gen");
+      await s.commitResult(later, { select: true });
+      t.equal((await s.getResult(a.id, later.id))?.id, later.id, "a result committed after a lookup by id is found by id");
+      t.equal(await codeOf(s.commitResult({ ...rec(a.id, "cut"), id: later.id }, { select: true })), "E_RESULT_EXISTS", "an id another node holds");
+      t.equal((await s.getResult(a.id, later.id))?.nodeId, "gen");
     });
 
     t.test("results committed at once keep their order with other writes; a refused one fails alone", async (t) => {

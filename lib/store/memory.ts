@@ -15,53 +15,76 @@ interface SheetData {
   inputs: Record<string, unknown>;
   /** Writes of each input so far (its revision). */
   inputRevs: Record<string, number>;
-  results: Map<string, ResultRecord>;
-  /** Each node's result ids and selection (see `History`). */
+  /** Each node's results and selection (see `History`). */
   byNode: Map<string, History>;
+  /**
+   * Every result by id, made on the first `getResult` (restoring an older result) and kept
+   * from then on. A sheet-wide map written at every commit cost more than the rest of the
+   * commit once it held many thousand results (a table that size misses the caches).
+   */
+  byId: Map<string, ResultRecord> | undefined;
   runs: Map<string, RunRecord>;
 }
 
 /**
- * A node's result ids (oldest first) and its selected one. In the common case, one
- * result and it is selected, just that result's id: a node then costs one map entry and
- * no objects.
+ * A node's results (oldest first) and its selected one. In the common case, one result and
+ * it is selected, just that result: a node then costs one map entry and no objects.
  */
-type History = string | LongHistory;
+type History = ResultRecord | LongHistory;
 
 /**
- * A node's result ids and selection, and once it holds more than `SCAN_MAX` results, its
- * newest successful result id per recipe key (a shorter history is scanned, newest first:
+ * A node's results and selection, and once it holds more than `SCAN_MAX` results, its
+ * newest successful result per recipe key (a shorter history is scanned, newest first:
  * no index to keep for the many nodes that run once or a few times).
  */
-interface LongHistory {
-  ids: string[];
-  sel: string | undefined;
-  byKey: Map<string, string> | undefined;
+class LongHistory {
+  recs: ResultRecord[] = [];
+  /** The selected result's id (setSelections may name one this store never had). */
+  sel: string | undefined = undefined;
+  byKey: Map<string, ResultRecord> | undefined = undefined;
+  /** The greatest id of `recs` (as strings compare): an id above it is not among them. */
+  maxId = "";
+
+  push(r: ResultRecord): void {
+    this.recs.push(r);
+    if (r.id > this.maxId) this.maxId = r.id;
+  }
+
+  /** The node's result with this id, newest first. */
+  find(id: string): ResultRecord | undefined {
+    if (id > this.maxId) return undefined;
+    for (let i = this.recs.length - 1; i >= 0; i--) if (this.recs[i]!.id === id) return this.recs[i];
+    return undefined;
+  }
 }
 
 const SCAN_MAX = 8;
 
-function idsOf(h: History | undefined): readonly string[] {
-  return h === undefined ? [] : typeof h === "string" ? [h] : h.ids;
+function recsOf(h: History | undefined): readonly ResultRecord[] {
+  return h === undefined ? [] : h instanceof LongHistory ? h.recs : [h];
 }
 
 function selOf(h: History | undefined): string | undefined {
-  return typeof h === "string" ? h : h?.sel;
+  return h instanceof LongHistory ? h.sel : h?.id;
 }
 
 /** A node's history in its long form, put in the map, to change it. */
 function longHistory(s: SheetData, nodeId: string): LongHistory {
   const h = s.byNode.get(nodeId);
-  if (typeof h === "object") return h;
-  const long: LongHistory = h === undefined ? { ids: [], sel: undefined, byKey: undefined } : { ids: [h], sel: h, byKey: undefined };
+  if (h instanceof LongHistory) return h;
+  const long = new LongHistory();
+  if (h !== undefined) {
+    long.push(h);
+    long.sel = h.id;
+  }
   s.byNode.set(nodeId, long);
   return long;
 }
 
 /** Back to the short form when a node has one result and it is selected. */
 function settle(s: SheetData, nodeId: string, h: LongHistory): void {
-  if (h.ids.length === 1 && h.sel === h.ids[0]) s.byNode.set(nodeId, h.sel);
-  else if (h.ids.length === 0 && h.sel === undefined) s.byNode.delete(nodeId);
+  if (h.recs.length === 1 && h.sel === h.recs[0]!.id) s.byNode.set(nodeId, h.recs[0]!);
+  else if (h.recs.length === 0 && h.sel === undefined) s.byNode.delete(nodeId);
 }
 
 /**
@@ -116,7 +139,7 @@ export class MemoryStore implements Store {
     while (taken.has(`Sheet ${n}`)) n++;
     const now = Date.now();
     const info: SheetInfo = { id: newId("s"), user, name: name ?? `Sheet ${n}`, createdAt: now, updatedAt: now, revision: 0 };
-    this.sheets.set(info.id, { info, inputs: {}, inputRevs: {}, results: new Map(), byNode: new Map(), runs: new Map() });
+    this.sheets.set(info.id, { info, inputs: {}, inputRevs: {}, byNode: new Map(), byId: undefined, runs: new Map() });
     this.emit({ type: "sheets", user });
     return { ...info };
   }
@@ -138,12 +161,12 @@ export class MemoryStore implements Store {
     this.sheets.delete(sheetId);
     const stillUsed = new Set<string>();
     for (const other of this.sheets.values()) {
-      for (const r of other.results.values()) for (const f of r.files) stillUsed.add(f);
+      for (const h of other.byNode.values()) for (const r of recsOf(h)) for (const f of r.files) stillUsed.add(f);
       // An input value holding a store path keeps its file too (an uploaded image).
       for (const f of fileIdsIn(other.inputs, this.files)) stillUsed.add(f);
     }
     const held = new Set(fileIdsIn(s.inputs, this.files));
-    for (const r of s.results.values()) for (const f of r.files) held.add(f);
+    for (const h of s.byNode.values()) for (const r of recsOf(h)) for (const f of r.files) held.add(f);
     for (const f of held) {
       if (!stillUsed.has(f) && this.fileMeta.has(f)) {
         this.fileMeta.delete(f);
@@ -159,12 +182,13 @@ export class MemoryStore implements Store {
     const selected: ResultRecord[] = [];
     const counts: Record<string, number> = {};
     for (const [node, h] of s.byNode) {
-      const n = typeof h === "string" ? 1 : h.ids.length;
+      const long = h instanceof LongHistory;
+      const n = long ? h.recs.length : 1;
       if (n) counts[node] = n;
       const sel = selOf(h);
       if (sel === undefined) continue;
       selections[node] = sel;
-      const r = s.results.get(sel);
+      const r = long ? h.find(sel) : h;
       if (r) selected.push(r);
     }
     return { sheet: { ...s.info }, inputs: { ...s.inputs }, selections, selected, counts, inputRevs: { ...s.inputRevs } };
@@ -204,63 +228,64 @@ export class MemoryStore implements Store {
 
   private commitNow(record: ResultRecord, options: { select: boolean }): void {
     const s = this.sheet(record.sheetId);
-    if (s.results.has(record.id)) throw resultExists(record);
+    const h = s.byNode.get(record.nodeId);
+    // A result is never rewritten. Ids are unique per node here, and everywhere once any
+    // result was asked for by id (newId makes them unique everywhere anyway).
+    if (s.byId ? s.byId.has(record.id) : h instanceof LongHistory ? h.find(record.id) : h?.id === record.id) throw resultExists(record);
     if (record.files.length) {
       const missing = [...new Set(record.files)].filter((f) => !this.fileMeta.has(f));
       if (missing.length) throw unknownFiles(record, missing);
     }
-    s.results.set(record.id, record);
-    if (options.select && !s.byNode.has(record.nodeId)) s.byNode.set(record.nodeId, record.id);
+    s.byId?.set(record.id, record);
+    if (options.select && h === undefined) s.byNode.set(record.nodeId, record);
     else {
-      const h = longHistory(s, record.nodeId);
-      h.ids.push(record.id);
-      if (options.select) h.sel = record.id;
-      if (h.byKey) {
-        if (record.status === ResultStatus.SUCCESS) h.byKey.set(record.key, record.id);
-      } else if (h.ids.length > SCAN_MAX) {
-        h.byKey = new Map();
-        for (const id of h.ids) {
-          const r = s.results.get(id)!;
-          if (r.status === ResultStatus.SUCCESS) h.byKey.set(r.key, id);
-        }
+      const long = longHistory(s, record.nodeId);
+      long.push(record);
+      if (options.select) long.sel = record.id;
+      if (long.byKey) {
+        if (record.status === ResultStatus.SUCCESS) long.byKey.set(record.key, record);
+      } else if (long.recs.length > SCAN_MAX) {
+        long.byKey = new Map();
+        for (const r of long.recs) if (r.status === ResultStatus.SUCCESS) long.byKey.set(r.key, r);
       }
-      settle(s, record.nodeId, h);
+      settle(s, record.nodeId, long);
     }
     if (options.select) s.info.revision++;
     if (this.listeners.size) this.emit({ type: "result", sheetId: record.sheetId, record, selected: options.select });
   }
 
   async getResult(sheetId: string, resultId: string): Promise<ResultRecord | undefined> {
-    return this.sheets.get(sheetId)?.results.get(resultId);
+    const s = this.sheets.get(sheetId);
+    if (!s) return undefined;
+    if (!s.byId) {
+      s.byId = new Map();
+      for (const h of s.byNode.values()) for (const r of recsOf(h)) s.byId.set(r.id, r);
+    }
+    return s.byId.get(resultId);
   }
 
   findByKey(sheetId: string, nodeId: string, key: string): Promise<ResultRecord | undefined> {
-    const s = this.sheets.get(sheetId);
-    const h = s?.byNode.get(nodeId);
+    const h = this.sheets.get(sheetId)?.byNode.get(nodeId);
     if (h === undefined) return fulfilled(undefined);
-    if (typeof h === "object" && h.byKey) {
-      const id = h.byKey.get(key);
-      return fulfilled(id === undefined ? undefined : s!.results.get(id));
-    }
-    const ids = typeof h === "string" ? [h] : h.ids;
-    for (let i = ids.length - 1; i >= 0; i--) {
-      const r = s!.results.get(ids[i]!);
-      if (r && r.status === ResultStatus.SUCCESS && r.key === key) return fulfilled(r);
+    if (!(h instanceof LongHistory)) return fulfilled(h.status === ResultStatus.SUCCESS && h.key === key ? h : undefined);
+    if (h.byKey) return fulfilled(h.byKey.get(key));
+    for (let i = h.recs.length - 1; i >= 0; i--) {
+      const r = h.recs[i]!;
+      if (r.status === ResultStatus.SUCCESS && r.key === key) return fulfilled(r);
     }
     return fulfilled(undefined);
   }
 
   async listResults(sheetId: string, nodeId: string, page: { before?: string; limit?: number } = {}): Promise<HistoryPage> {
     const s = this.sheet(sheetId);
-    const ids = idsOf(s.byNode.get(nodeId));
-    let end = ids.length;
+    const recs = recsOf(s.byNode.get(nodeId));
+    let end = recs.length;
     if (page.before) {
-      const at = ids.indexOf(page.before);
-      end = at < 0 ? ids.length : at;
+      const at = recs.findIndex((r) => r.id === page.before);
+      end = at < 0 ? recs.length : at;
     }
     const limit = page.limit ?? 20;
-    const slice = ids.slice(Math.max(0, end - limit), end).reverse();
-    return { results: slice.map((id) => s.results.get(id)!), total: ids.length };
+    return { results: recs.slice(Math.max(0, end - limit), end).reverse(), total: recs.length };
   }
 
   async putRun(run: RunRecord): Promise<void> {
