@@ -1395,6 +1395,16 @@ async function browserTests(): Promise<void> {
   /** The canvas' view, and waiting until a card has grown past `h0` and the placement has caught up with it (after which a refit, if any, is done). */
   type Fitted = HTMLElement & { panZoom: { viewport: { x: number; y: number; zoom: number } }; placement: { sizes: Map<string, { h: number }> } };
   const viewOf = (page: Page) => page.evaluate(() => ({ ...(document.querySelector("daggr-canvas") as unknown as Fitted).panZoom.viewport }));
+  /** The user scrolls the view up a little, over the background: the view it then shows, once the viewport it saved is written. */
+  const scrollUp = async (page: Page, written: Promise<unknown>) => {
+    const y = (await viewOf(page)).y;
+    await page.mouse.move(20, 300);
+    await page.mouse.wheel(0, 60);
+    await page.waitForFunction((y) => (document.querySelector("daggr-canvas") as unknown as Fitted).panZoom.viewport.y === y - 60, y);
+    const panned = await viewOf(page);
+    await written;
+    return panned;
+  };
   const slotHeight = (page: Page, id: string) => page.locator(`.slot[data-node="${id}"]`).evaluate((el) => (el as HTMLElement).offsetHeight);
   const grown = (page: Page, id: string, h0: number) =>
     page.waitForFunction(([id, h0]) => {
@@ -1431,14 +1441,7 @@ async function browserTests(): Promise<void> {
     const size = { width: 1000, height: 520 };
     const page = await open(t, server.url, size);
     await card(page, "Grow").locator(".card.running").waitFor();
-    const v0 = await viewOf(page);
-    const written = nextViewport();
-    // The user scrolls the view up a little, over the background.
-    await page.mouse.move(20, 300);
-    await page.mouse.wheel(0, 60);
-    await page.waitForFunction((y) => (document.querySelector("daggr-canvas") as unknown as Fitted).panZoom.viewport.y === y - 60, v0.y);
-    const panned = await viewOf(page);
-    await written;
+    const panned = await scrollUp(page, nextViewport());
     // A second window opens the sheet on the viewport the first one saved.
     const restored = await open(t, server.url, size);
     t.same(await viewOf(restored), panned, "the second window shows the saved viewport");
@@ -1491,13 +1494,8 @@ async function browserTests(): Promise<void> {
     await shot(page, "canvas-refit-on-resize");
     await resize(page, 1400, 860);
     t.same(await viewOf(page), v0, "back to the first size, back to the first fit");
-    // The user scrolls the view up a little, over the background: from now on a resize leaves it alone.
-    const written = nextViewport();
-    await page.mouse.move(20, 300);
-    await page.mouse.wheel(0, 60);
-    await page.waitForFunction((y) => (document.querySelector("daggr-canvas") as unknown as Fitted).panZoom.viewport.y === y - 60, v0.y);
-    const panned = await viewOf(page);
-    await written;
+    // The user scrolls the view up a little: from now on a resize leaves it alone.
+    const panned = await scrollUp(page, nextViewport());
     await resize(page, 640, 420);
     t.same(await viewOf(page), panned, "after the user's pan, a resize keeps the view where the user put it");
     // A second window opens the sheet on the saved viewport: a resize leaves that alone too.
