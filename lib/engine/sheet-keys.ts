@@ -206,11 +206,9 @@ export abstract class SheetKeys extends SheetTables {
     return older;
   }
 
-  /** Whether `stored` is what `olderKeys` would give for the node's current `key`. */
+  /** Whether `stored` is one of `olderKeys` of the node's current `key`. */
   isOlderKey(node: Node, key: string, stored: string): boolean {
-    if (!this.legacyScheme) return false;
-    if (isTextKey(key) && hashText(key) === stored) return true;
-    return this.legacyScheme === 1 && this.legacyKey(node) === stored;
+    return this.legacyScheme !== 0 && this.olderKeys(node, key).includes(stored);
   }
 
   /**

@@ -132,7 +132,10 @@ export interface Store {
 
   /**
    * Stores a result, its file references and (with `select`) its selection in one
-   * atomic batch: after a crash either all of it is there or none.
+   * atomic batch: after a crash either all of it is there or none. A result is never
+   * rewritten: its id taken already is `E_RESULT_EXISTS` (the memory store checks the
+   * node's results until a result is looked up by id, then all of them; `newId` ids are
+   * unique everywhere anyway).
    */
   commitResult(record: ResultRecord, options: { select: boolean }): Promise<void>;
   getResult(sheetId: string, resultId: string): Promise<ResultRecord | undefined>;
