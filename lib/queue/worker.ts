@@ -46,7 +46,7 @@ export class QueueWorker {
   private constructor(
     readonly id: string,
     private readonly name: string,
-    private readonly graph: Graph,
+    graph: Graph,
     private readonly options: WorkerOptions,
     private readonly redis: Redis,
     private readonly sub: Redis,
