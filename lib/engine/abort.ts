@@ -46,6 +46,8 @@ export class RunAbort {
   }
 }
 
+type AbortCallback = (reason: unknown) => void;
+
 /**
  * The cancellation of one execution: its run's, plus its own abort (`cancelNode`). The
  * AbortSignal executors see is made on first read, so a node whose executor never looks
@@ -54,7 +56,8 @@ export class RunAbort {
  */
 export class NodeAbort {
   private controller: AbortController | undefined = undefined;
-  private callbacks: Array<(reason: unknown) => void> | undefined = undefined;
+  /** What to call on abort: one callback (the common case: one call waits) or a list. */
+  private callbacks: AbortCallback | AbortCallback[] | undefined = undefined;
   private following = false;
   private self = false;
   private selfReason: unknown = undefined;
@@ -85,7 +88,8 @@ export class NodeAbort {
       cb(this.reason);
       return;
     }
-    (this.callbacks ??= []).push(cb);
+    const had = this.callbacks;
+    this.callbacks = had === undefined ? cb : Array.isArray(had) ? (had.push(cb), had) : [had, cb];
     this.follow();
   }
 
@@ -123,6 +127,7 @@ export class NodeAbort {
     this.controller?.abort(reason);
     const callbacks = this.callbacks;
     this.callbacks = undefined;
-    if (callbacks) for (const cb of callbacks) cb(reason);
+    if (typeof callbacks === "function") callbacks(reason);
+    else if (callbacks) for (const cb of callbacks) cb(reason);
   }
 }

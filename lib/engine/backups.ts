@@ -1,5 +1,6 @@
 import { DaggrError, ErrorCode, type Node } from "../graph/index.js";
-import { invoke } from "./call.js";
+import { type Delivery, invoke, invokeTo } from "./call.js";
+import type { LATER } from "./scheduler.js";
 import type { Call, Execution } from "./execute.js";
 import { type Maybe, isThenable } from "./known.js";
 import type { ResultRecord } from "./records.js";
@@ -48,14 +49,22 @@ async function resolveRest(node: Node, editable: Record<string, unknown>, own: R
   return own;
 }
 
-/** Calls a node that has no backups: its own inputs are recorded, then it runs. */
+/**
+ * Calls a node that has no backups: its own inputs are recorded, then it runs. With `to`,
+ * a call that waits for its executor returns `LATER` and delivers its end there (see
+ * `invokeTo`); one waiting for its own inputs (a function input's promise) still returns
+ * a promise.
+ */
+export function callPrimary(x: Execution, editable: Record<string, unknown>, wired: Record<string, unknown>, call: Call, target?: { inputs: Record<string, unknown> }): Maybe<Record<string, unknown>>;
+export function callPrimary(x: Execution, editable: Record<string, unknown>, wired: Record<string, unknown>, call: Call, target: { inputs: Record<string, unknown> }, to: Delivery): Maybe<Record<string, unknown>> | typeof LATER;
 export function callPrimary(
   x: Execution,
   editable: Record<string, unknown>,
   wired: Record<string, unknown>,
   call: Call,
   target: { inputs: Record<string, unknown> } = x.record,
-): Maybe<Record<string, unknown>> {
+  to?: Delivery,
+): Maybe<Record<string, unknown>> | typeof LATER {
   const node = x.node;
   const own = resolveOwn(node, editable);
   if (own instanceof Promise) {
@@ -65,7 +74,8 @@ export function callPrimary(
     });
   }
   target.inputs = own;
-  return invoke(node, merge(own, wired), x, x.env.files, call);
+  const inputs = merge(own, wired);
+  return to ? invokeTo(node, inputs, x, x.env.files, call, to) : invoke(node, inputs, x, x.env.files, call);
 }
 
 /** The inputs a node is called with: its own, then its wired ones (those alone when it has no own). */

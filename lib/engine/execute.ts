@@ -2,7 +2,8 @@ import { setMaxListeners } from "node:events";
 import { DaggrError, ErrorCode, type Node } from "../graph/index.js";
 import type { Progress } from "./events.js";
 import type { NodeAbort } from "./abort.js";
-import type { CallHooks, Cancel } from "./call.js";
+import type { CallHooks, Cancel, Delivery } from "./call.js";
+import { LATER } from "./scheduler.js";
 import { type Dispatcher, type FileSink, type MetaCache, defaultInactivityMs, dispatcherOf } from "./executor.js";
 import { IdleDeadline } from "./idle.js";
 import { type Maybe, isKnown } from "./known.js";
@@ -66,20 +67,68 @@ export function executeNode(
   abort: NodeAbort,
   limiter: Semaphore | undefined,
   /** Rerun only this item of a mapped node, keeping the others as selected. */
+  onlyItem: number | undefined,
+  /**
+   * Where the record goes when the execution waits: then this returns `LATER` and hands the
+   * record to `sink` once, instead of returning a promise of it (no promise per execution).
+   */
+  sink: RecordSink,
+): ResultRecord | typeof LATER;
+export function executeNode(env: ExecEnv, node: Node, at: number, runId: string, abort: NodeAbort, limiter: Semaphore | undefined, onlyItem?: number): Maybe<ResultRecord>;
+export function executeNode(
+  env: ExecEnv,
+  node: Node,
+  at: number,
+  runId: string,
+  abort: NodeAbort,
+  limiter: Semaphore | undefined,
   onlyItem?: number,
-): Maybe<ResultRecord> {
+  sink?: RecordSink,
+): Maybe<ResultRecord> | typeof LATER {
   const x = new Execution(env, node, at, runId, abort, limiter, onlyItem);
+  let record: Maybe<ResultRecord> | typeof LATER;
   try {
-    return x.start();
+    record = x.start();
   } catch (e) {
     x.fail(e);
     return x.end();
   }
+  if (sink) {
+    if (record instanceof Promise) {
+      record.then(
+        (r) => sink.recorded(r),
+        (e) => sink.broke(e),
+      );
+      return LATER;
+    }
+    if (record === LATER) x.sink = sink;
+    return record;
+  }
+  if (record !== LATER) return record;
+  return new Promise((resolve, reject) => (x.sink = { recorded: resolve, broke: reject }));
+}
+
+/**
+ * Where an execution that waits hands its record (the runner's per-execution object), so
+ * that waiting costs no promise of the record and no reactions to chain.
+ */
+export interface RecordSink {
+  /** The execution ended (succeeded, failed or was cancelled): its record, once. */
+  recorded(record: ResultRecord): void;
+  /** The execution broke without a record to store (a bug in ending it, say). */
+  broke(e: unknown): void;
 }
 
 /** One execution of one node: its record, its cancellation, and the steps that fill the record. */
-export class Execution implements Cancel {
+export class Execution implements Cancel, Delivery {
   readonly record: ResultRecord;
+  /**
+   * Where the record goes once a call that waits has ended (set by `executeNode` when
+   * `start` returned `LATER`), the slot that call holds, and whether it has ended.
+   */
+  sink: RecordSink | undefined = undefined;
+  private held: Call | undefined = undefined;
+  private over = false;
   /** Set when the node has a deadline: the run's, the node's and the deadlines' aborts in one. */
   private readonly timed: AbortSignal | undefined;
   /** The inactivity deadline (remote nodes by default; `inactivityMs`). */
@@ -159,7 +208,7 @@ export class Execution implements Cancel {
    * Runs the node: its ended record, or a promise of it. The record is ended in the same
    * reaction that stores the outputs (no promise hop of its own per execution).
    */
-  start(): Maybe<ResultRecord> {
+  start(): Maybe<ResultRecord> | typeof LATER {
     const node = this.node;
     const view = this.env.view;
     // Input values are read now, before waiting for a slot, so what the key promised is
@@ -177,7 +226,8 @@ export class Execution implements Cancel {
       return call.then(
         (c) => {
           try {
-            return this.call(c, own, editable, wiring.values);
+            // Not delivering: a call that waits returns a promise here, never LATER.
+            return this.call(c, own, editable, wiring.values) as Maybe<ResultRecord>;
           } catch (e) {
             return this.failed(e);
           }
@@ -185,7 +235,8 @@ export class Execution implements Cancel {
         (e) => this.failed(e),
       );
     }
-    return this.call(call, own, editable, wiring.values);
+    // A slot taken at once: a call that waits delivers its end here (`delivered`, `refused`).
+    return this.call(call, own, editable, wiring.values, true);
   }
 
   /** The record once `work` settles: ended as it succeeded, or as it failed. */
@@ -228,15 +279,18 @@ export class Execution implements Cancel {
    * Calls the node (or its backups) holding a slot, then stores its outputs and ends the
    * record. A synchronous throw is the caller's to record (executeNode does).
    */
-  private call(held: Call, own: Record<string, unknown>, editable: Record<string, unknown>[] | undefined, wired: Record<string, unknown>): Maybe<ResultRecord> {
+  private call(held: Call, own: Record<string, unknown>, editable: Record<string, unknown>[] | undefined, wired: Record<string, unknown>, deliver = false): Maybe<ResultRecord> | typeof LATER {
     const { node } = this;
     const { files } = this.env;
-    let outputs: Maybe<Record<string, unknown>>;
+    let outputs: Maybe<Record<string, unknown>> | typeof LATER;
     let stored: Maybe<void>;
     try {
-      outputs = editable
-        ? callWithBackups(this, this.record, editable, wired, held).then((r) => ((this.servedBy = r.servedBy), r.outputs))
-        : callPrimary(this, own, wired, held);
+      if (editable) outputs = callWithBackups(this, this.record, editable, wired, held).then((r) => ((this.servedBy = r.servedBy), r.outputs));
+      else if (deliver) {
+        this.held = held;
+        outputs = callPrimary(this, own, wired, held, this.record, this);
+        if (outputs === LATER) return LATER;
+      } else outputs = callPrimary(this, own, wired, held);
       if (outputs instanceof Promise) {
         // One reaction stores the outputs, frees the slot and ends the record (a file copy waits in between).
         return outputs.then(
@@ -283,6 +337,55 @@ export class Execution implements Cancel {
         held.release();
         return this.failed(e);
       },
+    );
+  }
+
+  /** @internal The waiting call's outputs (see `invokeTo`): stored, and the record handed to the sink. */
+  delivered(outputs: Record<string, unknown>): void {
+    if (this.over) return;
+    this.over = true;
+    const held = this.held!;
+    let later: Maybe<void>;
+    try {
+      later = finish(this.node, this.record, outputs, this.env.files);
+    } catch (e) {
+      held.release();
+      return this.handFailed(e);
+    }
+    if (later) return this.hand(this.stored(later, held));
+    held.release();
+    let record: ResultRecord;
+    try {
+      record = this.end();
+    } catch (e) {
+      return this.sink!.broke(e);
+    }
+    this.sink!.recorded(record);
+  }
+
+  /** @internal The waiting call failed or was aborted (see `invokeTo`). */
+  refused(reason: unknown): void {
+    if (this.over) return;
+    this.over = true;
+    this.held!.release();
+    this.handFailed(reason);
+  }
+
+  private handFailed(e: unknown): void {
+    let record: ResultRecord;
+    try {
+      record = this.failed(e);
+    } catch (broken) {
+      return this.sink!.broke(broken);
+    }
+    this.sink!.recorded(record);
+  }
+
+  private hand(record: Promise<ResultRecord>): void {
+    const sink = this.sink!;
+    record.then(
+      (r) => sink.recorded(r),
+      (e) => sink.broke(e),
     );
   }
 

@@ -1,7 +1,7 @@
 import { DaggrError, ErrorCode, type Graph, type Node } from "../graph/index.js";
 import { NodeAbort, RunAbort } from "./abort.js";
 import type { Progress } from "./events.js";
-import { type ExecEnv, type ExecHost, executeNode, fileSink, metaCache } from "./execute.js";
+import { type ExecEnv, type ExecHost, type RecordSink, executeNode, fileSink, metaCache } from "./execute.js";
 import { keyedObject } from "./keyed.js";
 import { type Maybe, isKnown, knownValue } from "./known.js";
 import { limits } from "./limits.js";
@@ -68,6 +68,29 @@ class Active extends NodeAbort {
   end(): void {
     this.dispose();
     if (this.waiters) for (const w of this.waiters) w();
+  }
+}
+
+/**
+ * The execution of a node of a plan: where its record lands once it waited (the runner
+ * commits it and settles the node's outcome in the plan), without a promise per node.
+ */
+class Executing extends Active implements RecordSink {
+  constructor(
+    private readonly runner: Runner,
+    readonly handle: RunHandle,
+    readonly at: number,
+    readonly outcomes: Outcomes,
+  ) {
+    super(handle.id, handle.abort);
+  }
+
+  recorded(record: ResultRecord): void {
+    this.runner.landed(this, record);
+  }
+
+  broke(): void {
+    this.runner.lost(this);
   }
 }
 
@@ -296,42 +319,47 @@ export class Runner implements ExecHost {
    */
   private execute(run: RunHandle, node: Node, at: number, outcomes: Outcomes): Maybe<Outcome | typeof LATER> {
     const id = node.id;
-    const active = new Active(run.id, run.abort);
-    let record: Maybe<ResultRecord>;
+    const active = new Executing(this, run, at, outcomes);
+    let record: ResultRecord | typeof LATER;
     try {
-      record = executeNode(this.env, node, at, run.id, active, limits.for(node), run.roots[0] === id ? run.item : undefined);
+      record = executeNode(this.env, node, at, run.id, active, limits.for(node), run.roots[0] === id ? run.item : undefined, active);
     } catch (e) {
       this.ended(id, active);
       throw e;
     }
-    if (record instanceof Promise) {
+    if (record === LATER) {
       // Only an execution that waits is registered as in progress (for cancelNode, and for
       // another run visiting the node): one that finished in this tick was never observable
       // as running, and a map entry made and deleted per node cost more than the node.
+      // Its record lands in `landed`.
       this.active.set(id, active);
-      record.then(
-        (r) => {
-          let outcome: Maybe<Outcome>;
-          try {
-            outcome = this.commit(run, r, active);
-          } catch {
-            return outcomes.settle(at, "failed");
-          }
-          if (typeof outcome === "string") outcomes.settle(at, outcome);
-          else
-            outcome.then(
-              (o) => outcomes.settle(at, o),
-              () => outcomes.settle(at, "failed"),
-            );
-        },
-        () => {
-          this.ended(id, active);
-          outcomes.settle(at, "failed");
-        },
-      );
       return LATER;
     }
     return this.commit(run, record, active);
+  }
+
+  /** @internal The record of an execution that waited: committed, then its outcome settled in the plan. */
+  landed(active: Executing, record: ResultRecord): void {
+    const { handle, at, outcomes } = active;
+    let outcome: Maybe<Outcome>;
+    try {
+      outcome = this.commit(handle, record, active);
+    } catch {
+      return outcomes.settle(at, "failed");
+    }
+    if (typeof outcome === "string") outcomes.settle(at, outcome);
+    else
+      outcome.then(
+        (o) => outcomes.settle(at, o),
+        () => outcomes.settle(at, "failed"),
+      );
+  }
+
+  /** @internal An execution that waited broke without a record: it failed, with nothing to store. */
+  lost(active: Executing): void {
+    const { at, outcomes } = active;
+    this.ended(this.graph.nodes[at]!.id, active);
+    outcomes.settle(at, "failed");
   }
 
   /** Stores an execution's record, then selects it (when it succeeded) and reports it. */
