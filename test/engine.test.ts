@@ -792,7 +792,7 @@ t.test("1,000 concurrent async nodes all run at once, then their join runs once"
   t.equal(s.get(j.out.sum), (999 * 1000) / 2);
 });
 
-t.test("a run's executions follow its cancellation through one set, not a listener each", async (t) => {
+t.test("a run's executions follow its cancellation through one list, not a listener each", async (t) => {
   const { RunAbort, NodeAbort } = await import("../lib/engine/abort.js");
   const { getEventListeners } = await import("node:events") as unknown as { getEventListeners(t: EventTarget, type: string): unknown[] };
   const run = new RunAbort();
@@ -806,14 +806,29 @@ t.test("a run's executions follow its cancellation through one set, not a listen
   t.equal(run.following, 1_000);
   nodes[0]!.dispose();
   t.equal(run.following, 999, "an ended execution stops following");
+  nodes[999]!.dispose();
+  nodes[500]!.dispose();
+  nodes[999]!.dispose();
+  t.equal(run.following, 997, "the newest, a middle one; ending twice counts once");
   nodes[1]!.abort(new Error("one node"));
   t.ok(nodes[1]!.aborted && !nodes[2]!.aborted, "cancelNode aborts one execution alone");
   run.abort(new Error("the run"));
   t.equal(run.following, 0);
-  t.ok(nodes.slice(1).every((n) => n.aborted && n.signal.aborted));
+  t.ok(nodes.every((n, i) => n.aborted && n.signal.aborted === ![0, 500, 999].includes(i)), "every live execution aborted; an ended one's signal is left alone");
   t.equal((nodes[2]!.reason as Error).message, "the run");
   t.equal((nodes[1]!.reason as Error).message, "one node", "an execution aborted alone keeps its own reason");
-  t.equal(seen, 2 * 999, "each live execution's signal and callback fired once");
+  t.equal(seen, 2 * 997, "each live execution's signal and callback fired once");
+
+  // An execution ending from inside another's abort (one the abort already let go of).
+  const other = new RunAbort();
+  const [a, b, c] = [new NodeAbort(other), new NodeAbort(other), new NodeAbort(other)];
+  const fired: string[] = [];
+  a.onAbort(() => (fired.push("a"), c.dispose()));
+  b.onAbort(() => fired.push("b"));
+  c.onAbort(() => fired.push("c"));
+  other.abort(new Error("stop"));
+  t.same(fired, ["a", "b"], "oldest first; c ended before its turn");
+  t.equal(other.following, 0);
 });
 
 /** split(script) → voice(.each) → loud (per item) → mix(.all()), counting each item's calls. */

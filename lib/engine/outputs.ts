@@ -26,7 +26,7 @@ export function mapOutputs(node: Node, value: unknown, positional: boolean): Rec
     return make(value.length === ports.length ? value : value.slice(0, ports.length));
   }
   if (ports.length === 1) {
-    const [only] = ports as [string];
+    const only = ports[0]!; // not destructured: that makes an iterator per call
     // An object keyed exactly by the single output name is accepted too.
     if (isPlainObject(value) && only in value && Object.keys(value).length === 1) return one(value[only]);
     return one(value);

@@ -56,6 +56,8 @@ class Active extends NodeAbort {
   constructor(
     readonly runId: string,
     run: RunAbort,
+    /** The node's position in the graph. */
+    readonly at: number,
   ) {
     super(run);
   }
@@ -79,10 +81,10 @@ class Executing extends Active implements RecordSink {
   constructor(
     private readonly runner: Runner,
     readonly handle: RunHandle,
-    readonly at: number,
+    at: number,
     readonly outcomes: Outcomes,
   ) {
-    super(handle.id, handle.abort);
+    super(handle.id, handle.abort, at);
   }
 
   recorded(record: ResultRecord): void {
@@ -101,8 +103,13 @@ class Executing extends Active implements RecordSink {
  */
 export class Runner implements ExecHost {
   readonly runs = new Map<string, RunHandle>();
-  /** The execution in progress per node (an ended one is deleted: a map of every node run so far would be held for good). */
-  private readonly active = new Map<string, Active>();
+  /**
+   * The execution in progress per node position, and how many there are. A table the
+   * graph's size, not a map by id: a thousand executions in flight grew and shrank a map
+   * (and reallocated its table) every run.
+   */
+  private readonly activeAt: Array<Active | undefined>;
+  private activeCount = 0;
   /** What every execution shares: the view, the files store, the app cache, this runner as host. */
   readonly env: ExecEnv;
   private readonly sheetId: string;
@@ -114,6 +121,7 @@ export class Runner implements ExecHost {
     private readonly writes: Writes,
   ) {
     this.sheetId = view.sheetId;
+    this.activeAt = new Array<Active | undefined>(graph.nodes.length).fill(undefined);
     this.env = { view, files: fileSink(store), cache: metaCache(store), host: this };
   }
 
@@ -173,7 +181,8 @@ export class Runner implements ExecHost {
 
   /** Cancels the node's execution in progress, whichever run it belongs to. */
   cancelNode(nodeId: string): boolean {
-    const a = this.active.get(nodeId);
+    const at = this.graph.order(nodeId);
+    const a = at < 0 ? undefined : this.activeAt[at];
     a?.abort(new DaggrError(ErrorCode.CANCELLED, "Cancelled by the user."));
     return !!a;
   }
@@ -220,8 +229,8 @@ export class Runner implements ExecHost {
     if (run.edit) {
       // The edited list is a result of its node like any other: stored, selected, reported.
       const edit = { ...run.edit, runId: run.id };
-      const active = new Active(run.id, run.abort);
-      this.active.set(edit.nodeId, active);
+      const active = new Active(run.id, run.abort, this.graph.order(edit.nodeId));
+      this.track(active);
       if ((await this.commit(run, edit, active)) === "ok") summary.nodes[edit.nodeId] = "edited";
     }
     if (!run.failed) await runPlan(this.graph, plan, (at, outcomes) => this.visit(run, at, outcomes));
@@ -250,7 +259,7 @@ export class Runner implements ExecHost {
   private visit(run: RunHandle, at: number, outcomes: Outcomes): Maybe<Outcome | typeof LATER> {
     if (run.abort.aborted) return "cancelled";
     // A node already executing in another run is awaited, then judged afresh.
-    const busy = this.active.size ? this.active.get(this.graph.nodes[at]!.id) : undefined;
+    const busy = this.activeCount ? this.activeAt[at] : undefined;
     if (busy && busy.runId !== run.id) return busy.done().then(() => this.judge(run, at, outcomes));
     return this.judge(run, at, outcomes);
   }
@@ -324,7 +333,7 @@ export class Runner implements ExecHost {
     try {
       record = executeNode(this.env, node, at, run.id, active, limits.for(node), run.roots[0] === id ? run.item : undefined, active);
     } catch (e) {
-      this.ended(id, active);
+      this.ended(active);
       throw e;
     }
     if (record === LATER) {
@@ -332,7 +341,7 @@ export class Runner implements ExecHost {
       // another run visiting the node): one that finished in this tick was never observable
       // as running, and a map entry made and deleted per node cost more than the node.
       // Its record lands in `landed`.
-      this.active.set(id, active);
+      this.track(active);
       return LATER;
     }
     return this.commit(run, record, active);
@@ -358,7 +367,7 @@ export class Runner implements ExecHost {
   /** @internal An execution that waited broke without a record: it failed, with nothing to store. */
   lost(active: Executing): void {
     const { at, outcomes } = active;
-    this.ended(this.graph.nodes[at]!.id, active);
+    this.ended(active);
     outcomes.settle(at, "failed");
   }
 
@@ -369,12 +378,12 @@ export class Runner implements ExecHost {
     try {
       stored = this.store.commitResult(record, ok ? SELECT : KEEP);
     } catch (e) {
-      this.ended(record.nodeId, active);
+      this.ended(active);
       throw e;
     }
     if (isKnown(stored)) return this.committed(run, record, active);
     // Waiting for the store: the node counts as in progress until its result is committed.
-    if (!this.active.has(record.nodeId)) this.active.set(record.nodeId, active);
+    if (this.activeAt[active.at] !== active) this.track(active);
     return stored.then(
       () => this.committed(run, record, active),
       (e) => this.unsaved(run, record, active, e),
@@ -395,7 +404,7 @@ export class Runner implements ExecHost {
       this.failed(run, id);
       return "failed";
     } finally {
-      this.ended(id, active);
+      this.ended(active);
     }
   }
 
@@ -431,7 +440,7 @@ export class Runner implements ExecHost {
       else this.failed(run, id);
       return cancelled ? "cancelled" : "failed";
     } finally {
-      this.ended(id, active);
+      this.ended(active);
     }
   }
 
@@ -440,8 +449,17 @@ export class Runner implements ExecHost {
     run.failed = true;
   }
 
-  private ended(id: string, active: Active): void {
-    if (this.active.get(id) === active) this.active.delete(id);
+  /** Registers an execution as the node's in progress. */
+  private track(active: Active): void {
+    if (this.activeAt[active.at] === undefined) this.activeCount++;
+    this.activeAt[active.at] = active;
+  }
+
+  private ended(active: Active): void {
+    if (this.activeAt[active.at] === active) {
+      this.activeAt[active.at] = undefined;
+      this.activeCount--;
+    }
     active.end();
   }
 
