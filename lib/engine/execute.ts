@@ -96,8 +96,8 @@ export function executeNode(
   if (sink) {
     if (record instanceof Promise) {
       record.then(
-        (r) => sink.recorded(r),
-        (e) => sink.broke(e),
+        (r) => sink.recorded(x, r),
+        (e) => sink.broke(x, e),
       );
       return LATER;
     }
@@ -105,18 +105,18 @@ export function executeNode(
     return record;
   }
   if (record !== LATER) return record;
-  return new Promise((resolve, reject) => (x.sink = { recorded: resolve, broke: reject }));
+  return new Promise((resolve, reject) => (x.sink = { recorded: (_, r) => resolve(r), broke: (_, e) => reject(e) }));
 }
 
 /**
- * Where an execution that waits hands its record (the runner's per-execution object), so
- * that waiting costs no promise of the record and no reactions to chain.
+ * Where an execution that waits hands its record (the runner), so that waiting costs no
+ * promise of the record, no reactions to chain and no object per execution.
  */
 export interface RecordSink {
   /** The execution ended (succeeded, failed or was cancelled): its record, once. */
-  recorded(record: ResultRecord): void;
+  recorded(x: Execution, record: ResultRecord): void;
   /** The execution broke without a record to store (a bug in ending it, say). */
-  broke(e: unknown): void;
+  broke(x: Execution, e: unknown): void;
 }
 
 /** One execution of one node: its record, its cancellation, and the steps that fill the record. */
@@ -358,9 +358,9 @@ export class Execution implements Cancel, Delivery {
     try {
       record = this.end();
     } catch (e) {
-      return this.sink!.broke(e);
+      return this.sink!.broke(this, e);
     }
-    this.sink!.recorded(record);
+    this.sink!.recorded(this, record);
   }
 
   /** @internal The waiting call failed or was aborted (see `invokeTo`). */
@@ -376,16 +376,16 @@ export class Execution implements Cancel, Delivery {
     try {
       record = this.failed(e);
     } catch (broken) {
-      return this.sink!.broke(broken);
+      return this.sink!.broke(this, broken);
     }
-    this.sink!.recorded(record);
+    this.sink!.recorded(this, record);
   }
 
   private hand(record: Promise<ResultRecord>): void {
     const sink = this.sink!;
     record.then(
-      (r) => sink.recorded(r),
-      (e) => sink.broke(e),
+      (r) => sink.recorded(this, r),
+      (e) => sink.broke(this, e),
     );
   }
 

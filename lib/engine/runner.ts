@@ -1,7 +1,7 @@
 import { DaggrError, ErrorCode, type Graph, type Node } from "../graph/index.js";
 import { NodeAbort, RunAbort } from "./abort.js";
 import type { Progress } from "./events.js";
-import { type ExecEnv, type ExecHost, type RecordSink, executeNode, fileSink, metaCache } from "./execute.js";
+import { type ExecEnv, type ExecHost, type Execution, type RecordSink, executeNode, fileSink, metaCache } from "./execute.js";
 import { keyedObject } from "./keyed.js";
 import { type Maybe, isKnown, knownValue } from "./known.js";
 import { limits } from "./limits.js";
@@ -46,6 +46,8 @@ export interface RunHandle {
   startsQueued?: boolean;
   /** Settles once the run's first record is on disk (at once for an autorun). */
   recorded?: Promise<unknown>;
+  /** The plan's outcomes, once a node of it waits (where its record's outcome is settled). */
+  outcomes?: Outcomes;
   /** An edited result (one item of a list, `session.editItem`) committed and selected before the plan runs. */
   edit?: ResultRecord;
 }
@@ -74,34 +76,11 @@ class Active extends NodeAbort {
 }
 
 /**
- * The execution of a node of a plan: where its record lands once it waited (the runner
- * commits it and settles the node's outcome in the plan), without a promise per node.
- */
-class Executing extends Active implements RecordSink {
-  constructor(
-    private readonly runner: Runner,
-    readonly handle: RunHandle,
-    at: number,
-    readonly outcomes: Outcomes,
-  ) {
-    super(handle.id, handle.abort, at);
-  }
-
-  recorded(record: ResultRecord): void {
-    this.runner.landed(this, record);
-  }
-
-  broke(): void {
-    this.runner.lost(this);
-  }
-}
-
-/**
  * The runs of one session: it plans each run, drives its nodes through the scheduler,
  * decides per node (reuse, cache hit, execute, block), commits results and reports what
  * executions do as engine events. The session is its facade.
  */
-export class Runner implements ExecHost {
+export class Runner implements ExecHost, RecordSink {
   readonly runs = new Map<string, RunHandle>();
   /**
    * The execution in progress per node position, and how many there are. A table the
@@ -328,10 +307,10 @@ export class Runner implements ExecHost {
    */
   private execute(run: RunHandle, node: Node, at: number, outcomes: Outcomes): Maybe<Outcome | typeof LATER> {
     const id = node.id;
-    const active = new Executing(this, run, at, outcomes);
+    const active = new Active(run.id, run.abort, at);
     let record: ResultRecord | typeof LATER;
     try {
-      record = executeNode(this.env, node, at, run.id, active, limits.for(node), run.roots[0] === id ? run.item : undefined, active);
+      record = executeNode(this.env, node, at, run.id, active, limits.for(node), run.roots[0] === id ? run.item : undefined, this);
     } catch (e) {
       this.ended(active);
       throw e;
@@ -340,7 +319,8 @@ export class Runner implements ExecHost {
       // Only an execution that waits is registered as in progress (for cancelNode, and for
       // another run visiting the node): one that finished in this tick was never observable
       // as running, and a map entry made and deleted per node cost more than the node.
-      // Its record lands in `landed`.
+      // Its record lands in `recorded`, its outcome in the plan's outcomes.
+      run.outcomes = outcomes;
       this.track(active);
       return LATER;
     }
@@ -348,11 +328,14 @@ export class Runner implements ExecHost {
   }
 
   /** @internal The record of an execution that waited: committed, then its outcome settled in the plan. */
-  landed(active: Executing, record: ResultRecord): void {
-    const { handle, at, outcomes } = active;
+  recorded(x: Execution, record: ResultRecord): void {
+    const run = this.runs.get(x.runId)!;
+    const outcomes = run.outcomes!;
+    const active = x.abort as Active;
+    const at = active.at;
     let outcome: Maybe<Outcome>;
     try {
-      outcome = this.commit(handle, record, active);
+      outcome = this.commit(run, record, active);
     } catch {
       return outcomes.settle(at, "failed");
     }
@@ -365,10 +348,10 @@ export class Runner implements ExecHost {
   }
 
   /** @internal An execution that waited broke without a record: it failed, with nothing to store. */
-  lost(active: Executing): void {
-    const { at, outcomes } = active;
+  broke(x: Execution): void {
+    const active = x.abort as Active;
     this.ended(active);
-    outcomes.settle(at, "failed");
+    this.runs.get(x.runId)!.outcomes!.settle(active.at, "failed");
   }
 
   /** Stores an execution's record, then selects it (when it succeeded) and reports it. */
