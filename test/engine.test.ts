@@ -945,6 +945,34 @@ t.test("recipe keys, item keys and output identities are pinned: a change that a
   await s.close();
 });
 
+t.test("a wide node's values and provenance: made at their size when every port reads, as a dictionary when its reads are not its ports (a case, a skipped source)", async (t) => {
+  const { branch } = await import("../lib/index.js");
+  const parents = Array.from({ length: 30 }, (_, i) => new FnNode(() => i, { name: `p${i}`, outputs: { v: null } }));
+  const ports = (extra: Record<string, unknown> = {}) => ({ ...Object.fromEntries(parents.map((p, i) => [`in${i}`, p.out.v])), ...extra }) as never;
+  const seen: Array<Record<string, unknown>> = [];
+  const sum = (xs: Record<string, unknown>) => (seen.push(xs), Object.values(xs).reduce<number>((a, v) => a + (typeof v === "number" ? v : 0), 0));
+  const plain = new FnNode(sum, { name: "plain", inputs: ports(), outputs: { n: null } });
+  // A case of a branch reads `$when` too; its `either` port has two sources, the first skipped.
+  const mood = new FnNode(() => "happy", { name: "mood", outputs: { m: null } });
+  const skipped = new FnNode(() => 100, { name: "skipped", outputs: { v: null } });
+  branch(mood.out.m, { sad: skipped });
+  const routed = new FnNode(sum, { name: "routed", inputs: ports({ either: firstOf(skipped.out.v, parents[1]!.out.v) }), outputs: { n: null } });
+  branch(mood.out.m, { happy: routed });
+  const { s } = await open(new Graph({ name: "wide-wiring", nodes: [plain, routed] }));
+  const summary = await s.run(undefined, { mode: "all" });
+  t.equal(summary.nodes.skipped, "skipped");
+  t.equal(s.get(plain.out.n), 435, "30 values, 0 + 1 + … + 29");
+  t.equal(s.get(routed.out.n), 436, "the same, and `either` took its second source (1)");
+  const [plainIn, routedIn] = seen;
+  t.same(Object.keys(plainIn!), parents.map((_, i) => `in${i}`), "values in port order");
+  t.same(Object.keys(routedIn!), [...parents.map((_, i) => `in${i}`), "either"]);
+  const ids = Object.fromEntries(parents.map((p, i) => [`in${i}`, s.selected(p)!.id]));
+  t.same(s.selected(plain)!.upstream, ids, "provenance: every port and the result it read");
+  t.same(Object.keys(s.selected(routed)!.upstream), ["$when", ...Object.keys(ids), "either"], "the case comes first");
+  t.same(s.selected(routed)!.upstream, { $when: s.selected(mood)!.id, ...ids, either: s.selected(parents[1]!)!.id });
+  for (const o of [plainIn, routedIn, s.selected(plain)!.upstream, s.selected(routed)!.upstream]) t.equal(Object.getPrototypeOf(o), Object.prototype);
+});
+
 t.test("identities: canonical text of up to 40 characters is the value itself, longer is hashed; a key the view makes is recipeKey of its parts, escapes included", async (t) => {
   const { contentHash, fingerprintPart, hashText, recipeKey } = await import("../lib/engine/recipe-key.js");
   // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -53,6 +53,37 @@ export function keyedBy(table: object): Keyed {
   return k;
 }
 
+/**
+ * Most keys a literal-made object keeps in fast mode (V8's limit on a map's descriptors);
+ * past it the object would be a dictionary anyway, made more dearly.
+ */
+const MAX_LITERAL_KEYS = 1020;
+const byList = new WeakMap<readonly string[], Maker>();
+
+/**
+ * An object of the first `count` of `keys` → `values` for many keys (a wide node's values
+ * and provenance). When they are exactly `list`, a stable list (a node's ports, as
+ * `activePorts` keeps them), it is made at its size by a maker kept per list: a join of
+ * 1,000 parents then allocates 8 KB per object, where filling a dictionary one key at a
+ * time allocated ~100 KB (its table regrown as it filled), per run and, for the
+ * provenance kept in every result, per result. Otherwise (a port skipped, more keys than
+ * a fast object holds, code generation forbidden) a dictionary is filled.
+ */
+export function wideObject(keys: readonly string[], values: readonly unknown[], count: number, list: readonly string[]): Record<string, unknown> {
+  if (count === list.length && count <= MAX_LITERAL_KEYS && generated) {
+    let same = true;
+    for (let i = 0; i < count && same; i++) same = keys[i] === list[i];
+    if (same) {
+      let make = byList.get(list);
+      if (!make) byList.set(list, (make = maker(list)));
+      return make(values);
+    }
+  }
+  const o = keyedObject();
+  for (let i = 0; i < count; i++) o[keys[i]!] = values[i];
+  return o;
+}
+
 /** The maker for the first `count` keys, made once per key list. */
 function makerFor(keys: readonly string[], count = keys.length): Maker {
   let id = keys[0] ?? "";

@@ -1,6 +1,6 @@
 import { DaggrError, ErrorCode, type Node } from "../graph/index.js";
 import { type ItemResult, type ResultRecord, ResultStatus } from "./records.js";
-import { exactObject, keyedObject } from "./keyed.js";
+import { exactObject, wideObject } from "./keyed.js";
 import type { SheetView } from "./state.js";
 
 /** What a node reads from upstream for one execution. */
@@ -24,24 +24,23 @@ const isSkipped = (r: ResultRecord) => r.status === ResultStatus.SKIPPED;
 export function resolveWiring(node: Node, view: SheetView, record: ResultRecord, own: Record<string, unknown>): Wiring {
   const ports = node.activePorts(own);
   const wide = ports.length > WIDE;
-  const w: Wiring = { values: wide ? keyedObject() : {}, lists: NO_LISTS };
-  // Provenance: a wide node's fills a dictionary; a narrow one's is made at its size at the end.
-  const upstream = wide ? (record.upstream = keyedObject()) : undefined;
-  // The ports read and the results they read, in scratch lists (a nested call, from a
-  // branch's `match` say, gets lists of its own).
+  const w: Wiring = { values: wide ? NO_VALUES : {}, lists: NO_LISTS };
+  // The ports read and the results they read (provenance, made at its size at the end),
+  // and a wide node's values too, in scratch lists (a nested call, from a branch's
+  // `match` say, gets lists of its own).
   const reentered = scratch.busy;
   scratch.busy = true;
   const upPorts = reentered ? [] : scratch.ports;
   const upIds = reentered ? [] : scratch.ids;
+  const valPorts = reentered ? [] : scratch.valuePorts;
+  const vals = reentered ? [] : scratch.values;
   let n = 0;
+  let m = 0;
   try {
     if (node.guard) {
       const up = selected(view, node, node.guard.from);
-      if (upstream) upstream.$when = up.id;
-      else {
-        upPorts[n] = "$when";
-        upIds[n++] = up.id;
-      }
+      upPorts[n] = "$when";
+      upIds[n++] = up.id;
       if (isSkipped(up)) w.skipped = `'${up.nodeId}' was skipped`;
       else if (!node.guard.match(up.outputs[node.guard.from.port])) {
         // Both sides written as values (JSON), as they are compared: `mood is "happy", not "unhappy"`.
@@ -57,28 +56,30 @@ export function resolveWiring(node: Node, view: SheetView, record: ResultRecord,
           w.skipped ??= `every source of '${port}' was skipped`;
           continue;
         }
-        if (upstream) upstream[port] = picked.up.id;
-        else {
-          upPorts[n] = port;
-          upIds[n++] = picked.up.id;
-        }
-        w.values[port] = picked.up.outputs[picked.p.port];
+        upPorts[n] = port;
+        upIds[n++] = picked.up.id;
+        const value = picked.up.outputs[picked.p.port];
+        if (wide) {
+          valPorts[m] = port;
+          vals[m++] = value;
+        } else w.values[port] = value;
         continue;
       }
       if (spec?.kind !== "port") continue;
       const up = selected(view, node, spec.from);
-      if (upstream) upstream[port] = up.id;
-      else {
-        upPorts[n] = port;
-        upIds[n++] = up.id;
-      }
+      upPorts[n] = port;
+      upIds[n++] = up.id;
       if (isSkipped(up)) {
         w.skipped ??= `'${up.nodeId}' was skipped`;
         continue;
       }
       const value = up.outputs[spec.from.port];
       if (spec.gather) {
-        w.values[port] = gather(node, port, up, spec.from.port, spec.gather.allowPartial);
+        const all = gather(node, port, up, spec.from.port, spec.gather.allowPartial);
+        if (wide) {
+          valPorts[m] = port;
+          vals[m++] = all;
+        } else w.values[port] = all;
       } else if (spec.scatter) {
         if (up.items) throw new DaggrError(ErrorCode.SCATTER_MISMATCH, `'${node.id}.${port}' scatters '${spec.from}', which is already per item; read it plainly to go on per item, or gather it with .all() first.`);
         const list = Array.isArray(value) ? value : [value];
@@ -86,13 +87,19 @@ export function resolveWiring(node: Node, view: SheetView, record: ResultRecord,
         lists(w).push({ port, items: key === undefined ? list : list.map((x) => (x as Record<string, unknown> | null)?.[key]), failed: [] });
       } else if (up.items) {
         lists(w).push({ port, items: up.items.map((i) => i.outputs[spec.from.port]), failed: up.items.map((i) => (i.status === ResultStatus.SUCCESS ? undefined : i)) });
+      } else if (wide) {
+        valPorts[m] = port;
+        vals[m++] = value;
       } else {
         w.values[port] = value;
       }
     }
+    if (wide) w.values = wideObject(valPorts, vals, m, ports);
   } finally {
     // Kept when a read fails too: what was read before the failure is recorded.
-    if (n) record.upstream = exactObject(upPorts, upIds, n) as Record<string, string>;
+    if (n) record.upstream = (wide ? wideObject(upPorts, upIds, n, ports) : exactObject(upPorts, upIds, n)) as Record<string, string>;
+    // The scratch values are let go (they may be large); ports and ids are small strings.
+    vals.fill(undefined, 0, m);
     if (!reentered) scratch.busy = false;
   }
   if (w.lists.length > 1 && new Set(w.lists.map((l) => l.items.length)).size > 1) {
@@ -102,9 +109,12 @@ export function resolveWiring(node: Node, view: SheetView, record: ResultRecord,
 }
 
 /** Scratch lists of `resolveWiring` (ports and the result ids they read), reused by every call that is not nested. */
-const scratch = { busy: false, ports: [] as string[], ids: [] as string[] };
+const scratch = { busy: false, ports: [] as string[], ids: [] as string[], valuePorts: [] as string[], values: [] as unknown[] };
 
-/** How many ports make a node wide (see `keyedObject`). */
+/** A wide node's values until they are made (see `wideObject`). */
+const NO_VALUES: Record<string, unknown> = Object.freeze({});
+
+/** How many ports make a node wide (see `wideObject`). */
 const WIDE = 16;
 
 
