@@ -56,7 +56,8 @@ export function fileSink(store: Store): FileSink {
  * branch yields a `skipped` record; a node reading lists per item runs once per item.
  *
  * When every step has its answer at once (a free slot, a sync function, no files) the
- * record is returned directly, in the same tick; otherwise a promise of it.
+ * record is returned directly, in the same tick; otherwise `LATER`, and the record is
+ * handed to `sink` once it is there (no promise of it per execution).
  */
 export function executeNode(
   env: ExecEnv,
@@ -68,23 +69,8 @@ export function executeNode(
   limiter: Semaphore | undefined,
   /** Rerun only this item of a mapped node, keeping the others as selected. */
   onlyItem: number | undefined,
-  /**
-   * Where the record goes when the execution waits: then this returns `LATER` and hands the
-   * record to `sink` once, instead of returning a promise of it (no promise per execution).
-   */
   sink: RecordSink,
-): ResultRecord | typeof LATER;
-export function executeNode(env: ExecEnv, node: Node, at: number, runId: string, abort: NodeAbort, limiter: Semaphore | undefined, onlyItem?: number): Maybe<ResultRecord>;
-export function executeNode(
-  env: ExecEnv,
-  node: Node,
-  at: number,
-  runId: string,
-  abort: NodeAbort,
-  limiter: Semaphore | undefined,
-  onlyItem?: number,
-  sink?: RecordSink,
-): Maybe<ResultRecord> | typeof LATER {
+): ResultRecord | typeof LATER {
   const x = new Execution(env, node, at, runId, abort, limiter, onlyItem);
   let record: Maybe<ResultRecord> | typeof LATER;
   try {
@@ -93,19 +79,16 @@ export function executeNode(
     x.fail(e);
     return x.end();
   }
-  if (sink) {
-    if (record instanceof Promise) {
-      record.then(
-        (r) => sink.recorded(x, r),
-        (e) => sink.broke(x, e),
-      );
-      return LATER;
-    }
-    if (record === LATER) x.sink = sink;
-    return record;
+  if (record instanceof Promise) {
+    // A step that still works with promises (a slot to wait for, items, backups, files to store).
+    record.then(
+      (r) => sink.recorded(x, r),
+      (e) => sink.broke(x, e),
+    );
+    return LATER;
   }
-  if (record !== LATER) return record;
-  return new Promise((resolve, reject) => (x.sink = { recorded: (_, r) => resolve(r), broke: (_, e) => reject(e) }));
+  if (record === LATER) x.sink = sink;
+  return record;
 }
 
 /**
