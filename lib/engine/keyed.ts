@@ -63,7 +63,8 @@ const byList = new WeakMap<readonly string[], Maker>();
 /**
  * An object of the first `count` of `keys` → `values` for many keys (a wide node's values
  * and provenance). When they are exactly `list`, a stable list (a node's ports, as
- * `activePorts` keeps them), it is made at its size by a maker kept per list: a join of
+ * `activePorts` keeps them), it is made at its size by a maker kept per list (and per key
+ * list, for a list that is made anew per call): a join of
  * 1,000 parents then allocates 8 KB per object, where filling a dictionary one key at a
  * time allocated ~100 KB (its table regrown as it filled), per run and, for the
  * provenance kept in every result, per result. Otherwise (a port skipped, more keys than
@@ -74,8 +75,9 @@ export function wideObject(keys: readonly string[], values: readonly unknown[], 
     let same = true;
     for (let i = 0; i < count && same; i++) same = keys[i] === list[i];
     if (same) {
+      // By the list itself, else by its keys (a list made anew per call still compiles once).
       let make = byList.get(list);
-      if (!make) byList.set(list, (make = maker(list)));
+      if (!make) byList.set(list, (make = makerFor(list)));
       return make(values);
     }
   }

@@ -1,6 +1,7 @@
 import { gr } from "./components.js";
 import { DaggrError, ErrorCode } from "./errors.js";
 import { Node, NodeKind, type InputSpec, type NodeOptions, setChoose } from "./node.js";
+import { sharedPorts } from "./node-memos.js";
 
 /** The editable port holding a choice node's selected variant id. */
 export const VARIANT_PORT = "variant";
@@ -57,7 +58,8 @@ export class ChoiceNode extends Node {
   /** Only the selected variant's ports (and the variant port) are read when the node runs. */
   override activePorts(own: Record<string, unknown>): string[] {
     const v = this.variant(own[VARIANT_PORT]);
-    return Object.keys(this.inputs).filter((p) => p === VARIANT_PORT || p.startsWith(`${v.id}.`));
+    // Shared per port list, as every node's are: readers may keep things by the list.
+    return sharedPorts(Object.keys(this.inputs).filter((p) => p === VARIANT_PORT || p.startsWith(`${v.id}.`)));
   }
 
   protected override kindConfig(): Record<string, unknown> {
