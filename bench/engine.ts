@@ -23,6 +23,8 @@
  *   and concurrent_1000_vs_observable, ours over Observable's), with the spread from the
  *   first node's call to the last's, and the floor it sets (critical path + spread:
  *   completions cannot make up for late starts);
+ * - concurrent_1000_inflight_bytes_per_node: what each of those nodes holds while it
+ *   waits (Observable's alongside);
  * - incremental_100k_vs_100: an edit and the recompute of the 10 nodes it affects, in a
  *   100,000-node graph vs a 100-node one, engine work only: `set()` then a `to-here` run,
  *   no debounce timer (target <= 1.3).
@@ -367,6 +369,69 @@ async function heap(): Promise<Figure[]> {
   ];
 }
 
+/**
+ * What each of 1,000 concurrent async nodes holds while it waits: the heap with every
+ * worker of the fan-out parked on one promise (after a full collection) minus the heap
+ * before the run, per worker. Deterministic where the fan-out's clock is not: this is what
+ * the young generation copies at each collection during such a run. Observable's alongside.
+ */
+async function inFlight(): Promise<Figure[]> {
+  const width = 1000;
+  const collect = gc();
+  let open!: () => void;
+  let started = 0;
+  let gate = Promise.resolve();
+  const nap = () => (started++, gate);
+  const parked = async (): Promise<void> => {
+    while (started < width) await new Promise((r) => setImmediate(r));
+  };
+  const src = new FnNode(({ k }: { k: number }) => k, { name: "src", inputs: { k: gr.Number({ value: 0 }) }, outputs: { v: null } });
+  const workers = Array.from({ length: width }, (_, i) =>
+    new FnNode(async ({ v }: { v: number }) => (await nap(), v + i), { name: `w${i}`, inputs: { v: src.out.v }, concurrent: true, outputs: { v: null } }),
+  );
+  const join = new FnNode((xs: Record<string, number>) => Object.keys(xs).length, { name: "join", inputs: Object.fromEntries(workers.map((w, i) => [`w${i}`, w.out.v])), outputs: { n: null } });
+  const s = await new Graph({ name: "in-flight", nodes: [join], persistKey: false, autorun: false }).session({ store: new MemoryStore() });
+  const held = async (start: () => Promise<unknown>): Promise<number> => {
+    started = 0;
+    gate = new Promise<void>((r) => (open = r));
+    collect();
+    const before = process.memoryUsage().heapUsed;
+    const done = start();
+    await parked();
+    collect();
+    const bytes = process.memoryUsage().heapUsed - before;
+    open();
+    await done;
+    return bytes / width;
+  };
+  const samples: number[] = [];
+  for (let k = 1; k <= 8; k++) {
+    const bytes = await held(() => (s.set(src.in.k, k), s.run(join, { mode: "all" })));
+    if (k > 3) samples.push(bytes); // after the first runs' code and history tables
+  }
+  await s.close();
+  const theirs: number[] = [];
+  for (let k = 0; k < 5; k++) {
+    let runtime: InstanceType<typeof Runtime> | undefined;
+    const bytes = await held(async () => {
+      runtime = new Runtime();
+      const main = runtime.module();
+      let done!: () => void;
+      const finished = new Promise<void>((r) => (done = r));
+      main.variable().define("src", [], () => 0);
+      for (let i = 0; i < width; i++) main.variable().define(`w${i}`, ["src"], async (v: number) => (await nap(), v + i));
+      main.variable({ fulfilled: () => done() }).define("join", workers.map((_, i) => `w${i}`), (...xs: number[]) => xs.length);
+      await finished;
+    });
+    runtime!.dispose();
+    if (k > 0) theirs.push(bytes);
+  }
+  return [
+    { name: "concurrent_1000_inflight_bytes_per_node", value: median(samples), unit: "B" },
+    { name: "observable_1000_inflight_bytes_per_node", value: median(theirs), unit: "B" },
+  ];
+}
+
 /** The 1,000,000-node chain, in a child process with room for its heap (see bench/deep-chain.ts). */
 async function deepChain(): Promise<Figure[]> {
   const script = await nativeBundle("deep-chain.ts");
@@ -392,8 +457,9 @@ async function measure(): Promise<Figure[]> {
   figures.push(...(await incremental()));
   figures.push(...(await fanins()));
   figures.push(...(await concurrent()));
-  // A forced GC drops optimised code: the heap figure comes after every timed one.
+  // A forced GC drops optimised code: the heap figures come after every timed one.
   figures.push(...(await heap()));
+  figures.push(...(await inFlight()));
   return figures;
 }
 
