@@ -259,6 +259,44 @@ async function fanins(): Promise<Figure[]> {
   ];
 }
 
+/**
+ * The fan-out: a source reading an input (changed before each run, so every worker
+ * executes anew), `width` concurrent async workers that each call `nap` once, and a join.
+ */
+async function fanOut(name: string, width: number, nap: () => Promise<unknown>) {
+  const src = new FnNode(({ k }: { k: number }) => k, { name: "src", inputs: { k: gr.Number({ value: 0 }) }, outputs: { v: null } });
+  const workers = Array.from({ length: width }, (_, i) =>
+    new FnNode(async ({ v }: { v: number }) => (await nap(), v + i), { name: `w${i}`, inputs: { v: src.out.v }, concurrent: true, outputs: { v: null } }),
+  );
+  const join = new FnNode((xs: Record<string, number>) => Object.keys(xs).length, {
+    name: "join",
+    inputs: Object.fromEntries(workers.map((w, i) => [`w${i}`, w.out.v])),
+    outputs: { n: null },
+  });
+  const graph = new Graph({ name, nodes: [join], persistKey: false, autorun: false });
+  const session = await graph.session({ store: new MemoryStore() });
+  let k = 0;
+  /** One run: the edit (synchronous), then the run of every worker and the join. */
+  const run = async () => {
+    session.set(src.in.k, ++k);
+    const summary = await session.run(join, { mode: "all" });
+    if (summary.nodes.w0 !== "ran") throw new Error(`workers did not run: ${summary.nodes.w0}`);
+  };
+  return { run, close: () => session.close() };
+}
+
+/** The same fan-out in Observable, defined anew: `finished` once the join has its value. */
+function observableFanOut(width: number, nap: () => Promise<unknown>): { runtime: InstanceType<typeof Runtime>; finished: Promise<void> } {
+  const runtime = new Runtime();
+  const main = runtime.module();
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  main.variable().define("src", [], () => 0);
+  for (let i = 0; i < width; i++) main.variable().define(`w${i}`, ["src"], async (v: number) => (await nap(), v + i));
+  main.variable({ fulfilled: () => done() }).define("join", Array.from({ length: width }, (_, i) => `w${i}`), (...xs: number[]) => xs.length);
+  return { runtime, finished };
+}
+
 async function concurrent(): Promise<Figure[]> {
   const width = 1000;
   const sleepMs = 10;
@@ -274,40 +312,20 @@ async function concurrent(): Promise<Figure[]> {
   };
   const spreads = { ours: [] as number[], observable: [] as number[] };
   const spread = (side: keyof typeof spreads) => (spreads[side].push(last - first), (first = 0));
-  // The source reads an input changed before every run, so every worker executes anew.
-  const src = new FnNode(({ k }: { k: number }) => k, { name: "src", inputs: { k: gr.Number({ value: 0 }) }, outputs: { v: null } });
-  const workers = Array.from({ length: width }, (_, i) =>
-    new FnNode(async ({ v }: { v: number }) => (await nap(), v + i), { name: `w${i}`, inputs: { v: src.out.v }, concurrent: true, outputs: { v: null } }),
-  );
-  const join = new FnNode((xs: Record<string, number>) => Object.keys(xs).length, {
-    name: "join",
-    inputs: Object.fromEntries(workers.map((w, i) => [`w${i}`, w.out.v])),
-    outputs: { n: null },
-  });
-  const graph = new Graph({ name: "fanout", nodes: [join], persistKey: false, autorun: false });
-  const s = await graph.session({ store: new MemoryStore() });
-  let k = 0;
+  const fan = await fanOut("fanout", width, nap);
   const ours = await timeMedian(async () => {
     first = 0;
-    s.set(src.in.k, ++k); // an edit: synchronous, then the run is timed with it
-    const summary = await s.run(join, { mode: "all" });
-    if (summary.nodes.w0 !== "ran") throw new Error(`workers did not run: ${summary.nodes.w0}`);
+    await fan.run(); // the edit is timed with the run
     spread("ours");
   }, 15, 15); // the first dozen runs are JIT warm-up (267 ms falling to ~40 under load)
-  await s.close();
+  await fan.close();
   const bare = await timeMedian(async () => {
     const vs = await Promise.all(Array.from({ length: width }, (_, i) => nap().then(() => i)));
     return vs.length;
   }, 9, 2);
   const observable = await timeMedian(async () => {
     first = 0;
-    const runtime = new Runtime();
-    const main = runtime.module();
-    let done!: () => void;
-    const finished = new Promise<void>((r) => (done = r));
-    main.variable().define("src", [], () => 0);
-    for (let i = 0; i < width; i++) main.variable().define(`w${i}`, ["src"], async (v: number) => (await nap(), v + i));
-    main.variable({ fulfilled: () => done() }).define("join", workers.map((_, i) => `w${i}`), (...xs: number[]) => xs.length);
+    const { runtime, finished } = observableFanOut(width, nap);
     await finished;
     runtime.dispose();
     spread("observable");
@@ -385,12 +403,7 @@ async function inFlight(): Promise<Figure[]> {
   const parked = async (): Promise<void> => {
     while (started < width) await new Promise((r) => setImmediate(r));
   };
-  const src = new FnNode(({ k }: { k: number }) => k, { name: "src", inputs: { k: gr.Number({ value: 0 }) }, outputs: { v: null } });
-  const workers = Array.from({ length: width }, (_, i) =>
-    new FnNode(async ({ v }: { v: number }) => (await nap(), v + i), { name: `w${i}`, inputs: { v: src.out.v }, concurrent: true, outputs: { v: null } }),
-  );
-  const join = new FnNode((xs: Record<string, number>) => Object.keys(xs).length, { name: "join", inputs: Object.fromEntries(workers.map((w, i) => [`w${i}`, w.out.v])), outputs: { n: null } });
-  const s = await new Graph({ name: "in-flight", nodes: [join], persistKey: false, autorun: false }).session({ store: new MemoryStore() });
+  const fan = await fanOut("in-flight", width, nap);
   const held = async (start: () => Promise<unknown>): Promise<number> => {
     started = 0;
     gate = new Promise<void>((r) => (open = r));
@@ -406,22 +419,17 @@ async function inFlight(): Promise<Figure[]> {
   };
   const samples: number[] = [];
   for (let k = 1; k <= 8; k++) {
-    const bytes = await held(() => (s.set(src.in.k, k), s.run(join, { mode: "all" })));
+    const bytes = await held(fan.run);
     if (k > 3) samples.push(bytes); // after the first runs' code and history tables
   }
-  await s.close();
+  await fan.close();
   const theirs: number[] = [];
   for (let k = 0; k < 5; k++) {
     let runtime: InstanceType<typeof Runtime> | undefined;
-    const bytes = await held(async () => {
-      runtime = new Runtime();
-      const main = runtime.module();
-      let done!: () => void;
-      const finished = new Promise<void>((r) => (done = r));
-      main.variable().define("src", [], () => 0);
-      for (let i = 0; i < width; i++) main.variable().define(`w${i}`, ["src"], async (v: number) => (await nap(), v + i));
-      main.variable({ fulfilled: () => done() }).define("join", workers.map((_, i) => `w${i}`), (...xs: number[]) => xs.length);
-      await finished;
+    const bytes = await held(() => {
+      const o = observableFanOut(width, nap);
+      runtime = o.runtime;
+      return o.finished;
     });
     runtime!.dispose();
     if (k > 0) theirs.push(bytes);
