@@ -74,13 +74,22 @@ export function invoke(node: Node, inputs: Record<string, unknown>, cancel: Canc
   }
   const executor = executorFor(node);
   if (node.options.preprocess) return invokeAsync(executor, node, inputs, cancel, files, o);
+  const work = begin(executor, node, inputs, cancel, files, o);
+  return outputsNow(executor, node, work, cancel) ?? abortable(work, cancel, (raw) => shape(executor, node, raw));
+}
+
+/** Starts the executor's work for a call in this process, and tells `track` of it. */
+function begin(executor: Executor, node: Node, inputs: Record<string, unknown>, cancel: Cancel, files: FileSink, o: CallHooks): Promise<unknown> {
   const work = executor.execute(node, inputs, new CallContext(executor, node, cancel, files, o));
   o.track?.(work);
-  if (isKnown(work)) {
-    if (cancel.aborted) throw cancel.reason;
-    return shape(executor, node, knownValue(work));
-  }
-  return abortable(work, cancel, (raw) => shape(executor, node, raw));
+  return work;
+}
+
+/** The call's outputs now, when the work's value is already known (see `known.ts`); else undefined. */
+function outputsNow(executor: Executor, node: Node, work: Promise<unknown>, cancel: Cancel): Record<string, unknown> | undefined {
+  if (!isKnown(work)) return undefined;
+  if (cancel.aborted) throw cancel.reason;
+  return shape(executor, node, knownValue(work));
 }
 
 /**
@@ -114,12 +123,9 @@ export function invokeTo(node: Node, inputs: Record<string, unknown>, cancel: Ca
     return LATER;
   }
   const executor = executorFor(node);
-  const work = executor.execute(node, inputs, new CallContext(executor, node, cancel, files, o));
-  o.track?.(work);
-  if (isKnown(work)) {
-    if (cancel.aborted) throw cancel.reason;
-    return shape(executor, node, knownValue(work));
-  }
+  const work = begin(executor, node, inputs, cancel, files, o);
+  const now = outputsNow(executor, node, work, cancel);
+  if (now) return now;
   if (cancel.aborted) throw cancel.reason;
   const refused = (reason: unknown) => to.refused(reason);
   // The callback outlives the work harmlessly: the delivery takes the first end only.
@@ -138,9 +144,7 @@ export function invokeTo(node: Node, inputs: Record<string, unknown>, cancel: Ca
 
 async function invokeAsync(executor: Executor, node: Node, inputs: Record<string, unknown>, cancel: Cancel, files: FileSink, o: CallHooks): Promise<Record<string, unknown>> {
   const args = await node.options.preprocess!({ ...inputs });
-  const work = executor.execute(node, args, new CallContext(executor, node, cancel, files, o));
-  o.track?.(work);
-  return shape(executor, node, await abortable(work, cancel));
+  return shape(executor, node, await abortable(begin(executor, node, args, cancel, files, o), cancel));
 }
 
 function shape(executor: Executor, node: Node, raw: unknown): Record<string, unknown> {
