@@ -11,6 +11,7 @@ import { defaultHome, isStoreLocked, LevelStore, MemoryStore, openStore, SCHEMA_
 import { Claims } from "../lib/store/claims.js";
 import { FilesDir } from "../lib/store/files.js";
 import { K, under } from "../lib/store/level-keys.js";
+import { openLocked, writeBatch } from "../lib/store/lock.js";
 import { auditStore } from "./fixtures/store-audit.js";
 
 const WRITER = join(import.meta.dirname, "fixtures", "store-writer.ts");
@@ -488,15 +489,21 @@ t.test("LevelStore: results that finish while a batch waits for the disk are wri
   t.teardown(() => s.close());
   const a = await s.createSheet("local");
   // Every batch written to the real database, counted; the first is held until the next results are in.
-  const db = (s as unknown as { db: { batch: (ops: unknown[], o: unknown) => Promise<void> } }).db;
-  const write = db.batch.bind(db);
+  type Batch = { length: number; write: (o?: { sync?: boolean }) => Promise<void> };
+  const db = (s as unknown as { db: { batch: () => Batch } }).db;
+  const open = db.batch.bind(db);
   const batches: Array<{ ops: number; sync: boolean }> = [];
   let entered!: () => void;
   const inFirst = new Promise<void>((r) => (entered = r));
-  db.batch = async (ops, o) => {
-    batches.push({ ops: ops.length, sync: (o as { sync?: boolean })?.sync === true });
-    if (batches.length === 1) entered();
-    return write(ops, o);
+  db.batch = () => {
+    const batch = open();
+    const write = batch.write.bind(batch);
+    batch.write = async (o) => {
+      batches.push({ ops: batch.length, sync: o?.sync === true });
+      if (batches.length === 1) entered();
+      return write(o);
+    };
+    return batch;
   };
   const first = s.commitResult(rec(a.id, "w0"), { select: true });
   await inFirst;
@@ -508,6 +515,18 @@ t.test("LevelStore: results that finish while a batch waits for the disk are wri
   t.equal(Object.keys(state.selections).length, 51);
   t.equal(state.sheet.revision, 51, "one revision per selecting result");
   for (const r of rest) t.equal((await s.getResult(a.id, r.id))?.nodeId, r.nodeId);
+});
+
+t.test("writeBatch writes all of its ops or none: a bad op rejects it, nothing is written, and the database stays usable", async (t) => {
+  const db = await openLocked(join(tempHome(t), "raw"));
+  t.teardown(() => db.close());
+  await writeBatch(db, [{ type: "put", key: "a", value: { n: 1 } }, { type: "put", key: "b", value: 2 }], { sync: true });
+  t.same(await db.getMany(["a", "b"]), [{ n: 1 }, 2]);
+  const bad = writeBatch(db, [{ type: "put", key: "c", value: 3 }, { type: "del", key: "a" }, { type: "put", key: "d", value: undefined }]);
+  await t.rejects(bad, { code: "LEVEL_INVALID_VALUE" });
+  t.same(await db.getMany(["a", "c", "d"]), [{ n: 1 }, undefined, undefined], "none of the batch's ops was written");
+  await writeBatch(db, [{ type: "del", key: "b" }]);
+  t.equal(await db.get("b"), undefined, "a later batch is written");
 });
 
 t.test("LevelStore: a second open of one database is 'already in use by another daggr process'", async (t) => {

@@ -1,4 +1,4 @@
-import { DaggrError, type DaggrErrorDetails, type ErrorCode } from "../graph/errors.js";
+import { DaggrError, type DaggrErrorDetails, ErrorCode } from "../graph/errors.js";
 
 /**
  * Codes of the mistakes and conditions the store can name. They live here rather than
@@ -42,6 +42,11 @@ export class StoreError extends DaggrError {
 /** True when `e` is the "already in use by another daggr process" error. */
 export function isStoreLocked(e: unknown): e is StoreError {
   return e instanceof StoreError && (e.code as string) === StoreErrorCode.STORE_LOCKED;
+}
+
+/** `E_UNKNOWN_SHEET`: a sheet id neither store holds. */
+export function unknownSheet(id: string): DaggrError {
+  return new DaggrError(ErrorCode.UNKNOWN_SHEET, `Unknown sheet '${id}'.`, { got: id });
 }
 
 /** `E_RESULT_EXISTS`: both stores refuse to rewrite a committed result. */

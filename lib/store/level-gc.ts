@@ -1,6 +1,6 @@
 import type { Claims } from "./claims.js";
 import { K, SEP, SHEET_FAMILIES, under } from "./level-keys.js";
-import type { DB } from "./lock.js";
+import { writeBatch, type DB, type Op } from "./lock.js";
 
 /**
  * Removing a sheet, crash-safe in steps. `deleteSheet` first swaps the sheet for a
@@ -24,7 +24,7 @@ export async function purgeSheet(db: DB, claims: Claims, sheetId: string, keep: 
 
   const orphans: string[] = [];
   for (const id of touched) if (!keep.has(id) && !(await isReferenced(db, id))) orphans.push(id);
-  if (orphans.length) await db.batch(orphans.flatMap((id) => [{ type: "del" as const, key: K.file(id) }, { type: "put" as const, key: K.gc(id), value: 0 }]));
+  if (orphans.length) await writeBatch(db, orphans.flatMap((id): Op[] => [{ type: "del", key: K.file(id) }, { type: "put", key: K.gc(id), value: 0 }]));
   await collectGarbage(db, claims, orphans);
 
   for (const family of SHEET_FAMILIES) await db.clear(under(family, sheetId));
@@ -41,7 +41,7 @@ export async function collectGarbage(db: DB, claims: Claims, ids?: string[]): Pr
   // A file put again since it was journalled has its metadata back: keep its blob.
   const metas = await db.getMany(ids.map((id) => K.file(id)));
   for (const [i, id] of ids.entries()) if (metas[i] === undefined) await claims.release(id);
-  await db.batch(ids.map((id) => ({ type: "del" as const, key: K.gc(id) })));
+  await writeBatch(db, ids.map((id): Op => ({ type: "del", key: K.gc(id) })));
 }
 
 async function isReferenced(db: DB, fileId: string): Promise<boolean> {

@@ -1,14 +1,13 @@
 import { statfs } from "node:fs/promises";
-import { DaggrError, ErrorCode } from "../graph/errors.js";
 import { newId, ResultStatus, RunStatus, type ResultRecord, type RunRecord } from "../engine/records.js";
 import type { FileMeta, HistoryPage, PutFileInput, SheetInfo, SheetState, Store, StoreChange, StoreHealth } from "../engine/store.js";
 import { Claims } from "./claims.js";
-import { isDiskError, resultExists, storageError, unknownFiles } from "./errors.js";
+import { isDiskError, resultExists, storageError, unknownFiles, unknownSheet } from "./errors.js";
 import { fileIdsIn } from "./file-refs.js";
 import { FilesDir, isFileId } from "./files.js";
 import { purgeSheet } from "./level-gc.js";
 import { holder, K, lastPart, under } from "./level-keys.js";
-import { openLocked, reopen, type DB } from "./lock.js";
+import { openLocked, reopen, writeBatch, type DB, type Op } from "./lock.js";
 import { migrate, MIGRATIONS, SCHEMA_VERSION, type Migration } from "./migrations.js";
 import { recover } from "./recovery.js";
 import { sweepOsTemp, sweepTemp, TempPrefix } from "./temp.js";
@@ -24,7 +23,6 @@ export interface LevelStoreOptions {
 }
 
 type StoredFile = Omit<FileMeta, "path">;
-type Op = { type: "put"; key: string; value: any } | { type: "del"; key: string };
 
 /** A result waiting to be written with others (`LevelStore.commitResult`), and its caller's promise. */
 interface PendingResult {
@@ -32,6 +30,19 @@ interface PendingResult {
   options: { select: boolean };
   resolve: () => void;
   reject: (e: unknown) => void;
+}
+
+/**
+ * What a batch of results read before it was built, and what its accepted results changed
+ * so far: the sheets as they will be (a revision per selection) and which of them changed,
+ * the nodes' result counts, the files the store holds, the ids taken in the batch.
+ */
+interface Batch {
+  sheets: Map<string, SheetInfo | undefined>;
+  revised: Set<string>;
+  counts: Map<string, number>;
+  known: Set<string>;
+  ids: Set<string>;
 }
 
 /** Free space a faulted database needs before it is reopened (twice LevelDB's write buffer). */
@@ -174,7 +185,7 @@ export class LevelStore implements Store {
 
   private async sheetOrThrow(id: string): Promise<SheetInfo> {
     const info = (await this.db.get(K.sheet(id))) as SheetInfo | undefined;
-    if (!info) throw new DaggrError(ErrorCode.UNKNOWN_SHEET, `Unknown sheet '${id}'.`, { got: id });
+    if (!info) throw unknownSheet(id);
     return info;
   }
 
@@ -197,7 +208,7 @@ export class LevelStore implements Store {
         { type: "put", key: K.sheet(info.id), value: info },
         { type: "put", key: K.userSheet(user, info.id), value: 0 },
       ];
-      await this.db.batch(ops, SYNC);
+      await writeBatch(this.db, ops, SYNC);
       this.emit({ type: "sheets", user });
       return info;
     });
@@ -226,7 +237,7 @@ export class LevelStore implements Store {
         { type: "del", key: K.userSheet(info.user, sheetId) },
         { type: "put", key: K.trash(sheetId), value: info.user },
       ];
-      await this.db.batch(ops, SYNC);
+      await writeBatch(this.db, ops, SYNC);
       await purgeSheet(this.db, this.claims, sheetId, this.unreferenced);
       this.emit({ type: "sheets", user: info.user });
     });
@@ -236,7 +247,7 @@ export class LevelStore implements Store {
     const snapshot = this.db.snapshot();
     try {
       const sheet = (await this.db.get(K.sheet(sheetId), { snapshot })) as SheetInfo | undefined;
-      if (!sheet) throw new DaggrError(ErrorCode.UNKNOWN_SHEET, `Unknown sheet '${sheetId}'.`, { got: sheetId });
+      if (!sheet) throw unknownSheet(sheetId);
       const read = async (family: string) => {
         const out: Record<string, any> = {};
         for await (const [k, v] of this.db.iterator({ ...under(family, sheetId), snapshot })) out[lastPart(k)] = v;
@@ -273,7 +284,7 @@ export class LevelStore implements Store {
       }
       const revision = info.revision + 1;
       ops.push({ type: "put", key: K.sheet(sheetId), value: { ...info, revision } });
-      await this.db.batch(ops, SYNC);
+      await writeBatch(this.db, ops, SYNC);
       this.emit({ type: "inputs", sheetId, values, revision });
       return revision;
     }, "the edit");
@@ -287,8 +298,14 @@ export class LevelStore implements Store {
       ops.push({ type: "del", key: K.ref(id, sheetId, who) }, { type: "del", key: K.sheetRef(sheetId, id, who) });
     }
     const known = after.length ? await this.db.getMany(after.map(K.file)) : [];
-    for (const [i, id] of after.entries()) {
-      if (known[i] === undefined) continue;
+    ops.push(...this.refPuts(sheetId, who, after.filter((_, i) => known[i] !== undefined)));
+    return ops;
+  }
+
+  /** Ops adding a holder's references to files the store holds. */
+  private refPuts(sheetId: string, who: string, ids: string[]): Op[] {
+    const ops: Op[] = [];
+    for (const id of ids) {
       ops.push({ type: "put", key: K.ref(id, sheetId, who), value: 0 }, { type: "put", key: K.sheetRef(sheetId, id, who), value: 0 });
       this.unreferenced.delete(id);
     }
@@ -303,7 +320,7 @@ export class LevelStore implements Store {
       );
       const revision = info.revision + 1;
       ops.push({ type: "put", key: K.sheet(sheetId), value: { ...info, revision } });
-      await this.db.batch(ops, SYNC);
+      await writeBatch(this.db, ops, SYNC);
       this.emit({ type: "selections", sheetId, selections, revision });
       return revision;
     }, "the selection");
@@ -333,24 +350,43 @@ export class LevelStore implements Store {
     return new Promise<void>((resolve, reject) => group.push({ record, options, resolve, reject }));
   }
 
-  /** Writes gathered results in one synced batch; refused ones are rejected and left out. */
+  /**
+   * Writes gathered results in one synced batch; refused ones are rejected and left out.
+   * What the checks need (ids taken, result counts, file metadata, the sheets) is read for
+   * the whole group at once: read per result, one read after another, it cost ~0.3 ms a
+   * result, and a 1,000-wide fan-out waited ~300 ms after its last node for its writes.
+   */
   private async writeResults(group: PendingResult[]): Promise<void> {
+    const records = group.map((p) => p.record);
+    const sheetIds = [...new Set(records.map((r) => r.sheetId))];
+    const countKeys = [...new Set(records.map((r) => K.count(r.sheetId, r.nodeId)))];
+    const fileIds = [...new Set(records.flatMap((r) => r.files))];
+    const [infos, taken, counts, metas] = await Promise.all([
+      this.db.getMany(sheetIds.map(K.sheet)) as Promise<(SheetInfo | undefined)[]>,
+      this.db.getMany(records.map((r) => K.resultNode(r.sheetId, r.id))),
+      this.db.getMany(countKeys) as Promise<(number | undefined)[]>,
+      fileIds.length ? this.db.getMany(fileIds.map((f) => (isFileId(f) ? K.file(f) : K.file("-")))) : [],
+    ]);
+    const batch: Batch = {
+      sheets: new Map(sheetIds.map((id, i) => [id, infos[i]])),
+      revised: new Set(),
+      counts: new Map(countKeys.map((k, i) => [k, counts[i] ?? 0])),
+      known: new Set(fileIds.filter((_, i) => metas[i] !== undefined)),
+      ids: new Set(),
+    };
     const ops: Op[] = [];
     const written: PendingResult[] = [];
-    const sheets = new Map<string, SheetInfo>();
-    const counts = new Map<string, number>();
-    const ids = new Set<string>();
-    for (const p of group) {
+    for (const [i, p] of group.entries()) {
       try {
-        ops.push(...(await this.resultOps(p.record, p.options, sheets, counts, ids)));
+        ops.push(...this.resultOps(p.record, p.options, taken[i] !== undefined, batch));
         written.push(p);
       } catch (e) {
         p.reject(e);
       }
     }
     if (!written.length) return;
-    for (const info of sheets.values()) ops.push({ type: "put", key: K.sheet(info.id), value: info });
-    await this.db.batch(ops, SYNC);
+    for (const id of batch.revised) ops.push({ type: "put", key: K.sheet(id), value: batch.sheets.get(id) });
+    await writeBatch(this.db, ops, SYNC);
     for (const p of written) {
       this.emit({ type: "result", sheetId: p.record.sheetId, record: p.record, selected: p.options.select });
       p.resolve();
@@ -358,31 +394,34 @@ export class LevelStore implements Store {
   }
 
   /**
-   * The writes that store one result, given the others of its batch so far: the sheets as
-   * they will be (revision counted per selection), the nodes' result counts, the ids.
+   * The writes that store one result, given what its batch read and accepted so far (see
+   * `Batch`); `taken` when its id was stored before the batch. Throws when it is refused.
    */
-  private async resultOps(record: ResultRecord, options: { select: boolean }, sheets: Map<string, SheetInfo>, counts: Map<string, number>, ids: Set<string>): Promise<Op[]> {
+  private resultOps(record: ResultRecord, options: { select: boolean }, taken: boolean, batch: Batch): Op[] {
     const { sheetId, nodeId, id } = record;
-    const info = sheets.get(sheetId) ?? (await this.sheetOrThrow(sheetId));
-    if (ids.has(K.resultNode(sheetId, id)) || (await this.db.get(K.resultNode(sheetId, id))) !== undefined) throw resultExists(record);
+    const info = batch.sheets.get(sheetId);
+    if (!info) throw unknownSheet(sheetId);
+    if (taken || batch.ids.has(K.resultNode(sheetId, id))) throw resultExists(record);
     const fileIds = [...new Set(record.files)];
-    const metas = fileIds.length ? await this.db.getMany(fileIds.map((f) => (isFileId(f) ? K.file(f) : K.file("-")))) : [];
-    const missing = fileIds.filter((_, i) => metas[i] === undefined);
+    const missing = fileIds.filter((f) => !batch.known.has(f));
     if (missing.length) throw unknownFiles(record, missing);
     const countKey = K.count(sheetId, nodeId);
-    const count = counts.get(countKey) ?? (((await this.db.get(countKey)) as number | undefined) ?? 0);
+    const count = batch.counts.get(countKey)!;
     const ops: Op[] = [
       { type: "put", key: K.result(sheetId, nodeId, id), value: record },
       { type: "put", key: K.resultNode(sheetId, id), value: nodeId },
       { type: "put", key: countKey, value: count + 1 },
-      ...(await this.refOps(sheetId, holder.result(id), [], fileIds)),
+      ...this.refPuts(sheetId, holder.result(id), fileIds),
     ];
     if (record.status === ResultStatus.SUCCESS) ops.push({ type: "put", key: K.byKey(sheetId, nodeId, record.key), value: id });
     if (options.select) ops.push({ type: "put", key: K.sel(sheetId, nodeId), value: id });
     // Taken only once the result is accepted, so a refused one changes nothing of its batch.
-    ids.add(K.resultNode(sheetId, id));
-    counts.set(countKey, count + 1);
-    if (options.select) sheets.set(sheetId, { ...info, revision: info.revision + 1 });
+    batch.ids.add(K.resultNode(sheetId, id));
+    batch.counts.set(countKey, count + 1);
+    if (options.select) {
+      batch.sheets.set(sheetId, { ...info, revision: info.revision + 1 });
+      batch.revised.add(sheetId);
+    }
     return ops;
   }
 
@@ -400,7 +439,7 @@ export class LevelStore implements Store {
     const snapshot = this.db.snapshot();
     try {
       if ((await this.db.get(K.sheet(sheetId), { snapshot })) === undefined) {
-        throw new DaggrError(ErrorCode.UNKNOWN_SHEET, `Unknown sheet '${sheetId}'.`, { got: sheetId });
+        throw unknownSheet(sheetId);
       }
       const total = ((await this.db.get(K.count(sheetId, nodeId), { snapshot })) as number | undefined) ?? 0;
       const range = under("result", sheetId, nodeId);
@@ -422,7 +461,7 @@ export class LevelStore implements Store {
         { type: "put", key: K.run(run.sheetId, run.id), value: run },
         live ? { type: "put", key: K.running(run.sheetId, run.id), value: 0 } : { type: "del", key: K.running(run.sheetId, run.id) },
       ];
-      await this.db.batch(ops, live && run.started?.length ? BATCHED : SYNC);
+      await writeBatch(this.db, ops, live && run.started?.length ? BATCHED : SYNC);
     }, "the run record");
   }
 

@@ -7,6 +7,29 @@ import { StoreError, StoreErrorCode } from "./errors.js";
 /** One app's LevelDB, values JSON-encoded. */
 export type DB = Level<string, any>;
 
+/** A write of one key, for `writeBatch`. */
+export type Op = { type: "put"; key: string; value: any } | { type: "del"; key: string };
+
+/**
+ * Writes `ops` in one atomic batch, built op by op (a chained batch). The array form,
+ * `db.batch(ops)`, copies every op into a new object and looks its encodings up again:
+ * ~10 µs an op here, 55 ms of JavaScript for the 5,000 ops of a 1,000-wide fan-out's
+ * results, against ~8 ms this way.
+ */
+export async function writeBatch(db: DB, ops: readonly Op[], options: { sync: boolean } = { sync: false }): Promise<void> {
+  const batch = db.batch();
+  try {
+    for (const op of ops) {
+      if (op.type === "put") batch.put(op.key, op.value);
+      else batch.del(op.key);
+    }
+  } catch (e) {
+    await batch.close();
+    throw e;
+  }
+  await batch.write(options);
+}
+
 interface Owner {
   pid: number;
   host: string;

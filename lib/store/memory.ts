@@ -1,12 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DaggrError, ErrorCode } from "../graph/errors.js";
 import { ResultStatus, type ResultRecord, type RunRecord } from "../engine/records.js";
 import { newId } from "../engine/records.js";
 import { fulfilled } from "../engine/known.js";
 import type { FileMeta, HistoryPage, PutFileInput, SheetInfo, SheetState, Store, StoreChange, StoreHealth } from "../engine/store.js";
-import { resultExists, unknownFiles } from "./errors.js";
+import { resultExists, unknownFiles, unknownSheet } from "./errors.js";
 import { fileIdsIn } from "./file-refs.js";
 import { FilesDir } from "./files.js";
 
@@ -118,7 +117,7 @@ export class MemoryStore implements Store {
 
   private sheet(id: string): SheetData {
     const s = this.sheets.get(id);
-    if (!s) throw new DaggrError(ErrorCode.UNKNOWN_SHEET, `Unknown sheet '${id}'.`, { got: id });
+    if (!s) throw unknownSheet(id);
     return s;
   }
 
