@@ -23,6 +23,8 @@
  *   and concurrent_1000_vs_observable, ours over Observable's), with the spread from the
  *   first node's call to the last's, and the floor it sets (critical path + spread:
  *   completions cannot make up for late starts);
+ * - concurrent_1000_level_wall_vs_critical: the same fan-out on LevelDB, as an app with
+ *   persistence runs it (informational; each result is on disk before the join starts);
  * - concurrent_1000_inflight_bytes_per_node: what each of those nodes holds while it
  *   waits (Observable's alongside);
  * - incremental_100k_vs_100: an edit and the recompute of the 10 nodes it affects, in a
@@ -30,6 +32,9 @@
  *   no debounce timer (target <= 1.3).
  */
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join as joinPath } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { Runtime } from "@observablehq/runtime";
@@ -262,8 +267,10 @@ async function fanins(): Promise<Figure[]> {
 /**
  * The fan-out: a source reading an input (changed before each run, so every worker
  * executes anew), `width` concurrent async workers that each call `nap` once, and a join.
+ * In memory, or with `home`, on LevelDB under that `DAGGR_HOME` (what an app with
+ * persistence runs on).
  */
-async function fanOut(name: string, width: number, nap: () => Promise<unknown>) {
+async function fanOut(name: string, width: number, nap: () => Promise<unknown>, home?: string) {
   const src = new FnNode(({ k }: { k: number }) => k, { name: "src", inputs: { k: gr.Number({ value: 0 }) }, outputs: { v: null } });
   const workers = Array.from({ length: width }, (_, i) =>
     new FnNode(async ({ v }: { v: number }) => (await nap(), v + i), { name: `w${i}`, inputs: { v: src.out.v }, concurrent: true, outputs: { v: null } }),
@@ -273,8 +280,8 @@ async function fanOut(name: string, width: number, nap: () => Promise<unknown>) 
     inputs: Object.fromEntries(workers.map((w, i) => [`w${i}`, w.out.v])),
     outputs: { n: null },
   });
-  const graph = new Graph({ name, nodes: [join], persistKey: false, autorun: false });
-  const session = await graph.session({ store: new MemoryStore() });
+  const graph = new Graph({ name, nodes: [join], persistKey: home ? name : false, autorun: false });
+  const session = home ? await withHome(home, () => graph.session()) : await graph.session({ store: new MemoryStore() });
   let k = 0;
   /** One run: the edit (synchronous), then the run of every worker and the join. */
   const run = async () => {
@@ -283,6 +290,18 @@ async function fanOut(name: string, width: number, nap: () => Promise<unknown>) 
     if (summary.nodes.w0 !== "ran") throw new Error(`workers did not run: ${summary.nodes.w0}`);
   };
   return { run, close: () => session.close() };
+}
+
+/** `open()` with `DAGGR_HOME` set to `home`, then as it was. */
+async function withHome<T>(home: string, open: () => Promise<T>): Promise<T> {
+  const was = process.env.DAGGR_HOME;
+  process.env.DAGGR_HOME = home;
+  try {
+    return await open();
+  } finally {
+    if (was === undefined) delete process.env.DAGGR_HOME;
+    else process.env.DAGGR_HOME = was;
+  }
 }
 
 /** The same fan-out in Observable, defined anew: `finished` once the join has its value. */
@@ -330,6 +349,16 @@ async function concurrent(): Promise<Figure[]> {
     runtime.dispose();
     spread("observable");
   }, 9, 2);
+  // On LevelDB, every result is written (synced batches) before the join starts.
+  const home = mkdtempSync(joinPath(tmpdir(), "daggr-bench-fan-"));
+  let onDisk: number;
+  try {
+    const fan = await fanOut("fanout-level", width, nap, home);
+    onDisk = await timeMedian(fan.run, 9, 3);
+    await fan.close();
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
   // The warm-up runs' spreads are left out, as their times are.
   const oursSpread = median(spreads.ours.slice(15));
   const observableSpread = median(spreads.observable.slice(2));
@@ -339,6 +368,7 @@ async function concurrent(): Promise<Figure[]> {
     { name: "observable_1000_wall_vs_critical", value: observable / sleepMs, unit: "ratio" },
     // Both sides measured in this run: steadier than either against the timer on a busy host.
     { name: "concurrent_1000_vs_observable", value: ours / observable, unit: "ratio" },
+    { name: "concurrent_1000_level_wall_vs_critical", value: onDisk / sleepMs, unit: "ratio" },
     { name: "concurrent_1000_start_spread_ms", value: oursSpread, unit: "ms" },
     { name: "concurrent_1000_floor_vs_critical", value: (sleepMs + oursSpread) / sleepMs, unit: "ratio" },
     { name: "observable_1000_start_spread_ms", value: observableSpread, unit: "ms" },
