@@ -57,7 +57,11 @@ async function bytesPerUpdate(n: number): Promise<{ update: number; snapshot: nu
   });
   const until = async (pred: (m: { type: string; re?: string; event?: { type: string; runId?: string } }) => boolean, from: number) => {
     for (;;) {
-      const i = frames.slice(from).findIndex((f) => pred(JSON.parse(f)));
+      // A burst of events is one message: the predicate sees each event as its own message.
+      const i = frames.slice(from).findIndex((f) => {
+        const m = JSON.parse(f);
+        return m.type === "events" ? m.events.some((event: { type: string }) => pred({ type: "event", event })) : pred(m);
+      });
       if (i >= 0) return from + i;
       await new Promise<void>((r) => (wake = r));
     }
@@ -169,6 +173,7 @@ ws.on("message", (d) => {
   const m = JSON.parse(String(d));
   if (m.type === "snapshot") return start();
   if (m.type === "event" && m.event.type === "run-finished") finished++;
+  if (m.type === "events") finished += m.events.filter((e) => e.type === "run-finished").length;
   if (m.re === undefined) return;
   replies++;
   if (m.type === "ack") acks++;

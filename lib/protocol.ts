@@ -217,6 +217,18 @@ export interface EventMessage {
   event: EventWire;
 }
 
+/**
+ * Several engine events of one sheet in one message, in the order they happened: the
+ * events of one turn of the server's event loop (a burst of completions) travel together.
+ * A client handles it as one `event` message per item.
+ */
+export interface EventsMessage {
+  v: typeof PROTOCOL_VERSION;
+  type: "events";
+  sheetId: string;
+  events: EventWire[];
+}
+
 export interface SheetsMessage {
   v: typeof PROTOCOL_VERSION;
   type: "sheets";
@@ -342,7 +354,7 @@ export interface DiagnosticsMessage {
 }
 export const MAX_DIAGNOSTICS = 50;
 
-export type ServerMessage = SnapshotMessage | SnapshotPageMessage | EventMessage | SheetsMessage | HistoryMessage | AckMessage | ErrorMessage | DiagnosticsMessage;
+export type ServerMessage = SnapshotMessage | SnapshotPageMessage | EventMessage | EventsMessage | SheetsMessage | HistoryMessage | AckMessage | ErrorMessage | DiagnosticsMessage;
 
 // ── client → server ──────────────────────────────────────────────────────────
 

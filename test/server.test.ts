@@ -7,6 +7,8 @@ import { FnNode, Graph, InputNode, MemoryStore, branch, firstOf, gr } from "../l
 import { MESSAGE_SCHEMAS, MESSAGE_TYPES } from "../lib/protocol-schema.js";
 import type { ClientMessage, ClientMessageType, EventMessage, EventWire, FileRef, ServerMessage, SnapshotMessage } from "../lib/protocol.js";
 import { launch, type ServerOptions } from "../lib/server/index.js";
+import { EVENTS_MESSAGE_BYTES, Hub } from "../lib/server/hub.js";
+import { Wire } from "../lib/server/wire.js";
 import { freePort, resolveOptions } from "../lib/server/options.js";
 import { WireClient, raw } from "./fixtures/server-wire.js";
 
@@ -161,6 +163,95 @@ t.test("run: ack with the run id, then deltas only; each result crosses the wire
   const iSel = types.indexOf("selection-changed");
   t.ok(iDone < iSel, "node-completed (with the result) comes before selection-changed");
   c.close();
+});
+
+t.test("a burst of events goes out in a few messages: every event once, each node's in order", async (t) => {
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const src = new FnNode(({ k }) => k, { name: "src", autorun: false, inputs: { k: gr.Number({ value: 1 }) }, outputs: { v: gr.Number() } });
+  const workers = Array.from({ length: 50 }, (_, i) =>
+    new FnNode(async ({ v }) => (await gate, v + i), { name: `w${i}`, concurrent: true, autorun: false, inputs: { v: src.out.v }, outputs: { v: gr.Number() } }),
+  );
+  const join = new FnNode((xs: Record<string, number>) => Object.keys(xs).length, {
+    name: "join", autorun: false, inputs: Object.fromEntries(workers.map((w, i) => [`w${i}`, w.out.v])), outputs: { n: gr.Number() },
+  });
+  const { url } = await serve(t, new Graph({ name: "burst", nodes: [join], persistKey: false }));
+  const { c } = await WireClient.open(url);
+  const from = c.messages.length;
+  const frames = c.frames;
+  const ack = await c.request({ type: "run", nodeId: "join", mode: "all" });
+  t.equal(ack.type, "ack");
+  await Promise.all(workers.map((w) => c.event("node-started", w.id, from)));
+  open();
+  await c.event("run-finished", undefined, from);
+  const events = c.messages.slice(from).flatMap((m) => (m.type === "event" ? [m.event as { type: string; nodeId?: string }] : []));
+  for (const w of [src, ...workers, join]) {
+    const mine = events.filter((e) => e.nodeId === w.id && (e.type === "node-started" || e.type === "node-completed")).map((e) => e.type);
+    t.same(mine, ["node-started", "node-completed"], `${w.id}: started, then completed, once each`);
+  }
+  t.equal(events.filter((e) => e.type === "run-finished").length, 1);
+  const sent = c.frames - frames;
+  t.ok(sent * 10 <= events.length, `${events.length} events came in ${sent} messages`);
+});
+
+t.test("the hub batches a turn's events per tab; a tab attached in that turn gets its snapshot first, then only what came after", async (t) => {
+  const graph = app({ autorun: false });
+  const store = new MemoryStore();
+  const hub = new Hub(graph, store, new Wire(graph, store), "local");
+  t.teardown(() => hub.close());
+  const tab = (id: string) => {
+    const frames: ServerMessage[] = [];
+    let wake = () => {};
+    const messages = () => frames.flatMap((m) => (m.type === "events" ? m.events.map((event) => ({ ...m, type: "event" as const, event })) : [m]));
+    return {
+      id,
+      sheetId: undefined as string | undefined,
+      frames,
+      messages,
+      send(text: string) {
+        frames.push(JSON.parse(text) as ServerMessage);
+        wake();
+      },
+      async until(pred: (m: ServerMessage) => boolean) {
+        for (;;) {
+          if (messages().some(pred)) return;
+          await new Promise<void>((r) => (wake = r));
+        }
+      },
+    };
+  };
+  const a = tab("a");
+  await hub.attach(a, undefined);
+  await a.until((m) => m.type === "snapshot");
+  const session = await hub.session(a);
+  const emitted: string[] = [];
+  session.events.subscribe((e) => e.type === "input-changed" && emitted.push(String(e.value)));
+  const b = tab("b");
+  // One turn: two edits, then b attaches (its snapshot holds them), then two more edits.
+  session.set("upper__text", "e1");
+  session.set("upper__text", "e2");
+  await hub.attach(b, session.sheet.id);
+  session.set("upper__text", "e3");
+  session.set("upper__text", "e4");
+  await a.until((m) => m.type === "event" && m.event.type === "input-changed" && m.event.value === "e4");
+  await b.until((m) => m.type === "event" && m.event.type === "input-changed" && m.event.value === "e4");
+  const edits = (msgs: ServerMessage[]) => msgs.flatMap((m) => (m.type === "event" && m.event.type === "input-changed" ? [String(m.event.value)] : []));
+  t.same(emitted, ["e1", "e2", "e3", "e4"]);
+  t.same(edits(a.messages()), ["e1", "e2", "e3", "e4"], "a: every edit, in order");
+  t.equal(a.frames.filter((m) => m.type === "events").length, 2, "a: the turn's edits in two messages: before b's snapshot, and after it");
+  const bMessages = b.messages();
+  const snapshot = bMessages.findIndex((m) => m.type === "snapshot");
+  t.equal(snapshot, 0, "b: the snapshot first");
+  t.equal((bMessages[0] as SnapshotMessage).inputs.upper__text, "e2", "b's snapshot holds the edits made before it");
+  t.same(edits(bMessages), ["e3", "e4"], "b: only the edits after its snapshot");
+  // A burst bigger than a message holds is split: three edits of 0.4 MB, in two messages.
+  const big = ["x", "y", "z"].map((ch) => ch.repeat(0.4 * EVENTS_MESSAGE_BYTES));
+  const seen = a.frames.length;
+  for (const v of big) session.set("upper__text", v);
+  await a.until((m) => m.type === "event" && m.event.type === "input-changed" && m.event.value === big[2]);
+  const sizes = a.frames.slice(seen).map((m) => JSON.stringify(m).length);
+  t.same(edits(a.messages().slice(-3)), big, "every edit, in order");
+  t.equal(sizes.length, 2, `split in two (${sizes.join(", ")} B)`);
 });
 
 t.test("two tabs on one sheet see the same state live; a tab on another sheet sees none of it", async (t) => {

@@ -787,7 +787,11 @@ async function serveAndKill(warm: Warm, rand: () => number, round: number, acks:
   let runsFinished = 0;
   let allFinished: () => void = () => undefined;
   c.ws.on("message", (data: Buffer) => {
-    const m = JSON.parse(data.toString());
+    const frame = JSON.parse(data.toString());
+    // A burst of events comes in one message: each is read as its own.
+    for (const m of frame.type === "events" ? frame.events.map((event: unknown) => ({ type: "event", event })) : [frame]) observe(m);
+  });
+  function observe(m: ReturnType<typeof JSON.parse>): void {
     if (m.type === "ack" && pending.has(m.re)) {
       const p = pending.get(m.re)!;
       if (p.input) {
@@ -810,7 +814,7 @@ async function serveAndKill(warm: Warm, rand: () => number, round: number, acks:
       acks.shown.add(m.event.result.id);
       if (killAt === "completed" && ++seen === nth) kill();
     }
-  });
+  }
   if (killAt === "timer") setTimeout(kill, Math.floor(rand() * 40));
   // A burst of edits to two inputs (with the revision each was made on) and explicit runs.
   const ops = 6 + Math.floor(rand() * 20);

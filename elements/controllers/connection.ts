@@ -150,6 +150,11 @@ export class Connection {
     } catch {
       return;
     }
+    // A burst of events comes as one message: handled as the events one by one.
+    if (msg.type === "events") {
+      for (const event of msg.events) this.opts.onMessage({ v: msg.v, type: "event", sheetId: msg.sheetId, event });
+      return;
+    }
     const re = "re" in msg ? msg.re : undefined;
     const p = re ? this.pending.get(re) : undefined;
     if (p) {

@@ -64,7 +64,11 @@ export class Wire {
 
   /** JSON for a message, with the HF token cut out wherever a node or error put it. */
   encode(message: object): string {
-    let text = JSON.stringify(message);
+    return this.redact(JSON.stringify(message));
+  }
+
+  /** A message's JSON with the HF token cut out (see `encode`). */
+  redact(text: string): string {
     // The machine's token, and a visitor's own (on a Space) when this runs for one.
     for (const token of [this.hfToken(), hfTokenScoped() ? hfToken() : undefined]) {
       if (token && token.length >= 4 && text.includes(token)) text = text.split(token).join("hf_***");
