@@ -4,6 +4,10 @@
  *   finishes (run started → run finished); ws_bytes_per_update_50 the same at 50 nodes,
  *   and ws_bytes_200_vs_50 their ratio (target <= 1.05: deltas do not grow with the graph);
  * - snapshot_bytes_200: the one snapshot a tab gets on connect, for scale;
+ * - fanout_1000_tab_wall_vs_critical: the engine suite's 1,000-wide fan-out of 10 ms nodes,
+ *   served, with a tab watching from another process: a run (from the tab's `run` to its
+ *   `run-finished`) over the critical path, and the messages and KB the run sent the tab
+ *   (fanout_1000_tab_messages_per_run, fanout_1000_tab_kb_per_run);
  * - snapshot_wire_bytes_{200,1000}: the bytes that snapshot takes on the socket with
  *   permessage-deflate (as browsers offer it), snapshot_wire_plain_bytes_* without, and
  *   snapshot_deflate_ratio_1000 the two side by side (compressed over plain);
@@ -197,6 +201,75 @@ function start() {
 }
 `;
 
+/**
+ * A tab in its own process (as a browser is): hello, then rounds of an edit and a run of
+ * the fan-out's join (mode all), each timed from the run message to its run-finished;
+ * prints the median time, and the messages and bytes a run sent it.
+ */
+const TAB = `
+import WebSocket from "ws";
+const [url, origin, rounds] = [process.argv[1], process.argv[2], Number(process.argv[3])];
+const ws = new WebSocket(url, { perMessageDeflate: true, headers: { origin } });
+const queue = [];
+let wake = () => {}, frames = 0, bytes = 0;
+ws.on("message", (d) => {
+  frames++;
+  bytes += d.length;
+  const m = JSON.parse(String(d));
+  if (m.type === "events") for (const event of m.events) queue.push({ type: "event", event });
+  else queue.push(m);
+  wake();
+});
+const until = async (pred) => {
+  for (;;) {
+    const i = queue.findIndex(pred);
+    if (i >= 0) return queue.splice(0, i + 1)[i];
+    await new Promise((r) => (wake = r));
+  }
+};
+await new Promise((r) => ws.once("open", r));
+ws.send(JSON.stringify({ v: 1, type: "hello", id: "h" }));
+await until((m) => m.type === "snapshot");
+const runs = [];
+for (let k = 1; k <= rounds; k++) {
+  ws.send(JSON.stringify({ v: 1, type: "set-input", id: "s" + k, nodeId: "src", port: "k", value: k }));
+  await until((m) => m.type === "ack" && m.re === "s" + k);
+  const [f0, b0, t0] = [frames, bytes, performance.now()];
+  ws.send(JSON.stringify({ v: 1, type: "run", id: "r" + k, nodeId: "join", mode: "all" }));
+  const end = await until((m) => m.type === "event" && m.event.type === "run-finished");
+  if (end.event.status !== "done") throw new Error("the run ended " + end.event.status);
+  if (k > 5) runs.push({ ms: performance.now() - t0, frames: frames - f0, bytes: bytes - b0 });
+}
+const med = (k) => runs.map((r) => r[k]).sort((a, b) => a - b)[runs.length >> 1];
+process.stdout.write(JSON.stringify({ ms: med("ms"), frames: med("frames"), bytes: med("bytes") }) + "\\n");
+ws.close();
+`;
+
+/**
+ * The 1,000-wide fan-out of 10 ms nodes (bench/engine.ts) served, with a tab watching
+ * from another process: a run's time as the tab sees it, and what it sends the tab.
+ */
+export async function fanOutWatched(width = 1000, rounds = 25): Promise<{ ms: number; frames: number; bytes: number }> {
+  const src = new FnNode(({ k }: { k: number }) => k, { name: "src", autorun: false, inputs: { k: gr.Number({ value: 0 }) }, outputs: { v: gr.Number() } });
+  const workers = Array.from({ length: width }, (_, i) =>
+    new FnNode(async ({ v }: { v: number }) => (await new Promise((r) => setTimeout(r, 10)), v + i), { name: `w${i}`, autorun: false, concurrent: true, inputs: { v: src.out.v }, outputs: { v: gr.Number() } }),
+  );
+  const join = new FnNode((xs: Record<string, number>) => Object.keys(xs).length, {
+    name: "join", autorun: false, inputs: Object.fromEntries(workers.map((w, i) => [`w${i}`, w.out.v])), outputs: { n: gr.Number() },
+  });
+  const server = await launch(new Graph({ name: "fan-out", nodes: [join], persistKey: false }), { port: 0, store: new MemoryStore(), quiet: true });
+  try {
+    const child = spawn(process.execPath, ["--input-type=module", "-e", TAB, `${server.url.replace("http", "ws")}/ws`, server.url, String(rounds)], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    const code = await new Promise<number | null>((r) => child.once("exit", r));
+    if (code !== 0) throw new Error(`the tab exited with ${code}`);
+    return JSON.parse(out) as { ms: number; frames: number; bytes: number };
+  } finally {
+    await server.close();
+  }
+}
+
 /** The p95 of `GET /api/schema` latencies, probing one at a time until `stop()` says so (at least `min` probes). */
 async function probe(url: string, stop: () => boolean, min: number): Promise<number> {
   const times: number[] = [];
@@ -268,6 +341,7 @@ export async function benchServer(): Promise<Figure[]> {
   const dev = await devTimes();
   const wire200 = await snapshotWireBytes(200);
   const wire1000 = await snapshotWireBytes(1000);
+  const watched = await fanOutWatched();
   const mb = (b: number) => b / 1024 / 1024;
   return [
     { name: "flood_sent_per_s", value: limited.sentPerS, unit: "msg/s" },
@@ -285,6 +359,9 @@ export async function benchServer(): Promise<Figure[]> {
     { name: "schema_p95_flood_vs_idle_unlimited", value: unlimited.floodP95 / unlimited.idleP95, unit: "ratio" },
     { name: "rss_after_mb_unlimited", value: mb(unlimited.rssAfter), unit: "MB" },
     { name: "heap_after_mb_unlimited", value: mb(unlimited.heapAfter), unit: "MB" },
+    { name: "fanout_1000_tab_wall_vs_critical", value: watched.ms / 10, unit: "ratio" },
+    { name: "fanout_1000_tab_messages_per_run", value: watched.frames, unit: "messages" },
+    { name: "fanout_1000_tab_kb_per_run", value: watched.bytes / 1024, unit: "KB" },
     { name: "ws_bytes_per_update", value: large.update, unit: "bytes" },
     { name: "ws_bytes_per_update_50", value: small.update, unit: "bytes" },
     { name: "ws_bytes_200_vs_50", value: large.update / small.update, unit: "ratio", target: "<= 1.05" },
