@@ -32,7 +32,7 @@ interface Outgoing {
   to: Client[];
 }
 
-/** The most a message of several events holds (bytes of its events' JSON): a longer burst is split. */
+/** The most a message of several events holds (characters of its events' JSON, ~bytes): a longer burst is split. */
 export const EVENTS_MESSAGE_BYTES = 1 << 20;
 
 /** One open sheet: the server's own handle on its session, and who listens to it. */
