@@ -13,6 +13,9 @@
  *   over 50 ms while those updates arrive, and the longest (target: none over 100);
  * - canvas_layers_<n>: composited layers in the page (Chromium's layer tree);
  * - canvas_full_cards_<n>: cards rendered in full (the rest are placeholders).
+ * - canvas_fanout_1000_script_ms / canvas_fanout_1000_task_ms: what one run of the
+ *   1,000-wide fan-out (bench/server.ts `fanOutGraph`; ~4,000 events) costs the tab's
+ *   renderer, its script and all its tasks (Chromium's Performance metrics), median of runs.
  * And the snapshot of a 10,000-node graph: bytes and ms of the first message a tab gets
  * (`snapshot_bytes_10000`, `snapshot_ms_10000`), and of the whole sheet once every page
  * has arrived (`snapshot_all_bytes_10000`, `snapshot_all_ms_10000`), on a fresh sheet of
@@ -25,6 +28,7 @@ import { MemoryStore } from "../lib/index.js";
 import { launch } from "../lib/server/index.js";
 import { CHROMIUM, canvasReady, startBrowser } from "../test/fixtures/canvas-browser.js";
 import { bigGraph, scaleGraph } from "../test/fixtures/canvas-graphs.js";
+import { fanOutGraph } from "./server.js";
 import { type Figure, median, report } from "./util.js";
 
 const SIZES = [21, 200, 1000];
@@ -51,6 +55,9 @@ export async function benchCanvas(sizes = SIZES): Promise<Figure[]> {
         console.error(`canvas bench at ${n} nodes failed: ${(e as Error).message.split("\n")[0]}`);
       }
     }
+    const fan = await fanOutInTab(browser, 1000);
+    for (const x of fan) console.log(`BENCH ${x.name} ${Math.round(x.value * 1000) / 1000}`);
+    figures.push(...fan);
   } finally {
     await browser.close();
   }
@@ -111,6 +118,59 @@ async function atSize(browser: Browser, n: number): Promise<Figure[]> {
       { name: `canvas_update_longest_task_ms_${n}`, value: Math.max(0, ...u.tasks), unit: "ms", target: "<= 100" },
       { name: `canvas_layers_${n}`, value: layers, unit: "layers" },
       { name: `canvas_full_cards_${n}`, value: u.full, unit: "cards" },
+    ];
+  } finally {
+    await server.close();
+  }
+}
+
+/** The renderer's script and task time per run of the fan-out, the runs asked for by another client. */
+async function fanOutInTab(browser: Browser, width: number, runs = 6): Promise<Figure[]> {
+  const server = await launch(fanOutGraph(width), { port: 0, store: new MemoryStore(), quiet: true });
+  try {
+    const ctx = await browser.context();
+    const page = await ctx.newPage();
+    await page.addInitScript(() => {
+      const w = window as unknown as { finished: number };
+      w.finished = 0;
+      document.addEventListener("daggr-event", (e) => (e as CustomEvent<{ type: string }>).detail.type === "run-finished" && w.finished++);
+    });
+    await page.goto(server.url);
+    await canvasReady(page, 120_000);
+    const cdp = await ctx.newCDPSession(page);
+    await cdp.send("Performance.enable");
+    const metrics = async () => {
+      const { metrics: m } = (await cdp.send("Performance.getMetrics")) as { metrics: Array<{ name: string; value: number }> };
+      return Object.fromEntries(m.map((x) => [x.name, x.value]));
+    };
+    const ws = new WebSocket(`${server.url.replace("http", "ws")}/ws`, { headers: { origin: server.url } });
+    await new Promise((r) => ws.once("open", r));
+    const replies = new Map<string, () => void>();
+    ws.on("message", (d) => {
+      const m = JSON.parse(String(d)) as { re?: string };
+      if (m.re) replies.get(m.re)?.();
+    });
+    const ask = (msg: object, id: string) => new Promise<void>((r) => (replies.set(id, r), ws.send(JSON.stringify({ v: 1, id, ...msg }))));
+    await ask({ type: "hello" }, "h");
+    const script: number[] = [];
+    const task: number[] = [];
+    for (let k = 1; k <= runs + 1; k++) {
+      await ask({ type: "set-input", nodeId: "src", port: "k", value: k }, `s${k}`);
+      const before = await metrics();
+      await ask({ type: "run", nodeId: "join", mode: "all" }, `r${k}`);
+      await page.waitForFunction((n) => (window as unknown as { finished: number }).finished >= n, k, { timeout: 120_000 });
+      // The run's last events handled; a frame later its rendering is done too.
+      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => setTimeout(r))));
+      const after = await metrics();
+      if (k === 1) continue; // the first run renders the full cards' first results
+      script.push((after.ScriptDuration! - before.ScriptDuration!) * 1000);
+      task.push((after.TaskDuration! - before.TaskDuration!) * 1000);
+    }
+    ws.close();
+    await ctx.close();
+    return [
+      { name: `canvas_fanout_${width}_script_ms`, value: median(script), unit: "ms" },
+      { name: `canvas_fanout_${width}_task_ms`, value: median(task), unit: "ms" },
     ];
   } finally {
     await server.close();

@@ -202,6 +202,22 @@ function start() {
 `;
 
 /**
+ * The engine suite's fan-out (bench/engine.ts) as an app serves it: `src` (its input `k`
+ * edited before each run, so every worker runs anew), `width` concurrent workers of
+ * 10 ms each, and `join` reading them all. Nothing autoruns: runs are asked for.
+ */
+export function fanOutGraph(width: number): Graph {
+  const src = new FnNode(({ k }: { k: number }) => k, { name: "src", autorun: false, inputs: { k: gr.Number({ value: 0 }) }, outputs: { v: gr.Number() } });
+  const workers = Array.from({ length: width }, (_, i) =>
+    new FnNode(async ({ v }: { v: number }) => (await new Promise((r) => setTimeout(r, 10)), v + i), { name: `w${i}`, autorun: false, concurrent: true, inputs: { v: src.out.v }, outputs: { v: gr.Number() } }),
+  );
+  const join = new FnNode((xs: Record<string, number>) => Object.keys(xs).length, {
+    name: "join", autorun: false, inputs: Object.fromEntries(workers.map((w, i) => [`w${i}`, w.out.v])), outputs: { n: gr.Number() },
+  });
+  return new Graph({ name: "fan-out", nodes: [join], persistKey: false });
+}
+
+/**
  * A tab in its own process (as a browser is): hello, then rounds of an edit and a run of
  * the fan-out's join (mode all), each timed from the run message to its run-finished;
  * prints the median time, and the messages and bytes a run sent it.
@@ -250,14 +266,7 @@ ws.close();
  * from another process: a run's time as the tab sees it, and what it sends the tab.
  */
 export async function fanOutWatched(width = 1000, rounds = 25): Promise<{ ms: number; frames: number; bytes: number }> {
-  const src = new FnNode(({ k }: { k: number }) => k, { name: "src", autorun: false, inputs: { k: gr.Number({ value: 0 }) }, outputs: { v: gr.Number() } });
-  const workers = Array.from({ length: width }, (_, i) =>
-    new FnNode(async ({ v }: { v: number }) => (await new Promise((r) => setTimeout(r, 10)), v + i), { name: `w${i}`, autorun: false, concurrent: true, inputs: { v: src.out.v }, outputs: { v: gr.Number() } }),
-  );
-  const join = new FnNode((xs: Record<string, number>) => Object.keys(xs).length, {
-    name: "join", autorun: false, inputs: Object.fromEntries(workers.map((w, i) => [`w${i}`, w.out.v])), outputs: { n: gr.Number() },
-  });
-  const server = await launch(new Graph({ name: "fan-out", nodes: [join], persistKey: false }), { port: 0, store: new MemoryStore(), quiet: true });
+  const server = await launch(fanOutGraph(width), { port: 0, store: new MemoryStore(), quiet: true });
   try {
     const child = spawn(process.execPath, ["--input-type=module", "-e", TAB, `${server.url.replace("http", "ws")}/ws`, server.url, String(rounds)], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";

@@ -122,6 +122,33 @@ async function browserTests(): Promise<void> {
     await shot(page, "canvas-text-graph");
   });
 
+  t.test("a run restyles an edge only when its look changes: no write leaves a path's class as it was", async (t) => {
+    const { fanOutGraph } = await import("../bench/server.js");
+    const server = await serve(t, fanOutGraph(6));
+    const page = await open(t, server.url);
+    await page.evaluate(() => {
+      const svg = document.querySelector("daggr-canvas")!.shadowRoot!.querySelector("svg.edges")!;
+      const w = window as unknown as { classes: Map<Element, Array<string | null>>; finished: boolean };
+      w.classes = new Map();
+      w.finished = false;
+      new MutationObserver((records) => {
+        for (const r of records) {
+          const list = w.classes.get(r.target as Element) ?? [];
+          list.push(r.oldValue);
+          w.classes.set(r.target as Element, list);
+        }
+      }).observe(svg, { subtree: true, attributes: true, attributeFilter: ["class"], attributeOldValue: true });
+      document.addEventListener("daggr-event", (e) => (e as CustomEvent<{ type: string }>).detail.type === "run-finished" && (w.finished = true));
+    });
+    await page.locator("button.run-graph").click();
+    await page.waitForFunction(() => (window as unknown as { finished: boolean }).finished);
+    const looks = await page.evaluate(() =>
+      [...(window as unknown as { classes: Map<Element, Array<string | null>> }).classes].map(([p, olds]) => [(p as HTMLElement).dataset.edge!, [...olds, p.getAttribute("class")]] as const),
+    );
+    t.equal(looks.length, 12, "every edge changed look in the run");
+    for (const [edge, seq] of looks) t.ok(seq.every((c, i) => i === 0 || c !== seq[i - 1]), `${edge}: ${seq.join(" → ")}`);
+  });
+
   t.test("on open, autorun nodes without a result compute; a remote node says how it runs instead", async (t) => {
     const server = await serve(t, textGraph());
     const page = await open(t, server.url);

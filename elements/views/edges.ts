@@ -70,12 +70,15 @@ export class EdgeLayer {
     }
   }
 
-  /** Restyles the given edges (after freshness or activity changes). */
+  /**
+   * Restyles the given edges (after freshness or activity changes): the work is that of
+   * the edges given, not of the graph (a run of a 1,000-wide fan-out restyles a few edges
+   * ~4,000 times; a table of every edge made per call cost the tab 0.4 s a run).
+   */
   update(ids: Iterable<string>): void {
-    const byId = new Map((this.store.graph?.edges ?? []).map((e) => [e.id, e]));
     for (const id of ids) {
       const p = this.paths.get(id);
-      const e = byId.get(id);
+      const e = this.store.edgeById.get(id);
       if (p && e) this.style(e, p);
     }
   }
@@ -103,7 +106,9 @@ export class EdgeLayer {
     const chosen = this.store.variantOf(e.to.node);
     if (chosen !== undefined && e.to.port.includes(".") && !e.to.port.startsWith(`${chosen}.`)) cls.push("inactive");
     if (this.highlighted.has(e.id)) cls.push("will-run");
-    p.setAttribute("class", cls.join(" "));
+    // Set only when it changes: each write restyles the path.
+    const text = cls.join(" ");
+    if (p.getAttribute("class") !== text) p.setAttribute("class", text);
   }
 
   private pathFor(e: EdgeWire, pos: Map<string, { x: number; y: number }>, widthOf: (id: string) => number, obstacles: Obstacles): string | undefined {
