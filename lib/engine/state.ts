@@ -1,5 +1,6 @@
 import type { Graph } from "../graph/index.js";
 import type { Freshness } from "./events.js";
+import { keyedObject } from "./keyed.js";
 import { canonical } from "./recipe-key.js";
 import type { ResultRecord } from "./records.js";
 import { SheetKeys } from "./sheet-keys.js";
@@ -147,6 +148,12 @@ export class SheetView extends SheetKeys {
     return queue;
   }
 
+  /**
+   * When someone watches, the changes are gathered for one `freshness-changed` event, in
+   * maps made for many keys (a `{}` given a new node or edge id each time grew V8's
+   * table of shapes and went to the runtime per key: ~4 us a completion), with edge ids
+   * from the graph's edge list, made once (`edgeId` would build each id anew).
+   */
   private walk(queue: MinQueue, emit: boolean): void {
     const watched = emit && this.events.observed;
     let nodes: Record<string, Freshness> | undefined;
@@ -163,7 +170,7 @@ export class SheetView extends SheetKeys {
           const end = this.watchOff[s.order + 1]!;
           for (let i = this.watchOff[s.order]!; i < end; i++) this.slotAt[this.watchAt[i]!]!.staleParents += was ? 1 : -1;
         }
-        if (watched) (nodes ??= {})[s.node.id] = f;
+        if (watched) (nodes ??= keyedObject())[s.node.id] = f;
         this.changed(s);
         this.enqueueChildren(queue, s);
       }
@@ -179,7 +186,7 @@ export class SheetView extends SheetKeys {
         const ef = this.edgeFresh(k) ? 1 : 0;
         if (this.edgeFreshAt[k] !== ef) {
           this.edgeFreshAt[k] = ef;
-          if (watched) (edges ??= {})[this.graph.edgeId(k)] = ef === 1;
+          if (watched) (edges ??= keyedObject())[this.graph.edges[k]!.id] = ef === 1;
         }
       }
       // Opening a restored sheet marks every edge at once: that store is not kept for the small walks after.
