@@ -255,6 +255,12 @@ t.test("the hub batches a turn's events per tab; a tab attached in that turn get
   const sizes = a.frames.slice(seen).filter(holdsBig).map((m) => JSON.stringify(m).length);
   t.same(edits(a.messages().slice(-3)), big, "every edit, in order");
   t.equal(sizes.length, 2, `split in two (${sizes.join(", ")} B)`);
+  // A turn with one event (the input is stale already: no freshness change) sends it as an `event` message.
+  const before = a.frames.length;
+  session.set("upper__text", "lone");
+  await a.until((m) => m.type === "event" && m.event.type === "input-changed" && m.event.value === "lone");
+  const lone = a.frames.slice(before).filter((m) => (m.type === "events" ? m.events : m.type === "event" ? [m.event] : []).some((e) => e.type === "input-changed" && e.value === "lone"));
+  t.same(lone.map((m) => m.type), ["event"], "a lone event goes as `event`");
 });
 
 t.test("two tabs on one sheet see the same state live; a tab on another sheet sees none of it", async (t) => {
