@@ -187,6 +187,10 @@ for (const [impl, make] of Object.entries(factories)) {
       t.equal((await s.findByKey(a.id, "gen", "n4"))?.id, long[19]!.id);
       t.equal((await s.findByKey(a.id, "gen", "k2"))?.id, r3.id, "an old key stays findable");
       t.equal(await s.findByKey(a.id, "cut", "n2"), undefined, "another node's results are not its hits");
+      // A run asks for every node it may execute at once (LevelStore reads such lookups together).
+      const asked: Array<[string, string]> = [["gen", "n2"], ["cut", "n2"], ["gen", "k2"], ["cut", "k1"], ["gen", "n4"], ["gen", "nope"]];
+      const together = await Promise.all(asked.map(([node, key]) => s.findByKey(a.id, node, key)));
+      t.same(together.map((r) => r?.id), [long[12]!.id, undefined, r3.id, other.id, long[19]!.id, undefined], "lookups asked in one tick each get their own answer");
       const after = await s.loadSheet(a.id);
       t.same(after.counts, { gen: 24, cut: 1 });
       t.same(after.selections, { gen: long[18]!.id, cut: other.id });

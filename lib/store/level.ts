@@ -32,6 +32,15 @@ interface PendingResult {
   reject: (e: unknown) => void;
 }
 
+/** A `findByKey` waiting to be read with the others asked in the same tick, and its caller's promise. */
+interface PendingLookup {
+  sheetId: string;
+  nodeId: string;
+  key: string;
+  resolve: (record: ResultRecord | undefined) => void;
+  reject: (e: unknown) => void;
+}
+
 /**
  * What a batch of results read before it was built, and what its accepted results changed
  * so far: the sheets as they will be (a revision per selection) and which of them changed,
@@ -89,6 +98,8 @@ export class LevelStore implements Store {
   private queue: Promise<unknown> = Promise.resolve();
   /** Results waiting to be written together: the commits queued since the last other write (see `commitResult`). */
   private gathering: PendingResult[] | undefined;
+  /** Lookups by recipe key asked in this tick, read together (see `findByKey`). */
+  private lookups: PendingLookup[] | undefined;
   private closed?: Promise<void>;
   /** Set when a write failed: the database must be reopened before the next write. */
   private fault?: { error: string; since: number };
@@ -430,9 +441,33 @@ export class LevelStore implements Store {
     return nodeId === undefined ? undefined : ((await this.db.get(K.result(sheetId, nodeId, resultId))) as ResultRecord | undefined);
   }
 
-  async findByKey(sheetId: string, nodeId: string, key: string): Promise<ResultRecord | undefined> {
-    const id = (await this.db.get(K.byKey(sheetId, nodeId, key))) as string | undefined;
-    return id === undefined ? undefined : ((await this.db.get(K.result(sheetId, nodeId, id))) as ResultRecord | undefined);
+  /**
+   * The node's newest successful result with this recipe key. The lookups asked in one
+   * tick are read together, one `getMany` for their ids and one for the results found: a
+   * run asks once per node it may execute, all at once for a fan-out's children, and a
+   * read each cost ~8 us of this thread (a 1,000-wide fan-out on LevelDB: 56 ms a run with
+   * lookups read together, 61 ms one by one).
+   */
+  findByKey(sheetId: string, nodeId: string, key: string): Promise<ResultRecord | undefined> {
+    let group = this.lookups;
+    if (!group) {
+      const mine: PendingLookup[] = (group = this.lookups = []);
+      queueMicrotask(() => {
+        this.lookups = undefined;
+        this.lookUp(mine).catch((e) => {
+          for (const l of mine) l.reject(e);
+        });
+      });
+    }
+    return new Promise((resolve, reject) => group.push({ sheetId, nodeId, key, resolve, reject }));
+  }
+
+  private async lookUp(group: PendingLookup[]): Promise<void> {
+    const ids = (await this.db.getMany(group.map((l) => K.byKey(l.sheetId, l.nodeId, l.key)))) as (string | undefined)[];
+    const found = group.flatMap((l, i) => (ids[i] === undefined ? [] : [K.result(l.sheetId, l.nodeId, ids[i]!)]));
+    const records = found.length ? ((await this.db.getMany(found)) as (ResultRecord | undefined)[]) : [];
+    let at = 0;
+    for (const [i, l] of group.entries()) l.resolve(ids[i] === undefined ? undefined : records[at++]);
   }
 
   async listResults(sheetId: string, nodeId: string, page: { before?: string; limit?: number } = {}): Promise<HistoryPage> {
