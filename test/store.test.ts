@@ -195,6 +195,9 @@ for (const [impl, make] of Object.entries(factories)) {
       t.same(after.counts, { gen: 24, cut: 1 });
       t.same(after.selections, { gen: long[18]!.id, cut: other.id });
       t.equal((await s.listResults(a.id, "gen", { limit: 3 })).results.map((r) => r.id).join(), [long[19]!.id, long[18]!.id, long[17]!.id].join());
+      const later = rec(a.id, "gen", { key: "n2" });
+      await s.commitResult(later, { select: false });
+      t.equal((await s.findByKey(a.id, "gen", "n2"))?.id, later.id, "a result committed after a lookup is found by the next");
     });
 
     t.test("commitResult refuses to rewrite a result (E_RESULT_EXISTS) or to reference an unknown file (E_UNKNOWN_FILE)", async (t) => {

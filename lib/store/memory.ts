@@ -40,13 +40,28 @@ class LongHistory {
   recs: ResultRecord[] = [];
   /** The selected result's id (setSelections may name one this store never had). */
   sel: string | undefined = undefined;
-  byKey: Map<string, ResultRecord> | undefined = undefined;
+  private byKey: Map<string, ResultRecord> | undefined = undefined;
+  /** How many of `recs` (the oldest) `byKey` has taken in. */
+  private keyed = 0;
   /** The greatest id of `recs` (as strings compare): an id above it is not among them. */
   maxId = "";
 
   push(r: ResultRecord): void {
     this.recs.push(r);
     if (r.id > this.maxId) this.maxId = r.id;
+  }
+
+  /**
+   * The newest successful result per recipe key, brought up to date when asked: a commit
+   * only appends, so a fan-out's completions (the busiest moments of a run) do not pay for
+   * the index; the lookups before the next run's starts do, while its nodes wait anyway.
+   */
+  indexed(): Map<string, ResultRecord> {
+    const byKey = (this.byKey ??= new Map());
+    const recs = this.recs;
+    for (let i = this.keyed; i < recs.length; i++) if (recs[i]!.status === ResultStatus.SUCCESS) byKey.set(recs[i]!.key, recs[i]!);
+    this.keyed = recs.length;
+    return byKey;
   }
 
   /** The node's result with this id, newest first. */
@@ -241,12 +256,6 @@ export class MemoryStore implements Store {
       const long = longHistory(s, record.nodeId);
       long.push(record);
       if (options.select) long.sel = record.id;
-      if (long.byKey) {
-        if (record.status === ResultStatus.SUCCESS) long.byKey.set(record.key, record);
-      } else if (long.recs.length > SCAN_MAX) {
-        long.byKey = new Map();
-        for (const r of long.recs) if (r.status === ResultStatus.SUCCESS) long.byKey.set(r.key, r);
-      }
       settle(s, record.nodeId, long);
     }
     if (options.select) s.info.revision++;
@@ -267,9 +276,10 @@ export class MemoryStore implements Store {
     const h = this.sheets.get(sheetId)?.byNode.get(nodeId);
     if (h === undefined) return fulfilled(undefined);
     if (!(h instanceof LongHistory)) return fulfilled(h.status === ResultStatus.SUCCESS && h.key === key ? h : undefined);
-    if (h.byKey) return fulfilled(h.byKey.get(key));
-    for (let i = h.recs.length - 1; i >= 0; i--) {
-      const r = h.recs[i]!;
+    const recs = h.recs;
+    if (recs.length > SCAN_MAX) return fulfilled(h.indexed().get(key));
+    for (let i = recs.length - 1; i >= 0; i--) {
+      const r = recs[i]!;
       if (r.status === ResultStatus.SUCCESS && r.key === key) return fulfilled(r);
     }
     return fulfilled(undefined);
