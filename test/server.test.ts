@@ -7,7 +7,7 @@ import { FnNode, Graph, InputNode, MemoryStore, branch, firstOf, gr } from "../l
 import { MESSAGE_SCHEMAS, MESSAGE_TYPES } from "../lib/protocol-schema.js";
 import type { ClientMessage, ClientMessageType, EventMessage, EventWire, FileRef, ServerMessage, SnapshotMessage } from "../lib/protocol.js";
 import { launch, type ServerOptions } from "../lib/server/index.js";
-import { EVENTS_MESSAGE_BYTES, Hub } from "../lib/server/hub.js";
+import { EVENTS_MESSAGE_BYTES, Hub, type Outgoing, mergeFreshness } from "../lib/server/hub.js";
 import { Wire } from "../lib/server/wire.js";
 import { freePort, resolveOptions } from "../lib/server/options.js";
 import { WireClient, raw } from "./fixtures/server-wire.js";
@@ -192,6 +192,44 @@ t.test("a burst of events goes out in a few messages: every event once, each nod
   t.equal(events.filter((e) => e.type === "run-finished").length, 1);
   const sent = c.frames - frames;
   t.ok(sent * 10 <= events.length, `${events.length} events came in ${sent} messages`);
+  // A burst's freshness changes come as one event holding each node's and edge's last value.
+  const perFrame = new Map<number, number>();
+  const nodes = new Map<string, string>();
+  const edges = new Map<string, boolean>();
+  for (const [i, m] of c.messages.entries()) {
+    if (i < from || m.type !== "event" || m.event.type !== "freshness-changed") continue;
+    perFrame.set(c.frameOf[i]!, (perFrame.get(c.frameOf[i]!) ?? 0) + 1);
+    for (const [id, f] of Object.entries(m.event.nodes)) nodes.set(id, f);
+    for (const [id, f] of Object.entries(m.event.edges)) edges.set(id, f);
+  }
+  t.same([...perFrame.values()].filter((n) => n > 1), [], "no message holds two freshness changes");
+  t.same([...nodes.values()].filter((f) => f !== "fresh"), [], "every node ends fresh, as the engine has it");
+  t.equal(edges.size, 100, "each edge's freshness was sent");
+  t.same([...edges.values()].filter((f) => !f), [], "every edge ends fresh");
+});
+
+t.test("mergeFreshness: a batch's freshness changes become one event, in the last one's place, with each node's and edge's last value", async (t) => {
+  type Tab = Outgoing["to"][number];
+  const [a, b] = [{ id: "a" }, { id: "b" }] as unknown as [Tab, Tab];
+  const fresh = (nodes: Record<string, "fresh" | "stale">, edges: Record<string, boolean>) => ({ type: "freshness-changed" as const, sheetId: "s", nodes, edges });
+  const done = { type: "run-finished" as const, sheetId: "s", runId: "r", status: "done" as const };
+  const box: Outgoing[] = [
+    { event: fresh({ x: "stale", y: "stale" }, {}), to: [a, b] },
+    { event: done, to: [a, b] },
+    { event: fresh({ x: "fresh" }, { e: true }), to: [a, b] },
+    { event: fresh({ y: "fresh" }, { e: false }), to: [a, b] },
+    { event: done, to: [a] },
+  ];
+  const merged = mergeFreshness(box);
+  t.same(merged.map((o) => o.event.type), ["run-finished", "freshness-changed", "run-finished"]);
+  t.same(merged[1]!.event, fresh({ x: "fresh", y: "fresh" }, { e: false }), "the last value of each");
+  t.same(merged[1]!.to, [a, b]);
+  t.same(box[0]!.event, fresh({ x: "stale", y: "stale" }, {}), "the events themselves are left as they were");
+  const apart = [box[0]!, { ...box[2]!, to: [a] }];
+  t.equal(mergeFreshness(apart), apart, "changes sent to different tabs stay apart");
+  t.equal(mergeFreshness(box.slice(0, 3)).length, 2);
+  const one = [box[0]!, box[1]!];
+  t.equal(mergeFreshness(one), one, "a lone change is left alone");
 });
 
 t.test("the hub batches a turn's events per tab; a tab attached in that turn gets its snapshot first, then only what came after", async (t) => {

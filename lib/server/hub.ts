@@ -1,5 +1,5 @@
 import type { Subscription } from "rxjs";
-import { type EngineEvent, type NodeState, type Session, type SheetInfo, type Store, openSession } from "../engine/index.js";
+import { type EngineEvent, type Freshness, type NodeState, type Session, type SheetInfo, type Store, openSession } from "../engine/index.js";
 import { DaggrError, ErrorCode, type Graph } from "../graph/index.js";
 import { PROTOCOL_VERSION, type SheetWire, type SheetsMessage, type SnapshotMessage, type SnapshotPageMessage } from "../protocol.js";
 import type { Wire } from "./wire.js";
@@ -27,7 +27,7 @@ function isDefaultState(st: NodeState): boolean {
 }
 
 /** An event on its way out, and the clients it goes to (fixed when it was emitted). */
-interface Outgoing {
+export interface Outgoing {
   event: EngineEvent;
   to: Client[];
 }
@@ -300,7 +300,8 @@ export class Hub {
   }
 
   /** Sends a batch of events: each client gets those addressed to it, in order. */
-  private async flush(entry: Entry, box: Outgoing[]): Promise<void> {
+  private async flush(entry: Entry, all: Outgoing[]): Promise<void> {
+    const box = mergeFreshness(all);
     const texts = await Promise.all(
       box.map(async (o) => {
         try {
@@ -370,6 +371,37 @@ export class Hub {
     const entries = await Promise.all([...this.entries.values()].map((p) => p.catch(() => undefined)));
     await Promise.all(entries.map((e) => e && this.release(e, true)));
   }
+}
+
+/**
+ * A batch with its `freshness-changed` events made one, in the place of the last of them,
+ * holding each node's and edge's last value: a fan-out's completions each change a node's
+ * and two edges' freshness, and as 1,000 events of a turn they were a quarter of its bytes
+ * and a restyle each in the tab. A client applies the batch's events in one go, and
+ * nothing else in it sets freshness, so the state it ends in is the same. Left alone when
+ * the events went to different clients (one attached between them). @internal
+ */
+export function mergeFreshness(box: Outgoing[]): Outgoing[] {
+  let last = -1;
+  let count = 0;
+  for (let i = 0; i < box.length; i++) if (box[i]!.event.type === "freshness-changed") [last, count] = [i, count + 1];
+  if (count < 2) return box;
+  const to = box[last]!.to;
+  const same = (o: Outgoing) => o.to.length === to.length && o.to.every((c, i) => c === to[i]);
+  if (!box.every((o) => o.event.type !== "freshness-changed" || same(o))) return box;
+  const nodes: Record<string, Freshness> = {};
+  const edges: Record<string, boolean> = {};
+  const merged: Outgoing[] = [];
+  for (const [i, o] of box.entries()) {
+    const e = o.event;
+    if (e.type !== "freshness-changed") merged.push(o);
+    else {
+      Object.assign(nodes, e.nodes);
+      Object.assign(edges, e.edges);
+      if (i === last) merged.push({ event: { ...e, nodes, edges }, to });
+    }
+  }
+  return merged;
 }
 
 /** Event texts in runs of at most `EVENTS_MESSAGE_BYTES`, each run one message. */
