@@ -1236,3 +1236,20 @@ t.test("a throw from the app's code says where: the result's error has details.f
   t.notOk(codedError.details && "file" in codedError.details, "a DaggrError is the engine's or a node kind's own: no place in the app");
   t.same((await s.history(plain)).results[0]!.error, { message: "a string" }, "a thrown non-Error has no stack");
 });
+
+t.test("an open session keeps its run code optimised through a full GC between runs (no 'weak objects' deopts of the engine's per-run classes)", async (t) => {
+  const { spawnSync } = await import("node:child_process");
+  const { fileURLToPath } = await import("node:url");
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  const ran = spawnSync(process.execPath, ["--import", "tsx", "--trace-opt", "--trace-deopt", "test/fixtures/gc-keeps-code.ts"], { cwd: root, encoding: "utf8", maxBuffer: 1 << 28 });
+  t.equal(ran.status, 0, ran.stderr.slice(-2000));
+  const [before, after] = ran.stdout.split(/^GC$/m);
+  t.ok(after?.includes("END"), "the run after the GC ended");
+  // The check can only fail if the code was optimised before the GC.
+  for (const name of ["Execution", "Call", "PlanRun"]) t.match(before, new RegExp(`completed optimizing \\S+ <JSFunction ${name} `), `${name} was optimised before the GC`);
+  const discarded = [...(after ?? "").matchAll(/<SharedFunctionInfo ([^>]+)>\) \(opt id \d+\) for deoptimization, reason: weak objects/g)].map((m) => m[1]!);
+  // The classes a session keeps one object of (lib/engine/kept.ts) and code that reads them. (A
+  // node's input values are plain objects shaped by its ports: code reading them may still go.)
+  const engine = ["Execution", "Call", "BaseContext", "NodeAbort", "CallContext", "Active", "PlanRun", "executeNode", "start", "running", "acquire", "judge", "drain", "outcomeAt", "setWaiting"];
+  t.same(discarded.filter((f) => engine.includes(f)), [], `discarded after the GC: ${discarded.join(", ") || "nothing"}`);
+});

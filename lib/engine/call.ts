@@ -30,8 +30,8 @@ export interface CallHooks {
   onOrigin?(origin: Origin): void;
   cache?: ExecContext["cache"];
   store?: Store;
-  /** Receives the executor's own promise, which may outlive a cancellation. */
-  track?(work: Promise<unknown>): void;
+  /** Receives the executor's own promise, which may outlive a cancellation, and the context it was given. */
+  track?(work: Promise<unknown>, context: object): void;
   /** Where the call runs when not in this process (see `Dispatcher`). */
   readonly dispatcher?: Dispatcher;
   /** The recipe key of the execution, for a dispatcher. */
@@ -68,8 +68,9 @@ class SignalCancel implements Cancel {
 export function invoke(node: Node, inputs: Record<string, unknown>, cancel: Cancel, files: FileSink, o: CallHooks): Maybe<Record<string, unknown>> {
   const dispatcher = o.dispatcher;
   if (dispatcher) {
-    const work = dispatcher.call(node, inputs, new DispatchedContext(node, cancel, files, o));
-    o.track?.(work);
+    const context = new DispatchedContext(node, cancel, files, o);
+    const work = dispatcher.call(node, inputs, context);
+    o.track?.(work, context);
     return abortable(work, cancel);
   }
   const executor = executorFor(node);
@@ -80,8 +81,9 @@ export function invoke(node: Node, inputs: Record<string, unknown>, cancel: Canc
 
 /** Starts the executor's work for a call in this process, and tells `track` of it. */
 function begin(executor: Executor, node: Node, inputs: Record<string, unknown>, cancel: Cancel, files: FileSink, o: CallHooks): Promise<unknown> {
-  const work = executor.execute(node, inputs, new CallContext(executor, node, cancel, files, o));
-  o.track?.(work);
+  const context = new CallContext(executor, node, cancel, files, o);
+  const work = executor.execute(node, inputs, context);
+  o.track?.(work, context);
   return work;
 }
 

@@ -6,6 +6,7 @@ import type { CallHooks, Cancel, Delivery } from "./call.js";
 import { LATER } from "./scheduler.js";
 import { type Dispatcher, type FileSink, type MetaCache, defaultInactivityMs, dispatcherOf } from "./executor.js";
 import { IdleDeadline } from "./idle.js";
+import type { Kept } from "./kept.js";
 import { type Maybe, isKnown } from "./known.js";
 import type { Semaphore } from "./limits.js";
 import { hasFilePorts } from "./outputs.js";
@@ -35,6 +36,8 @@ export interface ExecEnv {
   files: FileSink;
   cache: MetaCache;
   host: ExecHost;
+  /** The newest object of each kind a run drops, kept so a GC between runs keeps their code (see `Kept`). */
+  kept: Kept;
 }
 
 /** The files store as executors see it. */
@@ -71,7 +74,7 @@ export function executeNode(
   onlyItem: number | undefined,
   sink: RecordSink,
 ): ResultRecord | typeof LATER {
-  const x = new Execution(env, node, at, runId, abort, limiter, onlyItem);
+  const x = (env.kept.execution = new Execution(env, node, at, runId, abort, limiter, onlyItem));
   let record: Maybe<ResultRecord> | typeof LATER;
   try {
     record = x.start();
@@ -250,6 +253,7 @@ export class Execution implements Cancel, Delivery {
   }
 
   private running(call: Call, at: number): Call {
+    this.env.kept.call = call;
     this.idle?.start();
     if (!this.started) {
       this.started = true;
@@ -448,7 +452,8 @@ export class Call implements CallHooks {
   onOrigin(origin: Origin): void {
     this.x.origin = origin;
   }
-  track(work: Promise<unknown>): void {
+  track(work: Promise<unknown>, context: object): void {
+    this.x.env.kept.context = context;
     if (this.limiter && !isKnown(work)) this.work = work;
   }
 }

@@ -2,6 +2,7 @@ import { DaggrError, ErrorCode, type Graph, type Node } from "../graph/index.js"
 import { NodeAbort, RunAbort } from "./abort.js";
 import type { Progress } from "./events.js";
 import { type ExecEnv, type ExecHost, type Execution, type RecordSink, executeNode, fileSink, metaCache } from "./execute.js";
+import { Kept } from "./kept.js";
 import { keyedObject } from "./keyed.js";
 import { type Maybe, isKnown, knownValue } from "./known.js";
 import { limits } from "./limits.js";
@@ -101,7 +102,7 @@ export class Runner implements ExecHost, RecordSink {
   ) {
     this.sheetId = view.sheetId;
     this.activeAt = new Array<Active | undefined>(graph.nodes.length).fill(undefined);
-    this.env = { view, files: fileSink(store), cache: metaCache(store), host: this };
+    this.env = { view, files: fileSink(store), cache: metaCache(store), host: this, kept: new Kept() };
   }
 
   private persist<T>(write: () => Promise<T>): Promise<T> {
@@ -212,7 +213,7 @@ export class Runner implements ExecHost, RecordSink {
       this.track(active);
       if ((await this.commit(run, edit, active)) === "ok") summary.nodes[edit.nodeId] = "edited";
     }
-    if (!run.failed) await runPlan(this.graph, plan, (at, outcomes) => this.visit(run, at, outcomes));
+    if (!run.failed) this.env.kept.plan = await runPlan(this.graph, plan, (at, outcomes) => this.visit(run, at, outcomes));
     summary.status = run.abort.aborted
       ? RunStatus.CANCELLED
       : run.failed || (target && summary.nodes[target] !== "ran")
@@ -307,7 +308,7 @@ export class Runner implements ExecHost, RecordSink {
    */
   private execute(run: RunHandle, node: Node, at: number, outcomes: Outcomes): Maybe<Outcome | typeof LATER> {
     const id = node.id;
-    const active = new Active(run.id, run.abort, at);
+    const active = (this.env.kept.active = new Active(run.id, run.abort, at));
     let record: ResultRecord | typeof LATER;
     try {
       record = executeNode(this.env, node, at, run.id, active, limits.for(node), run.roots[0] === id ? run.item : undefined, this);
