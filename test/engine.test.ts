@@ -1253,3 +1253,21 @@ t.test("an open session keeps its run code optimised through a full GC between r
   const engine = ["Execution", "Call", "BaseContext", "NodeAbort", "CallContext", "Active", "PlanRun", "executeNode", "start", "running", "acquire", "judge", "drain", "outcomeAt", "setWaiting"];
   t.same(discarded.filter((f) => engine.includes(f)), [], `discarded after the GC: ${discarded.join(", ") || "nothing"}`);
 });
+
+t.test("a finished run is not held by its session: the summary a caller dropped is collected", async (t) => {
+  const { setFlagsFromString } = await import("node:v8");
+  const { runInNewContext } = await import("node:vm");
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const a = new FnNode(({ x }: { x: number }) => x + 1, { name: "a", inputs: { x: gr.Number({ value: 1 }) }, outputs: { y: null } });
+  const b = new FnNode(async ({ y }: { y: number }) => y * 2, { name: "b", inputs: { y: a.out.y }, outputs: { z: null } });
+  const session = await new Graph({ name: "held", nodes: [b], persistKey: false, autorun: false }).session({ store: new MemoryStore() });
+  t.teardown(() => session.close());
+  const ran = async () => new WeakRef(await session.run(undefined, { mode: "all" }));
+  const summary = await ran();
+  t.equal(summary.deref()?.nodes.b, "ran");
+  // A WeakRef's target lives to the end of the job that made it: collect in a later one.
+  await new Promise((r) => setImmediate(r));
+  gc();
+  t.equal(summary.deref(), undefined, "collected");
+});

@@ -39,6 +39,12 @@ export function runPlan(graph: Graph, plan: readonly string[], visit: Visit): Pr
 }
 
 const OUTCOMES: readonly Outcome[] = ["ok", "blocked", "failed", "cancelled"];
+/** What a finished plan holds instead of its visit, its promise and its counts. */
+const FINISHED = (): never => {
+  throw new Error("daggr: this plan has finished");
+};
+const NONE = new Int32Array(0);
+
 /** A node outside the plan, in `waiting`. */
 const OUTSIDE = -1;
 
@@ -54,10 +60,10 @@ const OUTSIDE = -1;
  */
 class PlanRun implements Outcomes {
   /** Per position: in-plan parents not finished yet (OUTSIDE for nodes not in the plan). */
-  private readonly waiting: Int32Array | Map<number, number>;
+  private waiting: Int32Array | Map<number, number>;
   /** Per position: 0 while not finished, else 1 + the index of its outcome in OUTCOMES. */
   private readonly ended: Uint8Array | Map<number, number>;
-  private readonly ready: Int32Array;
+  private ready: Int32Array;
   private readyN = 0;
   private next = 0;
   private left: number;
@@ -66,8 +72,8 @@ class PlanRun implements Outcomes {
   constructor(
     private readonly graph: Graph,
     plan: readonly string[],
-    private readonly visit: Visit,
-    private readonly resolve: (outcomes: Outcomes) => void,
+    private visit: Visit,
+    private resolve: (outcomes: Outcomes) => void,
   ) {
     const n = graph.nodes.length;
     const { parentOff, parentAt } = graph;
@@ -105,7 +111,19 @@ class PlanRun implements Outcomes {
         if (count === 0) this.ready[this.readyN++] = at;
       }
     }
-    if (this.left === 0) resolve(this);
+    if (this.left === 0) this.done();
+  }
+
+  /**
+   * Hands over the outcomes, then lets go of what only the plan's run needed: its session
+   * keeps the newest plan (see `Kept`), and a 100,000-node run's visit held its summary
+   * (~70 bytes a node) until the next.
+   */
+  private done(): void {
+    const resolve = this.resolve;
+    this.visit = this.resolve = FINISHED;
+    this.waiting = this.ready = NONE;
+    resolve(this);
   }
 
   outcomeAt(at: number): Outcome | undefined {
@@ -165,6 +183,6 @@ class PlanRun implements Outcomes {
       this.setWaiting(c, w - 1);
       if (w === 1) this.ready[this.readyN++] = c;
     }
-    if (--this.left === 0) this.resolve(this);
+    if (--this.left === 0) this.done();
   }
 }
