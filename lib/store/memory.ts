@@ -32,9 +32,9 @@ interface SheetData {
 type History = ResultRecord | LongHistory;
 
 /**
- * A node's results and selection, and once it holds more than `SCAN_MAX` results, its
- * newest successful result per recipe key (a shorter history is scanned, newest first:
- * no index to keep for the many nodes that run once or a few times).
+ * A node's results and selection, and once a lookup finds it holding more than `SCAN_MAX`
+ * results, its newest successful result per recipe key (a shorter history is scanned,
+ * newest first: no index to keep for the many nodes that run once or a few times).
  */
 class LongHistory {
   recs: ResultRecord[] = [];
